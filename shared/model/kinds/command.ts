@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { MatcherSchema } from "../matchers.js";
+
+/** `command:` — an argv array run with no shell. */
+export const CommandSpecSchema = z.strictObject({
+  argv: z.array(z.string()).min(1, "argv needs at least the program name"),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  expect: z
+    .strictObject({
+      exit: MatcherSchema.optional(),
+      stdout: MatcherSchema.optional(),
+      stderr: MatcherSchema.optional(),
+      json: z.record(z.string(), MatcherSchema).optional(),
+    })
+    .optional(),
+});
+export type CommandSpec = z.infer<typeof CommandSpecSchema>;

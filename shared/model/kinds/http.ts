@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { MatcherSchema } from "../matchers.js";
+
+/** `http:` — one request made with curl on the node. */
+export const HttpSpecSchema = z.strictObject({
+  url: z.string().min(1),
+  method: z.enum(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  body_send: z.string().optional(),
+  status: MatcherSchema.optional(),
+  body: MatcherSchema.optional(),
+  insecure: z.boolean().optional(),
+});
+export type HttpSpec = z.infer<typeof HttpSpecSchema>;

@@ -1,0 +1,12 @@
+// Every check kind's declared-expectation schema, by the key that names it in a suite.
+// Observing and evaluating live in agent/checks/, one file per kind.
+import { CommandSpecSchema } from "./command.js";
+import { HttpSpecSchema } from "./http.js";
+
+export const KIND_SCHEMAS = {
+  command: CommandSpecSchema,
+  http: HttpSpecSchema,
+} as const;
+
+export type KindName = keyof typeof KIND_SCHEMAS;
+export const KIND_NAMES = Object.keys(KIND_SCHEMAS) as KindName[];

@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+// A plain value means "equal"; an object with exactly one operator key means that operator.
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const Operator = z
+  .strictObject({
+    gte: z.number().optional(),
+    lte: z.number().optional(),
+    gt: z.number().optional(),
+    lt: z.number().optional(),
+    matches: z.string().optional(),
+    contains: z.string().optional(),
+    one_of: z.array(z.unknown()).optional(),
+  })
+  .refine((o) => Object.keys(o).length === 1, { message: "a matcher takes exactly one of gte, lte, gt, lt, matches, contains, one_of" });
+
+export const MatcherSchema = z.union([Scalar, z.array(z.unknown()), Operator]);
+export type Matcher = z.infer<typeof MatcherSchema>;
+
+export interface MatchOutcome {
+  ok: boolean;
+  /** What was expected, for "expected X, saw Y". */
+  expected: string;
+}
+
+function show(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Pure: does `seen` satisfy `matcher`? */
+export function match(matcher: Matcher, seen: unknown): MatchOutcome {
+  if (matcher === null || typeof matcher !== "object" || Array.isArray(matcher)) {
+    return { ok: deepEqual(matcher, seen), expected: show(matcher) };
+  }
+  const [op, want] = Object.entries(matcher)[0] as [string, unknown];
+  const n = typeof seen === "number" ? seen : typeof seen === "string" && seen.trim() !== "" ? Number(seen) : NaN;
+  switch (op) {
+    case "gte":
+      return { ok: n >= (want as number), expected: `>= ${want}` };
+    case "lte":
+      return { ok: n <= (want as number), expected: `<= ${want}` };
+    case "gt":
+      return { ok: n > (want as number), expected: `> ${want}` };
+    case "lt":
+      return { ok: n < (want as number), expected: `< ${want}` };
+    case "matches":
+      return { ok: typeof seen === "string" && new RegExp(want as string, "m").test(seen), expected: `matching /${want}/` };
+    case "contains":
+      return { ok: typeof seen === "string" && seen.includes(want as string), expected: `containing ${show(want)}` };
+    case "one_of":
+      return { ok: (want as unknown[]).some((w) => deepEqual(w, seen)), expected: `one of ${show(want)}` };
+    default:
+      return { ok: false, expected: `unknown matcher ${op}` };
+  }
+}
+
+/** Shortens output for "saw ..." so one line stays one line. */
+export function preview(value: unknown, max = 80): string {
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
