@@ -1,0 +1,67 @@
+import { HttpSpecSchema, type HttpSpec } from "../../shared/model/kinds/http.js";
+import { match, preview } from "../../shared/model/matchers.js";
+import { runProcess, type ProcessOutcome } from "../process.js";
+import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+
+// The write-out format of the recorded fixture `curl -sS -w '\n%{http_code} %{time_total}\n' URL`:
+// the body, then a line "CODE SECONDS". CODE is 000 when no response arrived.
+const WRITE_OUT = "\n%{http_code} %{time_total}\n";
+
+/** curl argv for a spec: the check runs on the node with the node's own curl. */
+export function curlArgv(spec: HttpSpec, timeoutMs: number): string[] {
+  const argv = ["curl", "-sS", "--max-time", String(Math.max(1, Math.ceil(timeoutMs / 1000))), "-w", WRITE_OUT];
+  if (spec.method === "HEAD") argv.push("-I");
+  else if (spec.method && spec.method !== "GET") argv.push("-X", spec.method);
+  for (const [name, value] of Object.entries(spec.headers ?? {})) argv.push("-H", `${name}: ${value}`);
+  if (spec.body_send !== undefined) argv.push("--data-binary", spec.body_send);
+  if (spec.insecure) argv.push("-k");
+  argv.push("--", spec.url);
+  return argv;
+}
+
+export interface HttpResponse {
+  status: number;
+  seconds: number;
+  body: string;
+}
+
+/** Splits curl's stdout into body and the write-out line; undefined if the line is absent. */
+export function parseCurlOutput(stdout: string): HttpResponse | undefined {
+  const trimmed = stdout.endsWith("\n") ? stdout.slice(0, -1) : stdout;
+  const cut = trimmed.lastIndexOf("\n");
+  const tail = trimmed.slice(cut + 1);
+  const m = /^(\d{3}) (\d+(?:\.\d+)?)$/.exec(tail);
+  if (!m || cut < 0) return undefined;
+  return { status: Number(m[1]), seconds: Number(m[2]), body: trimmed.slice(0, cut) };
+}
+
+type Observed = ProcessOutcome & { timeoutMs: number };
+
+function evaluateHttp(spec: HttpSpec, seen: Observed): Verdict {
+  const broken = processFailure(seen, seen.timeoutMs);
+  if (broken) return { passed: false, summary: broken };
+  const response = parseCurlOutput(seen.stdout);
+  const curlError = firstLine(seen.stderr);
+  if (!response || response.status === 0) {
+    return { passed: false, summary: `no HTTP response from ${spec.url}: ${curlError || `curl exit ${seen.exitCode}`}` };
+  }
+  const status = match(spec.status ?? 200, response.status);
+  if (!status.ok) return { passed: false, summary: `expected status ${status.expected}, saw ${response.status} from ${spec.url}` };
+  if (spec.body !== undefined) {
+    const body = match(spec.body, response.body);
+    if (!body.ok) return { passed: false, summary: `expected body ${body.expected}, saw ${preview(response.body)}` };
+  }
+  return { passed: true, summary: `${response.status} in ${Math.round(response.seconds * 1000)} ms` };
+}
+
+export const httpCheck: CheckKind<HttpSpec, Observed> = {
+  kind: "http",
+  schema: HttpSpecSchema,
+  async observe(spec, ctx) {
+    // curl enforces the timeout itself; the process timeout is a backstop a little later.
+    const outcome = await runProcess({ argv: curlArgv(spec, ctx.timeoutMs), timeoutMs: ctx.timeoutMs + 2000, maxOutputBytes: ctx.maxOutputBytes });
+    return { ...outcome, timeoutMs: ctx.timeoutMs };
+  },
+  evaluate: evaluateHttp,
+  evidence: (seen) => ({ stdout: parseCurlOutput(seen.stdout)?.body ?? seen.stdout, stderr: seen.stderr }),
+};

@@ -1,0 +1,113 @@
+// Every child process the agent starts goes through here: argv arrays, no shell, bounded
+// output, and a timeout that kills the whole process group, not just the direct child.
+import { execa } from "execa";
+
+/** Keeps the last `limit` bytes written to it: the end of a log is what explains a failure. */
+export class OutputTail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.limit && this.chunks.length) {
+      const head = this.chunks[0] as Buffer;
+      const excess = this.size - this.limit;
+      if (head.length <= excess) {
+        this.chunks.shift();
+        this.size -= head.length;
+      } else {
+        this.chunks[0] = head.subarray(excess);
+        this.size -= excess;
+      }
+      this.truncated = true;
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+export interface ProcessRequest {
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs: number;
+  /** Per stream; the tail is kept. */
+  maxOutputBytes?: number;
+  /** Grace between SIGTERM and SIGKILL of the group. */
+  killGraceMs?: number;
+}
+
+export interface ProcessOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** Set when the program could not be started at all (ENOENT, EACCES). */
+  spawnError?: string;
+  durationMs: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
+  const [file, ...args] = req.argv as [string, ...string[]];
+  const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const stdout = new OutputTail(limit);
+  const stderr = new OutputTail(limit);
+  const started = Date.now();
+  // detached: the child leads a new process group, so one kill(-pid) reaches every descendant.
+  const child = execa(file, args, {
+    cwd: req.cwd,
+    env: req.env,
+    extendEnv: true,
+    detached: true,
+    reject: false,
+    buffer: false,
+    stdin: "ignore",
+    cleanup: true,
+  });
+  child.stdout?.on("data", (c: Buffer) => stdout.push(c));
+  child.stderr?.on("data", (c: Buffer) => stderr.push(c));
+
+  let timedOut = false;
+  let forceKill: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (child.pid) {
+      killGroup(child.pid, "SIGTERM");
+      forceKill = setTimeout(() => child.pid && killGroup(child.pid, "SIGKILL"), req.killGraceMs ?? 2000);
+    }
+  }, req.timeoutMs);
+
+  const result = await child;
+  clearTimeout(timer);
+  // Descendants left behind (a backgrounded `sleep &`) die with the check, timed out or not.
+  if (child.pid) killGroup(child.pid, "SIGKILL");
+  if (forceKill) clearTimeout(forceKill);
+
+  const failedToStart = result.failed && result.exitCode === undefined && !result.signal && !timedOut;
+  return {
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    timedOut,
+    spawnError: failedToStart ? (result.originalMessage ?? result.shortMessage) : undefined,
+    durationMs: Date.now() - started,
+  };
+}
