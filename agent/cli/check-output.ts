@@ -1,0 +1,55 @@
+// Human and JSON output of `fleetgate-agent check`. Pure: results in, text out.
+import { toJson } from "@bufbuild/protobuf";
+import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import type { SuiteOutcome } from "../engine/run-suite.js";
+
+const MARK: Partial<Record<Status, string>> = {
+  [Status.PASSED]: "ok  ",
+  [Status.FAILED]: "FAIL",
+  [Status.NOT_READY]: "NRDY",
+  [Status.SKIPPED]: "skip",
+  [Status.ERROR]: "ERR ",
+};
+
+export function formatCheckLine(r: CheckResult): string {
+  const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
+  const lines = [`  ${MARK[r.status] ?? statusName(r.status)}  ${what.padEnd(32)} ${r.summary}`];
+  if (r.hint && r.status !== Status.PASSED) lines.push(`        hint: ${r.hint}`);
+  return lines.join("\n");
+}
+
+export function formatIterationSummary(iteration: number, total: number, outcome: SuiteOutcome): string {
+  return `iteration ${iteration}/${total}: ${statusName(outcome.status)} — ${outcome.summary}`;
+}
+
+export function outcomeJson(suiteName: string, iterations: SuiteOutcome[]): string {
+  return JSON.stringify(
+    {
+      suite: suiteName,
+      status: statusName(overallStatus(iterations)),
+      iterations: iterations.map((o, i) => ({
+        iteration: i + 1,
+        status: statusName(o.status),
+        summary: o.summary,
+        results: o.results.map((r) => toJson(CheckResultSchema, r)),
+      })),
+    },
+    null,
+    2,
+  );
+}
+
+export function overallStatus(iterations: SuiteOutcome[]): Status {
+  const all = iterations.map((o) => o.status);
+  for (const s of [Status.ERROR, Status.FAILED, Status.NOT_READY, Status.SKIPPED]) if (all.includes(s)) return s;
+  return Status.PASSED;
+}
+
+/** 0 green, 1 failed, 2 not ready or skipped (not green, not failed), 3 bad input or agent error. */
+export function checkExitCode(status: Status): number {
+  if (status === Status.PASSED) return 0;
+  if (status === Status.FAILED) return 1;
+  if (status === Status.ERROR) return 3;
+  return 2;
+}

@@ -1,0 +1,28 @@
+// /etc/fleetgate/agent.yaml: the same settings as the `run` flags; flags win.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { YamlSource } from "../../shared/model/yaml-source.js";
+
+export const DEFAULT_AGENT_CONFIG = "/etc/fleetgate/agent.yaml";
+
+const AgentConfigSchema = z.strictObject({
+  coordinator: z.string().optional(),
+  token: z.string().optional(),
+  token_file: z.string().optional(),
+  name: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  state_dir: z.string().optional(),
+});
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+/** A missing default config is fine; a missing config the user named is an error. */
+export function loadAgentConfig(path: string, required: boolean): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw err;
+  }
+  return YamlSource.parse(text, path).validate(AgentConfigSchema);
+}

@@ -1,0 +1,142 @@
+import { readFileSync } from "node:fs";
+import { toJson } from "@bufbuild/protobuf";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
+import { parseLabel } from "../../shared/labels.js";
+import { createLogger } from "../../shared/logging.js";
+import { parseSuite } from "../../shared/model/suite.js";
+import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
+import { AgentConnection } from "../daemon/connection.js";
+import { Credentials } from "../daemon/credentials.js";
+import { Spool } from "../daemon/spool.js";
+import { TaskRunner } from "../daemon/task-runner.js";
+import { checkExitCode, formatCheckLine, formatIterationSummary, outcomeJson, overallStatus } from "./check-output.js";
+import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from "./config.js";
+
+const DEFAULT_COORDINATOR = "127.0.0.1:7400";
+const DEFAULT_STATE_DIR = "/var/lib/fleetgate-agent";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  return n;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new FleetgateError("bad_input", `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+interface RunFlags {
+  config?: string;
+  coordinator?: string;
+  token?: string;
+  name?: string;
+  label: Record<string, string>;
+  stateDir?: string;
+}
+
+async function runDaemon(flags: RunFlags): Promise<void> {
+  const config = loadAgentConfig(flags.config ?? DEFAULT_AGENT_CONFIG, flags.config !== undefined);
+  const log = createLogger("agent");
+  const address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? config.coordinator ?? DEFAULT_COORDINATOR;
+  const token = flags.token ?? process.env.FLEETGATE_TOKEN ?? config.token ?? (config.token_file ? readText(config.token_file, "token file").trim() : undefined);
+  const stateDir = flags.stateDir ?? process.env.FLEETGATE_AGENT_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
+  const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label } });
+  const credentials = new Credentials(stateDir, token);
+  if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
+  const spool = Spool.open(stateDir);
+  const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
+  const nodeLog = log.child({ node: identity.name });
+  let connection: AgentConnection | undefined;
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog);
+  connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t) });
+  const stop = () => connection?.stop();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels }, "agent starting");
+  await connection.run();
+}
+
+interface CheckFlags {
+  format: "text" | "json";
+  iterations: number;
+  allowDestructive?: boolean;
+}
+
+async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
+  const suite = parseSuite(readText(file, "suite"), file);
+  const outcomes: SuiteOutcome[] = [];
+  const text = flags.format === "text";
+  for (let i = 1; i <= flags.iterations; i++) {
+    if (text && flags.iterations > 1) process.stdout.write(`iteration ${i}/${flags.iterations}\n`);
+    const outcome = await runSuite(suite, {
+      allowDestructive: flags.allowDestructive ?? false,
+      env: process.env,
+      onResult: (r) => {
+        if (text) process.stdout.write(`${formatCheckLine(r)}\n`);
+      },
+    });
+    outcomes.push(outcome);
+    if (text) process.stdout.write(`${formatIterationSummary(i, flags.iterations, outcome)}\n`);
+  }
+  if (!text) process.stdout.write(`${outcomeJson(suite.name, outcomes)}\n`);
+  return checkExitCode(overallStatus(outcomes));
+}
+
+export function buildProgram(): Command {
+  const program = new Command("fleetgate-agent")
+    .description("Runs a node's lifecycle checks on the node and reports them to the fleetgate coordinator.")
+    .version(AGENT_VERSION);
+
+  program
+    .command("run")
+    .description("run the agent daemon: register with the coordinator and run the tasks it sends")
+    .option("--config <file>", `agent config (default ${DEFAULT_AGENT_CONFIG} when present); flags override it`)
+    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
+    .option("--token <token>", "enrollment token from `coord token create` (env FLEETGATE_TOKEN)")
+    .option("--name <name>", "node name in the roster (default: hostname)")
+    .option("--label <key=value>", "node label, repeatable (e.g. role=primary)", (v, prev: Record<string, string>) => parseLabel(v, prev), {})
+    .option("--state-dir <dir>", `spool and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .action(async (flags: RunFlags) => {
+      await runDaemon(flags);
+    });
+
+  program
+    .command("check")
+    .description("run a suite on this host, with no coordinator (exit 0 green, 1 failed, 2 not ready or skipped, 3 bad input)")
+    .argument("<suite>", "suite YAML file")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
+    .option("--allow-destructive", "run checks marked destructive: true")
+    .action(async (file: string, flags: CheckFlags) => {
+      process.exitCode = await runLocalCheck(file, flags);
+    });
+
+  program
+    .command("facts")
+    .description("print this node's identity and facts as JSON")
+    .option("--name <name>", "node name (default: hostname)")
+    .action(async (flags: { name?: string }) => {
+      const identity = await readIdentity({ name: flags.name });
+      const json = toJson(NodeIdentitySchema, identity) as Record<string, unknown>;
+      const { factsJson, ...rest } = json;
+      process.stdout.write(`${JSON.stringify({ ...rest, facts: JSON.parse(String(factsJson ?? "{}")) }, null, 2)}\n`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const code = err instanceof FleetgateError ? EXIT_CODE[err.code] : 1;
+    process.stderr.write(`fleetgate-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = code;
+  }
+}

@@ -1,0 +1,71 @@
+// Runs the tasks the coordinator sends, one at a time: one task per node is the rule that keeps
+// a loaded node's CPU and sshd usable (seed 002), and makes a node's iterations strictly ordered.
+import type { Logger } from "pino";
+import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import type { Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { parseSuite } from "../../shared/model/suite.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import { runSuite } from "../engine/run-suite.js";
+import type { Spool } from "./spool.js";
+
+export class TaskRunner {
+  private readonly queue: Task[] = [];
+  private readonly seen = new Set<string>();
+  private busy = false;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly origin: Origin,
+    private readonly onEvent: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Tasks re-sent after a reconnect are recognised by id and not run twice. */
+  submit(task: Task): void {
+    if (this.seen.has(task.taskId)) {
+      this.log.debug({ task: task.taskId }, "task already accepted; ignoring repeat");
+      return;
+    }
+    this.seen.add(task.taskId);
+    this.queue.push(task);
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (let task = this.queue.shift(); task; task = this.queue.shift()) await this.execute(task);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async execute(task: Task): Promise<void> {
+    const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
+    log.info({ iteration: task.iteration, suite: task.suitePath }, "task started");
+    let status: Status;
+    let summary: string;
+    try {
+      const suite = parseSuite(task.suiteYaml, task.suitePath);
+      const outcome = await runSuite(suite, {
+        allowDestructive: task.allowDestructive,
+        env: process.env,
+        onResult: (result) => {
+          this.spool.append({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } });
+          log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
+          this.onEvent();
+        },
+      });
+      status = outcome.status;
+      summary = outcome.summary;
+    } catch (err) {
+      // A suite that does not parse or expand is the gate's input breaking, not the node failing.
+      status = Status.ERROR;
+      summary = err instanceof Error ? err.message : String(err);
+    }
+    this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
+    log.info({ status: statusName(status) }, summary);
+    this.onEvent();
+  }
+}

@@ -1,0 +1,83 @@
+// Who this node is. The machine-id is what lets the coordinator tell real nodes from clones
+// and from agents that all run on one host (DESIGN rule 1).
+import { readFile } from "node:fs/promises";
+import { access, constants } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+import { hostname } from "node:os";
+import { create } from "@bufbuild/protobuf";
+import si from "systeminformation";
+import { NodeIdentitySchema, type NodeIdentity } from "./gen/fleetgate/v1/common_pb.js";
+import { readTailscaleStatus } from "./tailscale.js";
+import { FleetgateError } from "./errors.js";
+
+export const MACHINE_ID_FILE = "/etc/machine-id";
+export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+export const AGENT_VERSION = "0.1.0";
+
+/** Tools whose checks need them on the node. */
+export const CAPABILITY_PROGRAMS = ["podman", "systemctl", "bitcoin-cli", "bats", "curl", "nginx"] as const;
+
+async function readId(path: string): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (err) {
+    throw new FleetgateError("internal", `cannot read ${path}: ${(err as Error).message}; the agent needs it to identify this node`);
+  }
+}
+
+async function onPath(program: string, pathEnv = process.env.PATH ?? ""): Promise<boolean> {
+  for (const dir of pathEnv.split(delimiter).filter(Boolean)) {
+    try {
+      await access(join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      // keep looking
+    }
+  }
+  return false;
+}
+
+export async function detectCapabilities(): Promise<string[]> {
+  const found = await Promise.all(CAPABILITY_PROGRAMS.map(async (p) => ((await onPath(p)) ? p : undefined)));
+  return found.filter((p): p is (typeof CAPABILITY_PROGRAMS)[number] => p !== undefined);
+}
+
+/** OS, kernel, CPU, memory, disks and load, as systeminformation reports them. */
+export async function collectFacts(): Promise<Record<string, unknown>> {
+  const [os, cpu, mem, disks, load] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(), si.currentLoad()]);
+  return {
+    os: { distro: os.distro, release: os.release, codename: os.codename, kernel: os.kernel, arch: os.arch },
+    cpu: { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: cpu.physicalCores },
+    memory: { totalBytes: mem.total, availableBytes: mem.available },
+    disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used })),
+    load: { avgLoad: load.avgLoad, currentLoadPercent: Math.round(load.currentLoad * 10) / 10 },
+  };
+}
+
+export interface IdentityOptions {
+  name?: string;
+  labels?: Record<string, string>;
+  tailscaleSocket?: string;
+}
+
+export async function readIdentity(opts: IdentityOptions = {}): Promise<NodeIdentity> {
+  const host = hostname();
+  const [machineId, bootId, capabilities, facts, tailscale] = await Promise.all([
+    readId(MACHINE_ID_FILE),
+    readId(BOOT_ID_FILE),
+    detectCapabilities(),
+    collectFacts(),
+    readTailscaleStatus(opts.tailscaleSocket),
+  ]);
+  return create(NodeIdentitySchema, {
+    name: opts.name || host,
+    machineId,
+    bootId,
+    hostname: host,
+    labels: opts.labels ?? {},
+    capabilities,
+    factsJson: JSON.stringify(facts),
+    agentVersion: AGENT_VERSION,
+    tailscale: tailscale ? { dnsName: tailscale.dnsName, ips: tailscale.ips } : undefined,
+  });
+}
