@@ -58,7 +58,8 @@ export function toGrpcError(err: unknown): Partial<ServiceError> {
 /** Turns a failed call into a FleetgateError, naming the address when nothing answered. */
 export function fromGrpcError(err: unknown, address: string): FleetgateError {
   const e = err as Partial<ServiceError>;
-  const details = e.details || e.message || String(err);
+  // grpc-js appends an empty "Resolution note:" to connection errors; it helps nobody.
+  const details = (e.details || e.message || String(err)).replace(/\.?\s*Resolution note:\s*$/, "");
   switch (e.code) {
     case GrpcStatus.UNAVAILABLE:
     case GrpcStatus.DEADLINE_EXCEEDED:

@@ -1,0 +1,76 @@
+// How the CLI reaches the coordinator: --coordinator / FLEETGATE_COORDINATOR, and an admin token
+// from --token / FLEETGATE_TOKEN or STATE_DIR/admin.token.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
+import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { CHANNEL_OPTIONS, callServerStream, callUnary } from "../../shared/grpc/adapter.js";
+import { FleetgateError, fromGrpcError } from "../../shared/errors.js";
+import { ADMIN_TOKEN_FILE } from "../server/serve.js";
+
+export const DEFAULT_COORDINATOR = "127.0.0.1:7400";
+
+export interface ConnectionFlags {
+  coordinator?: string;
+  token?: string;
+  stateDir?: string;
+}
+
+export function resolveAdminToken(flags: ConnectionFlags): string {
+  const direct = flags.token ?? process.env.FLEETGATE_TOKEN;
+  if (direct) return direct;
+  const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR;
+  if (stateDir) {
+    const file = join(stateDir, ADMIN_TOKEN_FILE);
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch (err) {
+      throw new FleetgateError("bad_input", `cannot read admin token ${file}: ${(err as NodeJS.ErrnoException).code}; is this the coordinator's --state-dir?`);
+    }
+  }
+  throw new FleetgateError("bad_input", "no admin token: pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");
+}
+
+export class ControlClient {
+  readonly address: string;
+  private readonly client: grpc.Client;
+  private readonly metadata = new grpc.Metadata();
+
+  constructor(flags: ConnectionFlags) {
+    this.address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
+    this.metadata.set("authorization", `Bearer ${resolveAdminToken(flags)}`);
+    this.client = new grpc.Client(this.address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      // Fail fast when nothing listens, rather than retrying quietly for the whole deadline.
+      "grpc.enable_retries": 0,
+    });
+  }
+
+  async call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, req: MessageInitShape<I>): Promise<MessageShape<O>> {
+    try {
+      return await callUnary(this.client, ControlService, method, req, { metadata: this.metadata, deadlineMs: 10_000 });
+    } catch (err) {
+      throw fromGrpcError(err, this.address);
+    }
+  }
+
+  stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, req: MessageInitShape<I>): AsyncIterable<MessageShape<O>> {
+    const call = callServerStream(this.client, ControlService, method, req, { metadata: this.metadata });
+    const address = this.address;
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const msg of call) yield msg as MessageShape<O>;
+        } catch (err) {
+          throw fromGrpcError(err, address);
+        }
+      },
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,152 @@
+import { writeFileSync } from "node:fs";
+import { toJson } from "@bufbuild/protobuf";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ControlService, NodeInfoSchema, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { parseDuration } from "../../shared/durations.js";
+import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { createLogger } from "../../shared/logging.js";
+import { markdownReport } from "../reports/markdown.js";
+import { startCoordinator } from "../server/serve.js";
+import { ControlClient, DEFAULT_COORDINATOR, type ConnectionFlags } from "./client.js";
+import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
+import { runCommand, type RunFlags } from "./run-command.js";
+import { loadServeConfig } from "./serve-config.js";
+
+const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
+
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  return n;
+}
+
+/** The options every command that talks to a running coordinator takes. */
+function connected(cmd: Command): Command {
+  return cmd
+    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
+    .option("--token <token>", "admin token (env FLEETGATE_TOKEN)")
+    .option("--state-dir <dir>", "read the admin token from the coordinator's state dir (env FLEETGATE_STATE_DIR)");
+}
+
+async function withClient<T>(flags: ConnectionFlags, fn: (c: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(flags);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version("0.1.0");
+
+  program
+    .command("serve")
+    .description("run the coordinator: gRPC for agents and this CLI, state in SQLite")
+    .option("--config <file>", "coord.yaml with listen, state_dir, lost_after, heartbeat; flags override it")
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:7400)")
+    .option("--state-dir <dir>", `coord.db, admin.token, runs/ (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .option("--lost-after <duration>", "a node with work that stays disconnected this long is lost (default 60s)")
+    .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
+    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string }) => {
+      const config = loadServeConfig(flags.config);
+      const log = createLogger("coordinator");
+      const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
+      const coordinator = await startCoordinator({
+        listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
+        stateDir,
+        lostAfterMs: duration(flags.lostAfter ?? config.lost_after ?? "60s"),
+        heartbeatIntervalMs: duration(flags.heartbeat ?? config.heartbeat ?? "5s"),
+        log,
+      });
+      process.stderr.write(`coord: listening on ${coordinator.address}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void coordinator.stop().then(resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+
+  connected(program.command("nodes").description("list registered nodes: identity, role, last seen, online/offline"))
+    .option("--json", "print JSON")
+    .action(async (flags: ConnectionFlags & { json?: boolean }) => {
+      const { nodes } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
+      print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes));
+    });
+
+  const token = program.command("token").description("enrollment tokens for agents");
+  connected(token.command("create").description("create an enrollment token and print it (agents: fleetgate-agent run --token T)"))
+    .option("--ttl <duration>", "how long the token may be used to enroll", "24h")
+    .option("--description <text>", "what the token is for", "")
+    .action(async (flags: ConnectionFlags & { ttl: string; description: string }) => {
+      const ttlMs = duration(flags.ttl);
+      const res = await withClient(flags, (c) => c.call(ControlService.method.createToken, { ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)), description: flags.description }));
+      print(res.token);
+      process.stderr.write(`valid until ${new Date(Number(res.expiresAtMs)).toISOString()}\n`);
+    });
+
+  connected(
+    program
+      .command("run")
+      .description("run stages of a plan on the fleet and follow them live (exit 0 passed, 1 failed, 2 incomplete, 3 bad input, 4 unreachable)")
+      .argument("<stages...>", "all, a stage kind (single, fleet) or stage ids")
+      .requiredOption("--plan <file>", "plan YAML; suites are read relative to it")
+      .option("--node <name>", "run only on this node, repeatable", (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .option("--iterations <n>", "override every stage's iterations", positiveInt)
+      .option("--json", "print only the final status as JSON"),
+  ).action(async (stages: string[], flags: RunFlags & ConnectionFlags) => {
+    process.exitCode = await withClient(flags, (c) => runCommand(c, stages, flags));
+  });
+
+  connected(program.command("runs").description("list recent runs"))
+    .option("--limit <n>", "how many", positiveInt, 20)
+    .option("--json", "print JSON")
+    .action(async (flags: ConnectionFlags & { limit: number; json?: boolean }) => {
+      const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit }));
+      print(flags.json ? JSON.stringify(runs.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatRunList(runs));
+    });
+
+  connected(program.command("show").description("show one run: per stage and node, iterations and status").argument("<run>", "run id"))
+    .option("--json", "print JSON")
+    .action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
+      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
+      if (!run) throw new FleetgateError("not_found", `no run ${runId}`);
+      print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatRunSummary(run));
+      process.exitCode = runExitCode(run.status);
+    });
+
+  connected(program.command("report").description("write a run's report").argument("<run>", "run id"))
+    .addOption(new Option("--format <format>", "report format").choices(["md", "json"]).default("md"))
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .action(async (runId: string, flags: ConnectionFlags & { format: "md" | "json"; output?: string }) => {
+      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
+      if (!run) throw new FleetgateError("not_found", `no run ${runId}`);
+      const text = flags.format === "md" ? markdownReport(run) : `${JSON.stringify(toJson(RunRecordSchema, run), null, 2)}\n`;
+      if (flags.output) writeFileSync(flags.output, text);
+      else process.stdout.write(text);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const code = err instanceof FleetgateError ? EXIT_CODE[err.code] : 1;
+    process.stderr.write(`coord: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = code;
+  }
+}

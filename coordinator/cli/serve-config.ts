@@ -1,0 +1,18 @@
+// coord.yaml: the same settings as the `serve` flags; flags win.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { DurationSchema } from "../../shared/model/suite.js";
+import { YamlSource } from "../../shared/model/yaml-source.js";
+
+const ServeConfigSchema = z.strictObject({
+  listen: z.string().optional(),
+  state_dir: z.string().optional(),
+  lost_after: DurationSchema.optional(),
+  heartbeat: DurationSchema.optional(),
+});
+export type ServeConfig = z.infer<typeof ServeConfigSchema>;
+
+export function loadServeConfig(path: string | undefined): ServeConfig {
+  if (!path) return {};
+  return YamlSource.parse(readFileSync(path, "utf8"), path).validate(ServeConfigSchema);
+}

@@ -1,0 +1,167 @@
+// The sequencer as a pure state machine: (state, event) → { state, commands }. No clock, no
+// sockets, no database: time arrives as `tick` events, and the shell applies the commands.
+import { humanDuration } from "../../shared/durations.js";
+import { isTerminal, Status, statusName } from "../../shared/model/status.js";
+
+export interface PlannedTask {
+  id: string;
+  stageId: string;
+  node: string;
+  iteration: number;
+}
+
+export interface PlannedStage {
+  id: string;
+  /** Nodes working at once; each node still runs one task at a time. */
+  parallel: number;
+}
+
+export interface TaskState extends PlannedTask {
+  status: Status;
+  summary: string;
+}
+
+export interface SequencerState {
+  stages: PlannedStage[];
+  /** In plan order; a node's iterations in ascending order. */
+  tasks: TaskState[];
+  current: number;
+  /** Node → when it went offline; absent means online. */
+  offlineSince: Record<string, number>;
+  lostAfterMs: number;
+  finished: boolean;
+}
+
+export type SequencerEvent =
+  | { type: "start" }
+  | { type: "task_done"; taskId: string; status: Status; summary: string }
+  | { type: "node_online"; node: string }
+  | { type: "node_offline"; node: string; at: number }
+  | { type: "tick"; now: number }
+  | { type: "cancel"; reason: string };
+
+export type SequencerCommand =
+  | { type: "dispatch"; taskId: string }
+  | { type: "task_status"; taskId: string; status: Status; summary: string }
+  | { type: "run_finished"; status: Status; summary: string };
+
+export interface Step {
+  state: SequencerState;
+  commands: SequencerCommand[];
+}
+
+export function initialState(stages: PlannedStage[], tasks: PlannedTask[], lostAfterMs: number, offlineNodes: Record<string, number> = {}): SequencerState {
+  return {
+    stages,
+    tasks: tasks.map((t) => ({ ...t, status: Status.PENDING, summary: "" })),
+    current: 0,
+    offlineSince: { ...offlineNodes },
+    lostAfterMs,
+    finished: false,
+  };
+}
+
+/** Rebuilds state from stored task statuses after a coordinator restart. */
+export function resumedState(stages: PlannedStage[], tasks: TaskState[], lostAfterMs: number, offlineNodes: Record<string, number>): SequencerState {
+  let current = 0;
+  while (current < stages.length && tasksOf(tasks, stages[current]?.id).every((t) => isTerminal(t.status))) current++;
+  return { stages, tasks: tasks.map((t) => ({ ...t })), current, offlineSince: { ...offlineNodes }, lostAfterMs, finished: false };
+}
+
+function tasksOf(tasks: TaskState[], stageId: string | undefined): TaskState[] {
+  return tasks.filter((t) => t.stageId === stageId);
+}
+
+/** How the statuses of many tasks add up; nothing unverified ever folds into a pass. */
+export function foldStatus(statuses: Status[]): Status {
+  for (const s of [Status.FAILED, Status.ERROR, Status.LOST, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED]) if (statuses.includes(s)) return s;
+  return statuses.length ? Status.PASSED : Status.SKIPPED;
+}
+
+export function step(prev: SequencerState, event: SequencerEvent): Step {
+  if (prev.finished) return { state: prev, commands: [] };
+  const state: SequencerState = { ...prev, tasks: prev.tasks.map((t) => ({ ...t })), offlineSince: { ...prev.offlineSince } };
+  const commands: SequencerCommand[] = [];
+  const set = (t: TaskState, status: Status, summary: string) => {
+    t.status = status;
+    t.summary = summary;
+    commands.push({ type: "task_status", taskId: t.id, status, summary });
+  };
+
+  switch (event.type) {
+    case "start":
+      break;
+    case "task_done": {
+      const t = state.tasks.find((x) => x.id === event.taskId);
+      // Only a running task can finish: a repeat or a result for a lost task changes nothing.
+      if (t && t.status === Status.RUNNING) set(t, event.status, event.summary);
+      break;
+    }
+    case "node_online": {
+      delete state.offlineSince[event.node];
+      // A task in flight when the link dropped is asked again; the agent knows it by id.
+      for (const t of tasksOf(state.tasks, state.stages[state.current]?.id)) {
+        if (t.node === event.node && t.status === Status.RUNNING) commands.push({ type: "dispatch", taskId: t.id });
+      }
+      break;
+    }
+    case "node_offline":
+      state.offlineSince[event.node] ??= event.at;
+      break;
+    case "tick": {
+      for (const [node, since] of Object.entries(state.offlineSince)) {
+        if (event.now - since < state.lostAfterMs) continue;
+        const why = `node ${node} lost: not connected for ${humanDuration(event.now - since)}`;
+        for (const t of tasksOf(state.tasks, state.stages[state.current]?.id)) if (t.node === node && !isTerminal(t.status)) set(t, Status.LOST, why);
+      }
+      break;
+    }
+    case "cancel":
+      for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.CANCELLED, event.reason);
+      break;
+  }
+  schedule(state, set, commands);
+  return { state, commands };
+}
+
+function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary: string) => void, commands: SequencerCommand[]): void {
+  for (;;) {
+    const stage = state.stages[state.current];
+    if (!stage) {
+      finish(state, commands);
+      return;
+    }
+    const tasks = tasksOf(state.tasks, stage.id);
+    if (tasks.every((t) => isTerminal(t.status))) {
+      const outcome = foldStatus(tasks.map((t) => t.status));
+      if (outcome !== Status.PASSED) {
+        // Gating: a stage runs only when every stage before it is green.
+        for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `stage ${stage.id} did not pass (${statusName(outcome)})`);
+      }
+      state.current++;
+      continue;
+    }
+    const busy = new Set(tasks.filter((t) => t.status === Status.RUNNING).map((t) => t.node));
+    for (const t of tasks) {
+      if (busy.size >= stage.parallel) break;
+      if (t.status !== Status.PENDING || busy.has(t.node) || state.offlineSince[t.node] !== undefined) continue;
+      // A node's iterations run in order: only its earliest pending task may start.
+      if (tasks.some((o) => o.node === t.node && o.status === Status.PENDING && o.iteration < t.iteration)) continue;
+      busy.add(t.node);
+      set(t, Status.RUNNING, "");
+      commands.push({ type: "dispatch", taskId: t.id });
+    }
+    return;
+  }
+}
+
+function finish(state: SequencerState, commands: SequencerCommand[]): void {
+  state.finished = true;
+  const status = foldStatus(state.tasks.map((t) => t.status));
+  const count = (s: Status) => state.tasks.filter((t) => t.status === s).length;
+  const parts = [`${count(Status.PASSED)}/${state.tasks.length} tasks passed`];
+  for (const s of [Status.FAILED, Status.NOT_READY, Status.LOST, Status.ERROR, Status.SKIPPED, Status.CANCELLED]) {
+    if (count(s)) parts.push(`${count(s)} ${statusName(s).replace("_", " ")}`);
+  }
+  commands.push({ type: "run_finished", status, summary: parts.join(", ") });
+}

@@ -1,0 +1,168 @@
+// The I/O shell around the pure sequencer: feeds it events (results, connects, ticks), applies
+// its commands (send a task, persist a status) and publishes progress to watchers.
+import { EventEmitter } from "node:events";
+import { create } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { TaskSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { parsePlan } from "../../shared/model/plan.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import type { Db } from "../store/db.js";
+import { finishRun, getRun, getTask, listRuns, listTasks, loadRunRecord, setTaskStatus, type TaskRow } from "../store/runs.js";
+import type { AgentSessions } from "../server/sessions.js";
+import { initialState, resumedState, step, type PlannedStage, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
+
+export interface EngineOptions {
+  lostAfterMs: number;
+  tickMs: number;
+}
+
+interface ActiveRun {
+  state: SequencerState;
+  suites: Record<string, string>;
+  log: Logger;
+}
+
+export class RunEngine {
+  private readonly active = new Map<string, ActiveRun>();
+  /** Progress of every run, for WatchRun. */
+  readonly updates = new EventEmitter<{ update: [runId: string, update: WatchRunResponse] }>();
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly sessions: AgentSessions,
+    private readonly log: Logger,
+    private readonly opts: EngineOptions,
+  ) {
+    this.updates.setMaxListeners(0);
+  }
+
+  /** Resumes runs left running by a previous coordinator process, then follows the roster. */
+  start(): void {
+    this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
+    this.sessions.on("offline", (node, at) => this.broadcast({ type: "node_offline", node, at }));
+    for (const run of listRuns(this.db, 1000, Status.RUNNING)) this.resume(run.id);
+    this.ticker = setInterval(() => this.broadcast({ type: "tick", now: Date.now() }), this.opts.tickMs);
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+  }
+
+  isActive(runId: string): boolean {
+    return this.active.has(runId);
+  }
+
+  /** Begins a run whose rows were just inserted. */
+  begin(runId: string, stages: PlannedStage[]): void {
+    const tasks = listTasks(this.db, runId);
+    const state = initialState(stages, tasks.map((t) => ({ id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration })), this.opts.lostAfterMs, this.offlineNodes(tasks, Date.now()));
+    this.track(runId, state);
+    this.apply(runId, { type: "start" });
+  }
+
+  taskDone(runId: string, taskId: string, status: Status, summary: string): void {
+    this.apply(runId, { type: "task_done", taskId, status, summary });
+  }
+
+  checkReported(task: TaskRow, result: CheckResult): void {
+    this.publish(task.runId, {
+      event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } },
+    });
+  }
+
+  cancel(runId: string, reason: string): void {
+    this.apply(runId, { type: "cancel", reason });
+  }
+
+  private resume(runId: string): void {
+    const run = getRun(this.db, runId);
+    if (!run) return;
+    const plan = parsePlan(run.planYaml, run.planPath);
+    const tasks = listTasks(this.db, runId);
+    const stages: PlannedStage[] = run.stages.map((id) => {
+      const def = plan.stages.find((s) => s.id === id);
+      const nodes = new Set(tasks.filter((t) => t.stageId === id).map((t) => t.nodeName)).size;
+      return { id, parallel: def?.kind === "fleet" ? (def.parallel ?? nodes) : 1 };
+    });
+    const state = resumedState(
+      stages,
+      tasks.map((t) => ({ id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration, status: t.status, summary: t.summary })),
+      this.opts.lostAfterMs,
+      this.offlineNodes(tasks, Date.now()),
+    );
+    this.track(runId, state);
+    this.log.info({ run: runId }, "resuming run left running by the previous coordinator");
+    this.apply(runId, { type: "start" });
+  }
+
+  private track(runId: string, state: SequencerState): void {
+    const run = getRun(this.db, runId);
+    this.active.set(runId, { state, suites: run?.suites ?? {}, log: this.log.child({ run: runId }) });
+  }
+
+  private offlineNodes(tasks: TaskRow[], now: number): Record<string, number> {
+    const offline: Record<string, number> = {};
+    for (const t of tasks) if (!this.sessions.isOnline(t.nodeName)) offline[t.nodeName] = now;
+    return offline;
+  }
+
+  private broadcast(event: SequencerEvent): void {
+    for (const runId of [...this.active.keys()]) this.apply(runId, event);
+  }
+
+  private apply(runId: string, event: SequencerEvent): void {
+    const run = this.active.get(runId);
+    if (!run) return;
+    const { state, commands } = step(run.state, event);
+    run.state = state;
+    for (const cmd of commands) this.execute(runId, run, cmd);
+  }
+
+  private execute(runId: string, run: ActiveRun, cmd: SequencerCommand): void {
+    switch (cmd.type) {
+      case "dispatch": {
+        const task = getTask(this.db, cmd.taskId);
+        if (!task) return;
+        const sent = this.sessions.send(
+          task.nodeName,
+          create(TaskSchema, {
+            taskId: task.id,
+            runId,
+            stageId: task.stageId,
+            iteration: task.iteration,
+            suiteYaml: run.suites[task.suitePath] ?? "",
+            suitePath: task.suitePath,
+            allowDestructive: task.allowDestructive,
+          }),
+        );
+        run.log.info({ node: task.nodeName, stage: task.stageId, iteration: task.iteration, sent }, sent ? "task sent" : "node offline; task waits for it");
+        if (!sent) this.apply(runId, { type: "node_offline", node: task.nodeName, at: Date.now() });
+        return;
+      }
+      case "task_status": {
+        setTaskStatus(this.db, cmd.taskId, cmd.status, cmd.summary);
+        const task = getTask(this.db, cmd.taskId);
+        if (!task) return;
+        this.publish(runId, {
+          event: { case: "task", value: { taskId: task.id, stageId: task.stageId, nodeName: task.nodeName, iteration: task.iteration, status: cmd.status, summary: cmd.summary } },
+        });
+        return;
+      }
+      case "run_finished": {
+        finishRun(this.db, runId, cmd.status);
+        this.active.delete(runId);
+        run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
+        const record = loadRunRecord(this.db, runId);
+        if (record) this.publish(runId, { event: { case: "finished", value: record } });
+        return;
+      }
+    }
+  }
+
+  private publish(runId: string, init: Parameters<typeof create<typeof WatchRunResponseSchema>>[1]): void {
+    this.updates.emit("update", runId, create(WatchRunResponseSchema, init));
+  }
+}

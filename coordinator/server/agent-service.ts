@@ -1,0 +1,134 @@
+// AgentService.Connect: authenticate the hello, register the node, hand it tasks, and commit
+// its events exactly once before acknowledging them.
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse, type Hello } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { FleetgateError, toGrpcError } from "../../shared/errors.js";
+import type { Db } from "../store/db.js";
+import { getNode, lastCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
+import { addRunFlag, commitAgentEvent } from "../store/runs.js";
+import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
+import type { RunEngine } from "../sequencer/engine.js";
+import type { AgentSession, AgentSessions } from "./sessions.js";
+
+export interface AgentServiceDeps {
+  db: Db;
+  sessions: AgentSessions;
+  engine: RunEngine;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  helloTimeoutMs?: number;
+}
+
+type Call = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
+
+const MACHINE_ID = /^[0-9a-f]{32}$/;
+
+/** Checks the hello's credential; returns the node token to hand back ("" when it is unchanged). */
+function authenticate(deps: AgentServiceDeps, hello: Hello): { nodeToken: string; tokenHash: string } {
+  const id = hello.identity;
+  if (!id?.name) throw new FleetgateError("bad_input", "hello has no node name");
+  if (!MACHINE_ID.test(id.machineId)) throw new FleetgateError("bad_input", `hello has an invalid machine-id "${id.machineId}" (expected 32 hex digits from /etc/machine-id)`);
+  const cred = hello.credential;
+  if (cred.case === "enrollToken") {
+    verifyEnrollToken(deps.db, cred.value);
+    const nodeToken = newSecret("fgn");
+    return { nodeToken, tokenHash: hashToken(nodeToken) };
+  }
+  if (cred.case === "nodeToken") {
+    const node = getNode(deps.db, id.name);
+    if (!node || node.tokenHash !== hashToken(cred.value)) {
+      throw new FleetgateError("unauthenticated", `node token not valid for node ${id.name}; restart the agent with an enrollment token from: coord token create`);
+    }
+    return { nodeToken: "", tokenHash: node.tokenHash };
+  }
+  throw new FleetgateError("unauthenticated", "hello carries no token; start the agent with --token (from: coord token create)");
+}
+
+export function agentServiceHandlers(deps: AgentServiceDeps) {
+  return {
+    connect(call: Call): void {
+      let session: AgentSession | undefined;
+      let machineId = "";
+      let log = deps.log;
+      const fail = (err: unknown) => {
+        const e = toGrpcError(err);
+        log.warn({ err: e.details }, "agent refused");
+        // grpc-js turns an 'error' emitted on a server stream into the call's final status.
+        call.emit("error", Object.assign(new Error(e.details), e));
+      };
+      const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
+
+      call.on("data", (req: ConnectRequest) => {
+        try {
+          if (!session) {
+            if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
+            clearTimeout(helloTimer);
+            const hello = req.msg.value;
+            const { nodeToken, tokenHash } = authenticate(deps, hello);
+            const identity = hello.identity!;
+            const previous = getNode(deps.db, identity.name);
+            if (previous && previous.identity.machineId !== identity.machineId) {
+              deps.log.warn({ node: identity.name, was: previous.identity.machineId, now: identity.machineId }, "node re-enrolled from a different machine-id");
+            }
+            upsertNode(deps.db, identity, tokenHash);
+            machineId = identity.machineId;
+            log = deps.log.child({ node: identity.name });
+            session = {
+              node: identity.name,
+              machineId,
+              send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),
+              close: (reason) => call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason })),
+            };
+            call.write(
+              create(ConnectResponseSchema, {
+                msg: {
+                  case: "registered",
+                  value: { nodeName: identity.name, nodeToken, lastAckedSeq: lastCommittedSeq(deps.db, identity.name), heartbeatIntervalMs: deps.heartbeatIntervalMs },
+                },
+              }),
+            );
+            deps.sessions.add(session);
+            log.info({ machineId, labels: identity.labels, enrolled: nodeToken !== "" }, "agent registered");
+            return;
+          }
+          if (req.msg.case === "heartbeat") {
+            touchNode(deps.db, session.node);
+            return;
+          }
+          if (req.msg.case === "event") {
+            const event = req.msg.value;
+            const outcome = commitAgentEvent(deps.db, session.node, machineId, event);
+            touchNode(deps.db, session.node);
+            // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
+            call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
+            if (outcome.kind === "check") deps.engine.checkReported(outcome.task, outcome.result);
+            else if (outcome.kind === "task_done") deps.engine.taskDone(outcome.task.runId, outcome.task.id, outcome.status, outcome.summary);
+            else if (outcome.kind === "rejected") {
+              log.warn({ seq: event.seq }, outcome.reason);
+              if (outcome.runId) addRunFlag(deps.db, outcome.runId, outcome.reason);
+            }
+          }
+        } catch (err) {
+          fail(err);
+        }
+      });
+      let closed = false;
+      const gone = () => {
+        clearTimeout(helloTimer);
+        if (session && !closed) {
+          closed = true;
+          deps.sessions.remove(session);
+          log.info("agent disconnected");
+        }
+      };
+      call.on("end", () => {
+        gone();
+        call.end();
+      });
+      call.on("error", gone);
+      call.on("close", gone);
+    },
+  };
+}

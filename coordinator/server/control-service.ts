@@ -1,0 +1,163 @@
+// ControlService: what the `coord` CLI calls. Every call must carry the admin token.
+import { randomBytes } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError, toGrpcError } from "../../shared/errors.js";
+import { parsePlan, suitePaths } from "../../shared/model/plan.js";
+import { parseSuite } from "../../shared/model/suite.js";
+import type { Db } from "../store/db.js";
+import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
+import { getRun, insertRun, listRuns, loadRunRecord } from "../store/runs.js";
+import { createEnrollToken, sameSecret } from "../store/tokens.js";
+import type { RunEngine } from "../sequencer/engine.js";
+import { resolveRun } from "../sequencer/plan-run.js";
+import type { AgentSessions } from "./sessions.js";
+
+export interface ControlServiceDeps {
+  db: Db;
+  sessions: AgentSessions;
+  engine: RunEngine;
+  log: Logger;
+  adminToken: string;
+  /** This host's /etc/machine-id: an agent reporting it runs on the coordinator itself. */
+  ownMachineId: string;
+}
+
+function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
+  const header = String(metadata.get("authorization")[0] ?? "");
+  const token = header.replace(/^Bearer\s+/i, "");
+  if (!token) throw new FleetgateError("unauthenticated", "no admin token; pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");
+  if (!sameSecret(token, deps.adminToken)) throw new FleetgateError("unauthenticated", "admin token refused; use the one in STATE_DIR/admin.token of this coordinator");
+}
+
+/** Wraps a unary handler: auth, then FleetgateError → gRPC status. */
+function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+    try {
+      authorize(deps, call.metadata);
+      callback(null, fn(call.request));
+    } catch (err) {
+      if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
+      callback(toGrpcError(err) as grpc.ServiceError);
+    }
+  };
+}
+
+export function attestationFlags(nodes: NodeRow[], ownMachineId: string): Map<string, string[]> {
+  const flags = new Map<string, string[]>();
+  const add = (node: string, flag: string) => flags.set(node, [...(flags.get(node) ?? []), flag]);
+  for (const [, names] of sharedMachineIds(nodes)) {
+    for (const n of names) add(n, `shares machine-id with ${names.filter((x) => x !== n).join(", ")}`);
+  }
+  for (const n of nodes) if (n.identity.machineId === ownMachineId) add(n.identity.name, "runs on the coordinator's own host");
+  return flags;
+}
+
+function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+export function controlServiceHandlers(deps: ControlServiceDeps) {
+  const { db } = deps;
+  return {
+    listNodes: unary(deps, (): pb.ListNodesResponse => {
+      const nodes = listNodes(db);
+      const flags = attestationFlags(nodes, deps.ownMachineId);
+      return create(pb.ListNodesResponseSchema, {
+        nodes: nodes.map((n) => ({
+          identity: n.identity,
+          online: deps.sessions.isOnline(n.identity.name),
+          lastSeenMs: BigInt(n.lastSeen),
+          registeredAtMs: BigInt(n.registeredAt),
+          flags: flags.get(n.identity.name) ?? [],
+        })),
+      });
+    }),
+
+    createToken: unary(deps, (req: pb.CreateTokenRequest): pb.CreateTokenResponse => {
+      const ttlMs = Number(req.ttlSeconds) * 1000;
+      if (!(ttlMs > 0)) throw new FleetgateError("bad_input", "token ttl must be positive, e.g. --ttl 24h");
+      const { token, expiresAt } = createEnrollToken(db, ttlMs, req.description);
+      deps.log.info({ expiresAt: new Date(expiresAt).toISOString() }, "enrollment token created");
+      return create(pb.CreateTokenResponseSchema, { token, expiresAtMs: BigInt(expiresAt) });
+    }),
+
+    startRun: unary(deps, (req: pb.StartRunRequest): pb.StartRunResponse => {
+      const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
+      const runId = newRunId();
+      const roster = listNodes(db);
+      const resolved = resolveRun(
+        plan,
+        { stages: req.stages, nodeNames: req.nodeNames, iterations: req.iterations },
+        roster.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: deps.sessions.isOnline(n.identity.name) })),
+        runId,
+      );
+      // Validate every suite the run needs before anything is sent to a node.
+      const needed = new Set(resolved.tasks.map((t) => t.suitePath));
+      for (const path of suitePaths(plan).filter((p) => needed.has(p))) {
+        const text = req.suites[path];
+        if (text === undefined) throw new FleetgateError("bad_input", `plan refers to suite ${path}, which was not sent with the run`);
+        parseSuite(text, path);
+      }
+      const inRun = new Set(resolved.tasks.map((t) => t.node));
+      const flags = [...attestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId)].flatMap(([node, fs]) =>
+        fs.map((f) => `node ${node} ${f}`),
+      );
+      insertRun(
+        db,
+        { id: runId, planName: plan.name, planPath: req.planPath, planYaml: req.planYaml, suites: { ...req.suites }, stages: resolved.stages.map((s) => s.id), flags, createdAt: Date.now() },
+        resolved.tasks.map((t) => ({ id: t.id, stageId: t.stageId, nodeName: t.node, iteration: t.iteration, suitePath: t.suitePath, allowDestructive: t.allowDestructive })),
+      );
+      deps.log.info({ run: runId, plan: plan.name, tasks: resolved.tasks.length }, resolved.notes.join("; "));
+      deps.engine.begin(runId, resolved.stages);
+      return create(pb.StartRunResponseSchema, { runId });
+    }),
+
+    getRun: unary(deps, (req: pb.GetRunRequest): pb.GetRunResponse => {
+      const run = loadRunRecord(db, req.runId);
+      if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
+      return create(pb.GetRunResponseSchema, { run });
+    }),
+
+    listRuns: unary(deps, (req: pb.ListRunsRequest): pb.ListRunsResponse => {
+      const runs = listRuns(db, req.limit > 0 ? req.limit : 20).map((r) => loadRunRecord(db, r.id)).filter((r): r is pb.RunRecord => !!r);
+      return create(pb.ListRunsResponseSchema, { runs });
+    }),
+
+    watchRun(call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void {
+      try {
+        authorize(deps, call.metadata);
+        const runId = call.request.runId;
+        if (!getRun(db, runId)) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+        // Subscribe before reading the store, so nothing between the two is missed.
+        const listener = (id: string, update: pb.WatchRunResponse) => {
+          if (id !== runId) return;
+          call.write(update);
+          if (update.event.case === "finished") stop();
+        };
+        const stop = () => {
+          deps.engine.updates.off("update", listener);
+          call.end();
+        };
+        deps.engine.updates.on("update", listener);
+        call.on("cancelled", () => deps.engine.updates.off("update", listener));
+        const record = loadRunRecord(db, runId);
+        for (const task of record?.tasks ?? []) {
+          for (const result of task.checks) {
+            call.write(create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } }));
+          }
+          call.write(create(pb.WatchRunResponseSchema, { event: { case: "task", value: { ...task, checks: [] } } }));
+        }
+        if (record && !deps.engine.isActive(runId)) {
+          call.write(create(pb.WatchRunResponseSchema, { event: { case: "finished", value: record } }));
+          stop();
+        }
+      } catch (err) {
+        call.emit("error", Object.assign(new Error(String(err)), toGrpcError(err)));
+      }
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// `coord serve`: one gRPC port for agents, the CLI and health checks; state in STATE_DIR.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { Health } from "../../shared/gen/grpc/health/v1/health_pb.js";
+import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { MACHINE_ID_FILE } from "../../shared/identity.js";
+import type { Logger } from "../../shared/logging.js";
+import { openDb } from "../store/db.js";
+import { newSecret } from "../store/tokens.js";
+import { RunEngine } from "../sequencer/engine.js";
+import { agentServiceHandlers } from "./agent-service.js";
+import { controlServiceHandlers } from "./control-service.js";
+import { healthHandlers } from "./health.js";
+import { AgentSessions } from "./sessions.js";
+
+export interface ServeOptions {
+  listen: string;
+  stateDir: string;
+  /** A node not connected this long while it has work becomes lost. */
+  lostAfterMs: number;
+  heartbeatIntervalMs: number;
+  log: Logger;
+}
+
+export interface RunningCoordinator {
+  address: string;
+  stop(): Promise<void>;
+}
+
+export const ADMIN_TOKEN_FILE = "admin.token";
+
+/** Created on first start, mode 0600: whoever can read the state dir administers the coordinator. */
+export function ensureAdminToken(stateDir: string): string {
+  const file = join(stateDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const token = newSecret("fga");
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
+  return token;
+}
+
+function ownMachineId(): string {
+  try {
+    return readFileSync(MACHINE_ID_FILE, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export async function startCoordinator(opts: ServeOptions): Promise<RunningCoordinator> {
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const db = openDb(join(opts.stateDir, "coord.db"));
+  const adminToken = ensureAdminToken(opts.stateDir);
+  const sessions = new AgentSessions();
+  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { lostAfterMs: opts.lostAfterMs, tickMs: 1000 });
+
+  const server = new grpc.Server(CHANNEL_OPTIONS);
+  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs }));
+  server.addService(serviceDefinition(ControlService), controlServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "control" }), adminToken, ownMachineId: ownMachineId() }));
+  server.addService(serviceDefinition(Health), healthHandlers());
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  ).catch((err: Error) => {
+    db.close();
+    throw new FleetgateError("bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
+  });
+  engine.start();
+  const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
+  const address = `${host}:${port}`;
+  opts.log.info({ address, stateDir: opts.stateDir }, "coordinator listening");
+
+  return {
+    address,
+    async stop() {
+      engine.stop();
+      sessions.closeAll("coordinator shutting down");
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 3000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// Connected agents, by node name. The one place that knows who is online right now.
+import { EventEmitter } from "node:events";
+import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+
+export interface AgentSession {
+  node: string;
+  machineId: string;
+  send(task: Task): void;
+  /** Ends the stream, e.g. when the same node connects again. */
+  close(reason: string): void;
+}
+
+export interface SessionEvents {
+  online: [node: string];
+  offline: [node: string, at: number];
+}
+
+export class AgentSessions extends EventEmitter<SessionEvents> {
+  private readonly byNode = new Map<string, AgentSession>();
+
+  add(session: AgentSession): void {
+    const old = this.byNode.get(session.node);
+    this.byNode.set(session.node, session);
+    if (old) old.close("replaced by a newer connection from the same node");
+    this.emit("online", session.node);
+  }
+
+  /** Removes `session` only if it is still the node's current one. */
+  remove(session: AgentSession, at = Date.now()): void {
+    if (this.byNode.get(session.node) !== session) return;
+    this.byNode.delete(session.node);
+    this.emit("offline", session.node, at);
+  }
+
+  isOnline(node: string): boolean {
+    return this.byNode.has(node);
+  }
+
+  send(node: string, task: Task): boolean {
+    const s = this.byNode.get(node);
+    if (!s) return false;
+    s.send(task);
+    return true;
+  }
+
+  closeAll(reason: string): void {
+    for (const s of this.byNode.values()) s.close(reason);
+  }
+}

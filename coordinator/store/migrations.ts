@@ -1,0 +1,83 @@
+// Schema migrations, numbered from 1 and applied in order inside one transaction each.
+// Never edit a released migration: add the next number.
+export const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE nodes (
+        name              TEXT PRIMARY KEY,
+        machine_id        TEXT NOT NULL,
+        boot_id           TEXT NOT NULL,
+        hostname          TEXT NOT NULL,
+        labels_json       TEXT NOT NULL,
+        capabilities_json TEXT NOT NULL,
+        facts_json        TEXT NOT NULL,
+        agent_version     TEXT NOT NULL,
+        tailscale_json    TEXT,
+        token_hash        TEXT NOT NULL,
+        registered_at     INTEGER NOT NULL,
+        last_seen         INTEGER NOT NULL
+      );
+      CREATE TABLE enroll_tokens (
+        hash        TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+      );
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        plan_name     TEXT NOT NULL,
+        plan_path     TEXT NOT NULL,
+        plan_yaml     TEXT NOT NULL,
+        suites_json   TEXT NOT NULL,
+        stages_json   TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        finished_at   INTEGER,
+        flags_json    TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE TABLE tasks (
+        id           TEXT PRIMARY KEY,
+        run_id       TEXT NOT NULL REFERENCES runs(id),
+        ordinal      INTEGER NOT NULL,
+        stage_id     TEXT NOT NULL,
+        node_name    TEXT NOT NULL,
+        iteration    INTEGER NOT NULL,
+        suite_path   TEXT NOT NULL,
+        allow_destructive INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        summary      TEXT NOT NULL DEFAULT '',
+        started_at   INTEGER,
+        finished_at  INTEGER
+      );
+      CREATE INDEX tasks_by_run ON tasks(run_id, ordinal);
+      CREATE TABLE check_results (
+        task_id       TEXT NOT NULL REFERENCES tasks(id),
+        check_id      TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        precondition  INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        hint          TEXT NOT NULL,
+        started_at    INTEGER NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        attempts      INTEGER NOT NULL,
+        stdout_tail   TEXT NOT NULL,
+        stderr_tail   TEXT NOT NULL,
+        origin_machine_id TEXT NOT NULL,
+        origin_hostname   TEXT NOT NULL,
+        origin_boot_id    TEXT NOT NULL,
+        PRIMARY KEY (task_id, check_id)
+      );
+      -- One row per committed agent event: a repeat (same node, same seq) is recognised and acked
+      -- without being applied twice.
+      CREATE TABLE agent_events (
+        node_name   TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (node_name, seq)
+      );
+    `,
+  },
+];

@@ -1,0 +1,96 @@
+import { create } from "@bufbuild/protobuf";
+import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { Db } from "./db.js";
+
+export interface NodeRow {
+  identity: NodeIdentity;
+  tokenHash: string;
+  registeredAt: number;
+  lastSeen: number;
+}
+
+interface RawNode {
+  name: string;
+  machine_id: string;
+  boot_id: string;
+  hostname: string;
+  labels_json: string;
+  capabilities_json: string;
+  facts_json: string;
+  agent_version: string;
+  tailscale_json: string | null;
+  token_hash: string;
+  registered_at: number;
+  last_seen: number;
+}
+
+function fromRow(r: RawNode): NodeRow {
+  return {
+    identity: create(NodeIdentitySchema, {
+      name: r.name,
+      machineId: r.machine_id,
+      bootId: r.boot_id,
+      hostname: r.hostname,
+      labels: JSON.parse(r.labels_json) as Record<string, string>,
+      capabilities: JSON.parse(r.capabilities_json) as string[],
+      factsJson: r.facts_json,
+      agentVersion: r.agent_version,
+      tailscale: r.tailscale_json ? (JSON.parse(r.tailscale_json) as { dnsName: string; ips: string[] }) : undefined,
+    }),
+    tokenHash: r.token_hash,
+    registeredAt: r.registered_at,
+    lastSeen: r.last_seen,
+  };
+}
+
+export function getNode(db: Db, name: string): NodeRow | undefined {
+  const r = db.prepare("SELECT * FROM nodes WHERE name = ?").get(name) as RawNode | undefined;
+  return r && fromRow(r);
+}
+
+export function listNodes(db: Db): NodeRow[] {
+  return (db.prepare("SELECT * FROM nodes ORDER BY name").all() as RawNode[]).map(fromRow);
+}
+
+/** Inserts or refreshes a node's identity; keeps its registration time. */
+export function upsertNode(db: Db, id: NodeIdentity, tokenHash: string, now = Date.now()): void {
+  db.prepare(
+    `INSERT INTO nodes (name, machine_id, boot_id, hostname, labels_json, capabilities_json, facts_json, agent_version,
+                        tailscale_json, token_hash, registered_at, last_seen)
+     VALUES (@name, @machine_id, @boot_id, @hostname, @labels_json, @capabilities_json, @facts_json, @agent_version,
+             @tailscale_json, @token_hash, @now, @now)
+     ON CONFLICT(name) DO UPDATE SET machine_id = excluded.machine_id, boot_id = excluded.boot_id,
+       hostname = excluded.hostname, labels_json = excluded.labels_json, capabilities_json = excluded.capabilities_json,
+       facts_json = excluded.facts_json, agent_version = excluded.agent_version, tailscale_json = excluded.tailscale_json,
+       token_hash = excluded.token_hash, last_seen = excluded.last_seen`,
+  ).run({
+    name: id.name,
+    machine_id: id.machineId,
+    boot_id: id.bootId,
+    hostname: id.hostname,
+    labels_json: JSON.stringify(id.labels),
+    capabilities_json: JSON.stringify(id.capabilities),
+    facts_json: id.factsJson || "{}",
+    agent_version: id.agentVersion,
+    tailscale_json: id.tailscale ? JSON.stringify({ dnsName: id.tailscale.dnsName, ips: id.tailscale.ips }) : null,
+    token_hash: tokenHash,
+    now,
+  });
+}
+
+export function touchNode(db: Db, name: string, now = Date.now()): void {
+  db.prepare("UPDATE nodes SET last_seen = ? WHERE name = ?").run(now, name);
+}
+
+export function lastCommittedSeq(db: Db, name: string): bigint {
+  const r = db.prepare("SELECT MAX(seq) AS seq FROM agent_events WHERE node_name = ?").get(name) as { seq: number | null };
+  return BigInt(r.seq ?? 0);
+}
+
+/** Attestation: nodes that report the same machine-id are clones or share one host. */
+export function sharedMachineIds(nodes: NodeRow[]): Map<string, string[]> {
+  const byId = new Map<string, string[]>();
+  for (const n of nodes) byId.set(n.identity.machineId, [...(byId.get(n.identity.machineId) ?? []), n.identity.name]);
+  for (const [id, names] of byId) if (names.length < 2) byId.delete(id);
+  return byId;
+}

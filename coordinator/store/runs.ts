@@ -1,0 +1,271 @@
+import { create } from "@bufbuild/protobuf";
+import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { isTerminal, Status, statusFromName, statusName } from "../../shared/model/status.js";
+import type { Db } from "./db.js";
+
+export interface NewRun {
+  id: string;
+  planName: string;
+  planPath: string;
+  planYaml: string;
+  suites: Record<string, string>;
+  stages: string[];
+  flags: string[];
+  createdAt: number;
+}
+
+export interface NewTask {
+  id: string;
+  stageId: string;
+  nodeName: string;
+  iteration: number;
+  suitePath: string;
+  allowDestructive: boolean;
+}
+
+export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
+  db.transaction(() => {
+    db.prepare(
+      `INSERT INTO runs (id, plan_name, plan_path, plan_yaml, suites_json, stages_json, status, created_at, flags_json)
+       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+    ).run(run.id, run.planName, run.planPath, run.planYaml, JSON.stringify(run.suites), JSON.stringify(run.stages), run.createdAt, JSON.stringify(run.flags));
+    const insert = db.prepare(
+      `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+    );
+    tasks.forEach((t, i) => insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0));
+  })();
+}
+
+export interface TaskRow {
+  id: string;
+  runId: string;
+  stageId: string;
+  nodeName: string;
+  iteration: number;
+  suitePath: string;
+  allowDestructive: boolean;
+  status: Status;
+  summary: string;
+}
+
+interface RawTask {
+  id: string;
+  run_id: string;
+  stage_id: string;
+  node_name: string;
+  iteration: number;
+  suite_path: string;
+  allow_destructive: number;
+  status: string;
+  summary: string;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+function taskFromRow(r: RawTask): TaskRow {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    stageId: r.stage_id,
+    nodeName: r.node_name,
+    iteration: r.iteration,
+    suitePath: r.suite_path,
+    allowDestructive: r.allow_destructive === 1,
+    status: statusFromName(r.status),
+    summary: r.summary,
+  };
+}
+
+export function getTask(db: Db, id: string): TaskRow | undefined {
+  const r = db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as RawTask | undefined;
+  return r && taskFromRow(r);
+}
+
+export function listTasks(db: Db, runId: string): TaskRow[] {
+  return (db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[]).map(taskFromRow);
+}
+
+export function setTaskStatus(db: Db, id: string, status: Status, summary: string, now = Date.now()): void {
+  if (status === Status.RUNNING) {
+    db.prepare("UPDATE tasks SET status = ?, summary = ?, started_at = COALESCE(started_at, ?) WHERE id = ?").run(statusName(status), summary, now, id);
+  } else {
+    db.prepare("UPDATE tasks SET status = ?, summary = ?, finished_at = ? WHERE id = ?").run(statusName(status), summary, now, id);
+  }
+}
+
+export function finishRun(db: Db, id: string, status: Status, now = Date.now()): void {
+  db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(statusName(status), now, id);
+}
+
+export function addRunFlag(db: Db, id: string, flag: string): void {
+  const row = db.prepare("SELECT flags_json FROM runs WHERE id = ?").get(id) as { flags_json: string } | undefined;
+  if (!row) return;
+  const flags = JSON.parse(row.flags_json) as string[];
+  if (!flags.includes(flag)) db.prepare("UPDATE runs SET flags_json = ? WHERE id = ?").run(JSON.stringify([...flags, flag]), id);
+}
+
+export interface StoredRun {
+  id: string;
+  planName: string;
+  planPath: string;
+  planYaml: string;
+  suites: Record<string, string>;
+  stages: string[];
+  status: Status;
+  createdAt: number;
+  finishedAt: number | null;
+  flags: string[];
+}
+
+interface RawRun {
+  id: string;
+  plan_name: string;
+  plan_path: string;
+  plan_yaml: string;
+  suites_json: string;
+  stages_json: string;
+  status: string;
+  created_at: number;
+  finished_at: number | null;
+  flags_json: string;
+}
+
+function runFromRow(r: RawRun): StoredRun {
+  return {
+    id: r.id,
+    planName: r.plan_name,
+    planPath: r.plan_path,
+    planYaml: r.plan_yaml,
+    suites: JSON.parse(r.suites_json) as Record<string, string>,
+    stages: JSON.parse(r.stages_json) as string[],
+    status: statusFromName(r.status),
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+    flags: JSON.parse(r.flags_json) as string[],
+  };
+}
+
+export function getRun(db: Db, id: string): StoredRun | undefined {
+  const r = db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined;
+  return r && runFromRow(r);
+}
+
+export function listRuns(db: Db, limit: number, status?: Status): StoredRun[] {
+  const rows = status
+    ? db.prepare("SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC LIMIT ?").all(statusName(status), limit)
+    : db.prepare("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?").all(limit);
+  return (rows as RawRun[]).map(runFromRow);
+}
+
+export type CommitOutcome =
+  | { kind: "duplicate" }
+  | { kind: "stale"; task: TaskRow }
+  | { kind: "rejected"; reason: string; runId?: string }
+  | { kind: "check"; task: TaskRow; result: CheckResult }
+  | { kind: "task_done"; task: TaskRow; status: Status; summary: string };
+
+/**
+ * Commits one agent event exactly once: the (node, seq) row and its effect land in one
+ * transaction, so a resent event is recognised and acknowledged without being applied twice.
+ */
+export function commitAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now()): CommitOutcome {
+  return db.transaction((): CommitOutcome => {
+    const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at) VALUES (?, ?, ?)").run(nodeName, event.seq, now);
+    if (fresh.changes === 0) return { kind: "duplicate" };
+    const taskId = event.body.case === "check" || event.body.case === "taskDone" ? event.body.value.taskId : "";
+    const task = getTask(db, taskId);
+    if (!task) return { kind: "rejected", reason: `event ${event.seq} names unknown task ${taskId}` };
+    if (task.nodeName !== nodeName) return { kind: "rejected", reason: `node ${nodeName} reported for task ${taskId} of node ${task.nodeName}`, runId: task.runId };
+    // DESIGN rule 1: a result counts only if the host that ran it is the node it claims to be.
+    if (event.origin?.machineId !== nodeMachineId) {
+      return { kind: "rejected", reason: `result for node ${nodeName} came from machine-id ${event.origin?.machineId || "(none)"}, expected ${nodeMachineId}`, runId: task.runId };
+    }
+    if (event.body.case === "check") {
+      // A task re-run after an agent restart must not overwrite the results that finished it.
+      if (isTerminal(task.status)) return { kind: "stale", task };
+      const r = event.body.value.result ?? create(CheckResultSchema);
+      db.prepare(
+        `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
+           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(taskId, r.checkId, r.kind, r.precondition ? 1 : 0, statusName(r.status), r.summary, r.reason, r.hint, r.startedAtMs, r.durationMs, r.attempts,
+        r.stdoutTail, r.stderrTail, event.origin.machineId, event.origin.hostname, event.origin.bootId);
+      return { kind: "check", task, result: r };
+    }
+    if (event.body.case === "taskDone") {
+      const { status, summary } = event.body.value;
+      return { kind: "task_done", task, status, summary };
+    }
+    return { kind: "rejected", reason: `event ${event.seq} has no body` };
+  })();
+}
+
+interface RawCheck {
+  task_id: string;
+  check_id: string;
+  kind: string;
+  precondition: number;
+  status: string;
+  summary: string;
+  reason: string;
+  hint: string;
+  started_at: number;
+  duration_ms: number;
+  attempts: number;
+  stdout_tail: string;
+  stderr_tail: string;
+}
+
+function checkFromRow(r: RawCheck): CheckResult {
+  return create(CheckResultSchema, {
+    checkId: r.check_id,
+    kind: r.kind,
+    status: statusFromName(r.status),
+    summary: r.summary,
+    reason: r.reason,
+    precondition: r.precondition === 1,
+    startedAtMs: BigInt(r.started_at),
+    durationMs: BigInt(r.duration_ms),
+    attempts: r.attempts,
+    stdoutTail: r.stdout_tail,
+    stderrTail: r.stderr_tail,
+    hint: r.hint,
+  });
+}
+
+/** The whole run as the wire describes it: tasks in plan order, each with its check results. */
+export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
+  const run = getRun(db, runId);
+  if (!run) return undefined;
+  const raws = db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[];
+  const checks = db
+    .prepare("SELECT c.* FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ? ORDER BY c.precondition DESC, c.started_at, c.rowid")
+    .all(runId) as RawCheck[];
+  const tasks: TaskRecord[] = raws.map((t) =>
+    create(TaskRecordSchema, {
+      taskId: t.id,
+      stageId: t.stage_id,
+      nodeName: t.node_name,
+      iteration: t.iteration,
+      status: statusFromName(t.status),
+      summary: t.summary,
+      checks: checks.filter((c) => c.task_id === t.id).map(checkFromRow),
+      startedAtMs: BigInt(t.started_at ?? 0),
+      finishedAtMs: BigInt(t.finished_at ?? 0),
+    }),
+  );
+  return create(RunRecordSchema, {
+    runId: run.id,
+    planName: run.planName,
+    planPath: run.planPath,
+    status: run.status,
+    startedAtMs: BigInt(run.createdAt),
+    finishedAtMs: BigInt(run.finishedAt ?? 0),
+    stages: run.stages,
+    tasks,
+    attestationFlags: run.flags,
+  });
+}
