@@ -46,7 +46,8 @@ export function mark(s: Status): string {
 export function formatCheckUpdate(u: CheckUpdate): string {
   const r = u.result as CheckResult;
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-  return `[${u.stageId}] ${u.nodeName} #${u.iteration}  ${mark(r.status)}  ${what}  ${r.summary}`;
+  const line = `[${u.stageId}] ${u.nodeName} #${u.iteration}  ${mark(r.status)}  ${what}  ${r.summary}`;
+  return r.hint && r.status !== Status.PASSED ? `${line}\n      hint: ${r.hint}` : line;
 }
 
 export function formatTaskUpdate(t: TaskRecord): string | undefined {

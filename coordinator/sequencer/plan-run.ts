@@ -61,7 +61,7 @@ function targets(stage: SuiteStageDef, roster: RosterNode[], named: string[]): R
   const chosen = candidates(stage, roster, named);
   const want = named.length ? `named ${named.join(", ")}` : `matching ${formatLabels(selector) || "any label"}`;
   if (!chosen.length) {
-    const known = roster.length ? roster.map(describe).join("; ") : "none registered yet";
+    const known = roster.length ? roster.map(describe).join(", ") : "none registered yet";
     throw new FleetgateError("conflict", `stage ${stage.id}: no node ${want}; nodes: ${known}`);
   }
   if (stage.kind === "single" && chosen.length > 1) {

@@ -1,0 +1,98 @@
+// npm run demo: a coordinator, three agents and a small app on this machine, the demo plan,
+// the report, then everything is stopped and removed.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { coord, onlineNodes, ROOT, startAgent, startCoordinator, waitFor, type Proc } from "./local-fleet.js";
+import { execa } from "execa";
+
+const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
+
+const NODES = [
+  { name: "alpha", role: "primary", proxy: 18083 },
+  { name: "beta", role: "fleet", proxy: 18083 },
+  // gamma's config still points /app/lnd/ at the old port: the gate must catch it.
+  { name: "gamma", role: "fleet", proxy: 18080 },
+];
+
+async function requireCurl(): Promise<void> {
+  const r = await execa("curl", ["--version"], { reject: false });
+  if (r.exitCode !== 0) throw new Error("the demo's http checks run curl on the node: install it with: apt-get install -y curl");
+}
+
+async function main(): Promise<number> {
+  await requireCurl();
+  const work = mkdtempSync(join(tmpdir(), "fleetgate-demo-"));
+  const procs: Proc[] = [];
+  const app = createServer((req, res) => {
+    if (req.url === "/health") res.end("ok\n");
+    else if (req.url === "/version") res.end("v0.1.0\n");
+    else res.writeHead(404).end();
+  });
+  try {
+    await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+    const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+
+    say("starting the coordinator (state in a temp dir)");
+    const c = await startCoordinator(join(work, "coord"));
+    procs.push(c);
+    console.log(`coordinator on ${c.address}`);
+
+    const token = await coord(c, ["token", "create", "--ttl", "1h", "--description", "demo"]);
+    if (token.exitCode !== 0) throw new Error(token.stderr);
+
+    say("starting three agents: alpha (primary), beta and gamma (fleet)");
+    for (const n of NODES) {
+      const conf = join(work, `${n.name}.conf`);
+      writeFileSync(conf, `location /app/lnd/ {\n    proxy_pass http://127.0.0.1:${n.proxy}/;\n}\n`);
+      procs.push(
+        startAgent({
+          name: n.name,
+          address: c.address,
+          token: token.stdout.trim(),
+          stateDir: join(work, n.name),
+          labels: { role: n.role },
+          env: { DEMO_NODE_CONF: conf, DEMO_APP_URL: appUrl },
+        }),
+      );
+    }
+    await waitFor("three agents to register", async () => ((await onlineNodes(c)).length === NODES.length ? true : undefined), 30_000);
+    console.log((await coord(c, ["nodes"])).stdout);
+    console.log(
+      "\nNOTE: all three agents run on this one host and share its machine-id. The coordinator flags\n" +
+        "this, and results from agents sharing a host are NOT valid for sign-off. Real nodes each run\n" +
+        "their own agent.",
+    );
+
+    say(`coord run all --plan deploy/demo/demo.plan.yaml  (gamma has a stale proxy target on purpose)`);
+    const run = await execa(process.execPath, [join(ROOT, "bin", "coord.js"), "run", "all", "--plan", join(ROOT, "deploy", "demo", "demo.plan.yaml")], {
+      env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
+      stdout: "inherit",
+      stderr: "pipe",
+      reject: false,
+    });
+    const runId = /run (\S+) started/.exec(String(run.stderr))?.[1];
+    if (!runId) throw new Error(`coord run did not start a run:\n${run.stderr}`);
+    console.log(`\ncoord run exited ${run.exitCode} (0 passed, 1 failed, 2 incomplete)`);
+
+    say(`coord report ${runId} --format md`);
+    const report = await coord(c, ["report", runId, "--format", "md"]);
+    console.log(report.stdout);
+    // The demo succeeded if the gate ran to a verdict: a failure on gamma is what it should find.
+    return run.exitCode === 0 || run.exitCode === 1 ? 0 : 1;
+  } finally {
+    say("stopping agents and coordinator, removing the temp dir");
+    await Promise.all(procs.reverse().map((p) => p.stop()));
+    app.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`demo: ${err.message}\n`);
+    process.exit(1);
+  },
+);

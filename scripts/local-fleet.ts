@@ -1,0 +1,108 @@
+// Starts a real coordinator and real agents as child processes on this machine. Used by
+// `npm run demo` and by the end-to-end tests, so both exercise exactly what users run.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type ResultPromise } from "execa";
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the fleetgate repository root");
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = repoRoot();
+export const COORD_BIN = join(ROOT, "bin", "coord.js");
+export const AGENT_BIN = join(ROOT, "bin", "fleetgate-agent.js");
+
+export interface Proc {
+  name: string;
+  process: ResultPromise;
+  /** Everything it wrote to stderr so far (pino logs and human notes). */
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function spawn(name: string, bin: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = execa(process.execPath, [bin, ...args], { env: { FLEETGATE_LOG_LEVEL: "info", ...env }, reject: false, stdin: "ignore", buffer: false });
+  let err = "";
+  child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
+  child.stdout?.resume();
+  return {
+    name,
+    process: child,
+    stderr: () => err,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await child;
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value, at most `timeoutMs`; the loop is bounded. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Coordinator extends Proc {
+  address: string;
+  stateDir: string;
+}
+
+export async function startCoordinator(stateDir: string, extraArgs: string[] = [], listen = "127.0.0.1:0"): Promise<Coordinator> {
+  const proc = spawn("coordinator", COORD_BIN, ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
+  const address = await waitFor("the coordinator to listen", () => {
+    if (proc.process.exitCode !== null) throw new Error(`coordinator exited early:\n${proc.stderr()}`);
+    return /listening on (\S+);/.exec(proc.stderr())?.[1];
+  });
+  return { ...proc, address, stateDir };
+}
+
+export interface AgentOptions {
+  name: string;
+  address: string;
+  token: string;
+  stateDir: string;
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+export function startAgent(o: AgentOptions): Proc {
+  const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...labels], o.env);
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `coord` CLI against a coordinator, authenticated through its state dir. */
+export async function coord(c: { address: string; stateDir: string }, args: string[]): Promise<CliResult> {
+  const r = await execa(process.execPath, [COORD_BIN, ...args], {
+    env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
+    reject: false,
+    stdin: "ignore",
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Names of the nodes the coordinator currently sees online. */
+export async function onlineNodes(c: { address: string; stateDir: string }): Promise<string[]> {
+  const r = await coord(c, ["nodes", "--json"]);
+  if (r.exitCode !== 0) return [];
+  const nodes = JSON.parse(r.stdout) as { identity: { name: string }; online?: boolean }[];
+  return nodes.filter((n) => n.online).map((n) => n.identity.name);
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
+import { queryDb, Workspace } from "./fixtures.js";
+
+const SUITE = `
+suite: e2e
+checks:
+  - id: echo
+    command: { argv: [echo, hello], expect: { stdout: hello } }
+  - id: not-broken
+    command: { argv: [test, "!", -e, "\${env.BROKEN_MARKER}"] }
+    hint: the node is marked broken
+`;
+
+const PLAN = `
+plan: e2e-plan
+stages:
+  - id: single
+    kind: single
+    suite: e2e.suite.yaml
+    node: { role: primary }
+  - id: fleet
+    kind: fleet
+    suite: e2e.suite.yaml
+    nodes: { role: fleet }
+    iterations: 2
+`;
+
+describe("a fleet stage on real agents", () => {
+  let ws: Workspace;
+  let c: Coordinator;
+
+  beforeEach(async () => {
+    ws = new Workspace();
+    ws.write("e2e.suite.yaml", SUITE);
+    ws.write("plan.yaml", PLAN);
+    ws.write("broken", "");
+    c = ws.track(await startCoordinator(ws.path("state")));
+    const token = (await coord(c, ["token", "create"])).stdout.trim();
+    const nodes = [
+      { name: "node-a", marker: ws.path("absent") },
+      { name: "node-b", marker: ws.path("broken") },
+    ];
+    for (const n of nodes) {
+      ws.track(startAgent({ name: n.name, address: c.address, token, stateDir: ws.path(n.name), labels: { role: "fleet" }, env: { BROKEN_MARKER: n.marker } }));
+    }
+    await waitFor("both agents online", async () => ((await onlineNodes(c)).length === 2 ? true : undefined));
+  });
+
+  afterEach(async () => ws.cleanup());
+
+  it("stores every check result with the host that ran it and exits 1 when one node fails", async () => {
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml")]);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(run.stdout).toContain("[fleet] node-b #1  FAIL  not-broken");
+    expect(run.stdout).toMatch(/: FAILED/);
+
+    const tasks = queryDb<{ node_name: string; iteration: number; status: string }>(c.stateDir, "SELECT node_name, iteration, status FROM tasks ORDER BY node_name, iteration");
+    expect(tasks).toEqual([
+      { node_name: "node-a", iteration: 1, status: "passed" },
+      { node_name: "node-a", iteration: 2, status: "passed" },
+      { node_name: "node-b", iteration: 1, status: "failed" },
+      { node_name: "node-b", iteration: 2, status: "failed" },
+    ]);
+    const checks = queryDb<{ n: number; machines: string }>(c.stateDir, "SELECT COUNT(*) AS n, GROUP_CONCAT(DISTINCT origin_machine_id) AS machines FROM check_results");
+    expect(checks[0]?.n).toBe(8);
+    expect(checks[0]?.machines).toBe(readFileSync("/etc/machine-id", "utf8").trim());
+    const failed = queryDb<{ summary: string; hint: string }>(c.stateDir, "SELECT summary, hint FROM check_results WHERE status = 'failed'");
+    expect(failed).toHaveLength(2);
+    expect(failed[0]).toEqual({ summary: "expected exit 0, saw 1", hint: "the node is marked broken" });
+  });
+
+  it("exits 0 when every task on the chosen node passed", async () => {
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml"), "--node", "node-a"]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/fleet\s+node-a\s+\+\+ 2\/2\s+passed/);
+    expect(queryDb(c.stateDir, "SELECT * FROM tasks WHERE node_name = 'node-b'")).toEqual([]);
+  });
+
+  it("refuses to start a stage no registered node matches, and says which nodes exist", async () => {
+    const run = await coord(c, ["run", "single", "--plan", ws.path("plan.yaml")]);
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain("stage single: no node matching role=primary; nodes: node-a (role=fleet), node-b (role=fleet)");
+    expect(queryDb(c.stateDir, "SELECT * FROM runs")).toEqual([]);
+  });
+
+  it("flags agents that share one host as not valid for sign-off", async () => {
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml"), "--node", "node-a", "--node", "node-b"]);
+    expect(run.stdout).toContain("not valid for sign-off: node node-a shares machine-id with node-b");
+    const flags = queryDb<{ flags_json: string }>(c.stateDir, "SELECT flags_json FROM runs");
+    expect(JSON.parse(flags[0]?.flags_json ?? "[]")).toContain("node node-b shares machine-id with node-a");
+  });
+});
