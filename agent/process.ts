@@ -94,9 +94,16 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
     }
   }, req.timeoutMs);
 
+  // Descendants left behind (a backgrounded `sleep &`) die with the check, timed out or not.
+  // This must happen when the leader exits, not after `await child`: a descendant holding the
+  // output pipes open keeps execa waiting, which turned a finished check into a timeout.
+  child.once("exit", () => {
+    clearTimeout(timer);
+    if (forceKill) clearTimeout(forceKill);
+    if (child.pid) killGroup(child.pid, "SIGKILL");
+  });
   const result = await child;
   clearTimeout(timer);
-  // Descendants left behind (a backgrounded `sleep &`) die with the check, timed out or not.
   if (child.pid) killGroup(child.pid, "SIGKILL");
   if (forceKill) clearTimeout(forceKill);
 

@@ -32,6 +32,13 @@ function describe(issue: z.core.$ZodIssue): string {
     case "invalid_format":
       return `${issue.message}, got ${show(seen)}`;
     case "invalid_union":
+      // A discriminated union (a stage's `kind`) reports the whole object as its input; the
+      // person needs the value of the field it switches on, which 60 characters may cut off.
+      if (issue.discriminator !== undefined && "options" in issue && issue.options?.length) {
+        const tag = seen && typeof seen === "object" ? (seen as Record<string, unknown>)[issue.discriminator] : undefined;
+        const kinds = issue.options.map((v) => String(v)).join("|");
+        return tag === undefined ? `required one of ${kinds} is missing` : `expected one of ${kinds}, got ${show(tag)}`;
+      }
       return `${issue.message === "Invalid input" ? "not a valid value" : issue.message}, got ${show(seen)}`;
     default:
       return issue.message;
@@ -82,7 +89,8 @@ export class YamlSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const errors = doc.errors.map((e): Problem => {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      // With prettyErrors off, yaml leaves linePos unset; the offset in `pos` is always there.
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
       return { where: { file, line: pos.line, col: pos.col }, path: "yaml", message: e.message.split("\n")[0] ?? e.message };
     });
     if (errors.length) throw problemsError(errors);
@@ -102,7 +110,10 @@ export class YamlSource {
     const data: unknown = this.doc.toJS() ?? {};
     const result = schema.safeParse(data, { reportInput: true });
     if (result.success) return result.data;
-    const problems = result.error.issues.map((issue): Problem => {
+    // An unknown key (often a check kind this agent lacks) explains its object's other complaints.
+    const withUnknownKeys = new Set(result.error.issues.filter((i) => i.code === "unrecognized_keys").map((i) => formatPath(i.path as PathKey[])));
+    const issues = result.error.issues.filter((i) => i.code !== "custom" || !withUnknownKeys.has(formatPath(i.path as PathKey[])));
+    const problems = issues.map((issue): Problem => {
       const path = issue.path as PathKey[];
       if (issue.code === "unrecognized_keys") {
         const key = issue.keys[0] ?? "";

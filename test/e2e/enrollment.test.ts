@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
+import { queryDb, Workspace } from "./fixtures.js";
+
+describe("agent enrollment", () => {
+  let ws: Workspace;
+  let c: Coordinator;
+
+  beforeEach(async () => {
+    ws = new Workspace();
+    c = ws.track(await startCoordinator(ws.path("state")));
+  });
+  afterEach(async () => ws.cleanup());
+
+  it("refuses an unknown token with a clear message and registers nothing", async () => {
+    const agent = ws.track(startAgent({ name: "intruder", address: c.address, token: "fge_not-a-real-token", stateDir: ws.path("intruder") }));
+    const result = await agent.process;
+    expect(result.exitCode).toBe(3);
+    expect(agent.stderr()).toContain("refused this agent: enrollment token not recognised; create one with: coord token create");
+    expect(queryDb(c.stateDir, "SELECT name FROM nodes")).toEqual([]);
+    expect((await coord(c, ["nodes"])).stdout).toContain("no nodes registered");
+  });
+
+  it("refuses an expired token and says how long ago it expired", async () => {
+    const token = (await coord(c, ["token", "create", "--ttl", "1s"])).stdout.trim();
+    await sleep(1300);
+    const agent = ws.track(startAgent({ name: "late", address: c.address, token, stateDir: ws.path("late") }));
+    expect((await agent.process).exitCode).toBe(3);
+    expect(agent.stderr()).toMatch(/enrollment token expired \d+(\.\d)? s ago; create one with: coord token create/);
+    expect(queryDb(c.stateDir, "SELECT name FROM nodes")).toEqual([]);
+  });
+
+  it("registers a node with its identity and labels, and keeps the token only as a hash", async () => {
+    const token = (await coord(c, ["token", "create"])).stdout.trim();
+    ws.track(startAgent({ name: "node-1", address: c.address, token, stateDir: ws.path("node-1"), labels: { role: "primary", site: "lab" } }));
+    await waitFor("node-1 online", async () => ((await onlineNodes(c)).includes("node-1") ? true : undefined));
+    const [row] = queryDb<{ name: string; machine_id: string; labels_json: string }>(c.stateDir, "SELECT name, machine_id, labels_json FROM nodes");
+    expect(row?.name).toBe("node-1");
+    expect(row?.machine_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(row?.labels_json ?? "{}")).toEqual({ role: "primary", site: "lab" });
+    const hashes = queryDb<{ hash: string }>(c.stateDir, "SELECT hash FROM enroll_tokens");
+    expect(hashes.map((h) => h.hash)).not.toContain(token);
+    const nodes = await coord(c, ["nodes"]);
+    expect(nodes.stdout).toMatch(/node-1\s+primary\s+online\s+now/);
+  });
+
+  it("refuses CLI calls without the admin token", async () => {
+    const r = await coord({ address: c.address, stateDir: ws.path("not-the-state-dir") }, ["nodes"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain("cannot read admin token");
+  });
+});
