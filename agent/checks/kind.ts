@@ -7,11 +7,22 @@ export interface CheckContext {
   maxOutputBytes: number;
 }
 
+/** One inner test a check observed (a bats test, a JUnit testcase). */
+export interface TestCaseOutcome {
+  name: string;
+  status: "passed" | "failed" | "skipped";
+  /** Why it failed or was skipped. */
+  message: string;
+  durationMs?: number;
+}
+
 /** Pure outcome of comparing what was declared with what was observed. */
 export interface Verdict {
   passed: boolean;
   /** One line a person reads: "expected exit 0, saw 1". */
   summary: string;
+  /** Inner tests, for kinds that run a test suite; a skipped case is kept as a skip. */
+  cases?: TestCaseOutcome[];
 }
 
 /**

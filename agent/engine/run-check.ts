@@ -1,9 +1,15 @@
 import { create } from "@bufbuild/protobuf";
-import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, type Attempt, type CheckResult, type TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
-import type { Verdict } from "../checks/kind.js";
+import type { TestCaseOutcome, Verdict } from "../checks/kind.js";
+
+const CASE_STATUS = { passed: Status.PASSED, failed: Status.FAILED, skipped: Status.SKIPPED } as const;
+
+function toTestCase(c: TestCaseOutcome): TestCase {
+  return create(TestCaseSchema, { name: c.name, status: CASE_STATUS[c.status], message: c.message, durationMs: BigInt(c.durationMs ?? 0) });
+}
 
 export interface RunCheckOptions {
   maxOutputBytes: number;
@@ -27,12 +33,15 @@ export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Pro
   let attempts = 0;
   let verdict: Verdict;
   let evidence: { stdout: string; stderr: string };
+  const attemptLog: Attempt[] = [];
   for (;;) {
     attempts++;
+    const attemptStart = now();
     try {
       const seen = await kind.observe(check.spec, { timeoutMs: check.timeoutMs, maxOutputBytes: opts.maxOutputBytes });
       verdict = kind.evaluate(check.spec, seen);
       evidence = kind.evidence(seen);
+      attemptLog.push(create(AttemptSchema, { startedAtMs: BigInt(attemptStart), durationMs: BigInt(now() - attemptStart), passed: verdict.passed, summary: verdict.summary }));
     } catch (err) {
       // observe() failing is the agent breaking, not the node; report it as such.
       return create(CheckResultSchema, {
@@ -44,6 +53,7 @@ export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Pro
         startedAtMs: BigInt(started),
         durationMs: BigInt(now() - started),
         attempts,
+        attemptLog,
         hint: check.hint ?? "",
       });
     }
@@ -60,6 +70,8 @@ export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Pro
     startedAtMs: BigInt(started),
     durationMs: BigInt(now() - started),
     attempts,
+    attemptLog,
+    cases: (verdict.cases ?? []).map(toTestCase),
     stdoutTail: evidence.stdout,
     stderrTail: evidence.stderr,
     hint: verdict.passed ? "" : (check.hint ?? ""),

@@ -64,7 +64,12 @@ export function initialState(stages: PlannedStage[], tasks: PlannedTask[], lostA
 /** Rebuilds state from stored task statuses after a coordinator restart. */
 export function resumedState(stages: PlannedStage[], tasks: TaskState[], lostAfterMs: number, offlineNodes: Record<string, number>): SequencerState {
   let current = 0;
-  while (current < stages.length && tasksOf(tasks, stages[current]?.id).every((t) => isTerminal(t.status))) current++;
+  for (; current < stages.length; current++) {
+    const done = tasksOf(tasks, stages[current]?.id);
+    // A finished stage that did not pass stays current, so the first step skips the stages after
+    // it: the coordinator may have stopped after storing the failure but before storing the skips.
+    if (!done.every((t) => isTerminal(t.status)) || foldStatus(done.map((t) => t.status)) !== Status.PASSED) break;
+  }
   return { stages, tasks: tasks.map((t) => ({ ...t })), current, offlineSince: { ...offlineNodes }, lostAfterMs, finished: false };
 }
 
@@ -94,7 +99,11 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
     case "task_done": {
       const t = state.tasks.find((x) => x.id === event.taskId);
       // Only a running task can finish: a repeat or a result for a lost task changes nothing.
-      if (t && t.status === Status.RUNNING) set(t, event.status, event.summary);
+      if (!t || t.status !== Status.RUNNING) break;
+      // A status that is not final (from the wire, unchecked) would leave the task neither running
+      // nor done, and the run waiting forever: it is the machinery breaking, so an error.
+      if (isTerminal(event.status)) set(t, event.status, event.summary);
+      else set(t, Status.ERROR, `agent reported task done with status ${statusName(event.status)}${event.summary ? `: ${event.summary}` : ""}`);
       break;
     }
     case "node_online": {

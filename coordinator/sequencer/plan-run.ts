@@ -67,7 +67,7 @@ function targets(stage: SuiteStageDef, roster: RosterNode[], named: string[]): R
   if (stage.kind === "single" && chosen.length > 1) {
     const online = chosen.filter((n) => n.online);
     if (online.length === 1) return online;
-    throw new FleetgateError("conflict", `stage ${stage.id} runs on one node, but ${chosen.length} match ${want}: ${chosen.map((n) => n.name).join(", ")}; pick one with --node`);
+    throw new FleetgateError("conflict", `stage ${stage.id} runs on one node, but ${chosen.length} nodes are ${want}: ${chosen.map((n) => n.name).join(", ")}; pick one with --node`);
   }
   return chosen;
 }

@@ -80,4 +80,13 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Inner test cases, every attempt, and captured values of a check, as protobuf JSON.
+      ALTER TABLE check_results ADD COLUMN cases_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE check_results ADD COLUMN attempts_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE check_results ADD COLUMN captured_json TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusFromName, statusName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
@@ -175,7 +176,8 @@ export function commitAgentEvent(db: Db, nodeName: string, nodeMachineId: string
   return db.transaction((): CommitOutcome => {
     const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at) VALUES (?, ?, ?)").run(nodeName, event.seq, now);
     if (fresh.changes === 0) return { kind: "duplicate" };
-    const taskId = event.body.case === "check" || event.body.case === "taskDone" ? event.body.value.taskId : "";
+    if (event.body.case !== "check" && event.body.case !== "taskDone") return { kind: "rejected", reason: `event ${event.seq} has no body` };
+    const taskId = event.body.value.taskId;
     const task = getTask(db, taskId);
     if (!task) return { kind: "rejected", reason: `event ${event.seq} names unknown task ${taskId}` };
     if (task.nodeName !== nodeName) return { kind: "rejected", reason: `node ${nodeName} reported for task ${taskId} of node ${task.nodeName}`, runId: task.runId };
@@ -189,17 +191,15 @@ export function commitAgentEvent(db: Db, nodeName: string, nodeMachineId: string
       const r = event.body.value.result ?? create(CheckResultSchema);
       db.prepare(
         `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
-           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(taskId, r.checkId, r.kind, r.precondition ? 1 : 0, statusName(r.status), r.summary, r.reason, r.hint, r.startedAtMs, r.durationMs, r.attempts,
-        r.stdoutTail, r.stderrTail, event.origin.machineId, event.origin.hostname, event.origin.bootId);
+        r.stdoutTail, r.stderrTail, event.origin.machineId, event.origin.hostname, event.origin.bootId,
+        JSON.stringify(r.cases.map((c) => toJson(TestCaseSchema, c))), JSON.stringify(r.attemptLog.map((a) => toJson(AttemptSchema, a))), JSON.stringify(r.captured));
       return { kind: "check", task, result: r };
     }
-    if (event.body.case === "taskDone") {
-      const { status, summary } = event.body.value;
-      return { kind: "task_done", task, status, summary };
-    }
-    return { kind: "rejected", reason: `event ${event.seq} has no body` };
+    const { status, summary } = event.body.value;
+    return { kind: "task_done", task, status, summary };
   })();
 }
 
@@ -217,6 +217,9 @@ interface RawCheck {
   attempts: number;
   stdout_tail: string;
   stderr_tail: string;
+  cases_json: string;
+  attempts_json: string;
+  captured_json: string;
 }
 
 function checkFromRow(r: RawCheck): CheckResult {
@@ -233,6 +236,9 @@ function checkFromRow(r: RawCheck): CheckResult {
     stdoutTail: r.stdout_tail,
     stderrTail: r.stderr_tail,
     hint: r.hint,
+    cases: (JSON.parse(r.cases_json) as JsonValue[]).map((c) => fromJson(TestCaseSchema, c)),
+    attemptLog: (JSON.parse(r.attempts_json) as JsonValue[]).map((a) => fromJson(AttemptSchema, a)),
+    captured: JSON.parse(r.captured_json) as Record<string, string>,
   });
 }
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/common.proto.
  */
 export const file_fleetgate_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkigAIKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJKtEBCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEgoOU1RBVFVTX1BFTkRJTkcQARISCg5TVEFUVVNfUlVOTklORxACEhEKDVNUQVRVU19QQVNTRUQQAxIRCg1TVEFUVVNfRkFJTEVEEAQSFAoQU1RBVFVTX05PVF9SRUFEWRAFEhIKDlNUQVRVU19TS0lQUEVEEAYSDwoLU1RBVFVTX0xPU1QQBxIQCgxTVEFUVVNfRVJST1IQCBIUChBTVEFUVVNfQ0FOQ0VMTEVEEAliBnByb3RvMw");
+  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJKtEBCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEgoOU1RBVFVTX1BFTkRJTkcQARISCg5TVEFUVVNfUlVOTklORxACEhEKDVNUQVRVU19QQVNTRUQQAxIRCg1TVEFUVVNfRkFJTEVEEAQSFAoQU1RBVFVTX05PVF9SRUFEWRAFEhIKDlNUQVRVU19TS0lQUEVEEAYSDwoLU1RBVFVTX0xPU1QQBxIQCgxTVEFUVVNfRVJST1IQCBIUChBTVEFUVVNfQ0FOQ0VMTEVEEAliBnByb3RvMw");
 
 /**
  * Who a node is. Sent by the agent in its hello and stored in the roster.
@@ -203,6 +203,27 @@ export type CheckResult = Message<"fleetgate.v1.CheckResult"> & {
    * @generated from field: string hint = 12;
    */
   hint: string;
+
+  /**
+   * Inner tests of a check that runs a test suite (bats TAP, JUnit from a command).
+   *
+   * @generated from field: repeated fleetgate.v1.TestCase cases = 13;
+   */
+  cases: TestCase[];
+
+  /**
+   * Every attempt of a check with retry, oldest first.
+   *
+   * @generated from field: repeated fleetgate.v1.Attempt attempt_log = 14;
+   */
+  attemptLog: Attempt[];
+
+  /**
+   * Named values pulled from the output (capture:), for later cross-node steps.
+   *
+   * @generated from field: map<string, string> captured = 15;
+   */
+  captured: { [key: string]: string };
 };
 
 /**
@@ -211,6 +232,74 @@ export type CheckResult = Message<"fleetgate.v1.CheckResult"> & {
  */
 export const CheckResultSchema: GenMessage<CheckResult> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_common, 3);
+
+/**
+ * One inner test reported by a check (a bats test, a JUnit testcase).
+ *
+ * @generated from message fleetgate.v1.TestCase
+ */
+export type TestCase = Message<"fleetgate.v1.TestCase"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: fleetgate.v1.Status status = 2;
+   */
+  status: Status;
+
+  /**
+   * Why it failed or was skipped.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: int64 duration_ms = 4;
+   */
+  durationMs: bigint;
+};
+
+/**
+ * Describes the message fleetgate.v1.TestCase.
+ * Use `create(TestCaseSchema)` to create a new message.
+ */
+export const TestCaseSchema: GenMessage<TestCase> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 4);
+
+/**
+ * @generated from message fleetgate.v1.Attempt
+ */
+export type Attempt = Message<"fleetgate.v1.Attempt"> & {
+  /**
+   * @generated from field: int64 started_at_ms = 1;
+   */
+  startedAtMs: bigint;
+
+  /**
+   * @generated from field: int64 duration_ms = 2;
+   */
+  durationMs: bigint;
+
+  /**
+   * @generated from field: bool passed = 3;
+   */
+  passed: boolean;
+
+  /**
+   * @generated from field: string summary = 4;
+   */
+  summary: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.Attempt.
+ * Use `create(AttemptSchema)` to create a new message.
+ */
+export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 5);
 
 /**
  * @generated from enum fleetgate.v1.Status
