@@ -1,7 +1,12 @@
 import { CommandSpecSchema, type CommandSpec } from "../../shared/model/kinds/command.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { parseJunitCases } from "./junit-cases.js";
+import { firstLine, processFailure, type CheckKind, type TestCaseOutcome, type Verdict } from "./kind.js";
+
+type Observed = ProcessOutcome & { timeoutMs: number; junitXml?: string; junitError?: string };
 
 /** Follows a dotted path (`.a.b[0]` or `a.b.0`) into parsed JSON. */
 export function jsonPath(value: unknown, path: string): unknown {
@@ -14,9 +19,27 @@ export function jsonPath(value: unknown, path: string): unknown {
   return cur;
 }
 
-function evaluateCommand(spec: CommandSpec, seen: ProcessOutcome & { timeoutMs: number }): Verdict {
+function evaluateJunit(spec: CommandSpec, seen: Observed): Verdict {
+  let cases: TestCaseOutcome[];
+  try {
+    if (seen.junitError) throw new Error(seen.junitError);
+    cases = parseJunitCases(seen.junitXml ?? "");
+  } catch (err) {
+    return { passed: false, summary: `expected JUnit XML in ${spec.junit}, could not read it: ${(err as Error).message}` };
+  }
+  const failed = cases.filter((c) => c.status === "failed");
+  const skipped = cases.filter((c) => c.status === "skipped").length;
+  const counts = `${cases.length - failed.length - skipped}/${cases.length} tests passed${skipped ? `, ${skipped} skipped` : ""}`;
+  const exit = match(spec.expect?.exit ?? 0, seen.exitCode);
+  if (failed.length) return { passed: false, summary: `${counts}; failed: ${failed.map((c) => c.name).join(", ")}`, cases };
+  if (!exit.ok) return { passed: false, summary: `${counts}, but expected exit ${exit.expected}, saw ${seen.exitCode}`, cases };
+  return { passed: true, summary: counts, cases };
+}
+
+function evaluateCommand(spec: CommandSpec, seen: Observed): Verdict {
   const broken = processFailure(seen, seen.timeoutMs);
   if (broken) return { passed: false, summary: broken };
+  if (spec.junit) return evaluateJunit(spec, seen);
   const expect = spec.expect ?? {};
   const exitWant: Matcher = expect.exit ?? 0;
   const exit = match(exitWant, seen.exitCode);
@@ -47,12 +70,22 @@ function evaluateCommand(spec: CommandSpec, seen: ProcessOutcome & { timeoutMs: 
   return { passed: true, summary: `exit ${seen.exitCode}` };
 }
 
-export const commandCheck: CheckKind<CommandSpec, ProcessOutcome & { timeoutMs: number }> = {
+async function readJunit(spec: CommandSpec, outcome: ProcessOutcome): Promise<Pick<Observed, "junitXml" | "junitError">> {
+  if (!spec.junit) return {};
+  if (spec.junit === "stdout") return { junitXml: outcome.stdout };
+  try {
+    return { junitXml: await readFile(resolve(spec.cwd ?? ".", spec.junit), "utf8") };
+  } catch (err) {
+    return { junitError: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+}
+
+export const commandCheck: CheckKind<CommandSpec, Observed> = {
   kind: "command",
   schema: CommandSpecSchema,
   async observe(spec, ctx) {
     const outcome = await runProcess({ argv: spec.argv, cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
-    return { ...outcome, timeoutMs: ctx.timeoutMs };
+    return { ...outcome, timeoutMs: ctx.timeoutMs, ...(await readJunit(spec, outcome)) };
   },
   evaluate: evaluateCommand,
   evidence: (seen) => ({ stdout: seen.stdout, stderr: seen.stderr }),

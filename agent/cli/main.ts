@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { reportFailure } from "../../shared/cli-exit.js";
 import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
 import { parseLabel } from "../../shared/labels.js";
 import { createLogger } from "../../shared/logging.js";
-import { parseSuite } from "../../shared/model/suite.js";
+import { parseSuite, type ResolvedCheck, type Suite } from "../../shared/model/suite.js";
+import { jsonSchemaFor } from "../../shared/model/json-schema.js";
+import { renderJunit, renderTap } from "./check-formats.js";
 import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
@@ -64,13 +67,26 @@ async function runDaemon(flags: RunFlags): Promise<void> {
 }
 
 interface CheckFlags {
-  format: "text" | "json";
+  format: "text" | "json" | "tap" | "junit";
   iterations: number;
   allowDestructive?: boolean;
+  only: string[];
+  tags: string[];
+}
+
+/** `--only ID` and `--tags T` narrow the gate checks; naming an id the suite lacks is an error. */
+function checkSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => boolean) | undefined {
+  const ids = suite.checks.map((c) => c.id);
+  for (const id of flags.only) {
+    if (!ids.includes(id)) throw new FleetgateError("bad_input", `--only ${id}: suite ${suite.file} has no check "${id}"; checks: ${ids.join(", ")}`);
+  }
+  if (!flags.only.length && !flags.tags.length) return undefined;
+  return (c) => flags.only.includes(c.id) || c.tags.some((t) => flags.tags.includes(t));
 }
 
 async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   const suite = parseSuite(readText(file, "suite"), file);
+  const select = checkSelector(suite, flags);
   const outcomes: SuiteOutcome[] = [];
   const text = flags.format === "text";
   for (let i = 1; i <= flags.iterations; i++) {
@@ -78,6 +94,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
     const outcome = await runSuite(suite, {
       allowDestructive: flags.allowDestructive ?? false,
       env: process.env,
+      select,
       onResult: (r) => {
         if (text) process.stdout.write(`${formatCheckLine(r)}\n`);
       },
@@ -85,7 +102,9 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
     outcomes.push(outcome);
     if (text) process.stdout.write(`${formatIterationSummary(i, flags.iterations, outcome)}\n`);
   }
-  if (!text) process.stdout.write(`${outcomeJson(suite.name, outcomes)}\n`);
+  if (flags.format === "json") process.stdout.write(`${outcomeJson(suite.name, outcomes)}\n`);
+  if (flags.format === "tap") process.stdout.write(renderTap(outcomes));
+  if (flags.format === "junit") process.stdout.write(renderJunit(suite.name, outcomes));
   return checkExitCode(overallStatus(outcomes));
 }
 
@@ -93,6 +112,8 @@ export function buildProgram(): Command {
   const program = new Command("fleetgate-agent")
     .description("Runs a node's lifecycle checks on the node and reports them to the fleetgate coordinator.")
     .version(AGENT_VERSION);
+  // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
+  program.exitOverride();
 
   program
     .command("run")
@@ -111,11 +132,21 @@ export function buildProgram(): Command {
     .command("check")
     .description("run a suite on this host, with no coordinator (exit 0 green, 1 failed, 2 not ready or skipped, 3 bad input)")
     .argument("<suite>", "suite YAML file")
-    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .addOption(new Option("--format <format>", "output format (json: see docs/check-json.md)").choices(["text", "json", "tap", "junit"]).default("text"))
     .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
     .option("--allow-destructive", "run checks marked destructive: true")
+    .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option("--tags <tag>", "run only checks with this tag (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(async (file: string, flags: CheckFlags) => {
       process.exitCode = await runLocalCheck(file, flags);
+    });
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of suites or plans (for editors: # yaml-language-server: $schema=FILE)")
+    .addArgument(new Argument("<target>", "what to describe").choices(["suite", "plan"]))
+    .action((target: "suite" | "plan") => {
+      process.stdout.write(`${JSON.stringify(jsonSchemaFor(target), null, 2)}\n`);
     });
 
   program
@@ -135,8 +166,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const code = err instanceof FleetgateError ? EXIT_CODE[err.code] : 1;
-    process.stderr.write(`fleetgate-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = code;
+    process.exitCode = reportFailure("fleetgate-agent", err);
   }
 }

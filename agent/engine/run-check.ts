@@ -1,15 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, type Attempt, type CheckResult, type TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
-import type { ResolvedCheck } from "../../shared/model/suite.js";
+import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
 import type { TestCaseOutcome, Verdict } from "../checks/kind.js";
-
-const CASE_STATUS = { passed: Status.PASSED, failed: Status.FAILED, skipped: Status.SKIPPED } as const;
-
-function toTestCase(c: TestCaseOutcome): TestCase {
-  return create(TestCaseSchema, { name: c.name, status: CASE_STATUS[c.status], message: c.message, durationMs: BigInt(c.durationMs ?? 0) });
-}
+import { captureValues } from "./capture.js";
 
 export interface RunCheckOptions {
   maxOutputBytes: number;
@@ -19,61 +14,85 @@ export interface RunCheckOptions {
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const CASE_STATUS = { passed: Status.PASSED, failed: Status.FAILED, skipped: Status.SKIPPED } as const;
+
+function toTestCase(c: TestCaseOutcome): TestCase {
+  return create(TestCaseSchema, { name: c.name, status: CASE_STATUS[c.status], message: c.message, durationMs: BigInt(c.durationMs ?? 0) });
+}
+
+interface Attempts {
+  verdict: Verdict;
+  evidence: { stdout: string; stderr: string };
+  log: Attempt[];
+}
 
 /**
- * Runs one check, retrying within its `retry.for` window (eventually-semantics): it passes as
- * soon as an attempt passes, and fails with the last observation when the window closes.
+ * Observes and evaluates a block, retrying within its `retry.for` window (eventually-semantics):
+ * done as soon as an attempt passes, or with the last observation when the window closes.
+ * Throws only when the agent itself breaks.
  */
-export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
-  const kind = CHECK_KINDS[check.kind];
+async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Attempts> {
+  const kind = CHECK_KINDS[block.kind];
   const sleep = opts.sleep ?? realSleep;
   const now = opts.now ?? Date.now;
-  const started = now();
-  const deadline = started + (check.retry?.forMs ?? 0);
-  let attempts = 0;
-  let verdict: Verdict;
-  let evidence: { stdout: string; stderr: string };
-  const attemptLog: Attempt[] = [];
+  const deadline = now() + (block.retry?.forMs ?? 0);
+  const log: Attempt[] = [];
   for (;;) {
-    attempts++;
-    const attemptStart = now();
-    try {
-      const seen = await kind.observe(check.spec, { timeoutMs: check.timeoutMs, maxOutputBytes: opts.maxOutputBytes });
-      verdict = kind.evaluate(check.spec, seen);
-      evidence = kind.evidence(seen);
-      attemptLog.push(create(AttemptSchema, { startedAtMs: BigInt(attemptStart), durationMs: BigInt(now() - attemptStart), passed: verdict.passed, summary: verdict.summary }));
-    } catch (err) {
-      // observe() failing is the agent breaking, not the node; report it as such.
-      return create(CheckResultSchema, {
-        checkId: check.id,
-        kind: check.kind,
-        status: Status.ERROR,
-        summary: `agent error: ${err instanceof Error ? err.message : String(err)}`,
-        precondition: check.precondition,
-        startedAtMs: BigInt(started),
-        durationMs: BigInt(now() - started),
-        attempts,
-        attemptLog,
-        hint: check.hint ?? "",
-      });
+    const started = now();
+    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes });
+    const verdict = kind.evaluate(block.spec, seen);
+    log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));
+    if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline) {
+      const retried = log.length > 1 ? ` (after ${log.length} attempts)` : "";
+      return { verdict: { ...verdict, summary: verdict.summary + retried }, evidence: kind.evidence(seen), log };
     }
-    if (verdict.passed || !check.retry || now() + check.retry.everyMs > deadline) break;
-    await sleep(check.retry.everyMs);
+    await sleep(block.retry.everyMs);
   }
-  const retried = attempts > 1 ? ` (after ${attempts} attempts)` : "";
+}
+
+/** Runs one check, its `then:` follow-up when it passed, and its captures. */
+export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
+  const now = opts.now ?? Date.now;
+  const started = now();
+  const base = { checkId: check.id, kind: check.kind, precondition: check.precondition, startedAtMs: BigInt(started) };
+  let main: Attempts;
+  let follow: Attempts | undefined;
+  let captured: Record<string, string> = {};
+  try {
+    main = await attempt(check, opts);
+    if (main.verdict.passed && check.then) follow = await attempt(check.then, opts);
+    if (main.verdict.passed && (!follow || follow.verdict.passed) && check.capture) {
+      try {
+        captured = await captureValues(check.capture, main.evidence.stdout, (check.spec as { cwd?: string }).cwd);
+      } catch (err) {
+        main.verdict = { ...main.verdict, passed: false, summary: (err as Error).message };
+      }
+    }
+  } catch (err) {
+    // observe() failing is the agent breaking, not the node; report it as such.
+    return create(CheckResultSchema, {
+      ...base,
+      status: Status.ERROR,
+      summary: `agent error: ${err instanceof Error ? err.message : String(err)}`,
+      durationMs: BigInt(now() - started),
+      attempts: 1,
+      hint: check.hint ?? "",
+    });
+  }
+  const passed = main.verdict.passed && (!follow || follow.verdict.passed);
+  const summary = follow ? `${main.verdict.summary}; then ${check.then?.kind}: ${follow.verdict.summary}` : main.verdict.summary;
+  const last = follow ?? main;
   return create(CheckResultSchema, {
-    checkId: check.id,
-    kind: check.kind,
-    status: verdict.passed ? Status.PASSED : Status.FAILED,
-    summary: verdict.summary + retried,
-    precondition: check.precondition,
-    startedAtMs: BigInt(started),
+    ...base,
+    status: passed ? Status.PASSED : Status.FAILED,
+    summary,
     durationMs: BigInt(now() - started),
-    attempts,
-    attemptLog,
-    cases: (verdict.cases ?? []).map(toTestCase),
-    stdoutTail: evidence.stdout,
-    stderrTail: evidence.stderr,
-    hint: verdict.passed ? "" : (check.hint ?? ""),
+    attempts: main.log.length + (follow?.log.length ?? 0),
+    attemptLog: [...main.log, ...(follow?.log ?? [])],
+    cases: [...(main.verdict.cases ?? []), ...(follow?.verdict.cases ?? [])].map(toTestCase),
+    captured,
+    stdoutTail: last.evidence.stdout,
+    stderrTail: last.evidence.stderr,
+    hint: passed ? "" : (check.hint ?? ""),
   });
 }

@@ -12,6 +12,8 @@ export interface SuiteRunOptions {
   maxOutputBytes?: number;
   onResult?: (result: CheckResult) => void | Promise<void>;
   check?: Partial<RunCheckOptions>;
+  /** Which gate checks to run (`--only`, `--tags`); preconditions always run. */
+  select?: (check: ResolvedCheck) => boolean;
 }
 
 export interface SuiteOutcome {
@@ -68,7 +70,7 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
     return { status, summary: `not ready: precondition ${first.checkId}: ${first.summary}${hint}`, results };
   }
 
-  for (const check of checks.filter((c) => !c.precondition)) {
+  for (const check of checks.filter((c) => !c.precondition && (opts.select?.(c) ?? true))) {
     if (check.destructive && !opts.allowDestructive) {
       await record(skipped(check, "destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)"));
       continue;

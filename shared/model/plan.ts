@@ -1,8 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
+import { COMMON_FIELDS, commonCheckFields, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
 import { YamlSource } from "./yaml-source.js";
-
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "ids use letters, digits, '.', '_' and '-'" });
 
 /** Label selector: every key must equal the node's label (`{ role: fleet }`). */
 export const SelectorSchema = z.record(z.string(), z.string());
@@ -32,10 +31,77 @@ const FleetStage = z.strictObject({
   not_ready: z.enum(["report", "fail"]).optional(),
 });
 
-// Cross-node scenarios and the integration matrix are sequenced by later work; their stages
-// are accepted here so a whole release plan loads, and refused when asked to run.
-const CrossStage = z.looseObject({ id: Id, kind: z.literal("cross") });
-const MatrixStage = z.looseObject({ id: Id, kind: z.literal("matrix") });
+const STEP_FIELDS = ["id", "on", "parallel", ...COMMON_FIELDS] as const;
+
+/**
+ * A cross-node step: a check run on the node bound to role `on`; or a `parallel:` group of such
+ * steps, which all start together and must all finish before the next step (a barrier).
+ */
+const CrossStep = z
+  .strictObject(
+    { id: Id.optional(), on: z.string().optional(), parallel: z.array(z.lazy((): z.ZodType => CrossStep)).min(2, "a parallel group needs at least two steps").optional(), ...commonCheckFields() },
+    { error: unknownKeyMessage(STEP_FIELDS) },
+  )
+  .superRefine((step, ctx) => {
+    if (step.parallel) {
+      if (step.on || kindsOf(step).length) ctx.addIssue({ code: "custom", message: "a parallel group holds steps; it has no `on` or check of its own" });
+      return;
+    }
+    if (!step.on) ctx.addIssue({ code: "custom", message: "a step needs `on: ROLE`, the role whose node runs it" });
+    requireOneKind(step, ctx);
+  });
+
+const CrossStage = z.strictObject({
+  id: Id,
+  kind: z.literal("cross"),
+  description: z.string().optional(),
+  /** Role → label selector; each role is bound to a different node. */
+  roles: z.record(z.string(), SelectorSchema),
+  steps: z.array(CrossStep).min(1, "a cross stage needs at least one step"),
+  allow_destructive: z.boolean().optional(),
+});
+
+/** A check run on a leg's node before the leg; a failed probe skips the leg with its hint. */
+const Probe = z
+  .strictObject({ ...commonCheckFields() }, { error: unknownKeyMessage(COMMON_FIELDS) })
+  .superRefine((p, ctx) => requireOneKind(p, ctx));
+
+const LEG_FIELDS = ["id", "on", "suite", "requires", "opt_in", ...COMMON_FIELDS] as const;
+
+const MatrixLeg = z
+  .strictObject(
+    {
+      id: Id,
+      on: SelectorSchema,
+      suite: z.string().optional(),
+      requires: z.array(z.string()).optional(),
+      /** Runs only when asked for by name (`--with LEG`). */
+      opt_in: z.boolean().optional(),
+      ...commonCheckFields(),
+    },
+    { error: unknownKeyMessage(LEG_FIELDS) },
+  )
+  .superRefine((leg, ctx) => {
+    const kinds = kindsOf(leg);
+    if (leg.suite && kinds.length) ctx.addIssue({ code: "custom", message: "a leg runs either a suite or one check, not both" });
+    else if (!leg.suite) requireOneKind(leg, ctx);
+  });
+
+const MatrixStage = z
+  .strictObject({
+    id: Id,
+    kind: z.literal("matrix"),
+    description: z.string().optional(),
+    probes: z.record(Id, Probe).optional(),
+    legs: z.array(MatrixLeg).min(1, "a matrix stage needs at least one leg"),
+  })
+  .superRefine((stage, ctx) => {
+    stage.legs.forEach((leg, i) =>
+      (leg.requires ?? []).forEach((probe, j) => {
+        if (!stage.probes?.[probe]) ctx.addIssue({ code: "custom", path: ["legs", i, "requires", j], message: `no probe "${probe}" under probes:` });
+      }),
+    );
+  });
 
 export const StageSchema = z.discriminatedUnion("kind", [SingleStage, FleetStage, CrossStage, MatrixStage]);
 export type StageDef = z.infer<typeof StageSchema>;
@@ -76,6 +142,9 @@ export function isSuiteStage(stage: StageDef): stage is SuiteStageDef {
 /** Suite paths the plan refers to, as written (relative to the plan's directory). */
 export function suitePaths(plan: Plan): string[] {
   const paths = new Set<string>();
-  for (const s of plan.stages) if (isSuiteStage(s)) paths.add(posix.normalize(s.suite));
+  for (const s of plan.stages) {
+    if (isSuiteStage(s)) paths.add(posix.normalize(s.suite));
+    if (s.kind === "matrix") for (const leg of s.legs) if (leg.suite) paths.add(posix.normalize(leg.suite));
+  }
   return [...paths];
 }

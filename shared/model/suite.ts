@@ -1,54 +1,23 @@
 import { z } from "zod";
-import { DURATION_PATTERN, parseDuration } from "../durations.js";
-import { KIND_NAMES, KIND_SCHEMAS, type KindName } from "./kinds/index.js";
+import { parseDuration } from "../durations.js";
+import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
+import type { KindName } from "./kinds/index.js";
 import { YamlSource } from "./yaml-source.js";
 
 export const DEFAULT_CHECK_TIMEOUT = "60s";
 
-export const DurationSchema = z.string().regex(DURATION_PATTERN, { message: "expected a duration like 500ms, 30s, 5m, 1h" });
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "ids use letters, digits, '.', '_' and '-'" });
+export { DurationSchema };
 
-const CHECK_FIELDS = ["id", "timeout", "retry", "destructive", "tags", "hint"] as const;
-
-const kindBlocks = Object.fromEntries(KIND_NAMES.map((k) => [k, KIND_SCHEMAS[k].optional()])) as {
-  [K in KindName]: z.ZodOptional<(typeof KIND_SCHEMAS)[K]>;
-};
+const CHECK_FIELDS = ["id", ...COMMON_FIELDS, "then"] as const;
 
 export const CheckSchema = z
-  .strictObject(
-    {
-      id: Id,
-      timeout: DurationSchema.optional(),
-      // Eventually-semantics: keep trying until it passes or the window closes.
-      retry: z.strictObject({ for: DurationSchema, every: DurationSchema.optional() }).optional(),
-      destructive: z.boolean().optional(),
-      tags: z.array(z.string()).optional(),
-      hint: z.string().optional(),
-      ...kindBlocks,
-    },
-    {
-      error: (iss) =>
-        iss.code === "unrecognized_keys"
-          ? `unknown check kind or field "${iss.keys[0]}"; kinds: ${KIND_NAMES.join(", ")}; fields: ${CHECK_FIELDS.join(", ")}`
-          : undefined,
-    },
-  )
-  .superRefine((check, ctx) => {
-    const kinds = KIND_NAMES.filter((k) => check[k] !== undefined);
-    if (kinds.length !== 1) {
-      ctx.addIssue({
-        code: "custom",
-        message: kinds.length
-          ? `a check has exactly one kind block, found ${kinds.join(" and ")}`
-          : `a check needs one kind block: ${KIND_NAMES.join(", ")}`,
-      });
-    }
-  });
+  .strictObject({ id: IdSchema, ...commonCheckFields(), then: ThenSchema.optional() }, { error: unknownKeyMessage(CHECK_FIELDS) })
+  .superRefine((check, ctx) => requireOneKind(check, ctx));
 export type CheckDef = z.infer<typeof CheckSchema>;
 
 export const SuiteSchema = z
   .strictObject({
-    suite: Id,
+    suite: IdSchema,
     description: z.string().optional(),
     vars: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
     preconditions: z.array(CheckSchema).optional(),
@@ -66,17 +35,23 @@ export const SuiteSchema = z
   });
 export type SuiteDef = z.infer<typeof SuiteSchema>;
 
-/** A check ready to run: its kind and block pulled out, durations in ms. */
-export interface ResolvedCheck {
-  id: string;
+/** A follow-up or retried block, ready to run: kind and spec pulled out, durations in ms. */
+export interface ResolvedBlock {
   kind: KindName;
   spec: unknown;
-  precondition: boolean;
   timeoutMs: number;
   retry?: { forMs: number; everyMs: number };
+}
+
+/** A check ready to run. */
+export interface ResolvedCheck extends ResolvedBlock {
+  id: string;
+  precondition: boolean;
   destructive: boolean;
   tags: string[];
   hint?: string;
+  capture?: Capture;
+  then?: ResolvedBlock;
 }
 
 export interface Suite {
@@ -88,18 +63,28 @@ export interface Suite {
   checks: ResolvedCheck[];
 }
 
-function resolveCheck(def: CheckDef, precondition: boolean): ResolvedCheck {
-  const kind = KIND_NAMES.find((k) => def[k] !== undefined) as KindName;
+type BlockDef = { timeout?: string; retry?: { for: string; every?: string } } & Partial<Record<KindName, unknown>>;
+
+export function resolveBlock(def: BlockDef): ResolvedBlock {
+  const kind = kindsOf(def)[0] as KindName;
   return {
-    id: def.id,
     kind,
     spec: def[kind],
-    precondition,
     timeoutMs: parseDuration(def.timeout ?? DEFAULT_CHECK_TIMEOUT),
     retry: def.retry ? { forMs: parseDuration(def.retry.for), everyMs: parseDuration(def.retry.every ?? "5s") } : undefined,
+  };
+}
+
+export function resolveCheck(def: CheckDef, precondition: boolean): ResolvedCheck {
+  return {
+    ...resolveBlock(def),
+    id: def.id,
+    precondition,
     destructive: def.destructive ?? false,
     tags: def.tags ?? [],
     hint: def.hint,
+    capture: def.capture,
+    then: def.then ? resolveBlock(def.then) : undefined,
   };
 }
 

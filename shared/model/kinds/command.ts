@@ -14,5 +14,7 @@ export const CommandSpecSchema = z.strictObject({
       json: z.record(z.string(), MatcherSchema).optional(),
     })
     .optional(),
+  /** Where the command writes JUnit XML: `stdout`, or a file path (relative to cwd). One result per test. */
+  junit: z.string().min(1).optional(),
 });
 export type CommandSpec = z.infer<typeof CommandSpecSchema>;

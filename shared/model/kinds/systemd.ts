@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { MatcherSchema } from "../matchers.js";
+
+/** Which service manager to ask: the system one, or the user's (`systemctl --user`). */
+export const ScopeSchema = z.enum(["system", "user"]);
+export type Scope = z.infer<typeof ScopeSchema>;
+
+/** `systemd:` — one unit's state as its service manager reports it. */
+export const SystemdSpecSchema = z.strictObject({
+  // The unit goes into systemctl's argv: a leading "-" would be read as an option.
+  unit: z.string().regex(/^[^-\s]\S*$/, { message: "a unit name, e.g. bitcoind.service (no spaces, no leading '-')" }),
+  scope: ScopeSchema.default("system"),
+  /** Matched against ActiveState. */
+  state: MatcherSchema.default("active"),
+  /** Matched against SubState (running, exited, dead, …). */
+  sub_state: MatcherSchema.optional(),
+  /** Matched against Result (success, exit-code, …). */
+  result: MatcherSchema.optional(),
+  /** Matched against NRestarts, a number. */
+  restarts: MatcherSchema.optional(),
+});
+export type SystemdSpec = z.infer<typeof SystemdSpecSchema>;
