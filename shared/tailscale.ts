@@ -29,6 +29,8 @@ export function readTailscaleStatus(socketPath = DEFAULT_TAILSCALED_SOCKET, time
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (body += c));
+        // A timeout mid-body destroys the request: the response then closes without "end".
+        res.on("close", () => resolve(undefined));
         res.on("end", () => {
           try {
             resolve(res.statusCode === 200 ? parseTailscaleStatus(body) : undefined);

@@ -3,7 +3,8 @@ import { toJson } from "@bufbuild/protobuf";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ControlService, NodeInfoSchema, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parseDuration } from "../../shared/durations.js";
-import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { reportFailure } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { markdownReport } from "../reports/markdown.js";
 import { startCoordinator } from "../server/serve.js";
@@ -51,6 +52,8 @@ function print(text: string): void {
 
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version("0.1.0");
+  // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
+  program.exitOverride();
 
   program
     .command("serve")
@@ -145,8 +148,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const code = err instanceof FleetgateError ? EXIT_CODE[err.code] : 1;
-    process.stderr.write(`coord: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = code;
+    process.exitCode = reportFailure("coord", err);
   }
 }

@@ -1,0 +1,179 @@
+import { create } from "@bufbuild/protobuf";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDb, type Db } from "../../coordinator/store/db.js";
+import { MIGRATIONS } from "../../coordinator/store/migrations.js";
+import { commitAgentEvent, insertRun, loadRunRecord, setTaskStatus, type NewTask } from "../../coordinator/store/runs.js";
+import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { Status } from "../../shared/model/status.js";
+
+const N1_MACHINE = "1f2e3d4c5b6a79880011223344556677";
+const N2_MACHINE = "aabbccddeeff00112233445566778899";
+
+let dir: string;
+let db: Db;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "fleetgate-store-"));
+  db = openDb(join(dir, "state", "coord.db"));
+});
+
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function count(sql: string, ...params: unknown[]): number {
+  return (db.prepare(sql).get(...params) as { n: number }).n;
+}
+
+const TASKS: NewTask[] = [
+  { id: "run1/smoke/n1/1", stageId: "smoke", nodeName: "n1", iteration: 1, suitePath: "smoke.yaml", allowDestructive: false },
+  { id: "run1/fleet/n2/1", stageId: "fleet", nodeName: "n2", iteration: 1, suitePath: "fleet.yaml", allowDestructive: true },
+  { id: "run1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "fleet.yaml", allowDestructive: true },
+];
+
+function seedRun(): void {
+  insertRun(
+    db,
+    { id: "run1", planName: "release", planPath: "gate.yaml", planYaml: "plan: release\n", suites: {}, stages: ["smoke", "fleet"], flags: [], createdAt: 1_700_000_000_000 },
+    TASKS,
+  );
+}
+
+function checkEvent(seq: number, taskId: string, checkId: string, opts: { machineId?: string; status?: Status; summary?: string; precondition?: boolean; startedAtMs?: number } = {}): AgentEvent {
+  return create(AgentEventSchema, {
+    seq: BigInt(seq),
+    origin: { machineId: opts.machineId ?? N1_MACHINE, bootId: "boot-1", hostname: "n1.example" },
+    body: {
+      case: "check",
+      value: {
+        taskId,
+        result: {
+          checkId,
+          kind: "command",
+          status: opts.status ?? Status.PASSED,
+          summary: opts.summary ?? "exit 0",
+          precondition: opts.precondition ?? false,
+          startedAtMs: BigInt(opts.startedAtMs ?? 1_700_000_001_000),
+          durationMs: 12n,
+          attempts: 1,
+        },
+      },
+    },
+  });
+}
+
+function doneEvent(seq: number, taskId: string, status: Status, machineId = N1_MACHINE): AgentEvent {
+  return create(AgentEventSchema, { seq: BigInt(seq), origin: { machineId, bootId: "boot-1", hostname: "n1.example" }, body: { case: "taskDone", value: { taskId, status, summary: "1/1 checks passed" } } });
+}
+
+describe("openDb and migrations", () => {
+  it("applies each migration once and opens an existing file without re-applying or losing rows", () => {
+    const path = join(dir, "state", "coord.db");
+    seedRun();
+    const versions = () => (db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map((r) => r.version);
+    expect(versions()).toEqual(MIGRATIONS.map((m) => m.version));
+    db.close();
+
+    db = openDb(path);
+    expect(versions()).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(count("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'run1'")).toBe(3);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "nodes", "runs", "schema_migrations", "tasks"]);
+  });
+});
+
+describe("commitAgentEvent", () => {
+  beforeEach(seedRun);
+
+  it("applies a (node, seq) once: the resent event is a duplicate and no row is doubled", () => {
+    const first = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo"), 1000);
+    expect(first.kind).toBe("check");
+    // The resend carries a different summary: it must not overwrite what was committed.
+    const again = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { summary: "resent" }), 2000);
+    expect(again).toEqual({ kind: "duplicate" });
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(1);
+    expect(count("SELECT COUNT(*) AS n FROM agent_events WHERE node_name = 'n1' AND seq = 1")).toBe(1);
+    expect(db.prepare("SELECT summary FROM check_results").get()).toEqual({ summary: "exit 0" });
+  });
+
+  it("recognises a repeated task_done as a duplicate", () => {
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED)).kind).toBe("task_done");
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED))).toEqual({ kind: "duplicate" });
+  });
+
+  it("keeps the same seq from two different nodes apart", () => {
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "echo")).kind).toBe("check");
+    expect(commitAgentEvent(db, "n2", N2_MACHINE, checkEvent(1, "run1/fleet/n2/1", "echo", { machineId: N2_MACHINE })).kind).toBe("check");
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(2);
+  });
+
+  it("rejects a result whose origin machine-id is not the node's, and stores no check", () => {
+    const outcome = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }));
+    expect(outcome).toEqual({ kind: "rejected", reason: `result for node n1 came from machine-id ${N2_MACHINE}, expected ${N1_MACHINE}`, runId: "run1" });
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
+    // Acknowledged all the same, so the agent stops resending it.
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }))).toEqual({ kind: "duplicate" });
+  });
+
+  it("rejects a result with no origin at all", () => {
+    const event = checkEvent(3, "run1/smoke/n1/1", "echo");
+    event.origin = undefined;
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, event)).toMatchObject({ kind: "rejected", reason: `result for node n1 came from machine-id (none), expected ${N1_MACHINE}` });
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
+  });
+
+  it("rejects an event for another node's task", () => {
+    const outcome = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(4, "run1/fleet/n2/1", "echo"));
+    expect(outcome).toEqual({ kind: "rejected", reason: "node n1 reported for task run1/fleet/n2/1 of node n2", runId: "run1" });
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
+  });
+
+  it("rejects an event naming a task that does not exist", () => {
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(5, "run9/x/n1/1", "echo"))).toEqual({ kind: "rejected", reason: "event 5 names unknown task run9/x/n1/1" });
+  });
+
+  it("rejects an event with no body, saying so", () => {
+    const event = create(AgentEventSchema, { seq: 6n, origin: { machineId: N1_MACHINE } });
+    expect(commitAgentEvent(db, "n1", N1_MACHINE, event)).toEqual({ kind: "rejected", reason: "event 6 has no body" });
+  });
+
+  it("answers stale to a check for a task already finished and keeps the result that finished it", () => {
+    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
+    setTaskStatus(db, "run1/smoke/n1/1", Status.FAILED, "1 failed");
+    const late = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { status: Status.PASSED, summary: "exit 0" }));
+    expect(late.kind).toBe("stale");
+    expect(db.prepare("SELECT status, summary FROM check_results WHERE task_id = ? AND check_id = 'echo'").all("run1/smoke/n1/1")).toEqual([{ status: "failed", summary: "expected exit 0, saw 1" }]);
+  });
+});
+
+describe("loadRunRecord", () => {
+  beforeEach(seedRun);
+
+  it("returns the tasks in plan order, each with its own checks, preconditions first", () => {
+    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "http", { startedAtMs: 5000 }));
+    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/fleet/n1/1", "synced", { precondition: true, startedAtMs: 6000 }));
+    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(3, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
+    setTaskStatus(db, "run1/smoke/n1/1", Status.FAILED, "1 failed", 1_700_000_002_000);
+
+    const run = loadRunRecord(db, "run1");
+    expect(run).toBeDefined();
+    if (!run) return;
+    expect(run).toMatchObject({ runId: "run1", planName: "release", planPath: "gate.yaml", status: Status.RUNNING, stages: ["smoke", "fleet"], startedAtMs: 1_700_000_000_000n });
+    expect(run.tasks.map((t) => [t.taskId, t.status, t.checks.map((c) => c.checkId)])).toEqual([
+      ["run1/smoke/n1/1", Status.FAILED, ["echo"]],
+      ["run1/fleet/n2/1", Status.PENDING, []],
+      ["run1/fleet/n1/1", Status.PENDING, ["synced", "http"]],
+    ]);
+    expect(run.tasks[0]).toMatchObject({ summary: "1 failed", finishedAtMs: 1_700_000_002_000n });
+    expect(run.tasks[0]?.checks[0]).toMatchObject({ kind: "command", status: Status.FAILED, summary: "expected exit 0, saw 1", durationMs: 12n, attempts: 1 });
+    expect(run.tasks[2]?.checks[0]?.precondition).toBe(true);
+  });
+
+  it("returns undefined for a run that does not exist", () => {
+    expect(loadRunRecord(db, "nope")).toBeUndefined();
+  });
+});

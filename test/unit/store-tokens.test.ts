@@ -1,0 +1,75 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDb, type Db } from "../../coordinator/store/db.js";
+import { createEnrollToken, verifyEnrollToken } from "../../coordinator/store/tokens.js";
+import { FleetgateError } from "../../shared/errors.js";
+
+const HOUR = 3_600_000;
+const T0 = 1_700_000_000_000;
+
+let dir: string;
+let dbPath: string;
+let db: Db;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "fleetgate-tokens-"));
+  dbPath = join(dir, "coord.db");
+  db = openDb(dbPath);
+});
+
+afterEach(() => {
+  if (db.open) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function refusal(fn: () => void): FleetgateError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof FleetgateError) return err;
+    throw err;
+  }
+  throw new Error("expected the token to be refused");
+}
+
+describe("enrollment tokens", () => {
+  it("accepts a live token until it expires", () => {
+    const { token, expiresAt } = createEnrollToken(db, HOUR, "rack 3", T0);
+    expect(expiresAt).toBe(T0 + HOUR);
+    expect(() => verifyEnrollToken(db, token, T0 + HOUR - 1)).not.toThrow();
+    expect(refusal(() => verifyEnrollToken(db, token, T0 + HOUR)).code).toBe("unauthenticated");
+  });
+
+  it("refuses an unknown token and says how to get one", () => {
+    createEnrollToken(db, HOUR, "rack 3", T0);
+    const err = refusal(() => verifyEnrollToken(db, "fge_not-a-real-token", T0));
+    expect(err.code).toBe("unauthenticated");
+    expect(err.message).toBe("enrollment token not recognised; create one with: coord token create");
+  });
+
+  it("refuses an expired token, saying how long ago it expired and how to get a new one", () => {
+    const { token } = createEnrollToken(db, HOUR, "rack 3", T0);
+    const err = refusal(() => verifyEnrollToken(db, token, T0 + 3 * HOUR));
+    expect(err.code).toBe("unauthenticated");
+    expect(err.message).toBe("enrollment token expired 2 h ago; create one with: coord token create");
+  });
+
+  it("stores only the token's sha256: the raw token is nowhere in the table or the database files", () => {
+    const { token } = createEnrollToken(db, HOUR, "rack 3", T0);
+    const rows = db.prepare("SELECT * FROM enroll_tokens").all() as Record<string, unknown>[];
+    expect(rows).toEqual([{ hash: createHash("sha256").update(token).digest("hex"), description: "rack 3", created_at: T0, expires_at: T0 + HOUR }]);
+    for (const value of Object.values(rows[0] ?? {})) expect(String(value)).not.toContain(token);
+
+    // The bytes on disk, write-ahead log included, must not hold the secret either.
+    const secret = Buffer.from(token);
+    const files = [dbPath, `${dbPath}-wal`].filter((f) => existsSync(f));
+    const before = Buffer.concat(files.map((f) => readFileSync(f)));
+    expect(before.includes(Buffer.from(rows[0]?.hash as string)), "the hash should be on disk, or this test reads the wrong files").toBe(true);
+    expect(before.includes(secret)).toBe(false);
+    db.close();
+    expect(readFileSync(dbPath).includes(secret)).toBe(false);
+  });
+});
