@@ -2,10 +2,14 @@
 // Observing and evaluating live in agent/checks/, one file per kind.
 import { CommandSpecSchema } from "./command.js";
 import { HttpSpecSchema } from "./http.js";
+import { QuadletSpecSchema } from "./quadlet.js";
+import { SystemdSpecSchema } from "./systemd.js";
 
 export const KIND_SCHEMAS = {
   command: CommandSpecSchema,
   http: HttpSpecSchema,
+  systemd: SystemdSpecSchema,
+  quadlet: QuadletSpecSchema,
 } as const;
 
 export type KindName = keyof typeof KIND_SCHEMAS;
