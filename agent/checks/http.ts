@@ -48,7 +48,8 @@ function evaluateHttp(spec: HttpSpec, seen: Observed): Verdict {
   const status = match(spec.status ?? 200, response.status);
   if (!status.ok) return { passed: false, summary: `expected status ${status.expected}, saw ${response.status} from ${spec.url}` };
   if (spec.body !== undefined) {
-    const body = match(spec.body, response.body);
+    // As with command stdout, one trailing newline is not part of the value (`body: ok`).
+    const body = match(spec.body, response.body.replace(/\n$/, ""));
     if (!body.ok) return { passed: false, summary: `expected body ${body.expected}, saw ${preview(response.body)}` };
   }
   return { passed: true, summary: `${response.status} in ${Math.round(response.seconds * 1000)} ms` };

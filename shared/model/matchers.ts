@@ -8,7 +8,17 @@ const Operator = z
     lte: z.number().optional(),
     gt: z.number().optional(),
     lt: z.number().optional(),
-    matches: z.string().optional(),
+    matches: z
+      .string()
+      .refine((re) => {
+        try {
+          new RegExp(re, "m");
+          return true;
+        } catch {
+          return false;
+        }
+      }, "not a valid regular expression")
+      .optional(),
     contains: z.string().optional(),
     one_of: z.array(z.unknown()).optional(),
   })
@@ -31,10 +41,17 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Output is text: `stdout: 42` in YAML is a number but means the text "42". */
+function scalarEqual(want: unknown, seen: unknown): boolean {
+  if (typeof want === "number" && typeof seen === "string") return seen.trim() !== "" && Number(seen.trim()) === want;
+  if (typeof want === "boolean" && typeof seen === "string") return seen.trim() === String(want);
+  return deepEqual(want, seen);
+}
+
 /** Pure: does `seen` satisfy `matcher`? */
 export function match(matcher: Matcher, seen: unknown): MatchOutcome {
   if (matcher === null || typeof matcher !== "object" || Array.isArray(matcher)) {
-    return { ok: deepEqual(matcher, seen), expected: show(matcher) };
+    return { ok: scalarEqual(matcher, seen), expected: show(matcher) };
   }
   const [op, want] = Object.entries(matcher)[0] as [string, unknown];
   const n = typeof seen === "number" ? seen : typeof seen === "string" && seen.trim() !== "" ? Number(seen) : NaN;
@@ -48,7 +65,7 @@ export function match(matcher: Matcher, seen: unknown): MatchOutcome {
     case "lt":
       return { ok: n < (want as number), expected: `< ${want}` };
     case "matches":
-      return { ok: typeof seen === "string" && new RegExp(want as string, "m").test(seen), expected: `matching /${want}/` };
+      return { ok: (typeof seen === "string" || typeof seen === "number") && new RegExp(want as string, "m").test(String(seen)), expected: `matching /${want}/` };
     case "contains":
       return { ok: typeof seen === "string" && seen.includes(want as string), expected: `containing ${show(want)}` };
     case "one_of":

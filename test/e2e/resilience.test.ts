@@ -3,10 +3,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor } from "../../scripts/local-fleet.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
+/** Running, not merely a zombie: PID 1 in some containers never reaps orphans. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return false;
   }

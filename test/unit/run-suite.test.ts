@@ -1,0 +1,203 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runSuite } from "../../agent/engine/run-suite.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { Status } from "../../shared/model/status.js";
+import { parseSuite } from "../../shared/model/suite.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "fleetgate-run-suite-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A check that leaves a file behind, so the test can see on disk whether it ran. */
+const touches = (id: string, name: string, extra = "") => `
+  - id: ${id}${extra}
+    command:
+      argv: [touch, "${join(dir, name)}"]`;
+
+const ran = (name: string) => existsSync(join(dir, name));
+
+describe("runSuite", () => {
+  it("marks the node not ready when a precondition fails and runs no gate check", async () => {
+    const suite = parseSuite(
+      `suite: node
+preconditions:
+  - id: bitcoin-synced
+    hint: bitcoind is still in IBD; wait for it to finish
+    command:
+      argv: [sh, -c, "echo 'verificationprogress 0.42' >&2; exit 1"]
+checks:${touches("lnd-up", "lnd-ran")}${touches("mempool-up", "mempool-ran")}
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.status).toBe(Status.NOT_READY);
+    expect(out.summary).toBe(
+      "not ready: precondition bitcoin-synced: expected exit 0, saw 1: verificationprogress 0.42; hint: bitcoind is still in IBD; wait for it to finish",
+    );
+    expect(out.results.map((r) => [r.checkId, r.status])).toEqual([["bitcoin-synced", Status.NOT_READY]]);
+    expect(ran("lnd-ran")).toBe(false);
+    expect(ran("mempool-ran")).toBe(false);
+  });
+
+  it("runs every precondition before judging readiness, and names the first that failed", async () => {
+    const suite = parseSuite(
+      `suite: node
+preconditions:
+  - id: disk
+    command:
+      argv: ["true"]
+  - id: tailscale-up
+    command:
+      argv: ["false"]
+  - id: synced
+    command:
+      argv: ["false"]
+checks:${touches("app", "app-ran")}
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.status).toBe(Status.NOT_READY);
+    expect(out.summary).toBe("not ready: precondition tailscale-up: expected exit 0, saw 1");
+    expect(out.results.map((r) => r.status)).toEqual([Status.PASSED, Status.NOT_READY, Status.NOT_READY]);
+    expect(ran("app-ran")).toBe(false);
+  });
+
+  it("runs the gate checks in order once every precondition passes", async () => {
+    const suite = parseSuite(
+      `suite: node
+preconditions:
+  - id: synced
+    command:
+      argv: ["true"]
+checks:${touches("first", "first-ran")}${touches("second", "second-ran")}
+`,
+      "node.yaml",
+    );
+    const seen: string[] = [];
+    const out = await runSuite(suite, { allowDestructive: false, env: {}, onResult: (r) => void seen.push(r.checkId) });
+    expect(out.status).toBe(Status.PASSED);
+    expect(out.summary).toBe("2/2 passed");
+    expect(seen).toEqual(["synced", "first", "second"]);
+    expect(ran("first-ran") && ran("second-ran")).toBe(true);
+  });
+
+  it("fails the suite on a failed check, still runs the rest, and names the failure", async () => {
+    const suite = parseSuite(
+      `suite: node
+checks:
+  - id: lnd-active
+    command:
+      argv: [sh, -c, "echo inactive; exit 3"]${touches("after", "after-ran")}
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.status).toBe(Status.FAILED);
+    expect(out.summary).toBe("1/2 passed, 1 failed; lnd-active: expected exit 0, saw 3: inactive");
+    expect(ran("after-ran")).toBe(true);
+  });
+
+  it("skips a destructive check with a reason unless destructive checks are allowed", async () => {
+    const text = `suite: node
+checks:${touches("safe", "safe-ran")}${touches("wipe-chainstate", "wipe-ran", "\n    destructive: true")}
+`;
+    const suite = parseSuite(text, "node.yaml");
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    const wipe = out.results.find((r) => r.checkId === "wipe-chainstate");
+    expect(wipe?.status).toBe(Status.SKIPPED);
+    expect(wipe?.reason).toBe("destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)");
+    expect(ran("wipe-ran")).toBe(false);
+    // A skip is never a pass.
+    expect(out.status).toBe(Status.SKIPPED);
+    expect(out.summary).toMatch(/^1\/2 passed, 1 skipped; wipe-chainstate: skipped: destructive not allowed/);
+
+    const allowed = await runSuite(suite, { allowDestructive: true, env: {} });
+    expect(allowed.status).toBe(Status.PASSED);
+    expect(ran("wipe-ran")).toBe(true);
+  });
+
+  it("expands ${vars.x} and ${env.X} into the argv before running", async () => {
+    const suite = parseSuite(
+      `suite: node
+vars:
+  greeting: hello
+  port: 8080
+checks:
+  - id: echo
+    command:
+      argv: [echo, "\${vars.greeting} \${env.FG_NODE_NAME}:\${vars.port}"]
+      expect:
+        stdout: hello node-a:8080
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: { FG_NODE_NAME: "node-a" } });
+    expect(out.status).toBe(Status.PASSED);
+    expect(out.results[0]?.stdoutTail).toBe("hello node-a:8080\n");
+  });
+
+  it("refuses an undefined ${vars.x} before running anything, preconditions included", async () => {
+    const suite = parseSuite(
+      `suite: node
+vars:
+  unit: lnd.service
+preconditions:${touches("pre", "pre-ran")}
+checks:
+  - id: active
+    command:
+      argv: [systemctl, is-active, "\${vars.unti}"]
+`,
+      "node.yaml",
+    );
+    const err = await runSuite(suite, { allowDestructive: false, env: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FleetgateError);
+    expect((err as FleetgateError).code).toBe("bad_input");
+    expect((err as FleetgateError).message).toBe("node.yaml: check active: ${vars.unti} is undefined; define it under vars: (defined: unit)");
+    expect(ran("pre-ran")).toBe(false);
+  });
+
+  it("refuses an undefined ${env.X} before running anything", async () => {
+    const suite = parseSuite(
+      `suite: node
+preconditions:
+  - id: rpc
+    command:
+      argv: [bitcoin-cli, "-rpcuser=\${env.FG_RPC_USER}", getblockchaininfo]
+checks:${touches("app", "app-ran")}
+`,
+      "node.yaml",
+    );
+    await expect(runSuite(suite, { allowDestructive: false, env: {} })).rejects.toThrow(
+      "node.yaml: precondition rpc: ${env.FG_RPC_USER} is undefined; set it in the agent's environment",
+    );
+    expect(ran("app-ran")).toBe(false);
+  });
+
+  it("retries a check through injected sleep and clock options", async () => {
+    const suite = parseSuite(
+      `suite: node
+checks:
+  - id: eventually
+    retry: { for: 10m, every: 30s }
+    command:
+      argv: [test, -e, "${join(dir, "flag")}"]
+`,
+      "node.yaml",
+    );
+    let t = 0;
+    const out = await runSuite(suite, {
+      allowDestructive: false,
+      env: {},
+      check: { now: () => t, sleep: async (ms) => void (t += ms) },
+    });
+    expect(out.status).toBe(Status.FAILED);
+    expect(out.results[0]?.attempts).toBe(21);
+    expect(out.summary).toBe("0/1 passed, 1 failed; eventually: expected exit 0, saw 1 (after 21 attempts)");
+  });
+});
