@@ -1,5 +1,8 @@
-// JUnit XML as CI systems read it (testsuites > testsuite > testcase), written with
-// fast-xml-parser's builder so escaping is a library's job. Pure: same input, same bytes.
+// JUnit XML as CI systems read it (testsuites > testsuite > testcase), shaped after the common
+// JUnit XSD (Apache Ant's, as published by Windy Road): no attributes on <testsuites>; each
+// testsuite has package, id, name, timestamp (no zone), hostname, tests, failures, errors, time,
+// then <properties>, the testcases, <system-out> and <system-err>, in that order. Escaping is
+// fast-xml-parser's job. Pure: same input, same bytes.
 import { XMLBuilder } from "fast-xml-parser";
 
 export interface JunitCase {
@@ -15,8 +18,9 @@ export interface JunitCase {
 
 export interface JunitSuite {
   name: string;
-  hostname?: string;
-  timestamp?: string;
+  hostname: string;
+  /** When the suite ran (ms since epoch); written as UTC without a zone, as the XSD wants. */
+  startedAtMs: number;
   cases: JunitCase[];
 }
 
@@ -30,32 +34,32 @@ function testcase(c: JunitCase): Record<string, unknown> {
   if (c.outcome === "failed") tc.failure = { "@message": c.message, "@type": "failure", "#text": c.output ?? "" };
   if (c.outcome === "error") tc.error = { "@message": c.message, "@type": "error", "#text": c.output ?? "" };
   if (c.outcome === "skipped") tc.skipped = { "@message": c.message };
-  if (c.output && c.outcome === "passed") tc["system-out"] = c.output;
   return tc;
 }
 
+function xsdTimestamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
 export function buildJunitXml(suites: JunitSuite[]): string {
-  const all = suites.flatMap((s) => s.cases);
   const doc = {
     "?xml": { "@version": "1.0", "@encoding": "UTF-8" },
     testsuites: {
-      "@name": suites[0]?.name ?? "fleetgate",
-      "@tests": all.length,
-      "@failures": count(all, "failed"),
-      "@errors": count(all, "error"),
-      "@skipped": count(all, "skipped"),
-      "@time": seconds(all),
       testsuite: suites.map((s, i) => ({
-        "@name": s.name,
+        "@package": s.name,
         "@id": i,
+        "@name": s.name,
+        "@timestamp": xsdTimestamp(s.startedAtMs),
+        "@hostname": s.hostname || "localhost",
         "@tests": s.cases.length,
         "@failures": count(s.cases, "failed"),
         "@errors": count(s.cases, "error"),
         "@skipped": count(s.cases, "skipped"),
         "@time": seconds(s.cases),
-        ...(s.timestamp ? { "@timestamp": s.timestamp } : {}),
-        ...(s.hostname ? { "@hostname": s.hostname } : {}),
+        properties: "",
         testcase: s.cases.map(testcase),
+        "system-out": "",
+        "system-err": "",
       })),
     },
   };

@@ -53,6 +53,7 @@ export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = 
     outcomes.map((o, i) => ({
       name: outcomes.length > 1 ? `${suiteName} [iteration ${i + 1}]` : suiteName,
       hostname: host,
+      startedAtMs: Number(o.results[0]?.startedAtMs ?? 0n),
       cases: o.results.map((r) => ({
         classname: suiteName,
         name: r.precondition ? `precondition ${r.checkId}` : r.checkId,
