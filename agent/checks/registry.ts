@@ -1,5 +1,6 @@
 import type { KindName } from "../../shared/model/kinds/index.js";
 import { batsCheck } from "./bats.js";
+import { bitcoinCheck } from "./bitcoin.js";
 import { commandCheck } from "./command.js";
 import { diskCheck } from "./disk.js";
 import { fileCheck } from "./file.js";
@@ -7,6 +8,8 @@ import { httpCheck } from "./http.js";
 import type { CheckKind } from "./kind.js";
 import { loadCheck } from "./load.js";
 import { memoryCheck } from "./memory.js";
+import { nginxCheck } from "./nginx.js";
+import { podmanCheck } from "./podman.js";
 import { quadletCheck } from "./quadlet.js";
 import { systemdCheck } from "./systemd.js";
 import { tcpCheck } from "./tcp.js";
@@ -23,4 +26,7 @@ export const CHECK_KINDS: Record<KindName, CheckKind<any, any>> = {
   disk: diskCheck,
   memory: memoryCheck,
   load: loadCheck,
+  bitcoin: bitcoinCheck,
+  nginx: nginxCheck,
+  podman: podmanCheck,
 };

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { renderJunit, renderTap } from "../../agent/cli/check-formats.js";
@@ -8,8 +8,8 @@ import { CheckResultSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
 
 const T0 = Date.UTC(2026, 10, 25, 6, 0, 0);
-const result = (checkId: string, status: Status, extra: Partial<Parameters<typeof create<typeof CheckResultSchema>>[1]> = {}) =>
-  create(CheckResultSchema, { checkId, kind: "command", status, startedAtMs: BigInt(T0), durationMs: 1500n, ...extra });
+const result = (checkId: string, status: Status, extra: MessageInitShape<typeof CheckResultSchema> = {}) =>
+  create(CheckResultSchema, { ...extra, checkId, kind: "command", status, startedAtMs: BigInt(T0), durationMs: 1500n });
 
 const green: SuiteOutcome = { status: Status.FAILED, summary: "", results: [
   result("echo", Status.PASSED),
