@@ -2,7 +2,7 @@ import { BitcoinSpecSchema, type BitcoinSpec } from "../../shared/model/kinds/bi
 import { match } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { describeCliError, parseCliResult, readings, shown } from "./bitcoin-cli-output.js";
-import { jsonPath } from "./command.js";
+import { jsonPath } from "./json-path.js";
 import { processFailure, type CheckKind, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };

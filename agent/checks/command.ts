@@ -1,23 +1,14 @@
-import { CommandSpecSchema, type CommandSpec } from "../../shared/model/kinds/command.js";
+import { commandArgv, CommandSpecSchema, type CommandSpec } from "../../shared/model/kinds/command.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { parseJunitCases } from "./junit-cases.js";
+import { jsonPath } from "./json-path.js";
 import { firstLine, processFailure, type CheckKind, type TestCaseOutcome, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number; junitXml?: string; junitError?: string };
 
-/** Follows a dotted path (`.a.b[0]` or `a.b.0`) into parsed JSON. */
-export function jsonPath(value: unknown, path: string): unknown {
-  const keys = path.replace(/\[(\d+)\]/g, ".$1").split(".").filter(Boolean);
-  let cur: unknown = value;
-  for (const k of keys) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
-}
 
 function evaluateJunit(spec: CommandSpec, seen: Observed): Verdict {
   let cases: TestCaseOutcome[];
@@ -84,7 +75,7 @@ export const commandCheck: CheckKind<CommandSpec, Observed> = {
   kind: "command",
   schema: CommandSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: spec.argv, cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: commandArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
     return { ...outcome, timeoutMs: ctx.timeoutMs, ...(await readJunit(spec, outcome)) };
   },
   evaluate: evaluateCommand,

@@ -1,6 +1,7 @@
 import { HttpSpecSchema, type HttpSpec } from "../../shared/model/kinds/http.js";
 import { match, preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
+import { jsonPath } from "./json-path.js";
 import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
 
 // The write-out format of the recorded fixture `curl -sS -w '\n%{http_code} %{time_total}\n' URL`:
@@ -51,6 +52,19 @@ function evaluateHttp(spec: HttpSpec, seen: Observed): Verdict {
     // As with command stdout, one trailing newline is not part of the value (`body: ok`).
     const body = match(spec.body, response.body.replace(/\n$/, ""));
     if (!body.ok) return { passed: false, summary: `expected body ${body.expected}, saw ${preview(response.body)}` };
+  }
+  if (spec.json) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(response.body);
+    } catch {
+      return { passed: false, summary: `expected a JSON body, saw ${preview(response.body)}` };
+    }
+    for (const [path, want] of Object.entries(spec.json)) {
+      const value = jsonPath(doc, path);
+      const m = match(want, value ?? null);
+      if (!m.ok) return { passed: false, summary: `expected ${path} ${m.expected}, saw ${preview(value ?? null)}` };
+    }
   }
   return { passed: true, summary: `${response.status} in ${Math.round(response.seconds * 1000)} ms` };
 }

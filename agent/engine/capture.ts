@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Capture } from "../../shared/model/check-schema.js";
-import { jsonPath } from "../checks/command.js";
+import { jsonPath } from "../checks/json-path.js";
 
 /** Captured files are values, not evidence: keep them small. */
 const MAX_FILE_CAPTURE = 64 * 1024;

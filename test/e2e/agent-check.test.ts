@@ -64,3 +64,34 @@ describe("fleetgate-agent check on the archy node suite", () => {
     expect(fakes.calls()).toEqual([]);
   });
 });
+
+describe("fleetgate-agent check --only and --tags", () => {
+  const suite = `suite: s
+preconditions:
+  - id: pre
+    command: { argv: ["true"] }
+checks:
+  - id: a
+    command: { argv: ["true"] }
+    tags: [quick]
+  - id: b
+    command: { argv: ["false"] }
+  - id: c
+    command: { argv: ["true"] }
+`;
+  let fakes: FakeTools | undefined;
+  afterEach(() => fakes?.cleanup());
+
+  it("runs only the named or tagged checks, always after the preconditions", async () => {
+    fakes = fakeTools([], []);
+    const file = join(fakes.env.FLEETGATE_FAKE_SCENARIO!, "..", "s.yaml");
+    await import("node:fs").then((fs) => fs.writeFileSync(file, suite));
+    const tagged = await agentCheck(file, {}, "--tags", "quick", "--format", "tap");
+    expect(tagged.exitCode).toBe(0);
+    expect(tagged.stdout).toBe("TAP version 13\n1..2\nok 1 - precondition pre\nok 2 - a");
+    const only = await agentCheck(file, {}, "--only", "b", "--only", "c");
+    expect(only.exitCode).toBe(1);
+    expect(only.stdout).toMatch(/FAIL {2}b[\s\S]*ok {4}c/);
+    expect(only.stdout).not.toMatch(/ok {4}a /);
+  });
+});

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commandCheck, jsonPath } from "../../agent/checks/command.js";
+import { commandCheck } from "../../agent/checks/command.js";
+import { jsonPath } from "../../agent/checks/json-path.js";
 import type { ProcessOutcome } from "../../agent/process.js";
 import type { CommandSpec } from "../../shared/model/kinds/command.js";
 

@@ -9,6 +9,8 @@ export const HttpSpecSchema = z.strictObject({
   body_send: z.string().optional(),
   status: MatcherSchema.optional(),
   body: MatcherSchema.optional(),
+  /** Path in the JSON body → matcher, e.g. `{ status: ok, "checks.db": up }`. */
+  json: z.record(z.string(), MatcherSchema).optional(),
   insecure: z.boolean().optional(),
 });
 export type HttpSpec = z.infer<typeof HttpSpecSchema>;
