@@ -1,20 +1,12 @@
 // Human and JSON output of `fleetgate-agent check`. Pure: results in, text out.
 import { toJson } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { Status, statusName } from "../../shared/model/status.js";
+import { Status, statusMark, statusName } from "../../shared/model/status.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
-
-const MARK: Partial<Record<Status, string>> = {
-  [Status.PASSED]: "ok  ",
-  [Status.FAILED]: "FAIL",
-  [Status.NOT_READY]: "NRDY",
-  [Status.SKIPPED]: "skip",
-  [Status.ERROR]: "ERR ",
-};
 
 export function formatCheckLine(r: CheckResult): string {
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-  const lines = [`  ${MARK[r.status] ?? statusName(r.status)}  ${what.padEnd(32)} ${r.summary}`];
+  const lines = [`  ${statusMark(r.status)}  ${what.padEnd(32)} ${r.summary}`];
   if (r.hint && r.status !== Status.PASSED) lines.push(`        hint: ${r.hint}`);
   return lines.join("\n");
 }

@@ -3,7 +3,7 @@ import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { CheckUpdate, NodeInfo, RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { humanDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
-import { Status, statusName } from "../../shared/model/status.js";
+import { Status, statusMark, statusName } from "../../shared/model/status.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -29,24 +29,10 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
   return table(rows);
 }
 
-const MARK: Partial<Record<Status, string>> = {
-  [Status.PASSED]: "ok  ",
-  [Status.FAILED]: "FAIL",
-  [Status.NOT_READY]: "NRDY",
-  [Status.SKIPPED]: "skip",
-  [Status.ERROR]: "ERR ",
-  [Status.LOST]: "LOST",
-  [Status.CANCELLED]: "cncl",
-};
-
-export function mark(s: Status): string {
-  return MARK[s] ?? statusName(s);
-}
-
 export function formatCheckUpdate(u: CheckUpdate): string {
   const r = u.result as CheckResult;
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-  const line = `[${u.stageId}] ${u.nodeName} #${u.iteration}  ${mark(r.status)}  ${what}  ${r.summary}`;
+  const line = `[${u.stageId}] ${u.nodeName} #${u.iteration}  ${statusMark(r.status)}  ${what}  ${r.summary}`;
   return r.hint && r.status !== Status.PASSED ? `${line}\n      hint: ${r.hint}` : line;
 }
 

@@ -37,3 +37,18 @@ export function worstStatus(statuses: Status[]): Status {
   for (const s of order) if (statuses.includes(s)) return s;
   return statuses.length ? Status.PASSED : Status.SKIPPED;
 }
+
+const MARK: Partial<Record<Status, string>> = {
+  [Status.PASSED]: "ok  ",
+  [Status.FAILED]: "FAIL",
+  [Status.NOT_READY]: "NRDY",
+  [Status.SKIPPED]: "skip",
+  [Status.ERROR]: "ERR ",
+  [Status.LOST]: "LOST",
+  [Status.CANCELLED]: "cncl",
+};
+
+/** Four-column mark for live and local output lines. */
+export function statusMark(s: Status): string {
+  return MARK[s] ?? statusName(s);
+}
