@@ -199,6 +199,10 @@ export function commitAgentEvent(db: Db, nodeName: string, nodeMachineId: string
       return { kind: "check", task, result: r };
     }
     const { status, summary } = event.body.value;
+    // The task's outcome lands with the event that reports it: a coordinator that dies right
+    // after the ack must not come back to a task still "running" that nobody will finish.
+    // Only a running task takes it; the sequencer ignores reports for lost or cancelled ones too.
+    if (task.status === Status.RUNNING && isTerminal(status)) setTaskStatus(db, task.id, status, summary, now);
     return { kind: "task_done", task, status, summary };
   })();
 }

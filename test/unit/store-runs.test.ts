@@ -105,6 +105,19 @@ describe("commitAgentEvent", () => {
     expect(commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED))).toEqual({ kind: "duplicate" });
   });
 
+  it("records a running task's outcome in the same transaction as the event that reports it", () => {
+    setTaskStatus(db, "run1/smoke/n1/1", Status.RUNNING, "", 500);
+    commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(8, "run1/smoke/n1/1", Status.FAILED), 1000);
+    // No engine ran here: the store alone must already show the task finished.
+    expect(db.prepare("SELECT status, summary, finished_at FROM tasks WHERE id = 'run1/smoke/n1/1'").get()).toEqual({ status: "failed", summary: "1/1 checks passed", finished_at: 1000 });
+  });
+
+  it("leaves a task that is no longer running (lost, cancelled) as it is when a late report arrives", () => {
+    setTaskStatus(db, "run1/smoke/n1/1", Status.LOST, "node n1 lost", 500);
+    commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(9, "run1/smoke/n1/1", Status.PASSED), 1000);
+    expect(db.prepare("SELECT status FROM tasks WHERE id = 'run1/smoke/n1/1'").get()).toEqual({ status: "lost" });
+  });
+
   it("keeps the same seq from two different nodes apart", () => {
     expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "echo")).kind).toBe("check");
     expect(commitAgentEvent(db, "n2", N2_MACHINE, checkEvent(1, "run1/fleet/n2/1", "echo", { machineId: N2_MACHINE })).kind).toBe("check");
