@@ -47,19 +47,27 @@ export async function runCommand(client: ControlClient, stages: string[], flags:
     nodeNames: flags.node,
     iterations: flags.iterations ?? 0,
   });
-  process.stderr.write(`run ${runId} started; follow it again with: coord show ${runId}\n`);
-  for await (const update of client.stream(ControlService.method.watchRun, { runId })) {
-    const e = update.event;
-    if (e.case === "check" && !flags.json) process.stdout.write(`${formatCheckUpdate(e.value)}\n`);
-    else if (e.case === "task" && !flags.json) {
-      const line = formatTaskUpdate(e.value);
-      if (line) process.stdout.write(`${line}\n`);
-    } else if (e.case === "finished") {
-      const run = e.value;
-      if (flags.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status) })}\n`);
-      else process.stdout.write(`\n${formatRunSummary(run)}\nreport: coord report ${run.runId} --format md\n`);
-      return runExitCode(run.status);
+  process.stderr.write(`run ${runId} started; see where it stands any time with: coord show ${runId}\n`);
+  try {
+    for await (const update of client.stream(ControlService.method.watchRun, { runId })) {
+      const e = update.event;
+      if (e.case === "check" && !flags.json) process.stdout.write(`${formatCheckUpdate(e.value)}\n`);
+      else if (e.case === "task" && !flags.json) {
+        const line = formatTaskUpdate(e.value);
+        if (line) process.stdout.write(`${line}\n`);
+      } else if (e.case === "finished") {
+        const run = e.value;
+        if (flags.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status) })}\n`);
+        else process.stdout.write(`\n${formatRunSummary(run)}\nreport: coord report ${run.runId} --format md\n`);
+        return runExitCode(run.status);
+      }
     }
+  } catch (err) {
+    // The run lives in the coordinator, not in this process: say how to find it again.
+    if (err instanceof FleetgateError && err.code === "unreachable") {
+      throw new FleetgateError("unreachable", `${err.message}\nrun ${runId} goes on when the coordinator is back; see where it stands with: coord show ${runId}`);
+    }
+    throw err;
   }
   throw new FleetgateError("unreachable", `lost the coordinator while following run ${runId}; it goes on: coord show ${runId}`);
 }
