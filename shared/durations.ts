@@ -19,3 +19,11 @@ export function humanDuration(ms: number): string {
   if (abs < 86_400_000) return `${Math.round(abs / 3_600_000)} h`;
   return `${Math.round(abs / 86_400_000)} d`;
 }
+
+/** 60_000 → "1m", 1500 → "1500ms": the plan's own notation, in the largest unit that is exact. */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,15 +1,12 @@
-import { BatsSpecSchema, type BatsSpec } from "../../shared/model/kinds/bats.js";
+import { batsArgv, BatsSpecSchema, type BatsSpec } from "../../shared/model/kinds/bats.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
 import { parseTap, type TapReport } from "./tap.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
-/** argv for `bats --tap`; bats 1.8.2 refuses `--`, so a file named like an option gets "./". */
-export function batsArgv(spec: BatsSpec): string[] {
-  const file = spec.file.startsWith("-") ? `./${spec.file}` : spec.file;
-  return ["bats", "--tap", ...(spec.filter !== undefined ? ["--filter", spec.filter] : []), file];
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { batsArgv };
 
 /** "1/3 passed, 1 skipped; failed: bitcoind is synced" */
 export function tally(report: TapReport): string {

@@ -1,4 +1,4 @@
-import { BitcoinSpecSchema, type BitcoinSpec } from "../../shared/model/kinds/bitcoin.js";
+import { bitcoinCliArgv, BitcoinSpecSchema, type BitcoinSpec } from "../../shared/model/kinds/bitcoin.js";
 import { match } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { describeCliError, parseCliResult, readings, shown } from "./bitcoin-cli-output.js";
@@ -7,10 +7,8 @@ import { processFailure, type CheckKind, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
-/** `bitcoin-cli [cli_args…] RPC [args…]`: bitcoin-cli reads options only before the method. */
-export function bitcoinCliArgv(spec: BitcoinSpec): string[] {
-  return ["bitcoin-cli", ...(spec.cli_args ?? []), spec.rpc, ...(spec.args ?? [])];
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { bitcoinCliArgv };
 
 // A path that names something inside the result, as opposed to "" or "." for the result itself.
 const reachesInside = (path: string) => path.replace(/[.[\]\s]/g, "") !== "";

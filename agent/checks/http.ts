@@ -1,24 +1,11 @@
-import { HttpSpecSchema, type HttpSpec } from "../../shared/model/kinds/http.js";
+import { curlArgv, HttpSpecSchema, type HttpSpec } from "../../shared/model/kinds/http.js";
 import { match, preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { jsonPath } from "./json-path.js";
 import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
 
-// The write-out format of the recorded fixture `curl -sS -w '\n%{http_code} %{time_total}\n' URL`:
-// the body, then a line "CODE SECONDS". CODE is 000 when no response arrived.
-const WRITE_OUT = "\n%{http_code} %{time_total}\n";
-
-/** curl argv for a spec: the check runs on the node with the node's own curl. */
-export function curlArgv(spec: HttpSpec, timeoutMs: number): string[] {
-  const argv = ["curl", "-sS", "--max-time", String(Math.max(1, Math.ceil(timeoutMs / 1000))), "-w", WRITE_OUT];
-  if (spec.method === "HEAD") argv.push("-I");
-  else if (spec.method && spec.method !== "GET") argv.push("-X", spec.method);
-  for (const [name, value] of Object.entries(spec.headers ?? {})) argv.push("-H", `${name}: ${value}`);
-  if (spec.body_send !== undefined) argv.push("--data-binary", spec.body_send);
-  if (spec.insecure) argv.push("-k");
-  argv.push("--", spec.url);
-  return argv;
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { curlArgv };
 
 export interface HttpResponse {
   status: number;

@@ -1,4 +1,4 @@
-import { NginxSpecSchema, type NginxSpec } from "../../shared/model/kinds/nginx.js";
+import { nginxArgv, NginxSpecSchema, type NginxSpec } from "../../shared/model/kinds/nginx.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { findLocations, splitDump, type FoundLocation } from "./nginx-dump.js";
@@ -6,10 +6,8 @@ import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
-/** `nginx -T`: nginx tests the config and dumps every file it loaded, as it would load them. */
-export function nginxArgv(spec: NginxSpec): string[] {
-  return ["nginx", "-T", ...(spec.config !== undefined ? ["-c", spec.config] : [])];
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { nginxArgv };
 
 /** nginx's reason for refusing the config, without the timestamp and pid#tid in front of it. */
 export function emergLine(stderr: string): string | undefined {

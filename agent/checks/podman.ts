@@ -1,8 +1,7 @@
 // `podman:` — one container's state and health, or a list of containers that must be running.
 // podman cannot run on the test machines: evaluate() is tested on recorded outputs in
 // ../shared/fixtures/podman, observe() through a fake podman that replays them.
-import { FleetgateError } from "../../shared/errors.js";
-import { PodmanSpecSchema, type PodmanSpec } from "../../shared/model/kinds/podman.js";
+import { podmanArgv, PodmanSpecSchema, STATE_FORMAT, type PodmanSpec } from "../../shared/model/kinds/podman.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import type { CheckKind, Verdict } from "./kind.js";
 import { evaluateInspect } from "./podman-inspect.js";
@@ -10,20 +9,8 @@ import { evaluateRunningList } from "./podman-ps.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
-/** The Go template whose output is recorded as inspect-format-state-*.json. */
-export const STATE_FORMAT = "{{json .State}}";
-
-/** The one podman command a spec needs. */
-export function podmanArgv(spec: PodmanSpec): string[] {
-  if (spec.running) return ["podman", "ps", "-a", "--format", "json"];
-  if (spec.container === undefined) throw new FleetgateError("bad_input", "a podman check needs container or running");
-  // --type container: without it podman falls back to images, volumes, networks and pods of the
-  // same name, and a node has an image "…/lnd" beside its container lnd.
-  const argv = ["podman", "inspect", "--type", "container"];
-  // ImageName and RestartCount are outside State; only then ask for the whole document.
-  if (spec.image === undefined && spec.restarts === undefined) argv.push("--format", STATE_FORMAT);
-  return [...argv, spec.container];
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { podmanArgv, STATE_FORMAT };
 
 function evaluatePodman(spec: PodmanSpec, seen: Observed): Verdict {
   if (spec.running) return evaluateRunningList(spec.running, seen);

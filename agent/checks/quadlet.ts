@@ -1,7 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { QuadletSpecSchema, type QuadletSpec } from "../../shared/model/kinds/quadlet.js";
+import { PODMAN_PS_ARGV } from "../../shared/model/kinds/podman.js";
+import { QUADLET_SERVICE_PROPERTIES, QuadletSpecSchema, type QuadletSpec } from "../../shared/model/kinds/quadlet.js";
 import { preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
@@ -102,9 +103,9 @@ export const quadletCheck: CheckKind<QuadletSpec, QuadletObserved> = {
     // One budget for the whole check: every process gets what is left of it.
     const deadline = Date.now() + ctx.timeoutMs;
     const run = (argv: string[]) => runProcess({ argv, timeoutMs: Math.max(1, deadline - Date.now()), maxOutputBytes: ctx.maxOutputBytes });
-    seen.containers = await run(["podman", "ps", "-a", "--format", "json"]);
+    seen.containers = await run([...PODMAN_PS_ARGV]);
     for (const { service } of seen.units) {
-      seen.services.push({ service, outcome: await run(systemctlShowArgv(spec.scope, service, ["ActiveState", "SubState"])) });
+      seen.services.push({ service, outcome: await run(systemctlShowArgv(spec.scope, service, QUADLET_SERVICE_PROPERTIES)) });
     }
     return seen;
   },

@@ -1,13 +1,11 @@
 // Asking a service manager about a unit with `systemctl show`, shared by the systemd and
 // quadlet checks.
-import type { Scope } from "../../shared/model/kinds/systemd.js";
+import { systemctlShowArgv, type Scope } from "../../shared/model/kinds/systemd.js";
 import type { ProcessOutcome } from "../process.js";
 import { firstLine, processFailure } from "./kind.js";
 
-/** `systemctl [--user] show UNIT -p A,B`: `--user` asks the user's manager, not the system's. */
-export function systemctlShowArgv(scope: Scope, unit: string, properties: readonly string[]): string[] {
-  return ["systemctl", ...(scope === "user" ? ["--user"] : []), "show", unit, "-p", properties.join(",")];
-}
+// The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
+export { systemctlShowArgv };
 
 /**
  * Reads `Key=value` lines as a set. systemctl prints properties in D-Bus interface order, not in

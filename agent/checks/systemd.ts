@@ -1,11 +1,10 @@
-import { SystemdSpecSchema, type SystemdSpec } from "../../shared/model/kinds/systemd.js";
+import { SYSTEMD_PROPERTIES, systemdArgv, SystemdSpecSchema, type SystemdSpec } from "../../shared/model/kinds/systemd.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import type { CheckKind, Verdict } from "./kind.js";
-import { parseShowProperties, systemctlFailure, systemctlShowArgv } from "./systemctl-show.js";
+import { parseShowProperties, systemctlFailure } from "./systemctl-show.js";
 
-/** Asked in one call; recorded fixtures (show-7props-*) answer exactly this set. */
-export const SYSTEMD_PROPERTIES = ["Result", "NRestarts", "ExecMainStatus", "LoadState", "ActiveState", "SubState", "UnitFileState"] as const;
+export { SYSTEMD_PROPERTIES };
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
@@ -62,7 +61,7 @@ export const systemdCheck: CheckKind<SystemdSpec, Observed> = {
   kind: "systemd",
   schema: SystemdSpecSchema,
   async observe(spec, ctx) {
-    const argv = systemctlShowArgv(spec.scope, spec.unit, SYSTEMD_PROPERTIES);
+    const argv = systemdArgv(spec);
     const outcome = await runProcess({ argv, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },

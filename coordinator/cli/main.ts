@@ -10,6 +10,7 @@ import { markdownReport } from "../reports/markdown.js";
 import { startCoordinator } from "../server/serve.js";
 import { ControlClient, DEFAULT_COORDINATOR, type ConnectionFlags } from "./client.js";
 import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
+import { dryRunCommand } from "./dry-run-command.js";
 import { runCommand, type RunFlags } from "./run-command.js";
 import { loadServeConfig } from "./serve-config.js";
 
@@ -104,13 +105,14 @@ export function buildProgram(): Command {
     program
       .command("run")
       .description("run stages of a plan on the fleet and follow them live (exit 0 passed, 1 failed, 2 incomplete, 3 bad input, 4 unreachable)")
-      .argument("<stages...>", "all, a stage kind (single, fleet) or stage ids")
+      .argument("<stages...>", "all, a stage kind (single, fleet; cross and matrix with --dry-run) or stage ids")
       .requiredOption("--plan <file>", "plan YAML; suites are read relative to it")
       .option("--node <name>", "run only on this node, repeatable", (v: string, prev: string[]) => [...prev, v], [] as string[])
       .option("--iterations <n>", "override every stage's iterations", positiveInt)
-      .option("--json", "print only the final status as JSON"),
-  ).action(async (stages: string[], flags: RunFlags & ConnectionFlags) => {
-    process.exitCode = await withClient(flags, (c) => runCommand(c, stages, flags));
+      .option("--dry-run", "start nothing: print each stage's nodes (and why others are left out), suite, iterations and the exact commands")
+      .option("--json", "print only the final status as JSON (with --dry-run: the resolved plan)"),
+  ).action(async (stages: string[], flags: RunFlags & ConnectionFlags & { dryRun?: boolean }) => {
+    process.exitCode = await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags)));
   });
 
   connected(program.command("runs").description("list recent runs"))

@@ -1,14 +1,10 @@
 // Pure: turns a plan, the user's stage/node choices and the roster into stages and tasks.
 import { FleetgateError } from "../../shared/errors.js";
-import { formatLabels, matchesSelector } from "../../shared/labels.js";
 import { isSuiteStage, type Plan, type StageDef, type SuiteStageDef } from "../../shared/model/plan.js";
 import type { PlannedStage, PlannedTask } from "./core.js";
+import { checkNamedNodes, chooseTargets, describeNode, type NodeChoice, type RosterNode } from "./node-choice.js";
 
-export interface RosterNode {
-  name: string;
-  labels: Record<string, string>;
-  online: boolean;
-}
+export type { RosterNode };
 
 export interface RunRequest {
   /** Stage ids or kinds; empty or ["all"] for every stage. */
@@ -32,6 +28,7 @@ export interface ResolvedRun {
 
 const STAGE_KINDS = ["single", "fleet", "cross", "matrix"];
 
+/** Stage ids or kinds `coord run` takes, in plan order. */
 export function selectStages(plan: Plan, wanted: string[]): StageDef[] {
   if (wanted.length === 0 || wanted.includes("all")) return plan.stages;
   const ids = plan.stages.map((s) => s.id);
@@ -45,37 +42,25 @@ export function selectStages(plan: Plan, wanted: string[]): StageDef[] {
   return chosen;
 }
 
-function describe(n: RosterNode): string {
-  return `${n.name} (${formatLabels(n.labels) || "no labels"}${n.online ? "" : ", offline"})`;
+/** --iterations, else the stage's own, else 1 (cross and matrix stages have none of their own). */
+export function stageIterations(stage: StageDef, req: RunRequest): number {
+  if (req.iterations > 0) return req.iterations;
+  return isSuiteStage(stage) ? (stage.iterations ?? 1) : 1;
 }
 
-/** `role=dev` nodes are never gate targets unless named with --node. */
-function candidates(stage: SuiteStageDef, roster: RosterNode[], named: string[]): RosterNode[] {
-  if (named.length) return roster.filter((n) => named.includes(n.name));
-  const selector = (stage.kind === "single" ? stage.node : stage.nodes) ?? {};
-  return roster.filter((n) => matchesSelector(n.labels, selector) && n.labels.role !== "dev");
+/** Nodes working at once: a fleet stage's `parallel`, else all its nodes; one for the rest. */
+export function stageParallel(stage: StageDef, nodeCount: number): number {
+  return stage.kind === "fleet" ? (stage.parallel ?? nodeCount) : 1;
 }
 
-function targets(stage: SuiteStageDef, roster: RosterNode[], named: string[]): RosterNode[] {
+/** The nodes a single or fleet stage runs on, and why the rest of the roster does not. */
+export function stageTargets(stage: SuiteStageDef, roster: RosterNode[], named: string[]): NodeChoice {
   const selector = (stage.kind === "single" ? stage.node : stage.nodes) ?? {};
-  const chosen = candidates(stage, roster, named);
-  const want = named.length ? `named ${named.join(", ")}` : `matching ${formatLabels(selector) || "any label"}`;
-  if (!chosen.length) {
-    const known = roster.length ? roster.map(describe).join(", ") : "none registered yet";
-    throw new FleetgateError("conflict", `stage ${stage.id}: no node ${want}; nodes: ${known}`);
-  }
-  if (stage.kind === "single" && chosen.length > 1) {
-    const online = chosen.filter((n) => n.online);
-    if (online.length === 1) return online;
-    throw new FleetgateError("conflict", `stage ${stage.id} runs on one node, but ${chosen.length} nodes are ${want}: ${chosen.map((n) => n.name).join(", ")}; pick one with --node`);
-  }
-  return chosen;
+  return chooseTargets(`stage ${stage.id}`, selector, stage.kind === "single" ? "one" : "all", roster, named);
 }
 
 export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], runId: string): ResolvedRun {
-  for (const n of req.nodeNames) {
-    if (!roster.some((r) => r.name === n)) throw new FleetgateError("bad_input", `--node ${n}: no such node; see: coord nodes`);
-  }
+  checkNamedNodes(req.nodeNames, roster);
   const stages: PlannedStage[] = [];
   const tasks: TaskSpec[] = [];
   const notes: string[] = [];
@@ -83,11 +68,11 @@ export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], ru
     if (!isSuiteStage(stage)) {
       throw new FleetgateError("bad_input", `stage ${stage.id} is a ${stage.kind} stage; this coordinator runs single and fleet stages only`);
     }
-    const nodes = targets(stage, roster, req.nodeNames);
-    const iterations = req.iterations > 0 ? req.iterations : (stage.iterations ?? 1);
-    const parallel = stage.kind === "fleet" ? (stage.parallel ?? nodes.length) : 1;
+    const nodes = stageTargets(stage, roster, req.nodeNames).chosen;
+    const iterations = stageIterations(stage, req);
+    const parallel = stageParallel(stage, nodes.length);
     stages.push({ id: stage.id, parallel });
-    notes.push(`stage ${stage.id} (${stage.kind}, ${iterations}×): ${nodes.map(describe).join(", ")}`);
+    notes.push(`stage ${stage.id} (${stage.kind}, ${iterations}×): ${nodes.map(describeNode).join(", ")}`);
     for (const n of nodes) {
       for (let i = 1; i <= iterations; i++) {
         tasks.push({ id: `${runId}/${stage.id}/${n.name}/${i}`, stageId: stage.id, node: n.name, iteration: i, suitePath: stage.suite, allowDestructive: stage.allow_destructive ?? false });

@@ -12,7 +12,9 @@ import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
 import { getRun, insertRun, listRuns, loadRunRecord } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
+import type { RosterNode } from "../sequencer/node-choice.js";
 import { resolveRun } from "../sequencer/plan-run.js";
+import { dryRunPlan } from "./dry-run.js";
 import type { AgentSessions } from "./sessions.js";
 
 export interface ControlServiceDeps {
@@ -62,6 +64,8 @@ function newRunId(now = new Date()): string {
 
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
+  const rosterOf = (nodes: NodeRow[]): RosterNode[] =>
+    nodes.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: deps.sessions.isOnline(n.identity.name) }));
   return {
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
@@ -89,12 +93,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
       const runId = newRunId();
       const roster = listNodes(db);
-      const resolved = resolveRun(
-        plan,
-        { stages: req.stages, nodeNames: req.nodeNames, iterations: req.iterations },
-        roster.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: deps.sessions.isOnline(n.identity.name) })),
-        runId,
-      );
+      const resolved = resolveRun(plan, { stages: req.stages, nodeNames: req.nodeNames, iterations: req.iterations }, rosterOf(roster), runId);
       // Validate every suite the run needs before anything is sent to a node.
       const needed = new Set(resolved.tasks.map((t) => t.suitePath));
       for (const path of suitePaths(plan).filter((p) => needed.has(p))) {
@@ -114,6 +113,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       deps.log.info({ run: runId, plan: plan.name, tasks: resolved.tasks.length }, resolved.notes.join("; "));
       deps.engine.begin(runId, resolved.stages);
       return create(pb.StartRunResponseSchema, { runId });
+    }),
+
+    // The dry run: reads the roster, writes no row, sends nothing to an agent (DESIGN rule 4).
+    resolvePlan: unary(deps, (req: pb.ResolvePlanRequest): pb.ResolvePlanResponse => {
+      if (!req.run) throw new FleetgateError("bad_input", "resolve plan: the request carries no run to resolve");
+      const plan = dryRunPlan(req.run, rosterOf(listNodes(db)));
+      deps.log.info({ plan: plan.planName, stages: plan.stages.map((s) => s.id) }, "dry run resolved; nothing started");
+      return create(pb.ResolvePlanResponseSchema, { plan });
     }),
 
     getRun: unary(deps, (req: pb.GetRunRequest): pb.GetRunResponse => {

@@ -31,3 +31,17 @@ export function expandVariables<T>(value: T, scope: ExpansionScope, where: strin
   }
   return value;
 }
+
+/**
+ * Like expandVariables, but a reference with no value is left as written. For showing what will
+ * run before it runs: `${env.X}` is the agent's environment and `${role.name}` a value captured
+ * during the run, neither known yet.
+ */
+export function expandKnownVariables<T>(value: T, scope: ExpansionScope): T {
+  if (typeof value === "string") return value.replace(REF, (all, ns: string, name: string) => scope[ns]?.[name] ?? all) as T;
+  if (Array.isArray(value)) return value.map((v) => expandKnownVariables(v, scope)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandKnownVariables(v, scope)])) as T;
+  }
+  return value;
+}

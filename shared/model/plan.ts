@@ -51,15 +51,29 @@ const CrossStep = z
     requireOneKind(step, ctx);
   });
 
-const CrossStage = z.strictObject({
-  id: Id,
-  kind: z.literal("cross"),
-  description: z.string().optional(),
-  /** Role → label selector; each role is bound to a different node. */
-  roles: z.record(z.string(), SelectorSchema),
-  steps: z.array(CrossStep).min(1, "a cross stage needs at least one step"),
-  allow_destructive: z.boolean().optional(),
-});
+type StepRoles = { on?: string; parallel?: unknown[] };
+
+/** Every `on:` of a step or of a parallel group's members must name one of the stage's roles. */
+function checkStepRoles(steps: StepRoles[], roles: string[], path: (string | number)[], ctx: z.RefinementCtx): void {
+  steps.forEach((step, i) => {
+    if (step.parallel) checkStepRoles(step.parallel as StepRoles[], roles, [...path, i, "parallel"], ctx);
+    else if (step.on !== undefined && !roles.includes(step.on)) {
+      ctx.addIssue({ code: "custom", path: [...path, i, "on"], message: `no role "${step.on}" under roles: (declared: ${roles.join(", ")})` });
+    }
+  });
+}
+
+const CrossStage = z
+  .strictObject({
+    id: Id,
+    kind: z.literal("cross"),
+    description: z.string().optional(),
+    /** Role → label selector; each role is bound to a different node. */
+    roles: z.record(z.string(), SelectorSchema),
+    steps: z.array(CrossStep).min(1, "a cross stage needs at least one step"),
+    allow_destructive: z.boolean().optional(),
+  })
+  .superRefine((stage, ctx) => checkStepRoles(stage.steps as StepRoles[], Object.keys(stage.roles), ["steps"], ctx));
 
 /** A check run on a leg's node before the leg; a failed probe skips the leg with its hint. */
 const Probe = z

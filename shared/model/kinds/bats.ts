@@ -10,3 +10,9 @@ export const BatsSpecSchema = z.strictObject({
   filter: z.string().optional(),
 });
 export type BatsSpec = z.infer<typeof BatsSpecSchema>;
+
+/** argv for `bats --tap`; bats 1.8.2 refuses `--`, so a file named like an option gets "./". */
+export function batsArgv(spec: BatsSpec): string[] {
+  const file = spec.file.startsWith("-") ? `./${spec.file}` : spec.file;
+  return ["bats", "--tap", ...(spec.filter !== undefined ? ["--filter", spec.filter] : []), file];
+}

@@ -13,3 +13,8 @@ export const BitcoinSpecSchema = z.strictObject({
   expect: z.record(z.string(), MatcherSchema).optional(),
 });
 export type BitcoinSpec = z.infer<typeof BitcoinSpecSchema>;
+
+/** `bitcoin-cli [cli_args…] RPC [args…]`: bitcoin-cli reads options only before the method. */
+export function bitcoinCliArgv(spec: BitcoinSpec): string[] {
+  return ["bitcoin-cli", ...(spec.cli_args ?? []), spec.rpc, ...(spec.args ?? [])];
+}

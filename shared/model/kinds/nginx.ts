@@ -13,3 +13,8 @@ export const NginxSpecSchema = z.strictObject({
   server_name: z.string().min(1).optional(),
 });
 export type NginxSpec = z.infer<typeof NginxSpecSchema>;
+
+/** `nginx -T`: nginx tests the config and dumps every file it loaded, as it would load them. */
+export function nginxArgv(spec: NginxSpec): string[] {
+  return ["nginx", "-T", ...(spec.config !== undefined ? ["-c", spec.config] : [])];
+}

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FleetgateError } from "../../errors.js";
 import { MatcherSchema } from "../matchers.js";
 
 // podman's own rule for container names (libpod/define NameRegex). It also keeps a name from
@@ -48,3 +49,21 @@ export const PodmanSpecSchema = z
     }
   });
 export type PodmanSpec = z.infer<typeof PodmanSpecSchema>;
+
+/** Every container podman knows, with its names and state; the podman and quadlet checks read it. */
+export const PODMAN_PS_ARGV: readonly string[] = ["podman", "ps", "-a", "--format", "json"];
+
+/** The Go template whose output is recorded as inspect-format-state-*.json. */
+export const STATE_FORMAT = "{{json .State}}";
+
+/** The one podman command a spec needs; built here so a dry run prints exactly it. */
+export function podmanArgv(spec: PodmanSpec): string[] {
+  if (spec.running) return [...PODMAN_PS_ARGV];
+  if (spec.container === undefined) throw new FleetgateError("bad_input", "a podman check needs container or running");
+  // --type container: without it podman falls back to images, volumes, networks and pods of the
+  // same name, and a node has an image "…/lnd" beside its container lnd.
+  const argv = ["podman", "inspect", "--type", "container"];
+  // ImageName and RestartCount are outside State; only then ask for the whole document.
+  if (spec.image === undefined && spec.restarts === undefined) argv.push("--format", STATE_FORMAT);
+  return [...argv, spec.container];
+}

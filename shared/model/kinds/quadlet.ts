@@ -13,3 +13,6 @@ export const QuadletSpecSchema = z.strictObject({
   dirs: z.array(z.string().startsWith("/", { message: "dirs must be absolute paths" })).min(1).optional(),
 });
 export type QuadletSpec = z.infer<typeof QuadletSpecSchema>;
+
+/** What is asked about each unit's service: "activating" is the wedged state seed 002 describes. */
+export const QUADLET_SERVICE_PROPERTIES = ["ActiveState", "SubState"] as const;

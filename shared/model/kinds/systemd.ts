@@ -20,3 +20,16 @@ export const SystemdSpecSchema = z.strictObject({
   restarts: MatcherSchema.optional(),
 });
 export type SystemdSpec = z.infer<typeof SystemdSpecSchema>;
+
+/** Asked in one call; recorded fixtures (show-7props-*) answer exactly this set. */
+export const SYSTEMD_PROPERTIES = ["Result", "NRestarts", "ExecMainStatus", "LoadState", "ActiveState", "SubState", "UnitFileState"] as const;
+
+/** `systemctl [--user] show UNIT -p A,B`: `--user` asks the user's manager, not the system's. */
+export function systemctlShowArgv(scope: Scope, unit: string, properties: readonly string[]): string[] {
+  return ["systemctl", ...(scope === "user" ? ["--user"] : []), "show", unit, "-p", properties.join(",")];
+}
+
+/** The one systemctl call a systemd check makes; built here so a dry run prints exactly it. */
+export function systemdArgv(spec: SystemdSpec): string[] {
+  return systemctlShowArgv(spec.scope ?? "system", spec.unit, SYSTEMD_PROPERTIES);
+}

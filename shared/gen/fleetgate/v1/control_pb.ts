@@ -2,8 +2,8 @@
 // @generated from file fleetgate/v1/control.proto (package fleetgate.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { CheckResult, NodeIdentity, Status } from "./common_pb.js";
 import { file_fleetgate_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8i2QEKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIiEKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkingEKEFdhdGNoUnVuUmVzcG9uc2USKAoEdGFzaxgBIAEoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkSAASKgoFY2hlY2sYAiABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tVcGRhdGVIABIrCghmaW5pc2hlZBgDIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIAEIHCgVldmVudCKBAQoLQ2hlY2tVcGRhdGUSDwoHdGFza19pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEAoIc3RhZ2VfaWQYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEikKBnJlc3VsdBgFIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCLmAQoKVGFza1JlY29yZBIPCgd0YXNrX2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJEhEKCW5vZGVfbmFtZRgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSJAoGc3RhdHVzGAUgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAYgASgJEikKBmNoZWNrcxgHIAMoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdBIVCg1zdGFydGVkX2F0X21zGAggASgDEhYKDmZpbmlzaGVkX2F0X21zGAkgASgDIuoBCglSdW5SZWNvcmQSDgoGcnVuX2lkGAEgASgJEhEKCXBsYW5fbmFtZRgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMSFgoOZmluaXNoZWRfYXRfbXMYBSABKAMSDgoGc3RhZ2VzGAYgAygJEicKBXRhc2tzGAcgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSGQoRYXR0ZXN0YXRpb25fZmxhZ3MYCCADKAkSEQoJcGxhbl9wYXRoGAkgASgJIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjYKDkdldFJ1blJlc3BvbnNlEiQKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiIAoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFIjkKEExpc3RSdW5zUmVzcG9uc2USJQoEcnVucxgBIAMoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiPgoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjsKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAzLaAwoOQ29udHJvbFNlcnZpY2USTAoJTGlzdE5vZGVzEh4uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHy5mbGVldGdhdGUudjEuTGlzdE5vZGVzUmVzcG9uc2USSQoIU3RhcnRSdW4SHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVzcG9uc2USSwoIV2F0Y2hSdW4SHS5mbGVldGdhdGUudjEuV2F0Y2hSdW5SZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVzcG9uc2UwARJDCgZHZXRSdW4SGy5mbGVldGdhdGUudjEuR2V0UnVuUmVxdWVzdBocLmZsZWV0Z2F0ZS52MS5HZXRSdW5SZXNwb25zZRJJCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZRJSCgtDcmVhdGVUb2tlbhIgLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaIS5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8i2QEKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIkAKElJlc29sdmVQbGFuUmVxdWVzdBIqCgNydW4YASABKAsyHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Ij8KE1Jlc29sdmVQbGFuUmVzcG9uc2USKAoEcGxhbhgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFBsYW4iYQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2UipwMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWciZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIp4BChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASKwoIZmluaXNoZWQYAyABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSABCBwoFZXZlbnQigQEKC0NoZWNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhAKCHN0YWdlX2lkGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIpCgZyZXN1bHQYBSABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQi5gEKClRhc2tSZWNvcmQSDwoHdGFza19pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEiQKBnN0YXR1cxgFIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgGIAEoCRIpCgZjaGVja3MYByADKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQSFQoNc3RhcnRlZF9hdF9tcxgIIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgJIAEoAyLqAQoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI2Cg5HZXRSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIiAKD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBSI5ChBMaXN0UnVuc1Jlc3BvbnNlEiUKBHJ1bnMYASADKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIj4KEkNyZWF0ZVRva2VuUmVxdWVzdBITCgt0dGxfc2Vjb25kcxgBIAEoAxITCgtkZXNjcmlwdGlvbhgCIAEoCSI7ChNDcmVhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUyrgQKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESQwoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2USSQoITGlzdFJ1bnMSHS5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVzcG9uc2USUgoLQ3JlYXRlVG9rZW4SIC5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiEuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -153,6 +153,487 @@ export const StartRunResponseSchema: GenMessage<StartRunResponse> = /*@__PURE__*
   messageDesc(file_fleetgate_v1_control, 4);
 
 /**
+ * @generated from message fleetgate.v1.ResolvePlanRequest
+ */
+export type ResolvePlanRequest = Message<"fleetgate.v1.ResolvePlanRequest"> & {
+  /**
+   * Exactly what StartRun would be sent; it is resolved, never started.
+   *
+   * @generated from field: fleetgate.v1.StartRunRequest run = 1;
+   */
+  run?: StartRunRequest | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.ResolvePlanRequest.
+ * Use `create(ResolvePlanRequestSchema)` to create a new message.
+ */
+export const ResolvePlanRequestSchema: GenMessage<ResolvePlanRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 5);
+
+/**
+ * @generated from message fleetgate.v1.ResolvePlanResponse
+ */
+export type ResolvePlanResponse = Message<"fleetgate.v1.ResolvePlanResponse"> & {
+  /**
+   * @generated from field: fleetgate.v1.ResolvedPlan plan = 1;
+   */
+  plan?: ResolvedPlan | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.ResolvePlanResponse.
+ * Use `create(ResolvePlanResponseSchema)` to create a new message.
+ */
+export const ResolvePlanResponseSchema: GenMessage<ResolvePlanResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 6);
+
+/**
+ * A plan as it would run against the roster now: nodes, suites, iterations, commands.
+ *
+ * @generated from message fleetgate.v1.ResolvedPlan
+ */
+export type ResolvedPlan = Message<"fleetgate.v1.ResolvedPlan"> & {
+  /**
+   * @generated from field: string plan_name = 1;
+   */
+  planName: string;
+
+  /**
+   * @generated from field: string plan_path = 2;
+   */
+  planPath: string;
+
+  /**
+   * The stages asked for, in plan order.
+   *
+   * @generated from field: repeated fleetgate.v1.ResolvedStage stages = 3;
+   */
+  stages: ResolvedStage[];
+};
+
+/**
+ * Describes the message fleetgate.v1.ResolvedPlan.
+ * Use `create(ResolvedPlanSchema)` to create a new message.
+ */
+export const ResolvedPlanSchema: GenMessage<ResolvedPlan> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 7);
+
+/**
+ * @generated from message fleetgate.v1.ResolvedStage
+ */
+export type ResolvedStage = Message<"fleetgate.v1.ResolvedStage"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * single, fleet, cross or matrix.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: int32 iterations = 3;
+   */
+  iterations: number;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * Destructive checks run only when the stage allows them; otherwise they are skipped.
+   *
+   * @generated from field: bool allow_destructive = 5;
+   */
+  allowDestructive: boolean;
+
+  /**
+   * single and fleet: the suite and the nodes it runs on, at most `parallel` nodes at once.
+   * cross: the nodes bound to roles, and why the others were not.
+   *
+   * @generated from field: fleetgate.v1.NodeSelection nodes = 6;
+   */
+  nodes?: NodeSelection | undefined;
+
+  /**
+   * @generated from field: string suite_path = 7;
+   */
+  suitePath: string;
+
+  /**
+   * @generated from field: string suite_name = 8;
+   */
+  suiteName: string;
+
+  /**
+   * @generated from field: int32 parallel = 9;
+   */
+  parallel: number;
+
+  /**
+   * single and fleet: the suite's preconditions, then its checks.
+   *
+   * @generated from field: repeated fleetgate.v1.PlannedCheck checks = 10;
+   */
+  checks: PlannedCheck[];
+
+  /**
+   * cross: each role bound to a distinct node, then the steps in order.
+   *
+   * @generated from field: repeated fleetgate.v1.RoleBinding roles = 11;
+   */
+  roles: RoleBinding[];
+
+  /**
+   * @generated from field: repeated fleetgate.v1.PlannedStep steps = 12;
+   */
+  steps: PlannedStep[];
+
+  /**
+   * matrix: the probes legs may require, then the legs in order.
+   *
+   * @generated from field: repeated fleetgate.v1.PlannedCheck probes = 13;
+   */
+  probes: PlannedCheck[];
+
+  /**
+   * @generated from field: repeated fleetgate.v1.PlannedLeg legs = 14;
+   */
+  legs: PlannedLeg[];
+};
+
+/**
+ * Describes the message fleetgate.v1.ResolvedStage.
+ * Use `create(ResolvedStageSchema)` to create a new message.
+ */
+export const ResolvedStageSchema: GenMessage<ResolvedStage> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 8);
+
+/**
+ * Which nodes were chosen, and why each other node of the roster was not.
+ *
+ * @generated from message fleetgate.v1.NodeSelection
+ */
+export type NodeSelection = Message<"fleetgate.v1.NodeSelection"> & {
+  /**
+   * @generated from field: repeated fleetgate.v1.ChosenNode chosen = 1;
+   */
+  chosen: ChosenNode[];
+
+  /**
+   * @generated from field: repeated fleetgate.v1.ExcludedNode excluded = 2;
+   */
+  excluded: ExcludedNode[];
+};
+
+/**
+ * Describes the message fleetgate.v1.NodeSelection.
+ * Use `create(NodeSelectionSchema)` to create a new message.
+ */
+export const NodeSelectionSchema: GenMessage<NodeSelection> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 9);
+
+/**
+ * @generated from message fleetgate.v1.ChosenNode
+ */
+export type ChosenNode = Message<"fleetgate.v1.ChosenNode"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * An offline node keeps its tasks waiting, and is lost if it stays away.
+   *
+   * @generated from field: bool online = 2;
+   */
+  online: boolean;
+
+  /**
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message fleetgate.v1.ChosenNode.
+ * Use `create(ChosenNodeSchema)` to create a new message.
+ */
+export const ChosenNodeSchema: GenMessage<ChosenNode> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 10);
+
+/**
+ * @generated from message fleetgate.v1.ExcludedNode
+ */
+export type ExcludedNode = Message<"fleetgate.v1.ExcludedNode"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: fleetgate.v1.ExclusionReason reason = 2;
+   */
+  reason: ExclusionReason;
+
+  /**
+   * What was wanted and what the node has, e.g. "role=fleet; wants role=primary".
+   *
+   * @generated from field: string detail = 3;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.ExcludedNode.
+ * Use `create(ExcludedNodeSchema)` to create a new message.
+ */
+export const ExcludedNodeSchema: GenMessage<ExcludedNode> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 11);
+
+/**
+ * @generated from message fleetgate.v1.RoleBinding
+ */
+export type RoleBinding = Message<"fleetgate.v1.RoleBinding"> & {
+  /**
+   * @generated from field: string role = 1;
+   */
+  role: string;
+
+  /**
+   * @generated from field: map<string, string> selector = 2;
+   */
+  selector: { [key: string]: string };
+
+  /**
+   * @generated from field: string node = 3;
+   */
+  node: string;
+
+  /**
+   * @generated from field: bool online = 4;
+   */
+  online: boolean;
+};
+
+/**
+ * Describes the message fleetgate.v1.RoleBinding.
+ * Use `create(RoleBindingSchema)` to create a new message.
+ */
+export const RoleBindingSchema: GenMessage<RoleBinding> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 12);
+
+/**
+ * One check as the agent would run it.
+ *
+ * @generated from message fleetgate.v1.PlannedCheck
+ */
+export type PlannedCheck = Message<"fleetgate.v1.PlannedCheck"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: bool precondition = 3;
+   */
+  precondition: boolean;
+
+  /**
+   * The exact argv, for kinds that run one process; empty otherwise.
+   *
+   * @generated from field: repeated string argv = 4;
+   */
+  argv: string[];
+
+  /**
+   * @generated from field: string cwd = 5;
+   */
+  cwd: string;
+
+  /**
+   * @generated from field: map<string, string> env = 6;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * What is observed, for kinds without an argv: "statfs /var/lib".
+   *
+   * @generated from field: string observes = 7;
+   */
+  observes: string;
+
+  /**
+   * @generated from field: int64 timeout_ms = 8;
+   */
+  timeoutMs: bigint;
+
+  /**
+   * Eventually semantics: retried until it passes or the window closes; 0 means one attempt.
+   *
+   * @generated from field: int64 retry_for_ms = 9;
+   */
+  retryForMs: bigint;
+
+  /**
+   * @generated from field: int64 retry_every_ms = 10;
+   */
+  retryEveryMs: bigint;
+
+  /**
+   * @generated from field: bool destructive = 11;
+   */
+  destructive: boolean;
+
+  /**
+   * Non-empty when the check would be skipped: why.
+   *
+   * @generated from field: string skip_reason = 12;
+   */
+  skipReason: string;
+
+  /**
+   * Values pulled from the output for later cross-node steps: "doc_id: json .id".
+   *
+   * @generated from field: repeated string captures = 13;
+   */
+  captures: string[];
+
+  /**
+   * @generated from field: string hint = 14;
+   */
+  hint: string;
+
+  /**
+   * The follow-up run after the check passes (`then:`).
+   *
+   * @generated from field: fleetgate.v1.PlannedCheck follow_up = 15;
+   */
+  followUp?: PlannedCheck | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.PlannedCheck.
+ * Use `create(PlannedCheckSchema)` to create a new message.
+ */
+export const PlannedCheckSchema: GenMessage<PlannedCheck> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 13);
+
+/**
+ * A cross-node step: one check on the node bound to `role`, or a parallel group.
+ *
+ * @generated from message fleetgate.v1.PlannedStep
+ */
+export type PlannedStep = Message<"fleetgate.v1.PlannedStep"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string node = 3;
+   */
+  node: string;
+
+  /**
+   * @generated from field: fleetgate.v1.PlannedCheck check = 4;
+   */
+  check?: PlannedCheck | undefined;
+
+  /**
+   * A parallel group: these steps start together and all finish before the next step.
+   *
+   * @generated from field: repeated fleetgate.v1.PlannedStep parallel = 5;
+   */
+  parallel: PlannedStep[];
+};
+
+/**
+ * Describes the message fleetgate.v1.PlannedStep.
+ * Use `create(PlannedStepSchema)` to create a new message.
+ */
+export const PlannedStepSchema: GenMessage<PlannedStep> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 14);
+
+/**
+ * A matrix leg: a suite, or one check, on one node.
+ *
+ * @generated from message fleetgate.v1.PlannedLeg
+ */
+export type PlannedLeg = Message<"fleetgate.v1.PlannedLeg"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: map<string, string> selector = 2;
+   */
+  selector: { [key: string]: string };
+
+  /**
+   * @generated from field: fleetgate.v1.NodeSelection nodes = 3;
+   */
+  nodes?: NodeSelection | undefined;
+
+  /**
+   * Probes run on the leg's node first; a failed probe skips the leg with its hint.
+   *
+   * @generated from field: repeated string requires = 4;
+   */
+  requires: string[];
+
+  /**
+   * @generated from field: bool opt_in = 5;
+   */
+  optIn: boolean;
+
+  /**
+   * Non-empty when the leg would be skipped: why.
+   *
+   * @generated from field: string skip_reason = 6;
+   */
+  skipReason: string;
+
+  /**
+   * @generated from field: string suite_path = 7;
+   */
+  suitePath: string;
+
+  /**
+   * @generated from field: string suite_name = 8;
+   */
+  suiteName: string;
+
+  /**
+   * @generated from field: repeated fleetgate.v1.PlannedCheck checks = 9;
+   */
+  checks: PlannedCheck[];
+};
+
+/**
+ * Describes the message fleetgate.v1.PlannedLeg.
+ * Use `create(PlannedLegSchema)` to create a new message.
+ */
+export const PlannedLegSchema: GenMessage<PlannedLeg> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 15);
+
+/**
  * @generated from message fleetgate.v1.WatchRunRequest
  */
 export type WatchRunRequest = Message<"fleetgate.v1.WatchRunRequest"> & {
@@ -167,7 +648,7 @@ export type WatchRunRequest = Message<"fleetgate.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 5);
+  messageDesc(file_fleetgate_v1_control, 16);
 
 /**
  * @generated from message fleetgate.v1.WatchRunResponse
@@ -202,7 +683,7 @@ export type WatchRunResponse = Message<"fleetgate.v1.WatchRunResponse"> & {
  * Use `create(WatchRunResponseSchema)` to create a new message.
  */
 export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 6);
+  messageDesc(file_fleetgate_v1_control, 17);
 
 /**
  * @generated from message fleetgate.v1.CheckUpdate
@@ -239,7 +720,7 @@ export type CheckUpdate = Message<"fleetgate.v1.CheckUpdate"> & {
  * Use `create(CheckUpdateSchema)` to create a new message.
  */
 export const CheckUpdateSchema: GenMessage<CheckUpdate> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 7);
+  messageDesc(file_fleetgate_v1_control, 18);
 
 /**
  * @generated from message fleetgate.v1.TaskRecord
@@ -296,7 +777,7 @@ export type TaskRecord = Message<"fleetgate.v1.TaskRecord"> & {
  * Use `create(TaskRecordSchema)` to create a new message.
  */
 export const TaskRecordSchema: GenMessage<TaskRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 8);
+  messageDesc(file_fleetgate_v1_control, 19);
 
 /**
  * @generated from message fleetgate.v1.RunRecord
@@ -355,7 +836,7 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
  * Use `create(RunRecordSchema)` to create a new message.
  */
 export const RunRecordSchema: GenMessage<RunRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 9);
+  messageDesc(file_fleetgate_v1_control, 20);
 
 /**
  * @generated from message fleetgate.v1.GetRunRequest
@@ -372,7 +853,7 @@ export type GetRunRequest = Message<"fleetgate.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 10);
+  messageDesc(file_fleetgate_v1_control, 21);
 
 /**
  * @generated from message fleetgate.v1.GetRunResponse
@@ -389,7 +870,7 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 11);
+  messageDesc(file_fleetgate_v1_control, 22);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -406,7 +887,7 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 12);
+  messageDesc(file_fleetgate_v1_control, 23);
 
 /**
  * @generated from message fleetgate.v1.ListRunsResponse
@@ -423,7 +904,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 13);
+  messageDesc(file_fleetgate_v1_control, 24);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -445,7 +926,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 14);
+  messageDesc(file_fleetgate_v1_control, 25);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -467,7 +948,56 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 15);
+  messageDesc(file_fleetgate_v1_control, 26);
+
+/**
+ * @generated from enum fleetgate.v1.ExclusionReason
+ */
+export enum ExclusionReason {
+  /**
+   * @generated from enum value: EXCLUSION_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: EXCLUSION_REASON_LABEL_MISMATCH = 1;
+   */
+  LABEL_MISMATCH = 1,
+
+  /**
+   * role=dev nodes are gate targets only when named with --node.
+   *
+   * @generated from enum value: EXCLUSION_REASON_DEV_NODE = 2;
+   */
+  DEV_NODE = 2,
+
+  /**
+   * Another matching node is online and the stage, leg or role needs just one.
+   *
+   * @generated from enum value: EXCLUSION_REASON_OFFLINE = 3;
+   */
+  OFFLINE = 3,
+
+  /**
+   * --node named other nodes.
+   *
+   * @generated from enum value: EXCLUSION_REASON_NOT_NAMED = 4;
+   */
+  NOT_NAMED = 4,
+
+  /**
+   * Matches a role, but every role it matches is bound to another node.
+   *
+   * @generated from enum value: EXCLUSION_REASON_ROLES_FILLED = 5;
+   */
+  ROLES_FILLED = 5,
+}
+
+/**
+ * Describes the enum fleetgate.v1.ExclusionReason.
+ */
+export const ExclusionReasonSchema: GenEnum<ExclusionReason> = /*@__PURE__*/
+  enumDesc(file_fleetgate_v1_control, 0);
 
 /**
  * What the `coord` CLI calls. Every call carries the admin token as `authorization: Bearer T`.
@@ -490,6 +1020,18 @@ export const ControlService: GenService<{
     methodKind: "unary";
     input: typeof StartRunRequestSchema;
     output: typeof StartRunResponseSchema;
+  },
+  /**
+   * The dry run (`coord run --dry-run`): the plan resolved against the roster now. Sends nothing
+   * to any node and stores nothing. A separate call, not a flag on StartRun, so a coordinator
+   * that predates it refuses (UNIMPLEMENTED) instead of starting a real run.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.ResolvePlan
+   */
+  resolvePlan: {
+    methodKind: "unary";
+    input: typeof ResolvePlanRequestSchema;
+    output: typeof ResolvePlanResponseSchema;
   },
   /**
    * Replays what happened so far, then follows the run until it ends.
