@@ -76,6 +76,8 @@ export function fromGrpcError(err: unknown, address: string): FleetgateError {
       return new FleetgateError("not_found", details);
     case GrpcStatus.FAILED_PRECONDITION:
       return new FleetgateError("conflict", details);
+    case GrpcStatus.UNIMPLEMENTED:
+      return new FleetgateError("conflict", `the coordinator at ${address} does not know this call (${details}); upgrade it to this CLI's version`);
     default:
       return new FleetgateError("internal", details);
   }
