@@ -35,6 +35,3 @@ export class Cleanup {
     return this.running;
   }
 }
-
-/** Resolves after `ms`, without keeping the process alive. */
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());

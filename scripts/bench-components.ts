@@ -12,6 +12,7 @@ import { AgentEventSchema, type AgentEvent } from "../shared/gen/fleetgate/v1/ag
 import { Status } from "../shared/model/status.js";
 import { parseSuite } from "../shared/model/suite.js";
 import type { Cleanup } from "./bench-cleanup.js";
+import { busyFraction, hostCpu, processCpuSeconds } from "./bench-cpu.js";
 import type { BenchResult } from "./bench-report.js";
 import { since, summarize } from "./bench-stats.js";
 
@@ -189,12 +190,30 @@ export async function benchEngine(say: Progress): Promise<BenchResult> {
   await runOnce();
   const rates: number[] = [];
   const perCheck: number[] = [];
+  const cpu: number[] = [];
+  const host: number[] = [];
   for (let rep = 0; rep < ENGINE_REPS; rep++) {
+    const cpuBefore = processCpuSeconds(process.pid);
+    const hostBefore = hostCpu();
     const r = await runOnce();
+    const cpuAfter = processCpuSeconds(process.pid);
+    const busy = busyFraction(hostBefore, hostCpu());
+    if (cpuBefore !== undefined && cpuAfter !== undefined && busy !== undefined) {
+      cpu.push(((cpuAfter - cpuBefore) * 1000) / ENGINE_CHECKS);
+      host.push(busy * 100);
+    }
     rates.push(ENGINE_CHECKS / (r.ms / 1000));
     perCheck.push(...r.perCheck);
     say(`engine: repetition ${rep + 1}/${ENGINE_REPS}: ${Math.round(rates[rep] as number)} checks/s`);
   }
+  const cpuRows: BenchResult["rows"] =
+    cpu.length === ENGINE_REPS
+      ? [
+          { measure: "CPU per check: this process and its `true` child together", unit: "CPU ms", better: "lower", summary: summarize(cpu) },
+          { measure: "host CPU busy during the run (every process on the host)", unit: "%", better: "lower", summary: summarize(host) },
+        ]
+      : [];
+  const cpuPerCheck = cpu.length ? summarize(cpu).median : Number.NaN;
   return {
     title: "Local check engine: `runSuite`",
     method:
@@ -203,7 +222,11 @@ export async function benchEngine(say: Progress): Promise<BenchResult> {
     rows: [
       { measure: "checks per second, per suite run", unit: "checks/s", better: "higher", summary: summarize(rates) },
       { measure: "one check (spawn `true`, wait, evaluate)", unit: "ms", better: "lower", summary: summarize(perCheck) },
+      ...cpuRows,
     ],
-    bound: "process spawn: checks run one after another, each a fork/exec of `true` through execa (process group, output capture), so one core's spawn latency, not the core count.",
+    bound:
+      "process spawn: each check is a fork/exec of `true` through execa (process group, output capture)" +
+      (Number.isFinite(cpuPerCheck) ? `, about ${cpuPerCheck.toFixed(0)} ms of CPU (this process and the child together)` : "") +
+      "; checks run one after another, so a suite's speed is one spawn's cost and more cores would not make one suite faster.",
   };
 }

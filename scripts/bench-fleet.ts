@@ -2,11 +2,12 @@
 // (scripts/local-fleet.ts, the same processes the demo and the e2e tests start), timed `coord run`.
 import Database from "better-sqlite3";
 import { execa } from "execa";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cleanup } from "./bench-cleanup.js";
 import type { Progress } from "./bench-components.js";
+import { busyFraction, hostCpu, processCpuSeconds, type HostCpu } from "./bench-cpu.js";
 import type { BenchResult, Row } from "./bench-report.js";
 import { since, summarize } from "./bench-stats.js";
 import { COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type Proc } from "./local-fleet.js";
@@ -19,23 +20,9 @@ const RUNS = 3;
 const SUITE = `suite: bench-true\nchecks:\n${Array.from({ length: CHECKS }, (_, i) => `  - id: true-${i + 1}\n    command: { argv: ["true"] }\n`).join("")}`;
 const PLAN = `plan: bench\nstages:\n  - id: fleet\n    kind: fleet\n    suite: bench.suite.yaml\n    nodes: { role: fleet }\n    iterations: ${ITERATIONS}\n`;
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds a process and the children it has reaped (an agent's checks) have used; undefined off Linux. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number); // f[0] is field 3, state
-    return ((f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0)) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
 const sumCpu = (procs: Proc[]): number | undefined =>
   procs.reduce<number | undefined>((acc, p) => {
-    const s = cpuSeconds(p.process.pid);
+    const s = processCpuSeconds(p.process.pid);
     return acc === undefined || s === undefined ? undefined : acc + s;
   }, 0);
 
@@ -56,6 +43,8 @@ interface RunFigures {
   checks: number;
   coordCpu?: number;
   agentCpu?: number;
+  /** Fraction of all cores the whole host kept busy during the run, whoever used them. */
+  hostBusy?: number;
 }
 
 function readRun(stateDir: string, runId: string): { tasks: number; passed: number; checks: number; serverMs: number } {
@@ -70,13 +59,14 @@ function readRun(stateDir: string, runId: string): { tasks: number; passed: numb
   }
 }
 
-async function timedRun(c: { address: string; stateDir: string }, plan: string, nodes: number, cleanup: Cleanup, measure: () => { coord?: number; agents?: number }): Promise<RunFigures> {
+async function timedRun(c: { address: string; stateDir: string }, plan: string, nodes: number, cleanup: Cleanup, measure: () => { coord?: number; agents?: number; host?: HostCpu }): Promise<RunFigures> {
   const before = measure();
   const start = performance.now();
   const child = execa(process.execPath, [COORD_BIN, "run", "fleet", "--plan", plan], {
     env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
     reject: false,
     stdin: "ignore",
+    timeout: 120_000, // a wedged run fails the bench instead of hanging it
   });
   const forget = cleanup.add("kill coord run", () => void child.kill("SIGKILL"));
   const r = await child;
@@ -91,7 +81,7 @@ async function timedRun(c: { address: string; stateDir: string }, plan: string, 
     throw new Error(`run ${runId}: ${stored.passed}/${stored.tasks} tasks passed and ${stored.checks} check results stored; expected ${want} and ${want * CHECKS}`);
   }
   const diff = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a - b);
-  return { wallMs, serverMs: stored.serverMs, tasks: stored.tasks, checks: stored.checks, coordCpu: diff(after.coord, before.coord), agentCpu: diff(after.agents, before.agents) };
+  return { wallMs, serverMs: stored.serverMs, tasks: stored.tasks, checks: stored.checks, coordCpu: diff(after.coord, before.coord), agentCpu: diff(after.agents, before.agents), hostBusy: busyFraction(before.host, after.host) };
 }
 
 async function benchFleetSize(work: string, nodes: number, cleanup: Cleanup, say: Progress): Promise<{ runs: RunFigures[]; readyMs: number }> {
@@ -114,7 +104,7 @@ async function benchFleetSize(work: string, nodes: number, cleanup: Cleanup, say
     const readyMs = since(ready);
     say(`fleet ${nodes}: ready in ${(readyMs / 1000).toFixed(1)} s`);
 
-    const measure = () => ({ coord: cpuSeconds(c.process.pid), agents: sumCpu(agents) });
+    const measure = () => ({ coord: processCpuSeconds(c.process.pid), agents: sumCpu(agents), host: hostCpu() });
     const plan = join(work, "bench.plan.yaml");
     const runs: RunFigures[] = [];
     for (let i = 0; i < WARMUP_RUNS + RUNS; i++) {
@@ -138,8 +128,9 @@ function rowsFor(nodes: number, runs: RunFigures[]): Row[] {
     { measure: `N=${nodes}: check results stored per second of wall time`, unit: "results/s", better: "higher", summary: s((r) => r.checks / (r.wallMs / 1000)) },
     { measure: `N=${nodes}: run time in the store (created → finished)`, unit: "s", better: "lower", summary: s((r) => r.serverMs / 1000) },
   ];
-  if (runs.every((r) => r.coordCpu !== undefined && r.agentCpu !== undefined)) {
+  if (runs.every((r) => r.coordCpu !== undefined && r.agentCpu !== undefined && r.hostBusy !== undefined)) {
     rows.push(
+      { measure: `N=${nodes}: host CPU busy during the run (every process on the host)`, unit: "%", better: "lower", summary: s((r) => (r.hostBusy ?? 0) * 100) },
       { measure: `N=${nodes}: CPU used by the coordinator per run`, unit: "CPU s", better: "lower", summary: s((r) => r.coordCpu ?? 0) },
       { measure: `N=${nodes}: CPU used by the agents and their checks per run`, unit: "CPU s", better: "lower", summary: s((r) => r.agentCpu ?? 0) },
     );
@@ -147,21 +138,30 @@ function rowsFor(nodes: number, runs: RunFigures[]): Row[] {
   return rows;
 }
 
-/** What limits the end-to-end figure, from the CPU the processes used against the cores there are. */
+/** What limits the end-to-end figure, from the CPU our processes and the whole host used against the cores there are. */
 function boundLine(all: { nodes: number; runs: RunFigures[] }[], cores: number): string {
   const biggest = all[all.length - 1];
-  if (!biggest || biggest.runs.some((r) => r.coordCpu === undefined)) return "process spawn and Node.js start-up on the agents, sharing this host's cores (CPU figures unavailable here).";
-  const wall = summarize(biggest.runs.map((r) => r.wallMs / 1000)).median;
-  const coordCpu = summarize(biggest.runs.map((r) => r.coordCpu ?? 0)).median;
-  const agentCpu = summarize(biggest.runs.map((r) => r.agentCpu ?? 0)).median;
-  const busy = (coordCpu + agentCpu) / (wall * cores);
-  const usage =
-    `at N=${biggest.nodes} the coordinator and agents kept ${Math.round(busy * 100)} % of the ${cores} cores busy for the whole \`coord run\` ` +
-    `(agents with their \`true\` processes ${Math.round((agentCpu / (coordCpu + agentCpu)) * 100)} % of that, coordinator the rest; the \`coord\` CLI's own start-up is not counted)`;
-  // Below ~80 % busy the cores are not what holds the run back: something waits.
-  return busy >= 0.8
-    ? `CPU on this host: ${usage}, so more agents on this host share the same cores; on a real fleet each node brings its own.`
-    : `not CPU: ${usage}, so the run mostly waits (dispatch, acknowledgement or spool round trips); finding what it waits on is open work.`;
+  if (!biggest || biggest.runs.some((r) => r.coordCpu === undefined || r.hostBusy === undefined)) {
+    return "process spawn and Node.js work on the agents, sharing this host's cores (no /proc here to measure CPU).";
+  }
+  const med = (f: (r: RunFigures) => number) => summarize(biggest.runs.map(f)).median;
+  const ours = med((r) => ((r.coordCpu ?? 0) + (r.agentCpu ?? 0)) / (r.wallMs / 1000) / cores);
+  const host = med((r) => r.hostBusy ?? 0);
+  const agents = med((r) => (r.agentCpu ?? 0) / ((r.coordCpu ?? 0) + (r.agentCpu ?? 0)));
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  const split = `agents with their \`true\` processes ${pct(agents)} of our CPU, coordinator the rest`;
+  const rate = (a: { nodes: number; runs: RunFigures[] }) => `${summarize(a.runs.map((r) => r.tasks / (r.wallMs / 1000))).median.toFixed(1)} tasks/s at N=${a.nodes}`;
+  const scaling = all.length > 1 ? ` Throughput: ${all.map(rate).join(", ")}.` : "";
+  if (host >= 0.85 && ours < host * 0.75) {
+    return (
+      `CPU contention: at N=${biggest.nodes} the host's ${cores} cores were ${pct(host)} busy, but the coordinator and agents used only ${pct(ours)} of them ` +
+      `(${split}); other work on this host took the rest, so these end-to-end figures are lower than on an idle machine.${scaling}`
+    );
+  }
+  if (host >= 0.85) {
+    return `CPU: at N=${biggest.nodes} the coordinator and agents kept ${pct(ours)} of the ${cores} cores busy (host ${pct(host)}; ${split}); more agents on one host share the same cores, on a real fleet each node brings its own.${scaling}`;
+  }
+  return `not CPU: at N=${biggest.nodes} the host's ${cores} cores were only ${pct(host)} busy (coordinator and agents ${pct(ours)}; ${split}), so the time goes to waiting between dispatch, spawn and acknowledgement, not computing.${scaling}`;
 }
 
 export async function benchFleet(sizes: number[], cores: number, cleanup: Cleanup, say: Progress): Promise<BenchResult> {

@@ -55,8 +55,15 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
+/** Above this share of the cores busy before the bench, the report says the host was not idle. */
+export const BUSY_WARNING = 0.25;
+
 export interface Report {
   command: string;
+  /** 1-minute load average when the bench started and when it ended. */
+  load: { start: number; end: number };
+  /** Fraction of all cores busy in a 1 s sample just before the bench, when measurable. */
+  busyBefore?: number;
   date: string;
   machine: Machine;
   totalSeconds: number;
@@ -76,6 +83,11 @@ export function renderReport(r: Report): string {
     `- date: ${r.date}`,
     `- machine: ${m.cpu}, ${m.cores} cores, ${formatNumber(m.memoryGiB)} GiB memory, Node.js ${m.node}, kernel ${m.kernel}`,
     `- whole bench: ${formatNumber(r.totalSeconds)} s (build not included)`,
+    `- load average (1 min): ${formatNumber(r.load.start)} at the start, ${formatNumber(r.load.end)} at the end`,
+    `- host CPU busy in the second before the bench: ${r.busyBefore === undefined ? "not measurable here" : `${formatNumber(r.busyBefore * 100)} %`}`,
+    ...(r.busyBefore !== undefined && r.busyBefore > BUSY_WARNING
+      ? ["", `**Other work was using ${formatNumber(r.busyBefore * 100)} % of the host's CPU when the bench started: the figures below are lower and noisier than on an idle machine.**`]
+      : []),
     "",
     "`p95 (worst 5 %)` is the nearest-rank 95th percentile for times and the 5th percentile for rates,",
     "so it is always the slow end. With few repetitions it equals the worst sample.",

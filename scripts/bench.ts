@@ -2,11 +2,14 @@
 // coordinator + agents on this machine, and writes the figures to docs/benchmarks.md.
 // Performance lives here, not in timed tests: tests assert behaviour.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Cleanup } from "./bench-cleanup.js";
 import { benchEngine, benchParse, benchStore } from "./bench-components.js";
+import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
-import { describeMachine, renderReport, type BenchResult } from "./bench-report.js";
+import { BUSY_WARNING, describeMachine, renderReport, type BenchResult } from "./bench-report.js";
 import { ROOT } from "./local-fleet.js";
 
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -36,8 +39,13 @@ async function tearDown(): Promise<void> {
   killOwnChildren();
 }
 
+// `on`, not `once`: execa's exit hook re-raises a signal nobody else listens to any more, which
+// would kill this process before the cleanup below has finished.
+let stopping = false;
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     say(`${signal}: stopping every process and removing temp dirs`);
     void tearDown().finally(() => process.exit(code));
   });
@@ -53,10 +61,18 @@ async function main(): Promise<number> {
   const started = performance.now();
   const date = new Date().toISOString();
   const machine = describeMachine();
+  const loadStart = loadavg()[0] ?? 0;
   // The example suites live beside the repository, in ../shared/examples.
   const example = join(ROOT, "..", "shared", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected ../shared/examples next to the repository)`);
   say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; this takes about 2 minutes`);
+  // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
+  const before = hostCpu();
+  await sleep(1000);
+  const busyBefore = busyFraction(before, hostCpu());
+  if (busyBefore !== undefined && busyBefore > BUSY_WARNING) {
+    say(`warning: ${Math.round(busyBefore * 100)} % of the CPU is busy with other work; the figures will be lower and noisier`);
+  }
 
   const results: BenchResult[] = [];
   results.push(benchParse(example, say));
@@ -66,7 +82,7 @@ async function main(): Promise<number> {
 
   const totalSeconds = (performance.now() - started) / 1000;
   const out = join(ROOT, "docs", "benchmarks.md");
-  writeFileSync(out, renderReport({ command: commandLine(), date, machine, totalSeconds, results }));
+  writeFileSync(out, renderReport({ command: commandLine(), date, machine, load: { start: loadStart, end: loadavg()[0] ?? 0 }, busyBefore, totalSeconds, results }));
   say(`done in ${totalSeconds.toFixed(1)} s`);
   process.stdout.write(`wrote ${relative(process.cwd(), out) || out}\n`);
   return 0;
@@ -74,10 +90,11 @@ async function main(): Promise<number> {
 
 main()
   .catch((err: Error) => {
-    say(`failed: ${err.stack ?? err.message}`);
+    // After a signal, the torn-down store or fleet makes the bench fail: that is not news.
+    if (!stopping) say(`failed: ${err.stack ?? err.message}`);
     return 1;
   })
   .then(async (code) => {
     await tearDown();
-    process.exit(code);
+    if (!stopping) process.exit(code); // else the signal handler exits with the signal's status
   });
