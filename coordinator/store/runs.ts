@@ -108,17 +108,9 @@ export function addRunFlag(db: Db, id: string, flag: string): void {
   if (!flags.includes(flag)) db.prepare("UPDATE runs SET flags_json = ? WHERE id = ?").run(JSON.stringify([...flags, flag]), id);
 }
 
-export interface StoredRun {
-  id: string;
-  planName: string;
-  planPath: string;
-  planYaml: string;
-  suites: Record<string, string>;
-  stages: string[];
+export interface StoredRun extends NewRun {
   status: Status;
-  createdAt: number;
   finishedAt: number | null;
-  flags: string[];
 }
 
 interface RawRun {

@@ -1,20 +1,16 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { podmanCheck } from "../../agent/checks/podman.js";
-import type { ProcessOutcome } from "../../agent/process.js";
 import { PodmanSpecSchema } from "../../shared/model/kinds/podman.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 import { mergeIntoProcessEnv } from "../fakes/process-env.js";
-import { fakeTools, FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
+import { fixtureIn, outcome, recordedIn } from "../fakes/recorded.js";
+import { fakeTools, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
 
-const fixture = (rel: string) => readFileSync(join(FIXTURES, "podman", rel), "utf8");
-const outcome = (over: Partial<ProcessOutcome>) => ({ exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 3, timeoutMs: 10_000, ...over });
+const fixture = fixtureIn("podman");
 /** A file printed on stdout with rc 0. */
 const printed = (file: string) => outcome({ stdout: fixture(file) });
-/** A recorded run: NAME.stdout, NAME.stderr and NAME.rc. */
-const recorded = (name: string) =>
-  outcome({ stdout: fixture(`${name}.stdout`), stderr: fixture(`${name}.stderr`), exitCode: Number(fixture(`${name}.rc`)) });
+const recorded = recordedIn(fixture);
 const spec = (block: Record<string, unknown>) => PodmanSpecSchema.parse(block);
 const evaluate = (block: Record<string, unknown>, seen: ReturnType<typeof outcome>) => podmanCheck.evaluate(spec(block), seen);
 const UNHEALTHY_OUTPUT = "wget: can't connect to remote host (127.0.0.1): Connection refused";

@@ -1,19 +1,15 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemdCheck } from "../../agent/checks/systemd.js";
-import type { ProcessOutcome } from "../../agent/process.js";
 import { SystemdSpecSchema } from "../../shared/model/kinds/systemd.js";
-import { fakeTools, FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
+import { fixtureIn, outcome, recordedIn } from "../fakes/recorded.js";
+import { fakeTools, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
 import { mergeIntoProcessEnv } from "../fakes/process-env.js";
 
-const fixture = (rel: string) => readFileSync(join(FIXTURES, rel), "utf8");
-const outcome = (over: Partial<ProcessOutcome>) => ({ exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 3, timeoutMs: 10_000, ...over });
+const fixture = fixtureIn("");
 /** A `systemctl show` output file, as printed with rc 0. */
 const shown = (rel: string) => outcome({ stdout: fixture(rel) });
-/** A recorded run: NAME.stdout, NAME.stderr and NAME.rc. */
-const recorded = (name: string) =>
-  outcome({ stdout: fixture(`${name}.stdout`), stderr: fixture(`${name}.stderr`), exitCode: Number(fixture(`${name}.rc`)) });
+const recorded = recordedIn(fixture);
 const spec = (block: Record<string, unknown>) => SystemdSpecSchema.parse(block);
 const evaluate = (block: Record<string, unknown>, seen: ReturnType<typeof outcome>) => systemdCheck.evaluate(spec(block), seen);
 
