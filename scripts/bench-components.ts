@@ -115,7 +115,7 @@ export async function benchStore(cleanup: Cleanup, say: Progress): Promise<Bench
       suitePath: "bench.suite.yaml",
       allowDestructive: false,
     }));
-    insertRun(db, { id: "bench", planName: "bench", planPath: "bench.plan.yaml", planYaml: "plan: bench\n", suites: {}, stages: ["fleet"], flags: [], createdAt: Date.now() }, tasks);
+    insertRun(db, { id: "bench", planName: "bench", planPath: "bench.plan.yaml", planYaml: "plan: bench\n", suites: {}, stages: ["fleet"], flags: [], createdAt: Date.now(), mode: "full", planRevision: "bench", options: {}, nodes: [] }, tasks);
     let seq = 0;
     const batch = (n: number) => Array.from({ length: n }, () => checkEvent(++seq, tasks[seq % STORE_TASKS]?.id ?? ""));
 

@@ -43,7 +43,7 @@ export class RunEngine {
   start(): void {
     this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
     this.sessions.on("offline", (node, at) => this.broadcast({ type: "node_offline", node, at }));
-    for (const run of listRuns(this.db, 1000, Status.RUNNING)) this.resume(run.id);
+    for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run.id);
     this.ticker = setInterval(() => this.broadcast({ type: "tick", now: Date.now() }), this.opts.tickMs);
   }
 

@@ -1,4 +1,5 @@
 // Pure: turns a plan, the user's stage/node choices and the roster into stages and tasks.
+import { createHash } from "node:crypto";
 import { FleetgateError } from "../../shared/errors.js";
 import { isSuiteStage, type Plan, type StageDef, type SuiteStageDef } from "../../shared/model/plan.js";
 import type { PlannedStage, PlannedTask } from "./core.js";
@@ -80,4 +81,14 @@ export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], ru
     }
   }
   return { stages, tasks, notes };
+}
+
+/**
+ * The plan's revision: sha256 over the plan text and every suite it sends, in path order. Runs of
+ * one revision ran the same checks, so only they gate each other and count towards flakes.
+ */
+export function planRevision(planYaml: string, suites: Record<string, string>): string {
+  const h = createHash("sha256").update(planYaml);
+  for (const path of Object.keys(suites).sort()) h.update(`\0${path}\0${suites[path]}`);
+  return h.digest("hex").slice(0, 16);
 }

@@ -13,7 +13,7 @@ import { getRun, insertRun, listRuns, loadRunRecord } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
-import { resolveRun } from "../sequencer/plan-run.js";
+import { planRevision, resolveRun } from "../sequencer/plan-run.js";
 import { dryRunPlan } from "./dry-run.js";
 import type { AgentSessions } from "./sessions.js";
 
@@ -107,7 +107,20 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       );
       insertRun(
         db,
-        { id: runId, planName: plan.name, planPath: req.planPath, planYaml: req.planYaml, suites: { ...req.suites }, stages: resolved.stages.map((s) => s.id), flags, createdAt: Date.now() },
+        {
+          id: runId,
+          planName: plan.name,
+          planPath: req.planPath,
+          planYaml: req.planYaml,
+          suites: { ...req.suites },
+          stages: resolved.stages.map((s) => s.id),
+          flags,
+          createdAt: Date.now(),
+          mode: "full",
+          planRevision: planRevision(req.planYaml, req.suites),
+          options: {},
+          nodes: roster.filter((n) => inRun.has(n.identity.name)).map((n) => n.identity),
+        },
         resolved.tasks.map((t) => ({ id: t.id, stageId: t.stageId, nodeName: t.node, iteration: t.iteration, suitePath: t.suitePath, allowDestructive: t.allowDestructive })),
       );
       deps.log.info({ run: runId, plan: plan.name, tasks: resolved.tasks.length }, resolved.notes.join("; "));

@@ -89,4 +89,34 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE check_results ADD COLUMN captured_json TEXT NOT NULL DEFAULT '{}';
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- How the run was asked for: mode (full|quick), plan revision, skips, --with, role bindings,
+      -- the roster's identities at start, and why it can never be signed off.
+      ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'full';
+      ALTER TABLE runs ADD COLUMN plan_rev TEXT NOT NULL DEFAULT '';
+      ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE runs ADD COLUMN nodes_json TEXT NOT NULL DEFAULT '[]';
+      -- Cross steps and matrix legs: what the task is and what it sends.
+      ALTER TABLE tasks ADD COLUMN stage_kind TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN step_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN role TEXT NOT NULL DEFAULT '';
+      -- Steps of one group run together; a group starts when every earlier one passed.
+      ALTER TABLE tasks ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+      -- The suite text for a step or inline leg, generated from the plan; empty: runs.suites_json.
+      ALTER TABLE tasks ADD COLUMN spec_yaml TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN probes_yaml TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN only_tags_json TEXT NOT NULL DEFAULT '[]';
+      -- Skipped by the user (--skip) or not opted in: does not gate later stages.
+      ALTER TABLE tasks ADD COLUMN waived INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX runs_by_plan ON runs(plan_name, plan_rev, created_at);
+      CREATE TABLE signoffs (
+        run_id        TEXT PRIMARY KEY REFERENCES runs(id),
+        signed_by     TEXT NOT NULL,
+        signed_at     INTEGER NOT NULL,
+        accepted_json TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusFromName, statusName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
@@ -15,6 +16,29 @@ export interface NewRun {
   stages: string[];
   flags: string[];
   createdAt: number;
+  mode: RunMode;
+  /** sha256 over the plan and the suites it uses. */
+  planRevision: string;
+  options: RunOptions;
+  /** The run's nodes as registered when it started. */
+  nodes: NodeIdentity[];
+}
+
+export type RunMode = "full" | "quick";
+
+export interface SkipRecord {
+  target: string;
+  reason: string;
+  source: string;
+}
+
+/** How the run was asked for, beyond stages and nodes. */
+export interface RunOptions {
+  skips?: SkipRecord[];
+  withLegs?: string[];
+  bindings?: { stageId: string; role: string; node: string }[];
+  /** Why the run can never be signed off, e.g. a role=dev node named with --node. */
+  unsignable?: string[];
 }
 
 export interface NewTask {
@@ -24,19 +48,37 @@ export interface NewTask {
   iteration: number;
   suitePath: string;
   allowDestructive: boolean;
+  stageKind?: string;
+  /** Cross step id or matrix leg id. */
+  stepId?: string;
+  role?: string;
+  /** Tasks of a stage run group by group; a group starts when every earlier one passed. */
+  group?: number;
+  /** Generated suite text for a step or an inline leg; else the run's suite at suitePath. */
+  specYaml?: string;
+  probesYaml?: string;
+  onlyTags?: string[];
+  /** Created already skipped (--skip, an opt-in leg not asked for): does not gate later stages. */
+  waived?: string;
 }
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
   db.transaction(() => {
     db.prepare(
-      `INSERT INTO runs (id, plan_name, plan_path, plan_yaml, suites_json, stages_json, status, created_at, flags_json)
-       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
-    ).run(run.id, run.planName, run.planPath, run.planYaml, JSON.stringify(run.suites), JSON.stringify(run.stages), run.createdAt, JSON.stringify(run.flags));
+      `INSERT INTO runs (id, plan_name, plan_path, plan_yaml, suites_json, stages_json, status, created_at, flags_json, mode, plan_rev, options_json, nodes_json)
+       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+    ).run(run.id, run.planName, run.planPath, run.planYaml, JSON.stringify(run.suites), JSON.stringify(run.stages), run.createdAt, JSON.stringify(run.flags),
+      run.mode, run.planRevision, JSON.stringify(run.options), JSON.stringify(run.nodes.map((n) => toJson(NodeIdentitySchema, n))));
     const insert = db.prepare(
-      `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+      `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status, summary, finished_at,
+         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json, waived)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    tasks.forEach((t, i) => insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0));
+    tasks.forEach((t, i) =>
+      insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0,
+        t.waived ? "skipped" : "pending", t.waived ?? "", t.waived ? run.createdAt : null,
+        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? []), t.waived ? 1 : 0),
+    );
   })();
 }
 
@@ -50,6 +92,14 @@ export interface TaskRow {
   allowDestructive: boolean;
   status: Status;
   summary: string;
+  stageKind: string;
+  stepId: string;
+  role: string;
+  group: number;
+  specYaml: string;
+  probesYaml: string;
+  onlyTags: string[];
+  waived: boolean;
 }
 
 interface RawTask {
@@ -64,6 +114,14 @@ interface RawTask {
   summary: string;
   started_at: number | null;
   finished_at: number | null;
+  stage_kind: string;
+  step_id: string;
+  role: string;
+  grp: number;
+  spec_yaml: string;
+  probes_yaml: string;
+  only_tags_json: string;
+  waived: number;
 }
 
 function taskFromRow(r: RawTask): TaskRow {
@@ -77,6 +135,14 @@ function taskFromRow(r: RawTask): TaskRow {
     allowDestructive: r.allow_destructive === 1,
     status: statusFromName(r.status),
     summary: r.summary,
+    stageKind: r.stage_kind,
+    stepId: r.step_id,
+    role: r.role,
+    group: r.grp,
+    specYaml: r.spec_yaml,
+    probesYaml: r.probes_yaml,
+    onlyTags: JSON.parse(r.only_tags_json) as string[],
+    waived: r.waived === 1,
   };
 }
 
@@ -111,6 +177,13 @@ export function addRunFlag(db: Db, id: string, flag: string): void {
 export interface StoredRun extends NewRun {
   status: Status;
   finishedAt: number | null;
+  signoff?: SignoffRecord;
+}
+
+export interface SignoffRecord {
+  by: string;
+  at: number;
+  accepted: SkipRecord[];
 }
 
 interface RawRun {
@@ -124,7 +197,16 @@ interface RawRun {
   created_at: number;
   finished_at: number | null;
   flags_json: string;
+  mode: string;
+  plan_rev: string;
+  options_json: string;
+  nodes_json: string;
+  signed_by: string | null;
+  signed_at: number | null;
+  accepted_json: string | null;
 }
+
+const RUN_SELECT = "SELECT r.*, s.signed_by, s.signed_at, s.accepted_json FROM runs r LEFT JOIN signoffs s ON s.run_id = r.id";
 
 function runFromRow(r: RawRun): StoredRun {
   return {
@@ -138,19 +220,40 @@ function runFromRow(r: RawRun): StoredRun {
     createdAt: r.created_at,
     finishedAt: r.finished_at,
     flags: JSON.parse(r.flags_json) as string[],
+    mode: r.mode === "quick" ? "quick" : "full",
+    planRevision: r.plan_rev,
+    options: JSON.parse(r.options_json) as RunOptions,
+    nodes: (JSON.parse(r.nodes_json) as JsonValue[]).map((n) => fromJson(NodeIdentitySchema, n)),
+    signoff: r.signed_by ? { by: r.signed_by, at: r.signed_at ?? 0, accepted: JSON.parse(r.accepted_json ?? "[]") as SkipRecord[] } : undefined,
   };
 }
 
 export function getRun(db: Db, id: string): StoredRun | undefined {
-  const r = db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined;
+  const r = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(id) as RawRun | undefined;
   return r && runFromRow(r);
 }
 
-export function listRuns(db: Db, limit: number, status?: Status): StoredRun[] {
-  const rows = status
-    ? db.prepare("SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC LIMIT ?").all(statusName(status), limit)
-    : db.prepare("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?").all(limit);
-  return (rows as RawRun[]).map(runFromRow);
+export interface RunFilter {
+  status?: Status;
+  planName?: string;
+  planRevision?: string;
+  signedOnly?: boolean;
+}
+
+/** Newest first. */
+export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredRun[] {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (filter.status !== undefined) where.push("r.status = ?") && args.push(statusName(filter.status));
+  if (filter.planName) where.push("r.plan_name = ?") && args.push(filter.planName);
+  if (filter.planRevision) where.push("r.plan_rev = ?") && args.push(filter.planRevision);
+  if (filter.signedOnly) where.push("s.signed_by IS NOT NULL");
+  const sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`;
+  return (db.prepare(sql).all(...args, limit) as RawRun[]).map(runFromRow);
+}
+
+export function insertSignoff(db: Db, runId: string, signoff: SignoffRecord): void {
+  db.prepare("INSERT INTO signoffs (run_id, signed_by, signed_at, accepted_json) VALUES (?, ?, ?, ?)").run(runId, signoff.by, signoff.at, JSON.stringify(signoff.accepted));
 }
 
 export type CommitOutcome =
@@ -257,6 +360,10 @@ export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
       checks: checks.filter((c) => c.task_id === t.id).map(checkFromRow),
       startedAtMs: BigInt(t.started_at ?? 0),
       finishedAtMs: BigInt(t.finished_at ?? 0),
+      stageKind: t.stage_kind,
+      stepId: t.step_id,
+      role: t.role,
+      suitePath: t.spec_yaml ? "" : t.suite_path,
     }),
   );
   return create(RunRecordSchema, {
@@ -269,5 +376,13 @@ export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
     stages: run.stages,
     tasks,
     attestationFlags: run.flags,
+    mode: run.mode,
+    skips: run.options.skips ?? [],
+    planRevision: run.planRevision,
+    bindings: run.options.bindings ?? [],
+    nodes: run.nodes,
+    signoff: run.signoff && { by: run.signoff.by, atMs: BigInt(run.signoff.at), accepted: run.signoff.accepted },
+    withLegs: run.options.withLegs ?? [],
+    unsignable: run.options.unsignable ?? [],
   });
 }

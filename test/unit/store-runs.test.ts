@@ -38,7 +38,7 @@ const TASKS: NewTask[] = [
 function seedRun(): void {
   insertRun(
     db,
-    { id: "run1", planName: "release", planPath: "gate.yaml", planYaml: "plan: release\n", suites: {}, stages: ["smoke", "fleet"], flags: [], createdAt: 1_700_000_000_000 },
+    { id: "run1", planName: "release", planPath: "gate.yaml", planYaml: "plan: release\n", suites: {}, stages: ["smoke", "fleet"], flags: [], createdAt: 1_700_000_000_000, mode: "full", planRevision: "rev1", options: {}, nodes: [] },
     TASKS,
   );
 }
@@ -82,7 +82,7 @@ describe("openDb and migrations", () => {
     expect(versions()).toEqual(MIGRATIONS.map((m) => m.version));
     expect(count("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'run1'")).toBe(3);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "nodes", "runs", "schema_migrations", "tasks"]);
+    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "nodes", "runs", "schema_migrations", "signoffs", "tasks"]);
   });
 });
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8i2QEKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIkAKElJlc29sdmVQbGFuUmVxdWVzdBIqCgNydW4YASABKAsyHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Ij8KE1Jlc29sdmVQbGFuUmVzcG9uc2USKAoEcGxhbhgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFBsYW4iYQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2UipwMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWciZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIp4BChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASKwoIZmluaXNoZWQYAyABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSABCBwoFZXZlbnQigQEKC0NoZWNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhAKCHN0YWdlX2lkGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIpCgZyZXN1bHQYBSABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQi5gEKClRhc2tSZWNvcmQSDwoHdGFza19pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEiQKBnN0YXR1cxgFIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgGIAEoCRIpCgZjaGVja3MYByADKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQSFQoNc3RhcnRlZF9hdF9tcxgIIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgJIAEoAyLqAQoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCSIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI2Cg5HZXRSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIiAKD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBSI5ChBMaXN0UnVuc1Jlc3BvbnNlEiUKBHJ1bnMYASADKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIj4KEkNyZWF0ZVRva2VuUmVxdWVzdBITCgt0dGxfc2Vjb25kcxgBIAEoAxITCgtkZXNjcmlwdGlvbhgCIAEoCSI7ChNDcmVhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUyrgQKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESQwoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2USSQoITGlzdFJ1bnMSHS5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVzcG9uc2USUgoLQ3JlYXRlVG9rZW4SIC5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiEuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8ijgMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDUJpbmRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2CgRTa2lwEg4KBnRhcmdldBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDgoGc291cmNlGAMgASgJIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIkAKElJlc29sdmVQbGFuUmVxdWVzdBIqCgNydW4YASABKAsyHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Ij8KE1Jlc29sdmVQbGFuUmVzcG9uc2USKAoEcGxhbhgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFBsYW4iYQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2UipwMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWciZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIp4BChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASKwoIZmluaXNoZWQYAyABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSABCBwoFZXZlbnQigQEKC0NoZWNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhAKCHN0YWdlX2lkGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIpCgZyZXN1bHQYBSABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQirQIKClRhc2tSZWNvcmQSDwoHdGFza19pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEiQKBnN0YXR1cxgFIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgGIAEoCRIpCgZjaGVja3MYByADKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQSFQoNc3RhcnRlZF9hdF9tcxgIIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgJIAEoAxISCgpzdGFnZV9raW5kGAogASgJEg8KB3N0ZXBfaWQYCyABKAkSDAoEcm9sZRgMIAEoCRISCgpzdWl0ZV9wYXRoGA0gASgJItcDCglSdW5SZWNvcmQSDgoGcnVuX2lkGAEgASgJEhEKCXBsYW5fbmFtZRgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMSFgoOZmluaXNoZWRfYXRfbXMYBSABKAMSDgoGc3RhZ2VzGAYgAygJEicKBXRhc2tzGAcgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSGQoRYXR0ZXN0YXRpb25fZmxhZ3MYCCADKAkSEQoJcGxhbl9wYXRoGAkgASgJEgwKBG1vZGUYCiABKAkSIQoFc2tpcHMYCyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIVCg1wbGFuX3JldmlzaW9uGAwgASgJEikKCGJpbmRpbmdzGA0gAygLMhcuZmxlZXRnYXRlLnYxLkJvdW5kUm9sZRIpCgVub2RlcxgOIAMoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSJgoHc2lnbm9mZhgPIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEhEKCXdpdGhfbGVncxgQIAMoCRISCgp1bnNpZ25hYmxlGBEgAygJIjkKCUJvdW5kUm9sZRIQCghzdGFnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkiSgoHU2lnbk9mZhIKCgJieRgBIAEoCRINCgVhdF9tcxgCIAEoAxIkCghhY2NlcHRlZBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjYKDkdldFJ1blJlc3BvbnNlEiQKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiSAoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEhEKCXBsYW5fbmFtZRgCIAEoCRITCgtzaWduZWRfb25seRgDIAEoCCI5ChBMaXN0UnVuc1Jlc3BvbnNlEiUKBHJ1bnMYASADKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIj4KEkNyZWF0ZVRva2VuUmVxdWVzdBITCgt0dGxfc2Vjb25kcxgBIAEoAxITCgtkZXNjcmlwdGlvbhgCIAEoCSI7ChNDcmVhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIjkKEUNhbmNlbFJ1blJlc3BvbnNlEiQKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiUAoOU2lnbk9mZlJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEgoKAmJ5GAIgASgJEiIKBmFjY2VwdBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIjcKD1NpZ25PZmZSZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIicKFUV4cG9ydEV2aWRlbmNlUmVxdWVzdBIOCgZydW5faWQYASABKAkiNwoWRXhwb3J0RXZpZGVuY2VSZXNwb25zZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUyowYKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESQwoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2USSQoITGlzdFJ1bnMSHS5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVzcG9uc2USUgoLQ3JlYXRlVG9rZW4SIC5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiEuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USTAoJQ2FuY2VsUnVuEh4uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlcXVlc3QaHy5mbGVldGdhdGUudjEuQ2FuY2VsUnVuUmVzcG9uc2USRgoHU2lnbk9mZhIcLmZsZWV0Z2F0ZS52MS5TaWduT2ZmUmVxdWVzdBodLmZsZWV0Z2F0ZS52MS5TaWduT2ZmUmVzcG9uc2USXQoORXhwb3J0RXZpZGVuY2USIy5mbGVldGdhdGUudjEuRXhwb3J0RXZpZGVuY2VSZXF1ZXN0GiQuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVzcG9uc2UwAWIGcHJvdG8z", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -126,6 +126,34 @@ export type StartRunRequest = Message<"fleetgate.v1.StartRunRequest"> & {
    * @generated from field: int32 iterations = 6;
    */
   iterations: number;
+
+  /**
+   * --skip STAGE_OR_LEG --reason TEXT; a reason is required.
+   *
+   * @generated from field: repeated fleetgate.v1.Skip skips = 7;
+   */
+  skips: Skip[];
+
+  /**
+   * --with LEG: opt-in matrix legs to run.
+   *
+   * @generated from field: repeated string with_legs = 8;
+   */
+  withLegs: string[];
+
+  /**
+   * --quick: only checks tagged quick (or the plan's quick: subset); never signable.
+   *
+   * @generated from field: bool quick = 9;
+   */
+  quick: boolean;
+
+  /**
+   * --bind ROLE=NODE: pins a cross stage's role to a node.
+   *
+   * @generated from field: map<string, string> bindings = 10;
+   */
+  bindings: { [key: string]: string };
 };
 
 /**
@@ -134,6 +162,39 @@ export type StartRunRequest = Message<"fleetgate.v1.StartRunRequest"> & {
  */
 export const StartRunRequestSchema: GenMessage<StartRunRequest> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 3);
+
+/**
+ * A stage, leg or step that did not run, and why. Listed in every output.
+ *
+ * @generated from message fleetgate.v1.Skip
+ */
+export type Skip = Message<"fleetgate.v1.Skip"> & {
+  /**
+   * Stage id, matrix leg id, or STAGE/STEP.
+   *
+   * @generated from field: string target = 1;
+   */
+  target: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Who decided: "--skip", "opt-in" (not asked for with --with), "probe", "sign-off".
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.Skip.
+ * Use `create(SkipSchema)` to create a new message.
+ */
+export const SkipSchema: GenMessage<Skip> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 4);
 
 /**
  * @generated from message fleetgate.v1.StartRunResponse
@@ -150,7 +211,7 @@ export type StartRunResponse = Message<"fleetgate.v1.StartRunResponse"> & {
  * Use `create(StartRunResponseSchema)` to create a new message.
  */
 export const StartRunResponseSchema: GenMessage<StartRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 4);
+  messageDesc(file_fleetgate_v1_control, 5);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanRequest
@@ -169,7 +230,7 @@ export type ResolvePlanRequest = Message<"fleetgate.v1.ResolvePlanRequest"> & {
  * Use `create(ResolvePlanRequestSchema)` to create a new message.
  */
 export const ResolvePlanRequestSchema: GenMessage<ResolvePlanRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 5);
+  messageDesc(file_fleetgate_v1_control, 6);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanResponse
@@ -186,7 +247,7 @@ export type ResolvePlanResponse = Message<"fleetgate.v1.ResolvePlanResponse"> & 
  * Use `create(ResolvePlanResponseSchema)` to create a new message.
  */
 export const ResolvePlanResponseSchema: GenMessage<ResolvePlanResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 6);
+  messageDesc(file_fleetgate_v1_control, 7);
 
 /**
  * A plan as it would run against the roster now: nodes, suites, iterations, commands.
@@ -217,7 +278,7 @@ export type ResolvedPlan = Message<"fleetgate.v1.ResolvedPlan"> & {
  * Use `create(ResolvedPlanSchema)` to create a new message.
  */
 export const ResolvedPlanSchema: GenMessage<ResolvedPlan> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 7);
+  messageDesc(file_fleetgate_v1_control, 8);
 
 /**
  * @generated from message fleetgate.v1.ResolvedStage
@@ -312,7 +373,7 @@ export type ResolvedStage = Message<"fleetgate.v1.ResolvedStage"> & {
  * Use `create(ResolvedStageSchema)` to create a new message.
  */
 export const ResolvedStageSchema: GenMessage<ResolvedStage> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 8);
+  messageDesc(file_fleetgate_v1_control, 9);
 
 /**
  * Which nodes were chosen, and why each other node of the roster was not.
@@ -336,7 +397,7 @@ export type NodeSelection = Message<"fleetgate.v1.NodeSelection"> & {
  * Use `create(NodeSelectionSchema)` to create a new message.
  */
 export const NodeSelectionSchema: GenMessage<NodeSelection> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 9);
+  messageDesc(file_fleetgate_v1_control, 10);
 
 /**
  * @generated from message fleetgate.v1.ChosenNode
@@ -365,7 +426,7 @@ export type ChosenNode = Message<"fleetgate.v1.ChosenNode"> & {
  * Use `create(ChosenNodeSchema)` to create a new message.
  */
 export const ChosenNodeSchema: GenMessage<ChosenNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 10);
+  messageDesc(file_fleetgate_v1_control, 11);
 
 /**
  * @generated from message fleetgate.v1.ExcludedNode
@@ -394,7 +455,7 @@ export type ExcludedNode = Message<"fleetgate.v1.ExcludedNode"> & {
  * Use `create(ExcludedNodeSchema)` to create a new message.
  */
 export const ExcludedNodeSchema: GenMessage<ExcludedNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 11);
+  messageDesc(file_fleetgate_v1_control, 12);
 
 /**
  * @generated from message fleetgate.v1.RoleBinding
@@ -426,7 +487,7 @@ export type RoleBinding = Message<"fleetgate.v1.RoleBinding"> & {
  * Use `create(RoleBindingSchema)` to create a new message.
  */
 export const RoleBindingSchema: GenMessage<RoleBinding> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 12);
+  messageDesc(file_fleetgate_v1_control, 13);
 
 /**
  * One check as the agent would run it.
@@ -527,7 +588,7 @@ export type PlannedCheck = Message<"fleetgate.v1.PlannedCheck"> & {
  * Use `create(PlannedCheckSchema)` to create a new message.
  */
 export const PlannedCheckSchema: GenMessage<PlannedCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 13);
+  messageDesc(file_fleetgate_v1_control, 14);
 
 /**
  * A cross-node step: one check on the node bound to `role`, or a parallel group.
@@ -568,7 +629,7 @@ export type PlannedStep = Message<"fleetgate.v1.PlannedStep"> & {
  * Use `create(PlannedStepSchema)` to create a new message.
  */
 export const PlannedStepSchema: GenMessage<PlannedStep> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 14);
+  messageDesc(file_fleetgate_v1_control, 15);
 
 /**
  * A matrix leg: a suite, or one check, on one node.
@@ -631,7 +692,7 @@ export type PlannedLeg = Message<"fleetgate.v1.PlannedLeg"> & {
  * Use `create(PlannedLegSchema)` to create a new message.
  */
 export const PlannedLegSchema: GenMessage<PlannedLeg> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 15);
+  messageDesc(file_fleetgate_v1_control, 16);
 
 /**
  * @generated from message fleetgate.v1.WatchRunRequest
@@ -648,7 +709,7 @@ export type WatchRunRequest = Message<"fleetgate.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 16);
+  messageDesc(file_fleetgate_v1_control, 17);
 
 /**
  * @generated from message fleetgate.v1.WatchRunResponse
@@ -683,7 +744,7 @@ export type WatchRunResponse = Message<"fleetgate.v1.WatchRunResponse"> & {
  * Use `create(WatchRunResponseSchema)` to create a new message.
  */
 export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 17);
+  messageDesc(file_fleetgate_v1_control, 18);
 
 /**
  * @generated from message fleetgate.v1.CheckUpdate
@@ -720,7 +781,7 @@ export type CheckUpdate = Message<"fleetgate.v1.CheckUpdate"> & {
  * Use `create(CheckUpdateSchema)` to create a new message.
  */
 export const CheckUpdateSchema: GenMessage<CheckUpdate> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 18);
+  messageDesc(file_fleetgate_v1_control, 19);
 
 /**
  * @generated from message fleetgate.v1.TaskRecord
@@ -770,6 +831,34 @@ export type TaskRecord = Message<"fleetgate.v1.TaskRecord"> & {
    * @generated from field: int64 finished_at_ms = 9;
    */
   finishedAtMs: bigint;
+
+  /**
+   * single, fleet, cross or matrix.
+   *
+   * @generated from field: string stage_kind = 10;
+   */
+  stageKind: string;
+
+  /**
+   * Cross: the step id; matrix: the leg id. Empty for single and fleet.
+   *
+   * @generated from field: string step_id = 11;
+   */
+  stepId: string;
+
+  /**
+   * Cross: the role whose node ran the step.
+   *
+   * @generated from field: string role = 12;
+   */
+  role: string;
+
+  /**
+   * The suite as the plan names it; empty for a step or leg that is one inline check.
+   *
+   * @generated from field: string suite_path = 13;
+   */
+  suitePath: string;
 };
 
 /**
@@ -777,7 +866,7 @@ export type TaskRecord = Message<"fleetgate.v1.TaskRecord"> & {
  * Use `create(TaskRecordSchema)` to create a new message.
  */
 export const TaskRecordSchema: GenMessage<TaskRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 19);
+  messageDesc(file_fleetgate_v1_control, 20);
 
 /**
  * @generated from message fleetgate.v1.RunRecord
@@ -829,6 +918,58 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
    * @generated from field: string plan_path = 9;
    */
   planPath: string;
+
+  /**
+   * "full" or "quick". A quick run never satisfies gating and can never be signed off.
+   *
+   * @generated from field: string mode = 10;
+   */
+  mode: string;
+
+  /**
+   * Skips decided before the run (--skip, opt-in legs not asked for); task skips are on tasks.
+   *
+   * @generated from field: repeated fleetgate.v1.Skip skips = 11;
+   */
+  skips: Skip[];
+
+  /**
+   * sha256 of the plan and every suite it uses: runs of the same revision are comparable.
+   *
+   * @generated from field: string plan_revision = 12;
+   */
+  planRevision: string;
+
+  /**
+   * Cross stages: each role and the node it was bound to.
+   *
+   * @generated from field: repeated fleetgate.v1.BoundRole bindings = 13;
+   */
+  bindings: BoundRole[];
+
+  /**
+   * Each node of the run as it registered at run start: identity, labels, facts.
+   *
+   * @generated from field: repeated fleetgate.v1.NodeIdentity nodes = 14;
+   */
+  nodes: NodeIdentity[];
+
+  /**
+   * @generated from field: fleetgate.v1.SignOff signoff = 15;
+   */
+  signoff?: SignOff | undefined;
+
+  /**
+   * @generated from field: repeated string with_legs = 16;
+   */
+  withLegs: string[];
+
+  /**
+   * Why the run cannot be signed off whatever its outcome, e.g. a role=dev node named.
+   *
+   * @generated from field: repeated string unsignable = 17;
+   */
+  unsignable: string[];
 };
 
 /**
@@ -836,7 +977,63 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
  * Use `create(RunRecordSchema)` to create a new message.
  */
 export const RunRecordSchema: GenMessage<RunRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 20);
+  messageDesc(file_fleetgate_v1_control, 21);
+
+/**
+ * @generated from message fleetgate.v1.BoundRole
+ */
+export type BoundRole = Message<"fleetgate.v1.BoundRole"> & {
+  /**
+   * @generated from field: string stage_id = 1;
+   */
+  stageId: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string node = 3;
+   */
+  node: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.BoundRole.
+ * Use `create(BoundRoleSchema)` to create a new message.
+ */
+export const BoundRoleSchema: GenMessage<BoundRole> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 22);
+
+/**
+ * @generated from message fleetgate.v1.SignOff
+ */
+export type SignOff = Message<"fleetgate.v1.SignOff"> & {
+  /**
+   * @generated from field: string by = 1;
+   */
+  by: string;
+
+  /**
+   * @generated from field: int64 at_ms = 2;
+   */
+  atMs: bigint;
+
+  /**
+   * Skips accepted by name at sign-off, each with a reason.
+   *
+   * @generated from field: repeated fleetgate.v1.Skip accepted = 3;
+   */
+  accepted: Skip[];
+};
+
+/**
+ * Describes the message fleetgate.v1.SignOff.
+ * Use `create(SignOffSchema)` to create a new message.
+ */
+export const SignOffSchema: GenMessage<SignOff> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 23);
 
 /**
  * @generated from message fleetgate.v1.GetRunRequest
@@ -853,7 +1050,7 @@ export type GetRunRequest = Message<"fleetgate.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 21);
+  messageDesc(file_fleetgate_v1_control, 24);
 
 /**
  * @generated from message fleetgate.v1.GetRunResponse
@@ -870,7 +1067,7 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 22);
+  messageDesc(file_fleetgate_v1_control, 25);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -880,6 +1077,20 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
    * @generated from field: int32 limit = 1;
    */
   limit: number;
+
+  /**
+   * Only runs of this plan name, when set.
+   *
+   * @generated from field: string plan_name = 2;
+   */
+  planName: string;
+
+  /**
+   * Only signed-off runs (`coord known-good`).
+   *
+   * @generated from field: bool signed_only = 3;
+   */
+  signedOnly: boolean;
 };
 
 /**
@@ -887,7 +1098,7 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 23);
+  messageDesc(file_fleetgate_v1_control, 26);
 
 /**
  * @generated from message fleetgate.v1.ListRunsResponse
@@ -904,7 +1115,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 24);
+  messageDesc(file_fleetgate_v1_control, 27);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -926,7 +1137,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 25);
+  messageDesc(file_fleetgate_v1_control, 28);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -948,7 +1159,131 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 26);
+  messageDesc(file_fleetgate_v1_control, 29);
+
+/**
+ * @generated from message fleetgate.v1.CancelRunRequest
+ */
+export type CancelRunRequest = Message<"fleetgate.v1.CancelRunRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.CancelRunRequest.
+ * Use `create(CancelRunRequestSchema)` to create a new message.
+ */
+export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 30);
+
+/**
+ * @generated from message fleetgate.v1.CancelRunResponse
+ */
+export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
+  /**
+   * @generated from field: fleetgate.v1.RunRecord run = 1;
+   */
+  run?: RunRecord | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.CancelRunResponse.
+ * Use `create(CancelRunResponseSchema)` to create a new message.
+ */
+export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 31);
+
+/**
+ * @generated from message fleetgate.v1.SignOffRequest
+ */
+export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string by = 2;
+   */
+  by: string;
+
+  /**
+   * @generated from field: repeated fleetgate.v1.Skip accept = 3;
+   */
+  accept: Skip[];
+};
+
+/**
+ * Describes the message fleetgate.v1.SignOffRequest.
+ * Use `create(SignOffRequestSchema)` to create a new message.
+ */
+export const SignOffRequestSchema: GenMessage<SignOffRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 32);
+
+/**
+ * @generated from message fleetgate.v1.SignOffResponse
+ */
+export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
+  /**
+   * @generated from field: fleetgate.v1.RunRecord run = 1;
+   */
+  run?: RunRecord | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.SignOffResponse.
+ * Use `create(SignOffResponseSchema)` to create a new message.
+ */
+export const SignOffResponseSchema: GenMessage<SignOffResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 33);
+
+/**
+ * @generated from message fleetgate.v1.ExportEvidenceRequest
+ */
+export type ExportEvidenceRequest = Message<"fleetgate.v1.ExportEvidenceRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.ExportEvidenceRequest.
+ * Use `create(ExportEvidenceRequestSchema)` to create a new message.
+ */
+export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 34);
+
+/**
+ * One file of an evidence bundle, path relative to the bundle's root.
+ *
+ * @generated from message fleetgate.v1.ExportEvidenceResponse
+ */
+export type ExportEvidenceResponse = Message<"fleetgate.v1.ExportEvidenceResponse"> & {
+  /**
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * @generated from field: bytes content = 2;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message fleetgate.v1.ExportEvidenceResponse.
+ * Use `create(ExportEvidenceResponseSchema)` to create a new message.
+ */
+export const ExportEvidenceResponseSchema: GenMessage<ExportEvidenceResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 35);
 
 /**
  * @generated from enum fleetgate.v1.ExclusionReason
@@ -1066,6 +1401,36 @@ export const ControlService: GenService<{
     methodKind: "unary";
     input: typeof CreateTokenRequestSchema;
     output: typeof CreateTokenResponseSchema;
+  },
+  /**
+   * Stops a running run: tasks not finished become cancelled; agents finish their current check.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.CancelRun
+   */
+  cancelRun: {
+    methodKind: "unary";
+    input: typeof CancelRunRequestSchema;
+    output: typeof CancelRunResponseSchema;
+  },
+  /**
+   * Records who signed a finished run off and which skips they accepted; refuses unsignable runs.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.SignOff
+   */
+  signOff: {
+    methodKind: "unary";
+    input: typeof SignOffRequestSchema;
+    output: typeof SignOffResponseSchema;
+  },
+  /**
+   * The run's evidence bundle (runs/<id>/ under the coordinator's evidence dir), file by file.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.ExportEvidence
+   */
+  exportEvidence: {
+    methodKind: "server_streaming";
+    input: typeof ExportEvidenceRequestSchema;
+    output: typeof ExportEvidenceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_fleetgate_v1_control, 0);
