@@ -1,55 +1,20 @@
 import { writeFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { ControlService, NodeInfoSchema, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { parseDuration } from "../../shared/durations.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { markdownReport } from "../reports/markdown.js";
 import { startCoordinator } from "../server/serve.js";
-import { ControlClient, DEFAULT_COORDINATOR, type ConnectionFlags } from "./client.js";
+import { DEFAULT_COORDINATOR } from "./client.js";
+import { connected, duration, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
 import { dryRunCommand } from "./dry-run-command.js";
 import { runCommand, type RunFlags } from "./run-command.js";
 import { loadServeConfig } from "./serve-config.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
-
-function duration(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
-  return n;
-}
-
-/** The options every command that talks to a running coordinator takes. */
-function connected(cmd: Command): Command {
-  return cmd
-    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
-    .option("--token <token>", "admin token (env FLEETGATE_TOKEN)")
-    .option("--state-dir <dir>", "read the admin token from the coordinator's state dir (env FLEETGATE_STATE_DIR)");
-}
-
-async function withClient<T>(flags: ConnectionFlags, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(flags);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
-
-function print(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-}
 
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version("0.1.0");

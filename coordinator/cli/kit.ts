@@ -1,0 +1,47 @@
+// What every coord subcommand shares: connection options, a client for one command, printing,
+// and option parsers. Subcommand groups register themselves with these.
+import { InvalidArgumentError, type Command } from "commander";
+import { parseDuration } from "../../shared/durations.js";
+import { ControlClient, DEFAULT_COORDINATOR, type ConnectionFlags } from "./client.js";
+
+export type { ConnectionFlags };
+
+export function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  return n;
+}
+
+/** Collects a repeatable option into an array. */
+export function repeatable(value: string, prev: string[]): string[] {
+  return [...prev, value];
+}
+
+/** The options every command that talks to a running coordinator takes. */
+export function connected(cmd: Command): Command {
+  return cmd
+    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
+    .option("--token <token>", "admin token (env FLEETGATE_TOKEN)")
+    .option("--state-dir <dir>", "read the admin token from the coordinator's state dir (env FLEETGATE_STATE_DIR)");
+}
+
+export async function withClient<T>(flags: ConnectionFlags, fn: (c: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(flags);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+export function print(text: string): void {
+  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
