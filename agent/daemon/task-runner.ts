@@ -2,11 +2,12 @@
 // a loaded node's CPU and sshd usable (seed 002), and makes a node's iterations strictly ordered.
 import type { Logger } from "pino";
 import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import type { Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { CheckResult, Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
 import type { Spool } from "./spool.js";
+import { captureScope, tagSelector } from "./task-options.js";
 
 export class TaskRunner {
   private readonly queue: Task[] = [];
@@ -46,19 +47,28 @@ export class TaskRunner {
     log.info({ iteration: task.iteration, suite: task.suitePath }, "task started");
     let status: Status;
     let summary: string;
+    const report = (result: CheckResult) => {
+      this.spool.append({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } });
+      log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
+      this.onEvent();
+    };
     try {
       const suite = parseSuite(task.suiteYaml, task.suitePath);
-      const outcome = await runSuite(suite, {
-        allowDestructive: task.allowDestructive,
-        env: process.env,
-        onResult: (result) => {
-          this.spool.append({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } });
-          log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
-          this.onEvent();
-        },
-      });
-      status = outcome.status;
-      summary = outcome.summary;
+      const unmet = task.probesYaml ? await this.runProbes(task, report) : undefined;
+      if (unmet) {
+        status = Status.SKIPPED;
+        summary = unmet;
+      } else {
+        const outcome = await runSuite(suite, {
+          allowDestructive: task.allowDestructive,
+          env: process.env,
+          scope: captureScope(task.captures),
+          select: tagSelector(task.onlyTags),
+          onResult: report,
+        });
+        status = outcome.status;
+        summary = outcome.summary;
+      }
     } catch (err) {
       // A suite that does not parse or expand is the gate's input breaking, not the node failing.
       status = Status.ERROR;
@@ -67,5 +77,21 @@ export class TaskRunner {
     this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
     log.info({ status: statusName(status) }, summary);
     this.onEvent();
+  }
+
+  /**
+   * A matrix leg's `requires:` probes, run before the leg (like SKIP_PLASMA when nested KVM is
+   * off): the first one that does not pass skips the leg, with its hint. Undefined: all passed.
+   */
+  private async runProbes(task: Task, report: (r: CheckResult) => void): Promise<string | undefined> {
+    const probes = parseSuite(task.probesYaml, `${task.suitePath || task.stageId} (probes)`);
+    const outcome = await runSuite(probes, {
+      allowDestructive: false,
+      env: process.env,
+      onResult: (r) => report(Object.assign(r, { precondition: true })),
+    });
+    const failed = outcome.results.find((r) => r.status !== Status.PASSED);
+    if (!failed) return undefined;
+    return `requires ${failed.checkId}: ${failed.summary}${failed.hint ? `; hint: ${failed.hint}` : ""}`;
   }
 }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { expandVariables } from "../../shared/model/expand.js";
+import { expandVariables, type ExpansionScope } from "../../shared/model/expand.js";
 import { Status, worstStatus } from "../../shared/model/status.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
@@ -14,6 +14,8 @@ export interface SuiteRunOptions {
   check?: Partial<RunCheckOptions>;
   /** Which gate checks to run (`--only`, `--tags`); preconditions always run. */
   select?: (check: ResolvedCheck) => boolean;
+  /** More namespaces for `${ns.name}`: in cross stages, values earlier steps captured, per role. */
+  scope?: ExpansionScope;
 }
 
 export interface SuiteOutcome {
@@ -23,8 +25,8 @@ export interface SuiteOutcome {
 }
 
 /** Expands `${vars.X}` and `${env.X}` in every check up front, so nothing runs on a bad suite. */
-export function resolveVariables(suite: Suite, env: Record<string, string | undefined>): ResolvedCheck[] {
-  const scope = { vars: suite.vars, env };
+export function resolveVariables(suite: Suite, env: Record<string, string | undefined>, extra: ExpansionScope = {}): ResolvedCheck[] {
+  const scope = { ...extra, vars: suite.vars, env };
   return [...suite.preconditions, ...suite.checks].map((c) => ({
     ...c,
     spec: expandVariables(c.spec, scope, `${suite.file}: ${c.precondition ? "precondition" : "check"} ${c.id}`),
@@ -48,7 +50,7 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
  * and no gate check runs), then the checks in order.
  */
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
-  const checks = resolveVariables(suite, opts.env);
+  const checks = resolveVariables(suite, opts.env, opts.scope);
   const results: CheckResult[] = [];
   const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, ...opts.check };
   const record = async (r: CheckResult) => {

@@ -8,12 +8,22 @@ export interface PlannedTask {
   stageId: string;
   node: string;
   iteration: number;
+  /**
+   * A stage's tasks run group by group: a group starts when every task of the groups before it
+   * has finished (a barrier). Single and fleet stages have one group; each cross step or
+   * parallel group of steps is one, as is each matrix leg.
+   */
+  group: number;
+  /** How messages name the task: "step fetch on peer (node-b)". */
+  label: string;
 }
 
 export interface PlannedStage {
   id: string;
   /** Nodes working at once; each node still runs one task at a time. */
   parallel: number;
+  /** Cross stages: a group that did not pass skips the groups after it (steps build on each other). */
+  stopOnFailure: boolean;
 }
 
 export interface TaskState extends PlannedTask {
@@ -118,10 +128,13 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       state.offlineSince[event.node] ??= event.at;
       break;
     case "tick": {
+      const current = tasksOf(state.tasks, state.stages[state.current]?.id);
+      const group = openGroup(current);
       for (const [node, since] of Object.entries(state.offlineSince)) {
         if (event.now - since < state.lostAfterMs) continue;
         const why = `node ${node} lost: not connected for ${humanDuration(event.now - since)}`;
-        for (const t of tasksOf(state.tasks, state.stages[state.current]?.id)) if (t.node === node && !isTerminal(t.status)) set(t, Status.LOST, why);
+        // Only work due now is lost; later groups are decided by the barrier (skipped, or waiting).
+        for (const t of current) if (t.node === node && !isTerminal(t.status) && t.group <= group) set(t, Status.LOST, why);
       }
       break;
     }
@@ -150,8 +163,18 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
       state.current++;
       continue;
     }
+    const group = openGroup(tasks);
+    if (stage.stopOnFailure) {
+      const broken = tasks.find((t) => t.group < group && t.status !== Status.PASSED);
+      if (broken) {
+        const why = `${broken.label} ${statusName(broken.status).replace("_", " ")}${broken.summary ? `: ${broken.summary}` : ""}`;
+        for (const t of tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `not run: ${why}`);
+        continue;
+      }
+    }
     const busy = new Set(tasks.filter((t) => t.status === Status.RUNNING).map((t) => t.node));
     for (const t of tasks) {
+      if (t.group !== group) continue;
       if (busy.size >= stage.parallel) break;
       if (t.status !== Status.PENDING || busy.has(t.node) || state.offlineSince[t.node] !== undefined) continue;
       // A node's iterations run in order: only its earliest pending task may start.
@@ -162,6 +185,11 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
     }
     return;
   }
+}
+
+/** The earliest group with work left; groups before it have all finished. */
+function openGroup(tasks: TaskState[]): number {
+  return Math.min(...tasks.filter((t) => !isTerminal(t.status)).map((t) => t.group));
 }
 
 function finish(state: SequencerState, commands: SequencerCommand[]): void {

@@ -9,19 +9,28 @@ import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { finishRun, getRun, getTask, listRuns, listTasks, loadRunRecord, setTaskStatus, type TaskRow } from "../store/runs.js";
+import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, loadRunRecord, setTaskStatus, type TaskRow } from "../store/runs.js";
 import type { AgentSessions } from "../server/sessions.js";
-import { initialState, resumedState, step, type PlannedStage, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
+import { missingCaptureMessage, stepCaptures } from "./captures.js";
+import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
+import { plannedStage, taskLabel } from "./plan-run.js";
 
 export interface EngineOptions {
   lostAfterMs: number;
   tickMs: number;
+  /** Called once a run has finished and its status is stored (the evidence bundle). */
+  onFinished?: (runId: string) => void;
 }
 
 interface ActiveRun {
   state: SequencerState;
   suites: Record<string, string>;
+  planPath: string;
   log: Logger;
+}
+
+function plannedTask(t: TaskRow): PlannedTask {
+  return { id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration, group: t.group, label: taskLabel({ ...t, node: t.nodeName }) };
 }
 
 export class RunEngine {
@@ -58,7 +67,7 @@ export class RunEngine {
   /** Begins a run whose rows were just inserted. */
   begin(runId: string, stages: PlannedStage[]): void {
     const tasks = listTasks(this.db, runId);
-    const state = initialState(stages, tasks.map((t) => ({ id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration })), this.opts.lostAfterMs, this.offlineNodes(tasks, Date.now()));
+    const state = initialState(stages, tasks.map(plannedTask), this.opts.lostAfterMs, this.offlineNodes(tasks, Date.now()));
     this.track(runId, state);
     this.apply(runId, { type: "start" });
   }
@@ -85,11 +94,11 @@ export class RunEngine {
     const stages: PlannedStage[] = run.stages.map((id) => {
       const def = plan.stages.find((s) => s.id === id);
       const nodes = new Set(tasks.filter((t) => t.stageId === id).map((t) => t.nodeName)).size;
-      return { id, parallel: def?.kind === "fleet" ? (def.parallel ?? nodes) : 1 };
+      return def ? plannedStage(def, nodes) : { id, parallel: 1, stopOnFailure: true };
     });
     const state = resumedState(
       stages,
-      tasks.map((t) => ({ id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration, status: t.status, summary: t.summary })),
+      tasks.map((t) => ({ ...plannedTask(t), status: t.status, summary: t.summary })),
       this.opts.lostAfterMs,
       this.offlineNodes(tasks, Date.now()),
     );
@@ -100,7 +109,7 @@ export class RunEngine {
 
   private track(runId: string, state: SequencerState): void {
     const run = getRun(this.db, runId);
-    this.active.set(runId, { state, suites: run?.suites ?? {}, log: this.log.child({ run: runId }) });
+    this.active.set(runId, { state, suites: run?.suites ?? {}, planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
   private offlineNodes(tasks: TaskRow[], now: number): Record<string, number> {
@@ -126,6 +135,12 @@ export class RunEngine {
       case "dispatch": {
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
+        const { captures, missing } = this.capturesFor(task);
+        if (missing.length) {
+          // The step cannot mean what it says without the value: fail it here, with the reason.
+          this.apply(runId, { type: "task_done", taskId: task.id, status: Status.FAILED, summary: missingCaptureMessage(missing) });
+          return;
+        }
         const sent = this.sessions.send(
           task.nodeName,
           create(TaskSchema, {
@@ -133,9 +148,13 @@ export class RunEngine {
             runId,
             stageId: task.stageId,
             iteration: task.iteration,
-            suiteYaml: run.suites[task.suitePath] ?? "",
-            suitePath: task.suitePath,
+            suiteYaml: task.specYaml || (run.suites[task.suitePath] ?? ""),
+            // A generated step names where it came from, so errors point at the plan.
+            suitePath: task.specYaml ? `${run.planPath}#${task.stageId}/${task.stepId}` : task.suitePath,
             allowDestructive: task.allowDestructive,
+            captures,
+            onlyTags: task.onlyTags,
+            probesYaml: task.probesYaml,
           }),
         );
         run.log.info({ node: task.nodeName, stage: task.stageId, iteration: task.iteration, sent }, sent ? "task sent" : "node offline; task waits for it");
@@ -155,11 +174,21 @@ export class RunEngine {
         finishRun(this.db, runId, cmd.status);
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
+        this.opts.onFinished?.(runId);
         const record = loadRunRecord(this.db, runId);
         if (record) this.publish(runId, { event: { case: "finished", value: record } });
         return;
       }
     }
+  }
+
+  /** Cross steps: values earlier steps of the stage captured, and any the step needs but lacks. */
+  private capturesFor(task: TaskRow): { captures: Record<string, string>; missing: string[] } {
+    if (task.stageKind !== "cross") return { captures: {}, missing: [] };
+    const stage = listTasks(this.db, task.runId).filter((t) => t.stageId === task.stageId);
+    const done = capturesOf(this.db, stage.filter((t) => t.group < task.group).map((t) => t.id));
+    const earlier = stage.filter((t) => done.has(t.id)).map((t) => ({ role: t.role, group: t.group, captured: done.get(t.id) ?? {} }));
+    return stepCaptures(task.specYaml, task.group, [...new Set(stage.map((t) => t.role))], earlier);
   }
 
   private publish(runId: string, init: Parameters<typeof create<typeof WatchRunResponseSchema>>[1]): void {

@@ -50,9 +50,12 @@ function whyUnbound(node: RosterNode, roles: [string, Selector][], matched: stri
   return first ?? { name: node.name, reason: "label_mismatch", detail: "matches no role" };
 }
 
-export function bindRoles(stageId: string, roles: Record<string, Selector>, roster: RosterNode[], named: string[]): BoundRoles {
+/** `pins` (--bind ROLE=NODE) bind a role to a node whatever its labels, as --node does. */
+export function bindRoles(stageId: string, roles: Record<string, Selector>, roster: RosterNode[], named: string[], pins: Record<string, string> = {}): BoundRoles {
   const entries = Object.entries(roles);
   const candidates = entries.map(([role, selector]) => {
+    const pinned = roster.find((n) => n.name === pins[role]);
+    if (pinned) return [pinned];
     const { chosen } = eligibleNodes(selector, roster, named);
     if (!chosen.length) throw noNodeError(`stage ${stageId} role ${role}`, describeWant(selector, named), roster);
     // Online first: a role bound to an offline node would hold the whole stage until it returns.

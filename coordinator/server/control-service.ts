@@ -5,15 +5,17 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError, toGrpcError } from "../../shared/errors.js";
-import { parsePlan, suitePaths } from "../../shared/model/plan.js";
+import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
-import { getRun, insertRun, listRuns, loadRunRecord } from "../store/runs.js";
+import { getRun, insertRun, latestStageOutcome, listRuns, loadRunRecord } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
-import { planRevision, resolveRun } from "../sequencer/plan-run.js";
+import { checkGating } from "../sequencer/gating.js";
+import { planRevision, resolveRun, type RunRequest } from "../sequencer/plan-run.js";
 import { dryRunPlan } from "./dry-run.js";
 import type { AgentSessions } from "./sessions.js";
 
@@ -25,6 +27,8 @@ export interface ControlServiceDeps {
   adminToken: string;
   /** This host's /etc/machine-id: an agent reporting it runs on the coordinator itself. */
   ownMachineId: string;
+  /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
+  beforeRun?: (plan: Plan) => void;
 }
 
 function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
@@ -55,6 +59,19 @@ export function attestationFlags(nodes: NodeRow[], ownMachineId: string): Map<st
   }
   for (const n of nodes) if (n.identity.machineId === ownMachineId) add(n.identity.name, "runs on the coordinator's own host");
   return flags;
+}
+
+/** The run request as the sequencer takes it, from the wire. */
+export function runRequest(req: pb.StartRunRequest): RunRequest {
+  return {
+    stages: req.stages,
+    nodeNames: req.nodeNames,
+    iterations: req.iterations,
+    skips: req.skips.map((s) => ({ target: s.target, reason: s.reason })),
+    withLegs: req.withLegs,
+    quick: req.quick,
+    bindings: { ...req.bindings },
+  };
 }
 
 function newRunId(now = new Date()): string {
@@ -93,14 +110,22 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
       const runId = newRunId();
       const roster = listNodes(db);
-      const resolved = resolveRun(plan, { stages: req.stages, nodeNames: req.nodeNames, iterations: req.iterations }, rosterOf(roster), runId);
+      const resolved = resolveRun(plan, runRequest(req), rosterOf(roster), runId);
       // Validate every suite the run needs before anything is sent to a node.
-      const needed = new Set(resolved.tasks.map((t) => t.suitePath));
+      const needed = new Set(resolved.tasks.filter((t) => !t.specYaml).map((t) => t.suitePath));
       for (const path of suitePaths(plan).filter((p) => needed.has(p))) {
         const text = req.suites[path];
         if (text === undefined) throw new FleetgateError("bad_input", `plan refers to suite ${path}, which was not sent with the run`);
         parseSuite(text, path);
       }
+      for (const t of resolved.tasks) {
+        if (t.specYaml) parseSuite(t.specYaml, `${req.planPath}#${t.stageId}/${t.stepId}`);
+        if (t.probesYaml) parseSuite(t.probesYaml, `${req.planPath}#${t.stageId}/probes`);
+      }
+      const revision = planRevision(req.planYaml, req.suites);
+      const stageIds = resolved.stages.map((s) => s.id);
+      checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId));
+      deps.beforeRun?.(plan);
       const inRun = new Set(resolved.tasks.map((t) => t.node));
       const flags = [...attestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId)].flatMap(([node, fs]) =>
         fs.map((f) => `node ${node} ${f}`),
@@ -113,17 +138,17 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           planPath: req.planPath,
           planYaml: req.planYaml,
           suites: { ...req.suites },
-          stages: resolved.stages.map((s) => s.id),
+          stages: stageIds,
           flags,
           createdAt: Date.now(),
-          mode: "full",
-          planRevision: planRevision(req.planYaml, req.suites),
-          options: {},
+          mode: resolved.mode,
+          planRevision: revision,
+          options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable },
           nodes: roster.filter((n) => inRun.has(n.identity.name)).map((n) => n.identity),
         },
-        resolved.tasks.map((t) => ({ id: t.id, stageId: t.stageId, nodeName: t.node, iteration: t.iteration, suitePath: t.suitePath, allowDestructive: t.allowDestructive })),
+        resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
       );
-      deps.log.info({ run: runId, plan: plan.name, tasks: resolved.tasks.length }, resolved.notes.join("; "));
+      deps.log.info({ run: runId, plan: plan.name, mode: resolved.mode, tasks: resolved.tasks.length }, resolved.notes.join("; "));
       deps.engine.begin(runId, resolved.stages);
       return create(pb.StartRunResponseSchema, { runId });
     }),
@@ -143,8 +168,20 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     listRuns: unary(deps, (req: pb.ListRunsRequest): pb.ListRunsResponse => {
-      const runs = listRuns(db, req.limit > 0 ? req.limit : 20).map((r) => loadRunRecord(db, r.id)).filter((r): r is pb.RunRecord => !!r);
+      const filter = { planName: req.planName || undefined, signedOnly: req.signedOnly };
+      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter).map((r) => loadRunRecord(db, r.id)).filter((r): r is pb.RunRecord => !!r);
       return create(pb.ListRunsResponseSchema, { runs });
+    }),
+
+    cancelRun: unary(deps, (req: pb.CancelRunRequest): pb.CancelRunResponse => {
+      const run = getRun(db, req.runId);
+      if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
+      if (!deps.engine.isActive(req.runId)) {
+        throw new FleetgateError("conflict", `run ${req.runId} already finished (${statusName(run.status)}); nothing to cancel`);
+      }
+      deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
+      deps.log.info({ run: req.runId, reason: req.reason }, "run cancelled");
+      return create(pb.CancelRunResponseSchema, { run: loadRunRecord(db, req.runId) });
     }),
 
     watchRun(call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void {

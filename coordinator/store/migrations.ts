@@ -108,8 +108,6 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE tasks ADD COLUMN spec_yaml TEXT NOT NULL DEFAULT '';
       ALTER TABLE tasks ADD COLUMN probes_yaml TEXT NOT NULL DEFAULT '';
       ALTER TABLE tasks ADD COLUMN only_tags_json TEXT NOT NULL DEFAULT '[]';
-      -- Skipped by the user (--skip) or not opted in: does not gate later stages.
-      ALTER TABLE tasks ADD COLUMN waived INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX runs_by_plan ON runs(plan_name, plan_rev, created_at);
       CREATE TABLE signoffs (
         run_id        TEXT PRIMARY KEY REFERENCES runs(id),

@@ -58,8 +58,6 @@ export interface NewTask {
   specYaml?: string;
   probesYaml?: string;
   onlyTags?: string[];
-  /** Created already skipped (--skip, an opt-in leg not asked for): does not gate later stages. */
-  waived?: string;
 }
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
@@ -70,14 +68,13 @@ export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
     ).run(run.id, run.planName, run.planPath, run.planYaml, JSON.stringify(run.suites), JSON.stringify(run.stages), run.createdAt, JSON.stringify(run.flags),
       run.mode, run.planRevision, JSON.stringify(run.options), JSON.stringify(run.nodes.map((n) => toJson(NodeIdentitySchema, n))));
     const insert = db.prepare(
-      `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status, summary, finished_at,
-         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json, waived)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status,
+         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
     );
     tasks.forEach((t, i) =>
       insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0,
-        t.waived ? "skipped" : "pending", t.waived ?? "", t.waived ? run.createdAt : null,
-        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? []), t.waived ? 1 : 0),
+        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? [])),
     );
   })();
 }
@@ -99,7 +96,6 @@ export interface TaskRow {
   specYaml: string;
   probesYaml: string;
   onlyTags: string[];
-  waived: boolean;
 }
 
 interface RawTask {
@@ -121,7 +117,6 @@ interface RawTask {
   spec_yaml: string;
   probes_yaml: string;
   only_tags_json: string;
-  waived: number;
 }
 
 function taskFromRow(r: RawTask): TaskRow {
@@ -142,7 +137,6 @@ function taskFromRow(r: RawTask): TaskRow {
     specYaml: r.spec_yaml,
     probesYaml: r.probes_yaml,
     onlyTags: JSON.parse(r.only_tags_json) as string[],
-    waived: r.waived === 1,
   };
 }
 
@@ -385,4 +379,33 @@ export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
     withLegs: run.options.withLegs ?? [],
     unsignable: run.options.unsignable ?? [],
   });
+}
+
+/** Values captured by the given tasks' checks, per task id (check capture maps merged in order). */
+export function capturesOf(db: Db, taskIds: string[]): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  const select = db.prepare("SELECT captured_json FROM check_results WHERE task_id = ? ORDER BY started_at, rowid");
+  for (const id of taskIds) {
+    const merged: Record<string, string> = {};
+    for (const row of select.all(id) as { captured_json: string }[]) Object.assign(merged, JSON.parse(row.captured_json) as Record<string, string>);
+    out.set(id, merged);
+  }
+  return out;
+}
+
+/**
+ * How a stage ended in the newest finished full run of this plan revision that ran it: what
+ * gating asks when a stage is run on its own. Undefined when no such run exists.
+ */
+export function latestStageOutcome(db: Db, planName: string, planRevision: string, stageId: string): { runId: string; statuses: Status[] } | undefined {
+  const runs = db
+    .prepare(
+      `SELECT r.id FROM runs r WHERE r.plan_name = ? AND r.plan_rev = ? AND r.mode = 'full' AND r.finished_at IS NOT NULL
+         AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id AND t.stage_id = ?)
+       ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`,
+    )
+    .get(planName, planRevision, stageId) as { id: string } | undefined;
+  if (!runs) return undefined;
+  const statuses = (db.prepare("SELECT status FROM tasks WHERE run_id = ? AND stage_id = ?").all(runs.id, stageId) as { status: string }[]).map((r) => statusFromName(r.status));
+  return { runId: runs.id, statuses };
 }

@@ -126,6 +126,8 @@ export const PlanSchema = z
     plan: Id,
     description: z.string().optional(),
     evidence: z.strictObject({ dir: z.string().optional(), keep: z.number().int().min(1).optional() }).optional(),
+    /** What `--quick` runs: these stages (default: the ones asked for), checks with these tags (default: quick). */
+    quick: z.strictObject({ stages: z.array(Id).optional(), tags: z.array(z.string().min(1)).min(1).optional() }).optional(),
     stages: z.array(StageSchema).min(1, "a plan needs at least one stage"),
   })
   .superRefine((plan, ctx) => {
@@ -134,19 +136,26 @@ export const PlanSchema = z
       if (seen.has(s.id)) ctx.addIssue({ code: "custom", path: ["stages", i, "id"], message: `duplicate stage id "${s.id}"` });
       seen.add(s.id);
     });
+    plan.quick?.stages?.forEach((id, i) => {
+      if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["quick", "stages", i], message: `no stage "${id}" (stages: ${[...seen].join(", ")})` });
+    });
   });
 export type PlanDef = z.infer<typeof PlanSchema>;
+
+export const DEFAULT_QUICK_TAGS = ["quick"];
 
 export interface Plan {
   name: string;
   file: string;
   description?: string;
   stages: StageDef[];
+  quick?: { stages?: string[]; tags?: string[] };
+  evidence?: { dir?: string; keep?: number };
 }
 
 export function parsePlan(text: string, file: string): Plan {
   const def = YamlSource.parse(text, file).validate(PlanSchema);
-  return { name: def.plan, file, description: def.description, stages: def.stages };
+  return { name: def.plan, file, description: def.description, stages: def.stages, quick: def.quick, evidence: def.evidence };
 }
 
 export function isSuiteStage(stage: StageDef): stage is SuiteStageDef {

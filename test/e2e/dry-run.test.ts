@@ -102,11 +102,13 @@ describe("coord run --dry-run on a real fleet", () => {
     expect(r.stderr).toContain("coordinator unreachable at 127.0.0.1:1");
   });
 
-  it("still refuses to actually run a cross stage without --dry-run", async () => {
+  it("refuses to run a stage on its own before the stages ahead of it have a green full run, naming the missing one", async () => {
     const r = await coord(c, ["run", "cross", "--plan", ws.path("release-gate.plan.yaml")]);
     expect(r.exitCode).toBe(3);
-    expect(r.stderr).toContain("stage federation is a cross stage; this coordinator runs single and fleet stages only");
+    expect(r.stderr).toContain("stage federation needs stage single green first, and no full run of plan archy-release");
+    expect(r.stderr).toContain("run it first (coord run single --plan");
     expect(rowCount(c, "runs")).toBe(0);
+    expect(tasksStarted(agents)).toEqual([]);
   });
 
   // Last: it starts a real run. It proves the "no task started" assertion above can fail.

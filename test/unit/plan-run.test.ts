@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { resolveRun, selectStages, type RosterNode, type RunRequest } from "../../coordinator/sequencer/plan-run.js";
+import { checkGating } from "../../coordinator/sequencer/gating.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parsePlan } from "../../shared/model/plan.js";
+import { Status } from "../../shared/model/status.js";
+import { parseSuite } from "../../shared/model/suite.js";
 
 const GATE = parsePlan(
   `
@@ -98,8 +101,8 @@ describe("resolveRun", () => {
   it("lays out one task per node and iteration, with the stage's suite and parallelism", () => {
     const run = resolveRun(GATE, req({ stages: ["smoke", "fleet-lifecycle"] }), ROSTER, "r1");
     expect(run.stages).toEqual([
-      { id: "smoke", parallel: 1 },
-      { id: "fleet-lifecycle", parallel: 1 },
+      { id: "smoke", parallel: 1, stopOnFailure: false },
+      { id: "fleet-lifecycle", parallel: 1, stopOnFailure: false },
     ]);
     expect(run.tasks.map((t) => t.id)).toEqual([
       "r1/smoke/prim/1",
@@ -110,13 +113,14 @@ describe("resolveRun", () => {
       "r1/fleet-lifecycle/f2/1",
       "r1/fleet-lifecycle/f2/2",
     ]);
-    expect(run.tasks[0]).toEqual({ id: "r1/smoke/prim/1", stageId: "smoke", node: "prim", iteration: 1, suitePath: "smoke.suite.yaml", allowDestructive: false });
+    expect(run.tasks[0]).toMatchObject({ id: "r1/smoke/prim/1", stageId: "smoke", node: "prim", iteration: 1, group: 0, suitePath: "smoke.suite.yaml", allowDestructive: false, specYaml: "" });
+    expect(run.mode).toBe("full");
     expect(run.notes).toEqual(["stage smoke (single, 3×): prim (role=primary)", "stage fleet-lifecycle (fleet, 2×): f1 (role=fleet), f2 (role=fleet)"]);
   });
 
   it("runs a fleet stage on every matching node at once when the plan sets no parallel, and carries allow_destructive", () => {
     const run = resolveRun(SUITE_ONLY, req({ stages: ["fleet"] }), ROSTER, "r1");
-    expect(run.stages).toEqual([{ id: "fleet-lifecycle", parallel: 2 }]);
+    expect(run.stages).toEqual([{ id: "fleet-lifecycle", parallel: 2, stopOnFailure: false }]);
     expect(run.tasks.every((t) => t.allowDestructive)).toBe(true);
   });
 
@@ -168,12 +172,141 @@ describe("resolveRun", () => {
     expect(run.tasks.map((t) => t.id)).toEqual(["r1/smoke/prim/1", "r1/fleet-lifecycle/f1/1", "r1/fleet-lifecycle/f2/1"]);
   });
 
-  it.each([
-    ["cross", "handover"],
-    ["matrix", "integration"],
-  ])("refuses to run a %s stage and says which kinds it runs", (kind, id) => {
-    const err = failure(() => resolveRun(GATE, req({ stages: [kind] }), ROSTER, "r1"));
-    expect(err.code).toBe("bad_input");
-    expect(err.message).toBe(`stage ${id} is a ${kind} stage; this coordinator runs single and fleet stages only`);
+  it("marks a run on a named role=dev node as never signable", () => {
+    const run = resolveRun(SUITE_ONLY, req({ stages: ["smoke"], nodeNames: ["laptop"] }), ROSTER, "r1");
+    expect(run.unsignable).toEqual(["node laptop is role=dev (named with --node)"]);
+  });
+});
+
+const SCENARIO = parsePlan(
+  `
+plan: scenario
+quick: { stages: [smoke] }
+stages:
+  - id: smoke
+    kind: single
+    suite: smoke.suite.yaml
+    node: { role: primary }
+  - id: federation
+    kind: cross
+    roles: { origin: { role: fleet }, peer: { role: fleet } }
+    steps:
+      - id: publish
+        on: origin
+        command: { argv: [publish] }
+        capture: { doc_id: { json: .id } }
+      - id: fetch
+        on: peer
+        command: { argv: [fetch, "\${origin.doc_id}"] }
+        retry: { for: 1m, every: 5s }
+      - id: both
+        parallel:
+          - { on: origin, command: { argv: ["true"] } }
+          - { id: peer-sees, on: peer, command: { argv: ["true"] } }
+  - id: matrix
+    kind: matrix
+    probes:
+      kvm: { file: { path: /sys/module/kvm_intel/parameters/nested, contains: "Y" }, hint: enable nested KVM }
+    legs:
+      - { id: leg-a, on: { role: primary }, suite: leg.suite.yaml }
+      - { id: leg-b, on: { role: primary }, requires: [kvm], command: { argv: [cargo, test] } }
+      - { id: leg-e2e, on: { role: primary }, opt_in: true, command: { argv: [cargo, test, --ignored] } }
+`,
+  "scenario.yaml",
+);
+
+describe("resolveRun: cross, matrix, skips, quick", () => {
+  it("lays a cross stage out as one task per step, a parallel group sharing one group number, each on its role's node", () => {
+    const run = resolveRun(SCENARIO, req({ stages: ["federation"] }), ROSTER, "r1");
+    expect(run.stages).toEqual([{ id: "federation", parallel: 2, stopOnFailure: true }]);
+    expect(run.tasks.map((t) => [t.stepId, t.role, t.node, t.group])).toEqual([
+      ["publish", "origin", "f1", 0],
+      ["fetch", "peer", "f2", 1],
+      ["both.1", "origin", "f1", 2],
+      ["peer-sees", "peer", "f2", 2],
+    ]);
+    expect(run.bindings).toEqual([
+      { stageId: "federation", role: "origin", node: "f1" },
+      { stageId: "federation", role: "peer", node: "f2" },
+    ]);
+    const fetch = parseSuite(run.tasks[1]?.specYaml ?? "", "fetch");
+    expect(fetch.checks[0]).toMatchObject({ id: "fetch", kind: "command", spec: { argv: ["fetch", "\${origin.doc_id}"] }, retry: { forMs: 60_000, everyMs: 5_000 } });
+  });
+
+  it("pins a role with --bind and refuses a role no stage asked for has", () => {
+    const run = resolveRun(SCENARIO, req({ stages: ["federation"], bindings: { origin: "f2" } }), ROSTER, "r1");
+    expect(run.bindings.map((b) => `${b.role}=${b.node}`)).toEqual(["origin=f2", "peer=f1"]);
+    const err = failure(() => resolveRun(SCENARIO, req({ stages: ["federation"], bindings: { relay: "f1" } }), ROSTER, "r1"));
+    expect(err.message).toBe("--bind relay=f1: no cross stage asked for has role relay; roles: origin, peer");
+  });
+
+  it("runs matrix legs one group each, sends required probes, and leaves opt-in legs out as listed skips unless asked for", () => {
+    const run = resolveRun(SCENARIO, req({ stages: ["matrix"] }), ROSTER, "r1");
+    expect(run.tasks.map((t) => [t.stepId, t.group, t.suitePath])).toEqual([
+      ["leg-a", 0, "leg.suite.yaml"],
+      ["leg-b", 1, ""],
+    ]);
+    expect(parseSuite(run.tasks[1]?.probesYaml ?? "", "probes").checks.map((c) => [c.id, c.hint])).toEqual([["probe.kvm", "enable nested KVM"]]);
+    expect(run.skips).toEqual([{ target: "leg-e2e", reason: "opt-in leg; run it with --with leg-e2e", source: "opt-in" }]);
+    const withE2e = resolveRun(SCENARIO, req({ stages: ["matrix"], withLegs: ["leg-e2e"] }), ROSTER, "r1");
+    expect(withE2e.tasks.map((t) => t.stepId)).toEqual(["leg-a", "leg-b", "leg-e2e"]);
+    expect(withE2e.skips).toEqual([]);
+  });
+
+  it("refuses --with for a leg that is not opt-in", () => {
+    const err = failure(() => resolveRun(SCENARIO, req({ stages: ["matrix"], withLegs: ["leg-a"] }), ROSTER, "r1"));
+    expect(err.message).toBe("--with leg-a: not an opt-in leg of the stages asked for; opt-in legs: leg-e2e");
+  });
+
+  it("drops a skipped stage or leg from the run and records the skip with its reason", () => {
+    const run = resolveRun(SCENARIO, req({ skips: [{ target: "federation", reason: "tor down" }, { target: "leg-b", reason: "no kvm host" }] }), ROSTER, "r1");
+    expect([...new Set(run.tasks.map((t) => t.stageId))]).toEqual(["smoke", "matrix"]);
+    expect(run.tasks.some((t) => t.stepId === "leg-b")).toBe(false);
+    expect(run.skips.filter((s) => s.source === "--skip")).toEqual([
+      { target: "federation", reason: "tor down", source: "--skip" },
+      { target: "leg-b", reason: "no kvm host", source: "--skip" },
+    ]);
+  });
+
+  it("refuses a skip without a reason, and a skip of something the plan does not have", () => {
+    expect(failure(() => resolveRun(SCENARIO, req({ skips: [{ target: "smoke", reason: " " }] }), ROSTER, "r1")).message).toBe(
+      "--skip smoke needs --reason TEXT: every skip is listed with its reason",
+    );
+    expect(failure(() => resolveRun(SCENARIO, req({ skips: [{ target: "nope", reason: "x" }] }), ROSTER, "r1")).message).toBe(
+      "--skip nope: no such stage or matrix leg in plan scenario; stages: smoke, federation, matrix; legs: leg-a, leg-b, leg-e2e",
+    );
+  });
+
+  it("runs only the plan's quick stages with checks tagged quick, in mode quick", () => {
+    const run = resolveRun(SCENARIO, req({ quick: true }), ROSTER, "r1");
+    expect(run.mode).toBe("quick");
+    expect([...new Set(run.tasks.map((t) => t.stageId))]).toEqual(["smoke"]);
+    expect(run.tasks.every((t) => t.onlyTags.join() === "quick")).toBe(true);
+  });
+});
+
+describe("checkGating", () => {
+  const history = (entries: Record<string, Status[]>) => (stageId: string) => (entries[stageId] ? { runId: `run-${stageId}`, statuses: entries[stageId] } : undefined);
+
+  it("lets a stage run on its own when every earlier stage passed in its latest full run", () => {
+    expect(() => checkGating(SCENARIO, "rev", ["matrix"], [], history({ smoke: [Status.PASSED], federation: [Status.PASSED, Status.PASSED] }))).not.toThrow();
+  });
+
+  it("refuses and names the missing stage when no full run has run it", () => {
+    const err = failure(() => checkGating(SCENARIO, "rev1", ["federation"], [], history({})));
+    expect(err.code).toBe("conflict");
+    expect(err.message).toBe(
+      "stage federation needs stage smoke green first, and no full run of plan scenario (revision rev1) has run it: run it first (coord run smoke --plan scenario.yaml), or skip it with --skip smoke --reason TEXT",
+    );
+  });
+
+  it("refuses when the latest full run of an earlier stage did not pass, and says how it ended", () => {
+    const err = failure(() => checkGating(SCENARIO, "rev", ["matrix"], [], history({ smoke: [Status.PASSED], federation: [Status.PASSED, Status.LOST] })));
+    expect(err.message).toContain("stage matrix needs stage federation green first; its latest full run run-federation ended lost");
+  });
+
+  it("does not hold a stage for an earlier stage skipped with a reason, nor for stages in the same run", () => {
+    expect(() => checkGating(SCENARIO, "rev", ["federation", "matrix"], ["smoke"], history({}))).not.toThrow();
+    expect(() => checkGating(SCENARIO, "rev", ["smoke", "federation"], [], history({}))).not.toThrow();
   });
 });

@@ -17,13 +17,21 @@ interface StageSpec {
   nodes: string[];
   iterations: number;
   parallel?: number;
+  /** A cross stage: steps in groups (a barrier between groups), a failed group stops the rest. */
+  steps?: { node: string; group: number }[];
 }
 
 /** Stages and tasks the way plan-run lays them out: per stage, per node, iterations ascending. */
 function layout(specs: StageSpec[]): { stages: PlannedStage[]; tasks: PlannedTask[] } {
-  const stages = specs.map((s) => ({ id: s.id, parallel: s.parallel ?? s.nodes.length }));
+  const stages = specs.map((s) => ({ id: s.id, parallel: s.parallel ?? s.nodes.length, stopOnFailure: !!s.steps }));
   const tasks: PlannedTask[] = [];
-  for (const s of specs) for (const node of s.nodes) for (let i = 1; i <= s.iterations; i++) tasks.push({ id: `${s.id}/${node}/${i}`, stageId: s.id, node, iteration: i });
+  for (const s of specs) {
+    if (s.steps) {
+      s.steps.forEach((st, i) => tasks.push({ id: `${s.id}/step${i + 1}`, stageId: s.id, node: st.node, iteration: 1, group: st.group, label: `step ${i + 1} on ${st.node}` }));
+      continue;
+    }
+    for (const node of s.nodes) for (let i = 1; i <= s.iterations; i++) tasks.push({ id: `${s.id}/${node}/${i}`, stageId: s.id, node, iteration: i, group: 0, label: `${node} #${i}` });
+  }
   return { stages, tasks };
 }
 
@@ -291,7 +299,7 @@ function mulberry32(seed: number): () => number {
 }
 
 describe("sequencer core: random event orders", () => {
-  it("keeps its invariants over 400 random runs of a 3-stage, 3-node plan", () => {
+  it("keeps its invariants over 400 random runs of a 4-stage, 3-node plan with a cross stage", () => {
     const NODES = ["n1", "n2", "n3"];
     const ALL_STATUSES = [Status.UNSPECIFIED, Status.PENDING, Status.RUNNING, Status.PASSED, Status.FAILED, Status.NOT_READY, Status.SKIPPED, Status.LOST, Status.ERROR, Status.CANCELLED];
     const outcomes = new Map<Status, number>();
@@ -303,6 +311,13 @@ describe("sequencer core: random event orders", () => {
         { id: "s1", nodes: NODES.slice(0, 1 + Math.floor(rand() * 3)), iterations: 1 + Math.floor(rand() * 2), parallel: 1 },
         { id: "s2", nodes: NODES, iterations: 1 + Math.floor(rand() * 3), parallel: 1 + Math.floor(rand() * 3) },
         { id: "s3", nodes: NODES, iterations: 1 + Math.floor(rand() * 2), parallel: 1 + Math.floor(rand() * 3) },
+        {
+          id: "s4",
+          nodes: NODES,
+          iterations: 1,
+          parallel: NODES.length,
+          steps: Array.from({ length: 2 + Math.floor(rand() * 4) }, (_, i) => ({ node: pick(NODES), group: Math.floor(i / (1 + Math.floor(rand() * 2))) })),
+        },
       ];
       const { stages, tasks } = layout(specs);
       const stageIndex = new Map(stages.map((s, i) => [s.id, i]));
@@ -352,6 +367,10 @@ describe("sequencer core: random event orders", () => {
           if (!earlier.every((o) => o.status === Status.PASSED)) expect.fail(`${ctx()}: ${t.id} started after a stage that did not pass`);
           const before = state.tasks.filter((o) => o.stageId === t.stageId && o.node === t.node && o.iteration < t.iteration);
           if (!before.every((o) => isTerminal(o.status))) expect.fail(`${ctx()}: ${t.id} started before an earlier iteration ended`);
+          // Barrier: a group starts only after every earlier group of its stage, and in a cross stage only after they passed.
+          const earlierGroups = state.tasks.filter((o) => o.stageId === t.stageId && o.group < t.group);
+          const stopOnFailure = stages[stageIndex.get(t.stageId) ?? 0]?.stopOnFailure;
+          if (!earlierGroups.every((o) => (stopOnFailure ? o.status === Status.PASSED : isTerminal(o.status)))) expect.fail(`${ctx()}: ${t.id} started before its barrier`);
         }
       }
 
@@ -367,5 +386,58 @@ describe("sequencer core: random event orders", () => {
     // The generator must exercise both sides of the property, or the test proves little.
     expect(outcomes.get(Status.PASSED) ?? 0).toBeGreaterThan(10);
     expect([...outcomes.keys()].filter((s) => s !== Status.PASSED).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("sequencer core: cross stages", () => {
+  // publish on a, then fetch on b, then a parallel group on a and b, then a last step on c.
+  const CROSS: StageSpec[] = [
+    {
+      id: "x",
+      nodes: ["a", "b", "c"],
+      iterations: 1,
+      steps: [
+        { node: "a", group: 0 },
+        { node: "b", group: 1 },
+        { node: "a", group: 2 },
+        { node: "b", group: 2 },
+        { node: "c", group: 3 },
+      ],
+    },
+  ];
+
+  it("runs steps in order and starts a parallel group's steps together, the next only after all of them", () => {
+    let r = begin(CROSS);
+    expect(dispatched(r.commands)).toEqual(["x/step1"]);
+    r = feed(r.state, [done("x/step1")]);
+    expect(dispatched(r.commands)).toEqual(["x/step2"]);
+    r = feed(r.state, [done("x/step2")]);
+    expect(dispatched(r.commands)).toEqual(["x/step3", "x/step4"]);
+    r = feed(r.state, [done("x/step4")]);
+    expect(dispatched(r.commands)).toEqual([]);
+    r = feed(r.state, [done("x/step3")]);
+    expect(dispatched(r.commands)).toEqual(["x/step5"]);
+    r = feed(r.state, [done("x/step5")]);
+    expect(finished(r.commands)[0]).toMatchObject({ status: Status.PASSED });
+  });
+
+  it("marks a step on a node that stays away lost, and skips the later steps with that reason", () => {
+    let r = begin(CROSS, { lostAfterMs: 5_000 });
+    r = feed(r.state, [done("x/step1"), { type: "node_offline", node: "b", at: 1_000 }, { type: "tick", now: 7_000 }]);
+    expect(task(r.state, "x/step2").status).toBe(Status.LOST);
+    for (const id of ["x/step3", "x/step4", "x/step5"]) {
+      expect(task(r.state, id).status).toBe(Status.SKIPPED);
+      expect(task(r.state, id).summary).toBe("not run: step 2 on b lost: node b lost: not connected for 6.0 s");
+    }
+    expect(finished(r.commands)[0]).toMatchObject({ status: Status.LOST });
+  });
+
+  it("lets a parallel group finish when one of its steps fails, then skips what follows", () => {
+    let r = begin(CROSS);
+    r = feed(r.state, [done("x/step1"), done("x/step2"), done("x/step3", Status.FAILED, "expected 200, saw 404")]);
+    expect(task(r.state, "x/step4").status).toBe(Status.RUNNING);
+    r = feed(r.state, [done("x/step4")]);
+    expect(task(r.state, "x/step5").summary).toBe("not run: step 3 on a failed: expected 200, saw 404");
+    expect(finished(r.commands)[0]).toMatchObject({ status: Status.FAILED });
   });
 });
