@@ -1,41 +1,138 @@
-// The run as Markdown, for release notes. Pure: the same run gives the same bytes.
+// The run as Markdown, for release notes: the verdict and every reason first, then what was run
+// where, every skip, sign-off and attestation, and each check that did not pass with the line that
+// re-runs it. Pure: the same run and judgement give the same bytes.
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { byStageAndNode, foldTasks, runOutcome } from "../cli/format.js";
+import type { Judgement } from "../judgement/types.js";
+import { judgeRun } from "../judgement/verdict.js";
+import { allSkips, isoTime, notPassedChecks, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
 
+/** A table cell: no pipe or newline may break the row. */
 function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+  return text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ").trim();
 }
 
-export function markdownReport(run: RunRecord): string {
-  const out: string[] = [];
-  out.push(`# Run ${run.runId} — ${run.planName}: ${runOutcome(run.status)}`, "");
-  out.push(`- plan: \`${run.planPath}\``);
-  out.push(`- stages: ${run.stages.join(", ")}`);
-  out.push(`- started: ${new Date(Number(run.startedAtMs)).toISOString()}`);
-  if (run.finishedAtMs > 0n) out.push(`- finished: ${new Date(Number(run.finishedAtMs)).toISOString()}`);
+/** Inline code that survives backticks in the text (a fence longer than any run inside it). */
+function code(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = "`".repeat(longest + 1);
+  return longest ? `${fence} ${text} ${fence}` : `${fence}${text}${fence}`;
+}
+
+function header(run: RunRecord, j: Judgement): string[] {
+  const out = [`# Run ${run.runId} — ${run.planName}: ${j.decision}`, ""];
+  out.push(`**Verdict: ${j.decision}** — ${j.signable ? "can be signed off" : "cannot be signed off"}`, "");
+  for (const r of j.reasons) out.push(`- ${r.replace(/\r?\n/g, " ")}`);
+  if (j.reasons.length) out.push("");
+  out.push("| | |", "|---|---|");
+  out.push(`| plan | ${code(cell(run.planPath))} (${cell(run.planName)}) |`);
+  out.push(`| revision | ${run.planRevision ? code(cell(run.planRevision)) : "unknown"} |`);
+  out.push(`| mode | ${run.mode || "full"} |`);
+  out.push(`| run status | ${statusName(run.status)} |`);
+  out.push(`| stages | ${cell(run.stages.join(", "))} |`);
+  if (run.withLegs.length) out.push(`| opt-in legs | ${cell(run.withLegs.join(", "))} |`);
+  out.push(`| started | ${isoTime(run.startedAtMs) || "not started"} |`);
+  out.push(`| finished | ${isoTime(run.finishedAtMs) || "still running"} |`);
+  return [...out, ""];
+}
+
+function attestation(run: RunRecord): string[] {
+  const out = ["## Attestation", ""];
+  if (!run.attestationFlags.length && !run.unsignable.length) return [...out, "Clean: every result came from the host of the node it names.", ""];
+  for (const f of run.attestationFlags) out.push(`- not valid for sign-off: ${f}`);
+  for (const u of run.unsignable) out.push(`- unsignable: ${u}`);
+  return [...out, ""];
+}
+
+function signoff(run: RunRecord): string[] {
+  const s = run.signoff;
+  if (!s?.by) return ["## Sign-off", "", "Not signed off.", ""];
+  const out = ["## Sign-off", "", `Signed off by ${s.by} at ${isoTime(s.atMs)}.`];
+  if (s.accepted.length) {
+    out.push("", "Skips accepted by name:", "");
+    for (const a of s.accepted) out.push(`- ${code(a.target)}: ${a.reason}`);
+  }
+  return [...out, ""];
+}
+
+function skips(run: RunRecord): string[] {
+  const all = allSkips(run);
+  if (!all.length) return [];
+  const out = ["## Skips", "", "| target | node | # | source | reason | accepted |", "|---|---|---|---|---|---|"];
+  for (const s of all) {
+    out.push(`| ${cell(s.target)} | ${cell(s.node) || "—"} | ${s.iterations.join(", ") || "—"} | ${cell(s.source)} | ${cell(s.reason)} | ${s.accepted ? "yes" : "no"} |`);
+  }
+  return [...out, ""];
+}
+
+function leading(kind: string): string[] {
+  if (kind === "cross") return ["step", "role", "node"];
+  if (kind === "matrix") return ["leg", "node"];
+  return ["node"];
+}
+
+function leadingCells(kind: string, row: RowView): string[] {
+  if (kind === "cross") return [row.step, row.role || "—", row.node];
+  if (kind === "matrix") return [row.step || "—", row.node];
+  return [row.node];
+}
+
+function worstSummary(row: RowView): string {
+  return row.tasks.find((t) => t.status === row.status && t.status !== Status.PASSED)?.summary ?? "";
+}
+
+function stage(s: StageView): string[] {
+  const out = [`### ${s.id}${s.kind ? ` (${s.kind})` : ""}: ${statusName(s.status)}`, ""];
+  if (!s.rows.length) return [...out, "No task ran in this stage.", ""];
+  const iters = s.iterations.map((i) => `#${i}`);
+  const cols = [...leading(s.kind), ...iters, "status", "passed", "detail"];
+  out.push(`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`);
+  for (const row of s.rows) {
+    const byIter = s.iterations.map((i) => {
+      const t = row.tasks.find((x) => x.iteration === i);
+      return t ? statusName(t.status) : "—";
+    });
+    const passed = row.tasks.filter((t) => t.status === Status.PASSED).length;
+    const cells = [...leadingCells(s.kind, row), ...byIter, statusName(row.status), `${passed}/${row.tasks.length}`, worstSummary(row)];
+    out.push(`| ${cells.map(cell).join(" | ")} |`);
+  }
+  return [...out, ""];
+}
+
+function notPassed(run: RunRecord): string[] {
+  // Skipped checks are listed with the other skips; everything else that did not pass is here.
+  const entries = notPassedChecks(run).filter((e) => e.check.status !== Status.SKIPPED);
+  if (!entries.length) return [];
+  const out = ["## Checks that did not pass", "", "| stage | node | # | check | status | observed | hint |", "|---|---|---|---|---|---|---|"];
+  for (const { task: t, check: c } of entries) {
+    const where = t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
+    const id = c.precondition ? `${c.checkId} (precondition)` : c.checkId;
+    const failedCases = c.cases.filter((k) => k.status !== Status.PASSED && k.status !== Status.SKIPPED).map((k) => k.name);
+    const observed = failedCases.length ? `${c.summary}; failed: ${failedCases.join(", ")}` : c.summary;
+    out.push(`| ${cell(where)} | ${cell(t.nodeName)} | ${t.iteration} | ${cell(id)} | ${statusName(c.status)} | ${cell(observed)} | ${cell(c.hint)} |`);
+  }
   out.push("");
-  if (run.attestationFlags.length) {
-    out.push("## Not valid for sign-off", "");
-    for (const f of run.attestationFlags) out.push(`- ${f}`);
+  const lines = reproduceLines(entries);
+  if (lines.length) {
+    out.push("### Reproduce", "");
+    for (const r of lines) out.push(`- ${r.what}, ${r.where === "node" ? `on ${r.node}` : `from the workstation (${r.node})`}: ${code(r.command)}`);
     out.push("");
   }
-  out.push("## Stages", "", "| stage | node | iterations | status | detail |", "|---|---|---|---|---|");
-  for (const g of byStageAndNode(run)) {
-    const status = foldTasks(g.tasks);
-    const passed = g.tasks.filter((t) => t.status === Status.PASSED).length;
-    const worst = g.tasks.find((t) => t.status === status && status !== Status.PASSED);
-    out.push(`| ${g.stage} | ${g.node} | ${passed}/${g.tasks.length} | ${statusName(status)} | ${cell(worst?.summary ?? "")} |`);
-  }
-  out.push("");
-  const notPassed = run.tasks.flatMap((t) => t.checks.filter((c) => c.status !== Status.PASSED).map((c) => ({ t, c })));
-  if (notPassed.length) {
-    out.push("## Checks that did not pass", "", "| stage | node | # | check | status | observed | hint |", "|---|---|---|---|---|---|---|");
-    for (const { t, c } of notPassed) {
-      const id = c.precondition ? `${c.checkId} (precondition)` : c.checkId;
-      out.push(`| ${t.stageId} | ${t.nodeName} | ${t.iteration} | ${cell(id)} | ${statusName(c.status)} | ${cell(c.summary)} | ${cell(c.hint)} |`);
-    }
-    out.push("");
-  }
+  return out;
+}
+
+function flakes(j: Judgement): string[] {
+  if (!j.flakes.length) return [];
+  const out = ["## Flaky checks", "", "| stage | node | check | passed | runs |", "|---|---|---|---|---|"];
+  for (const f of j.flakes) out.push(`| ${cell(f.stageId)} | ${cell(f.node)} | ${cell(f.checkId)} | ${f.passed}/${f.total} | ${cell(f.runIds.join(", "))} |`);
+  return [...out, ""];
+}
+
+/** `judgement` defaults to this run judged alone (no flake history). */
+export function markdownReport(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
+  const out = [...header(run, judgement), ...attestation(run), ...signoff(run), ...skips(run), "## Stages", ""];
+  for (const s of stageViews(run)) out.push(...stage(s));
+  out.push(...notPassed(run), ...flakes(judgement));
+  while (out.at(-1) === "") out.pop();
   return `${out.join("\n")}\n`;
 }

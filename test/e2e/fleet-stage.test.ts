@@ -13,18 +13,19 @@ checks:
     hint: the node is marked broken
 `;
 
+// The fleet stage comes first so it can run on its own: a stage after another is gated on it.
 const PLAN = `
 plan: e2e-plan
 stages:
-  - id: single
-    kind: single
-    suite: e2e.suite.yaml
-    node: { role: primary }
   - id: fleet
     kind: fleet
     suite: e2e.suite.yaml
     nodes: { role: fleet }
     iterations: 2
+  - id: single
+    kind: single
+    suite: e2e.suite.yaml
+    node: { role: primary }
 `;
 
 describe("a fleet stage on real agents", () => {
