@@ -7,9 +7,14 @@ import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { allSkips, isoTime, notPassedChecks, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
 
-/** A table cell: no pipe or newline may break the row. */
-function cell(text: string): string {
-  return text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ").trim();
+/** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
+function text(s: string): string {
+  return s.replace(/[\\`*<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
+}
+
+/** A table cell: also no pipe may break the row. */
+function cell(s: string): string {
+  return text(s).replace(/\|/g, "\\|").trim();
 }
 
 /** Inline code that survives backticks in the text (a fence longer than any run inside it). */
@@ -22,11 +27,11 @@ function code(text: string): string {
 function header(run: RunRecord, j: Judgement): string[] {
   const out = [`# Run ${run.runId} — ${run.planName}: ${j.decision}`, ""];
   out.push(`**Verdict: ${j.decision}** — ${j.signable ? "can be signed off" : "cannot be signed off"}`, "");
-  for (const r of j.reasons) out.push(`- ${r.replace(/\r?\n/g, " ")}`);
+  for (const r of j.reasons) out.push(`- ${text(r)}`);
   if (j.reasons.length) out.push("");
   out.push("| | |", "|---|---|");
-  out.push(`| plan | ${code(cell(run.planPath))} (${cell(run.planName)}) |`);
-  out.push(`| revision | ${run.planRevision ? code(cell(run.planRevision)) : "unknown"} |`);
+  out.push(`| plan | ${code(run.planPath.replace(/\|/g, "\\|"))} (${cell(run.planName)}) |`);
+  out.push(`| revision | ${run.planRevision ? code(run.planRevision) : "unknown"} |`);
   out.push(`| mode | ${run.mode || "full"} |`);
   out.push(`| run status | ${statusName(run.status)} |`);
   out.push(`| stages | ${cell(run.stages.join(", "))} |`);
@@ -39,18 +44,18 @@ function header(run: RunRecord, j: Judgement): string[] {
 function attestation(run: RunRecord): string[] {
   const out = ["## Attestation", ""];
   if (!run.attestationFlags.length && !run.unsignable.length) return [...out, "Clean: every result came from the host of the node it names.", ""];
-  for (const f of run.attestationFlags) out.push(`- not valid for sign-off: ${f}`);
-  for (const u of run.unsignable) out.push(`- unsignable: ${u}`);
+  for (const f of run.attestationFlags) out.push(`- not valid for sign-off: ${text(f)}`);
+  for (const u of run.unsignable) out.push(`- unsignable: ${text(u)}`);
   return [...out, ""];
 }
 
 function signoff(run: RunRecord): string[] {
   const s = run.signoff;
   if (!s?.by) return ["## Sign-off", "", "Not signed off.", ""];
-  const out = ["## Sign-off", "", `Signed off by ${s.by} at ${isoTime(s.atMs)}.`];
+  const out = ["## Sign-off", "", `Signed off by ${text(s.by)} at ${isoTime(s.atMs)}.`];
   if (s.accepted.length) {
     out.push("", "Skips accepted by name:", "");
-    for (const a of s.accepted) out.push(`- ${code(a.target)}: ${a.reason}`);
+    for (const a of s.accepted) out.push(`- ${code(a.target)}: ${text(a.reason)}`);
   }
   return [...out, ""];
 }
@@ -115,7 +120,7 @@ function notPassed(run: RunRecord): string[] {
   const lines = reproduceLines(entries);
   if (lines.length) {
     out.push("### Reproduce", "");
-    for (const r of lines) out.push(`- ${r.what}, ${r.where === "node" ? `on ${r.node}` : `from the workstation (${r.node})`}: ${code(r.command)}`);
+    for (const r of lines) out.push(`- ${text(r.what)}, ${r.where === "node" ? `on ${r.node}` : `from the workstation (${r.node})`}: ${code(r.command)}`);
     out.push("");
   }
   return out;

@@ -1,0 +1,101 @@
+// The run as JUnit XML for CI: one <testsuite> per task (stage × node × iteration, `fleet/node-b#2`),
+// one <testcase> per check (classname `stage.node`), a check's inner cases as `check/case`.
+// Only a pass is a pass: failed → <failure>; not ready, lost, error (and anything unfinished) →
+// <error>; skipped and cancelled → <skipped>. A task that did not pass but has no check that says
+// so (a lost node, a cancelled leg) gets one `(task)` testcase, and skips decided before the run
+// get a `skips` suite, so CI never counts them as green. The XML itself is shared/junit-xml.ts.
+import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import type { Judgement } from "../judgement/types.js";
+import { taskLabel } from "./run-view.js";
+
+/** Characters XML 1.0 cannot carry at all (not even escaped), shown as `\uXXXX` instead. */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function xmlSafe(text: string): string {
+  return text.replace(NOT_XML, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+const oneLine = (text: string) => xmlSafe(text.replace(/\s*\r?\n\s*/g, " ").trim());
+
+export function junitOutcome(status: Status): JunitCase["outcome"] {
+  if (status === Status.PASSED) return "passed";
+  if (status === Status.FAILED) return "failed";
+  if (status === Status.SKIPPED || status === Status.CANCELLED) return "skipped";
+  return "error";
+}
+
+/** What failed or errored, in words: the status leads so `not_ready` and `lost` read as such. */
+function message(status: Status, summary: string, reason: string, hint: string): string {
+  if (status === Status.SKIPPED || status === Status.CANCELLED) return oneLine(`${statusName(status)}: ${reason || summary}`);
+  return oneLine(`${statusName(status)}: ${summary || reason}${hint ? ` (hint: ${hint})` : ""}`);
+}
+
+/** The check's output tails, labelled, as evidence in the failure or error body. */
+function output(c: CheckResult): string | undefined {
+  if (c.status === Status.PASSED) return undefined;
+  const parts: string[] = [];
+  if (c.stdoutTail) parts.push(`--- stdout (tail) ---\n${c.stdoutTail.trimEnd()}`);
+  if (c.stderrTail) parts.push(`--- stderr (tail) ---\n${c.stderrTail.trimEnd()}`);
+  return parts.length ? xmlSafe(parts.join("\n")) : undefined;
+}
+
+function checkCases(classname: string, c: CheckResult): JunitCase[] {
+  const name = c.precondition ? `precondition ${c.checkId}` : c.checkId;
+  const own: JunitCase = {
+    classname,
+    name: oneLine(name),
+    seconds: Number(c.durationMs) / 1000,
+    outcome: junitOutcome(c.status),
+    message: message(c.status, c.summary, c.reason, c.hint),
+    output: output(c),
+  };
+  const inner = c.cases.map(
+    (k: TestCase): JunitCase => ({
+      classname,
+      name: oneLine(`${c.checkId}/${k.name}`),
+      seconds: Number(k.durationMs) / 1000,
+      outcome: junitOutcome(k.status),
+      message: message(k.status, k.message, k.message, ""),
+    }),
+  );
+  return [own, ...inner];
+}
+
+function taskSuite(run: RunRecord, t: TaskRecord): JunitSuite {
+  const classname = oneLine(`${t.stageId}.${t.nodeName}`);
+  const cases = t.checks.flatMap((c) => checkCases(classname, c));
+  const shown = t.checks.some((c) => junitOutcome(c.status) !== "passed");
+  if (t.status !== Status.PASSED && !shown) {
+    const seconds = t.finishedAtMs > t.startedAtMs && t.startedAtMs > 0n ? Number(t.finishedAtMs - t.startedAtMs) / 1000 : 0;
+    cases.push({ classname, name: "(task)", seconds, outcome: junitOutcome(t.status), message: message(t.status, t.summary, t.summary, "") });
+  }
+  const host = run.nodes.find((n) => n.name === t.nodeName)?.hostname || t.nodeName;
+  return { name: oneLine(taskLabel(t)), hostname: oneLine(host), startedAtMs: Number(t.startedAtMs || run.startedAtMs), cases };
+}
+
+function skipSuite(run: RunRecord): JunitSuite | undefined {
+  if (!run.skips.length) return undefined;
+  const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));
+  return {
+    name: "skips",
+    hostname: "localhost",
+    startedAtMs: Number(run.startedAtMs),
+    cases: run.skips.map((s) => ({
+      classname: "skip",
+      name: oneLine(s.target),
+      seconds: 0,
+      outcome: "skipped",
+      message: oneLine(`skipped (${s.source}): ${s.reason}${accepted.has(s.target) ? "; accepted at sign-off" : ""}`),
+    })),
+  };
+}
+
+/** The judgement is not part of JUnit (CI counts tests); it is taken for a uniform report signature. */
+export function junitReport(run: RunRecord, _judgement?: Judgement): string {
+  const suites = run.tasks.map((t) => taskSuite(run, t));
+  const skips = skipSuite(run);
+  return buildJunitXml(skips ? [...suites, skips] : suites);
+}
