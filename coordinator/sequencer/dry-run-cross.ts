@@ -36,8 +36,8 @@ function plannedStep(step: StepDef, label: string, ctx: StepContext): PlannedSte
   return create(PlannedStepSchema, { id, role, node: binding.node.name, check });
 }
 
-export function crossStageParts(stage: CrossStageDef, roster: RosterNode[], named: string[]): MessageInitShape<typeof ResolvedStageSchema> {
-  const { bindings, nodes } = bindRoles(stage.id, stage.roles, roster, named);
+export function crossStageParts(stage: CrossStageDef, roster: RosterNode[], named: string[], pins: Record<string, string> = {}): MessageInitShape<typeof ResolvedStageSchema> {
+  const { bindings, nodes } = bindRoles(stage.id, stage.roles, roster, named, pins);
   const allowDestructive = stage.allow_destructive ?? false;
   const ctx: StepContext = { stageId: stage.id, bound: new Map(bindings.map((b) => [b.role, b])), allowDestructive };
   return {

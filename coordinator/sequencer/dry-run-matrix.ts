@@ -15,7 +15,18 @@ type LegDef = MatrixStageDef["legs"][number];
 // A matrix stage has no allow_destructive: its legs are test suites, not lifecycle drills.
 const ALLOW_DESTRUCTIVE = false;
 
-function plannedLeg(stageId: string, leg: LegDef, suites: Record<string, Suite>, roster: RosterNode[], named: string[]): PlannedLeg {
+/** Why the leg would not run: --skip, or opt-in and not asked for with --with. */
+function legSkipReason(leg: LegDef, choices: LegChoices): string {
+  const skip = choices.skips?.find((s) => s.target === leg.id);
+  if (skip) return `--skip: ${skip.reason}`;
+  // Like PLASMA_E2E=1 in seed 000: an expensive leg runs only when someone asks for it.
+  if (leg.opt_in && !(choices.withLegs ?? []).includes(leg.id)) return `skipped unless --with ${leg.id}`;
+  return "";
+}
+
+type LegChoices = { skips?: { target: string; reason: string }[]; withLegs?: string[] };
+
+function plannedLeg(stageId: string, leg: LegDef, suites: Record<string, Suite>, roster: RosterNode[], named: string[], choices: LegChoices): PlannedLeg {
   const nodes = chooseTargets(`stage ${stageId} leg ${leg.id}`, leg.on, "one", roster, named);
   const suite = leg.suite !== undefined ? findSuite(suites, leg.suite) : undefined;
   const checks = suite ? plannedSuiteChecks(suite, ALLOW_DESTRUCTIVE) : [plannedCheck(resolveCheck(leg as CheckDef, false), ALLOW_DESTRUCTIVE)];
@@ -25,19 +36,24 @@ function plannedLeg(stageId: string, leg: LegDef, suites: Record<string, Suite>,
     nodes: nodeSelection(nodes),
     requires: leg.requires ?? [],
     optIn: leg.opt_in ?? false,
-    // Like PLASMA_E2E=1 in seed 000: an expensive leg runs only when someone asks for it.
-    skipReason: leg.opt_in ? `skipped unless --with ${leg.id}` : "",
+    skipReason: legSkipReason(leg, choices),
     suitePath: leg.suite ?? "",
     suiteName: suite?.name ?? "",
     checks,
   });
 }
 
-export function matrixStageParts(stage: MatrixStageDef, suites: Record<string, Suite>, roster: RosterNode[], named: string[]): MessageInitShape<typeof ResolvedStageSchema> {
+export function matrixStageParts(
+  stage: MatrixStageDef,
+  suites: Record<string, Suite>,
+  roster: RosterNode[],
+  named: string[],
+  choices: LegChoices = {},
+): MessageInitShape<typeof ResolvedStageSchema> {
   return {
     allowDestructive: ALLOW_DESTRUCTIVE,
     // A probe gates its leg as a precondition gates a node: it always runs, first, on the leg's node.
     probes: Object.entries(stage.probes ?? {}).map(([name, probe]) => plannedCheck(resolveCheck({ ...probe, id: name } as CheckDef, true), true)),
-    legs: stage.legs.map((leg) => plannedLeg(stage.id, leg, suites, roster, named)),
+    legs: stage.legs.map((leg) => plannedLeg(stage.id, leg, suites, roster, named, choices)),
   };
 }

@@ -31,9 +31,9 @@ function resolvedStage(stage: StageDef, suites: Record<string, Suite>, req: RunR
       });
     }
     case "cross":
-      return create(ResolvedStageSchema, { ...base, ...crossStageParts(stage, roster, req.nodeNames) });
+      return create(ResolvedStageSchema, { ...base, ...crossStageParts(stage, roster, req.nodeNames, req.bindings) });
     case "matrix":
-      return create(ResolvedStageSchema, { ...base, ...matrixStageParts(stage, suites, roster, req.nodeNames) });
+      return create(ResolvedStageSchema, { ...base, ...matrixStageParts(stage, suites, roster, req.nodeNames, req) });
   }
 }
 

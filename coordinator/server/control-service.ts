@@ -15,7 +15,8 @@ import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
 import { checkGating } from "../sequencer/gating.js";
-import { planRevision, resolveRun, type RunRequest } from "../sequencer/plan-run.js";
+import { planRevision, resolveRun } from "../sequencer/plan-run.js";
+import { runRequest } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
 import type { AgentSessions } from "./sessions.js";
 
@@ -59,19 +60,6 @@ export function attestationFlags(nodes: NodeRow[], ownMachineId: string): Map<st
   }
   for (const n of nodes) if (n.identity.machineId === ownMachineId) add(n.identity.name, "runs on the coordinator's own host");
   return flags;
-}
-
-/** The run request as the sequencer takes it, from the wire. */
-export function runRequest(req: pb.StartRunRequest): RunRequest {
-  return {
-    stages: req.stages,
-    nodeNames: req.nodeNames,
-    iterations: req.iterations,
-    skips: req.skips.map((s) => ({ target: s.target, reason: s.reason })),
-    withLegs: req.withLegs,
-    quick: req.quick,
-    bindings: { ...req.bindings },
-  };
 }
 
 function newRunId(now = new Date()): string {

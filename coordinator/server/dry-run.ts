@@ -4,6 +4,7 @@ import type { ResolvedPlan, StartRunRequest } from "../../shared/gen/fleetgate/v
 import { parsePlan, suitePaths } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import { resolveDryRun } from "../sequencer/dry-run.js";
+import { runRequest } from "./run-request.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
 
 export function dryRunPlan(req: StartRunRequest, roster: RosterNode[]): ResolvedPlan {
@@ -14,5 +15,5 @@ export function dryRunPlan(req: StartRunRequest, roster: RosterNode[]): Resolved
     // A suite that was not sent is reported by the resolver, only if a chosen stage needs it.
     if (text !== undefined) suites[path] = parseSuite(text, path);
   }
-  return resolveDryRun(plan, suites, { stages: req.stages, nodeNames: req.nodeNames, iterations: req.iterations }, roster);
+  return resolveDryRun(plan, suites, runRequest(req), roster);
 }
