@@ -75,7 +75,9 @@ export async function sweepStaleFleets(processStartMs: number): Promise<string[]
   const found = await harnessObjects();
   const claims = readClaims();
   const live = new Set(claims.filter((c) => pidAlive(c.pid)).map((c) => c.id));
-  for (const c of claims) if (!live.has(c.id)) releaseClaim(c);
+  const dead = claims.filter((c) => !live.has(c.id));
+  const deadIds = new Set(dead.map((c) => c.id));
+  const idOf = (name: string) => parseHarnessName(name)?.id ?? "";
   const olderThanUs = (ns: string) => {
     try {
       return statSync(`/run/netns/${ns}`).mtimeMs < processStartMs;
@@ -83,9 +85,10 @@ export async function sweepStaleFleets(processStartMs: number): Promise<string[]
       return true;
     }
   };
-  const stale = (name: string) => !live.has(parseHarnessName(name)?.id ?? "");
-  const netns = found.netns.filter((ns) => stale(ns) && olderThanUs(ns));
-  const links = found.links.filter(stale);
+  const netns = found.netns.filter((ns) => deadIds.has(idOf(ns)) || (!live.has(idOf(ns)) && olderThanUs(ns)));
+  const links = found.links.filter((l) => !live.has(idOf(l)));
   await removeNetworkObjects({ netns, links });
-  return [...new Set([...netns, ...links].map((n) => parseHarnessName(n)?.id ?? n))];
+  // Only now may another fleet take these subnets: their bridges, holding the addresses, are gone.
+  for (const c of dead) releaseClaim(c);
+  return [...new Set([...netns, ...links].map(idOf))];
 }

@@ -1,0 +1,168 @@
+// The run as CTRF, the Common Test Report Format (https://ctrf.io), for dashboards and CI actions
+// that read it. One test per check per task (inner cases as `check/case`), one per task that did
+// not pass with no check to say so, one per skip decided before the run. CTRF has no words for
+// not ready, lost, error or cancelled: they are "other" with our status in rawStatus, never
+// "passed". Pure: no report id or generation clock, so the same run gives the same bytes.
+import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import type { Judgement } from "../judgement/types.js";
+import { reproduceCheck } from "./reproduce.js";
+import { isoTime, taskLabel } from "./run-view.js";
+
+export type CtrfStatus = "passed" | "failed" | "skipped" | "pending" | "other";
+
+export interface CtrfTest {
+  name: string;
+  status: CtrfStatus;
+  duration: number;
+  start?: number;
+  stop?: number;
+  suite: string[];
+  message?: string;
+  trace?: string;
+  rawStatus: string;
+  filePath?: string;
+  retries?: number;
+  flaky?: boolean;
+  stdout?: string[];
+  stderr?: string[];
+  extra: Record<string, unknown>;
+}
+
+export function ctrfStatus(status: Status): CtrfStatus {
+  if (status === Status.PASSED) return "passed";
+  if (status === Status.FAILED) return "failed";
+  if (status === Status.SKIPPED) return "skipped";
+  if (status === Status.PENDING || status === Status.RUNNING) return "pending";
+  return "other";
+}
+
+const lines = (text: string): string[] | undefined => (text ? text.replace(/\n$/, "").split("\n") : undefined);
+
+/** Drops undefined fields so the JSON has only what is known. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function where(t: TaskRecord): Record<string, unknown> {
+  return defined({ node: t.nodeName, stage: t.stageId, stageKind: t.stageKind || undefined, iteration: t.iteration, step: t.stepId || undefined, role: t.role || undefined, taskId: t.taskId });
+}
+
+function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolean): CtrfTest[] {
+  const start = Number(c.startedAtMs);
+  const r = reproduceCheck(run, t, c);
+  const own: CtrfTest = defined({
+    name: `${taskLabel(t)}/${c.checkId}`,
+    status: ctrfStatus(c.status),
+    duration: Number(c.durationMs),
+    start: start || undefined,
+    stop: start ? start + Number(c.durationMs) : undefined,
+    suite: [t.stageId, t.nodeName, `#${t.iteration}`],
+    message: c.status === Status.PASSED ? undefined : [c.summary || c.reason, c.hint && `hint: ${c.hint}`].filter(Boolean).join("; ") || statusName(c.status),
+    trace: c.status === Status.PASSED ? undefined : [c.stdoutTail, c.stderrTail].filter(Boolean).join("\n") || undefined,
+    rawStatus: statusName(c.status),
+    filePath: t.suitePath || undefined,
+    retries: c.attempts > 1 ? c.attempts - 1 : undefined,
+    flaky: flaky || undefined,
+    stdout: lines(c.stdoutTail),
+    stderr: lines(c.stderrTail),
+    extra: defined({
+      ...where(t),
+      check: c.checkId,
+      kind: c.kind,
+      precondition: c.precondition,
+      hint: c.hint || undefined,
+      reproduce: r ? { where: r.where, node: r.node, command: r.command } : undefined,
+    }),
+  });
+  const inner = c.cases.map(
+    (k: TestCase): CtrfTest =>
+      defined({
+        name: `${taskLabel(t)}/${c.checkId}/${k.name}`,
+        status: ctrfStatus(k.status),
+        duration: Number(k.durationMs),
+        suite: [t.stageId, t.nodeName, `#${t.iteration}`, c.checkId],
+        message: k.message || undefined,
+        rawStatus: statusName(k.status),
+        filePath: t.suitePath || undefined,
+        extra: { ...where(t), check: c.checkId, case: k.name },
+      }),
+  );
+  return [own, ...inner];
+}
+
+function taskTest(t: TaskRecord): CtrfTest {
+  const start = Number(t.startedAtMs);
+  const stop = Number(t.finishedAtMs);
+  return defined({
+    name: `${taskLabel(t)}/(task)`,
+    status: ctrfStatus(t.status),
+    duration: start && stop > start ? stop - start : 0,
+    suite: [t.stageId, t.nodeName, `#${t.iteration}`],
+    message: t.summary || statusName(t.status),
+    rawStatus: statusName(t.status),
+    filePath: t.suitePath || undefined,
+    extra: where(t),
+  });
+}
+
+function tests(run: RunRecord, judgement: Judgement): CtrfTest[] {
+  const isFlaky = (t: TaskRecord, c: CheckResult) => judgement.flakes.some((f) => f.stageId === t.stageId && f.node === t.nodeName && f.checkId === c.checkId);
+  const out: CtrfTest[] = [];
+  for (const t of run.tasks) {
+    out.push(...t.checks.flatMap((c) => checkTests(run, t, c, isFlaky(t, c))));
+    // A lost node or a cancelled leg has no check that says so: the task itself must.
+    if (t.status !== Status.PASSED && !t.checks.some((c) => c.status !== Status.PASSED)) out.push(taskTest(t));
+  }
+  const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));
+  for (const s of run.skips) {
+    out.push({ name: `skip/${s.target}`, status: "skipped", duration: 0, suite: ["skips"], message: s.reason, rawStatus: "skipped", extra: { target: s.target, source: s.source, accepted: accepted.has(s.target) } });
+  }
+  return out;
+}
+
+export function ctrfDocument(run: RunRecord, judgement: Judgement): Record<string, unknown> {
+  const all = tests(run, judgement);
+  const count = (s: CtrfStatus) => all.filter((t) => t.status === s).length;
+  const start = Number(run.startedAtMs);
+  const stop = Number(run.finishedAtMs) || start;
+  return {
+    reportFormat: "CTRF",
+    specVersion: "0.0.0",
+    runId: run.runId,
+    ...(isoTime(run.finishedAtMs || run.startedAtMs) ? { timestamp: isoTime(run.finishedAtMs || run.startedAtMs) } : {}),
+    generatedBy: "fleetgate",
+    results: {
+      tool: { name: "fleetgate" },
+      summary: {
+        tests: all.length,
+        passed: count("passed"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+        pending: count("pending"),
+        other: count("other"),
+        flaky: all.filter((t) => t.flaky).length,
+        start,
+        stop,
+        duration: stop - start,
+      },
+      tests: all,
+      environment: defined({ reportName: run.planName || undefined, commit: run.planRevision || undefined, testEnvironment: run.mode || "full" }),
+      extra: {
+        planPath: run.planPath,
+        planRevision: run.planRevision,
+        mode: run.mode || "full",
+        decision: judgement.decision,
+        signable: judgement.signable,
+        reasons: [...judgement.reasons],
+        attestationFlags: [...run.attestationFlags],
+        unsignable: [...run.unsignable],
+      },
+    },
+  };
+}
+
+export function ctrfReport(run: RunRecord, judgement: Judgement): string {
+  return `${JSON.stringify(ctrfDocument(run, judgement), null, 2)}\n`;
+}
