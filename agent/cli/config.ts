@@ -12,6 +12,8 @@ const AgentConfigSchema = z.strictObject({
   name: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   state_dir: z.string().optional(),
+  /** Take fault steps (partitions, kill_agent): test networks only. */
+  allow_faults: z.boolean().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

@@ -42,6 +42,13 @@ interface RunFlags {
   name?: string;
   label: Record<string, string>;
   stateDir?: string;
+  allowFaults?: boolean;
+}
+
+/** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
+async function spoolDrained(spool: Spool, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (spool.pending().length && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function runDaemon(flags: RunFlags): Promise<void> {
@@ -57,12 +64,13 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   let connection: AgentConnection | undefined;
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog);
+  const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained: () => spoolDrained(spool, 5_000) });
   connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t) });
   const stop = () => connection?.stop();
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels }, "agent starting");
+  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults }, "agent starting");
   await connection.run();
 }
 
@@ -124,6 +132,7 @@ export function buildProgram(): Command {
     .option("--name <name>", "node name in the roster (default: hostname)")
     .option("--label <key=value>", "node label, repeatable (e.g. role=primary)", (v, prev: Record<string, string>) => parseLabel(v, prev), {})
     .option("--state-dir <dir>", `spool and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .option("--allow-faults", "take fault steps of plans with faults: true (partitions via nft, kill_agent); test networks only")
     .action(async (flags: RunFlags) => {
       await runDaemon(flags);
     });

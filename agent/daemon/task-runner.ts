@@ -7,7 +7,15 @@ import { parseSuite } from "../../shared/model/suite.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
 import type { Spool } from "./spool.js";
+import { partition } from "./faults.js";
 import { captureScope, tagSelector } from "./task-options.js";
+
+export interface TaskRunnerOptions {
+  /** Take fault steps (partitions, kill_agent): test networks only. */
+  allowFaults: boolean;
+  /** Resolves once every spooled event is acknowledged, or after a bounded wait. */
+  drained: () => Promise<void>;
+}
 
 export class TaskRunner {
   private readonly queue: Task[] = [];
@@ -19,6 +27,7 @@ export class TaskRunner {
     private readonly origin: Origin,
     private readonly onEvent: () => void,
     private readonly log: Logger,
+    private readonly opts: TaskRunnerOptions = { allowFaults: false, drained: async () => {} },
   ) {}
 
   /** Tasks re-sent after a reconnect are recognised by id and not run twice. */
@@ -52,6 +61,10 @@ export class TaskRunner {
       log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
       this.onEvent();
     };
+    if (task.fault) {
+      await this.applyFault(task, log);
+      return;
+    }
     try {
       const suite = parseSuite(task.suiteYaml, task.suitePath);
       const unmet = task.probesYaml ? await this.runProbes(task, report) : undefined;
@@ -77,6 +90,43 @@ export class TaskRunner {
     this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
     log.info({ status: statusName(status) }, summary);
     this.onEvent();
+  }
+
+  private finish(task: Task, status: Status, summary: string, log: Logger): void {
+    this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
+    log.info({ status: statusName(status) }, summary);
+    this.onEvent();
+  }
+
+  /** A fault step: applied here, reported as the step's result; kill_agent reports, then dies. */
+  private async applyFault(task: Task, log: Logger): Promise<void> {
+    const kind = task.fault?.kind;
+    if (!this.opts.allowFaults) {
+      this.finish(task, Status.ERROR, "this agent does not take fault steps; start it with --allow-faults (test networks only)", log);
+      return;
+    }
+    if (kind?.case === "partition") {
+      const { addresses, forMs, peer } = kind.value;
+      try {
+        const summary = await partition(addresses, Number(forMs), peer, (err) => {
+          if (err) log.error({ err }, "partition: could not heal; remove the fleetgate_fault_* nft table by hand");
+          else log.info({ peer }, "partition healed");
+        });
+        this.finish(task, Status.PASSED, summary, log);
+      } catch (err) {
+        this.finish(task, Status.ERROR, err instanceof Error ? err.message : String(err), log);
+      }
+      return;
+    }
+    if (kind?.case === "killAgent") {
+      this.finish(task, Status.PASSED, "agent killed on purpose (kill_agent fault)", log);
+      // Report first, so the step is a pass and what follows sees a dead node, not a failed step.
+      await this.opts.drained();
+      log.warn("kill_agent fault: exiting with SIGKILL");
+      process.kill(process.pid, "SIGKILL");
+      return;
+    }
+    this.finish(task, Status.ERROR, "fault step of a kind this agent does not know; upgrade the agent", log);
   }
 
   /**

@@ -27,6 +27,7 @@ function plannedStep(step: StepDef, label: string, ctx: StepContext): PlannedSte
     const members = step.parallel as StepDef[];
     return create(PlannedStepSchema, { id, parallel: members.map((s, i) => plannedStep(s, `${id}.${i + 1}`, ctx)) });
   }
+  if (step.fault) return plannedFault(step.fault, id, ctx);
   const role = step.on ?? "";
   const binding = ctx.bound.get(role);
   if (!binding) {
@@ -34,6 +35,14 @@ function plannedStep(step: StepDef, label: string, ctx: StepContext): PlannedSte
   }
   const check = plannedCheck(resolveCheck({ ...step, id } as CheckDef, false), ctx.allowDestructive);
   return create(PlannedStepSchema, { id, role, node: binding.node.name, check });
+}
+
+function plannedFault(fault: NonNullable<StepDef["fault"]>, id: string, ctx: StepContext): PlannedStep {
+  const who = (role: string) => `${role} (${ctx.bound.get(role)?.node.name ?? "?"})`;
+  const [a, b] = fault.partition ?? [];
+  const role = a ?? fault.kill_agent ?? "";
+  const observes = a && b ? `partition ${who(a)} from ${who(b)} for ${fault.for}` : `kill the agent of ${who(role)}`;
+  return create(PlannedStepSchema, { id, role, node: ctx.bound.get(role)?.node.name ?? "", check: { id, kind: "fault", observes } });
 }
 
 export function crossStageParts(stage: CrossStageDef, roster: RosterNode[], named: string[], pins: Record<string, string> = {}): MessageInitShape<typeof ResolvedStageSchema> {

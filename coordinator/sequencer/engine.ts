@@ -3,7 +3,7 @@
 import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { TaskSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { FaultSchema, TaskSchema, type Fault } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan } from "../../shared/model/plan.js";
@@ -135,6 +135,11 @@ export class RunEngine {
       case "dispatch": {
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
+        const fault = task.fault ? this.faultFor(task) : undefined;
+        if (typeof fault === "string") {
+          this.apply(runId, { type: "task_done", taskId: task.id, status: Status.ERROR, summary: fault });
+          return;
+        }
         const { captures, missing } = this.capturesFor(task);
         if (missing.length) {
           // The step cannot mean what it says without the value: fail it here, with the reason.
@@ -155,6 +160,7 @@ export class RunEngine {
             captures,
             onlyTags: task.onlyTags,
             probesYaml: task.probesYaml,
+            fault,
           }),
         );
         run.log.info({ node: task.nodeName, stage: task.stageId, iteration: task.iteration, sent }, sent ? "task sent" : "node offline; task waits for it");
@@ -180,6 +186,19 @@ export class RunEngine {
         return;
       }
     }
+  }
+
+  /**
+   * A fault step as the agent takes it. A partition needs the peer's address, which is where its
+   * stream comes from: a peer not connected now cannot be cut off, and that is an error, not a pass.
+   */
+  private faultFor(task: TaskRow): Fault | string {
+    const spec = task.fault;
+    if (!spec || "killAgent" in spec) return create(FaultSchema, { kind: { case: "killAgent", value: true } });
+    const { peerRole, peerNode, forMs } = spec.partition;
+    const address = this.sessions.addressOf(peerNode);
+    if (!address) return `cannot partition from ${peerRole} (${peerNode}): it is not connected, so its address is unknown`;
+    return create(FaultSchema, { kind: { case: "partition", value: { addresses: [address], forMs: BigInt(forMs), peer: `${peerRole} (${peerNode})` } } });
   }
 
   /** Cross steps: values earlier steps of the stage captured, and any the step needs but lacks. */

@@ -4,7 +4,8 @@ import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { FleetgateError } from "../../shared/errors.js";
 import { DEFAULT_QUICK_TAGS, isSuiteStage, type Plan, type StageDef, type SuiteStageDef } from "../../shared/model/plan.js";
-import type { SkipRecord } from "../store/runs.js";
+import { parseDuration } from "../../shared/durations.js";
+import type { FaultSpec, SkipRecord } from "../store/runs.js";
 import type { PlannedStage, PlannedTask } from "./core.js";
 import { checkNamedNodes, chooseTargets, describeNode, type NodeChoice, type RosterNode } from "./node-choice.js";
 import { bindRoles } from "./role-binding.js";
@@ -36,6 +37,7 @@ export interface TaskSpec extends PlannedTask {
   specYaml: string;
   probesYaml: string;
   onlyTags: string[];
+  fault?: FaultSpec;
 }
 
 export interface ResolvedRun {
@@ -159,7 +161,8 @@ function buildCrossStage(stage: CrossStageDef, b: StageBuild): void {
   b.out.bindings.push(...bindings.map((x) => ({ stageId: stage.id, role: x.role, node: x.node.name })));
   b.out.notes.push(`stage ${stage.id} (cross): ${bindings.map((x) => `${x.role}=${x.node.name}`).join(", ")}`);
   const addStep = (step: StepDef, stepId: string, group: number) => {
-    const role = step.on ?? "";
+    const fault = step.fault ? faultSpec(step.fault, nodeOf) : undefined;
+    const role = step.on ?? step.fault?.partition?.[0] ?? step.fault?.kill_agent ?? "";
     const node = nodeOf.get(role) ?? "";
     b.out.tasks.push({
       id: `${b.runId}/${stage.id}/${stepId}`,
@@ -173,10 +176,11 @@ function buildCrossStage(stage: CrossStageDef, b: StageBuild): void {
       allowDestructive: stage.allow_destructive ?? false,
       stepId,
       role,
-      specYaml: oneCheckSuite(`${stage.id}.${stepId}`, stepId, step as Record<string, unknown>, ["id", "on", "parallel"]),
+      specYaml: fault ? "" : oneCheckSuite(`${stage.id}.${stepId}`, stepId, step as Record<string, unknown>, ["id", "on", "parallel"]),
       probesYaml: "",
       // A step is the scenario: --quick does not drop it.
       onlyTags: [],
+      fault,
     });
   };
   stage.steps.forEach((step, i) => {
@@ -184,6 +188,15 @@ function buildCrossStage(stage: CrossStageDef, b: StageBuild): void {
     if (step.parallel) (step.parallel as StepDef[]).forEach((m, j) => addStep(m, m.id ?? `${id}.${j + 1}`, i));
     else addStep(step, id, i);
   });
+}
+
+/** A partition runs on the first role's node, against the second's; kill_agent on its role's node. */
+function faultSpec(fault: NonNullable<StepDef["fault"]>, nodeOf: Map<string, string>): FaultSpec {
+  if (fault.partition) {
+    const peerRole = fault.partition[1] as string;
+    return { partition: { peerRole, peerNode: nodeOf.get(peerRole) ?? "", forMs: parseDuration(fault.for ?? "0s") } };
+  }
+  return { killAgent: true };
 }
 
 function buildMatrixStage(stage: MatrixStageDef, b: StageBuild, skipped: Set<string>): void {

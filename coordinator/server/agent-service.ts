@@ -10,7 +10,7 @@ import { getNode, lastCommittedSeq, touchNode, upsertNode } from "../store/nodes
 import { addRunFlag, commitAgentEvent } from "../store/runs.js";
 import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
-import type { AgentSession, AgentSessions } from "./sessions.js";
+import { peerAddress, type AgentSession, type AgentSessions } from "./sessions.js";
 
 export interface AgentServiceDeps {
   db: Db;
@@ -78,6 +78,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             session = {
               node: identity.name,
               machineId,
+              address: peerAddress(call.getPeer()),
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),
               close: (reason) => call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason })),
             };

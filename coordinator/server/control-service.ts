@@ -32,7 +32,7 @@ export interface ControlServiceDeps {
   beforeRun?: (plan: Plan) => void;
 }
 
-function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
+export function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
   const header = String(metadata.get("authorization")[0] ?? "");
   const token = header.replace(/^Bearer\s+/i, "");
   if (!token) throw new FleetgateError("unauthenticated", "no admin token; pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");

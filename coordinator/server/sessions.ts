@@ -5,6 +5,8 @@ import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 export interface AgentSession {
   node: string;
   machineId: string;
+  /** The agent's IP address as this coordinator sees the stream come in. */
+  address: string;
   send(task: Task): void;
   /** Ends the stream, e.g. when the same node connects again. */
   close(reason: string): void;
@@ -36,6 +38,10 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     return this.byNode.has(node);
   }
 
+  addressOf(node: string): string | undefined {
+    return this.byNode.get(node)?.address;
+  }
+
   send(node: string, task: Task): boolean {
     const s = this.byNode.get(node);
     if (!s) return false;
@@ -46,4 +52,13 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   closeAll(reason: string): void {
     for (const s of this.byNode.values()) s.close(reason);
   }
+}
+
+/** "ipv4:10.0.0.5:41234", "[::1]:5000", "10.0.0.5:41234" → the bare address. */
+export function peerAddress(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, "");
+  const v6 = /^\[([^\]]+)\]/.exec(bare);
+  if (v6) return v6[1] as string;
+  const colon = bare.lastIndexOf(":");
+  return colon > 0 && bare.indexOf(":") === colon ? bare.slice(0, colon) : bare;
 }

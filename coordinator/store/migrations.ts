@@ -108,6 +108,8 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE tasks ADD COLUMN spec_yaml TEXT NOT NULL DEFAULT '';
       ALTER TABLE tasks ADD COLUMN probes_yaml TEXT NOT NULL DEFAULT '';
       ALTER TABLE tasks ADD COLUMN only_tags_json TEXT NOT NULL DEFAULT '[]';
+      -- A fault step (partition, kill_agent) instead of a suite; empty for everything else.
+      ALTER TABLE tasks ADD COLUMN fault_json TEXT NOT NULL DEFAULT '';
       CREATE INDEX runs_by_plan ON runs(plan_name, plan_rev, created_at);
       CREATE TABLE signoffs (
         run_id        TEXT PRIMARY KEY REFERENCES runs(id),

@@ -58,7 +58,11 @@ export interface NewTask {
   specYaml?: string;
   probesYaml?: string;
   onlyTags?: string[];
+  fault?: FaultSpec;
 }
+
+/** A fault step as stored: which role's node it runs on is the task's node. */
+export type FaultSpec = { partition: { peerRole: string; peerNode: string; forMs: number } } | { killAgent: true };
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
   db.transaction(() => {
@@ -69,12 +73,12 @@ export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
       run.mode, run.planRevision, JSON.stringify(run.options), JSON.stringify(run.nodes.map((n) => toJson(NodeIdentitySchema, n))));
     const insert = db.prepare(
       `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status,
-         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json, fault_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     tasks.forEach((t, i) =>
       insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0,
-        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? [])),
+        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? []), t.fault ? JSON.stringify(t.fault) : ""),
     );
   })();
 }
@@ -96,6 +100,7 @@ export interface TaskRow {
   specYaml: string;
   probesYaml: string;
   onlyTags: string[];
+  fault?: FaultSpec;
 }
 
 interface RawTask {
@@ -117,6 +122,7 @@ interface RawTask {
   spec_yaml: string;
   probes_yaml: string;
   only_tags_json: string;
+  fault_json: string;
 }
 
 function taskFromRow(r: RawTask): TaskRow {
@@ -137,6 +143,7 @@ function taskFromRow(r: RawTask): TaskRow {
     specYaml: r.spec_yaml,
     probesYaml: r.probes_yaml,
     onlyTags: JSON.parse(r.only_tags_json) as string[],
+    fault: r.fault_json ? (JSON.parse(r.fault_json) as FaultSpec) : undefined,
   };
 }
 
@@ -357,7 +364,7 @@ export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
       stageKind: t.stage_kind,
       stepId: t.step_id,
       role: t.role,
-      suitePath: t.spec_yaml ? "" : t.suite_path,
+      suitePath: t.spec_yaml || t.fault_json ? "" : t.suite_path,
     }),
   );
   return create(RunRecordSchema, {

@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { z } from "zod";
-import { COMMON_FIELDS, commonCheckFields, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
+import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
 import { YamlSource } from "./yaml-source.js";
 
 /** Label selector: every key must equal the node's label (`{ role: fleet }`). */
@@ -31,7 +31,24 @@ const FleetStage = z.strictObject({
   not_ready: z.enum(["report", "fail"]).optional(),
 });
 
-const STEP_FIELDS = ["id", "on", "parallel", ...COMMON_FIELDS] as const;
+const STEP_FIELDS = ["id", "on", "parallel", "fault", ...COMMON_FIELDS] as const;
+
+/**
+ * A fault step (plans with `faults: true` only): cut the link between two roles' nodes for a
+ * while, or kill a role's agent — how resilience scenarios are written.
+ */
+const FaultSchema = z
+  .strictObject({
+    partition: z.array(z.string()).length(2, "partition: names exactly two roles, e.g. [origin, peer]").optional(),
+    for: DurationSchema.optional(),
+    kill_agent: z.string().optional(),
+  })
+  .superRefine((f, ctx) => {
+    if (!!f.partition === !!f.kill_agent) ctx.addIssue({ code: "custom", message: "a fault is either partition: [ROLE, ROLE] with for: DURATION, or kill_agent: ROLE" });
+    else if (f.partition && !f.for) ctx.addIssue({ code: "custom", path: ["for"], message: "a partition needs for: DURATION (how long until it heals)" });
+    else if (f.kill_agent && f.for) ctx.addIssue({ code: "custom", path: ["for"], message: "kill_agent takes no for:; the agent stays dead until restarted" });
+  });
+export type FaultDef = z.infer<typeof FaultSchema>;
 
 /**
  * A cross-node step: a check run on the node bound to role `on`; or a `parallel:` group of such
@@ -39,10 +56,20 @@ const STEP_FIELDS = ["id", "on", "parallel", ...COMMON_FIELDS] as const;
  */
 const CrossStep = z
   .strictObject(
-    { id: Id.optional(), on: z.string().optional(), parallel: z.array(z.lazy((): z.ZodType => CrossStep)).min(2, "a parallel group needs at least two steps").optional(), ...commonCheckFields() },
+    {
+      id: Id.optional(),
+      on: z.string().optional(),
+      parallel: z.array(z.lazy((): z.ZodType => CrossStep)).min(2, "a parallel group needs at least two steps").optional(),
+      fault: FaultSchema.optional(),
+      ...commonCheckFields(),
+    },
     { error: unknownKeyMessage(STEP_FIELDS) },
   )
   .superRefine((step, ctx) => {
+    if (step.fault) {
+      if (step.on || step.parallel || kindsOf(step).length) ctx.addIssue({ code: "custom", message: "a fault step has no `on`, `parallel` or check; its roles are in fault:" });
+      return;
+    }
     if (step.parallel) {
       if (step.on || kindsOf(step).length) ctx.addIssue({ code: "custom", message: "a parallel group holds steps; it has no `on` or check of its own" });
       return;
@@ -51,16 +78,30 @@ const CrossStep = z
     requireOneKind(step, ctx);
   });
 
-type StepRoles = { on?: string; parallel?: unknown[] };
+type StepRoles = { on?: string; parallel?: unknown[]; fault?: FaultDef };
 
-/** Every `on:` of a step or of a parallel group's members must name one of the stage's roles. */
+/** Every role a step, a parallel group's member or a fault names must be one of the stage's roles. */
 function checkStepRoles(steps: StepRoles[], roles: string[], path: (string | number)[], ctx: z.RefinementCtx): void {
+  const unknown = (role: string, at: (string | number)[]) => {
+    if (!roles.includes(role)) ctx.addIssue({ code: "custom", path: at, message: `no role "${role}" under roles: (declared: ${roles.join(", ")})` });
+  };
   steps.forEach((step, i) => {
     if (step.parallel) checkStepRoles(step.parallel as StepRoles[], roles, [...path, i, "parallel"], ctx);
-    else if (step.on !== undefined && !roles.includes(step.on)) {
-      ctx.addIssue({ code: "custom", path: [...path, i, "on"], message: `no role "${step.on}" under roles: (declared: ${roles.join(", ")})` });
+    else if (step.on !== undefined) unknown(step.on, [...path, i, "on"]);
+    step.fault?.partition?.forEach((role, j) => unknown(role, [...path, i, "fault", "partition", j]));
+    if (step.fault?.kill_agent) unknown(step.fault.kill_agent, [...path, i, "fault", "kill_agent"]);
+    if (step.fault?.partition && step.fault.partition[0] === step.fault.partition[1]) {
+      ctx.addIssue({ code: "custom", path: [...path, i, "fault", "partition"], message: "partition: needs two different roles" });
     }
   });
+}
+
+/** Paths of every fault step, to refuse them in plans that do not say `faults: true`. */
+function faultPaths(steps: StepRoles[], path: (string | number)[]): (string | number)[][] {
+  return steps.flatMap((step, i) => [
+    ...(step.fault ? [[...path, i, "fault"]] : []),
+    ...(step.parallel ? faultPaths(step.parallel as StepRoles[], [...path, i, "parallel"]) : []),
+  ]);
 }
 
 const CrossStage = z
@@ -128,6 +169,8 @@ export const PlanSchema = z
     evidence: z.strictObject({ dir: z.string().optional(), keep: z.number().int().min(1).optional() }).optional(),
     /** What `--quick` runs: these stages (default: the ones asked for), checks with these tags (default: quick). */
     quick: z.strictObject({ stages: z.array(Id).optional(), tags: z.array(z.string().min(1)).min(1).optional() }).optional(),
+    /** Allows fault steps (partitions, killed agents): for test networks only. */
+    faults: z.boolean().optional(),
     stages: z.array(StageSchema).min(1, "a plan needs at least one stage"),
   })
   .superRefine((plan, ctx) => {
@@ -136,6 +179,14 @@ export const PlanSchema = z
       if (seen.has(s.id)) ctx.addIssue({ code: "custom", path: ["stages", i, "id"], message: `duplicate stage id "${s.id}"` });
       seen.add(s.id);
     });
+    if (!plan.faults) {
+      plan.stages.forEach((stage, i) => {
+        if (stage.kind !== "cross") return;
+        for (const path of faultPaths(stage.steps as StepRoles[], ["stages", i, "steps"])) {
+          ctx.addIssue({ code: "custom", path, message: "fault steps cut links and kill agents: allowed only with faults: true at the top of the plan, on a test network" });
+        }
+      });
+    }
     plan.quick?.stages?.forEach((id, i) => {
       if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["quick", "stages", i], message: `no stage "${id}" (stages: ${[...seen].join(", ")})` });
     });
@@ -150,12 +201,13 @@ export interface Plan {
   description?: string;
   stages: StageDef[];
   quick?: { stages?: string[]; tags?: string[] };
+  faults?: boolean;
   evidence?: { dir?: string; keep?: number };
 }
 
 export function parsePlan(text: string, file: string): Plan {
   const def = YamlSource.parse(text, file).validate(PlanSchema);
-  return { name: def.plan, file, description: def.description, stages: def.stages, quick: def.quick, evidence: def.evidence };
+  return { name: def.plan, file, description: def.description, stages: def.stages, quick: def.quick, evidence: def.evidence, faults: def.faults };
 }
 
 export function isSuiteStage(stage: StageDef): stage is SuiteStageDef {
