@@ -14,6 +14,8 @@ export interface JunitCase {
   message: string;
   /** Output kept as evidence (bounded by the caller). */
   output?: string;
+  /** The failure/error type attribute, e.g. not_ready or lost; defaults to the outcome. */
+  type?: string;
 }
 
 export interface JunitSuite {
@@ -31,8 +33,8 @@ const seconds = (cases: JunitCase[]) => cases.reduce((s, c) => s + c.seconds, 0)
 
 function testcase(c: JunitCase): Record<string, unknown> {
   const tc: Record<string, unknown> = { "@classname": c.classname, "@name": c.name, "@time": c.seconds.toFixed(3) };
-  if (c.outcome === "failed") tc.failure = { "@message": c.message, "@type": "failure", "#text": c.output ?? "" };
-  if (c.outcome === "error") tc.error = { "@message": c.message, "@type": "error", "#text": c.output ?? "" };
+  if (c.outcome === "failed") tc.failure = { "@message": c.message, "@type": c.type ?? "failure", "#text": c.output ?? "" };
+  if (c.outcome === "error") tc.error = { "@message": c.message, "@type": c.type ?? "error", "#text": c.output ?? "" };
   if (c.outcome === "skipped") tc.skipped = { "@message": c.message };
   return tc;
 }

@@ -1,16 +1,15 @@
-import { writeFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { ControlService, NodeInfoSchema, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
-import { markdownReport } from "../reports/markdown.js";
 import { startCoordinator } from "../server/serve.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
 import { connected, duration, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
 import { dryRunCommand } from "./dry-run-command.js";
+import { registerReportCommand } from "./report-command.js";
 import { runCommand, type RunFlags } from "./run-command.js";
 import { loadServeConfig } from "./serve-config.js";
 
@@ -97,16 +96,7 @@ export function buildProgram(): Command {
       process.exitCode = runExitCode(run.status);
     });
 
-  connected(program.command("report").description("write a run's report").argument("<run>", "run id"))
-    .addOption(new Option("--format <format>", "report format").choices(["md", "json"]).default("md"))
-    .option("-o, --output <file>", "write to this file instead of stdout")
-    .action(async (runId: string, flags: ConnectionFlags & { format: "md" | "json"; output?: string }) => {
-      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
-      if (!run) throw new FleetgateError("not_found", `no run ${runId}`);
-      const text = flags.format === "md" ? markdownReport(run) : `${JSON.stringify(toJson(RunRecordSchema, run), null, 2)}\n`;
-      if (flags.output) writeFileSync(flags.output, text);
-      else process.stdout.write(text);
-    });
+  registerReportCommand(program);
 
   return program;
 }

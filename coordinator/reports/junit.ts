@@ -49,6 +49,7 @@ function checkCases(classname: string, c: CheckResult): JunitCase[] {
     name: oneLine(name),
     seconds: Number(c.durationMs) / 1000,
     outcome: junitOutcome(c.status),
+    type: statusName(c.status),
     message: message(c.status, c.summary, c.reason, c.hint),
     output: output(c),
   };
@@ -58,6 +59,7 @@ function checkCases(classname: string, c: CheckResult): JunitCase[] {
       name: oneLine(`${c.checkId}/${k.name}`),
       seconds: Number(k.durationMs) / 1000,
       outcome: junitOutcome(k.status),
+      type: statusName(k.status),
       message: message(k.status, k.message, k.message, ""),
     }),
   );
@@ -70,7 +72,7 @@ function taskSuite(run: RunRecord, t: TaskRecord): JunitSuite {
   const shown = t.checks.some((c) => junitOutcome(c.status) !== "passed");
   if (t.status !== Status.PASSED && !shown) {
     const seconds = t.finishedAtMs > t.startedAtMs && t.startedAtMs > 0n ? Number(t.finishedAtMs - t.startedAtMs) / 1000 : 0;
-    cases.push({ classname, name: "(task)", seconds, outcome: junitOutcome(t.status), message: message(t.status, t.summary, t.summary, "") });
+    cases.push({ classname, name: "(task)", seconds, outcome: junitOutcome(t.status), type: statusName(t.status), message: message(t.status, t.summary, t.summary, "") });
   }
   const host = run.nodes.find((n) => n.name === t.nodeName)?.hostname || t.nodeName;
   return { name: oneLine(taskLabel(t)), hostname: oneLine(host), startedAtMs: Number(t.startedAtMs || run.startedAtMs), cases };

@@ -4,7 +4,6 @@
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
-import { foldTasks } from "../cli/format.js";
 import { reproduceCheck, type Reproduce } from "./reproduce.js";
 
 /** One line of a stage: a node (single, fleet), a step on its role's node (cross), a leg (matrix). */
@@ -43,6 +42,13 @@ export interface SkipEntry {
   reason: string;
   /** Accepted by name at sign-off. */
   accepted: boolean;
+}
+
+// Failure first, then whatever left the work unverified: nothing not passed folds into a pass.
+const FOLD = [Status.FAILED, Status.ERROR, Status.LOST, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED, Status.RUNNING, Status.PENDING];
+
+export function foldTasks(tasks: TaskRecord[]): Status {
+  return FOLD.find((s) => tasks.some((t) => t.status === s)) ?? Status.PASSED;
 }
 
 /** `fleet/node-b#2`, or `cross/write@node-a#1` for a step or a leg. */

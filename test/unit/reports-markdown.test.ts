@@ -1,59 +1,68 @@
 import { describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { markdownReport } from "../../coordinator/reports/markdown.js";
+import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
-import { sampleRun } from "./run-report.fixture.js";
+import { expectGolden } from "../golden/expect-golden.js";
+import { gateRun, sampleRun } from "./run-report.fixture.js";
 
-const EXPECTED = `# Run r1 — release: FAILED
-
-- plan: \`plans/gate.yaml\`
-- stages: smoke, fleet, after
-- started: 2024-05-01T08:00:00.000Z
-- finished: 2024-05-01T08:10:00.000Z
-
-## Not valid for sign-off
-
-- nodes n2, n3 share machine-id 1f2e3d4c
-
-## Stages
-
-| stage | node | iterations | status | detail |
-|---|---|---|---|---|
-| smoke | prim | 2/2 | passed |  |
-| fleet | n1 | 1/2 | failed | 1 of 2 checks failed |
-| fleet | n2 | 0/1 | not_ready | precondition synced: node not ready |
-| fleet | n3 | 0/1 | lost | node n3 lost: not connected for 5 min |
-| after | prim | 0/1 | skipped | stage fleet did not pass (failed) |
-
-## Checks that did not pass
-
-| stage | node | # | check | status | observed | hint |
-|---|---|---|---|---|---|---|
-| fleet | n1 | 2 | http | failed | expected status 200, saw 503 | restart nginx \\| check logs |
-| fleet | n2 | 1 | synced (precondition) | not_ready | blocks 10/800000 IBD | wait for IBD to finish |
-
-`;
+const md = (run = gateRun()) => markdownReport(run, judgeRun(run));
 
 describe("markdownReport", () => {
-  it("renders a failed run with its not-ready, lost and skipped parts, escaping table cells", () => {
-    expect(markdownReport(sampleRun())).toBe(EXPECTED);
+  it("renders a gate run for release notes exactly as the golden file", () => {
+    expectGolden("gate-run.md", md());
+  });
+
+  it("puts the verdict and every reason before anything else", () => {
+    const run = gateRun();
+    const j = judgeRun(run);
+    const lines = md(run).split("\n");
+    expect(lines[0]).toBe("# Run g1 — release: NO-GO");
+    expect(lines[2]).toBe("**Verdict: NO-GO** — cannot be signed off");
+    expect(lines.slice(4, 4 + j.reasons.length)).toEqual(j.reasons.map((r) => `- ${r}`));
+  });
+
+  it("lists every skip: before the run, a whole task, and a check, with source and reason", () => {
+    const text = md(sampleRun());
+    expect(text).toContain("| after | prim | 1 | gate | stage fleet did not pass (failed) | no |");
+    const gate = md();
+    expect(gate).toContain("| matrix/kvm | — | — | --skip | nested KVM disabled on the only matching host | no |");
+    expect(gate).toContain("| fleet/wipe-volume | node-b | 2 | check | destructive; stage does not allow destructive checks | no |");
+  });
+
+  it("gives each check that did not pass one reproduce line, quoted for a shell", () => {
+    const text = md();
+    expect(text).toContain("- fleet http, on node-b: `fleetgate-agent check plans/suites/app.yaml --only http`");
+    expect(text).toContain("- handoff/read read-doc, from the workstation (node-b): `coord run handoff --plan plans/gate.yaml --bind writer=node-a --bind reader=node-b`");
+  });
+
+  it("shows the sign-off with the skips accepted by name", () => {
+    const signoff = create(SignOffSchema, { by: "ops@example", atMs: 1_732_515_600_000n, accepted: [{ target: "matrix/kvm", reason: "no nested KVM this quarter", source: "sign-off" }] });
+    const text = md(gateRun({ signoff }));
+    expect(text).toContain("Signed off by ops@example at 2024-11-25T06:20:00.000Z.");
+    expect(text).toContain("- `matrix/kvm`: no nested KVM this quarter");
+    expect(text).toContain("| matrix/kvm | — | — | --skip | nested KVM disabled on the only matching host | yes |");
+  });
+
+  it("keeps markup, pipes and newlines in run data from breaking tables or rendering as HTML", () => {
+    const text = md();
+    expect(text).toContain("| restart nginx \\| check \\<upstream\\> logs |");
+    expect(text).not.toContain("<upstream>");
+  });
+
+  it("reads a green full run as GO with clean attestation", () => {
+    const run = gateRun({ status: Status.PASSED, attestationFlags: [] });
+    run.skips = [];
+    run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
+    const text = md(run);
+    expect(text.split("\n")[0]).toBe("# Run g1 — release: GO");
+    expect(text).toContain("**Verdict: GO** — can be signed off");
+    expect(text).toContain("Clean: every result came from the host of the node it names.");
+    expect(text).not.toContain("## Checks that did not pass");
   });
 
   it("gives the same bytes for the same run", () => {
-    expect(markdownReport(sampleRun())).toBe(markdownReport(sampleRun()));
-  });
-
-  it("leaves out the sign-off section when attestation is clean and the finish line while running", () => {
-    const run = sampleRun({ status: Status.RUNNING, attestationFlags: [] });
-    run.finishedAtMs = 0n;
-    const text = markdownReport(run);
-    expect(text.startsWith("# Run r1 — release: RUNNING\n\n- plan: `plans/gate.yaml`\n- stages: smoke, fleet, after\n- started: 2024-05-01T08:00:00.000Z\n\n## Stages\n")).toBe(true);
-    expect(text).not.toContain("Not valid for sign-off");
-    expect(text).not.toContain("- finished:");
-  });
-
-  it("calls a run that was cancelled or lost incomplete, never passed", () => {
-    for (const s of [Status.CANCELLED, Status.LOST, Status.NOT_READY, Status.SKIPPED, Status.ERROR]) {
-      expect(markdownReport(sampleRun({ status: s })).split("\n")[0]).toBe("# Run r1 — release: INCOMPLETE");
-    }
+    expect(md()).toBe(md());
   });
 });

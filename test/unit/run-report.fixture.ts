@@ -97,6 +97,7 @@ export function gateRun(overrides: Partial<Pick<RunRecord, "status" | "attestati
     withLegs: [],
     attestationFlags: ["nodes node-c, node-d share machine-id 1f2e3d4c"],
     unsignable: [],
+    nodes: [{ name: "node-b", machineId: "7c1d0e5f", bootId: "b-1", hostname: "node-b.fleet.example", labels: { zone: "a", role: "fleet" }, capabilities: ["podman", "curl"], agentVersion: "0.1.0" }],
     bindings: [
       { stageId: "handoff", role: "writer", node: "node-a" },
       { stageId: "handoff", role: "reader", node: "node-b" },

@@ -1,0 +1,177 @@
+// The run as one self-contained HTML page: verdict, reasons and attestation on top; per stage a
+// row × check matrix, each cell a colour and a word (never colour only) with one dot per
+// iteration; a click opens the cell's output tails, attempts, inner cases and reproduce line.
+// Filters by status, node and text; printed, everything is expanded. Every piece of run data goes
+// through `esc` and only into element text or quoted attributes, never into <style> or <script>.
+// Pure: same run and judgement, same bytes.
+import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { Status, statusName, worstStatus } from "../../shared/model/status.js";
+import type { Judgement } from "../judgement/types.js";
+import { CSS, JS } from "./html-assets.js";
+import { reproduceCheck } from "./reproduce.js";
+import { allSkips, isoTime, stageViews, type RowView, type StageView } from "./run-view.js";
+
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text safe in element content and in quoted attributes. */
+export function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+const label = (s: Status) => `<span class="label s-${statusName(s)}">${statusName(s)}</span>`;
+
+const MARK: Partial<Record<Status, string>> = { [Status.PASSED]: "✓", [Status.FAILED]: "✗", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c" };
+
+function dot(iteration: number, s: Status): string {
+  return `<i class="dot s-${statusName(s)}" title="#${iteration} ${statusName(s)}">${MARK[s] ?? "·"}</i>`;
+}
+
+function verdict(run: RunRecord, j: Judgement): string {
+  const reasons = j.reasons.length ? `<ul class="reasons">${j.reasons.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>` : "<p>Every stage passed in full mode, attestation is clean, nothing left skipped.</p>";
+  const meta = [
+    `run <code>${esc(run.runId)}</code>`,
+    `plan <code>${esc(run.planPath)}</code> (${esc(run.planName)})`,
+    `revision <code>${esc(run.planRevision || "unknown")}</code>`,
+    `mode ${esc(run.mode || "full")}`,
+    `run status ${esc(statusName(run.status))}`,
+    `started ${esc(isoTime(run.startedAtMs) || "not started")}`,
+    `finished ${esc(isoTime(run.finishedAtMs) || "still running")}`,
+  ];
+  return `<header class="verdict ${esc(j.decision)}"><h1>Verdict: <span class="word" id="verdict">${esc(j.decision)}</span></h1>
+<p class="meta">${meta.join(" · ")}</p>
+<p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
+${reasons}</header>`;
+}
+
+function attestation(run: RunRecord): string {
+  const items = [...run.attestationFlags.map((f) => `not valid for sign-off: ${f}`), ...run.unsignable.map((u) => `unsignable: ${u}`)];
+  const body = items.length ? `<ul>${items.map((i) => `<li class="flag">${esc(i)}</li>`).join("")}</ul>` : "<p>Clean: every result came from the host of the node it names.</p>";
+  return `<section id="attestation"><h2>Attestation</h2>${body}</section>`;
+}
+
+function signoff(run: RunRecord): string {
+  const s = run.signoff;
+  if (!s?.by) return `<section id="signoff"><h2>Sign-off</h2><p>Not signed off.</p></section>`;
+  const accepted = s.accepted.length ? `<p>Skips accepted by name:</p><ul>${s.accepted.map((a) => `<li><code>${esc(a.target)}</code>: ${esc(a.reason)}</li>`).join("")}</ul>` : "";
+  return `<section id="signoff"><h2>Sign-off</h2><p>Signed off by ${esc(s.by)} at ${esc(isoTime(s.atMs))}.</p>${accepted}</section>`;
+}
+
+function skips(run: RunRecord): string {
+  const all = allSkips(run);
+  if (!all.length) return "";
+  const rows = all.map((s) => `<tr><td><code>${esc(s.target)}</code></td><td>${esc(s.node || "—")}</td><td>${esc(s.iterations.join(", ") || "—")}</td><td>${esc(s.source)}</td><td>${esc(s.reason)}</td><td>${s.accepted ? "accepted" : "not accepted"}</td></tr>`);
+  return `<section id="skips"><h2>Skips</h2><table><thead><tr><th>target</th><th>node</th><th>#</th><th>source</th><th>reason</th><th>sign-off</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`;
+}
+
+function filters(run: RunRecord, views: StageView[]): string {
+  const statuses = [...new Set(views.flatMap((v) => v.rows.map((r) => statusName(r.status))))];
+  const nodes = [...new Set(run.tasks.map((t) => t.nodeName))];
+  const boxes = statuses.map((s) => `<label><input type="checkbox" name="status" value="${esc(s)}" checked> <span class="label s-${esc(s)}">${esc(s)}</span></label>`);
+  const options = nodes.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`);
+  return `<form class="filters" id="filters" role="search"><strong>Show</strong> ${boxes.join(" ")}
+<label>node <select name="node"><option value="">all nodes</option>${options.join("")}</select></label>
+<label>text <input type="search" name="q" placeholder="check, node, output…"></label>
+<span><span id="shown">${views.reduce((n, v) => n + v.rows.length, 0)}</span> rows shown</span></form>`;
+}
+
+function attempts(c: CheckResult): string {
+  if (!c.attemptLog.length) return c.attempts > 1 ? `<p>${c.attempts} attempts.</p>` : "";
+  const rows = c.attemptLog.map((a, i) => `<tr><td>${i + 1}</td><td>${esc(isoTime(a.startedAtMs))}</td><td>${Number(a.durationMs)} ms</td><td>${a.passed ? label(Status.PASSED) : label(Status.FAILED)}</td><td>${esc(a.summary)}</td></tr>`);
+  return `<h4>Attempts</h4><table><thead><tr><th>#</th><th>started</th><th>took</th><th>result</th><th>summary</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+function cases(c: CheckResult): string {
+  if (!c.cases.length) return "";
+  const rows = c.cases.map((k) => `<tr><td>${esc(k.name)}</td><td>${label(k.status)}</td><td>${Number(k.durationMs)} ms</td><td>${esc(k.message)}</td></tr>`);
+  return `<h4>Inner cases</h4><table><thead><tr><th>case</th><th>status</th><th>took</th><th>message</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+function checkDetail(run: RunRecord, t: TaskRecord, c: CheckResult): string {
+  const r = reproduceCheck(run, t, c);
+  const parts = [
+    `<h4>#${t.iteration} ${esc(c.precondition ? `precondition ${c.checkId}` : c.checkId)} ${label(c.status)}</h4>`,
+    `<p>${esc(c.summary || c.reason || "no summary")}</p>`,
+    c.reason && c.summary ? `<p>reason: ${esc(c.reason)}</p>` : "",
+    c.hint ? `<p>hint: ${esc(c.hint)}</p>` : "",
+    r ? `<p class="repro">reproduce ${r.where === "node" ? `on ${esc(r.node)}` : "from the workstation"}: <code>${esc(r.command)}</code></p>` : "",
+    attempts(c),
+    cases(c),
+    c.stdoutTail ? `<h4>stdout (tail)</h4><pre>${esc(c.stdoutTail)}</pre>` : "",
+    c.stderrTail ? `<h4>stderr (tail)</h4><pre>${esc(c.stderrTail)}</pre>` : "",
+  ];
+  return parts.filter(Boolean).join("\n");
+}
+
+function taskDetail(t: TaskRecord): string {
+  return `<h4>#${t.iteration} task ${label(t.status)}</h4><p>${esc(t.summary || "no summary")}</p><p class="meta">started ${esc(isoTime(t.startedAtMs) || "—")}, finished ${esc(isoTime(t.finishedAtMs) || "—")}</p>`;
+}
+
+interface Cell {
+  status: Status;
+  dots: string;
+  detail: string;
+}
+
+function taskCell(row: RowView): Cell {
+  return { status: row.status, dots: row.tasks.map((t) => dot(t.iteration, t.status)).join(""), detail: row.tasks.map(taskDetail).join("\n") };
+}
+
+function checkCell(run: RunRecord, row: RowView, checkId: string): Cell | undefined {
+  const seen = row.tasks.flatMap((t) => t.checks.filter((c) => c.checkId === checkId).map((c) => ({ t, c })));
+  if (!seen.length) return undefined;
+  return {
+    status: worstStatus(seen.map((x) => x.c.status)),
+    dots: seen.map(({ t, c }) => dot(t.iteration, c.status)).join(""),
+    detail: seen.map(({ t, c }) => checkDetail(run, t, c)).join("\n"),
+  };
+}
+
+function searchText(row: RowView): string {
+  const words = [row.label, ...row.tasks.flatMap((t) => [t.summary, ...t.checks.flatMap((c) => [c.checkId, c.summary, c.reason, c.hint, c.stdoutTail, c.stderrTail])])];
+  return words.filter(Boolean).join(" ").toLowerCase();
+}
+
+function stage(run: RunRecord, s: StageView, index: number): string {
+  const head = `<h2 id="stage-${index}">${esc(s.id)}${s.kind ? ` <small>(${esc(s.kind)})</small>` : ""} ${label(s.status)}</h2>`;
+  if (!s.rows.length) return `<section class="stage">${head}<p>No task ran in this stage.</p></section>`;
+  const cols = ["task", ...s.checkIds];
+  const thead = `<thead><tr><th>${s.kind === "cross" ? "step" : s.kind === "matrix" ? "leg" : "node"}</th>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>`;
+  const body = s.rows.map((row, r) => {
+    const rowId = `r${index}-${r}`;
+    const cells = [taskCell(row), ...s.checkIds.map((id) => checkCell(run, row, id))];
+    const tds = cells.map((cell, c) => {
+      if (!cell) return `<td class="cell empty">—</td>`;
+      const name = statusName(cell.status);
+      return `<td class="cell s-${name}"><button type="button" aria-expanded="false" aria-controls="d-${rowId}-${c}" data-status="${name}"><span class="label s-${name}">${name}</span><span class="dots">${cell.dots}</span></button></td>`;
+    });
+    const details = cells.map((cell, c) => (cell ? `<div class="detail s-${statusName(cell.status)}" id="d-${rowId}-${c}" hidden><h3>${esc(row.label)} · ${esc(cols[c] ?? "")}</h3>\n${cell.detail}</div>` : "")).join("");
+    return `<tr class="row" id="${rowId}" data-details="x-${rowId}" data-status="${statusName(row.status)}" data-node="${esc(row.node)}" data-search="${esc(searchText(row))}"><th>${esc(row.label)}</th>${tds.join("")}</tr>
+<tr class="details" id="x-${rowId}" hidden><td colspan="${cols.length + 1}">${details}</td></tr>`;
+  });
+  return `<section class="stage">${head}<table class="matrix">${thead}<tbody>${body.join("\n")}</tbody></table></section>`;
+}
+
+export function htmlReport(run: RunRecord, judgement: Judgement): string {
+  const views = stageViews(run);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(`${judgement.decision} — run ${run.runId} (${run.planName})`)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+${verdict(run, judgement)}
+${attestation(run)}
+${signoff(run)}
+${skips(run)}
+<h2>Stages</h2>
+${filters(run, views)}
+${views.map((s, i) => stage(run, s, i)).join("\n")}
+<script>${JS}</script>
+</body>
+</html>
+`;
+}

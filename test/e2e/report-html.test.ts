@@ -1,0 +1,87 @@
+// The HTML report in a real headless browser: Debian's chromium driven by playwright-core. CI
+// installs chromium (apt-get install -y chromium); without it this test fails, it never skips.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { judgeRun } from "../../coordinator/judgement/verdict.js";
+import { htmlReport } from "../../coordinator/reports/html.js";
+import { gateRun } from "../unit/run-report.fixture.js";
+
+const CHROMIUM = process.env.FLEETGATE_CHROMIUM ?? "/usr/bin/chromium";
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+describe("HTML report in headless Chromium", () => {
+  let dir: string;
+  let browser: Browser;
+  let url: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLEETGATE_CHROMIUM)`);
+    dir = mkdtempSync(join(tmpdir(), "fleetgate-report-"));
+    const file = join(dir, "report.html");
+    writeFileSync(file, htmlReport(gateRun(), judgeRun(gateRun())));
+    url = pathToFileURL(file).href;
+    // --no-sandbox: CI and these machines run tests as root, where Chromium's sandbox refuses to start.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("opens with no error, shows the verdict, expands a failed cell, filters out passed rows, and prints to a screenshot", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("request", (r) => {
+      if (!r.url().startsWith("file:")) problems.push(`network: ${r.url()}`);
+    });
+    await page.goto(url);
+
+    const verdict = page.locator("#verdict");
+    expect(await verdict.isVisible()).toBe(true);
+    expect(await verdict.textContent()).toBe("NO-GO");
+
+    // The fleet stage's node-b row; its cells are task, synced, http…: http failed on iteration 2.
+    const cell = page.locator('tr.row:has(th:text-is("node-b")) td.cell.s-failed button').nth(1);
+    const detail = page.locator(`#${await cell.getAttribute("aria-controls")}`);
+    expect(await detail.isVisible()).toBe(false);
+    await cell.click();
+    expect(await detail.isVisible()).toBe(true);
+    expect(await cell.getAttribute("aria-expanded")).toBe("true");
+    const shown = await detail.innerText();
+    expect(shown).toContain("expected status 200, saw 503");
+    expect(shown).toContain("<html><script>alert(1)</script></html>");
+    expect(shown).toContain("reproduce on node-b: fleetgate-agent check plans/suites/app.yaml --only http");
+
+    const passedRows = page.locator('tr.row[data-status="passed"]');
+    const failedRows = page.locator('tr.row[data-status="failed"]');
+    expect(await passedRows.first().isVisible()).toBe(true);
+    await page.locator('#filters input[name="status"][value="passed"]').uncheck();
+    for (const row of await passedRows.all()) expect(await row.isVisible()).toBe(false);
+    for (const row of await failedRows.all()) expect(await row.isVisible()).toBe(true);
+    await page.locator('#filters input[name="q"]').fill("read-doc");
+    expect(await page.locator('tr.row:has(th:text-is("read (reader → node-b)"))').isVisible()).toBe(true);
+    expect(await page.locator('tr.row:has(th:text-is("node-b"))').isVisible()).toBe(false);
+    expect(await page.locator("#shown").textContent()).toBe("1");
+
+    const png = join(dir, "report.png");
+    await page.screenshot({ path: png, fullPage: true });
+    const bytes = readFileSync(png);
+    expect(bytes.length).toBeGreaterThan(1000);
+    expect(bytes.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+
+    // Printed, every detail is open even though none but one was clicked.
+    await page.emulateMedia({ media: "print" });
+    expect(await page.locator(".detail").last().isVisible()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
