@@ -9,6 +9,7 @@ import { DEFAULT_COORDINATOR } from "./client.js";
 import { connected, duration, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
 import { dryRunCommand } from "./dry-run-command.js";
+import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { runCommand, type RunFlags } from "./run-command.js";
 import { loadServeConfig } from "./serve-config.js";
@@ -97,6 +98,7 @@ export function buildProgram(): Command {
     });
 
   registerReportCommand(program);
+  registerJudgementCommands(program);
 
   return program;
 }

@@ -5,6 +5,7 @@ export type Decision = "GO" | "NO-GO" | "INCOMPLETE";
 
 /** A check that both passed and failed on one node for one plan revision. Still blocks GO. */
 export interface Flake {
+  /** The stage, or `stage/step` for a cross step or matrix leg (two legs are two checks). */
   stageId: string;
   node: string;
   checkId: string;

@@ -18,6 +18,7 @@ import { checkGating } from "../sequencer/gating.js";
 import { planRevision, resolveRun } from "../sequencer/plan-run.js";
 import { runRequest } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
+import { signOff } from "./signoff.js";
 import type { AgentSessions } from "./sessions.js";
 
 export interface ControlServiceDeps {
@@ -30,6 +31,8 @@ export interface ControlServiceDeps {
   ownMachineId: string;
   /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
   beforeRun?: (plan: Plan) => void;
+  /** After a sign-off is stored, e.g. to add it to the run's evidence bundle. */
+  afterSignoff?: (runId: string) => void;
 }
 
 export function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
@@ -170,6 +173,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
       deps.log.info({ run: req.runId, reason: req.reason }, "run cancelled");
       return create(pb.CancelRunResponseSchema, { run: loadRunRecord(db, req.runId) });
+    }),
+
+    signOff: unary(deps, (req: pb.SignOffRequest): pb.SignOffResponse => {
+      const accept = req.accept.map((s) => ({ target: s.target, reason: s.reason }));
+      const run = signOff(db, { runId: req.runId, by: req.by, accept }, Date.now());
+      deps.log.info({ run: req.runId, by: run.signoff?.by, accepted: accept.map((a) => a.target) }, "run signed off");
+      deps.afterSignoff?.(req.runId);
+      return create(pb.SignOffResponseSchema, { run });
     }),
 
     watchRun(call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void {

@@ -1,0 +1,122 @@
+// `coord signoff`, `coord known-good` and `coord diff`: the commands a release manager uses to
+// record a decision, find the last good run, and see what changed since. Formatting is pure.
+import { toJson } from "@bufbuild/protobuf";
+import type { Command } from "commander";
+import { ControlService, RunRecordSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { diffRuns, type CheckChange, type RunDiff } from "../judgement/diff.js";
+import type { Acceptance } from "../judgement/signoff-rules.js";
+import { table } from "./format.js";
+import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
+
+/** Pairs the n-th --accept-skip with the n-th --reason; a count mismatch is refused, not guessed. */
+export function pairAcceptances(targets: string[], reasons: string[]): Acceptance[] {
+  if (targets.length !== reasons.length) {
+    throw new FleetgateError(
+      "bad_input",
+      `each --accept-skip needs its own --reason, in the same order: got ${targets.length} --accept-skip and ${reasons.length} --reason; write --accept-skip TARGET --reason TEXT for each skip`,
+    );
+  }
+  return targets.map((target, i) => ({ target, reason: reasons[i] ?? "" }));
+}
+
+function iso(ms: bigint): string {
+  return new Date(Number(ms)).toISOString();
+}
+
+export function formatSignedOff(run: RunRecord): string {
+  const s = run.signoff;
+  const lines = [`run ${run.runId} (${run.planName}) signed off by ${s?.by ?? "?"} at ${iso(s?.atMs ?? 0n)}`];
+  for (const a of s?.accepted ?? []) lines.push(`  accepted skip ${a.target}: ${a.reason}`);
+  return lines.join("\n");
+}
+
+export function formatKnownGood(runs: RunRecord[], plan?: string): string {
+  if (!runs.length) return `no signed-off runs${plan ? ` of plan ${plan}` : ""}; sign a GO run off with: coord signoff RUN --by NAME`;
+  const rows = [["RUN", "PLAN", "REVISION", "SIGNED BY", "WHEN", "ACCEPTED SKIPS"]];
+  for (const r of runs) {
+    const accepted = r.signoff?.accepted.map((a) => `${a.target} (${a.reason})`).join("; ");
+    rows.push([r.runId, r.planName, r.planRevision || "-", r.signoff?.by ?? "-", iso(r.signoff?.atMs ?? 0n), accepted || "-"]);
+  }
+  return table(rows);
+}
+
+function changeRows(title: string, changes: CheckChange[]): string[] {
+  if (!changes.length) return [];
+  const rows = changes.map((c) => [`  ${c.stage}`, c.node, c.check, `${c.before || "(absent)"} -> ${c.after || "(absent)"}`]);
+  return ["", `${title} (${changes.length})`, table(rows)];
+}
+
+export function formatDiff(d: RunDiff): string {
+  const lines = [`diff ${d.a.runId} -> ${d.b.runId} (plan ${d.b.planName})`];
+  if (d.a.planName !== d.b.planName) lines.push(`  different plans: ${d.a.planName} -> ${d.b.planName}`);
+  if (d.a.planRevision !== d.b.planRevision) lines.push(`  plan revision changed: ${d.a.planRevision || "unknown"} -> ${d.b.planRevision || "unknown"} (plan or suites edited)`);
+  if (d.a.mode !== d.b.mode) lines.push(`  mode changed: ${d.a.mode || "full"} -> ${d.b.mode || "full"}`);
+  lines.push(
+    ...changeRows("newly failing", d.newlyFailing),
+    ...changeRows("newly passing", d.newlyPassing),
+    ...changeRows("otherwise changed", d.changed),
+    ...changeRows("appeared", d.appeared),
+    ...changeRows("disappeared", d.disappeared),
+  );
+  if (d.nodesAdded.length || d.nodesRemoved.length) {
+    lines.push("", "nodes");
+    for (const n of d.nodesAdded) lines.push(`  + ${n}`);
+    for (const n of d.nodesRemoved) lines.push(`  - ${n}`);
+  }
+  if (d.facts.length) {
+    lines.push("", `node facts changed (${d.facts.length})`);
+    lines.push(table(d.facts.map((f) => [`  ${f.node}`, f.fact, `${f.before || "(unknown)"} -> ${f.after || "(unknown)"}`])));
+  }
+  const lists = [d.newlyFailing, d.newlyPassing, d.changed, d.appeared, d.disappeared, d.nodesAdded, d.nodesRemoved, d.facts];
+  if (lists.every((l) => !l.length)) lines.push("", "no difference in check outcomes or node facts");
+  return lines.join("\n");
+}
+
+export function registerJudgementCommands(program: Command): void {
+  connected(
+    program
+      .command("signoff")
+      .description("sign a finished GO run off: records who, when, and each skip accepted by name; refuses anything else")
+      .argument("<run>", "run id")
+      .requiredOption("--by <name>", "who takes responsibility for this release")
+      .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each with a --reason", repeatable, [] as string[])
+      .option("--reason <text>", "why the matching --accept-skip is acceptable (the n-th --reason goes with the n-th --accept-skip)", repeatable, [] as string[])
+      .option("--json", "print the signed-off run as JSON"),
+  ).action(async (runId: string, flags: ConnectionFlags & { by: string; acceptSkip: string[]; reason: string[]; json?: boolean }) => {
+    const accept = pairAcceptances(flags.acceptSkip, flags.reason);
+    const { run } = await withClient(flags, (c) =>
+      c.call(ControlService.method.signOff, { runId, by: flags.by, accept: accept.map((a) => ({ ...a, source: "sign-off" })) }),
+    );
+    if (!run) throw new FleetgateError("internal", `the coordinator signed run ${runId} off but sent no run back; check it with: coord show ${runId}`);
+    print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatSignedOff(run));
+  });
+
+  connected(
+    program
+      .command("known-good")
+      .description("list signed-off runs, newest first: the last known-good run of a plan and what was accepted")
+      .argument("[plan]", "only runs of this plan name")
+      .option("--limit <n>", "how many", positiveInt, 20)
+      .option("--json", "print JSON"),
+  ).action(async (plan: string | undefined, flags: ConnectionFlags & { limit: number; json?: boolean }) => {
+    const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit, planName: plan ?? "", signedOnly: true }));
+    // A coordinator that predates these filters ignores them: never show an unsigned run as good.
+    const good = runs.filter((r) => r.signoff?.by && (!plan || r.planName === plan));
+    print(flags.json ? JSON.stringify(good.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatKnownGood(good, plan));
+  });
+
+  connected(
+    program
+      .command("diff")
+      .description("what changed from RUN_A to RUN_B: checks newly failing or passing, appeared or gone, and node facts (kernel, OS, packages, agent, identity)")
+      .argument("<run-a>", "the earlier run, e.g. the last known-good")
+      .argument("<run-b>", "the later run")
+      .option("--json", "print JSON"),
+  ).action(async (runA: string, runB: string, flags: ConnectionFlags & { json?: boolean }) => {
+    const [a, b] = await withClient(flags, (c) => Promise.all([runA, runB].map(async (runId) => (await c.call(ControlService.method.getRun, { runId })).run)));
+    if (!a || !b) throw new FleetgateError("not_found", `no run ${a ? runB : runA}; list them with: coord runs`);
+    const d = diffRuns(a, b);
+    print(flags.json ? JSON.stringify(d, null, 2) : formatDiff(d));
+  });
+}

@@ -1,0 +1,63 @@
+// Flaky checks: one check, on one node, for one plan revision, that both passed and failed. Pure.
+// A flake blocks GO even when the latest iteration passed: a gate that is green by luck is not
+// green (the seeds' "N of N green", and a fleet on flaky links where retries hide real faults).
+import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { Status } from "../../shared/model/status.js";
+import { taskTarget } from "./skips.js";
+import type { Flake } from "./types.js";
+
+export const DEFAULT_FLAKE_HISTORY = 10;
+
+interface Tally {
+  stageId: string;
+  node: string;
+  checkId: string;
+  passed: number;
+  failed: number;
+  runIds: string[];
+}
+
+/** Code-unit order: the same on every machine, whatever its locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The earlier runs whose results are comparable with this one: same plan revision, not quick. */
+export function comparableHistory(run: RunRecord, history: RunRecord[], k = DEFAULT_FLAKE_HISTORY): RunRecord[] {
+  // Without a revision nothing says two runs tested the same plan and suites.
+  if (!run.planRevision) return [];
+  return history
+    .filter((h) => h.runId !== run.runId && h.planRevision === run.planRevision && h.mode !== "quick")
+    .slice(0, Math.max(0, k));
+}
+
+/**
+ * Checks that both passed and failed on the same node across this run's iterations and the last
+ * `k` comparable runs of `history` (newest first). Only checks this run observed (passed or
+ * failed) are reported: a flake elsewhere in the plan says nothing about this run. Skipped and
+ * not-ready outcomes are no observation. Sorted by stage, node, check.
+ */
+export function findFlakes(run: RunRecord, history: RunRecord[], k = DEFAULT_FLAKE_HISTORY): Flake[] {
+  const tallies = new Map<string, Tally>();
+  const observedHere = new Set<string>();
+  for (const r of [run, ...comparableHistory(run, history, k)]) {
+    for (const t of r.tasks) {
+      for (const c of t.checks) {
+        if (c.precondition || (c.status !== Status.PASSED && c.status !== Status.FAILED)) continue;
+        const stageId = taskTarget(t);
+        const key = `${stageId}\0${t.nodeName}\0${c.checkId}`;
+        if (r === run) observedHere.add(key);
+        let tally = tallies.get(key);
+        if (!tally) tallies.set(key, (tally = { stageId, node: t.nodeName, checkId: c.checkId, passed: 0, failed: 0, runIds: [] }));
+        if (c.status === Status.PASSED) tally.passed++;
+        else tally.failed++;
+        if (!tally.runIds.includes(r.runId)) tally.runIds.push(r.runId);
+      }
+    }
+  }
+  return [...tallies.entries()]
+    .filter(([key, t]) => observedHere.has(key) && t.passed > 0 && t.failed > 0)
+    .map(([, t]) => t)
+    .sort((a, b) => compare(a.stageId, b.stageId) || compare(a.node, b.node) || compare(a.checkId, b.checkId))
+    .map((t) => ({ stageId: t.stageId, node: t.node, checkId: t.checkId, passed: t.passed, total: t.passed + t.failed, runIds: t.runIds }));
+}

@@ -1,0 +1,33 @@
+// `coord signoff`: records who signed a finished run off, when, and which skips they accepted.
+// The decision is signoffRefusal's (pure); this file loads, decides and writes in one transaction,
+// so two sign-offs of one run cannot both land.
+import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import type { Db } from "../store/db.js";
+import { insertSignoff, loadRunRecord } from "../store/runs.js";
+import { DEFAULT_FLAKE_HISTORY, findFlakes } from "../judgement/flakes.js";
+import { acceptedSkips, signoffRefusal, withSignoff, type Acceptance } from "../judgement/signoff-rules.js";
+import { loadHistory } from "../judgement/stored.js";
+import { judgeRun } from "../judgement/verdict.js";
+
+export interface SignOffInput {
+  runId: string;
+  by: string;
+  accept: Acceptance[];
+}
+
+/** Signs `req.runId` off at `now` and returns the run as stored; throws FleetgateError when refused. */
+export function signOff(db: Db, req: SignOffInput, now: number): RunRecord {
+  const by = req.by.trim();
+  if (!by) throw new FleetgateError("bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded");
+  return db.transaction((): RunRecord => {
+    const run = loadRunRecord(db, req.runId);
+    if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
+    const flakes = findFlakes(run, loadHistory(db, run, DEFAULT_FLAKE_HISTORY));
+    const judgement = judgeRun(withSignoff(run, by, req.accept, now), flakes);
+    const refusal = signoffRefusal(run, judgement, req.accept);
+    if (refusal) throw new FleetgateError(refusal.code, refusal.message);
+    insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept) });
+    return loadRunRecord(db, run.runId) as RunRecord;
+  })();
+}
