@@ -9,6 +9,8 @@ import { DEFAULT_COORDINATOR } from "./client.js";
 import { connected, duration, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
 import { dryRunCommand } from "./dry-run-command.js";
+import { parseSize } from "../../shared/model/sizes.js";
+import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { runCommand, type RunFlags } from "./run-command.js";
@@ -29,16 +31,21 @@ export function buildProgram(): Command {
     .option("--state-dir <dir>", `coord.db, admin.token, runs/ (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
     .option("--lost-after <duration>", "a node with work that stays disconnected this long is lost (default 60s)")
     .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
-    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string }) => {
+    .option("--signing-key <file>", "sign each evidence bundle's manifest with this ed25519 key (make one with: coord keygen --out DIR)")
+    .option("--min-free <size>", "refuse to start a run with less free space under the evidence dir, e.g. 1GiB (default 256MiB)")
+    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string; signingKey?: string; minFree?: string }) => {
       const config = loadServeConfig(flags.config);
       const log = createLogger("coordinator");
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
+      const minFree = flags.minFree ?? config.min_free;
       const coordinator = await startCoordinator({
         listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
         stateDir,
         lostAfterMs: duration(flags.lostAfter ?? config.lost_after ?? "60s"),
         heartbeatIntervalMs: duration(flags.heartbeat ?? config.heartbeat ?? "5s"),
         log,
+        signingKeyPath: flags.signingKey ?? config.signing_key,
+        minFreeBytes: minFree === undefined ? undefined : parseSize(minFree),
       });
       process.stderr.write(`coord: listening on ${coordinator.address}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
       await new Promise<void>((resolve) => {
@@ -99,6 +106,7 @@ export function buildProgram(): Command {
 
   registerReportCommand(program);
   registerJudgementCommands(program);
+  registerEvidenceCommands(program);
 
   return program;
 }

@@ -1,6 +1,7 @@
 // coord.yaml: the same settings as the `serve` flags; flags win.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { SizeSchema } from "../../shared/model/sizes.js";
 import { DurationSchema } from "../../shared/model/suite.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 
@@ -9,6 +10,10 @@ const ServeConfigSchema = z.strictObject({
   state_dir: z.string().optional(),
   lost_after: DurationSchema.optional(),
   heartbeat: DurationSchema.optional(),
+  /** ed25519 private key (coord keygen) that signs each evidence bundle's manifest. */
+  signing_key: z.string().optional(),
+  /** Free space needed under the evidence dir to start a run, e.g. 1GiB. */
+  min_free: SizeSchema.optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 

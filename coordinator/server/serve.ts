@@ -12,6 +12,9 @@ import type { Logger } from "../../shared/logging.js";
 import { openDb } from "../store/db.js";
 import { newSecret } from "../store/tokens.js";
 import { RunEngine } from "../sequencer/engine.js";
+import { EvidenceRecorder } from "../evidence/recorder.js";
+import type { Plan } from "../../shared/model/plan.js";
+import { exportEvidenceHandler } from "./evidence-service.js";
 import { agentServiceHandlers } from "./agent-service.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
@@ -24,6 +27,10 @@ export interface ServeOptions {
   lostAfterMs: number;
   heartbeatIntervalMs: number;
   log: Logger;
+  /** coord serve --signing-key FILE: ed25519 private key from coord keygen; signs each bundle's manifest. */
+  signingKeyPath?: string;
+  /** Refuse to start a run with less free space under the evidence dir (default 256 MiB). */
+  minFreeBytes?: number;
 }
 
 export interface RunningCoordinator {
@@ -55,11 +62,22 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   const sessions = new AgentSessions();
-  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { lostAfterMs: opts.lostAfterMs, tickMs: 1000 });
+  const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
+  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { lostAfterMs: opts.lostAfterMs, tickMs: 1000, onFinished: (id) => void evidence.record(id) });
 
   const server = new grpc.Server(CHANNEL_OPTIONS);
   server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs }));
-  server.addService(serviceDefinition(ControlService), controlServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "control" }), adminToken, ownMachineId: ownMachineId() }));
+  const controlDeps = {
+    db,
+    sessions,
+    engine,
+    log: opts.log.child({ part: "control" }),
+    adminToken,
+    ownMachineId: ownMachineId(),
+    beforeRun: (plan: Plan) => evidence.beforeRun(plan),
+    afterSignoff: (runId: string) => void evidence.record(runId),
+  };
+  server.addService(serviceDefinition(ControlService), { ...controlServiceHandlers(controlDeps), exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }) });
   server.addService(serviceDefinition(Health), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>

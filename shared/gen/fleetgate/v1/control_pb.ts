@@ -1262,7 +1262,8 @@ export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*
   messageDesc(file_fleetgate_v1_control, 34);
 
 /**
- * One file of an evidence bundle, path relative to the bundle's root.
+ * One file of an evidence bundle, path relative to the bundle's root. A file larger than 1 MiB
+ * comes as consecutive messages with the same path; the receiver appends them.
  *
  * @generated from message fleetgate.v1.ExportEvidenceResponse
  */

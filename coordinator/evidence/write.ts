@@ -1,0 +1,82 @@
+// writeBundle: lay out a stored run, hash it, sign it, and put it in place atomically.
+import type { KeyObject } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { FleetgateError } from "../../shared/errors.js";
+import { judgeStored } from "../judgement/stored.js";
+import type { Db } from "../store/db.js";
+import { getRun, listTasks } from "../store/runs.js";
+import { bundleFiles } from "./layout.js";
+import { runBundleDir, stateDirOf } from "./location.js";
+import { MANIFEST_FILE, manifestText, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
+import { signManifest } from "./signing.js";
+
+export interface WriteBundleOptions {
+  /** Parent of bundles unless the plan's evidence.dir says otherwise: STATE_DIR/runs. */
+  root: string;
+  /** Where a relative evidence.dir resolves; default the parent of `root` (root is STATE_DIR/runs). */
+  stateDir?: string;
+  /** created_at, ms since epoch; default now. */
+  now?: number;
+  /** Signs manifest.json into manifest.sig when given. */
+  signingKey?: KeyObject;
+}
+
+export interface WrittenBundle {
+  dir: string;
+  manifest: Manifest;
+}
+
+async function writeTree(dir: string, files: Map<string, string>): Promise<void> {
+  const dirs = new Set([...files.keys()].map((p) => dirname(p)).filter((d) => d !== "."));
+  for (const d of dirs) await mkdir(join(dir, d), { recursive: true });
+  for (const [path, text] of files) await writeFile(join(dir, path), text, { flag: "wx" });
+}
+
+/**
+ * Writes (or re-writes, e.g. after sign-off) run `runId`'s bundle. The files go into a hidden
+ * sibling directory first and the manifest last, then the directory is renamed into place: a
+ * crash leaves either the previous bundle, no bundle, or a `.partial-` directory without a valid
+ * manifest, never a half bundle that verifies.
+ */
+export async function writeBundle(db: Db, runId: string, opts: WriteBundleOptions): Promise<WrittenBundle> {
+  const run = getRun(db, runId);
+  if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+  // The verdict every report shows: judgeRun with the flakes of earlier runs of this revision.
+  const { run: record, judgement } = judgeStored(db, runId);
+  const taskSpecs = new Map(listTasks(db, runId).map((t) => [t.id, { specYaml: t.specYaml, probesYaml: t.probesYaml }]));
+  const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, taskSpecs });
+  const { decision, reasons } = judgement;
+  const manifest = manifestText({
+    run_id: run.id,
+    plan: run.planName,
+    plan_revision: run.planRevision,
+    verdict: { decision, reasons },
+    created_at: new Date(opts.now ?? Date.now()).toISOString(),
+    files,
+  });
+
+  const dir = runBundleDir({ root: opts.root, stateDir: stateDirOf(opts) }, run);
+  const partial = join(dirname(dir), `.partial-${basename(dir)}`);
+  const previous = join(dirname(dir), `.previous-${basename(dir)}`);
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(partial, { recursive: true, mode: 0o750 });
+  await writeTree(partial, files);
+  if (opts.signingKey) await writeFile(join(partial, SIGNATURE_FILE), signManifest(manifest, opts.signingKey), { flag: "wx" });
+  await writeFile(join(partial, MANIFEST_FILE), manifest, { flag: "wx" });
+
+  // rename(2) cannot replace a non-empty directory: move the old bundle aside first. A crash
+  // between the two renames leaves no bundle (and the old one under .previous-), which the next
+  // write for this run repairs.
+  await rm(previous, { recursive: true, force: true });
+  const replaced = await rename(dir, previous).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
+      throw err;
+    },
+  );
+  await rename(partial, dir);
+  if (replaced) await rm(previous, { recursive: true, force: true });
+  return { dir, manifest: parseManifest(manifest) };
+}
