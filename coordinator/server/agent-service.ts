@@ -59,8 +59,18 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
         call.emit("error", Object.assign(new Error(e.details), e));
       };
       const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
+      // A cut cable ends no stream: TCP keepalive would take half a minute to notice. An agent
+      // heartbeats every interval, so three missed ones (5 s at least, so a loaded host is not
+      // dropped for a late timer) mean the node is gone for now.
+      const silentMs = Math.max(3 * deps.heartbeatIntervalMs, 5_000);
+      let silence: NodeJS.Timeout | undefined;
+      const heard = () => {
+        clearTimeout(silence);
+        silence = setTimeout(() => fail(new FleetgateError("unreachable", `agent silent for ${silentMs} ms (3 heartbeats); dropping its stream`)), silentMs);
+      };
 
       call.on("data", (req: ConnectRequest) => {
+        heard();
         try {
           if (!session) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
@@ -118,6 +128,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       let closed = false;
       const gone = () => {
         clearTimeout(helloTimer);
+        clearTimeout(silence);
         if (session && !closed) {
           closed = true;
           deps.sessions.remove(session);

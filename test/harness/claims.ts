@@ -22,6 +22,8 @@ function claimFile(octet: number, dir: string): string {
 }
 
 export function pidAlive(pid: number): boolean {
+  // kill(0) or kill(-1) would probe a whole process group or every process: never "this owner".
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

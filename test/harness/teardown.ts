@@ -1,6 +1,8 @@
 // Removing what a fleet made: processes in its namespaces, the namespaces, veths and the bridge.
 // One list of steps, run async by cleanup() and synchronously by the process-exit safety net.
-import { statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { host, hostSync, parseLinkNames, parseNetnsList } from "./host-commands.js";
 import { parseHarnessName } from "./names.js";
 import { pidAlive, readClaims, releaseClaim } from "./claims.js";
@@ -88,7 +90,19 @@ export async function sweepStaleFleets(processStartMs: number): Promise<string[]
   const netns = found.netns.filter((ns) => deadIds.has(idOf(ns)) || (!live.has(idOf(ns)) && olderThanUs(ns)));
   const links = found.links.filter((l) => !live.has(idOf(l)));
   await removeNetworkObjects({ netns, links });
+  const ids = new Set([...dead.map((c) => c.id), ...netns.map(idOf), ...links.map(idOf)].filter(Boolean));
+  removeWorkDirs(ids);
   // Only now may another fleet take these subnets: their bridges, holding the addresses, are gone.
   for (const c of dead) releaseClaim(c);
-  return [...new Set([...netns, ...links].map(idOf))];
+  return [...ids].sort();
+}
+
+/** Work dirs are `${tmpdir()}/${WORK_DIR_PREFIX}ID-XXXXXX` (coordinator state, agent spools, identity files). */
+export const WORK_DIR_PREFIX = "fleetgate-netns-";
+
+function removeWorkDirs(ids: ReadonlySet<string>): void {
+  for (const name of readdirSync(tmpdir())) {
+    const id = name.startsWith(WORK_DIR_PREFIX) ? name.slice(WORK_DIR_PREFIX.length).split("-")[0] : undefined;
+    if (id && ids.has(id)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
 }

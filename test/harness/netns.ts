@@ -1,0 +1,409 @@
+// A fleet of real nodes on one machine: each node is a Linux network namespace with its own
+// address, /etc/machine-id, boot id and hostname, running a real `fleetgate-agent run` that dials a
+// real `coord serve` over a bridge. Tests then break the network between them on purpose.
+//
+// Layout (OCTET is claimed per fleet, see names.ts; ID is 5 random characters):
+//
+//   root namespace: coord serve on 10.231.OCTET.1:PORT, bridge fg-br-ID (10.231.OCTET.1/24)
+//     fg-ID-1h ══ veth ══ eth0 10.231.OCTET.11 in namespace fg-ID-1 (agent "node-1" or its name)
+//     fg-ID-2h ══ veth ══ eth0 10.231.OCTET.12 in namespace fg-ID-2
+//     …
+//
+// Usage (vitest; runs as root, fails loudly otherwise):
+//
+//   let fleet: NetnsFleet;
+//   beforeAll(async () => { fleet = await createNetnsFleet({ nodes: [
+//     { name: "alpha", labels: { role: "primary" } },
+//     { name: "beta", labels: { role: "fleet" }, env: fakes.env },   // fake tools first on PATH
+//   ] }); });
+//   afterEach(() => fleet.resetNetwork());   // heal, restore links, clear loss and shaping
+//   afterAll(() => fleet.cleanup());         // idempotent; best effort again at process exit
+//
+//   await fleet.coord(["run", "fleet", "--plan", plan]);        // the coord CLI against this fleet
+//   const web = fleet.exec("beta", ["python3", "-m", "http.server", "8080"]);   // a server on beta
+//   await fleet.run("alpha", ["curl", "-m", "2", `http://${fleet.node("beta").address}:8080/`]);
+//   await fleet.partition("alpha", "beta");         // alpha and beta no longer hear each other
+//   await fleet.partition("alpha", "coordinator");  // alpha loses the coordinator, keeps its peers
+//   await fleet.cutLink("beta");  await fleet.restoreLink("beta");    // unplug / replug the cable
+//   await fleet.slowLink("beta", "256kbit");  await fleet.packetLoss("beta", 30);
+//   await fleet.killAgent("beta");  fleet.startAgent("beta", { reboot: true });   // new boot id
+//   await fleet.waitOffline(["beta"]);  await fleet.waitOnline(["beta"]);
+//
+// Or `withNetnsFleet(opts, async (fleet) => …)`, which cleans up even when the body throws.
+//
+// Faults are applied inside the node's namespace (nftables table "fleetgate-harness", tbf qdiscs)
+// or on its host-side veth, never to the root namespace's firewall, so nothing outside the
+// fleet is touched. Every wait is bounded and names what it waited for.
+//
+// Timing to plan scenarios around (measured on the 2-core CI machine):
+// - killAgent: the kernel closes the agent's sockets, so the coordinator shows it offline within
+//   about a second; a restarted agent is online again after 2–5 s (node start + facts).
+// - cutLink / partition(node, "coordinator"): nothing closes the stream, so the coordinator only
+//   notices when gRPC keepalive gives up (20 s + 10 s in shared/grpc/adapter.ts), not after
+//   --heartbeat; a scenario that needs "lost" soon after a cut must wait that long today.
+// - A fleet of 3 agents takes 5–15 s to come up depending on load: share one per test file
+//   (beforeAll) and undo faults in afterEach with resetNetwork().
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { AGENT_BIN, coord, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
+import { claimSubnet, releaseClaim, type Claim } from "./claims.js";
+import { host } from "./host-commands.js";
+import { bridgeAddress, fleetNames, MAX_NODES, newFleetId, NODE_LINK, nodeAddress, subnetOf, type FleetNames } from "./names.js";
+import { inNodeArgv, spawnInNode, type NodeContext, type NodeProc } from "./node-process.js";
+import { NetworkFaults, type FaultSide } from "./network-faults.js";
+import { assertNetnsPrerequisites } from "./preflight.js";
+import { removeNetworkObjects, removeNetworkObjectsSync, sweepStaleFleets, WORK_DIR_PREFIX } from "./teardown.js";
+
+export type { NodeProc } from "./node-process.js";
+
+const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
+const DEFAULT_ONLINE_TIMEOUT_MS = 20_000;
+const DEFAULT_RUN_TIMEOUT_MS = 10_000;
+
+export interface NodeSpec {
+  /** Roster name and hostname; default node-1, node-2, … */
+  name?: string;
+  labels?: Record<string, string>;
+  /** Added to the environment of the agent and of everything exec'd on the node (e.g. fake tools' PATH). */
+  env?: Record<string, string>;
+  /** Start an agent on this node (default true). */
+  agent?: boolean;
+}
+
+export interface NetnsFleetOptions {
+  /** How many plain nodes, or one spec per node. */
+  nodes: number | NodeSpec[];
+  /** `coord serve --heartbeat` (default 1s: faults show up fast). */
+  heartbeat?: string;
+  /** `coord serve --lost-after` (default 5s). */
+  lostAfter?: string;
+  /** More `coord serve` flags. */
+  coordinatorArgs?: string[];
+  /** How long to wait for every agent to be online (default 20 s). */
+  onlineTimeoutMs?: number;
+}
+
+export interface NetnsNode extends NodeContext {
+  /** 1-based position; names the namespace and veth. */
+  index: number;
+  name: string;
+  address: string;
+  machineId: string;
+  bootId: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  /** The agent's --state-dir (spool, node credential). */
+  stateDir: string;
+  /** Root-namespace end of the node's veth: what cutLink downs. */
+  hostVeth: string;
+  /** The running agent, if any; replaced by startAgent. */
+  agent: NodeProc | undefined;
+}
+
+/** A node, a node's name, or (in partition/heal only) "coordinator". */
+export type NodeRef = NetnsNode | string;
+
+export interface RunResult extends CliResult {
+  timedOut: boolean;
+}
+
+/** `coord nodes --json`, as much of it as tests read. Proto3 JSON omits false and empty fields. */
+export interface RosterEntry {
+  identity: { name: string; machineId: string; bootId: string; hostname: string; labels?: Record<string, string> };
+  online?: boolean;
+  lastSeenMs: string;
+  flags?: string[];
+}
+
+export class NetnsFleet {
+  readonly id: string;
+  readonly subnet: string;
+  readonly bridge: string;
+  /** Where the coordinator listens (root namespace); "coordinator" in partition() means this. */
+  readonly bridgeAddress: string;
+  readonly nodes: NetnsNode[] = [];
+  coordinator!: Coordinator;
+  /** Enrollment token every agent of this fleet uses. */
+  token = "";
+
+  private readonly names: FleetNames;
+  private readonly procs: NodeProc[] = [];
+  private readonly faults = new NetworkFaults();
+  private cleaning: Promise<void> | undefined;
+  private readonly onExit = () => this.cleanupSync();
+
+  /** Use createNetnsFleet(); the constructor only records names, it creates nothing. */
+  constructor(
+    private readonly claim: Claim,
+    readonly workDir: string,
+    specs: NodeSpec[],
+  ) {
+    this.id = claim.id;
+    this.names = fleetNames(claim.id);
+    this.subnet = subnetOf(claim.octet);
+    this.bridge = this.names.bridge;
+    this.bridgeAddress = bridgeAddress(claim.octet);
+    specs.forEach((spec, i) => this.nodes.push(this.describeNode(spec, i + 1)));
+    process.once("exit", this.onExit);
+  }
+
+  private describeNode(spec: NodeSpec, index: number): NetnsNode {
+    const name = spec.name ?? `node-${index}`;
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new Error(`node name "${name}" must be a valid hostname (lowercase letters, digits, dashes)`);
+    if (this.nodes.some((n) => n.name === name)) throw new Error(`two nodes are named "${name}"`);
+    const dir = join(this.workDir, name);
+    mkdirSync(join(dir, "state"), { recursive: true });
+    const machineId = randomBytes(16).toString("hex");
+    const bootId = randomUUID();
+    writeFileSync(join(dir, "machine-id"), `${machineId}\n`);
+    writeFileSync(join(dir, "boot_id"), `${bootId}\n`);
+    return {
+      index,
+      name,
+      hostname: name,
+      netns: this.names.netns(index),
+      hostVeth: this.names.hostVeth(index),
+      address: nodeAddress(this.claim.octet, index),
+      machineIdFile: join(dir, "machine-id"),
+      bootIdFile: join(dir, "boot_id"),
+      machineId,
+      bootId,
+      labels: spec.labels ?? {},
+      env: spec.env ?? {},
+      stateDir: join(dir, "state"),
+      agent: undefined,
+    };
+  }
+
+  /** The node called `name` (or the node itself). */
+  node(ref: NodeRef): NetnsNode {
+    if (typeof ref !== "string") return ref;
+    const n = this.nodes.find((x) => x.name === ref);
+    if (!n) throw new Error(`no node "${ref}" in fleet ${this.id}; nodes: ${this.nodes.map((x) => x.name).join(", ")}`);
+    return n;
+  }
+
+  // ── building ────────────────────────────────────────────────────────────────────────────────
+
+  async buildNetwork(): Promise<void> {
+    const prefix = this.subnet.split("/")[1];
+    await host(["ip", "link", "add", this.bridge, "type", "bridge"]);
+    // Node-to-node frames must not go through the root namespace's iptables (br_netfilter), where
+    // a host firewall (e.g. Docker's FORWARD policy) would decide our tests' outcome.
+    await host(["ip", "link", "set", this.bridge, "type", "bridge", "nf_call_iptables", "0", "nf_call_ip6tables", "0"], { allowFailure: true });
+    await host(["ip", "addr", "add", `${this.bridgeAddress}/${prefix}`, "dev", this.bridge]);
+    await host(["ip", "link", "set", this.bridge, "up"]);
+    for (const n of this.nodes) {
+      await host(["ip", "netns", "add", n.netns]);
+      await host(["ip", "link", "add", n.hostVeth, "type", "veth", "peer", "name", NODE_LINK, "netns", n.netns]);
+      await host(["ip", "link", "set", n.hostVeth, "master", this.bridge]);
+      await host(["ip", "link", "set", n.hostVeth, "up"]);
+      await host(["ip", "-n", n.netns, "addr", "add", `${n.address}/${prefix}`, "dev", NODE_LINK]);
+      await host(["ip", "-n", n.netns, "link", "set", NODE_LINK, "up"]);
+      await host(["ip", "-n", n.netns, "link", "set", "lo", "up"]);
+    }
+  }
+
+  async startCoordinator(opts: NetnsFleetOptions): Promise<void> {
+    const args = ["--heartbeat", opts.heartbeat ?? "1s", "--lost-after", opts.lostAfter ?? "5s", ...(opts.coordinatorArgs ?? [])];
+    this.coordinator = await startCoordinator(join(this.workDir, "coordinator"), args, `${this.bridgeAddress}:0`);
+    const r = await this.coord(["token", "create", "--description", `netns fleet ${this.id}`]);
+    if (r.exitCode !== 0) throw new Error(`netns harness: coord token create failed (exit ${r.exitCode}): ${r.stderr}`);
+    this.token = r.stdout.trim();
+  }
+
+  // ── processes on nodes ──────────────────────────────────────────────────────────────────────
+
+  /** Starts `fleetgate-agent run` on the node; `reboot` gives it a new boot id first. Does not wait. */
+  startAgent(ref: NodeRef, opts: { reboot?: boolean } = {}): NodeProc {
+    const n = this.node(ref);
+    const a = n.agent?.process;
+    if (a && a.exitCode === null && a.signalCode === null) throw new Error(`node ${n.name} already runs an agent; killAgent first`);
+    if (opts.reboot) {
+      n.bootId = randomUUID();
+      writeFileSync(n.bootIdFile, `${n.bootId}\n`);
+    }
+    const labels = Object.entries(n.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...labels];
+    n.agent = this.track(spawnInNode(`agent ${n.name}`, n, argv, { FLEETGATE_LOG_LEVEL: "info", ...n.env }));
+    return n.agent;
+  }
+
+  /** SIGKILL: no goodbye, no flush; the kernel closes its sockets. */
+  async killAgent(ref: NodeRef): Promise<void> {
+    await this.node(ref).agent?.stop("SIGKILL");
+  }
+
+  /** Starts a long-running program on the node (a server, a load generator); killed at cleanup. */
+  exec(ref: NodeRef, argv: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): NodeProc {
+    const n = this.node(ref);
+    return this.track(spawnInNode(`${n.name}: ${argv.join(" ")}`, n, argv, { ...n.env, ...opts.env }, opts.cwd));
+  }
+
+  /** Runs a program on the node to completion, killed after `timeoutMs` (default 10 s). */
+  async run(ref: NodeRef, argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    const n = this.node(ref);
+    const [file, ...args] = inNodeArgv(n, argv, { ...n.env, ...opts.env }) as [string, ...string[]];
+    const r = await execa(file, args, { reject: false, stdin: "ignore", timeout: opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS });
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: r.timedOut };
+  }
+
+  private track(p: NodeProc): NodeProc {
+    this.procs.push(p);
+    return p;
+  }
+
+  // ── the coordinator's view ──────────────────────────────────────────────────────────────────
+
+  /** The `coord` CLI against this fleet's coordinator. */
+  coord(args: string[]): Promise<CliResult> {
+    return coord(this.coordinator, args);
+  }
+
+  async roster(): Promise<RosterEntry[]> {
+    const r = await this.coord(["nodes", "--json"]);
+    if (r.exitCode !== 0) throw new Error(`coord nodes --json failed (exit ${r.exitCode}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as RosterEntry[];
+  }
+
+  async waitOnline(names: string[] = this.nodes.map((n) => n.name), timeoutMs = DEFAULT_ONLINE_TIMEOUT_MS): Promise<void> {
+    await this.waitRoster(names, true, timeoutMs);
+  }
+
+  async waitOffline(names: string[], timeoutMs = DEFAULT_ONLINE_TIMEOUT_MS): Promise<void> {
+    await this.waitRoster(names, false, timeoutMs);
+  }
+
+  private async waitRoster(names: string[], online: boolean, timeoutMs: number): Promise<void> {
+    const what = `${names.join(", ")} ${online ? "online" : "offline"} in coord nodes (fleet ${this.id})`;
+    await waitFor(
+      what,
+      async () => {
+        for (const n of names) {
+          const agent = this.node(n).agent?.process;
+          if (online && agent && (agent.exitCode !== null || agent.signalCode !== null)) {
+            throw new Error(`agent on ${n} exited (${agent.exitCode ?? agent.signalCode}) while waiting for ${what}:\n${this.node(n).agent?.stderr()}`);
+          }
+        }
+        const entries = await this.roster();
+        return names.every((n) => (entries.find((e) => e.identity.name === n)?.online ?? false) === online) ? true : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  // ── faults (network-faults.ts) ──────────────────────────────────────────────────────────────
+
+  /** Drops every packet between a and b, both ways, silently (connects time out). */
+  partition(a: NodeRef, b: NodeRef): Promise<void> {
+    return this.faults.setBlocked(this.side(a), this.side(b), true);
+  }
+
+  heal(a: NodeRef, b: NodeRef): Promise<void> {
+    return this.faults.setBlocked(this.side(a), this.side(b), false);
+  }
+
+  /** Drops `percent` % of the packets arriving at the node, at random; 0 clears it. */
+  packetLoss(ref: NodeRef, percent: number): Promise<void> {
+    return this.faults.packetLoss(this.node(ref), percent);
+  }
+
+  /** Unplugs the node's cable at the switch end (its host-side veth goes down). */
+  cutLink(ref: NodeRef): Promise<void> {
+    return this.faults.cutLink(this.node(ref));
+  }
+
+  restoreLink(ref: NodeRef): Promise<void> {
+    return this.faults.restoreLink(this.node(ref));
+  }
+
+  /** Shapes both directions of the node's link to `rate` (tc syntax, e.g. "256kbit"). */
+  slowLink(ref: NodeRef, rate: string): Promise<void> {
+    return this.faults.slowLink(this.node(ref), rate);
+  }
+
+  clearSlowLink(ref: NodeRef): Promise<void> {
+    return this.faults.clearSlowLink(this.node(ref));
+  }
+
+  /** Undoes every fault: partitions, loss, cut links, shaping. Agents are left as they are. */
+  resetNetwork(): Promise<void> {
+    return this.faults.reset(this.nodes);
+  }
+
+  private side(ref: NodeRef): FaultSide {
+    return ref === "coordinator" ? { coordinator: this.bridgeAddress } : this.node(ref);
+  }
+
+  // ── teardown ────────────────────────────────────────────────────────────────────────────────
+
+  private objects() {
+    return { netns: this.nodes.map((n) => n.netns), links: [...this.nodes.map((n) => n.hostVeth), this.bridge] };
+  }
+
+  /** Kills every process, removes namespaces, veths, bridge, files and the subnet claim. Idempotent. */
+  cleanup(): Promise<void> {
+    this.cleaning ??= (async () => {
+      process.removeListener("exit", this.onExit);
+      await Promise.all([...this.procs, ...(this.coordinator ? [this.coordinator] : [])].map((p) => p.stop("SIGKILL")));
+      await removeNetworkObjects(this.objects());
+      rmSync(this.workDir, { recursive: true, force: true });
+      releaseClaim(this.claim);
+    })();
+    return this.cleaning;
+  }
+
+  /** The safety net when a test process exits without cleanup(): synchronous, best effort. */
+  private cleanupSync(): void {
+    if (this.cleaning) return;
+    for (const p of [...this.procs, ...(this.coordinator ? [this.coordinator] : [])]) p.process.kill("SIGKILL");
+    removeNetworkObjectsSync(this.objects());
+    rmSync(this.workDir, { recursive: true, force: true });
+    releaseClaim(this.claim);
+  }
+}
+
+/**
+ * Builds the namespaces, starts the coordinator and the agents, and waits until every agent is
+ * online. Throws with the reason (not root, a missing tool, a command that failed, an agent that
+ * never came online) after removing whatever it had made.
+ */
+export async function createNetnsFleet(opts: NetnsFleetOptions): Promise<NetnsFleet> {
+  assertNetnsPrerequisites();
+  const specs: NodeSpec[] = typeof opts.nodes === "number" ? Array.from({ length: opts.nodes }, () => ({})) : opts.nodes;
+  if (specs.length < 1 || specs.length > MAX_NODES) throw new Error(`a netns fleet has 1..${MAX_NODES} nodes, got ${specs.length}`);
+  await sweepStaleFleets(PROCESS_START_MS);
+  const id = newFleetId();
+  const claim = claimSubnet(id);
+  const workDir = mkdtempSync(join(tmpdir(), `${WORK_DIR_PREFIX}${id}-`));
+  let fleet: NetnsFleet | undefined;
+  try {
+    fleet = new NetnsFleet(claim, workDir, specs);
+    await fleet.buildNetwork();
+    await fleet.startCoordinator(opts);
+    const withAgent = fleet.nodes.filter((_, i) => specs[i]?.agent !== false);
+    for (const n of withAgent) fleet.startAgent(n);
+    if (withAgent.length) await fleet.waitOnline(withAgent.map((n) => n.name), opts.onlineTimeoutMs);
+    return fleet;
+  } catch (err) {
+    if (fleet) await fleet.cleanup().catch((e: Error) => process.stderr.write(`netns harness: cleanup after a failed start also failed: ${e.message}\n`));
+    else {
+      rmSync(workDir, { recursive: true, force: true });
+      releaseClaim(claim);
+    }
+    throw err;
+  }
+}
+
+/** Runs `body` on a fresh fleet and always cleans up, also when `body` throws. */
+export async function withNetnsFleet<T>(opts: NetnsFleetOptions, body: (fleet: NetnsFleet) => Promise<T>): Promise<T> {
+  const fleet = await createNetnsFleet(opts);
+  try {
+    return await body(fleet);
+  } finally {
+    await fleet.cleanup();
+  }
+}
