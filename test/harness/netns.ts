@@ -71,6 +71,8 @@ export interface NodeSpec {
   env?: Record<string, string>;
   /** Start an agent on this node (default true). */
   agent?: boolean;
+  /** More `fleetgate-agent run` flags, e.g. --allow-faults for plans with fault steps. */
+  agentArgs?: string[];
 }
 
 export interface NetnsFleetOptions {
@@ -95,6 +97,7 @@ export interface NetnsNode extends NodeContext {
   bootId: string;
   labels: Record<string, string>;
   env: Record<string, string>;
+  agentArgs: string[];
   /** The agent's --state-dir (spool, node credential). */
   stateDir: string;
   /** Root-namespace end of the node's veth: what cutLink downs. */
@@ -173,6 +176,7 @@ export class NetnsFleet {
       bootId,
       labels: spec.labels ?? {},
       env: spec.env ?? {},
+      agentArgs: spec.agentArgs ?? [],
       stateDir: join(dir, "state"),
       agent: undefined,
     };
@@ -227,7 +231,7 @@ export class NetnsFleet {
       writeFileSync(n.bootIdFile, `${n.bootId}\n`);
     }
     const labels = Object.entries(n.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...labels];
+    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...labels, ...n.agentArgs];
     n.agent = this.track(spawnInNode(`agent ${n.name}`, n, argv, { FLEETGATE_LOG_LEVEL: "info", ...n.env }));
     return n.agent;
   }
