@@ -5,13 +5,14 @@ import { ControlService, ResolvedPlanSchema } from "../../shared/gen/fleetgate/v
 import { FleetgateError } from "../../shared/errors.js";
 import type { ControlClient } from "./client.js";
 import { formatResolvedPlan } from "./dry-run-format.js";
-import { loadPlanFiles, type RunFlags } from "./run-command.js";
+import { loadPlanFiles } from "./run-command.js";
+import { startRunRequest, type RunFlags } from "./run-flags.js";
 
 export async function dryRunCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
   // Parsed here first: a plan or suite error names the file as the user wrote its path.
-  const { planYaml, suites } = loadPlanFiles(flags.plan);
-  const run = { planPath: flags.plan, planYaml, suites, stages, nodeNames: flags.node, iterations: flags.iterations ?? 0 };
-  const { plan } = await client.call(ControlService.method.resolvePlan, { run });
+  const files = loadPlanFiles(flags.plan);
+  // Exactly what the real run would send (skips, --with, --quick, --bind included).
+  const { plan } = await client.call(ControlService.method.resolvePlan, { run: startRunRequest(stages, flags, files) });
   if (!plan) throw new FleetgateError("internal", "the coordinator answered the dry run without a plan");
   process.stdout.write(flags.json ? `${JSON.stringify(toJson(ResolvedPlanSchema, plan), null, 2)}\n` : `${formatResolvedPlan(plan)}\n`);
   return 0;

@@ -1,9 +1,11 @@
 // Human output of the coord CLI. Pure: records in, text out.
-import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import type { CheckUpdate, NodeInfo, RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { NodeInfo, RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { humanDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
-import { Status, statusMark, statusName } from "../../shared/model/status.js";
+import { Status, statusName } from "../../shared/model/status.js";
+import { skipItems, taskTarget } from "../judgement/skips.js";
+import type { Decision, Judgement } from "../judgement/types.js";
+import { judgeRun } from "../judgement/verdict.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -29,30 +31,29 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
   return table(rows);
 }
 
-export function formatCheckUpdate(u: CheckUpdate): string {
-  const r = u.result as CheckResult;
-  const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-  const line = `[${u.stageId}] ${u.nodeName} #${u.iteration}  ${statusMark(r.status)}  ${what}  ${r.summary}`;
-  return r.hint && r.status !== Status.PASSED ? `${line}\n      hint: ${r.hint}` : line;
-}
-
-export function formatTaskUpdate(t: TaskRecord): string | undefined {
-  if (t.status === Status.RUNNING) return `[${t.stageId}] ${t.nodeName} #${t.iteration}  started`;
-  if (t.status === Status.PENDING) return undefined;
-  return `[${t.stageId}] ${t.nodeName} #${t.iteration}  => ${statusName(t.status)}${t.summary ? `: ${t.summary}` : ""}`;
-}
-
 const DOT: Partial<Record<Status, string>> = { [Status.PASSED]: "+", [Status.FAILED]: "x", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c" };
 
-/** Groups a run's tasks by stage and node, in plan order. */
-export function byStageAndNode(run: RunRecord): { stage: string; node: string; tasks: TaskRecord[] }[] {
-  const groups: { stage: string; node: string; tasks: TaskRecord[] }[] = [];
-  for (const t of run.tasks) {
-    let g = groups.find((x) => x.stage === t.stageId && x.node === t.nodeName);
-    if (!g) groups.push((g = { stage: t.stageId, node: t.nodeName, tasks: [] }));
+/** One mark per task, in order: `++x.` (a dot for one still to run). */
+export function iterationDots(tasks: TaskRecord[]): string {
+  return tasks.map((t) => DOT[t.status] ?? ".").join("");
+}
+
+export interface TaskGroup {
+  stage: string;
+  node: string;
+  tasks: TaskRecord[];
+}
+
+/** Groups tasks by stage and node, in the order given (plan order for a stored run). */
+export function groupTasks(tasks: TaskRecord[]): TaskGroup[] {
+  const groups = new Map<string, TaskGroup>();
+  for (const t of tasks) {
+    const key = `${t.stageId}\u0000${t.nodeName}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { stage: t.stageId, node: t.nodeName, tasks: [] }));
     g.tasks.push(t);
   }
-  return groups;
+  return [...groups.values()];
 }
 
 export function foldTasks(tasks: TaskRecord[]): Status {
@@ -62,7 +63,7 @@ export function foldTasks(tasks: TaskRecord[]): Status {
   return Status.PASSED;
 }
 
-/** The word a release manager reads first. */
+/** What the run's tasks came to, as the sequencer folded them. The verdict is judged apart. */
 export function runOutcome(status: Status): "PASSED" | "FAILED" | "INCOMPLETE" | "RUNNING" {
   if (status === Status.PASSED) return "PASSED";
   if (status === Status.FAILED) return "FAILED";
@@ -70,23 +71,52 @@ export function runOutcome(status: Status): "PASSED" | "FAILED" | "INCOMPLETE" |
   return "INCOMPLETE";
 }
 
-/** 0 passed, 1 failed, 2 incomplete (not ready, lost, skipped, error, cancelled). */
-export function runExitCode(status: Status): number {
-  if (status === Status.PASSED) return 0;
-  if (status === Status.FAILED) return 1;
-  return 2;
+/** DESIGN.md: `coord run` exits 0 GO, 1 NO-GO, 2 incomplete. */
+export function verdictExitCode(decision: Decision): number {
+  return decision === "GO" ? 0 : decision === "NO-GO" ? 1 : 2;
 }
 
-export function formatRunSummary(run: RunRecord): string {
+function statusTable(run: RunRecord): string {
   const rows = [["STAGE", "NODE", "ITERATIONS", "STATUS", "DETAIL"]];
-  for (const g of byStageAndNode(run)) {
+  for (const g of groupTasks(run.tasks)) {
     const passed = g.tasks.filter((t) => t.status === Status.PASSED).length;
     const status = foldTasks(g.tasks);
     const worst = g.tasks.find((t) => t.status === status && status !== Status.PASSED);
-    rows.push([g.stage, g.node, `${g.tasks.map((t) => DOT[t.status] ?? ".").join("")} ${passed}/${g.tasks.length}`, statusName(status), worst?.summary ?? ""]);
+    rows.push([g.stage, g.node, `${iterationDots(g.tasks)} ${passed}/${g.tasks.length}`, statusName(status), worst?.summary ?? ""]);
   }
-  const lines = [table(rows), "", `run ${run.runId} (${run.planName}): ${runOutcome(run.status)}`];
-  for (const f of run.attestationFlags) lines.push(`  not valid for sign-off: ${f}`);
+  return table(rows);
+}
+
+// DESIGN rule 3: a skip is never a pass, so every one is listed with its reason, accepted or not.
+function skipLines(run: RunRecord): string[] {
+  const items = skipItems(run);
+  if (!items.length) return [];
+  const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));
+  const lines = ["skipped (a skip is never a pass):"];
+  for (const i of items) {
+    const by = i.names.some((n) => accepted.has(n)) ? `; accepted at sign-off by ${run.signoff?.by}` : "";
+    lines.push(`  ${i.target}: ${i.reason || "no reason given"} (${i.source}${by})`);
+  }
+  return [...lines, ""];
+}
+
+/**
+ * What `coord run`, `coord watch` and `coord show` end with: the status table, every skip, the
+ * run's outcome, then the verdict and each reason it is not GO, and how to get the report.
+ */
+export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
+  const mode = run.mode === "quick" ? ", quick mode" : "";
+  const lines = [statusTable(run), "", ...skipLines(run), `run ${run.runId} (${run.planName}${mode}): ${runOutcome(run.status)}`, `verdict: ${judgement.decision}`];
+  for (const r of judgement.reasons) lines.push(`  ${r}`);
+  lines.push(`report: coord report ${run.runId} --format md`);
+  return lines.join("\n");
+}
+
+/** What `coord cancel` (or Ctrl-C, then cancel) stopped: every task the cancel left cancelled. */
+export function formatCancelled(run: RunRecord): string {
+  const cancelled = run.tasks.filter((t) => t.status === Status.CANCELLED);
+  const lines = [`run ${run.runId} (${run.planName}) cancelled: ${cancelled.length} of ${run.tasks.length} tasks will not run`];
+  for (const t of cancelled) lines.push(`  ${taskTarget(t)} on ${t.nodeName} #${t.iteration}${t.summary ? `: ${t.summary}` : ""}`);
   return lines.join("\n");
 }
 

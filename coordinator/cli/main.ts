@@ -1,19 +1,17 @@
 import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
-import { ControlService, NodeInfoSchema, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError } from "../../shared/errors.js";
+import { ControlService, NodeInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { startCoordinator } from "../server/serve.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
-import { connected, duration, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
-import { formatNodes, formatRunList, formatRunSummary, runExitCode } from "./format.js";
-import { dryRunCommand } from "./dry-run-command.js";
+import { connected, duration, print, withClient, type ConnectionFlags } from "./kit.js";
+import { formatNodes } from "./format.js";
 import { parseSize } from "../../shared/model/sizes.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
-import { runCommand, type RunFlags } from "./run-command.js";
+import { registerRunCommands } from "./run-commands.js";
 import { loadServeConfig } from "./serve-config.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
@@ -73,37 +71,7 @@ export function buildProgram(): Command {
       process.stderr.write(`valid until ${new Date(Number(res.expiresAtMs)).toISOString()}\n`);
     });
 
-  connected(
-    program
-      .command("run")
-      .description("run stages of a plan on the fleet and follow them live (exit 0 passed, 1 failed, 2 incomplete, 3 bad input, 4 unreachable)")
-      .argument("<stages...>", "all, a stage kind (single, fleet; cross and matrix with --dry-run) or stage ids")
-      .requiredOption("--plan <file>", "plan YAML; suites are read relative to it")
-      .option("--node <name>", "run only on this node, repeatable", (v: string, prev: string[]) => [...prev, v], [] as string[])
-      .option("--iterations <n>", "override every stage's iterations", positiveInt)
-      .option("--dry-run", "start nothing: print each stage's nodes (and why others are left out), suite, iterations and the exact commands")
-      .option("--json", "print only the final status as JSON (with --dry-run: the resolved plan)"),
-  ).action(async (stages: string[], flags: RunFlags & ConnectionFlags & { dryRun?: boolean }) => {
-    process.exitCode = await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags)));
-  });
-
-  connected(program.command("runs").description("list recent runs"))
-    .option("--limit <n>", "how many", positiveInt, 20)
-    .option("--json", "print JSON")
-    .action(async (flags: ConnectionFlags & { limit: number; json?: boolean }) => {
-      const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit }));
-      print(flags.json ? JSON.stringify(runs.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatRunList(runs));
-    });
-
-  connected(program.command("show").description("show one run: per stage and node, iterations and status").argument("<run>", "run id"))
-    .option("--json", "print JSON")
-    .action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
-      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
-      if (!run) throw new FleetgateError("not_found", `no run ${runId}`);
-      print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatRunSummary(run));
-      process.exitCode = runExitCode(run.status);
-    });
-
+  registerRunCommands(program);
   registerReportCommand(program);
   registerJudgementCommands(program);
   registerEvidenceCommands(program);

@@ -1,20 +1,25 @@
-// `coord run`: send the plan and its suites, follow the run live, print the summary.
+// `coord run` and `coord watch`: start a run (or find one), follow it live, print the summary and
+// exit by the verdict. The terminal wiring lives here; what is shown comes from progress.ts and
+// format.ts, and how following reacts to Ctrl-C from follow.ts.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { ControlService, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parsePlan, suitePaths } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
-import { statusName } from "../../shared/model/status.js";
+import { isTerminal, statusName } from "../../shared/model/status.js";
+import { judgeRun } from "../judgement/verdict.js";
 import type { ControlClient } from "./client.js";
-import { formatCheckUpdate, formatRunSummary, formatTaskUpdate, runExitCode } from "./format.js";
+import { followRun } from "./follow.js";
+import { formatCancelled, formatRunSummary, verdictExitCode } from "./format.js";
+import { askCancelOrDetach, detachHint, processInterrupts, type Choice } from "./interrupt.js";
+import { LiveView, PlainView, silentView, type ProgressView } from "./progress-writer.js";
+import { startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
 
-export interface RunFlags {
-  plan: string;
-  node: string[];
-  iterations?: number;
-  json?: boolean;
-}
+export type { RunFlags };
+
+/** Exit status after detaching with Ctrl-C (128 + SIGINT, as shells report it). */
+export const EXIT_DETACHED = 130;
 
 function read(path: string, what: string): string {
   try {
@@ -25,7 +30,7 @@ function read(path: string, what: string): string {
 }
 
 /** Reads the plan and every suite it names (relative to the plan), validating each locally first. */
-export function loadPlanFiles(planPath: string): { planYaml: string; suites: Record<string, string> } {
+export function loadPlanFiles(planPath: string): PlanFiles {
   const planYaml = read(planPath, "plan");
   const plan = parsePlan(planYaml, planPath);
   const suites: Record<string, string> = {};
@@ -38,36 +43,69 @@ export function loadPlanFiles(planPath: string): { planYaml: string; suites: Rec
 }
 
 export async function runCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
-  const { planYaml, suites } = loadPlanFiles(flags.plan);
-  const { runId } = await client.call(ControlService.method.startRun, {
-    planPath: flags.plan,
-    planYaml,
-    suites,
-    stages,
-    nodeNames: flags.node,
-    iterations: flags.iterations ?? 0,
-  });
+  const files = loadPlanFiles(flags.plan);
+  const { runId } = await client.call(ControlService.method.startRun, startRunRequest(stages, flags, files));
   process.stderr.write(`run ${runId} started; see where it stands any time with: coord show ${runId}\n`);
+  return follow(client, runId, flags, "coord run");
+}
+
+export async function watchCommand(client: ControlClient, runId: string, flags: { json?: boolean }): Promise<number> {
+  const { run } = await client.call(ControlService.method.getRun, { runId });
+  if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+  // A finished run has nothing left to follow: its summary, at once.
+  if (isTerminal(run.status)) return printEnd(run, flags);
+  return follow(client, runId, flags, "coord watch");
+}
+
+function printEnd(run: RunRecord, flags: { json?: boolean }): number {
+  const judgement = judgeRun(run);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status), verdict: judgement.decision, reasons: judgement.reasons })}\n`);
+  } else {
+    process.stdout.write(`${formatRunSummary(run, judgement)}\n`);
+  }
+  return verdictExitCode(judgement.decision);
+}
+
+function progressView(flags: { json?: boolean }): ProgressView {
+  if (flags.json) return silentView;
+  return process.stdout.isTTY ? new LiveView(process.stdout) : new PlainView(process.stdout);
+}
+
+// Off a terminal nobody can answer; detaching is the choice that loses nothing.
+function decide(runId: string) {
+  return (abort: AbortSignal): Promise<Choice> =>
+    process.stdin.isTTY ? askCancelOrDetach(runId, { input: process.stdin, output: process.stderr, onInterrupt: processInterrupts }, abort) : Promise.resolve("detach");
+}
+
+async function follow(client: ControlClient, runId: string, flags: { json?: boolean }, who: string): Promise<number> {
+  const view = progressView(flags);
   try {
-    for await (const update of client.stream(ControlService.method.watchRun, { runId })) {
-      const e = update.event;
-      if (e.case === "check" && !flags.json) process.stdout.write(`${formatCheckUpdate(e.value)}\n`);
-      else if (e.case === "task" && !flags.json) {
-        const line = formatTaskUpdate(e.value);
-        if (line) process.stdout.write(`${line}\n`);
-      } else if (e.case === "finished") {
-        const run = e.value;
-        if (flags.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status) })}\n`);
-        else process.stdout.write(`\n${formatRunSummary(run)}\nreport: coord report ${run.runId} --format md\n`);
-        return runExitCode(run.status);
-      }
+    const end = await followRun({
+      runId,
+      updates: client.stream(ControlService.method.watchRun, { runId }),
+      view,
+      interrupts: processInterrupts,
+      decide: decide(runId),
+      cancel: async () => {
+        const { run } = await client.call(ControlService.method.cancelRun, { runId, reason: `interrupted in ${who} (Ctrl-C)` });
+        return `${run ? formatCancelled(run) : `run ${runId} cancelled`}\nwaiting for the coordinator to report the run finished…`;
+      },
+      note: (text) => process.stderr.write(`${text}\n`),
+    });
+    view.close();
+    if (end.kind === "detached") {
+      process.stderr.write(detachHint(runId));
+      return EXIT_DETACHED;
     }
+    if (!flags.json) process.stdout.write("\n");
+    return printEnd(end.run, flags);
   } catch (err) {
+    view.close();
     // The run lives in the coordinator, not in this process: say how to find it again.
     if (err instanceof FleetgateError && err.code === "unreachable") {
       throw new FleetgateError("unreachable", `${err.message}\nrun ${runId} goes on when the coordinator is back; see where it stands with: coord show ${runId}`);
     }
     throw err;
   }
-  throw new FleetgateError("unreachable", `lost the coordinator while following run ${runId}; it goes on: coord show ${runId}`);
 }

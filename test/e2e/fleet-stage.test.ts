@@ -72,9 +72,11 @@ describe("a fleet stage on real agents", () => {
     expect(failed[0]).toEqual({ summary: "expected exit 0, saw 1", hint: "the node is marked broken" });
   });
 
-  it("exits 0 when every task on the chosen node passed", async () => {
+  it("passes every task on the chosen node, yet exits 2 (INCOMPLETE) because the agent shares the coordinator's host", async () => {
     const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml"), "--node", "node-a"]);
-    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stdout).toContain("verdict: INCOMPLETE");
+    expect(run.stdout).toContain("not valid for sign-off: node node-a runs on the coordinator's own host");
     expect(run.stdout).toMatch(/fleet\s+node-a\s+\+\+ 2\/2\s+passed/);
     expect(queryDb(c.stateDir, "SELECT * FROM tasks WHERE node_name = 'node-b'")).toEqual([]);
   });

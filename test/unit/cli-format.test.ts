@@ -1,26 +1,29 @@
+import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { formatRunSummary, runExitCode, runOutcome } from "../../coordinator/cli/format.js";
+import { formatCancelled, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
+import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { sampleRun } from "./run-report.fixture.js";
+import { gateRun, sampleRun } from "./run-report.fixture.js";
 
-describe("runExitCode", () => {
-  it("exits 0 for a passed run and 1 for a failed one", () => {
-    expect(runExitCode(Status.PASSED)).toBe(0);
-    expect(runExitCode(Status.FAILED)).toBe(1);
+describe("verdictExitCode", () => {
+  it("exits 0 for GO, 1 for NO-GO and 2 for INCOMPLETE, as DESIGN.md says coord run does", () => {
+    expect(verdictExitCode("GO")).toBe(0);
+    expect(verdictExitCode("NO-GO")).toBe(1);
+    expect(verdictExitCode("INCOMPLETE")).toBe(2);
   });
 
   it.each([Status.NOT_READY, Status.LOST, Status.SKIPPED, Status.ERROR, Status.CANCELLED].map((s) => ({ s, name: statusName(s) })))(
-    "exits 2 (incomplete) for a $name run",
-    ({ s }) => {
-      expect(runExitCode(s)).toBe(2);
-      expect(runOutcome(s)).toBe("INCOMPLETE");
-    },
+    "reads a $name run as INCOMPLETE",
+    ({ s }) => expect(runOutcome(s)).toBe("INCOMPLETE"),
   );
 });
 
 describe("formatRunSummary", () => {
-  it("shows one row per stage and node with its iteration dots, then the outcome and every attestation flag", () => {
+  it("shows the table, every skip, the outcome, the verdict with each reason, then how to get the report", () => {
     const run = sampleRun({ attestationFlags: ["nodes n2, n3 share machine-id 1f2e3d4c", "agent prim runs on the coordinator host"] });
+    const judgement = judgeRun(run);
+    expect(judgement.decision).toBe("NO-GO");
     expect(formatRunSummary(run)).toBe(
       [
         "STAGE  NODE  ITERATIONS  STATUS     DETAIL",
@@ -30,16 +33,55 @@ describe("formatRunSummary", () => {
         "fleet  n3    L 0/1       lost       node n3 lost: not connected for 5 min",
         "after  prim  s 0/1       skipped    stage fleet did not pass (failed)",
         "",
+        "skipped (a skip is never a pass):",
+        "  after: stage fleet did not pass (failed) (gate)",
+        "",
         "run r1 (release): FAILED",
-        "  not valid for sign-off: nodes n2, n3 share machine-id 1f2e3d4c",
-        "  not valid for sign-off: agent prim runs on the coordinator host",
+        "verdict: NO-GO",
+        ...judgement.reasons.map((r) => `  ${r}`),
+        "report: coord report r1 --format md",
       ].join("\n"),
     );
+    // The reasons name the failure and every attestation flag (the verdict module words them).
+    expect(judgement.reasons).toContain("fleet on n1 #2: failed (1 of 2 checks failed)");
+    expect(judgement.reasons).toContain("not valid for sign-off: agent prim runs on the coordinator host");
   });
 
-  it("prints no sign-off warning when attestation is clean", () => {
-    const text = formatRunSummary(sampleRun({ status: Status.PASSED, attestationFlags: [] }));
-    expect(text.split("\n").at(-1)).toBe("run r1 (release): PASSED");
-    expect(text).not.toContain("not valid for sign-off");
+  it("says GO with no reason and no skip section when everything passed in full mode with clean attestation", () => {
+    const run = sampleRun({ status: Status.PASSED, attestationFlags: [] });
+    run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
+    const lines = formatRunSummary(run).split("\n");
+    expect(lines.slice(-3)).toEqual(["run r1 (release): PASSED", "verdict: GO", "report: coord report r1 --format md"]);
+    expect(lines).not.toContain("skipped (a skip is never a pass):");
+  });
+
+  it("lists every skip decided before the run with its source, and marks those accepted at sign-off", () => {
+    const run = gateRun({ signoff: create(SignOffSchema, { by: "ana", atMs: 1n, accepted: [{ target: "matrix/kvm", reason: "no KVM host this week", source: "sign-off" }] }) });
+    const text = formatRunSummary(run);
+    expect(text).toContain("  matrix/kvm: nested KVM disabled on the only matching host (--skip; accepted at sign-off by ana)");
+    expect(text).toContain("  matrix/e2e: opt-in leg not asked for with --with (opt-in)");
+  });
+
+  it("notes a quick run in the outcome line and gives it as a reason, so a green quick run is never GO", () => {
+    const run = sampleRun({ status: Status.PASSED, attestationFlags: [] });
+    run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
+    run.mode = "quick";
+    const text = formatRunSummary(run);
+    expect(text).toContain("run r1 (release, quick mode): PASSED");
+    expect(text).toContain("verdict: INCOMPLETE\n  quick run: checks tagged quick only; never signable");
+  });
+
+  it("says a run still going is INCOMPLETE because it has not finished", () => {
+    const run = sampleRun({ status: Status.RUNNING, attestationFlags: [] });
+    run.tasks = run.tasks.slice(0, 2);
+    run.tasks[1]!.status = Status.RUNNING;
+    expect(formatRunSummary(run)).toContain("run r1 (release): RUNNING\nverdict: INCOMPLETE\n  run has not finished");
+  });
+});
+
+describe("formatCancelled", () => {
+  it("names every task the cancel stopped, with where it was", () => {
+    const text = formatCancelled(gateRun());
+    expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 11 tasks will not run", "  matrix/billing on node-b #1: cancelled: run cancelled by ops"]);
   });
 });

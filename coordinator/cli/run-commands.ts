@@ -1,0 +1,89 @@
+// `coord run`, `coord watch`, `coord cancel`, `coord runs`, `coord show`: starting runs, following
+// them, stopping them and looking them up.
+import { toJson } from "@bufbuild/protobuf";
+import type { Command } from "commander";
+import { ControlService, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { judgeRun } from "../judgement/verdict.js";
+import { dryRunCommand } from "./dry-run-command.js";
+import { formatCancelled, formatRunList, formatRunSummary, verdictExitCode } from "./format.js";
+import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
+import { EXIT_DETACHED, runCommand, watchCommand } from "./run-command.js";
+import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-flags.js";
+
+const VERDICT_EXITS = "exit 0 GO, 1 NO-GO, 2 incomplete, 3 bad input, 4 unreachable";
+const EXITS = `${VERDICT_EXITS}, 130 detached with Ctrl-C`;
+
+/** Sets the exit status; after a detach, exits at once (see below). */
+function finish(code: number): void {
+  // The watch stream is still open after a detach (ControlClient cannot cancel it yet) and would
+  // keep this process alive until the run ends; the user asked to leave now.
+  if (code === EXIT_DETACHED) process.exit(code);
+  process.exitCode = code;
+}
+
+function registerRun(program: Command): void {
+  // commander keeps each option's values apart; a reason belongs to the --skip before it, so
+  // both flags record themselves here in the order typed.
+  const skipTokens: SkipToken[] = [];
+  const token = (flag: SkipToken["flag"]) => (value: string) => {
+    skipTokens.push({ flag, value });
+    return value;
+  };
+  connected(
+    program
+      .command("run")
+      .description(`run stages of a plan on the fleet and follow them live; Ctrl-C asks whether to cancel the run or detach (${EXITS})`)
+      .argument("<stages...>", "all, a stage kind (single, fleet, cross, matrix) or stage ids")
+      .requiredOption("--plan <file>", "plan YAML; suites are read relative to it")
+      .option("--node <name>", "run only on this node, repeatable", repeatable, [] as string[])
+      .option("--iterations <n>", "override every stage's iterations", positiveInt)
+      .option("--skip <stage-or-leg>", "do not run this stage or matrix leg; needs --reason, repeatable", token("skip"))
+      .option("--reason <text>", "why the --skip before it is skipped; listed in every report", token("reason"))
+      .option("--with <leg>", "also run this opt-in matrix leg, repeatable", repeatable, [] as string[])
+      .option("--quick", "only checks tagged quick (or the plan's quick: subset); a quick run is never GO")
+      .option("--bind <role=node>", "pin a cross stage's role to a node, repeatable", parseBinding, {} as Record<string, string>)
+      .option("--dry-run", "start nothing: print each stage's nodes (and why others are left out), suite, iterations and the exact commands")
+      .option("--json", "print only the final status and verdict as JSON (with --dry-run: the resolved plan)"),
+  ).action(async (stages: string[], opts: Omit<RunFlags, "skips"> & ConnectionFlags & { dryRun?: boolean }) => {
+    // Refused before anything is sent: a skip with no reason never reaches the coordinator.
+    const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips: pairSkips(skipTokens.splice(0)) };
+    finish(await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags))));
+  });
+}
+
+export function registerRunCommands(program: Command): void {
+  registerRun(program);
+
+  connected(program.command("watch").description(`follow a run live until it ends (a finished run: its summary at once); ${EXITS}`).argument("<run>", "run id"))
+    .option("--json", "print only the final status and verdict as JSON")
+    .action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
+      finish(await withClient(flags, (c) => watchCommand(c, runId, flags)));
+    });
+
+  connected(program.command("cancel").description("cancel a running run: tasks not finished are cancelled; agents finish the check they are on").argument("<run>", "run id"))
+    .option("--reason <text>", "why; shown with each cancelled task and in the report")
+    .action(async (runId: string, flags: ConnectionFlags & { reason?: string }) => {
+      const { run } = await withClient(flags, (c) => c.call(ControlService.method.cancelRun, { runId, reason: flags.reason ?? "" }));
+      if (!run) throw new FleetgateError("internal", `the coordinator cancelled run ${runId} but sent no record of it; see it with: coord show ${runId}`);
+      print(`${formatCancelled(run)}\nsummary once it has finished: coord show ${runId}`);
+    });
+
+  connected(program.command("runs").description("list recent runs"))
+    .option("--limit <n>", "how many", positiveInt, 20)
+    .option("--json", "print JSON")
+    .action(async (flags: ConnectionFlags & { limit: number; json?: boolean }) => {
+      const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit }));
+      print(flags.json ? JSON.stringify(runs.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatRunList(runs));
+    });
+
+  connected(program.command("show").description(`show one run: per stage and node, iterations and status, skips, then the verdict; ${VERDICT_EXITS}`).argument("<run>", "run id"))
+    .option("--json", "print JSON")
+    .action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
+      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
+      if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+      const judgement = judgeRun(run);
+      print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatRunSummary(run, judgement));
+      process.exitCode = verdictExitCode(judgement.decision);
+    });
+}
