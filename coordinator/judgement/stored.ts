@@ -1,5 +1,6 @@
 // The verdict of a stored run: the thin I/O around judgeRun and findFlakes.
-import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { FlakyCheckSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { isTerminal } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
@@ -32,4 +33,15 @@ export function judgeStored(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY): {
   const run = loadRunRecord(db, runId);
   if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
   return { run, judgement: judgeRun(run, findFlakes(run, loadHistory(db, run, k), k)) };
+}
+
+/**
+ * The run as the coordinator hands it out: with its flakes, judged against its history, so the
+ * CLI, reports and evidence bundle all reach the same verdict.
+ */
+export function runWithFlakes(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY): RunRecord | undefined {
+  const run = loadRunRecord(db, runId);
+  if (!run) return undefined;
+  run.flakes = findFlakes(run, loadHistory(db, run, k), k).map((f) => create(FlakyCheckSchema, f));
+  return run;
 }

@@ -20,7 +20,7 @@ function isFull(run: RunRecord): boolean {
  * anything unverified (not ready, lost, skipped, cancelled, error, quick, still running, nothing
  * run at all) is INCOMPLETE. Skips count as accepted only when run.signoff names them.
  */
-export function judgeRun(run: RunRecord, flakes: Flake[] = []): Judgement {
+export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgement {
   const noGo: string[] = [];
   const incomplete: string[] = [];
   const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));

@@ -9,11 +9,12 @@ import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, loadRunRecord, setTaskStatus, type TaskRow } from "../store/runs.js";
+import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, setTaskStatus, type TaskRow } from "../store/runs.js";
 import type { AgentSessions } from "../server/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage, taskLabel } from "./plan-run.js";
+import { runWithFlakes } from "../judgement/stored.js";
 
 export interface EngineOptions {
   lostAfterMs: number;
@@ -172,7 +173,20 @@ export class RunEngine {
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
         this.publish(runId, {
-          event: { case: "task", value: { taskId: task.id, stageId: task.stageId, nodeName: task.nodeName, iteration: task.iteration, status: cmd.status, summary: cmd.summary } },
+          event: {
+            case: "task",
+            value: {
+              taskId: task.id,
+              stageId: task.stageId,
+              nodeName: task.nodeName,
+              iteration: task.iteration,
+              status: cmd.status,
+              summary: cmd.summary,
+              stageKind: task.stageKind,
+              stepId: task.stepId,
+              role: task.role,
+            },
+          },
         });
         return;
       }
@@ -181,7 +195,7 @@ export class RunEngine {
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
         this.opts.onFinished?.(runId);
-        const record = loadRunRecord(this.db, runId);
+        const record = runWithFlakes(this.db, runId);
         if (record) this.publish(runId, { event: { case: "finished", value: record } });
         return;
       }

@@ -10,7 +10,7 @@ import { parseSuite } from "../../shared/model/suite.js";
 import { statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
-import { getRun, insertRun, latestStageOutcome, listRuns, loadRunRecord } from "../store/runs.js";
+import { getRun, insertRun, latestStageOutcome, listRuns } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
@@ -19,6 +19,7 @@ import { planRevision, resolveRun } from "../sequencer/plan-run.js";
 import { runRequest } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
 import { signOff } from "./signoff.js";
+import { runWithFlakes } from "../judgement/stored.js";
 import type { AgentSessions } from "./sessions.js";
 
 export interface ControlServiceDeps {
@@ -153,14 +154,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     getRun: unary(deps, (req: pb.GetRunRequest): pb.GetRunResponse => {
-      const run = loadRunRecord(db, req.runId);
+      const run = runWithFlakes(db, req.runId);
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
       return create(pb.GetRunResponseSchema, { run });
     }),
 
     listRuns: unary(deps, (req: pb.ListRunsRequest): pb.ListRunsResponse => {
       const filter = { planName: req.planName || undefined, signedOnly: req.signedOnly };
-      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter).map((r) => loadRunRecord(db, r.id)).filter((r): r is pb.RunRecord => !!r);
+      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter).map((r) => runWithFlakes(db, r.id)).filter((r): r is pb.RunRecord => !!r);
       return create(pb.ListRunsResponseSchema, { runs });
     }),
 
@@ -172,7 +173,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
       deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
       deps.log.info({ run: req.runId, reason: req.reason }, "run cancelled");
-      return create(pb.CancelRunResponseSchema, { run: loadRunRecord(db, req.runId) });
+      return create(pb.CancelRunResponseSchema, { run: runWithFlakes(db, req.runId) });
     }),
 
     signOff: unary(deps, (req: pb.SignOffRequest): pb.SignOffResponse => {
@@ -200,7 +201,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         };
         deps.engine.updates.on("update", listener);
         call.on("cancelled", () => deps.engine.updates.off("update", listener));
-        const record = loadRunRecord(db, runId);
+        const record = runWithFlakes(db, runId);
         for (const task of record?.tasks ?? []) {
           for (const result of task.checks) {
             call.write(create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } }));
