@@ -43,6 +43,11 @@ describe("judgeRun", () => {
     expect(judgeRun(run({ skips, signoff: signedBy("matrix/kvm") })).decision).toBe("INCOMPLETE");
   });
 
+  it("lists an opt-in leg nobody asked for without holding GO: it is outside the gate unless run with --with", () => {
+    const skips = [{ target: "e2e", reason: "opt-in leg; run it with --with e2e", source: "opt-in" }];
+    expect(judgeRun(run({ skips }))).toMatchObject({ decision: "GO", reasons: [] });
+  });
+
   it("accepts a skipped leg by its STAGE/STEP target or its stage, not by the bare leg id", () => {
     expect(judgeRun(run({ tasks: probeSkippedLeg() })).reasons).toEqual(["matrix/kvm on n1 #1: skipped (probe nested-kvm failed: /dev/kvm missing)"]);
     expect(judgeRun(run({ tasks: probeSkippedLeg(), signoff: signedBy("matrix/kvm") })).decision).toBe("GO");
