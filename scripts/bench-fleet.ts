@@ -74,7 +74,8 @@ async function timedRun(c: { address: string; stateDir: string }, plan: string, 
   const after = measure();
   await forget();
   const runId = /run (\S+) started/.exec(String(r.stderr))?.[1];
-  if (r.exitCode !== 0 || !runId) throw new Error(`coord run exited ${r.exitCode}, expected 0 (passed):\n${r.stderr}\n${r.stdout}`);
+  // Agents sharing this host make a green run INCOMPLETE (2), never GO; every task passing is checked below.
+  if ((r.exitCode !== 0 && r.exitCode !== 2) || !runId) throw new Error(`coord run exited ${r.exitCode}, expected 0 or 2 with every task passed:\n${r.stderr}\n${r.stdout}`);
   const stored = readRun(c.stateDir, runId);
   const want = nodes * ITERATIONS;
   if (stored.tasks !== want || stored.passed !== want || stored.checks !== want * CHECKS) {
