@@ -92,4 +92,14 @@ describe("sequencing a fleet stage on real agents", () => {
     const slowOnC = queryDb<{ n: number }>(c.stateDir, "SELECT COUNT(*) AS n FROM check_results r JOIN tasks t ON t.id = r.task_id WHERE t.node_name = 'node-c' AND r.check_id = 'slow' AND t.run_id = ?", lastRunId());
     expect(slowOnC[0]?.n, "no gate check runs on a node that is not ready").toBe(0);
   }, 60_000);
+
+  it("runs only checks tagged quick with --quick, in mode quick, and never calls it GO", async () => {
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml"), "--node", "node-a", "--quick", "--iterations", "1"]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout).toContain("quick run: checks tagged quick only; never signable");
+    const runId = lastRunId();
+    expect(queryDb<{ mode: string }>(c.stateDir, "SELECT mode FROM runs WHERE id = ?", runId)[0]?.mode).toBe("quick");
+    const ran = queryDb<{ check_id: string }>(c.stateDir, "SELECT r.check_id FROM check_results r JOIN tasks t ON t.id = r.task_id WHERE t.run_id = ? ORDER BY r.precondition DESC, r.check_id", runId);
+    expect(ran.map((r) => r.check_id)).toEqual(["node-ready", "fast"]);
+  }, 60_000);
 });
