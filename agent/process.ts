@@ -64,6 +64,15 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Process groups of checks running now: what a cancelled task kills. */
+const liveGroups = new Set<number>();
+
+/** Kills every check process running on this agent, whole groups: a cancelled task stops now. */
+export function killRunningChecks(): number {
+  for (const pid of liveGroups) killGroup(pid, "SIGKILL");
+  return liveGroups.size;
+}
+
 export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
   const [file, ...args] = req.argv as [string, ...string[]];
   const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
@@ -81,6 +90,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
     stdin: "ignore",
     cleanup: true,
   });
+  if (child.pid) liveGroups.add(child.pid);
   child.stdout?.on("data", (c: Buffer) => stdout.push(c));
   child.stderr?.on("data", (c: Buffer) => stderr.push(c));
 
@@ -103,6 +113,7 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
     if (child.pid) killGroup(child.pid, "SIGKILL");
   });
   const result = await child;
+  if (child.pid) liveGroups.delete(child.pid);
   clearTimeout(timer);
   if (child.pid) killGroup(child.pid, "SIGKILL");
   if (forceKill) clearTimeout(forceKill);

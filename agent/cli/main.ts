@@ -66,7 +66,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained: () => spoolDrained(spool, 5_000) });
-  connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t) });
+  connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t), onCancel: (id) => runner.cancel(id) });
   const stop = () => connection?.stop();
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   spool: Spool;
   log: Logger;
   onTask: (task: import("../../shared/gen/fleetgate/v1/agent_pb.js").Task) => void;
+  /** The coordinator cancelled a task's run. */
+  onCancel?: (taskId: string) => void;
   registerTimeoutMs?: number;
 }
 
@@ -102,6 +104,7 @@ export class AgentConnection {
           this.onRegistered(stream, res.msg.value);
         } else if (res.msg.case === "task") this.opts.onTask(res.msg.value);
         else if (res.msg.case === "ack") this.opts.spool.ack(res.msg.value.seq);
+        else if (res.msg.case === "cancel") this.opts.onCancel?.(res.msg.value.taskId);
       });
       stream.on("error", (err: grpc.ServiceError) => end(err));
       stream.on("end", () => end(undefined));

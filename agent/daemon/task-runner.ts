@@ -6,6 +6,7 @@ import type { CheckResult, Origin } from "../../shared/gen/fleetgate/v1/common_p
 import { parseSuite } from "../../shared/model/suite.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
+import { killRunningChecks } from "../process.js";
 import type { Spool } from "./spool.js";
 import { partition } from "./faults.js";
 import { captureScope, tagSelector } from "./task-options.js";
@@ -21,6 +22,8 @@ export class TaskRunner {
   private readonly queue: Task[] = [];
   private readonly seen = new Set<string>();
   private busy = false;
+  private current: string | undefined;
+  private readonly cancelled = new Set<string>();
 
   constructor(
     private readonly spool: Spool,
@@ -41,6 +44,24 @@ export class TaskRunner {
     void this.drain();
   }
 
+  /**
+   * The coordinator cancelled the task's run: a queued task is dropped; a running one stops
+   * starting checks and its processes are killed. It still reports done (cancelled), so the
+   * spool and the coordinator agree it is over.
+   */
+  cancel(taskId: string): void {
+    const queued = this.queue.findIndex((t) => t.taskId === taskId);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.log.info({ task: taskId }, "task cancelled before it started");
+      return;
+    }
+    if (this.current !== taskId) return;
+    this.cancelled.add(taskId);
+    const killed = killRunningChecks();
+    this.log.info({ task: taskId, killed }, "task cancelled; its running checks killed");
+  }
+
   private async drain(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
@@ -52,6 +73,16 @@ export class TaskRunner {
   }
 
   private async execute(task: Task): Promise<void> {
+    this.current = task.taskId;
+    try {
+      await this.executeCurrent(task);
+    } finally {
+      this.current = undefined;
+      this.cancelled.delete(task.taskId);
+    }
+  }
+
+  private async executeCurrent(task: Task): Promise<void> {
     const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
     log.info({ iteration: task.iteration, suite: task.suitePath }, "task started");
     let status: Status;
@@ -77,10 +108,11 @@ export class TaskRunner {
           env: process.env,
           scope: captureScope(task.captures),
           select: tagSelector(task.onlyTags),
+          stopped: () => this.cancelled.has(task.taskId),
           onResult: report,
         });
-        status = outcome.status;
-        summary = outcome.summary;
+        status = this.cancelled.has(task.taskId) ? Status.CANCELLED : outcome.status;
+        summary = this.cancelled.has(task.taskId) ? "cancelled by the coordinator" : outcome.summary;
       }
     } catch (err) {
       // A suite that does not parse or expand is the gate's input breaking, not the node failing.

@@ -11,6 +11,8 @@ export interface RunCheckOptions {
   /** Injected so tests of retry windows need no real waiting. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** True once the task was cancelled: no further attempt starts. */
+  stopped?: () => boolean;
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -42,7 +44,7 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
     const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes });
     const verdict = kind.evaluate(block.spec, seen);
     log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));
-    if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline) {
+    if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline || opts.stopped?.()) {
       const retried = log.length > 1 ? ` (after ${log.length} attempts)` : "";
       return { verdict: { ...verdict, summary: verdict.summary + retried }, evidence: kind.evidence(seen), log };
     }

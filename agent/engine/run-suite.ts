@@ -16,6 +16,8 @@ export interface SuiteRunOptions {
   select?: (check: ResolvedCheck) => boolean;
   /** More namespaces for `${ns.name}`: in cross stages, values earlier steps captured, per role. */
   scope?: ExpansionScope;
+  /** True once the task was cancelled: no further check starts. */
+  stopped?: () => boolean;
 }
 
 export interface SuiteOutcome {
@@ -52,7 +54,7 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
   const checks = resolveVariables(suite, opts.env, opts.scope);
   const results: CheckResult[] = [];
-  const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, ...opts.check };
+  const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, stopped: opts.stopped, ...opts.check };
   const record = async (r: CheckResult) => {
     results.push(r);
     await opts.onResult?.(r);
@@ -73,6 +75,7 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
   }
 
   for (const check of checks.filter((c) => !c.precondition && (opts.select?.(c) ?? true))) {
+    if (opts.stopped?.()) break;
     if (check.destructive && !opts.allowDestructive) {
       await record(skipped(check, "destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)"));
       continue;

@@ -84,6 +84,11 @@ export class RunEngine {
   }
 
   cancel(runId: string, reason: string): void {
+    const run = this.active.get(runId);
+    // Agents stop what they run for this run; what is only queued on the coordinator never goes out.
+    for (const t of run?.state.tasks ?? []) {
+      if (t.status === Status.RUNNING) this.sessions.sendCancel(t.node, t.id);
+    }
     this.apply(runId, { type: "cancel", reason });
   }
 

@@ -90,6 +90,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
               machineId,
               address: peerAddress(call.getPeer()),
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),
+              cancel: (taskId) => call.write(create(ConnectResponseSchema, { msg: { case: "cancel", value: { taskId } } })),
               close: (reason) => call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason })),
             };
             call.write(

@@ -8,6 +8,8 @@ export interface AgentSession {
   /** The agent's IP address as this coordinator sees the stream come in. */
   address: string;
   send(task: Task): void;
+  /** Tells the agent to stop a task of a cancelled run. */
+  cancel(taskId: string): void;
   /** Ends the stream, e.g. when the same node connects again. */
   close(reason: string): void;
 }
@@ -46,6 +48,14 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     const s = this.byNode.get(node);
     if (!s) return false;
     s.send(task);
+    return true;
+  }
+
+  /** False when the node is not connected: it drops the task by itself when told it is over. */
+  sendCancel(node: string, taskId: string): boolean {
+    const s = this.byNode.get(node);
+    if (!s) return false;
+    s.cancel(taskId);
     return true;
   }
 

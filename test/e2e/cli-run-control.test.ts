@@ -61,6 +61,7 @@ const runIdIn = (stderr: string) => /run (\S+) started/.exec(stderr)?.[1];
 describe("coord run control: --skip/--reason, cancel, watch and Ctrl-C", () => {
   const ws = new Workspace();
   let c: Coordinator;
+  const agents = new Map<string, Proc>();
 
   const runs = () => queryDb<{ id: string; status: string }>(c.stateDir, "SELECT id, status FROM runs ORDER BY created_at");
   const tasksOf = (runId: string) => queryDb<{ node_name: string; iteration: number; status: string; summary: string }>(c.stateDir, "SELECT node_name, iteration, status, summary FROM tasks WHERE run_id = ? ORDER BY iteration", runId);
@@ -71,7 +72,7 @@ describe("coord run control: --skip/--reason, cancel, watch and Ctrl-C", () => {
     c = ws.track(await startCoordinator(ws.path("state")));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
     // One node per test that starts a run, so a check still sleeping on one never delays another.
-    for (const name of ["node-a", "node-b"]) ws.track(startAgent({ name, address: c.address, token, stateDir: ws.path(name), labels: { role: "fleet" } }));
+    for (const name of ["node-a", "node-b"]) agents.set(name, ws.track(startAgent({ name, address: c.address, token, stateDir: ws.path(name), labels: { role: "fleet" } })));
     await waitFor("both agents online", async () => ((await onlineNodes(c)).length === 2 ? true : undefined));
   });
 
@@ -103,6 +104,9 @@ describe("coord run control: --skip/--reason, cancel, watch and Ctrl-C", () => {
     expect(followed.stdout).toContain("verdict: INCOMPLETE");
     expect(tasksOf(runId).map((t) => `${t.node_name}#${t.iteration} ${t.status}`)).toEqual(["node-a#1 cancelled", "node-a#2 cancelled"]);
     expect(runs().at(-1)?.status).toBe("cancelled");
+    // The cancel reached the node: the sleeping check was killed there, not left to run out.
+    await waitFor("node-a to kill the cancelled check", () => /task cancelled; its running checks killed/.test(agents.get("node-a")?.stderr() ?? "") || undefined, 10_000);
+    await waitFor("node-a to report the task over", () => /"status":"cancelled"/.test(agents.get("node-a")?.stderr() ?? "") || undefined, 10_000);
 
     const watched = await coord(c, ["watch", runId]);
     expect(watched.exitCode, watched.stderr).toBe(2);

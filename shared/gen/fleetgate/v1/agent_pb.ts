@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/agent.proto.
  */
 export const file_fleetgate_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbGVldGdhdGUvdjEvYWdlbnQucHJvdG8SDGZsZWV0Z2F0ZS52MSKWAQoOQ29ubmVjdFJlcXVlc3QSJAoFaGVsbG8YASABKAsyEy5mbGVldGdhdGUudjEuSGVsbG9IABIsCgloZWFydGJlYXQYAiABKAsyFy5mbGVldGdhdGUudjEuSGVhcnRiZWF0SAASKQoFZXZlbnQYAyABKAsyGC5mbGVldGdhdGUudjEuQWdlbnRFdmVudEgAQgUKA21zZyJxCgVIZWxsbxIWCgxlbnJvbGxfdG9rZW4YASABKAlIABIUCgpub2RlX3Rva2VuGAIgASgJSAASLAoIaWRlbnRpdHkYAyABKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5QgwKCmNyZWRlbnRpYWwiHwoJSGVhcnRiZWF0EhIKCnNlbnRfYXRfbXMYASABKAMinwEKCkFnZW50RXZlbnQSCwoDc2VxGAEgASgEEiQKBm9yaWdpbhgCIAEoCzIULmZsZWV0Z2F0ZS52MS5PcmlnaW4SKQoFY2hlY2sYAyABKAsyGC5mbGVldGdhdGUudjEuQ2hlY2tFdmVudEgAEisKCXRhc2tfZG9uZRgEIAEoCzIWLmZsZWV0Z2F0ZS52MS5UYXNrRG9uZUgAQgYKBGJvZHkiSAoKQ2hlY2tFdmVudBIPCgd0YXNrX2lkGAEgASgJEikKBnJlc3VsdBgCIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCJSCghUYXNrRG9uZRIPCgd0YXNrX2lkGAEgASgJEiQKBnN0YXR1cxgCIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgDIAEoCSKOAQoPQ29ubmVjdFJlc3BvbnNlEi4KCnJlZ2lzdGVyZWQYASABKAsyGC5mbGVldGdhdGUudjEuUmVnaXN0ZXJlZEgAEiIKBHRhc2sYAiABKAsyEi5mbGVldGdhdGUudjEuVGFza0gAEiAKA2FjaxgDIAEoCzIRLmZsZWV0Z2F0ZS52MS5BY2tIAEIFCgNtc2ciagoKUmVnaXN0ZXJlZBIRCglub2RlX25hbWUYASABKAkSEgoKbm9kZV90b2tlbhgCIAEoCRIWCg5sYXN0X2Fja2VkX3NlcRgDIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAUiwAIKBFRhc2sSDwoHdGFza19pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIc3RhZ2VfaWQYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEhIKCnN1aXRlX3lhbWwYBSABKAkSEgoKc3VpdGVfcGF0aBgGIAEoCRIZChFhbGxvd19kZXN0cnVjdGl2ZRgHIAEoCBIyCghjYXB0dXJlcxgIIAMoCzIgLmZsZWV0Z2F0ZS52MS5UYXNrLkNhcHR1cmVzRW50cnkSEQoJb25seV90YWdzGAkgAygJEhMKC3Byb2Jlc195YW1sGAogASgJEiIKBWZhdWx0GAsgASgLMhMuZmxlZXRnYXRlLnYxLkZhdWx0Gi8KDUNhcHR1cmVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJTCgVGYXVsdBIsCglwYXJ0aXRpb24YASABKAsyFy5mbGVldGdhdGUudjEuUGFydGl0aW9uSAASFAoKa2lsbF9hZ2VudBgCIAEoCEgAQgYKBGtpbmQiPAoJUGFydGl0aW9uEhEKCWFkZHJlc3NlcxgBIAMoCRIOCgZmb3JfbXMYAiABKAMSDAoEcGVlchgDIAEoCSISCgNBY2sSCwoDc2VxGAEgASgEMloKDEFnZW50U2VydmljZRJKCgdDb25uZWN0EhwuZmxlZXRnYXRlLnYxLkNvbm5lY3RSZXF1ZXN0Gh0uZmxlZXRnYXRlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_fleetgate_v1_common]);
+  fileDesc("ChhmbGVldGdhdGUvdjEvYWdlbnQucHJvdG8SDGZsZWV0Z2F0ZS52MSKWAQoOQ29ubmVjdFJlcXVlc3QSJAoFaGVsbG8YASABKAsyEy5mbGVldGdhdGUudjEuSGVsbG9IABIsCgloZWFydGJlYXQYAiABKAsyFy5mbGVldGdhdGUudjEuSGVhcnRiZWF0SAASKQoFZXZlbnQYAyABKAsyGC5mbGVldGdhdGUudjEuQWdlbnRFdmVudEgAQgUKA21zZyJxCgVIZWxsbxIWCgxlbnJvbGxfdG9rZW4YASABKAlIABIUCgpub2RlX3Rva2VuGAIgASgJSAASLAoIaWRlbnRpdHkYAyABKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5QgwKCmNyZWRlbnRpYWwiHwoJSGVhcnRiZWF0EhIKCnNlbnRfYXRfbXMYASABKAMinwEKCkFnZW50RXZlbnQSCwoDc2VxGAEgASgEEiQKBm9yaWdpbhgCIAEoCzIULmZsZWV0Z2F0ZS52MS5PcmlnaW4SKQoFY2hlY2sYAyABKAsyGC5mbGVldGdhdGUudjEuQ2hlY2tFdmVudEgAEisKCXRhc2tfZG9uZRgEIAEoCzIWLmZsZWV0Z2F0ZS52MS5UYXNrRG9uZUgAQgYKBGJvZHkiSAoKQ2hlY2tFdmVudBIPCgd0YXNrX2lkGAEgASgJEikKBnJlc3VsdBgCIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCJSCghUYXNrRG9uZRIPCgd0YXNrX2lkGAEgASgJEiQKBnN0YXR1cxgCIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgDIAEoCSK6AQoPQ29ubmVjdFJlc3BvbnNlEi4KCnJlZ2lzdGVyZWQYASABKAsyGC5mbGVldGdhdGUudjEuUmVnaXN0ZXJlZEgAEiIKBHRhc2sYAiABKAsyEi5mbGVldGdhdGUudjEuVGFza0gAEiAKA2FjaxgDIAEoCzIRLmZsZWV0Z2F0ZS52MS5BY2tIABIqCgZjYW5jZWwYBCABKAsyGC5mbGVldGdhdGUudjEuQ2FuY2VsVGFza0gAQgUKA21zZyIdCgpDYW5jZWxUYXNrEg8KB3Rhc2tfaWQYASABKAkiagoKUmVnaXN0ZXJlZBIRCglub2RlX25hbWUYASABKAkSEgoKbm9kZV90b2tlbhgCIAEoCRIWCg5sYXN0X2Fja2VkX3NlcRgDIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAUiwAIKBFRhc2sSDwoHdGFza19pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIc3RhZ2VfaWQYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEhIKCnN1aXRlX3lhbWwYBSABKAkSEgoKc3VpdGVfcGF0aBgGIAEoCRIZChFhbGxvd19kZXN0cnVjdGl2ZRgHIAEoCBIyCghjYXB0dXJlcxgIIAMoCzIgLmZsZWV0Z2F0ZS52MS5UYXNrLkNhcHR1cmVzRW50cnkSEQoJb25seV90YWdzGAkgAygJEhMKC3Byb2Jlc195YW1sGAogASgJEiIKBWZhdWx0GAsgASgLMhMuZmxlZXRnYXRlLnYxLkZhdWx0Gi8KDUNhcHR1cmVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJTCgVGYXVsdBIsCglwYXJ0aXRpb24YASABKAsyFy5mbGVldGdhdGUudjEuUGFydGl0aW9uSAASFAoKa2lsbF9hZ2VudBgCIAEoCEgAQgYKBGtpbmQiPAoJUGFydGl0aW9uEhEKCWFkZHJlc3NlcxgBIAMoCRIOCgZmb3JfbXMYAiABKAMSDAoEcGVlchgDIAEoCSISCgNBY2sSCwoDc2VxGAEgASgEMloKDEFnZW50U2VydmljZRJKCgdDb25uZWN0EhwuZmxlZXRnYXRlLnYxLkNvbm5lY3RSZXF1ZXN0Gh0uZmxlZXRnYXRlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.ConnectRequest
@@ -223,6 +223,12 @@ export type ConnectResponse = Message<"fleetgate.v1.ConnectResponse"> & {
      */
     value: Ack;
     case: "ack";
+  } | {
+    /**
+     * @generated from field: fleetgate.v1.CancelTask cancel = 4;
+     */
+    value: CancelTask;
+    case: "cancel";
   } | { case: undefined; value?: undefined };
 };
 
@@ -232,6 +238,25 @@ export type ConnectResponse = Message<"fleetgate.v1.ConnectResponse"> & {
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_agent, 6);
+
+/**
+ * The run was cancelled: stop this task (its processes are killed) and take the next.
+ *
+ * @generated from message fleetgate.v1.CancelTask
+ */
+export type CancelTask = Message<"fleetgate.v1.CancelTask"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.CancelTask.
+ * Use `create(CancelTaskSchema)` to create a new message.
+ */
+export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_agent, 7);
 
 /**
  * @generated from message fleetgate.v1.Registered
@@ -265,7 +290,7 @@ export type Registered = Message<"fleetgate.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 7);
+  messageDesc(file_fleetgate_v1_agent, 8);
 
 /**
  * Run one suite once on this node.
@@ -344,7 +369,7 @@ export type Task = Message<"fleetgate.v1.Task"> & {
  * Use `create(TaskSchema)` to create a new message.
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 8);
+  messageDesc(file_fleetgate_v1_agent, 9);
 
 /**
  * A fault an agent started with --allow-faults applies to its own node, for resilience tests.
@@ -377,7 +402,7 @@ export type Fault = Message<"fleetgate.v1.Fault"> & {
  * Use `create(FaultSchema)` to create a new message.
  */
 export const FaultSchema: GenMessage<Fault> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 9);
+  messageDesc(file_fleetgate_v1_agent, 10);
 
 /**
  * Drop all traffic between this node and these addresses, then heal after `for_ms`.
@@ -408,7 +433,7 @@ export type Partition = Message<"fleetgate.v1.Partition"> & {
  * Use `create(PartitionSchema)` to create a new message.
  */
 export const PartitionSchema: GenMessage<Partition> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 10);
+  messageDesc(file_fleetgate_v1_agent, 11);
 
 /**
  * The coordinator has committed the event with this seq.
@@ -427,7 +452,7 @@ export type Ack = Message<"fleetgate.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 11);
+  messageDesc(file_fleetgate_v1_agent, 12);
 
 /**
  * The agent dials out to the coordinator and keeps one stream open: nodes behind NAT or
