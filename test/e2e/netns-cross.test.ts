@@ -32,6 +32,22 @@ describe("cross-node scenarios on network-namespace hosts", () => {
     writeFileSync(file, text);
     return file;
   };
+  /** A fault step cuts peer off from origin, then peer fetches origin's page with retry; then one more step. */
+  const partitionPlan = (name: string, t: { partitionFor: string; retryFor: string }) =>
+    writePlan(
+      `${name}.plan.yaml`,
+      `plan: ${name}
+faults: true
+stages:
+  - id: sync
+    kind: cross
+    roles: { origin: { role: fleet }, peer: { role: fleet } }
+    steps:
+      - { id: cut, fault: { partition: [peer, origin], for: ${t.partitionFor} } }
+      - { id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: ${t.retryFor}, every: 1s } }
+      - { id: after, on: origin, command: { argv: ["true"] } }
+`,
+    );
   const run = (plan: string, args: string[] = []) => fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=beta", ...args]);
 
   beforeAll(async () => {
@@ -90,19 +106,7 @@ stages:
   }, 60_000);
 
   it("a step retried across a partition passes once the partition heals", async () => {
-    const plan = writePlan(
-      "heals.plan.yaml",
-      `plan: heals
-faults: true
-stages:
-  - id: sync
-    kind: cross
-    roles: { origin: { role: fleet }, peer: { role: fleet } }
-    steps:
-      - { id: cut, fault: { partition: [peer, origin], for: 4s } }
-      - { id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: 30s, every: 1s } }
-`,
-    );
+    const plan = partitionPlan("heals", { partitionFor: "4s", retryFor: "30s" });
     await run(plan);
     const runId = lastRun();
     const steps = byStep(runId);
@@ -116,20 +120,7 @@ stages:
   }, 60_000);
 
   it("a partition longer than the retry window fails the step with its last observation", async () => {
-    const plan = writePlan(
-      "outlasts.plan.yaml",
-      `plan: outlasts
-faults: true
-stages:
-  - id: sync
-    kind: cross
-    roles: { origin: { role: fleet }, peer: { role: fleet } }
-    steps:
-      - { id: cut, fault: { partition: [peer, origin], for: 10s } }
-      - { id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: 3s, every: 1s } }
-      - { id: after, on: origin, command: { argv: ["true"] } }
-`,
-    );
+    const plan = partitionPlan("outlasts", { partitionFor: "10s", retryFor: "3s" });
     const r = await run(plan);
     const steps = byStep(lastRun());
     expect(steps.get("fetch")?.status).toBe("failed");

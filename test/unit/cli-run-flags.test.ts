@@ -3,19 +3,11 @@ import { describe, expect, it } from "vitest";
 import { registerRunCommands } from "../../coordinator/cli/run-commands.js";
 import { pairSkips, parseBinding, startRunRequest, type SkipToken } from "../../coordinator/cli/run-flags.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { refusal } from "../support/refusal.js";
 
 const skip = (value: string): SkipToken => ({ flag: "skip", value });
 const reason = (value: string): SkipToken => ({ flag: "reason", value });
 
-function refusal(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("pairSkips", () => {
   it("pairs each --skip with the --reason that follows it, in order", () => {

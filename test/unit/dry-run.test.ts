@@ -7,10 +7,10 @@ import { resolveDryRun } from "../../coordinator/sequencer/dry-run.js";
 import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
 import type { RunRequest } from "../../coordinator/sequencer/plan-run.js";
 import { ExclusionReason, type ResolvedStage } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError } from "../../shared/errors.js";
 import { curlArgv } from "../../shared/model/kinds/http.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
+import { refusal as failure } from "../support/refusal.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../shared/examples/", import.meta.url));
 
@@ -55,15 +55,6 @@ function stage(p: Plan, roster: RosterNode[] = ROSTER, over: Partial<RunRequest>
   return resolved.stages[0] as ResolvedStage;
 }
 
-function failure(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a FleetgateError, nothing was thrown");
-}
 
 const excluded = (s: { nodes?: { excluded: { name: string; reason: ExclusionReason }[] } }) =>
   Object.fromEntries((s.nodes?.excluded ?? []).map((e) => [e.name, ExclusionReason[e.reason]]));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { resolveRun, selectStages, type RosterNode, type RunRequest } from "../../coordinator/sequencer/plan-run.js";
 import { checkGating } from "../../coordinator/sequencer/gating.js";
-import { FleetgateError } from "../../shared/errors.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status } from "../../shared/model/status.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { refusal as failure } from "../support/refusal.js";
 
 const GATE = parsePlan(
   `
@@ -59,15 +59,6 @@ const node = (name: string, labels: Record<string, string>, online = true): Rost
 const ROSTER = [node("prim", { role: "primary" }), node("f1", { role: "fleet" }), node("f2", { role: "fleet" }), node("laptop", { role: "dev" })];
 const req = (over: Partial<RunRequest> = {}): RunRequest => ({ stages: [], nodeNames: [], iterations: 0, ...over });
 
-function failure(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a FleetgateError, nothing was thrown");
-}
 
 describe("selectStages", () => {
   it("picks stages by id, in plan order whatever order they were asked in", () => {

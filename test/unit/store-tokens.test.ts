@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { createEnrollToken, verifyEnrollToken } from "../../coordinator/store/tokens.js";
-import { FleetgateError } from "../../shared/errors.js";
+import { refusal } from "../support/refusal.js";
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
@@ -25,15 +25,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function refusal(fn: () => void): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected the token to be refused");
-}
 
 describe("enrollment tokens", () => {
   it("accepts a live token until it expires", () => {

@@ -1,22 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { FleetgateError } from "../../shared/errors.js";
 import { formatPath, YamlSource } from "../../shared/model/yaml-source.js";
+import { refusal as errorOf } from "../support/refusal.js";
 
 const Schema = z.strictObject({
   name: z.string(),
   items: z.array(z.strictObject({ size: z.number(), mode: z.enum(["fast", "slow"]).optional() })),
 });
 
-function errorOf(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a FleetgateError, none was thrown");
-}
 
 describe("formatPath", () => {
   it("writes keys with dots and indexes with brackets", () => {
