@@ -299,10 +299,11 @@ function mulberry32(seed: number): () => number {
 }
 
 describe("sequencer core: random event orders", () => {
-  it("keeps its invariants over 400 random runs of a 4-stage, 3-node plan with a cross stage", () => {
+  it("keeps its invariants over 400 random runs of a 4-stage, 3-node plan with a cross stage, through results, repeats, disconnects, restarts and cancels", () => {
     const NODES = ["n1", "n2", "n3"];
     const ALL_STATUSES = [Status.UNSPECIFIED, Status.PENDING, Status.RUNNING, Status.PASSED, Status.FAILED, Status.NOT_READY, Status.SKIPPED, Status.LOST, Status.ERROR, Status.CANCELLED];
     const outcomes = new Map<Status, number>();
+    let restarts = 0;
 
     for (let seed = 1; seed <= 400; seed++) {
       const rand = mulberry32(seed);
@@ -338,8 +339,14 @@ describe("sequencer core: random event orders", () => {
         } else if (roll < 0.7) event = done(pick(state.tasks).id, pick(ALL_STATUSES), "duplicate or stray");
         else if (roll < 0.78) event = { type: "node_offline", node: pick(NODES), at: now };
         else if (roll < 0.9) event = { type: "node_online", node: pick(NODES) };
-        else if (roll < 0.998) event = { type: "tick", now: (now += Math.floor(rand() * 4_000)) };
-        else event = { type: "cancel", reason: "random cancel" };
+        else if (roll < 0.985) event = { type: "tick", now: (now += Math.floor(rand() * 4_000)) };
+        else if (roll < 0.998) {
+          // The coordinator restarts: state is rebuilt from what was stored, no agent is connected
+          // yet, and tasks that were running stay running until their node is back.
+          restarts++;
+          state = resumedState(state.stages, state.tasks, state.lostAfterMs, Object.fromEntries(NODES.map((node) => [node, now])));
+          event = { type: "start" };
+        } else event = { type: "cancel", reason: "random cancel" };
 
         const prev = state;
         const r = step(prev, event);
@@ -385,6 +392,7 @@ describe("sequencer core: random event orders", () => {
 
     // The generator must exercise both sides of the property, or the test proves little.
     expect(outcomes.get(Status.PASSED) ?? 0).toBeGreaterThan(10);
+    expect(restarts).toBeGreaterThan(50);
     expect([...outcomes.keys()].filter((s) => s !== Status.PASSED).length).toBeGreaterThanOrEqual(3);
   });
 });
