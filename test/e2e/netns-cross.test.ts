@@ -161,4 +161,30 @@ stages:
     expect(steps.get("after")?.summary).toContain("not run: step long on peer (beta) lost");
     expect(r.exitCode).toBe(2);
   }, 60_000);
+
+  it("a kill_agent fault step passes, and the next step on that node is lost, not failed", async () => {
+    const plan = writePlan(
+      "crash.plan.yaml",
+      `plan: crash
+faults: true
+stages:
+  - id: sync
+    kind: cross
+    roles: { origin: { role: fleet }, peer: { role: fleet } }
+    steps:
+      - { id: crash, fault: { kill_agent: peer } }
+      - { id: peer-still-there, on: peer, command: { argv: ["true"] } }
+      - { id: after, on: origin, command: { argv: ["true"] } }
+`,
+    );
+    const r = await fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=gamma"]);
+    const steps = byStep(lastRun());
+    expect(steps.get("crash")?.status).toBe("passed");
+    expect(steps.get("crash")?.summary).toBe("agent killed on purpose (kill_agent fault)");
+    expect(steps.get("peer-still-there")?.status).toBe("lost");
+    expect(steps.get("after")?.summary).toContain("not run: step peer-still-there on peer (gamma) lost");
+    expect(r.exitCode).toBe(2);
+    const agent = fleet.node("gamma").agent?.process;
+    expect(agent?.signalCode).toBe("SIGKILL");
+  }, 60_000);
 });
