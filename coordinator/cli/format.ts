@@ -45,12 +45,14 @@ export interface TaskGroup {
 }
 
 /** Groups tasks by stage and node, in the order given (plan order for a stored run). */
+/** One row per stage and node; a cross step or matrix leg is a row of its own (STAGE/STEP). */
 export function groupTasks(tasks: TaskRecord[]): TaskGroup[] {
   const groups = new Map<string, TaskGroup>();
   for (const t of tasks) {
-    const key = `${t.stageId}\u0000${t.nodeName}`;
+    const stage = t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
+    const key = `${stage}\u0000${t.nodeName}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { stage: t.stageId, node: t.nodeName, tasks: [] }));
+    if (!g) groups.set(key, (g = { stage, node: t.nodeName, tasks: [] }));
     g.tasks.push(t);
   }
   return [...groups.values()];

@@ -199,9 +199,10 @@ export class RunEngine {
         finishRun(this.db, runId, cmd.status);
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
-        this.opts.onFinished?.(runId);
         const record = runWithFlakes(this.db, runId);
         if (record) this.publish(runId, { event: { case: "finished", value: record } });
+        // After the watchers heard: writing the evidence bundle must not delay the verdict.
+        this.opts.onFinished?.(runId);
         return;
       }
     }
