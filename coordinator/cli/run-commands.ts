@@ -61,7 +61,7 @@ export function registerRunCommands(program: Command): void {
       finish(await withClient(flags, (c) => watchCommand(c, runId, flags)));
     });
 
-  connected(program.command("cancel").description("cancel a running run: tasks not finished are cancelled; agents finish the check they are on").argument("<run>", "run id"))
+  connected(program.command("cancel").description("cancel a running run: tasks not finished are cancelled; agents kill the check they are running and start nothing more of it").argument("<run>", "run id"))
     .option("--reason <text>", "why; shown with each cancelled task and in the report")
     .action(async (runId: string, flags: ConnectionFlags & { reason?: string }) => {
       const { run } = await withClient(flags, (c) => c.call(ControlService.method.cancelRun, { runId, reason: flags.reason ?? "" }));

@@ -1458,7 +1458,7 @@ export const ControlService: GenService<{
     output: typeof CreateTokenResponseSchema;
   },
   /**
-   * Stops a running run: tasks not finished become cancelled; agents finish their current check.
+   * Stops a running run: tasks not finished become cancelled; agents kill the check they run.
    *
    * @generated from rpc fleetgate.v1.ControlService.CancelRun
    */
