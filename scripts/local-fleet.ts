@@ -99,6 +99,38 @@ export async function coord(c: { address: string; stateDir: string }, args: stri
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+export interface BackgroundCli extends Proc {
+  /** Everything it printed to stdout so far. */
+  stdout(): string;
+  /** Settles when it exits, with everything it printed. */
+  result: Promise<CliResult>;
+}
+
+/** Starts the `coord` CLI without waiting for it (stdin and stdout not a terminal, as in CI). */
+export function coordInBackground(c: { address: string; stateDir: string }, args: string[]): BackgroundCli {
+  const child = execa(process.execPath, [COORD_BIN, ...args], {
+    env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
+    reject: false,
+    stdin: "ignore",
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
+  return {
+    name: `coord ${args[0] ?? ""}`,
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await child;
+    },
+    result: child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) })),
+  };
+}
+
 /** Names of the nodes the coordinator currently sees online. */
 export async function onlineNodes(c: { address: string; stateDir: string }): Promise<string[]> {
   const r = await coord(c, ["nodes", "--json"]);

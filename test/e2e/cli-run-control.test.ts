@@ -1,9 +1,8 @@
 // Controlling a run from the coord CLI against a real coordinator and real agents: a --skip without
 // a reason never reaches the coordinator, `coord cancel` stops a running run (and whoever follows
 // it sees it end), and Ctrl-C off a terminal detaches without cancelling anything.
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
+import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
 // One check that takes far longer than the test: the run is certainly still going when the test
@@ -35,25 +34,8 @@ interface Following {
 
 /** `coord run …` in the background, stdin and stdout not a terminal, as in CI. */
 function startFollowing(ws: Workspace, c: Coordinator, args: string[]): Following {
-  const child = execa(process.execPath, [COORD_BIN, ...args], { env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir }, reject: false, stdin: "ignore" });
-  let out = "";
-  child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
-  const proc: Proc = {
-    name: `coord ${args[0]}`,
-    process: child,
-    stderr: () => "",
-    async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await child;
-    },
-  };
-  ws.track(proc);
-  return {
-    stdout: () => out,
-    signal: (sig) => child.kill(sig),
-    result: child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) })),
-  };
+  const bg = ws.track(coordInBackground(c, args));
+  return { stdout: bg.stdout, signal: (sig) => bg.process.kill(sig), result: bg.result };
 }
 
 const runIdIn = (stderr: string) => /run (\S+) started/.exec(stderr)?.[1];

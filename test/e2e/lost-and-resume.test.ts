@@ -3,9 +3,8 @@
 // coordinator is away.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
+import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
 interface TaskRow {
@@ -23,23 +22,7 @@ interface TaskRow {
  * it exits (it may exit 4 on purpose, when the test kills the coordinator it follows).
  */
 function startRun(ws: Workspace, c: Coordinator, args: string[]): Promise<CliResult> {
-  const child = execa(process.execPath, [COORD_BIN, "run", ...args], {
-    env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
-    reject: false,
-    stdin: "ignore",
-  });
-  const proc: Proc = {
-    name: "coord run",
-    process: child,
-    stderr: () => "",
-    async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await child;
-    },
-  };
-  ws.track(proc);
-  return child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }));
+  return ws.track(coordInBackground(c, ["run", ...args])).result;
 }
 
 function tasks(c: Coordinator): TaskRow[] {

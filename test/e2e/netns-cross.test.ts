@@ -1,11 +1,10 @@
 // Cross-node scenarios on real hosts-in-namespaces (test/harness/netns.ts): each node has its own
 // address, machine-id and hostname, so a value captured on one node and used on another really
 // crossed the network, and a partition really cuts one node off from another.
-import { execa } from "execa";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { COORD_BIN, waitFor } from "../../scripts/local-fleet.js";
+import { coordInBackground, waitFor } from "../../scripts/local-fleet.js";
 import { createNetnsFleet, type NetnsFleet } from "../harness/netns.js";
 import { queryDb } from "./fixtures.js";
 
@@ -146,11 +145,7 @@ stages:
       - { id: after, on: origin, command: { argv: ["true"] } }
 `,
     );
-    const running = execa(process.execPath, [COORD_BIN, "run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=beta"], {
-      env: { FLEETGATE_COORDINATOR: fleet.coordinator.address, FLEETGATE_STATE_DIR: fleet.coordinator.stateDir },
-      reject: false,
-      stdin: "ignore",
-    });
+    const running = coordInBackground(fleet.coordinator, ["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=beta"]).result;
     await waitFor("step long running on beta", () => (tasks(lastRun()).find((t) => t.step_id === "long")?.status === "running" ? true : undefined), 20_000);
     await fleet.killAgent("beta");
     const r = await running;

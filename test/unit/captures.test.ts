@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { missingCaptureMessage, stepCaptures } from "../../coordinator/sequencer/captures.js";
+import { missingCaptureMessage, stepCaptures, type CaptureSource } from "../../coordinator/sequencer/captures.js";
 
 const ROLES = ["origin", "peer"];
 
 describe("values a cross step may use", () => {
   it("offers every earlier group's captures as role.name, a later capture of a name winning", () => {
-    const earlier = [
+    const earlier: CaptureSource[] = [
       { role: "origin", group: 0, captured: { doc_id: "d-1", rev: "1" } },
       { role: "origin", group: 1, captured: { rev: "2" } },
       { role: "peer", group: 1, captured: { addr: "10.0.0.2" } },
