@@ -124,7 +124,10 @@ export function formatCancelled(run: RunRecord): string {
 
 export function formatRunList(runs: RunRecord[]): string {
   if (!runs.length) return "no runs yet; start one with: coord run all --plan PLAN.yaml";
-  const rows = [["RUN", "PLAN", "STAGES", "STARTED", "RESULT"]];
-  for (const r of runs) rows.push([r.runId, r.planName, r.stages.join(","), new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status)]);
+  const rows = [["RUN", "PLAN", "STAGES", "MODE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
+  for (const r of runs) {
+    const verdict = runOutcome(r.status) === "RUNNING" ? "-" : judgeRun(r).decision;
+    rows.push([r.runId, r.planName, r.stages.join(","), r.mode || "full", new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
+  }
   return table(rows);
 }

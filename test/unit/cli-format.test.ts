@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { formatCancelled, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
+import { formatCancelled, formatRunList, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
 import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { Status, statusName } from "../../shared/model/status.js";
@@ -83,5 +83,24 @@ describe("formatCancelled", () => {
   it("names every task the cancel stopped, with where it was", () => {
     const text = formatCancelled(gateRun());
     expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 11 tasks will not run", "  matrix/billing on node-b #1: cancelled: run cancelled by ops"]);
+  });
+});
+
+describe("formatRunList", () => {
+  it("lists each run with its mode, outcome, verdict and who signed it off", () => {
+    const failed = sampleRun();
+    const quick = sampleRun({ status: Status.PASSED, attestationFlags: [] });
+    quick.runId = "r2";
+    quick.mode = "quick";
+    quick.tasks = quick.tasks.filter((t) => t.status === Status.PASSED);
+    const signed = sampleRun({ status: Status.PASSED, attestationFlags: [] });
+    signed.runId = "r3";
+    signed.tasks = signed.tasks.filter((t) => t.status === Status.PASSED);
+    signed.signoff = create(SignOffSchema, { by: "ana", atMs: 1n });
+    const lines = formatRunList([failed, quick, signed]).split("\n");
+    expect(lines[0]).toMatch(/^RUN\s+PLAN\s+STAGES\s+MODE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
+    expect(lines[1]).toMatch(/^r1 .* full .* FAILED\s+NO-GO\s+-$/);
+    expect(lines[2]).toMatch(/^r2 .* quick .* PASSED\s+INCOMPLETE\s+-$/);
+    expect(lines[3]).toMatch(/^r3 .* full .* PASSED\s+GO\s+ana$/);
   });
 });
