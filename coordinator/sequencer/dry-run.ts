@@ -10,7 +10,8 @@ import { matrixStageParts } from "./dry-run-matrix.js";
 import { checkNamedNodes, type RosterNode } from "./node-choice.js";
 import { findSuite, plannedSuiteChecks } from "./planned-checks.js";
 import { nodeSelection } from "./planned-nodes.js";
-import { selectStages, stageIterations, stageParallel, stageTargets, type RunRequest } from "./plan-run.js";
+import { selectStages, type RunRequest } from "./plan-run.js";
+import { stageIterations, stageParallel, stageTargets } from "./stage-shape.js";
 
 function resolvedStage(stage: StageDef, suites: Record<string, Suite>, req: RunRequest, roster: RosterNode[]): ResolvedStage {
   const base = { id: stage.id, kind: stage.kind, iterations: stageIterations(stage, req), description: stage.description ?? "" };

@@ -13,7 +13,7 @@ import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, setTaskSta
 import type { AgentSessions } from "../server/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
-import { plannedStage, taskLabel } from "./plan-run.js";
+import { plannedStage, taskLabel } from "./stage-shape.js";
 import { runWithFlakes } from "../judgement/stored.js";
 
 export interface EngineOptions {

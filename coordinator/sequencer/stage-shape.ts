@@ -1,0 +1,36 @@
+// Pure: how a stage of the plan runs — its nodes, iterations, parallelism — and how messages name
+// its tasks. Shared by real runs, dry runs and a coordinator resuming after a restart.
+import { isSuiteStage, type StageDef, type SuiteStageDef } from "../../shared/model/plan.js";
+import type { PlannedStage } from "./core.js";
+import { chooseTargets, type NodeChoice, type RosterNode } from "./node-choice.js";
+import type { RunRequest } from "./plan-run.js";
+
+/** --iterations, else the stage's own, else 1 (cross and matrix stages have none of their own). */
+export function stageIterations(stage: StageDef, req: RunRequest): number {
+  if (req.iterations > 0) return req.iterations;
+  return isSuiteStage(stage) ? (stage.iterations ?? 1) : 1;
+}
+
+/** Nodes working at once: a fleet stage's `parallel`, else all its nodes; one for a single stage. */
+export function stageParallel(stage: StageDef, nodeCount: number): number {
+  if (stage.kind === "fleet") return stage.parallel ?? nodeCount;
+  // Cross and matrix stages are paced by their groups; within a group everything starts at once.
+  return stage.kind === "single" ? 1 : Math.max(nodeCount, 1);
+}
+
+export function plannedStage(stage: StageDef, nodeCount: number): PlannedStage {
+  return { id: stage.id, parallel: stageParallel(stage, nodeCount), stopOnFailure: stage.kind === "cross" };
+}
+
+/** How messages name a task of a stage: "step fetch on peer (node-b)", "leg x on node-a", "node-a #2". */
+export function taskLabel(t: { stageKind: string; stepId: string; role: string; node: string; iteration: number }): string {
+  if (t.stageKind === "cross") return `step ${t.stepId} on ${t.role} (${t.node})`;
+  if (t.stageKind === "matrix") return `leg ${t.stepId} on ${t.node}`;
+  return `${t.node} #${t.iteration}`;
+}
+
+/** The nodes a single or fleet stage runs on, and why the rest of the roster does not. */
+export function stageTargets(stage: SuiteStageDef, roster: RosterNode[], named: string[]): NodeChoice {
+  const selector = (stage.kind === "single" ? stage.node : stage.nodes) ?? {};
+  return chooseTargets(`stage ${stage.id}`, selector, stage.kind === "single" ? "one" : "all", roster, named);
+}
