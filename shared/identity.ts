@@ -9,6 +9,7 @@ import si from "systeminformation";
 import { NodeIdentitySchema, type NodeIdentity } from "./gen/fleetgate/v1/common_pb.js";
 import { readTailscaleStatus } from "./tailscale.js";
 import { FleetgateError } from "./errors.js";
+import { installedVersions } from "./packages.js";
 
 export const MACHINE_ID_FILE = "/etc/machine-id";
 export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
@@ -42,15 +43,16 @@ export async function detectCapabilities(): Promise<string[]> {
   return found.filter((p): p is (typeof CAPABILITY_PROGRAMS)[number] => p !== undefined);
 }
 
-/** OS, kernel, CPU, memory, disks and load, as systeminformation reports them. */
-export async function collectFacts(): Promise<Record<string, unknown>> {
-  const [os, cpu, mem, disks, load] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(), si.currentLoad()]);
+/** OS, kernel, CPU, memory, disks and load as systeminformation reports them; watched package versions. */
+export async function collectFacts(packages?: string[]): Promise<Record<string, unknown>> {
+  const [os, cpu, mem, disks, load, versions] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(), si.currentLoad(), installedVersions(packages)]);
   return {
     os: { distro: os.distro, release: os.release, codename: os.codename, kernel: os.kernel, arch: os.arch },
     cpu: { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: cpu.physicalCores },
     memory: { totalBytes: mem.total, availableBytes: mem.available },
     disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used })),
     load: { avgLoad: load.avgLoad, currentLoadPercent: Math.round(load.currentLoad * 10) / 10 },
+    packages: versions,
   };
 }
 
@@ -58,6 +60,8 @@ export interface IdentityOptions {
   name?: string;
   labels?: Record<string, string>;
   tailscaleSocket?: string;
+  /** Packages whose versions go into the facts (default: DEFAULT_WATCHED_PACKAGES). */
+  packages?: string[];
 }
 
 export async function readIdentity(opts: IdentityOptions = {}): Promise<NodeIdentity> {
@@ -66,7 +70,7 @@ export async function readIdentity(opts: IdentityOptions = {}): Promise<NodeIden
     readId(MACHINE_ID_FILE),
     readId(BOOT_ID_FILE),
     detectCapabilities(),
-    collectFacts(),
+    collectFacts(opts.packages),
     readTailscaleStatus(opts.tailscaleSocket),
   ]);
   return create(NodeIdentitySchema, {

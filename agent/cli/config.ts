@@ -14,6 +14,8 @@ const AgentConfigSchema = z.strictObject({
   state_dir: z.string().optional(),
   /** Take fault steps (partitions, kill_agent): test networks only. */
   allow_faults: z.boolean().optional(),
+  /** Packages whose installed versions are reported in the node's facts (for coord diff). */
+  packages: z.array(z.string().min(1)).optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

@@ -57,7 +57,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? config.coordinator ?? DEFAULT_COORDINATOR;
   const token = flags.token ?? process.env.FLEETGATE_TOKEN ?? config.token ?? (config.token_file ? readText(config.token_file, "token file").trim() : undefined);
   const stateDir = flags.stateDir ?? process.env.FLEETGATE_AGENT_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
-  const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label } });
+  const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label }, packages: config.packages });
   const credentials = new Credentials(stateDir, token);
   if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
   const spool = Spool.open(stateDir);
