@@ -161,7 +161,11 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
 
     listRuns: unary(deps, (req: pb.ListRunsRequest): pb.ListRunsResponse => {
       const filter = { planName: req.planName || undefined, signedOnly: req.signedOnly };
-      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter).map((r) => runWithFlakes(db, r.id)).filter((r): r is pb.RunRecord => !!r);
+      // Neighbouring runs are each other's history: load each once for the whole list.
+      const loaded = new Map<string, pb.RunRecord>();
+      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter)
+        .map((r) => runWithFlakes(db, r.id, undefined, loaded))
+        .filter((r): r is pb.RunRecord => !!r);
       return create(pb.ListRunsResponseSchema, { runs });
     }),
 

@@ -4,10 +4,9 @@
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
-import { insertSignoff, loadRunRecord } from "../store/runs.js";
-import { DEFAULT_FLAKE_HISTORY, findFlakes } from "../judgement/flakes.js";
+import { insertSignoff } from "../store/runs.js";
 import { acceptedSkips, signoffRefusal, withSignoff, type Acceptance } from "../judgement/signoff-rules.js";
-import { loadHistory } from "../judgement/stored.js";
+import { runWithFlakes } from "../judgement/stored.js";
 import { judgeRun } from "../judgement/verdict.js";
 
 export interface SignOffInput {
@@ -21,13 +20,12 @@ export function signOff(db: Db, req: SignOffInput, now: number): RunRecord {
   const by = req.by.trim();
   if (!by) throw new FleetgateError("bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded");
   return db.transaction((): RunRecord => {
-    const run = loadRunRecord(db, req.runId);
+    const run = runWithFlakes(db, req.runId);
     if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
-    const flakes = findFlakes(run, loadHistory(db, run, DEFAULT_FLAKE_HISTORY));
-    const judgement = judgeRun(withSignoff(run, by, req.accept, now), flakes);
+    const judgement = judgeRun(withSignoff(run, by, req.accept, now), run.flakes);
     const refusal = signoffRefusal(run, judgement, req.accept);
     if (refusal) throw new FleetgateError(refusal.code, refusal.message);
     insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept) });
-    return loadRunRecord(db, run.runId) as RunRecord;
+    return runWithFlakes(db, run.runId) as RunRecord;
   })();
 }

@@ -239,16 +239,28 @@ export interface RunFilter {
   planName?: string;
   planRevision?: string;
   signedOnly?: boolean;
+  mode?: RunMode;
+  /** Only runs that have finished. */
+  finished?: boolean;
+  /** Only runs created before this one (in the list's own order: created_at, then insertion). */
+  before?: string;
 }
 
 /** Newest first. */
 export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredRun[] {
   const where: string[] = [];
   const args: (string | number)[] = [];
-  if (filter.status !== undefined) where.push("r.status = ?") && args.push(statusName(filter.status));
-  if (filter.planName) where.push("r.plan_name = ?") && args.push(filter.planName);
-  if (filter.planRevision) where.push("r.plan_rev = ?") && args.push(filter.planRevision);
-  if (filter.signedOnly) where.push("s.signed_by IS NOT NULL");
+  const add = (clause: string, ...values: (string | number)[]) => {
+    where.push(clause);
+    args.push(...values);
+  };
+  if (filter.status !== undefined) add("r.status = ?", statusName(filter.status));
+  if (filter.planName) add("r.plan_name = ?", filter.planName);
+  if (filter.planRevision) add("r.plan_rev = ?", filter.planRevision);
+  if (filter.signedOnly) add("s.signed_by IS NOT NULL");
+  if (filter.mode) add("r.mode = ?", filter.mode);
+  if (filter.finished) add("r.finished_at IS NOT NULL");
+  if (filter.before) add("(r.created_at, r.rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)", filter.before);
   const sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`;
   return (db.prepare(sql).all(...args, limit) as RawRun[]).map(runFromRow);
 }
