@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { bitcoinCheck, bitcoinCliArgv } from "../../agent/checks/bitcoin.js";
 import type { ProcessOutcome } from "../../agent/process.js";
 import { BitcoinSpecSchema } from "../../shared/model/kinds/bitcoin.js";
-import { mergeIntoProcessEnv } from "../fakes/process-env.js";
-import { fakeTools, FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
+import { onPathEachTest } from "../fakes/on-path.js";
+import { FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
 
 const fixture = (rel: string) => readFileSync(join(FIXTURES, "bitcoin-cli", rel), "utf8");
 const outcome = (over: Partial<ProcessOutcome>) => ({ exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, timeoutMs: 10_000, ...over });
@@ -97,19 +97,14 @@ describe("bitcoinCheck.evaluate on getblockchaininfo fixtures", () => {
 });
 
 describe("bitcoinCheck observe + evaluate through a fake bitcoin-cli replaying the fixtures", () => {
+  const installFakes = onPathEachTest();
   let fakes: FakeTools;
-  let restoreEnv: () => void;
   const ctx = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024 };
   const run = async (spec = SYNCED_ARCHIVAL) => bitcoinCheck.evaluate(spec, await bitcoinCheck.observe(spec, ctx));
   const replay = (rule: Omit<ReplayRule, "tool">) => fakes.setRules([{ tool: "bitcoin-cli", ...rule }]);
 
   beforeEach(() => {
-    fakes = fakeTools(["bitcoin-cli"], []);
-    restoreEnv = mergeIntoProcessEnv(fakes.env);
-  });
-  afterEach(() => {
-    restoreEnv();
-    fakes.cleanup();
+    fakes = installFakes(["bitcoin-cli"], []);
   });
 
   it("runs bitcoin-cli with the options, then the method, then its arguments, and passes a synced archival node", async () => {

@@ -1,14 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { tokenize, parseConfig } from "../../agent/checks/nginx-config.js";
 import { findLocations, splitDump } from "../../agent/checks/nginx-dump.js";
 import { nginxArgv, nginxCheck } from "../../agent/checks/nginx.js";
 import type { ProcessOutcome } from "../../agent/process.js";
 import { NginxSpecSchema, type NginxSpec } from "../../shared/model/kinds/nginx.js";
-import { mergeIntoProcessEnv } from "../fakes/process-env.js";
-import { fakeTools, FIXTURES, type FakeTools } from "../fakes/scenario.js";
+import { onPathEachTest } from "../fakes/on-path.js";
+import { FIXTURES, type FakeTools } from "../fakes/scenario.js";
 
 const fixture = (rel: string) => readFileSync(join(FIXTURES, "nginx", rel), "utf8");
 /** A recorded run: NAME.stdout, NAME.stderr and NAME.rc, as runProcess would return it. */
@@ -107,18 +107,13 @@ describe("nginxCheck.evaluate on recorded nginx -T output", () => {
 });
 
 describe("nginxCheck observe + evaluate through a fake nginx replaying the fixtures", () => {
+  const installFakes = onPathEachTest();
   let fakes: FakeTools;
-  let restoreEnv: () => void;
   const ctx = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024 };
   const run = async (s: NginxSpec) => nginxCheck.evaluate(s, await nginxCheck.observe(s, ctx));
 
   beforeEach(() => {
-    fakes = fakeTools(["nginx"], [{ tool: "nginx", args: "^-T -c /etc/nginx/nginx.conf$", fixture: "nginx/nginx-T-ok" }]);
-    restoreEnv = mergeIntoProcessEnv(fakes.env);
-  });
-  afterEach(() => {
-    restoreEnv();
-    fakes.cleanup();
+    fakes = installFakes(["nginx"], [{ tool: "nginx", args: "^-T -c /etc/nginx/nginx.conf$", fixture: "nginx/nginx-T-ok" }]);
   });
 
   it("runs nginx -T -c CONFIG and passes the recorded config", async () => {

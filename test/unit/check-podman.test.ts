@@ -1,11 +1,10 @@
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { podmanCheck } from "../../agent/checks/podman.js";
 import { PodmanSpecSchema } from "../../shared/model/kinds/podman.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
-import { mergeIntoProcessEnv } from "../fakes/process-env.js";
+import { onPathEachTest } from "../fakes/on-path.js";
 import { fixtureIn, outcome, recordedIn } from "../fakes/recorded.js";
-import { fakeTools, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
+import type { FakeTools, ReplayRule } from "../fakes/scenario.js";
 
 const fixture = fixtureIn("podman");
 /** A file printed on stdout with rc 0. */
@@ -119,19 +118,13 @@ describe("podmanCheck.evaluate on recorded podman output", () => {
 });
 
 describe("podmanCheck through a fake podman replaying fixtures", () => {
+  const installFakes = onPathEachTest();
   let fakes: FakeTools | undefined;
-  let restoreEnv: (() => void) | undefined;
-  afterEach(() => {
-    restoreEnv?.();
-    fakes?.cleanup();
-    restoreEnv = fakes = undefined;
-  });
 
   /** Observes then evaluates `block` with podman answering from `file` for exactly `args`. */
   async function run(block: Record<string, unknown>, args: string[], answer: Omit<ReplayRule, "tool" | "args">) {
     const exact = `^${args.join(" ").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
-    fakes = fakeTools(["podman"], [{ tool: "podman", args: exact, ...answer }]);
-    restoreEnv = mergeIntoProcessEnv(fakes.env);
+    fakes = installFakes(["podman"], [{ tool: "podman", args: exact, ...answer }]);
     const s = spec(block);
     return podmanCheck.evaluate(s, await podmanCheck.observe(s, { timeoutMs: 10_000, maxOutputBytes: 65_536 }));
   }

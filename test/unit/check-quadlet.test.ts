@@ -6,8 +6,8 @@ import { orphanReasons, quadletCheck, type QuadletObserved } from "../../agent/c
 import { describeContainerUnit, parseUnitFile, quadletSearchPaths, type ContainerUnit } from "../../agent/checks/quadlet-units.js";
 import type { ProcessOutcome } from "../../agent/process.js";
 import { QuadletSpecSchema } from "../../shared/model/kinds/quadlet.js";
-import { fakeTools, FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
-import { mergeIntoProcessEnv } from "../fakes/process-env.js";
+import { FIXTURES, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
+import { onPathEachTest } from "../fakes/on-path.js";
 
 const fixture = (rel: string) => readFileSync(join(FIXTURES, rel), "utf8");
 const outcome = (over: Partial<ProcessOutcome>): ProcessOutcome => ({ exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 3, ...over });
@@ -122,22 +122,18 @@ describe("quadletCheck.evaluate on recorded podman and systemctl output", () => 
 
 describe("quadletCheck through fake podman and systemctl replaying fixtures", () => {
   let dir: string;
+  const installFakes = onPathEachTest();
   let fakes: FakeTools | undefined;
-  let restoreEnv: (() => void) | undefined;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "fleetgate-quadlet-"));
   });
   afterEach(() => {
-    restoreEnv?.();
-    fakes?.cleanup();
-    restoreEnv = fakes = undefined;
     rmSync(dir, { recursive: true, force: true });
   });
 
   async function check(block: Record<string, unknown>, units: Record<string, string>, rules: ReplayRule[]) {
     for (const [file, text] of Object.entries(units)) writeFileSync(join(dir, file), text);
-    fakes = fakeTools(["podman", "systemctl"], rules);
-    restoreEnv = mergeIntoProcessEnv(fakes.env);
+    fakes = installFakes(["podman", "systemctl"], rules);
     const spec = QuadletSpecSchema.parse({ orphans: "none", dirs: [dir], ...block });
     return quadletCheck.evaluate(spec, await quadletCheck.observe(spec, { timeoutMs: 10_000, maxOutputBytes: 65_536 }));
   }

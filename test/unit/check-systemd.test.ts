@@ -1,10 +1,9 @@
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { systemdCheck } from "../../agent/checks/systemd.js";
 import { SystemdSpecSchema } from "../../shared/model/kinds/systemd.js";
 import { fixtureIn, outcome, recordedIn } from "../fakes/recorded.js";
-import { fakeTools, type FakeTools, type ReplayRule } from "../fakes/scenario.js";
-import { mergeIntoProcessEnv } from "../fakes/process-env.js";
+import type { FakeTools, ReplayRule } from "../fakes/scenario.js";
+import { onPathEachTest } from "../fakes/on-path.js";
 
 const fixture = fixtureIn("");
 /** A `systemctl show` output file, as printed with rc 0. */
@@ -94,17 +93,11 @@ describe("systemdCheck.evaluate on recorded systemctl output", () => {
 });
 
 describe("systemdCheck through a fake systemctl replaying fixtures", () => {
+  const installFakes = onPathEachTest();
   let fakes: FakeTools | undefined;
-  let restoreEnv: (() => void) | undefined;
-  afterEach(() => {
-    restoreEnv?.();
-    fakes?.cleanup();
-    restoreEnv = fakes = undefined;
-  });
 
   async function run(block: Record<string, unknown>, rule: Omit<ReplayRule, "tool">) {
-    fakes = fakeTools(["systemctl"], [{ tool: "systemctl", ...rule }]);
-    restoreEnv = mergeIntoProcessEnv(fakes.env);
+    fakes = installFakes(["systemctl"], [{ tool: "systemctl", ...rule }]);
     const s = spec(block);
     return systemdCheck.evaluate(s, await systemdCheck.observe(s, { timeoutMs: 10_000, maxOutputBytes: 65_536 }));
   }
