@@ -31,8 +31,8 @@ describe("cross-node scenarios on network-namespace hosts", () => {
     writeFileSync(file, text);
     return file;
   };
-  /** A fault step cuts peer off from origin, then peer fetches origin's page with retry; then one more step. */
-  const partitionPlan = (name: string, t: { partitionFor: string; retryFor: string }) =>
+  /** A plan with fault steps allowed and one cross stage, roles origin and peer, of these steps. */
+  const faultPlan = (name: string, steps: string[]) =>
     writePlan(
       `${name}.plan.yaml`,
       `plan: ${name}
@@ -42,11 +42,16 @@ stages:
     kind: cross
     roles: { origin: { role: fleet }, peer: { role: fleet } }
     steps:
-      - { id: cut, fault: { partition: [peer, origin], for: ${t.partitionFor} } }
-      - { id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: ${t.retryFor}, every: 1s } }
-      - { id: after, on: origin, command: { argv: ["true"] } }
+${steps.map((step) => `      - ${step}`).join("\n")}
 `,
     );
+  /** A fault step cuts peer off from origin, then peer fetches origin's page with retry; then one more step. */
+  const partitionPlan = (name: string, t: { partitionFor: string; retryFor: string }) =>
+    faultPlan(name, [
+      `{ id: cut, fault: { partition: [peer, origin], for: ${t.partitionFor} } }`,
+      `{ id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: ${t.retryFor}, every: 1s } }`,
+      `{ id: after, on: origin, command: { argv: ["true"] } }`,
+    ]);
   const run = (plan: string, args: string[] = []) => fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=beta", ...args]);
 
   beforeAll(async () => {
@@ -158,20 +163,11 @@ stages:
   }, 60_000);
 
   it("a kill_agent fault step passes, and the next step on that node is lost, not failed", async () => {
-    const plan = writePlan(
-      "crash.plan.yaml",
-      `plan: crash
-faults: true
-stages:
-  - id: sync
-    kind: cross
-    roles: { origin: { role: fleet }, peer: { role: fleet } }
-    steps:
-      - { id: crash, fault: { kill_agent: peer } }
-      - { id: peer-still-there, on: peer, command: { argv: ["true"] } }
-      - { id: after, on: origin, command: { argv: ["true"] } }
-`,
-    );
+    const plan = faultPlan("crash", [
+      "{ id: crash, fault: { kill_agent: peer } }",
+      '{ id: peer-still-there, on: peer, command: { argv: ["true"] } }',
+      '{ id: after, on: origin, command: { argv: ["true"] } }',
+    ]);
     const r = await fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=gamma"]);
     const steps = byStep(lastRun());
     expect(steps.get("crash")?.status).toBe("passed");
