@@ -52,6 +52,8 @@ export type SequencerEvent =
 
 export type SequencerCommand =
   | { type: "dispatch"; taskId: string }
+  /** The task was running on `node` and is over for the coordinator: the agent should stop it. */
+  | { type: "stop"; taskId: string; node: string }
   | { type: "task_status"; taskId: string; status: Status; summary: string }
   | { type: "run_finished"; status: Status; summary: string };
 
@@ -139,7 +141,10 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       break;
     }
     case "cancel":
-      for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.CANCELLED, event.reason);
+      for (const t of state.tasks) {
+        if (t.status === Status.RUNNING) commands.push({ type: "stop", taskId: t.id, node: t.node });
+        if (!isTerminal(t.status)) set(t, Status.CANCELLED, event.reason);
+      }
       break;
   }
   schedule(state, set, commands);

@@ -84,11 +84,6 @@ export class RunEngine {
   }
 
   cancel(runId: string, reason: string): void {
-    const run = this.active.get(runId);
-    // Agents stop what they run for this run; what is only queued on the coordinator never goes out.
-    for (const t of run?.state.tasks ?? []) {
-      if (t.status === Status.RUNNING) this.sessions.sendCancel(t.node, t.id);
-    }
     this.apply(runId, { type: "cancel", reason });
   }
 
@@ -173,6 +168,11 @@ export class RunEngine {
         if (!sent) this.apply(runId, { type: "node_offline", node: task.nodeName, at: Date.now() });
         return;
       }
+      case "stop":
+        // An agent not connected now cannot be told: it finishes the task, and its results find
+        // the task cancelled and change nothing.
+        this.sessions.sendCancel(cmd.node, cmd.taskId);
+        return;
       case "task_status": {
         setTaskStatus(this.db, cmd.taskId, cmd.status, cmd.summary);
         const task = getTask(this.db, cmd.taskId);
