@@ -22,8 +22,8 @@ export class TaskRunner {
   private readonly queue: Task[] = [];
   private readonly seen = new Set<string>();
   private busy = false;
-  private current: string | undefined;
-  private readonly cancelled = new Set<string>();
+  /** The task running now; one at a time. */
+  private running: { taskId: string; cancelled: boolean } | undefined;
 
   constructor(
     private readonly spool: Spool,
@@ -45,8 +45,8 @@ export class TaskRunner {
   }
 
   /**
-   * The coordinator cancelled the task's run: a queued task is dropped; a running one stops
-   * starting checks and its processes are killed. It still reports done (cancelled), so the
+   * The coordinator cancelled the task's run: a queued task is dropped; a running one starts no
+   * further check and its processes are killed, and it still reports done (cancelled), so the
    * spool and the coordinator agree it is over.
    */
   cancel(taskId: string): void {
@@ -56,8 +56,8 @@ export class TaskRunner {
       this.log.info({ task: taskId }, "task cancelled before it started");
       return;
     }
-    if (this.current !== taskId) return;
-    this.cancelled.add(taskId);
+    if (this.running?.taskId !== taskId) return;
+    this.running.cancelled = true;
     const killed = killRunningChecks();
     this.log.info({ task: taskId, killed }, "task cancelled; its running checks killed");
   }
@@ -73,16 +73,16 @@ export class TaskRunner {
   }
 
   private async execute(task: Task): Promise<void> {
-    this.current = task.taskId;
+    const running = { taskId: task.taskId, cancelled: false };
+    this.running = running;
     try {
-      await this.executeCurrent(task);
+      await this.executeRunning(task, running);
     } finally {
-      this.current = undefined;
-      this.cancelled.delete(task.taskId);
+      this.running = undefined;
     }
   }
 
-  private async executeCurrent(task: Task): Promise<void> {
+  private async executeRunning(task: Task, running: { cancelled: boolean }): Promise<void> {
     const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
     log.info({ iteration: task.iteration, suite: task.suitePath }, "task started");
     let status: Status;
@@ -98,7 +98,7 @@ export class TaskRunner {
     }
     try {
       const suite = parseSuite(task.suiteYaml, task.suitePath);
-      const unmet = task.probesYaml ? await this.runProbes(task, report) : undefined;
+      const unmet = task.probesYaml ? await this.runProbes(task, report, () => running.cancelled) : undefined;
       if (unmet) {
         status = Status.SKIPPED;
         summary = unmet;
@@ -108,20 +108,23 @@ export class TaskRunner {
           env: process.env,
           scope: captureScope(task.captures),
           select: tagSelector(task.onlyTags),
-          stopped: () => this.cancelled.has(task.taskId),
+          stopped: () => running.cancelled,
           onResult: report,
         });
-        status = this.cancelled.has(task.taskId) ? Status.CANCELLED : outcome.status;
-        summary = this.cancelled.has(task.taskId) ? "cancelled by the coordinator" : outcome.summary;
+        status = outcome.status;
+        summary = outcome.summary;
+      }
+      // Whatever the checks came to, a killed check is no verdict on the node.
+      if (running.cancelled) {
+        status = Status.CANCELLED;
+        summary = "cancelled by the coordinator";
       }
     } catch (err) {
       // A suite that does not parse or expand is the gate's input breaking, not the node failing.
       status = Status.ERROR;
       summary = err instanceof Error ? err.message : String(err);
     }
-    this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
-    log.info({ status: statusName(status) }, summary);
-    this.onEvent();
+    this.finish(task, status, summary, log);
   }
 
   private finish(task: Task, status: Status, summary: string, log: Logger): void {
@@ -165,11 +168,12 @@ export class TaskRunner {
    * A matrix leg's `requires:` probes, run before the leg (like SKIP_PLASMA when nested KVM is
    * off): the first one that does not pass skips the leg, with its hint. Undefined: all passed.
    */
-  private async runProbes(task: Task, report: (r: CheckResult) => void): Promise<string | undefined> {
+  private async runProbes(task: Task, report: (r: CheckResult) => void, stopped: () => boolean): Promise<string | undefined> {
     const probes = parseSuite(task.probesYaml, `${task.suitePath || task.stageId} (probes)`);
     const outcome = await runSuite(probes, {
       allowDestructive: false,
       env: process.env,
+      stopped,
       onResult: (r) => report(Object.assign(r, { precondition: true })),
     });
     const failed = outcome.results.find((r) => r.status !== Status.PASSED);
