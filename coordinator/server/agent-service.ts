@@ -64,9 +64,10 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       // dropped for a late timer) mean the node is gone for now.
       const silentMs = Math.max(3 * deps.heartbeatIntervalMs, 5_000);
       let silence: NodeJS.Timeout | undefined;
+      // Re-armed on every message: refresh() restarts the one timer rather than making a new one.
       const heard = () => {
-        clearTimeout(silence);
-        silence = setTimeout(() => fail(new FleetgateError("unreachable", `agent silent for ${silentMs} ms (3 heartbeats); dropping its stream`)), silentMs);
+        if (silence) silence.refresh();
+        else silence = setTimeout(() => fail(new FleetgateError("unreachable", `agent silent for ${silentMs} ms (3 heartbeats); dropping its stream`)), silentMs);
       };
 
       call.on("data", (req: ConnectRequest) => {
