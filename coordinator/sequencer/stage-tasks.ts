@@ -8,7 +8,7 @@ import type { FaultSpec } from "../store/runs.js";
 import { chooseTargets, describeNode, type RosterNode } from "./node-choice.js";
 import type { ResolvedRun, RunRequest } from "./plan-run.js";
 import { bindRoles } from "./role-binding.js";
-import { plannedStage, stageIterations, stageTargets } from "./stage-shape.js";
+import { plannedStage, stageIterations, stageTargets, taskLabel } from "./stage-shape.js";
 
 /** A one-check suite document for a cross step or an inline matrix leg; the agent parses it. */
 function oneCheckSuite(name: string, checkId: string, def: Record<string, unknown>, drop: string[]): string {
@@ -42,7 +42,7 @@ export function buildSuiteStage(stage: SuiteStageDef, b: StageBuild): void {
         node: n.name,
         iteration: i,
         group: 0,
-        label: `${n.name} #${i}`,
+        label: taskLabel({ stageKind: stage.kind, stepId: "", role: "", node: n.name, iteration: i }),
         suitePath: stage.suite,
         allowDestructive: stage.allow_destructive ?? false,
         stepId: "",
@@ -73,7 +73,7 @@ export function buildCrossStage(stage: CrossStageDef, b: StageBuild): void {
       node,
       iteration: 1,
       group,
-      label: `step ${stepId} on ${role} (${node})`,
+      label: taskLabel({ stageKind: "cross", stepId, role, node, iteration: 1 }),
       suitePath: "",
       allowDestructive: stage.allow_destructive ?? false,
       stepId,
@@ -125,7 +125,7 @@ export function buildMatrixStage(stage: MatrixStageDef, b: StageBuild, skipped: 
       iteration: 1,
       // Legs run one after another, in plan order; one failing does not stop the others.
       group: i,
-      label: `leg ${leg.id} on ${node}`,
+      label: taskLabel({ stageKind: "matrix", stepId: leg.id, role: "", node, iteration: 1 }),
       suitePath: leg.suite ?? "",
       allowDestructive: false,
       stepId: leg.id,
