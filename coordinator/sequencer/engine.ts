@@ -9,7 +9,7 @@ import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, setTaskStatus, type TaskRow } from "../store/runs.js";
+import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, setTaskStatus, type StoredRun, type TaskRow } from "../store/runs.js";
 import type { AgentSessions } from "../server/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
@@ -53,7 +53,7 @@ export class RunEngine {
   start(): void {
     this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
     this.sessions.on("offline", (node, at) => this.broadcast({ type: "node_offline", node, at }));
-    for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run.id);
+    for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run);
     this.ticker = setInterval(() => this.broadcast({ type: "tick", now: Date.now() }), this.opts.tickMs);
   }
 
@@ -69,7 +69,7 @@ export class RunEngine {
   begin(runId: string, stages: PlannedStage[]): void {
     const tasks = listTasks(this.db, runId);
     const state = initialState(stages, tasks.map(plannedTask), this.opts.lostAfterMs, this.offlineNodes(tasks, Date.now()));
-    this.track(runId, state);
+    this.track(runId, state, getRun(this.db, runId));
     this.apply(runId, { type: "start" });
   }
 
@@ -87,9 +87,8 @@ export class RunEngine {
     this.apply(runId, { type: "cancel", reason });
   }
 
-  private resume(runId: string): void {
-    const run = getRun(this.db, runId);
-    if (!run) return;
+  private resume(run: StoredRun): void {
+    const runId = run.id;
     const plan = parsePlan(run.planYaml, run.planPath);
     const tasks = listTasks(this.db, runId);
     const stages: PlannedStage[] = run.stages.map((id) => {
@@ -103,13 +102,12 @@ export class RunEngine {
       this.opts.lostAfterMs,
       this.offlineNodes(tasks, Date.now()),
     );
-    this.track(runId, state);
+    this.track(runId, state, run);
     this.log.info({ run: runId }, "resuming run left running by the previous coordinator");
     this.apply(runId, { type: "start" });
   }
 
-  private track(runId: string, state: SequencerState): void {
-    const run = getRun(this.db, runId);
+  private track(runId: string, state: SequencerState, run: StoredRun | undefined): void {
     this.active.set(runId, { state, suites: run?.suites ?? {}, planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
