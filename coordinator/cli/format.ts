@@ -6,6 +6,7 @@ import { Status, statusName } from "../../shared/model/status.js";
 import { skipItems, taskTarget } from "../judgement/skips.js";
 import type { Decision, Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
+import { foldTasks } from "../reports/run-view.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -49,20 +50,13 @@ export interface TaskGroup {
 export function groupTasks(tasks: TaskRecord[]): TaskGroup[] {
   const groups = new Map<string, TaskGroup>();
   for (const t of tasks) {
-    const stage = t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
+    const stage = taskTarget(t);
     const key = `${stage}\u0000${t.nodeName}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { stage, node: t.nodeName, tasks: [] }));
     g.tasks.push(t);
   }
   return [...groups.values()];
-}
-
-export function foldTasks(tasks: TaskRecord[]): Status {
-  for (const s of [Status.FAILED, Status.ERROR, Status.LOST, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED, Status.RUNNING, Status.PENDING]) {
-    if (tasks.some((t) => t.status === s)) return s;
-  }
-  return Status.PASSED;
 }
 
 /** What the run's tasks came to, as the sequencer folded them. The verdict is judged apart. */

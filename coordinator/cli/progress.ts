@@ -4,7 +4,8 @@
 import { create } from "@bufbuild/protobuf";
 import { TaskRecordSchema, type CheckUpdate, type RunRecord, type TaskRecord, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusMark, statusName } from "../../shared/model/status.js";
-import { foldTasks, groupTasks, iterationDots, table } from "./format.js";
+import { foldTasks } from "../reports/run-view.js";
+import { groupTasks, iterationDots, table } from "./format.js";
 
 export interface ProgressState {
   /** Every task seen, by id, in the order first seen: the replay sends them in plan order. */
