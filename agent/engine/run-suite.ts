@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { expandVariables, type ExpansionScope } from "../../shared/model/expand.js";
-import { Status, worstStatus } from "../../shared/model/status.js";
+import { foldStatuses, Status } from "../../shared/model/status.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
 import { runCheck, type RunCheckOptions } from "./run-check.js";
@@ -83,7 +83,7 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
     await record(await runCheck(check, runOpts));
   }
   const gate = results.filter((r) => !r.precondition);
-  const status = worstStatus(gate.map((r) => r.status));
+  const status = foldStatuses(gate.map((r) => r.status));
   return { status, summary: summarize(gate, status), results };
 }
 

@@ -32,7 +32,7 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
   return table(rows);
 }
 
-const DOT: Partial<Record<Status, string>> = { [Status.PASSED]: "+", [Status.FAILED]: "x", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c" };
+const DOT: Partial<Record<Status, string>> = { [Status.PASSED]: "+", [Status.FAILED]: "x", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I" };
 
 /** One mark per task, in order: `++x.` (a dot for one still to run). */
 export function iterationDots(tasks: TaskRecord[]): string {

@@ -2,7 +2,7 @@
 // (kernel, OS, packages, agent, identity) — "it passed last week; what is different now?". Pure.
 import type { NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { Status, statusName, worstStatus } from "../../shared/model/status.js";
+import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
 import { taskTarget } from "./skips.js";
 
 export interface CheckChange {
@@ -67,9 +67,7 @@ function outcomes(run: RunRecord): Map<string, CheckKey & { status: Status }> {
       seen.set(id, entry);
     }
   }
-  // A failure anywhere is what "failing" means; otherwise nothing unverified reads as a pass.
-  const fold = (s: Status[]) => (s.includes(Status.FAILED) ? Status.FAILED : worstStatus(s));
-  return new Map([...seen].map(([id, e]) => [id, { stage: e.stage, node: e.node, check: e.check, status: fold(e.statuses) }]));
+  return new Map([...seen].map(([id, e]) => [id, { stage: e.stage, node: e.node, check: e.check, status: foldStatuses(e.statuses) }]));
 }
 
 function parseFacts(json: string): Record<string, unknown> {

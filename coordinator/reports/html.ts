@@ -6,7 +6,7 @@
 // Pure: same run and judgement, same bytes.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { Status, statusName, worstStatus } from "../../shared/model/status.js";
+import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
 import type { Judgement } from "../judgement/types.js";
 import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
@@ -21,7 +21,7 @@ export function esc(text: string): string {
 
 const label = (s: Status) => `<span class="label s-${statusName(s)}">${statusName(s)}</span>`;
 
-const MARK: Partial<Record<Status, string>> = { [Status.PASSED]: "✓", [Status.FAILED]: "✗", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c" };
+const MARK: Partial<Record<Status, string>> = { [Status.PASSED]: "✓", [Status.FAILED]: "✗", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I" };
 
 function dot(iteration: number, s: Status): string {
   return `<i class="dot s-${statusName(s)}" title="#${iteration} ${statusName(s)}">${MARK[s] ?? "·"}</i>`;
@@ -121,7 +121,7 @@ function checkCell(run: RunRecord, row: RowView, checkId: string): Cell | undefi
   const seen = row.tasks.flatMap((t) => t.checks.filter((c) => c.checkId === checkId).map((c) => ({ t, c })));
   if (!seen.length) return undefined;
   return {
-    status: worstStatus(seen.map((x) => x.c.status)),
+    status: foldStatuses(seen.map((x) => x.c.status)),
     dots: seen.map(({ t, c }) => dot(t.iteration, c.status)).join(""),
     detail: seen.map(({ t, c }) => checkDetail(run, t, c)).join("\n"),
   };

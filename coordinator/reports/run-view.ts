@@ -3,7 +3,7 @@
 // Pure, and ordered by the plan (first appearance in the run), so the reports stay byte-stable.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { Status } from "../../shared/model/status.js";
+import { foldStatuses, Status } from "../../shared/model/status.js";
 import { reproduceCheck, type Reproduce } from "./reproduce.js";
 
 /** One line of a stage: a node (single, fleet), a step on its role's node (cross), a leg (matrix). */
@@ -44,11 +44,9 @@ export interface SkipEntry {
   accepted: boolean;
 }
 
-// Failure first, then whatever left the work unverified: nothing not passed folds into a pass.
-const FOLD = [Status.FAILED, Status.ERROR, Status.LOST, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED, Status.RUNNING, Status.PENDING];
-
+/** The tasks' statuses as one, by the one fold table (shared/model/status.ts). */
 export function foldTasks(tasks: TaskRecord[]): Status {
-  return FOLD.find((s) => tasks.some((t) => t.status === s)) ?? Status.PASSED;
+  return foldStatuses(tasks.map((t) => t.status));
 }
 
 /** `fleet/node-b#2`, or `cross/write@node-a#1` for a step or a leg. */

@@ -1,7 +1,7 @@
 // The sequencer as a pure state machine: (state, event) → { state, commands }. No clock, no
 // sockets, no database: time arrives as `tick` events, and the shell applies the commands.
 import { humanDuration } from "../../shared/durations.js";
-import { isTerminal, Status, statusName } from "../../shared/model/status.js";
+import { foldStatuses, isTerminal, Status, statusName } from "../../shared/model/status.js";
 
 export interface PlannedTask {
   id: string;
@@ -80,19 +80,13 @@ export function resumedState(stages: PlannedStage[], tasks: TaskState[], lostAft
     const done = tasksOf(tasks, stages[current]?.id);
     // A finished stage that did not pass stays current, so the first step skips the stages after
     // it: the coordinator may have stopped after storing the failure but before storing the skips.
-    if (!done.every((t) => isTerminal(t.status)) || foldStatus(done.map((t) => t.status)) !== Status.PASSED) break;
+    if (!done.every((t) => isTerminal(t.status)) || foldStatuses(done.map((t) => t.status)) !== Status.PASSED) break;
   }
   return { stages, tasks: tasks.map((t) => ({ ...t })), current, offlineSince: { ...offlineNodes }, lostAfterMs, finished: false };
 }
 
 function tasksOf(tasks: TaskState[], stageId: string | undefined): TaskState[] {
   return tasks.filter((t) => t.stageId === stageId);
-}
-
-/** How the statuses of many tasks add up; nothing unverified ever folds into a pass. */
-export function foldStatus(statuses: Status[]): Status {
-  for (const s of [Status.FAILED, Status.ERROR, Status.LOST, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED]) if (statuses.includes(s)) return s;
-  return statuses.length ? Status.PASSED : Status.SKIPPED;
 }
 
 export function step(prev: SequencerState, event: SequencerEvent): Step {
@@ -160,7 +154,7 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
     }
     const tasks = tasksOf(state.tasks, stage.id);
     if (tasks.every((t) => isTerminal(t.status))) {
-      const outcome = foldStatus(tasks.map((t) => t.status));
+      const outcome = foldStatuses(tasks.map((t) => t.status));
       if (outcome !== Status.PASSED) {
         // Gating: a stage runs only when every stage before it is green.
         for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `stage ${stage.id} did not pass (${statusName(outcome)})`);
@@ -199,10 +193,10 @@ function openGroup(tasks: TaskState[]): number {
 
 function finish(state: SequencerState, commands: SequencerCommand[]): void {
   state.finished = true;
-  const status = foldStatus(state.tasks.map((t) => t.status));
+  const status = foldStatuses(state.tasks.map((t) => t.status));
   const count = (s: Status) => state.tasks.filter((t) => t.status === s).length;
   const parts = [`${count(Status.PASSED)}/${state.tasks.length} tasks passed`];
-  for (const s of [Status.FAILED, Status.NOT_READY, Status.LOST, Status.ERROR, Status.SKIPPED, Status.CANCELLED]) {
+  for (const s of [Status.FAILED, Status.NOT_READY, Status.LOST, Status.ERROR, Status.SKIPPED, Status.CANCELLED, Status.INTERRUPTED]) {
     if (count(s)) parts.push(`${count(s)} ${statusName(s).replace("_", " ")}`);
   }
   commands.push({ type: "run_finished", status, summary: parts.join(", ") });

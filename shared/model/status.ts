@@ -13,7 +13,11 @@ const NAMES: Record<Status, string> = {
   [Status.LOST]: "lost",
   [Status.ERROR]: "error",
   [Status.CANCELLED]: "cancelled",
+  [Status.INTERRUPTED]: "interrupted",
 };
+
+/** Every status, in enum order: what the fold table and its property test range over. */
+export const ALL_STATUSES: readonly Status[] = Object.keys(NAMES).map(Number) as Status[];
 
 export function statusName(s: Status): string {
   return NAMES[s] ?? "unspecified";
@@ -28,14 +32,55 @@ export function isTerminal(s: Status): boolean {
   return s !== Status.PENDING && s !== Status.RUNNING && s !== Status.UNSPECIFIED;
 }
 
+// How two outcomes add up — the one fold of statuses in fleetgate: check results into a task,
+// tasks into a stage, a run, a report row. Read a cell as FOLD[row][column].
+//  - A failure anywhere wins: a verdict with a failed check is NO-GO, whatever else went wrong.
+//  - Then whatever left the work unverified, machinery first: error, interrupted, lost, not
+//    ready, cancelled, skipped. None of them ever folds into a pass.
+//  - Then work still under way (running, pending): a stage with one task left is not passed yet.
+//  - Passed is the identity: it survives only when everything passed.
+//  - Unspecified (a status nobody set, or one from a newer peer) is the machinery breaking: error.
+// The table is a total order's max (proved in test/unit/status-fold.test.ts over every pair and
+// every permutation), so the fold is commutative, associative and idempotent.
+const P = Status.PASSED, F = Status.FAILED, N = Status.NOT_READY, S = Status.SKIPPED, L = Status.LOST;
+const E = Status.ERROR, C = Status.CANCELLED, I = Status.INTERRUPTED, R = Status.RUNNING, Q = Status.PENDING;
+const FOLD: Record<Status, Record<Status, Status>> = row({
+  //                 unspec pending running passed failed not_rdy skipped lost  error cancel interr
+  [Status.UNSPECIFIED]: [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E],
+  [Status.PENDING]:     [E,    Q,      R,      Q,     F,     N,      S,      L,    E,    C,     I],
+  [Status.RUNNING]:     [E,    R,      R,      R,     F,     N,      S,      L,    E,    C,     I],
+  [Status.PASSED]:      [E,    Q,      R,      P,     F,     N,      S,      L,    E,    C,     I],
+  [Status.FAILED]:      [F,    F,      F,      F,     F,     F,      F,      F,    F,    F,     F],
+  [Status.NOT_READY]:   [E,    N,      N,      N,     F,     N,      N,      L,    E,    N,     I],
+  [Status.SKIPPED]:     [E,    S,      S,      S,     F,     N,      S,      L,    E,    C,     I],
+  [Status.LOST]:        [E,    L,      L,      L,     F,     L,      L,      L,    E,    L,     I],
+  [Status.ERROR]:       [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E],
+  [Status.CANCELLED]:   [E,    C,      C,      C,     F,     N,      C,      L,    E,    C,     I],
+  [Status.INTERRUPTED]: [E,    I,      I,      I,     F,     I,      I,      I,    E,    I,     I],
+});
+
+function row(cells: Record<Status, Status[]>): Record<Status, Record<Status, Status>> {
+  const table = {} as Record<Status, Record<Status, Status>>;
+  for (const a of ALL_STATUSES) {
+    table[a] = {} as Record<Status, Status>;
+    ALL_STATUSES.forEach((b, i) => (table[a][b] = cells[a][i] as Status));
+  }
+  return table;
+}
+
+/** Two outcomes as one, by the table above. */
+export function foldPair(a: Status, b: Status): Status {
+  return FOLD[a]?.[b] ?? Status.ERROR;
+}
+
 /**
- * Folds check outcomes into one: any failure fails; otherwise not-ready, lost, error and
- * skipped each win over passed, so nothing unverified ever reads as a pass.
+ * Many outcomes as one (checks into a task, tasks into a stage or run). Nothing at all folds to
+ * skipped: an empty stage verified nothing, so it is never a pass.
  */
-export function worstStatus(statuses: Status[]): Status {
-  const order = [Status.ERROR, Status.LOST, Status.FAILED, Status.NOT_READY, Status.CANCELLED, Status.SKIPPED, Status.PASSED];
-  for (const s of order) if (statuses.includes(s)) return s;
-  return statuses.length ? Status.PASSED : Status.SKIPPED;
+export function foldStatuses(statuses: Iterable<Status>): Status {
+  let out: Status | undefined;
+  for (const s of statuses) out = out === undefined ? foldPair(s, s) : foldPair(out, s);
+  return out ?? Status.SKIPPED;
 }
 
 const MARK: Partial<Record<Status, string>> = {
@@ -46,6 +91,7 @@ const MARK: Partial<Record<Status, string>> = {
   [Status.ERROR]: "ERR ",
   [Status.LOST]: "LOST",
   [Status.CANCELLED]: "cncl",
+  [Status.INTERRUPTED]: "INTR",
 };
 
 /** Four-column mark for live and local output lines. */

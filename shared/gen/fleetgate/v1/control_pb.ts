@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8ijgMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDUJpbmRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2CgRTa2lwEg4KBnRhcmdldBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDgoGc291cmNlGAMgASgJIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIkAKElJlc29sdmVQbGFuUmVxdWVzdBIqCgNydW4YASABKAsyHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Ij8KE1Jlc29sdmVQbGFuUmVzcG9uc2USKAoEcGxhbhgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFBsYW4iYQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2UipwMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWciZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIp4BChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASKwoIZmluaXNoZWQYAyABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSABCBwoFZXZlbnQigQEKC0NoZWNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhAKCHN0YWdlX2lkGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIpCgZyZXN1bHQYBSABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQirQIKClRhc2tSZWNvcmQSDwoHdGFza19pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEiQKBnN0YXR1cxgFIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgGIAEoCRIpCgZjaGVja3MYByADKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQSFQoNc3RhcnRlZF9hdF9tcxgIIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgJIAEoAxISCgpzdGFnZV9raW5kGAogASgJEg8KB3N0ZXBfaWQYCyABKAkSDAoEcm9sZRgMIAEoCRISCgpzdWl0ZV9wYXRoGA0gASgJIoEECglSdW5SZWNvcmQSDgoGcnVuX2lkGAEgASgJEhEKCXBsYW5fbmFtZRgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMSFgoOZmluaXNoZWRfYXRfbXMYBSABKAMSDgoGc3RhZ2VzGAYgAygJEicKBXRhc2tzGAcgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSGQoRYXR0ZXN0YXRpb25fZmxhZ3MYCCADKAkSEQoJcGxhbl9wYXRoGAkgASgJEgwKBG1vZGUYCiABKAkSIQoFc2tpcHMYCyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIVCg1wbGFuX3JldmlzaW9uGAwgASgJEikKCGJpbmRpbmdzGA0gAygLMhcuZmxlZXRnYXRlLnYxLkJvdW5kUm9sZRIpCgVub2RlcxgOIAMoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSJgoHc2lnbm9mZhgPIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEhEKCXdpdGhfbGVncxgQIAMoCRISCgp1bnNpZ25hYmxlGBEgAygJEigKBmZsYWtlcxgSIAMoCzIYLmZsZWV0Z2F0ZS52MS5GbGFreUNoZWNrIm4KCkZsYWt5Q2hlY2sSEAoIc3RhZ2VfaWQYASABKAkSDAoEbm9kZRgCIAEoCRIQCghjaGVja19pZBgDIAEoCRIOCgZwYXNzZWQYBCABKAUSDQoFdG90YWwYBSABKAUSDwoHcnVuX2lkcxgGIAMoCSI5CglCb3VuZFJvbGUSEAoIc3RhZ2VfaWQYASABKAkSDAoEcm9sZRgCIAEoCRIMCgRub2RlGAMgASgJIkoKB1NpZ25PZmYSCgoCYnkYASABKAkSDQoFYXRfbXMYAiABKAMSJAoIYWNjZXB0ZWQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI2Cg5HZXRSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIkgKD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBRIRCglwbGFuX25hbWUYAiABKAkSEwoLc2lnbmVkX29ubHkYAyABKAgiOQoQTGlzdFJ1bnNSZXNwb25zZRIlCgRydW5zGAEgAygLMhcuZmxlZXRnYXRlLnYxLlJ1blJlY29yZCI+ChJDcmVhdGVUb2tlblJlcXVlc3QSEwoLdHRsX3NlY29uZHMYASABKAMSEwoLZGVzY3JpcHRpb24YAiABKAkiOwoTQ3JlYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIVCg1leHBpcmVzX2F0X21zGAIgASgDIjIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI5ChFDYW5jZWxSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIlAKDlNpZ25PZmZSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIKCgJieRgCIAEoCRIiCgZhY2NlcHQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcCI3Cg9TaWduT2ZmUmVzcG9uc2USJAoDcnVuGAEgASgLMhcuZmxlZXRnYXRlLnYxLlJ1blJlY29yZCInChVFeHBvcnRFdmlkZW5jZVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjcKFkV4cG9ydEV2aWRlbmNlUmVzcG9uc2USDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgMKtgBCg9FeGNsdXNpb25SZWFzb24SIAocRVhDTFVTSU9OX1JFQVNPTl9VTlNQRUNJRklFRBAAEiMKH0VYQ0xVU0lPTl9SRUFTT05fTEFCRUxfTUlTTUFUQ0gQARIdChlFWENMVVNJT05fUkVBU09OX0RFVl9OT0RFEAISHAoYRVhDTFVTSU9OX1JFQVNPTl9PRkZMSU5FEAMSHgoaRVhDTFVTSU9OX1JFQVNPTl9OT1RfTkFNRUQQBBIhCh1FWENMVVNJT05fUkVBU09OX1JPTEVTX0ZJTExFRBAFMqMGCg5Db250cm9sU2VydmljZRJMCglMaXN0Tm9kZXMSHi5mbGVldGdhdGUudjEuTGlzdE5vZGVzUmVxdWVzdBofLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJJCghTdGFydFJ1bhIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QaHi5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXNwb25zZRJSCgtSZXNvbHZlUGxhbhIgLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlcXVlc3QaIS5mbGVldGdhdGUudjEuUmVzb2x2ZVBsYW5SZXNwb25zZRJLCghXYXRjaFJ1bhIdLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlcXVlc3QaHi5mbGVldGdhdGUudjEuV2F0Y2hSdW5SZXNwb25zZTABEkMKBkdldFJ1bhIbLmZsZWV0Z2F0ZS52MS5HZXRSdW5SZXF1ZXN0GhwuZmxlZXRnYXRlLnYxLkdldFJ1blJlc3BvbnNlEkkKCExpc3RSdW5zEh0uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1Jlc3BvbnNlElIKC0NyZWF0ZVRva2VuEiAuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkYKB1NpZ25PZmYSHC5mbGVldGdhdGUudjEuU2lnbk9mZlJlcXVlc3QaHS5mbGVldGdhdGUudjEuU2lnbk9mZlJlc3BvbnNlEl0KDkV4cG9ydEV2aWRlbmNlEiMuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVxdWVzdBokLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlc3BvbnNlMAFiBnByb3RvMw", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiJhCgxSZXNvbHZlZFBsYW4SEQoJcGxhbl9uYW1lGAEgASgJEhEKCXBsYW5fcGF0aBgCIAEoCRIrCgZzdGFnZXMYAyADKAsyGy5mbGVldGdhdGUudjEuUmVzb2x2ZWRTdGFnZSKnAwoNUmVzb2x2ZWRTdGFnZRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhIKCml0ZXJhdGlvbnMYAyABKAUSEwoLZGVzY3JpcHRpb24YBCABKAkSGQoRYWxsb3dfZGVzdHJ1Y3RpdmUYBSABKAgSKgoFbm9kZXMYBiABKAsyGy5mbGVldGdhdGUudjEuTm9kZVNlbGVjdGlvbhISCgpzdWl0ZV9wYXRoGAcgASgJEhIKCnN1aXRlX25hbWUYCCABKAkSEAoIcGFyYWxsZWwYCSABKAUSKgoGY2hlY2tzGAogAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxIoCgVyb2xlcxgLIAMoCzIZLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZxIoCgVzdGVwcxgMIAMoCzIZLmZsZWV0Z2F0ZS52MS5QbGFubmVkU3RlcBIqCgZwcm9iZXMYDSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrEiYKBGxlZ3MYDiADKAsyGC5mbGVldGdhdGUudjEuUGxhbm5lZExlZyJnCg1Ob2RlU2VsZWN0aW9uEigKBmNob3NlbhgBIAMoCzIYLmZsZWV0Z2F0ZS52MS5DaG9zZW5Ob2RlEiwKCGV4Y2x1ZGVkGAIgAygLMhouZmxlZXRnYXRlLnYxLkV4Y2x1ZGVkTm9kZSKPAQoKQ2hvc2VuTm9kZRIMCgRuYW1lGAEgASgJEg4KBm9ubGluZRgCIAEoCBI0CgZsYWJlbHMYAyADKAsyJC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZS5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlsKDEV4Y2x1ZGVkTm9kZRIMCgRuYW1lGAEgASgJEi0KBnJlYXNvbhgCIAEoDjIdLmZsZWV0Z2F0ZS52MS5FeGNsdXNpb25SZWFzb24SDgoGZGV0YWlsGAMgASgJIqUBCgtSb2xlQmluZGluZxIMCgRyb2xlGAEgASgJEjkKCHNlbGVjdG9yGAIgAygLMicuZmxlZXRnYXRlLnYxLlJvbGVCaW5kaW5nLlNlbGVjdG9yRW50cnkSDAoEbm9kZRgDIAEoCRIOCgZvbmxpbmUYBCABKAgaLwoNU2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoQDCgxQbGFubmVkQ2hlY2sSCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRIUCgxwcmVjb25kaXRpb24YAyABKAgSDAoEYXJndhgEIAMoCRILCgNjd2QYBSABKAkSMAoDZW52GAYgAygLMiMuZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjay5FbnZFbnRyeRIQCghvYnNlcnZlcxgHIAEoCRISCgp0aW1lb3V0X21zGAggASgDEhQKDHJldHJ5X2Zvcl9tcxgJIAEoAxIWCg5yZXRyeV9ldmVyeV9tcxgKIAEoAxITCgtkZXN0cnVjdGl2ZRgLIAEoCBITCgtza2lwX3JlYXNvbhgMIAEoCRIQCghjYXB0dXJlcxgNIAMoCRIMCgRoaW50GA4gASgJEi0KCWZvbGxvd191cBgPIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2saKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKNAQoLUGxhbm5lZFN0ZXASCgoCaWQYASABKAkSDAoEcm9sZRgCIAEoCRIMCgRub2RlGAMgASgJEikKBWNoZWNrGAQgASgLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxIrCghwYXJhbGxlbBgFIAMoCzIZLmZsZWV0Z2F0ZS52MS5QbGFubmVkU3RlcCK6AgoKUGxhbm5lZExlZxIKCgJpZBgBIAEoCRI4CghzZWxlY3RvchgCIAMoCzImLmZsZWV0Z2F0ZS52MS5QbGFubmVkTGVnLlNlbGVjdG9yRW50cnkSKgoFbm9kZXMYAyABKAsyGy5mbGVldGdhdGUudjEuTm9kZVNlbGVjdGlvbhIQCghyZXF1aXJlcxgEIAMoCRIOCgZvcHRfaW4YBSABKAgSEwoLc2tpcF9yZWFzb24YBiABKAkSEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEioKBmNoZWNrcxgJIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2saLwoNU2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiEKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkingEKEFdhdGNoUnVuUmVzcG9uc2USKAoEdGFzaxgBIAEoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkSAASKgoFY2hlY2sYAiABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tVcGRhdGVIABIrCghmaW5pc2hlZBgDIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIAEIHCgVldmVudCKBAQoLQ2hlY2tVcGRhdGUSDwoHdGFza19pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEAoIc3RhZ2VfaWQYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEikKBnJlc3VsdBgFIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCKtAgoKVGFza1JlY29yZBIPCgd0YXNrX2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJEhEKCW5vZGVfbmFtZRgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSJAoGc3RhdHVzGAUgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAYgASgJEikKBmNoZWNrcxgHIAMoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdBIVCg1zdGFydGVkX2F0X21zGAggASgDEhYKDmZpbmlzaGVkX2F0X21zGAkgASgDEhIKCnN0YWdlX2tpbmQYCiABKAkSDwoHc3RlcF9pZBgLIAEoCRIMCgRyb2xlGAwgASgJEhIKCnN1aXRlX3BhdGgYDSABKAkirAQKCVJ1blJlY29yZBIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEiQKBnN0YXR1cxgDIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSFQoNc3RhcnRlZF9hdF9tcxgEIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgFIAEoAxIOCgZzdGFnZXMYBiADKAkSJwoFdGFza3MYByADKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZBIZChFhdHRlc3RhdGlvbl9mbGFncxgIIAMoCRIRCglwbGFuX3BhdGgYCSABKAkSDAoEbW9kZRgKIAEoCRIhCgVza2lwcxgLIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhUKDXBsYW5fcmV2aXNpb24YDCABKAkSKQoIYmluZGluZ3MYDSADKAsyFy5mbGVldGdhdGUudjEuQm91bmRSb2xlEikKBW5vZGVzGA4gAygLMhouZmxlZXRnYXRlLnYxLk5vZGVJZGVudGl0eRImCgdzaWdub2ZmGA8gASgLMhUuZmxlZXRnYXRlLnYxLlNpZ25PZmYSEQoJd2l0aF9sZWdzGBAgAygJEhIKCnVuc2lnbmFibGUYESADKAkSKAoGZmxha2VzGBIgAygLMhguZmxlZXRnYXRlLnYxLkZsYWt5Q2hlY2sSKQoJb3ZlcnJpZGVzGBMgAygLMhYuZmxlZXRnYXRlLnYxLk92ZXJyaWRlIigKCE92ZXJyaWRlEgwKBG5hbWUYASABKAkSDgoGZGV0YWlsGAIgASgJIm4KCkZsYWt5Q2hlY2sSEAoIc3RhZ2VfaWQYASABKAkSDAoEbm9kZRgCIAEoCRIQCghjaGVja19pZBgDIAEoCRIOCgZwYXNzZWQYBCABKAUSDQoFdG90YWwYBSABKAUSDwoHcnVuX2lkcxgGIAMoCSI5CglCb3VuZFJvbGUSEAoIc3RhZ2VfaWQYASABKAkSDAoEcm9sZRgCIAEoCRIMCgRub2RlGAMgASgJInoKB1NpZ25PZmYSCgoCYnkYASABKAkSDQoFYXRfbXMYAiABKAMSJAoIYWNjZXB0ZWQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIuChJhY2NlcHRlZF9vdmVycmlkZXMYBCADKAsyEi5mbGVldGdhdGUudjEuU2tpcCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI2Cg5HZXRSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIkgKD0xpc3RSdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBRIRCglwbGFuX25hbWUYAiABKAkSEwoLc2lnbmVkX29ubHkYAyABKAgiOQoQTGlzdFJ1bnNSZXNwb25zZRIlCgRydW5zGAEgAygLMhcuZmxlZXRnYXRlLnYxLlJ1blJlY29yZCI+ChJDcmVhdGVUb2tlblJlcXVlc3QSEwoLdHRsX3NlY29uZHMYASABKAMSEwoLZGVzY3JpcHRpb24YAiABKAkiOwoTQ3JlYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIVCg1leHBpcmVzX2F0X21zGAIgASgDIjIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI5ChFDYW5jZWxSdW5SZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIn4KDlNpZ25PZmZSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIKCgJieRgCIAEoCRIiCgZhY2NlcHQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIsChBhY2NlcHRfb3ZlcnJpZGVzGAQgAygLMhIuZmxlZXRnYXRlLnYxLlNraXAiNwoPU2lnbk9mZlJlc3BvbnNlEiQKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiJwoVRXhwb3J0RXZpZGVuY2VSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI3ChZFeHBvcnRFdmlkZW5jZVJlc3BvbnNlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoDCrYAQoPRXhjbHVzaW9uUmVhc29uEiAKHEVYQ0xVU0lPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIjCh9FWENMVVNJT05fUkVBU09OX0xBQkVMX01JU01BVENIEAESHQoZRVhDTFVTSU9OX1JFQVNPTl9ERVZfTk9ERRACEhwKGEVYQ0xVU0lPTl9SRUFTT05fT0ZGTElORRADEh4KGkVYQ0xVU0lPTl9SRUFTT05fTk9UX05BTUVEEAQSIQodRVhDTFVTSU9OX1JFQVNPTl9ST0xFU19GSUxMRUQQBTKjBgoOQ29udHJvbFNlcnZpY2USTAoJTGlzdE5vZGVzEh4uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHy5mbGVldGdhdGUudjEuTGlzdE5vZGVzUmVzcG9uc2USSQoIU3RhcnRSdW4SHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVzcG9uc2USUgoLUmVzb2x2ZVBsYW4SIC5mbGVldGdhdGUudjEuUmVzb2x2ZVBsYW5SZXF1ZXN0GiEuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVzcG9uc2USSwoIV2F0Y2hSdW4SHS5mbGVldGdhdGUudjEuV2F0Y2hSdW5SZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVzcG9uc2UwARJDCgZHZXRSdW4SGy5mbGVldGdhdGUudjEuR2V0UnVuUmVxdWVzdBocLmZsZWV0Z2F0ZS52MS5HZXRSdW5SZXNwb25zZRJJCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZRJSCgtDcmVhdGVUb2tlbhIgLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaIS5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXNwb25zZRJMCglDYW5jZWxSdW4SHi5mbGVldGdhdGUudjEuQ2FuY2VsUnVuUmVxdWVzdBofLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXNwb25zZRJGCgdTaWduT2ZmEhwuZmxlZXRnYXRlLnYxLlNpZ25PZmZSZXF1ZXN0Gh0uZmxlZXRnYXRlLnYxLlNpZ25PZmZSZXNwb25zZRJdCg5FeHBvcnRFdmlkZW5jZRIjLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlcXVlc3QaJC5mbGVldGdhdGUudjEuRXhwb3J0RXZpZGVuY2VSZXNwb25zZTABYgZwcm90bzM", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -154,6 +154,20 @@ export type StartRunRequest = Message<"fleetgate.v1.StartRunRequest"> & {
    * @generated from field: map<string, string> bindings = 10;
    */
   bindings: { [key: string]: string };
+
+  /**
+   * --only CHECK: only these check ids of single, fleet and matrix suites (repeatable).
+   *
+   * @generated from field: repeated string only_checks = 11;
+   */
+  onlyChecks: string[];
+
+  /**
+   * --tags T: only checks carrying one of these tags (repeatable).
+   *
+   * @generated from field: repeated string tags = 12;
+   */
+  tags: string[];
 };
 
 /**
@@ -978,6 +992,15 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
    * @generated from field: repeated fleetgate.v1.FlakyCheck flakes = 18;
    */
   flakes: FlakyCheck[];
+
+  /**
+   * How this run is narrower than the plan it ran (--iterations below the plan, a --node subset,
+   * --only, --tags, --quick, --skip, --with). Empty for a full-scope run. A narrowed run may pass,
+   * but it is signable only when sign-off accepts each override by name with a reason.
+   *
+   * @generated from field: repeated fleetgate.v1.Override overrides = 19;
+   */
+  overrides: Override[];
 };
 
 /**
@@ -986,6 +1009,34 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
  */
 export const RunRecordSchema: GenMessage<RunRecord> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 21);
+
+/**
+ * One way a run is narrower than its plan: "iterations" with "iterations 1 of 2 on fleet".
+ *
+ * @generated from message fleetgate.v1.Override
+ */
+export type Override = Message<"fleetgate.v1.Override"> & {
+  /**
+   * What `coord signoff --accept-override NAME` takes: iterations, nodes, only, tags, quick, skip, with.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What was narrowed, in words: "iterations 1 of 2 on fleet".
+   *
+   * @generated from field: string detail = 2;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.Override.
+ * Use `create(OverrideSchema)` to create a new message.
+ */
+export const OverrideSchema: GenMessage<Override> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 22);
 
 /**
  * @generated from message fleetgate.v1.FlakyCheck
@@ -1031,7 +1082,7 @@ export type FlakyCheck = Message<"fleetgate.v1.FlakyCheck"> & {
  * Use `create(FlakyCheckSchema)` to create a new message.
  */
 export const FlakyCheckSchema: GenMessage<FlakyCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 22);
+  messageDesc(file_fleetgate_v1_control, 23);
 
 /**
  * @generated from message fleetgate.v1.BoundRole
@@ -1058,7 +1109,7 @@ export type BoundRole = Message<"fleetgate.v1.BoundRole"> & {
  * Use `create(BoundRoleSchema)` to create a new message.
  */
 export const BoundRoleSchema: GenMessage<BoundRole> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 23);
+  messageDesc(file_fleetgate_v1_control, 24);
 
 /**
  * @generated from message fleetgate.v1.SignOff
@@ -1080,6 +1131,13 @@ export type SignOff = Message<"fleetgate.v1.SignOff"> & {
    * @generated from field: repeated fleetgate.v1.Skip accepted = 3;
    */
   accepted: Skip[];
+
+  /**
+   * Overrides (RunRecord.overrides) accepted by name at sign-off, each with a reason.
+   *
+   * @generated from field: repeated fleetgate.v1.Skip accepted_overrides = 4;
+   */
+  acceptedOverrides: Skip[];
 };
 
 /**
@@ -1087,7 +1145,7 @@ export type SignOff = Message<"fleetgate.v1.SignOff"> & {
  * Use `create(SignOffSchema)` to create a new message.
  */
 export const SignOffSchema: GenMessage<SignOff> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 24);
+  messageDesc(file_fleetgate_v1_control, 25);
 
 /**
  * @generated from message fleetgate.v1.GetRunRequest
@@ -1104,7 +1162,7 @@ export type GetRunRequest = Message<"fleetgate.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 25);
+  messageDesc(file_fleetgate_v1_control, 26);
 
 /**
  * @generated from message fleetgate.v1.GetRunResponse
@@ -1121,7 +1179,7 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 26);
+  messageDesc(file_fleetgate_v1_control, 27);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -1152,7 +1210,7 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 27);
+  messageDesc(file_fleetgate_v1_control, 28);
 
 /**
  * @generated from message fleetgate.v1.ListRunsResponse
@@ -1169,7 +1227,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 28);
+  messageDesc(file_fleetgate_v1_control, 29);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -1191,7 +1249,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 29);
+  messageDesc(file_fleetgate_v1_control, 30);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -1213,7 +1271,7 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 30);
+  messageDesc(file_fleetgate_v1_control, 31);
 
 /**
  * @generated from message fleetgate.v1.CancelRunRequest
@@ -1235,7 +1293,7 @@ export type CancelRunRequest = Message<"fleetgate.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 31);
+  messageDesc(file_fleetgate_v1_control, 32);
 
 /**
  * @generated from message fleetgate.v1.CancelRunResponse
@@ -1252,7 +1310,7 @@ export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 32);
+  messageDesc(file_fleetgate_v1_control, 33);
 
 /**
  * @generated from message fleetgate.v1.SignOffRequest
@@ -1272,6 +1330,13 @@ export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
    * @generated from field: repeated fleetgate.v1.Skip accept = 3;
    */
   accept: Skip[];
+
+  /**
+   * --accept-override NAME --reason TEXT: a narrowing of the run accepted by name.
+   *
+   * @generated from field: repeated fleetgate.v1.Skip accept_overrides = 4;
+   */
+  acceptOverrides: Skip[];
 };
 
 /**
@@ -1279,7 +1344,7 @@ export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
  * Use `create(SignOffRequestSchema)` to create a new message.
  */
 export const SignOffRequestSchema: GenMessage<SignOffRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 33);
+  messageDesc(file_fleetgate_v1_control, 34);
 
 /**
  * @generated from message fleetgate.v1.SignOffResponse
@@ -1296,7 +1361,7 @@ export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
  * Use `create(SignOffResponseSchema)` to create a new message.
  */
 export const SignOffResponseSchema: GenMessage<SignOffResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 34);
+  messageDesc(file_fleetgate_v1_control, 35);
 
 /**
  * @generated from message fleetgate.v1.ExportEvidenceRequest
@@ -1313,7 +1378,7 @@ export type ExportEvidenceRequest = Message<"fleetgate.v1.ExportEvidenceRequest"
  * Use `create(ExportEvidenceRequestSchema)` to create a new message.
  */
 export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 35);
+  messageDesc(file_fleetgate_v1_control, 36);
 
 /**
  * One file of an evidence bundle, path relative to the bundle's root. A file larger than 1 MiB
@@ -1338,7 +1403,7 @@ export type ExportEvidenceResponse = Message<"fleetgate.v1.ExportEvidenceRespons
  * Use `create(ExportEvidenceResponseSchema)` to create a new message.
  */
 export const ExportEvidenceResponseSchema: GenMessage<ExportEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 36);
+  messageDesc(file_fleetgate_v1_control, 37);
 
 /**
  * @generated from enum fleetgate.v1.ExclusionReason
