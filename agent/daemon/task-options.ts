@@ -14,8 +14,11 @@ export function captureScope(captures: Record<string, string>): ExpansionScope {
   return scope;
 }
 
-/** --quick: only checks carrying one of the tags; no tags asked means every check. */
-export function tagSelector(onlyTags: string[]): ((check: ResolvedCheck) => boolean) | undefined {
-  if (!onlyTags.length) return undefined;
-  return (check) => check.tags.some((t) => onlyTags.includes(t));
+/**
+ * --quick/--tags: only checks carrying one of the tags; --only: only checks with these ids. Both
+ * asked: a check must pass both. Nothing asked means every check.
+ */
+export function checkSelector(onlyTags: string[], onlyChecks: string[] = []): ((check: ResolvedCheck) => boolean) | undefined {
+  if (!onlyTags.length && !onlyChecks.length) return undefined;
+  return (check) => (!onlyTags.length || check.tags.some((t) => onlyTags.includes(t))) && (!onlyChecks.length || onlyChecks.includes(check.id));
 }

@@ -7,17 +7,17 @@ import { FleetgateError } from "../../shared/errors.js";
 import { diffRuns, type CheckChange, type RunDiff } from "../judgement/diff.js";
 import type { Acceptance } from "../judgement/signoff-rules.js";
 import { table } from "./format.js";
+import { pairReasons, reasonRecorder, type ReasonToken } from "./reason-pairs.js";
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
 
-/** Pairs the n-th --accept-skip with the n-th --reason; a count mismatch is refused, not guessed. */
-export function pairAcceptances(targets: string[], reasons: string[]): Acceptance[] {
-  if (targets.length !== reasons.length) {
-    throw new FleetgateError(
-      "bad_input",
-      `each --accept-skip needs its own --reason, in the same order: got ${targets.length} --accept-skip and ${reasons.length} --reason; write --accept-skip TARGET --reason TEXT for each skip`,
-    );
-  }
-  return targets.map((target, i) => ({ target, reason: reasons[i] ?? "" }));
+export type AcceptToken = ReasonToken<"accept-skip" | "accept-override">;
+
+/** Pairs each --accept-skip and --accept-override with the --reason typed after it. */
+export function pairAcceptances(tokens: readonly AcceptToken[]): { skips: Acceptance[]; overrides: Acceptance[] } {
+  const usage = { why: "every acceptance is recorded with why it is acceptable", example: "--accept-skip TARGET --reason TEXT or --accept-override NAME --reason TEXT" };
+  const pairs = pairReasons(tokens, usage);
+  const of = (flag: AcceptToken["flag"]) => pairs.filter((p) => p.flag === flag).map(({ target, reason }) => ({ target, reason }));
+  return { skips: of("accept-skip"), overrides: of("accept-override") };
 }
 
 function iso(ms: bigint): string {
@@ -28,6 +28,7 @@ export function formatSignedOff(run: RunRecord): string {
   const s = run.signoff;
   const lines = [`run ${run.runId} (${run.planName}) signed off by ${s?.by ?? "?"} at ${iso(s?.atMs ?? 0n)}`];
   for (const a of s?.accepted ?? []) lines.push(`  accepted skip ${a.target}: ${a.reason}`);
+  for (const a of s?.acceptedOverrides ?? []) lines.push(`  accepted override ${a.target}: ${a.reason}`);
   return lines.join("\n");
 }
 
@@ -35,7 +36,8 @@ export function formatKnownGood(runs: RunRecord[], plan?: string): string {
   if (!runs.length) return `no signed-off runs${plan ? ` of plan ${plan}` : ""}; sign a GO run off with: coord signoff RUN --by NAME`;
   const rows = [["RUN", "PLAN", "REVISION", "SIGNED BY", "WHEN", "ACCEPTED SKIPS"]];
   for (const r of runs) {
-    const accepted = r.signoff?.accepted.map((a) => `${a.target} (${a.reason})`).join("; ");
+    const overrides = (r.signoff?.acceptedOverrides ?? []).map((a) => `override ${a.target} (${a.reason})`);
+    const accepted = [...(r.signoff?.accepted ?? []).map((a) => `${a.target} (${a.reason})`), ...overrides].join("; ");
     rows.push([r.runId, r.planName, r.planRevision || "-", r.signoff?.by ?? "-", iso(r.signoff?.atMs ?? 0n), accepted || "-"]);
   }
   return table(rows);
@@ -74,19 +76,24 @@ export function formatDiff(d: RunDiff): string {
 }
 
 export function registerJudgementCommands(program: Command): void {
+  // commander keeps each option's values apart; a reason belongs to the flag typed before it.
+  const tokens: AcceptToken[] = [];
+  const token = reasonRecorder(tokens);
   connected(
     program
       .command("signoff")
-      .description("sign a finished GO run off: records who, when, and each skip accepted by name; refuses anything else")
+      .description("sign a finished GO run off: records who, when, and each skip or override accepted by name; refuses anything else")
       .argument("<run>", "run id")
       .requiredOption("--by <name>", "who takes responsibility for this release")
-      .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each with a --reason", repeatable, [] as string[])
-      .option("--reason <text>", "why the matching --accept-skip is acceptable (the n-th --reason goes with the n-th --accept-skip)", repeatable, [] as string[])
+      .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each followed by its --reason", token("accept-skip"))
+      .option("--accept-override <name>", "accept a narrowing of the run by the name on the report's scope line (iterations, nodes, only, tags, with:LEG); repeatable, each followed by its --reason", token("accept-override"))
+      .option("--reason <text>", "why the --accept-skip or --accept-override before it is acceptable", token("reason"))
       .option("--json", "print the signed-off run as JSON"),
-  ).action(async (runId: string, flags: ConnectionFlags & { by: string; acceptSkip: string[]; reason: string[]; json?: boolean }) => {
-    const accept = pairAcceptances(flags.acceptSkip, flags.reason);
+  ).action(async (runId: string, flags: ConnectionFlags & { by: string; json?: boolean }) => {
+    const { skips, overrides } = pairAcceptances(tokens.splice(0));
+    const signed = (list: Acceptance[]) => list.map((a) => ({ ...a, source: "sign-off" }));
     const { run } = await withClient(flags, (c) =>
-      c.call(ControlService.method.signOff, { runId, by: flags.by, accept: accept.map((a) => ({ ...a, source: "sign-off" })) }),
+      c.call(ControlService.method.signOff, { runId, by: flags.by, accept: signed(skips), acceptOverrides: signed(overrides) }),
     );
     if (!run) throw new FleetgateError("internal", `the coordinator signed run ${runId} off but sent no run back; check it with: coord show ${runId}`);
     print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatSignedOff(run));

@@ -9,6 +9,7 @@ import { dryRunCommand } from "./dry-run-command.js";
 import { formatCancelled, formatRunList, formatRunSummary, verdictExitCode } from "./format.js";
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
 import { EXIT_DETACHED, runCommand, watchCommand } from "./run-command.js";
+import { reasonRecorder } from "./reason-pairs.js";
 import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-flags.js";
 
 const VERDICT_EXITS = "exit 0 GO, 1 NO-GO, 2 incomplete, 3 bad input, 4 unreachable";
@@ -26,18 +27,17 @@ function registerRun(program: Command): void {
   // commander keeps each option's values apart; a reason belongs to the --skip before it, so
   // both flags record themselves here in the order typed.
   const skipTokens: SkipToken[] = [];
-  const token = (flag: SkipToken["flag"]) => (value: string) => {
-    skipTokens.push({ flag, value });
-    return value;
-  };
+  const token = reasonRecorder(skipTokens);
   connected(
     program
       .command("run")
       .description(`run stages of a plan on the fleet and follow them live; Ctrl-C asks whether to cancel the run or detach (${EXITS})`)
       .argument("<stages...>", "all, a stage kind (single, fleet, cross, matrix) or stage ids")
       .requiredOption("--plan <file>", "plan YAML; suites are read relative to it")
-      .option("--node <name>", "run only on this node, repeatable", repeatable, [] as string[])
-      .option("--iterations <n>", "override every stage's iterations", positiveInt)
+      .option("--node <name>", "run only on this node, repeatable; a subset of a stage's nodes narrows the run", repeatable, [] as string[])
+      .option("--iterations <n>", "override every stage's iterations (fewer than the plan's narrows the run: not signable unless accepted)", positiveInt)
+      .option("--only <check>", "run only this check id of suites (preconditions always run); repeatable; narrows the run", repeatable, [] as string[])
+      .option("--tags <tag>", "run only checks carrying this tag (instead of the quick tags); repeatable; narrows the run", repeatable, [] as string[])
       .option("--skip <stage-or-leg>", "do not run this stage or matrix leg; needs --reason, repeatable", token("skip"))
       .option("--reason <text>", "why the --skip before it is skipped; listed in every report", token("reason"))
       .option("--with <leg>", "also run this opt-in matrix leg, repeatable", repeatable, [] as string[])

@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from "commander";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { StartRunRequestSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError } from "../../shared/errors.js";
+import { pairReasons, type ReasonToken } from "./reason-pairs.js";
 
 export interface RunFlags {
   plan: string;
@@ -16,6 +16,9 @@ export interface RunFlags {
   quick?: boolean;
   /** --bind ROLE=NODE, role → node. */
   bind?: Record<string, string>;
+  /** --only CHECK, --tags T. */
+  only?: string[];
+  tags?: string[];
 }
 
 export interface RunSkip {
@@ -24,35 +27,12 @@ export interface RunSkip {
 }
 
 /** One --skip or --reason as typed; commander keeps options apart, so order is kept here. */
-export interface SkipToken {
-  flag: "skip" | "reason";
-  value: string;
-}
+export type SkipToken = ReasonToken<"skip">;
 
-/**
- * Pairs each --skip with the --reason that follows it (other flags may sit between). A skip
- * without a reason is refused: the reason is printed in every report, and "skipped" with no why
- * is exactly what a gate must not allow.
- */
+/** Pairs each --skip with the --reason that follows it (other flags may sit between). */
 export function pairSkips(tokens: readonly SkipToken[]): RunSkip[] {
-  const skips: RunSkip[] = [];
-  let open: string | undefined;
-  const needsReason = (target: string) =>
-    new FleetgateError("bad_input", `--skip ${target} needs --reason TEXT (why it is skipped is listed in every report)`);
-  for (const t of tokens) {
-    if (t.flag === "skip") {
-      if (open !== undefined) throw needsReason(open);
-      if (!t.value.trim()) throw new FleetgateError("bad_input", "--skip needs a stage or leg id, e.g. --skip matrix --reason TEXT");
-      open = t.value;
-    } else {
-      if (open === undefined) throw new FleetgateError("bad_input", `--reason "${t.value}" follows no --skip; write --skip STAGE_OR_LEG --reason TEXT`);
-      if (!t.value.trim()) throw needsReason(open);
-      skips.push({ target: open, reason: t.value });
-      open = undefined;
-    }
-  }
-  if (open !== undefined) throw needsReason(open);
-  return skips;
+  const usage = { why: "why it is skipped is listed in every report", example: "--skip STAGE_OR_LEG --reason TEXT" };
+  return pairReasons(tokens, usage).map(({ target, reason }) => ({ target, reason }));
 }
 
 const BINDING = /^([^=\s]+)=([^=\s]+)$/;
@@ -84,5 +64,7 @@ export function startRunRequest(stages: string[], flags: RunFlags, files: PlanFi
     withLegs: flags.with ?? [],
     quick: flags.quick ?? false,
     bindings: flags.bind ?? {},
+    onlyChecks: flags.only ?? [],
+    tags: flags.tags ?? [],
   };
 }

@@ -23,11 +23,36 @@ export function acceptedSkips(accept: Acceptance[]): { target: string; reason: s
   return accept.map((a) => ({ target: a.target.trim(), reason: a.reason.trim(), source: "sign-off" }));
 }
 
-/** The run as it reads once signed off: what the verdict must be GO for before it is recorded. */
-export function withSignoff(run: RunRecord, by: string, accept: Acceptance[], atMs: number): RunRecord {
+/**
+ * The run as it reads once signed off: what the verdict must be GO for before it is recorded.
+ * `accept` are skips accepted by name (--accept-skip), `overrides` narrowings (--accept-override).
+ */
+export function withSignoff(run: RunRecord, by: string, accept: Acceptance[], atMs: number, overrides: Acceptance[] = []): RunRecord {
   const next = clone(RunRecordSchema, run);
-  next.signoff = create(SignOffSchema, { by, atMs: BigInt(atMs), accepted: acceptedSkips(accept) });
+  next.signoff = create(SignOffSchema, { by, atMs: BigInt(atMs), accepted: acceptedSkips(accept), acceptedOverrides: acceptedSkips(overrides) });
   return next;
+}
+
+/** Override names `--accept-override` takes: those of the run, but a --skip is accepted as a skip. */
+export function acceptableOverrides(run: RunRecord): string[] {
+  return [...new Set(run.overrides.map((o) => o.name).filter((n) => !n.startsWith("skip:") && n !== "quick"))].sort();
+}
+
+function overrideProblem(run: RunRecord, accept: Acceptance[]): string | undefined {
+  const names = acceptableOverrides(run);
+  const seen = new Set<string>();
+  for (const a of accept) {
+    const name = a.target.trim();
+    if (!a.reason.trim()) return `--accept-override ${name} needs --reason TEXT: every accepted override is recorded with why it is acceptable`;
+    if (seen.has(name)) return `--accept-override ${name} is given twice; accept each override once`;
+    seen.add(name);
+    if (name.startsWith("skip:")) return `${name} is a skip: accept it with --accept-skip ${name.slice(5)} --reason TEXT`;
+    if (!names.includes(name)) {
+      const known = names.length ? `its overrides: ${names.join(", ")}` : "it ran the plan's full scope";
+      return `run ${run.runId} has no override ${name} (${known}); name an override exactly as the report's scope line shows it`;
+    }
+  }
+  return undefined;
 }
 
 function acceptanceProblem(run: RunRecord, accept: Acceptance[]): string | undefined {
@@ -51,7 +76,7 @@ function acceptanceProblem(run: RunRecord, accept: Acceptance[]): string | undef
  * Why `run` may not be signed off with these acceptances, or undefined when it may. `judgement`
  * is the verdict of the run with the acceptances applied (judgeRun(withSignoff(…), flakes)).
  */
-export function signoffRefusal(run: RunRecord, judgement: Judgement, accept: Acceptance[]): Refusal | undefined {
+export function signoffRefusal(run: RunRecord, judgement: Judgement, accept: Acceptance[], overrides: Acceptance[] = []): Refusal | undefined {
   const id = run.runId;
   const conflict = (message: string): Refusal => ({ code: "conflict", message });
   if (run.signoff?.by) {
@@ -65,13 +90,19 @@ export function signoffRefusal(run: RunRecord, judgement: Judgement, accept: Acc
   if (run.attestationFlags.length) {
     return conflict(`run ${id} is not valid for sign-off: ${run.attestationFlags.join("; ")}; fix the nodes' identity (coord nodes shows the flags) and run the gate again`);
   }
-  const problem = acceptanceProblem(run, accept);
+  const problem = acceptanceProblem(run, accept) ?? overrideProblem(run, overrides);
   if (problem) return { code: "bad_input", message: problem };
   if (judgement.decision !== "GO") {
-    const accepted = new Set(accept.map((a) => a.target.trim()));
-    const open = skipItems(run).filter((i) => !i.names.some((n) => accepted.has(n)));
-    const hint = judgement.decision === "INCOMPLETE" && open.length ? `; a skip counts only once accepted by name: --accept-skip TARGET --reason TEXT (not accepted: ${open.map((i) => i.target).join(", ")})` : "";
-    return conflict(`run ${id} is ${judgement.decision}, only a GO run can be signed off: ${judgement.reasons.join("; ")}${hint}`);
+    const hints: string[] = [];
+    if (judgement.decision === "INCOMPLETE") {
+      const accepted = new Set(accept.map((a) => a.target.trim()));
+      const open = skipItems(run).filter((i) => !i.names.some((n) => accepted.has(n)));
+      if (open.length) hints.push(`a skip counts only once accepted by name: --accept-skip TARGET --reason TEXT (not accepted: ${open.map((i) => i.target).join(", ")})`);
+      const acceptedOverrides = new Set(overrides.map((a) => a.target.trim()));
+      const narrowed = acceptableOverrides(run).filter((n) => !acceptedOverrides.has(n));
+      if (narrowed.length) hints.push(`a narrowed run counts only once each override is accepted by name: --accept-override NAME --reason TEXT (not accepted: ${narrowed.join(", ")})`);
+    }
+    return conflict(`run ${id} is ${judgement.decision}, only a GO run can be signed off: ${[judgement.reasons.join("; "), ...hints].join("; ")}`);
   }
   return undefined;
 }

@@ -15,10 +15,11 @@ function isFull(run: RunRecord): boolean {
 }
 
 /**
- * GO only when every task passed in full mode, attestation is clean, nothing makes the run
- * unsignable, no skip is left unaccepted, and no check is flaky. A failure (or a flake) is NO-GO;
+ * GO only when every task passed in full mode and full scope, attestation is clean, nothing makes
+ * the run unsignable, no skip or override (a narrowing of the plan) is left unaccepted, and no
+ * check is flaky. A failure (or a flake) is NO-GO;
  * anything unverified (not ready, lost, skipped, cancelled, error, quick, still running, nothing
- * run at all) is INCOMPLETE. Skips count as accepted only when run.signoff names them.
+ * run at all) is INCOMPLETE. Skips and overrides count as accepted only when run.signoff names them.
  */
 export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgement {
   const noGo: string[] = [];
@@ -41,6 +42,12 @@ export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgemen
     // An opt-in leg is outside the gate unless asked for (--with): listed everywhere, never blocking.
     if (s.source === "opt-in" || accepted.has(s.target)) continue;
     incomplete.push(`${s.target} skipped (${s.source}): ${s.reason}`);
+  }
+  const acceptedOverrides = new Set((run.signoff?.acceptedOverrides ?? []).map((o) => o.target));
+  for (const o of run.overrides) {
+    // Said already: a quick run is never GO, and a --skip is judged (and accepted) as the skip itself.
+    if (o.name === "quick" || o.name.startsWith("skip:") || acceptedOverrides.has(o.name)) continue;
+    incomplete.push(`scope narrowed: ${o.detail}`);
   }
   for (const f of flakes) noGo.push(`${f.checkId} on ${f.node} is flaky in ${f.stageId}: passed ${f.passed} of ${f.total}`);
   for (const f of run.attestationFlags) incomplete.push(`not valid for sign-off: ${f}`);

@@ -158,6 +158,7 @@ export class RunEngine {
             allowDestructive: task.allowDestructive,
             captures,
             onlyTags: task.onlyTags,
+            onlyChecks: task.onlyChecks,
             probesYaml: task.probesYaml,
             fault,
           }),

@@ -7,6 +7,7 @@ import type { FaultSpec, SkipRecord } from "../store/runs.js";
 import type { PlannedStage, PlannedTask } from "./core.js";
 import { checkNamedNodes, type RosterNode } from "./node-choice.js";
 import { checkOptIns, checkPins, checkSkips, quickStages } from "./run-choices.js";
+import { runOverrides, type Override } from "./scope.js";
 import { buildCrossStage, buildMatrixStage, buildSuiteStage, type StageBuild } from "./stage-tasks.js";
 
 export type { RosterNode };
@@ -24,6 +25,10 @@ export interface RunRequest {
   quick?: boolean;
   /** --bind ROLE=NODE, for every cross stage with that role. */
   bindings?: Record<string, string>;
+  /** --only CHECK: only these check ids of suite stages and matrix legs. */
+  onlyChecks?: string[];
+  /** --tags T: only checks carrying one of these tags (instead of the quick tags with --quick). */
+  tags?: string[];
 }
 
 export interface TaskSpec extends PlannedTask {
@@ -36,6 +41,7 @@ export interface TaskSpec extends PlannedTask {
   specYaml: string;
   probesYaml: string;
   onlyTags: string[];
+  onlyChecks: string[];
   fault?: FaultSpec;
 }
 
@@ -49,6 +55,8 @@ export interface ResolvedRun {
   bindings: { stageId: string; role: string; node: string }[];
   /** Why the run can never be signed off, whatever its outcome. */
   unsignable: string[];
+  /** How the run is narrower than the plan; empty for a full-scope run. */
+  overrides: Override[];
 }
 
 const STAGE_KINDS = ["single", "fleet", "cross", "matrix"];
@@ -94,8 +102,11 @@ export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], ru
     skips: skips.map((s) => ({ ...s, source: "--skip" })),
     bindings: [],
     unsignable: [],
+    overrides: [],
   };
-  const build: StageBuild = { runId, req, roster, onlyTags: req.quick ? (plan.quick?.tags ?? DEFAULT_QUICK_TAGS) : [], out };
+  const quickTags = plan.quick?.tags ?? DEFAULT_QUICK_TAGS;
+  const onlyTags = req.tags?.length ? req.tags : req.quick ? quickTags : [];
+  const build: StageBuild = { runId, req, roster, onlyTags, onlyChecks: req.onlyChecks ?? [], out };
   for (const stage of selected) {
     if (skipped.has(stage.id)) continue;
     if (isSuiteStage(stage)) buildSuiteStage(stage, build);
@@ -103,6 +114,11 @@ export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], ru
     else buildMatrixStage(stage, build, skipped);
   }
   if (!out.tasks.length) throw new FleetgateError("bad_input", "nothing left to run: every stage or leg asked for is skipped or opt-in");
+  const ran = selected.flatMap((stage) => {
+    const nodes = [...new Set(out.tasks.filter((t) => t.stageId === stage.id).map((t) => t.node))];
+    return nodes.length ? [{ stage, nodes }] : [];
+  });
+  out.overrides = runOverrides(plan, req, ran, roster, quickTags);
   // A dev node (a laptop, a scratch VM) is a target only when named; its results prove nothing for a release.
   for (const name of new Set(out.tasks.map((t) => t.node))) {
     if (roster.find((n) => n.name === name)?.labels.role === "dev") out.unsignable.push(`node ${name} is role=dev (named with --node)`);

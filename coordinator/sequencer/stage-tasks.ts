@@ -25,6 +25,7 @@ export interface StageBuild {
   req: RunRequest;
   roster: RosterNode[];
   onlyTags: string[];
+  onlyChecks: string[];
   out: ResolvedRun;
 }
 
@@ -50,6 +51,7 @@ export function buildSuiteStage(stage: SuiteStageDef, b: StageBuild): void {
         specYaml: "",
         probesYaml: "",
         onlyTags: b.onlyTags,
+        onlyChecks: b.onlyChecks,
       });
     }
   }
@@ -82,6 +84,7 @@ export function buildCrossStage(stage: CrossStageDef, b: StageBuild): void {
       probesYaml: "",
       // A step is the scenario: --quick does not drop it.
       onlyTags: [],
+      onlyChecks: [],
       fault,
     });
   };
@@ -133,6 +136,7 @@ export function buildMatrixStage(stage: MatrixStageDef, b: StageBuild, skipped: 
       specYaml: leg.suite ? "" : oneCheckSuite(`${stage.id}.${leg.id}`, leg.id, leg as Record<string, unknown>, ["id", "on", "suite", "requires", "opt_in"]),
       probesYaml: probes.length ? stringify({ suite: `${stage.id}.probes`, checks: probes }) : "",
       onlyTags: b.onlyTags,
+      onlyChecks: b.onlyChecks,
     });
   });
 }

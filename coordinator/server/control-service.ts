@@ -16,6 +16,7 @@ import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
 import { checkGating } from "../sequencer/gating.js";
 import { planRevision, resolveRun } from "../sequencer/plan-run.js";
+import { NARROWS_STAGES } from "../sequencer/scope.js";
 import { runRequest } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
 import { signOff } from "./signoff.js";
@@ -116,7 +117,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
       const revision = planRevision(req.planYaml, req.suites);
       const stageIds = resolved.stages.map((s) => s.id);
-      checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId));
+      checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId, NARROWS_STAGES));
       deps.beforeRun?.(plan);
       const inRun = new Set(resolved.tasks.map((t) => t.node));
       const flags = [...attestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId)].flatMap(([node, fs]) =>
@@ -135,7 +136,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           createdAt: Date.now(),
           mode: resolved.mode,
           planRevision: revision,
-          options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable },
+          options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides },
           nodes: roster.filter((n) => inRun.has(n.identity.name)).map((n) => n.identity),
         },
         resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
@@ -181,9 +182,10 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     signOff: unary(deps, (req: pb.SignOffRequest): pb.SignOffResponse => {
-      const accept = req.accept.map((s) => ({ target: s.target, reason: s.reason }));
-      const run = signOff(db, { runId: req.runId, by: req.by, accept }, Date.now());
-      deps.log.info({ run: req.runId, by: run.signoff?.by, accepted: accept.map((a) => a.target) }, "run signed off");
+      const pairs = (list: pb.Skip[]) => list.map((s) => ({ target: s.target, reason: s.reason }));
+      const [accept, acceptOverrides] = [pairs(req.accept), pairs(req.acceptOverrides)];
+      const run = signOff(db, { runId: req.runId, by: req.by, accept, acceptOverrides }, Date.now());
+      deps.log.info({ run: req.runId, by: run.signoff?.by, accepted: accept.map((a) => a.target), overrides: acceptOverrides.map((a) => a.target) }, "run signed off");
       deps.afterSignoff?.(req.runId);
       return create(pb.SignOffResponseSchema, { run });
     }),

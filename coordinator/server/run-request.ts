@@ -12,6 +12,8 @@ export function runRequest(req: pb.StartRunRequest): RunRequest {
     withLegs: req.withLegs,
     quick: req.quick,
     bindings: { ...req.bindings },
+    onlyChecks: [...req.onlyChecks],
+    tags: [...req.tags],
   };
 }
 

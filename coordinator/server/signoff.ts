@@ -1,4 +1,5 @@
-// `coord signoff`: records who signed a finished run off, when, and which skips they accepted.
+// `coord signoff`: records who signed a finished run off, when, and which skips and overrides
+// (narrowings of the plan) they accepted.
 // The decision is signoffRefusal's (pure); this file loads, decides and writes in one transaction,
 // so two sign-offs of one run cannot both land.
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -13,6 +14,8 @@ export interface SignOffInput {
   runId: string;
   by: string;
   accept: Acceptance[];
+  /** Overrides of a narrowed run accepted by name (--accept-override), each with a reason. */
+  acceptOverrides?: Acceptance[];
 }
 
 /** Signs `req.runId` off at `now` and returns the run as stored; throws FleetgateError when refused. */
@@ -22,10 +25,11 @@ export function signOff(db: Db, req: SignOffInput, now: number): RunRecord {
   return db.transaction((): RunRecord => {
     const run = runWithFlakes(db, req.runId);
     if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
-    const judgement = judgeRun(withSignoff(run, by, req.accept, now), run.flakes);
-    const refusal = signoffRefusal(run, judgement, req.accept);
+    const overrides = req.acceptOverrides ?? [];
+    const judgement = judgeRun(withSignoff(run, by, req.accept, now, overrides), run.flakes);
+    const refusal = signoffRefusal(run, judgement, req.accept, overrides);
     if (refusal) throw new FleetgateError(refusal.code, refusal.message);
-    insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept) });
+    insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept), acceptedOverrides: acceptedSkips(overrides) });
     return runWithFlakes(db, run.runId) as RunRecord;
   })();
 }

@@ -119,4 +119,13 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- coord run --only CHECK: the check ids a task runs (empty: all).
+      ALTER TABLE tasks ADD COLUMN only_checks_json TEXT NOT NULL DEFAULT '[]';
+      -- Overrides of a narrowed run (RunOptions.overrides) accepted by name at sign-off.
+      ALTER TABLE signoffs ADD COLUMN accepted_overrides_json TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];

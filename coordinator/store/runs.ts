@@ -39,6 +39,8 @@ export interface RunOptions {
   bindings?: { stageId: string; role: string; node: string }[];
   /** Why the run can never be signed off, e.g. a role=dev node named with --node. */
   unsignable?: string[];
+  /** How the run is narrower than its plan (--iterations, --node, --only, --tags, --quick, --skip, --with). */
+  overrides?: { name: string; detail: string }[];
 }
 
 export interface NewTask {
@@ -58,6 +60,7 @@ export interface NewTask {
   specYaml?: string;
   probesYaml?: string;
   onlyTags?: string[];
+  onlyChecks?: string[];
   fault?: FaultSpec;
 }
 
@@ -73,12 +76,12 @@ export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
       run.mode, run.planRevision, JSON.stringify(run.options), JSON.stringify(run.nodes.map((n) => toJson(NodeIdentitySchema, n))));
     const insert = db.prepare(
       `INSERT INTO tasks (id, run_id, ordinal, stage_id, node_name, iteration, suite_path, allow_destructive, status,
-         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json, fault_json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+         stage_kind, step_id, role, grp, spec_yaml, probes_yaml, only_tags_json, fault_json, only_checks_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     tasks.forEach((t, i) =>
       insert.run(t.id, run.id, i, t.stageId, t.nodeName, t.iteration, t.suitePath, t.allowDestructive ? 1 : 0,
-        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? []), t.fault ? JSON.stringify(t.fault) : ""),
+        t.stageKind ?? "", t.stepId ?? "", t.role ?? "", t.group ?? 0, t.specYaml ?? "", t.probesYaml ?? "", JSON.stringify(t.onlyTags ?? []), t.fault ? JSON.stringify(t.fault) : "", JSON.stringify(t.onlyChecks ?? [])),
     );
   })();
 }
@@ -100,6 +103,7 @@ export interface TaskRow {
   specYaml: string;
   probesYaml: string;
   onlyTags: string[];
+  onlyChecks: string[];
   fault?: FaultSpec;
 }
 
@@ -122,6 +126,7 @@ interface RawTask {
   spec_yaml: string;
   probes_yaml: string;
   only_tags_json: string;
+  only_checks_json: string;
   fault_json: string;
 }
 
@@ -143,6 +148,7 @@ function taskFromRow(r: RawTask): TaskRow {
     specYaml: r.spec_yaml,
     probesYaml: r.probes_yaml,
     onlyTags: JSON.parse(r.only_tags_json) as string[],
+    onlyChecks: JSON.parse(r.only_checks_json) as string[],
     fault: r.fault_json ? (JSON.parse(r.fault_json) as FaultSpec) : undefined,
   };
 }
@@ -185,6 +191,8 @@ export interface SignoffRecord {
   by: string;
   at: number;
   accepted: SkipRecord[];
+  /** Overrides (RunOptions.overrides) accepted by name, each with a reason. */
+  acceptedOverrides: SkipRecord[];
 }
 
 interface RawRun {
@@ -205,9 +213,10 @@ interface RawRun {
   signed_by: string | null;
   signed_at: number | null;
   accepted_json: string | null;
+  accepted_overrides_json: string | null;
 }
 
-const RUN_SELECT = "SELECT r.*, s.signed_by, s.signed_at, s.accepted_json FROM runs r LEFT JOIN signoffs s ON s.run_id = r.id";
+const RUN_SELECT = "SELECT r.*, s.signed_by, s.signed_at, s.accepted_json, s.accepted_overrides_json FROM runs r LEFT JOIN signoffs s ON s.run_id = r.id";
 
 function runFromRow(r: RawRun): StoredRun {
   return {
@@ -225,7 +234,14 @@ function runFromRow(r: RawRun): StoredRun {
     planRevision: r.plan_rev,
     options: JSON.parse(r.options_json) as RunOptions,
     nodes: (JSON.parse(r.nodes_json) as JsonValue[]).map((n) => fromJson(NodeIdentitySchema, n)),
-    signoff: r.signed_by ? { by: r.signed_by, at: r.signed_at ?? 0, accepted: JSON.parse(r.accepted_json ?? "[]") as SkipRecord[] } : undefined,
+    signoff: r.signed_by
+      ? {
+          by: r.signed_by,
+          at: r.signed_at ?? 0,
+          accepted: JSON.parse(r.accepted_json ?? "[]") as SkipRecord[],
+          acceptedOverrides: JSON.parse(r.accepted_overrides_json ?? "[]") as SkipRecord[],
+        }
+      : undefined,
   };
 }
 
@@ -266,7 +282,9 @@ export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredR
 }
 
 export function insertSignoff(db: Db, runId: string, signoff: SignoffRecord): void {
-  db.prepare("INSERT INTO signoffs (run_id, signed_by, signed_at, accepted_json) VALUES (?, ?, ?, ?)").run(runId, signoff.by, signoff.at, JSON.stringify(signoff.accepted));
+  db.prepare("INSERT INTO signoffs (run_id, signed_by, signed_at, accepted_json, accepted_overrides_json) VALUES (?, ?, ?, ?, ?)").run(
+    runId, signoff.by, signoff.at, JSON.stringify(signoff.accepted), JSON.stringify(signoff.acceptedOverrides),
+  );
 }
 
 export type CommitOutcome =
@@ -394,9 +412,10 @@ export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
     planRevision: run.planRevision,
     bindings: run.options.bindings ?? [],
     nodes: run.nodes,
-    signoff: run.signoff && { by: run.signoff.by, atMs: BigInt(run.signoff.at), accepted: run.signoff.accepted },
+    signoff: run.signoff && { by: run.signoff.by, atMs: BigInt(run.signoff.at), accepted: run.signoff.accepted, acceptedOverrides: run.signoff.acceptedOverrides },
     withLegs: run.options.withLegs ?? [],
     unsignable: run.options.unsignable ?? [],
+    overrides: run.options.overrides ?? [],
   });
 }
 
@@ -413,17 +432,25 @@ export function capturesOf(db: Db, taskIds: string[]): Map<string, Record<string
 }
 
 /**
- * How a stage ended in the newest finished full run of this plan revision that ran it: what
+ * How a stage ended in the newest finished full-mode, full-scope run of this plan revision that ran it: what
  * gating asks when a stage is run on its own. Undefined when no such run exists.
  */
-export function latestStageOutcome(db: Db, planName: string, planRevision: string, stageId: string): { runId: string; statuses: Status[] } | undefined {
+export function latestStageOutcome(
+  db: Db,
+  planName: string,
+  planRevision: string,
+  stageId: string,
+  /** Override names that disqualify a run: it did not verify the whole stage. */
+  narrowing: string[],
+): { runId: string; statuses: Status[] } | undefined {
   const runs = db
     .prepare(
       `SELECT r.id FROM runs r WHERE r.plan_name = ? AND r.plan_rev = ? AND r.mode = 'full' AND r.finished_at IS NOT NULL
          AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id AND t.stage_id = ?)
+         AND NOT EXISTS (SELECT 1 FROM json_each(r.options_json, '$.overrides') o WHERE json_extract(o.value, '$.name') IN (SELECT value FROM json_each(?)))
        ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`,
     )
-    .get(planName, planRevision, stageId) as { id: string } | undefined;
+    .get(planName, planRevision, stageId, JSON.stringify(narrowing)) as { id: string } | undefined;
   if (!runs) return undefined;
   const statuses = (db.prepare("SELECT status FROM tasks WHERE run_id = ? AND stage_id = ?").all(runs.id, stageId) as { status: string }[]).map((r) => statusFromName(r.status));
   return { runId: runs.id, statuses };

@@ -52,8 +52,11 @@ describe("parseBinding", () => {
 
 describe("startRunRequest", () => {
   it("sends every run flag, each skip marked as decided by --skip", () => {
-    const req = startRunRequest(["all"], { plan: "gate.yaml", node: ["n1"], iterations: 3, skips: [{ target: "fleet", reason: "r" }], with: ["e2e"], quick: true, bind: { writer: "n1" } }, { planYaml: "plan: p", suites: { "s.yaml": "suite: s" } });
+    const flags = { plan: "gate.yaml", node: ["n1"], iterations: 3, skips: [{ target: "fleet", reason: "r" }], with: ["e2e"], quick: true, bind: { writer: "n1" }, only: ["api"], tags: ["smoke"] };
+    const req = startRunRequest(["all"], flags, { planYaml: "plan: p", suites: { "s.yaml": "suite: s" } });
     expect(req).toEqual({
+      onlyChecks: ["api"],
+      tags: ["smoke"],
       planPath: "gate.yaml",
       planYaml: "plan: p",
       suites: { "s.yaml": "suite: s" },

@@ -111,7 +111,7 @@ export class StateDir {
   }
 
   signOff(runId: string, at = 1_732_600_000_000): void {
-    insertSignoff(this.db, runId, { by: "alice", at, accepted: [{ target: "matrix", reason: "KVM host ordered", source: "sign-off" }] });
+    insertSignoff(this.db, runId, { by: "alice", at, accepted: [{ target: "matrix", reason: "KVM host ordered", source: "sign-off" }], acceptedOverrides: [] });
   }
 
   /** One check result then the task's end, as the agent on `node` sends them. */

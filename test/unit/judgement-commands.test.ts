@@ -7,28 +7,39 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { formatKnownGood, pairAcceptances, registerJudgementCommands } from "../../coordinator/cli/judgement-commands.js";
+import { formatKnownGood, pairAcceptances, registerJudgementCommands, type AcceptToken } from "../../coordinator/cli/judgement-commands.js";
 import { signOff } from "../../coordinator/server/signoff.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { finishRun, insertRun, listRuns, loadRunRecord, setTaskStatus } from "../../coordinator/store/runs.js";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError, toGrpcError } from "../../shared/errors.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { toGrpcError } from "../../shared/grpc/status.js";
 import { serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
 import { run } from "./judgement-runs.js";
 
 describe("pairAcceptances", () => {
-  it("pairs the n-th --accept-skip with the n-th --reason", () => {
-    expect(pairAcceptances(["matrix", "fleet/kvm"], ["covered by r0", "no KVM"])).toEqual([
-      { target: "matrix", reason: "covered by r0" },
-      { target: "fleet/kvm", reason: "no KVM" },
-    ]);
+  const t = (flag: AcceptToken["flag"], value: string): AcceptToken => ({ flag, value });
+
+  it("pairs each --accept-skip and --accept-override with the --reason typed after it", () => {
+    const tokens = [t("accept-skip", "matrix"), t("reason", "covered by r0"), t("accept-override", "iterations"), t("reason", "hotfix"), t("accept-skip", "fleet/kvm"), t("reason", "no KVM")];
+    expect(pairAcceptances(tokens)).toEqual({
+      skips: [
+        { target: "matrix", reason: "covered by r0" },
+        { target: "fleet/kvm", reason: "no KVM" },
+      ],
+      overrides: [{ target: "iterations", reason: "hotfix" }],
+    });
   });
 
-  it("refuses an --accept-skip without its --reason", () => {
-    expect(() => pairAcceptances(["matrix", "kvm"], ["why"])).toThrow(
-      "each --accept-skip needs its own --reason, in the same order: got 2 --accept-skip and 1 --reason; write --accept-skip TARGET --reason TEXT for each skip",
+  it("refuses an --accept-skip without its --reason, naming it", () => {
+    expect(() => pairAcceptances([t("accept-skip", "matrix"), t("accept-override", "nodes"), t("reason", "why")])).toThrow(
+      "--accept-skip matrix needs --reason TEXT (every acceptance is recorded with why it is acceptable)",
     );
+  });
+
+  it("refuses a --reason that follows no acceptance", () => {
+    expect(() => pairAcceptances([t("reason", "why")])).toThrow('--reason "why" follows no --accept-skip or --accept-override; write --accept-skip TARGET --reason TEXT or --accept-override NAME --reason TEXT');
   });
 });
 
@@ -136,7 +147,7 @@ describe("coord signoff, known-good and diff over gRPC", () => {
   });
 
   it("refuses an --accept-skip without --reason before calling the coordinator", async () => {
-    await expect(coord("signoff", "r1", "--by", "alice", "--accept-skip", "matrix")).rejects.toThrow(/got 1 --accept-skip and 0 --reason/);
+    await expect(coord("signoff", "r1", "--by", "alice", "--accept-skip", "matrix")).rejects.toThrow("--accept-skip matrix needs --reason TEXT");
     expect(loadRunRecord(db, "r1")?.signoff).toBeUndefined();
   });
 

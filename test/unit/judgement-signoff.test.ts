@@ -162,7 +162,7 @@ describe("signOff against the store", () => {
     store("r1");
     const signed = signOff(db, { runId: "r1", by: " alice ", accept: [] }, NOW);
     expect(signed.signoff).toMatchObject({ by: "alice", atMs: BigInt(NOW), accepted: [] });
-    expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [] });
+    expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [], acceptedOverrides: [] });
     expect(listRuns(db, 10, { signedOnly: true }).map((r) => r.id)).toEqual(["r1"]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { captureScope, tagSelector } from "../../agent/daemon/task-options.js";
+import { captureScope, checkSelector } from "../../agent/daemon/task-options.js";
 import { expandVariables } from "../../shared/model/expand.js";
 import type { ResolvedCheck } from "../../shared/model/suite.js";
 
@@ -18,9 +18,20 @@ describe("what a task asks of the suite run", () => {
 
   it("selects only checks carrying a quick tag, and everything when no tag is asked for", () => {
     const check = (tags: string[]) => ({ tags }) as unknown as ResolvedCheck;
-    const quick = tagSelector(["quick"]);
+    const quick = checkSelector(["quick"]);
     expect(quick?.(check(["quick", "net"]))).toBe(true);
     expect(quick?.(check(["slow"]))).toBe(false);
-    expect(tagSelector([])).toBeUndefined();
+    expect(checkSelector([])).toBeUndefined();
+  });
+
+  it("selects by --only check id, and by id and tag when both are asked for", () => {
+    const check = (id: string, tags: string[] = []) => ({ id, tags }) as unknown as ResolvedCheck;
+    const only = checkSelector([], ["api"]);
+    expect(only?.(check("api"))).toBe(true);
+    expect(only?.(check("db"))).toBe(false);
+    const both = checkSelector(["quick"], ["api"]);
+    expect(both?.(check("api", ["quick"]))).toBe(true);
+    expect(both?.(check("api", ["slow"]))).toBe(false);
+    expect(both?.(check("db", ["quick"]))).toBe(false);
   });
 });

@@ -1,0 +1,53 @@
+// Pure: how a run is narrower than its plan. A gate that passed with one iteration of five, or on
+// one node of the fleet, proved less than the plan asks ("N of N must be green", seed archy), so
+// every narrowing is recorded with the run and shown in every report; such a run is signable only
+// when sign-off accepts each override by name, with a reason.
+import { isSuiteStage, type Plan, type StageDef } from "../../shared/model/plan.js";
+import type { RosterNode } from "./node-choice.js";
+import type { RunRequest } from "./plan-run.js";
+import { stageTargets } from "./stage-shape.js";
+
+export interface Override {
+  /** What `coord signoff --accept-override` takes: iterations, nodes, only, tags, quick, skip:T, with:LEG. */
+  name: string;
+  /** In words: "iterations 1 of 2 on fleet". */
+  detail: string;
+}
+
+/** Override names a `--skip` makes; `--accept-skip TARGET` accepts them too (one decision, one name). */
+export const skipOverride = (target: string): string => `skip:${target}`;
+
+/** Narrowings that change what a stage verified, so the run cannot stand in for the stage's full run. */
+export const NARROWS_STAGES = ["iterations", "nodes", "only", "tags"];
+
+/** The same nodes a fleet stage would have run on without --node, unless none can be chosen. */
+function fullTargets(stage: StageDef, roster: RosterNode[]): string[] | undefined {
+  if (!isSuiteStage(stage)) return undefined;
+  try {
+    return stageTargets(stage, roster, []).chosen.map((n) => n.name);
+  } catch {
+    // A single stage whose selector matches two nodes needs --node: naming one is not narrowing.
+    return undefined;
+  }
+}
+
+/**
+ * Every way this run is narrower than `plan`: `ran` are the stages that got tasks, with the nodes
+ * they run on. Stage selection itself (`coord run fleet`) is not an override: gating decides
+ * whether the stages before it are green.
+ */
+export function runOverrides(plan: Plan, req: RunRequest, ran: { stage: StageDef; nodes: string[] }[], roster: RosterNode[], quickTags: string[]): Override[] {
+  const out: Override[] = [];
+  for (const { stage, nodes } of ran) {
+    const planned = isSuiteStage(stage) ? (stage.iterations ?? 1) : 1;
+    if (req.iterations > 0 && req.iterations < planned) out.push({ name: "iterations", detail: `iterations ${req.iterations} of ${planned} on ${stage.id}` });
+    const full = req.nodeNames.length ? fullTargets(stage, roster) : undefined;
+    if (full && nodes.length < full.length) out.push({ name: "nodes", detail: `nodes ${nodes.join(", ")} of ${full.join(", ")} on ${stage.id}` });
+  }
+  if (req.onlyChecks?.length) out.push({ name: "only", detail: `only checks ${req.onlyChecks.join(", ")} (--only)` });
+  if (req.tags?.length) out.push({ name: "tags", detail: `only checks tagged ${req.tags.join(", ")} (--tags)` });
+  if (req.quick) out.push({ name: "quick", detail: `quick: only checks tagged ${quickTags.join(", ")}${plan.quick?.stages ? ` in stages ${plan.quick.stages.join(", ")}` : ""}` });
+  for (const s of req.skips ?? []) out.push({ name: skipOverride(s.target), detail: `${s.target} skipped (--skip): ${s.reason}` });
+  for (const leg of req.withLegs ?? []) out.push({ name: `with:${leg}`, detail: `opt-in leg ${leg} run (--with)` });
+  return out;
+}
