@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { runSuite } from "../agent/engine/run-suite.js";
 import { openDb } from "../coordinator/store/db.js";
-import { commitAgentEvent, insertRun, type NewTask } from "../coordinator/store/runs.js";
+import { recordAgentEvent } from "../coordinator/store/agent-events.js";
+import { insertRun, type NewTask } from "../coordinator/store/runs.js";
 import { AgentEventSchema, type AgentEvent } from "../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../shared/model/status.js";
 import { parseSuite } from "../shared/model/suite.js";
@@ -93,14 +94,14 @@ function commitAll(db: ReturnType<typeof openDb>, events: AgentEvent[], kind: "c
   const times: number[] = [];
   for (const e of events) {
     const t = performance.now();
-    const outcome = commitAgentEvent(db, "bench-node", MACHINE_ID, e);
+    const outcome = recordAgentEvent(db, "bench-node", MACHINE_ID, e);
     times.push(since(t));
     if (outcome.kind !== kind) throw new Error(`store bench: event ${e.seq} was ${outcome.kind}, expected ${kind}`);
   }
   return times;
 }
 
-/** commitAgentEvent into a real SQLite file (WAL, synchronous=NORMAL, as `coord serve` opens it). */
+/** recordAgentEvent into a real SQLite file (WAL, synchronous=NORMAL, as `coord serve` opens it). */
 export async function benchStore(cleanup: Cleanup, say: Progress): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "fleetgate-bench-store-"));
   const removeDir = cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
@@ -141,7 +142,7 @@ export async function benchStore(cleanup: Cleanup, say: Progress): Promise<Bench
     }
     const rows = (db.prepare("SELECT COUNT(*) AS n FROM check_results").get() as { n: number }).n;
     return {
-      title: "Store: `commitAgentEvent` into SQLite",
+      title: "Store: `recordAgentEvent` into SQLite",
       method:
         `A real SQLite file in a temp dir opened with \`openDb\` (WAL, synchronous=NORMAL), one run of ${STORE_TASKS} pending tasks. ` +
         `Warm-up 500 events and their repeats, then ${STORE_REPS} repetitions of ${STORE_EVENTS} new check events (each one transaction: ` +

@@ -1,16 +1,20 @@
 // The I/O shell around the pure sequencer: feeds it events (results, connects, ticks), applies
-// its commands (send a task, persist a status) and publishes progress to watchers.
+// its commands (send a task, persist a status) and publishes progress to watchers. It is the one
+// writer of task and run status: each step's statuses are written in one transaction — together
+// with the agent event that caused it, for results — before anything is sent or published.
 import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { FaultSchema, TaskSchema, type Fault } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { capturesOf, finishRun, getRun, getTask, listRuns, listTasks, setTaskStatus, type StoredRun, type TaskRow } from "../store/runs.js";
-import type { AgentSessions } from "../server/sessions.js";
+import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { recordAgentEvent, type CommitOutcome } from "../store/agent-events.js";
+import { finishRun, getRun, listRuns, type StoredRun } from "../store/runs.js";
+import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
+import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage, taskLabel } from "./stage-shape.js";
@@ -21,6 +25,14 @@ export interface EngineOptions {
   tickMs: number;
   /** Called once a run has finished and its status is stored (the evidence bundle). */
   onFinished?: (runId: string) => void;
+}
+
+/** A sequencer step whose statuses are written but whose sends and updates are still to do. */
+interface Decided {
+  runId: string;
+  run: ActiveRun;
+  state: SequencerState;
+  commands: SequencerCommand[];
 }
 
 interface ActiveRun {
@@ -73,14 +85,25 @@ export class RunEngine {
     this.apply(runId, { type: "start" });
   }
 
-  taskDone(runId: string, taskId: string, status: Status, summary: string): void {
-    this.apply(runId, { type: "task_done", taskId, status, summary });
-  }
-
-  checkReported(task: TaskRow, result: CheckResult): void {
-    this.publish(task.runId, {
-      event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } },
-    });
+  /**
+   * Commits an agent's event and what it decides in one transaction: the event row, its check
+   * result, and for a finished task the statuses the sequencer sets. A coordinator that dies
+   * right after the ack so never comes back to a task still "running" that nobody will finish.
+   * The caller acks only after this returns.
+   */
+  ingest(node: string, machineId: string, event: AgentEvent): CommitOutcome {
+    let decided: Decided | undefined;
+    const outcome = this.db.transaction((): CommitOutcome => {
+      const o = recordAgentEvent(this.db, node, machineId, event);
+      if (o.kind === "task_done") decided = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary });
+      return o;
+    })();
+    if (decided) this.carryOut(decided);
+    if (outcome.kind === "check") {
+      const { task, result } = outcome;
+      this.publish(task.runId, { event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
+    }
+    return outcome;
   }
 
   cancel(runId: string, reason: string): void {
@@ -113,7 +136,10 @@ export class RunEngine {
 
   private offlineNodes(tasks: TaskRow[], now: number): Record<string, number> {
     const offline: Record<string, number> = {};
-    for (const t of tasks) if (!this.sessions.isOnline(t.nodeName)) offline[t.nodeName] = now;
+    for (const t of tasks) {
+      const since = this.sessions.offlineSince(t.nodeName, now);
+      if (since !== undefined) offline[t.nodeName] = since;
+    }
     return offline;
   }
 
@@ -122,9 +148,24 @@ export class RunEngine {
   }
 
   private apply(runId: string, event: SequencerEvent): void {
+    const decided = this.db.transaction(() => this.decide(runId, event))();
+    if (decided) this.carryOut(decided);
+  }
+
+  /** Steps the sequencer and writes the statuses it sets; the caller's transaction holds both. */
+  private decide(runId: string, event: SequencerEvent): Decided | undefined {
     const run = this.active.get(runId);
-    if (!run) return;
+    if (!run) return undefined;
     const { state, commands } = step(run.state, event);
+    for (const cmd of commands) {
+      if (cmd.type === "task_status") setTaskStatus(this.db, cmd.taskId, cmd.status, cmd.summary);
+      else if (cmd.type === "run_finished") finishRun(this.db, runId, cmd.status);
+    }
+    return { runId, run, state, commands };
+  }
+
+  /** After the commit: the new state becomes the run's, then tasks are sent and watchers told. */
+  private carryOut({ runId, run, state, commands }: Decided): void {
     run.state = state;
     for (const cmd of commands) this.execute(runId, run, cmd);
   }
@@ -173,7 +214,6 @@ export class RunEngine {
         this.sessions.sendCancel(cmd.node, cmd.taskId);
         return;
       case "task_status": {
-        setTaskStatus(this.db, cmd.taskId, cmd.status, cmd.summary);
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
         this.publish(runId, {
@@ -195,7 +235,6 @@ export class RunEngine {
         return;
       }
       case "run_finished": {
-        finishRun(this.db, runId, cmd.status);
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
         const record = runWithFlakes(this.db, runId);

@@ -5,7 +5,7 @@
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
-import { insertSignoff } from "../store/runs.js";
+import { insertSignoff } from "../store/signoffs.js";
 import { acceptedSkips, signoffRefusal, withSignoff, type Acceptance } from "../judgement/signoff-rules.js";
 import { runWithFlakes } from "../judgement/stored.js";
 import { judgeRun } from "../judgement/verdict.js";

@@ -8,7 +8,7 @@ import { prepareTarget, receiveBundle, type BundleChunk } from "../../coordinato
 import { EvidenceRecorder } from "../../coordinator/evidence/recorder.js";
 import type { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { exportEvidenceHandler } from "../../coordinator/server/evidence-service.js";
-import { AgentSessions } from "../../coordinator/server/sessions.js";
+import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
 import { coord } from "./evidence-cli.js";

@@ -1,11 +1,14 @@
 // Stored runs for the evidence tests, built through the real store: insertRun, then the agent
-// events a real agent would send (commitAgentEvent), then finishRun.
+// events a real agent would send (recordAgentEvent), then finishRun.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDb, type Db } from "../../coordinator/store/db.js";
-import { commitAgentEvent, finishRun, insertRun, insertSignoff, setTaskStatus, type NewTask } from "../../coordinator/store/runs.js";
+import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
+import { finishRun, insertRun, type NewTask } from "../../coordinator/store/runs.js";
+import { insertSignoff } from "../../coordinator/store/signoffs.js";
+import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { NodeIdentitySchema, type CheckResultSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
@@ -119,7 +122,9 @@ export class StateDir {
     const origin = { machineId: machineOf(node), bootId: "boot", hostname: `${node}.lan` };
     const summary = status === Status.PASSED ? "1/1 checks passed" : "1 of 1 checks failed";
     setTaskStatus(this.db, taskId, Status.RUNNING, "", 1);
-    commitAgentEvent(this.db, node, origin.machineId, create(AgentEventSchema, { seq: BigInt(++this.seq), origin, body: { case: "check", value: { taskId, result: { kind: "command", ...result } } } }));
-    commitAgentEvent(this.db, node, origin.machineId, create(AgentEventSchema, { seq: BigInt(++this.seq), origin, body: { case: "taskDone", value: { taskId, status, summary } } }));
+    recordAgentEvent(this.db, node, origin.machineId, create(AgentEventSchema, { seq: BigInt(++this.seq), origin, body: { case: "check", value: { taskId, result: { kind: "command", ...result } } } }));
+    recordAgentEvent(this.db, node, origin.machineId, create(AgentEventSchema, { seq: BigInt(++this.seq), origin, body: { case: "taskDone", value: { taskId, status, summary } } }));
+    // The run engine writes the outcome the sequencer decides; this fixture stands in for it.
+    setTaskStatus(this.db, taskId, status, summary, 2);
   }
 }

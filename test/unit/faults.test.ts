@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkPartitionAddresses, partitionScript } from "../../agent/daemon/faults.js";
-import { peerAddress } from "../../coordinator/server/sessions.js";
+import { peerAddress } from "../../coordinator/fleet/sessions.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parsePlan } from "../../shared/model/plan.js";
 

@@ -9,7 +9,9 @@ import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import type { Flake } from "../../coordinator/judgement/types.js";
 import { signOff } from "../../coordinator/server/signoff.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
-import { commitAgentEvent, finishRun, getRun, insertRun, listRuns, setTaskStatus, type RunOptions } from "../../coordinator/store/runs.js";
+import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
+import { finishRun, getRun, insertRun, listRuns, type RunOptions } from "../../coordinator/store/runs.js";
+import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
@@ -140,7 +142,7 @@ describe("signOff against the store", () => {
       const seq = BigInt(created++);
       const event = create(AgentEventSchema, { seq, origin: { machineId: "m1" }, body: { case: "check", value: { taskId: t.id, result: { checkId: "http", kind: "http", status } } } });
       setTaskStatus(db, t.id, Status.RUNNING, "", created);
-      expect(commitAgentEvent(db, "n1", "m1", event).kind).toBe("check");
+      expect(recordAgentEvent(db, "n1", "m1", event).kind).toBe("check");
       setTaskStatus(db, t.id, status, `http ${status === Status.PASSED ? "passed" : "failed"}`, created);
     });
     finishRun(db, id, s.status ?? (http.every((h) => h === Status.PASSED) ? Status.PASSED : Status.FAILED), created);
@@ -243,7 +245,7 @@ describe("judgeStored", () => {
       [{ id: taskId, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "fleet.yaml", allowDestructive: false }],
     );
     setTaskStatus(db, taskId, Status.RUNNING, "", created);
-    commitAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(created++), origin: { machineId: "m1" }, body: { case: "check", value: { taskId, result: { checkId: "http", status: http } } } }));
+    recordAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(created++), origin: { machineId: "m1" }, body: { case: "check", value: { taskId, result: { checkId: "http", status: http } } } }));
     setTaskStatus(db, taskId, http, "", created);
     finishRun(db, id, http, created);
   }

@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { MIGRATIONS } from "../../coordinator/store/migrations.js";
-import { commitAgentEvent, insertRun, loadRunRecord, setTaskStatus, type NewTask } from "../../coordinator/store/runs.js";
+import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
+import { loadRunRecord } from "../../coordinator/store/run-record.js";
+import { insertRun, type NewTask } from "../../coordinator/store/runs.js";
+import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../../shared/model/status.js";
 
@@ -86,14 +89,14 @@ describe("openDb and migrations", () => {
   });
 });
 
-describe("commitAgentEvent", () => {
+describe("recordAgentEvent", () => {
   beforeEach(seedRun);
 
   it("applies a (node, seq) once: the resent event is a duplicate and no row is doubled", () => {
-    const first = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo"), 1000);
+    const first = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo"), 1000);
     expect(first.kind).toBe("check");
     // The resend carries a different summary: it must not overwrite what was committed.
-    const again = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { summary: "resent" }), 2000);
+    const again = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { summary: "resent" }), 2000);
     expect(again).toEqual({ kind: "duplicate" });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(1);
     expect(count("SELECT COUNT(*) AS n FROM agent_events WHERE node_name = 'n1' AND seq = 1")).toBe(1);
@@ -101,63 +104,56 @@ describe("commitAgentEvent", () => {
   });
 
   it("recognises a repeated task_done as a duplicate", () => {
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED)).kind).toBe("task_done");
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED))).toEqual({ kind: "duplicate" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED)).kind).toBe("task_done");
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, doneEvent(7, "run1/smoke/n1/1", Status.PASSED))).toEqual({ kind: "duplicate" });
   });
 
-  it("records a running task's outcome in the same transaction as the event that reports it", () => {
+  it("reports a task's end without writing its status: the run engine is the one writer", () => {
     setTaskStatus(db, "run1/smoke/n1/1", Status.RUNNING, "", 500);
-    commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(8, "run1/smoke/n1/1", Status.FAILED), 1000);
-    // No engine ran here: the store alone must already show the task finished.
-    expect(db.prepare("SELECT status, summary, finished_at FROM tasks WHERE id = 'run1/smoke/n1/1'").get()).toEqual({ status: "failed", summary: "1/1 checks passed", finished_at: 1000 });
-  });
-
-  it("leaves a task that is no longer running (lost, cancelled) as it is when a late report arrives", () => {
-    setTaskStatus(db, "run1/smoke/n1/1", Status.LOST, "node n1 lost", 500);
-    commitAgentEvent(db, "n1", N1_MACHINE, doneEvent(9, "run1/smoke/n1/1", Status.PASSED), 1000);
-    expect(db.prepare("SELECT status FROM tasks WHERE id = 'run1/smoke/n1/1'").get()).toEqual({ status: "lost" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, doneEvent(8, "run1/smoke/n1/1", Status.FAILED), 1000)).toMatchObject({ kind: "task_done", status: Status.FAILED });
+    expect(db.prepare("SELECT status FROM tasks WHERE id = 'run1/smoke/n1/1'").get()).toEqual({ status: "running" });
   });
 
   it("keeps the same seq from two different nodes apart", () => {
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "echo")).kind).toBe("check");
-    expect(commitAgentEvent(db, "n2", N2_MACHINE, checkEvent(1, "run1/fleet/n2/1", "echo", { machineId: N2_MACHINE })).kind).toBe("check");
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "echo")).kind).toBe("check");
+    expect(recordAgentEvent(db, "n2", N2_MACHINE, checkEvent(1, "run1/fleet/n2/1", "echo", { machineId: N2_MACHINE })).kind).toBe("check");
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(2);
   });
 
   it("rejects a result whose origin machine-id is not the node's, and stores no check", () => {
-    const outcome = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }));
+    const outcome = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }));
     expect(outcome).toEqual({ kind: "rejected", reason: `result for node n1 came from machine-id ${N2_MACHINE}, expected ${N1_MACHINE}`, runId: "run1" });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
     // Acknowledged all the same, so the agent stops resending it.
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }))).toEqual({ kind: "duplicate" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }))).toEqual({ kind: "duplicate" });
   });
 
   it("rejects a result with no origin at all", () => {
     const event = checkEvent(3, "run1/smoke/n1/1", "echo");
     event.origin = undefined;
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, event)).toMatchObject({ kind: "rejected", reason: `result for node n1 came from machine-id (none), expected ${N1_MACHINE}` });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, event)).toMatchObject({ kind: "rejected", reason: `result for node n1 came from machine-id (none), expected ${N1_MACHINE}` });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
   });
 
   it("rejects an event for another node's task", () => {
-    const outcome = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(4, "run1/fleet/n2/1", "echo"));
+    const outcome = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(4, "run1/fleet/n2/1", "echo"));
     expect(outcome).toEqual({ kind: "rejected", reason: "node n1 reported for task run1/fleet/n2/1 of node n2", runId: "run1" });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
   });
 
   it("rejects an event naming a task that does not exist", () => {
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(5, "run9/x/n1/1", "echo"))).toEqual({ kind: "rejected", reason: "event 5 names unknown task run9/x/n1/1" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(5, "run9/x/n1/1", "echo"))).toEqual({ kind: "rejected", reason: "event 5 names unknown task run9/x/n1/1" });
   });
 
   it("rejects an event with no body, saying so", () => {
     const event = create(AgentEventSchema, { seq: 6n, origin: { machineId: N1_MACHINE } });
-    expect(commitAgentEvent(db, "n1", N1_MACHINE, event)).toEqual({ kind: "rejected", reason: "event 6 has no body" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, event)).toEqual({ kind: "rejected", reason: "event 6 has no body" });
   });
 
   it("answers stale to a check for a task already finished and keeps the result that finished it", () => {
-    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
     setTaskStatus(db, "run1/smoke/n1/1", Status.FAILED, "1 failed");
-    const late = commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { status: Status.PASSED, summary: "exit 0" }));
+    const late = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { status: Status.PASSED, summary: "exit 0" }));
     expect(late.kind).toBe("stale");
     expect(db.prepare("SELECT status, summary FROM check_results WHERE task_id = ? AND check_id = 'echo'").all("run1/smoke/n1/1")).toEqual([{ status: "failed", summary: "expected exit 0, saw 1" }]);
   });
@@ -167,9 +163,9 @@ describe("loadRunRecord", () => {
   beforeEach(seedRun);
 
   it("returns the tasks in plan order, each with its own checks, preconditions first", () => {
-    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "http", { startedAtMs: 5000 }));
-    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/fleet/n1/1", "synced", { precondition: true, startedAtMs: 6000 }));
-    commitAgentEvent(db, "n1", N1_MACHINE, checkEvent(3, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "http", { startedAtMs: 5000 }));
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/fleet/n1/1", "synced", { precondition: true, startedAtMs: 6000 }));
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(3, "run1/smoke/n1/1", "echo", { status: Status.FAILED, summary: "expected exit 0, saw 1" }));
     setTaskStatus(db, "run1/smoke/n1/1", Status.FAILED, "1 failed", 1_700_000_002_000);
 
     const run = loadRunRecord(db, "run1");

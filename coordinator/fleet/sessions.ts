@@ -1,4 +1,5 @@
-// Connected agents, by node name. The one place that knows who is online right now.
+// Connected agents, by node name: the one place that knows who is online right now, and since
+// when a node has been away (what the sequencer's lost timer starts from).
 import { EventEmitter } from "node:events";
 import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 
@@ -21,10 +22,12 @@ export interface SessionEvents {
 
 export class AgentSessions extends EventEmitter<SessionEvents> {
   private readonly byNode = new Map<string, AgentSession>();
+  private readonly awaySince = new Map<string, number>();
 
   add(session: AgentSession): void {
     const old = this.byNode.get(session.node);
     this.byNode.set(session.node, session);
+    this.awaySince.delete(session.node);
     if (old) old.close("replaced by a newer connection from the same node");
     this.emit("online", session.node);
   }
@@ -33,11 +36,21 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   remove(session: AgentSession, at = Date.now()): void {
     if (this.byNode.get(session.node) !== session) return;
     this.byNode.delete(session.node);
+    this.awaySince.set(session.node, at);
     this.emit("offline", session.node, at);
   }
 
   isOnline(node: string): boolean {
     return this.byNode.has(node);
+  }
+
+  /**
+   * When the node went away: its last disconnect in this process, or `now` for a node not seen
+   * since this coordinator started (its clock starts when we start waiting). Undefined when online.
+   */
+  offlineSince(node: string, now: number): number | undefined {
+    if (this.byNode.has(node)) return undefined;
+    return this.awaySince.get(node) ?? now;
   }
 
   addressOf(node: string): string | undefined {

@@ -1,0 +1,52 @@
+// Agent events, committed exactly once: the (node, seq) row and its effect land in one transaction.
+import { create, toJson } from "@bufbuild/protobuf";
+import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { isTerminal, type Status, statusName } from "../../shared/model/status.js";
+import type { Db } from "./db.js";
+import { getTask, type TaskRow } from "./tasks.js";
+
+export type CommitOutcome =
+  | { kind: "duplicate" }
+  | { kind: "stale"; task: TaskRow }
+  | { kind: "rejected"; reason: string; runId?: string }
+  | { kind: "check"; task: TaskRow; result: CheckResult }
+  | { kind: "task_done"; task: TaskRow; status: Status; summary: string };
+
+/**
+ * Records one agent event exactly once: the (node, seq) row and its check result land in one
+ * transaction, so a resent event is recognised and acknowledged without being applied twice.
+ * A task's status is not written here: the run engine decides it and writes it in the same
+ * transaction (RunEngine.ingest), so there is one writer of task status.
+ */
+export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now()): CommitOutcome {
+  return db.transaction((): CommitOutcome => {
+    const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at) VALUES (?, ?, ?)").run(nodeName, event.seq, now);
+    if (fresh.changes === 0) return { kind: "duplicate" };
+    if (event.body.case !== "check" && event.body.case !== "taskDone") return { kind: "rejected", reason: `event ${event.seq} has no body` };
+    const taskId = event.body.value.taskId;
+    const task = getTask(db, taskId);
+    if (!task) return { kind: "rejected", reason: `event ${event.seq} names unknown task ${taskId}` };
+    if (task.nodeName !== nodeName) return { kind: "rejected", reason: `node ${nodeName} reported for task ${taskId} of node ${task.nodeName}`, runId: task.runId };
+    // DESIGN rule 1: a result counts only if the host that ran it is the node it claims to be.
+    if (event.origin?.machineId !== nodeMachineId) {
+      return { kind: "rejected", reason: `result for node ${nodeName} came from machine-id ${event.origin?.machineId || "(none)"}, expected ${nodeMachineId}`, runId: task.runId };
+    }
+    if (event.body.case === "check") {
+      // A task re-run after an agent restart must not overwrite the results that finished it.
+      if (isTerminal(task.status)) return { kind: "stale", task };
+      const r = event.body.value.result ?? create(CheckResultSchema);
+      db.prepare(
+        `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
+           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(taskId, r.checkId, r.kind, r.precondition ? 1 : 0, statusName(r.status), r.summary, r.reason, r.hint, r.startedAtMs, r.durationMs, r.attempts,
+        r.stdoutTail, r.stderrTail, event.origin.machineId, event.origin.hostname, event.origin.bootId,
+        JSON.stringify(r.cases.map((c) => toJson(TestCaseSchema, c))), JSON.stringify(r.attemptLog.map((a) => toJson(AttemptSchema, a))), JSON.stringify(r.captured));
+      return { kind: "check", task, result: r };
+    }
+    const { status, summary } = event.body.value;
+    return { kind: "task_done", task, status, summary };
+  })();
+}
+

@@ -1,0 +1,95 @@
+// A stored run as the wire describes it (RunRecord): run row, tasks in plan order, check results.
+import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { statusFromName } from "../../shared/model/status.js";
+import type { Db } from "./db.js";
+import { getRun } from "./runs.js";
+import type { RawTask } from "./tasks.js";
+
+interface RawCheck {
+  task_id: string;
+  check_id: string;
+  kind: string;
+  precondition: number;
+  status: string;
+  summary: string;
+  reason: string;
+  hint: string;
+  started_at: number;
+  duration_ms: number;
+  attempts: number;
+  stdout_tail: string;
+  stderr_tail: string;
+  cases_json: string;
+  attempts_json: string;
+  captured_json: string;
+}
+
+function checkFromRow(r: RawCheck): CheckResult {
+  return create(CheckResultSchema, {
+    checkId: r.check_id,
+    kind: r.kind,
+    status: statusFromName(r.status),
+    summary: r.summary,
+    reason: r.reason,
+    precondition: r.precondition === 1,
+    startedAtMs: BigInt(r.started_at),
+    durationMs: BigInt(r.duration_ms),
+    attempts: r.attempts,
+    stdoutTail: r.stdout_tail,
+    stderrTail: r.stderr_tail,
+    hint: r.hint,
+    cases: (JSON.parse(r.cases_json) as JsonValue[]).map((c) => fromJson(TestCaseSchema, c)),
+    attemptLog: (JSON.parse(r.attempts_json) as JsonValue[]).map((a) => fromJson(AttemptSchema, a)),
+    captured: JSON.parse(r.captured_json) as Record<string, string>,
+  });
+}
+
+/** The whole run as the wire describes it: tasks in plan order, each with its check results. */
+export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
+  const run = getRun(db, runId);
+  if (!run) return undefined;
+  const raws = db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[];
+  const checks = db
+    .prepare("SELECT c.* FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ? ORDER BY c.precondition DESC, c.started_at, c.rowid")
+    .all(runId) as RawCheck[];
+  const tasks: TaskRecord[] = raws.map((t) =>
+    create(TaskRecordSchema, {
+      taskId: t.id,
+      stageId: t.stage_id,
+      nodeName: t.node_name,
+      iteration: t.iteration,
+      status: statusFromName(t.status),
+      summary: t.summary,
+      checks: checks.filter((c) => c.task_id === t.id).map(checkFromRow),
+      startedAtMs: BigInt(t.started_at ?? 0),
+      finishedAtMs: BigInt(t.finished_at ?? 0),
+      stageKind: t.stage_kind,
+      stepId: t.step_id,
+      role: t.role,
+      suitePath: t.spec_yaml || t.fault_json ? "" : t.suite_path,
+    }),
+  );
+  return create(RunRecordSchema, {
+    runId: run.id,
+    planName: run.planName,
+    planPath: run.planPath,
+    status: run.status,
+    startedAtMs: BigInt(run.createdAt),
+    finishedAtMs: BigInt(run.finishedAt ?? 0),
+    stages: run.stages,
+    tasks,
+    attestationFlags: run.flags,
+    mode: run.mode,
+    skips: run.options.skips ?? [],
+    planRevision: run.planRevision,
+    bindings: run.options.bindings ?? [],
+    nodes: run.nodes,
+    signoff: run.signoff && { by: run.signoff.by, atMs: BigInt(run.signoff.at), accepted: run.signoff.accepted, acceptedOverrides: run.signoff.acceptedOverrides },
+    withLegs: run.options.withLegs ?? [],
+    unsignable: run.options.unsignable ?? [],
+    overrides: run.options.overrides ?? [],
+  });
+}
+

@@ -1,0 +1,76 @@
+// The run engine against a real SQLite file and an in-process session: it is the one writer of
+// task status, and it writes a finished task's status in the transaction that records the event.
+import { create } from "@bufbuild/protobuf";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AgentSessions } from "../../coordinator/fleet/sessions.js";
+import { RunEngine } from "../../coordinator/sequencer/engine.js";
+import { openDb, type Db } from "../../coordinator/store/db.js";
+import { insertRun } from "../../coordinator/store/runs.js";
+import { AgentEventSchema, type Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { Status } from "../../shared/model/status.js";
+
+const MACHINE = "1f2e3d4c5b6a79880011223344556677";
+const TASK = "r1/fleet/n1/1";
+
+let dir: string;
+let db: Db;
+let engine: RunEngine;
+let sent: Task[];
+
+function done(seq: number, status: Status) {
+  return create(AgentEventSchema, { seq: BigInt(seq), origin: { machineId: MACHINE }, body: { case: "taskDone", value: { taskId: TASK, status, summary: "1/1 passed" } } });
+}
+const taskRow = (d: Db = db) => d.prepare("SELECT status, summary FROM tasks WHERE id = ?").get(TASK);
+const runRow = (d: Db = db) => d.prepare("SELECT status FROM runs WHERE id = 'r1'").get();
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "fleetgate-engine-"));
+  db = openDb(join(dir, "coord.db"));
+  sent = [];
+  const sessions = new AgentSessions();
+  sessions.add({ node: "n1", machineId: MACHINE, address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
+  engine = new RunEngine(db, sessions, pino({ level: "silent" }), { lostAfterMs: 60_000, tickMs: 60_000 });
+  insertRun(
+    db,
+    { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
+    [{ id: TASK, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
+  );
+  engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
+});
+
+afterEach(() => {
+  engine.stop();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("RunEngine.ingest", () => {
+  it("writes the task's status and the run's end in the transaction that records the event", () => {
+    expect(sent.map((t) => t.taskId)).toEqual([TASK]);
+    expect(taskRow()).toEqual({ status: "running", summary: "" });
+    expect(engine.ingest("n1", MACHINE, done(1, Status.PASSED)).kind).toBe("task_done");
+    // Read from a second connection, as a restarted coordinator would: committed, not just in memory.
+    const other = openDb(join(dir, "coord.db"));
+    expect(taskRow(other)).toEqual({ status: "passed", summary: "1/1 passed" });
+    expect(runRow(other)).toEqual({ status: "passed" });
+    other.close();
+  });
+
+  it("ignores a repeated or late report: a task that is over keeps its status", () => {
+    engine.cancel("r1", "cancelled by test");
+    expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
+    expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("task_done");
+    expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
+    expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("duplicate");
+  });
+
+  it("records nothing of an event from the wrong machine, and leaves the task running", () => {
+    const forged = create(AgentEventSchema, { seq: 3n, origin: { machineId: "ffffffffffffffffffffffffffffffff" }, body: { case: "taskDone", value: { taskId: TASK, status: Status.PASSED } } });
+    expect(engine.ingest("n1", MACHINE, forged).kind).toBe("rejected");
+    expect(taskRow()).toEqual({ status: "running", summary: "" });
+  });
+});
