@@ -1,7 +1,7 @@
 // Human and JSON output of `fleetgate-agent check`. Pure: results in, text out.
 import { toJson } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { Status, statusMark, statusName } from "../../shared/model/status.js";
+import { foldStatuses, Status, statusMark, statusName } from "../../shared/model/status.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
 
 export function formatCheckLine(r: CheckResult): string {
@@ -32,10 +32,9 @@ export function outcomeJson(suiteName: string, iterations: SuiteOutcome[]): stri
   );
 }
 
+/** The iterations as one outcome, by the one fold table: a failure anywhere is a failure. */
 export function overallStatus(iterations: SuiteOutcome[]): Status {
-  const all = iterations.map((o) => o.status);
-  for (const s of [Status.ERROR, Status.FAILED, Status.NOT_READY, Status.SKIPPED]) if (all.includes(s)) return s;
-  return Status.PASSED;
+  return foldStatuses(iterations.map((o) => o.status));
 }
 
 /** 0 green, 1 failed, 2 not ready or skipped (not green, not failed), 3 bad input or agent error. */

@@ -87,10 +87,3 @@ export function lastCommittedSeq(db: Db, name: string): bigint {
   return BigInt(r.seq ?? 0);
 }
 
-/** Attestation: nodes that report the same machine-id are clones or share one host. */
-export function sharedMachineIds(nodes: NodeRow[]): Map<string, string[]> {
-  const byId = new Map<string, string[]>();
-  for (const n of nodes) byId.set(n.identity.machineId, [...(byId.get(n.identity.machineId) ?? []), n.identity.name]);
-  for (const [id, names] of byId) if (names.length < 2) byId.delete(id);
-  return byId;
-}

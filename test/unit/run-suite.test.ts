@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { CHECK_KINDS } from "../../agent/checks/registry.js";
 import { runSuite } from "../../agent/engine/run-suite.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Status } from "../../shared/model/status.js";
@@ -22,6 +23,19 @@ const touches = (id: string, name: string, extra = "") => `
 const ran = (name: string) => existsSync(join(dir, name));
 
 describe("runSuite", () => {
+  it("folds a failed check and an errored check into failed: a failure anywhere is NO-GO, not incomplete", async () => {
+    // The file check's observe() breaking stands in for the agent breaking (an ERROR result).
+    const broken = vi.spyOn(CHECK_KINDS.file, "observe").mockRejectedValue(new Error("observer broke"));
+    try {
+      const suite = parseSuite(`suite: mixed\nchecks:\n  - id: fails\n    command: { argv: ["false"] }\n  - id: errs\n    file: { path: /etc/hostname }\n`, "mixed.yaml");
+      const out = await runSuite(suite, { allowDestructive: false, env: {} });
+      expect(out.results.map((r) => r.status)).toEqual([Status.FAILED, Status.ERROR]);
+      expect(out.status).toBe(Status.FAILED);
+    } finally {
+      broken.mockRestore();
+    }
+  });
+
   it("marks the node not ready when a precondition fails and runs no gate check", async () => {
     const suite = parseSuite(
       `suite: node
