@@ -8,5 +8,5 @@ import { EXIT_CODE, FleetgateError } from "./errors.js";
 export function reportFailure(program: string, err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_CODE.bad_input;
   process.stderr.write(`${program}: ${err instanceof Error ? err.message : String(err)}\n`);
-  return err instanceof FleetgateError ? EXIT_CODE[err.code] : 1;
+  return EXIT_CODE[FleetgateError.from(err).code];
 }

@@ -1,4 +1,6 @@
-import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+// The one error type (after connect-es's ConnectError): no transport here. The mapping to gRPC
+// status lives with the transport, in shared/grpc/status.ts, so a pure module that throws does
+// not pull in grpc-js.
 
 /** Where in a user's file a problem is. */
 export interface SourceRef {
@@ -21,9 +23,20 @@ export class FleetgateError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly where?: SourceRef,
+    options?: ErrorOptions,
   ) {
-    super(where ? `${where.file}:${where.line}:${where.col} ${message}` : message);
+    super(where ? `${where.file}:${where.line}:${where.col} ${message}` : message, options);
     this.name = "FleetgateError";
+  }
+
+  /**
+   * The single place a foreign error becomes ours (after connect-es's `ConnectError.from`): a
+   * FleetgateError passes through unchanged; anything else gets `fallbackCode` and `message` (or
+   * its own message when none is given) and is kept as `cause`.
+   */
+  static from(reason: unknown, fallbackCode: ErrorCode = "internal", message?: string): FleetgateError {
+    if (reason instanceof FleetgateError) return reason;
+    return new FleetgateError(fallbackCode, message ?? (reason instanceof Error ? reason.message : String(reason)), undefined, { cause: reason });
   }
 }
 
@@ -36,49 +49,3 @@ export const EXIT_CODE: Record<ErrorCode, number> = {
   unreachable: 4,
   internal: 1,
 };
-
-const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
-  bad_input: GrpcStatus.INVALID_ARGUMENT,
-  unauthenticated: GrpcStatus.UNAUTHENTICATED,
-  not_found: GrpcStatus.NOT_FOUND,
-  unreachable: GrpcStatus.UNAVAILABLE,
-  conflict: GrpcStatus.FAILED_PRECONDITION,
-  internal: GrpcStatus.INTERNAL,
-};
-
-/** The shape grpc-js wants in a handler's callback or `call.destroy()`. */
-export function toGrpcError(err: unknown): Partial<ServiceError> {
-  if (err instanceof FleetgateError) {
-    return { code: TO_GRPC[err.code], details: err.message, message: err.message };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: GrpcStatus.INTERNAL, details: `internal error: ${message}`, message };
-}
-
-/** Turns a failed call into a FleetgateError, naming the address when nothing answered. */
-export function fromGrpcError(err: unknown, address: string): FleetgateError {
-  const e = err as Partial<ServiceError>;
-  // grpc-js appends an empty "Resolution note:" to connection errors; it helps nobody.
-  const details = (e.details || e.message || String(err)).replace(/\.?\s*Resolution note:\s*$/, "");
-  switch (e.code) {
-    case GrpcStatus.UNAVAILABLE:
-    case GrpcStatus.DEADLINE_EXCEEDED:
-      return new FleetgateError(
-        "unreachable",
-        `coordinator unreachable at ${address} (${details}); start it with: coord serve, or pass --coordinator HOST:PORT`,
-      );
-    case GrpcStatus.UNAUTHENTICATED:
-      return new FleetgateError("unauthenticated", details);
-    case GrpcStatus.INVALID_ARGUMENT:
-    case GrpcStatus.RESOURCE_EXHAUSTED:
-      return new FleetgateError("bad_input", details);
-    case GrpcStatus.NOT_FOUND:
-      return new FleetgateError("not_found", details);
-    case GrpcStatus.FAILED_PRECONDITION:
-      return new FleetgateError("conflict", details);
-    case GrpcStatus.UNIMPLEMENTED:
-      return new FleetgateError("conflict", `the coordinator at ${address} does not know this call (${details}); upgrade it to this CLI's version`);
-    default:
-      return new FleetgateError("internal", details);
-  }
-}

@@ -22,7 +22,7 @@ async function readId(path: string): Promise<string> {
   try {
     return (await readFile(path, "utf8")).trim();
   } catch (err) {
-    throw new FleetgateError("internal", `cannot read ${path}: ${(err as Error).message}; the agent needs it to identify this node`);
+    throw FleetgateError.from(err, "internal", `cannot read ${path}: ${(err as Error).message}; the agent needs it to identify this node`);
   }
 }
 

@@ -50,7 +50,7 @@ export class AgentConnection {
           this.opts.log.warn("node token refused; enrolling again with the enrollment token");
           continue;
         }
-        throw new FleetgateError("unauthenticated", `coordinator at ${this.opts.address} refused this agent: ${error.details}`);
+        throw FleetgateError.from(error, "unauthenticated", `coordinator at ${this.opts.address} refused this agent: ${error.details}`);
       }
       const delay = this.backoff.next();
       this.opts.log.warn({ retryInMs: delay, err: error?.details }, "not connected to coordinator; retrying");

@@ -45,7 +45,7 @@ export async function partition(addresses: string[], forMs: number, peer: string
     await execa("nft", ["-f", "-"], { input: partitionScript(table, addresses), timeout: 10_000 });
   } catch (err) {
     const e = err as { stderr?: string; code?: string; message: string };
-    throw new FleetgateError("internal", `partition: nft failed: ${e.code === "ENOENT" ? "nft not found (install nftables)" : (e.stderr || e.message).trim()}`);
+    throw FleetgateError.from(err, "internal", `partition: nft failed: ${e.code === "ENOENT" ? "nft not found (install nftables)" : (e.stderr || e.message).trim()}`);
   }
   const timer = setTimeout(() => {
     execa("nft", ["delete", "table", "inet", table], { timeout: 10_000 }).then(

@@ -7,7 +7,8 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import type { DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { CHANNEL_OPTIONS, callServerStream, callUnary } from "../../shared/grpc/adapter.js";
-import { FleetgateError, fromGrpcError } from "../../shared/errors.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { fromGrpcError } from "../../shared/grpc/status.js";
 import { ADMIN_TOKEN_FILE } from "../server/serve.js";
 
 export const DEFAULT_COORDINATOR = "127.0.0.1:7400";
@@ -27,7 +28,7 @@ export function resolveAdminToken(flags: ConnectionFlags): string {
     try {
       return readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new FleetgateError("bad_input", `cannot read admin token ${file}: ${(err as NodeJS.ErrnoException).code}; is this the coordinator's --state-dir?`);
+      throw FleetgateError.from(err, "bad_input", `cannot read admin token ${file}: ${(err as NodeJS.ErrnoException).code}; is this the coordinator's --state-dir?`);
     }
   }
   throw new FleetgateError("bad_input", "no admin token: pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");

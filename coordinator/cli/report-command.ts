@@ -18,7 +18,7 @@ function writeReport(file: string, text: string): void {
   try {
     writeFileSync(file, text);
   } catch (err) {
-    throw new FleetgateError("bad_input", `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pick a writable path with -o`);
+    throw FleetgateError.from(err, "bad_input", `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pick a writable path with -o`);
   }
 }
 

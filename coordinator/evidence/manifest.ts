@@ -39,7 +39,7 @@ export function parseManifest(text: string): Manifest {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new FleetgateError("bad_input", `manifest.json is not JSON: ${(err as Error).message}`);
+    throw FleetgateError.from(err, "bad_input", `manifest.json is not JSON: ${(err as Error).message}`);
   }
   const m = value as Partial<Manifest> | null;
   if (!m || typeof m !== "object" || m.schema !== MANIFEST_SCHEMA) {

@@ -43,7 +43,7 @@ export async function receiveBundle(chunks: AsyncIterable<BundleChunk>, target: 
         await mkdir(join(target, dirname(chunk.path)), { recursive: true });
         // "wx": a path sent twice, or one that would pass through an existing file, is an error.
         const handle = await open(join(target, chunk.path), "wx").catch((err: NodeJS.ErrnoException) => {
-          throw new FleetgateError("internal", `the coordinator sent ${chunk.path} twice or over another file (${err.code}); nothing kept`);
+          throw FleetgateError.from(err, "internal", `the coordinator sent ${chunk.path} twice or over another file (${err.code}); nothing kept`);
         });
         current = { path: chunk.path, handle };
         files++;

@@ -36,7 +36,7 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    throw new FleetgateError("bad_input", `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw FleetgateError.from(err, "bad_input", `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -51,8 +51,7 @@ export function loadSigningKey(file: string): KeyObject {
   try {
     return requireEd25519(createPrivateKey(pem), file, "make one with: coord keygen --out DIR");
   } catch (err) {
-    if (err instanceof FleetgateError) throw err;
-    throw new FleetgateError("bad_input", `${file} is not a PEM private key (${(err as Error).message}); make one with: coord keygen --out DIR`);
+    throw FleetgateError.from(err, "bad_input", `${file} is not a PEM private key (${(err as Error).message}); make one with: coord keygen --out DIR`);
   }
 }
 
@@ -62,8 +61,7 @@ export function loadVerifyKey(file: string): KeyObject {
   try {
     return requireEd25519(createPublicKey(pem), file, `pass the ${PUBLIC_KEY_FILE} that coord keygen wrote`);
   } catch (err) {
-    if (err instanceof FleetgateError) throw err;
-    throw new FleetgateError("bad_input", `${file} is not a PEM public key (${(err as Error).message}); pass the ${PUBLIC_KEY_FILE} that coord keygen wrote`);
+    throw FleetgateError.from(err, "bad_input", `${file} is not a PEM public key (${(err as Error).message}); pass the ${PUBLIC_KEY_FILE} that coord keygen wrote`);
   }
 }
 

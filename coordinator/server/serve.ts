@@ -84,7 +84,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   ).catch((err: Error) => {
     db.close();
-    throw new FleetgateError("bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
+    throw FleetgateError.from(err, "bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
   });
   engine.start();
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));

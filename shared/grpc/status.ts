@@ -1,0 +1,50 @@
+// FleetgateError codes ↔ gRPC status, both ways. It lives with the transport, not in
+// shared/errors.ts, so code that only throws never pulls in grpc-js (after connect-es).
+import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { FleetgateError, type ErrorCode } from "../errors.js";
+
+const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
+  bad_input: GrpcStatus.INVALID_ARGUMENT,
+  unauthenticated: GrpcStatus.UNAUTHENTICATED,
+  not_found: GrpcStatus.NOT_FOUND,
+  unreachable: GrpcStatus.UNAVAILABLE,
+  conflict: GrpcStatus.FAILED_PRECONDITION,
+  internal: GrpcStatus.INTERNAL,
+};
+
+/** The code a client gives a status; any status not listed is internal. */
+const FROM_GRPC: Partial<Record<GrpcStatus, ErrorCode>> = {
+  [GrpcStatus.UNAVAILABLE]: "unreachable",
+  [GrpcStatus.DEADLINE_EXCEEDED]: "unreachable",
+  [GrpcStatus.UNAUTHENTICATED]: "unauthenticated",
+  [GrpcStatus.INVALID_ARGUMENT]: "bad_input",
+  [GrpcStatus.RESOURCE_EXHAUSTED]: "bad_input",
+  [GrpcStatus.NOT_FOUND]: "not_found",
+  [GrpcStatus.FAILED_PRECONDITION]: "conflict",
+  [GrpcStatus.UNIMPLEMENTED]: "conflict",
+};
+
+/** The shape grpc-js wants in a handler's callback or `call.destroy()`. */
+export function toGrpcError(err: unknown): Partial<ServiceError> {
+  const ours = FleetgateError.from(err);
+  // A foreign error reaching a handler is the coordinator's bug, not the caller's: say so.
+  const details = ours === err ? ours.message : `internal error: ${ours.message}`;
+  return { code: TO_GRPC[ours.code], details, message: ours.message };
+}
+
+/** Turns a failed call into a FleetgateError (the call's error kept as `cause`), naming the address when nothing answered. */
+export function fromGrpcError(err: unknown, address: string): FleetgateError {
+  const e = err as Partial<ServiceError>;
+  // grpc-js appends an empty "Resolution note:" to connection errors; it helps nobody.
+  const details = (e.details || e.message || String(err)).replace(/\.?\s*Resolution note:\s*$/, "");
+  const code = (e.code === undefined ? undefined : FROM_GRPC[e.code]) ?? "internal";
+  switch (e.code) {
+    case GrpcStatus.UNAVAILABLE:
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return FleetgateError.from(err, code, `coordinator unreachable at ${address} (${details}); start it with: coord serve, or pass --coordinator HOST:PORT`);
+    case GrpcStatus.UNIMPLEMENTED:
+      return FleetgateError.from(err, code, `the coordinator at ${address} does not know this call (${details}); upgrade it to this CLI's version`);
+    default:
+      return FleetgateError.from(err, code, details);
+  }
+}
