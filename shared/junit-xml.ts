@@ -5,6 +5,14 @@
 // fast-xml-parser's job. Pure: same input, same bytes.
 import { XMLBuilder } from "fast-xml-parser";
 
+/**
+ * The verdict as a test of its own (coordinator reports and `fleetgate-agent check`): CI counts
+ * tests, so a run that is not green must fail one even when no check failed. One name everywhere.
+ */
+export const VERDICT_SUITE = "fleetgate verdict";
+export const VERDICT_CLASSNAME = "fleetgate";
+export const VERDICT_NAME = "verdict";
+
 export interface JunitCase {
   classname: string;
   name: string;
@@ -24,6 +32,10 @@ export interface JunitSuite {
   /** When the suite ran (ms since epoch); written as UTC without a zone, as the XSD wants. */
   startedAtMs: number;
   cases: JunitCase[];
+  /** <property name value>, in order (names may repeat). */
+  properties?: { name: string; value: string }[];
+  /** The suite's <system-out>. */
+  systemOut?: string;
 }
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", format: true, indentBy: "  ", suppressEmptyNode: true });
@@ -58,9 +70,9 @@ export function buildJunitXml(suites: JunitSuite[]): string {
         "@errors": count(s.cases, "error"),
         "@skipped": count(s.cases, "skipped"),
         "@time": seconds(s.cases),
-        properties: "",
+        properties: s.properties?.length ? { property: s.properties.map((p) => ({ "@name": p.name, "@value": p.value })) } : "",
         testcase: s.cases.map(testcase),
-        "system-out": "",
+        "system-out": s.systemOut ?? "",
         "system-err": "",
       })),
     },

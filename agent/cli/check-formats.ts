@@ -1,9 +1,11 @@
-// TAP 13 and JUnit renderings of `fleetgate-agent check` results. Pure: outcomes in, text out.
+// TAP 13 and JUnit renderings of `fleetgate-agent check` results. Pure: outcomes in, text out
+// (the JUnit hostname defaults to this host's).
 import { hostname } from "node:os";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { buildJunitXml, type JunitCase } from "../../shared/junit-xml.js";
+import { buildJunitXml, VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
+import { overallStatus } from "./check-output.js";
 
 function label(r: CheckResult, iteration: number, iterations: number): string {
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
@@ -14,13 +16,19 @@ function yamlString(text: string): string {
   return JSON.stringify(text);
 }
 
-/** TAP 13. A not-ready node is a `Bail out!`: its gate checks were never run, so none is "not ok". */
+/**
+ * TAP 13. A not-ready node is a `Bail out!`: its gate checks were never run, so none is "not ok".
+ * A bail out ends the stream (a harness stops reading there), so nothing follows it, not even a
+ * later iteration, and the plan counts only the results before it.
+ */
 export function renderTap(outcomes: SuiteOutcome[]): string {
   const lines = ["TAP version 13"];
-  const total = outcomes.reduce((n, o) => n + o.results.length, 0);
+  const bail = outcomes.findIndex((o) => o.status === Status.NOT_READY);
+  const shown = bail === -1 ? outcomes : outcomes.slice(0, bail + 1);
+  const total = shown.reduce((n, o) => n + o.results.length, 0);
   lines.push(`1..${total}`);
   let n = 0;
-  outcomes.forEach((o, i) => {
+  shown.forEach((o, i) => {
     for (const r of o.results) {
       n++;
       const name = label(r, i + 1, outcomes.length).replace(/#/g, "\\#");
@@ -48,9 +56,37 @@ function junitOutcome(r: CheckResult): JunitCase["outcome"] {
   return "error";
 }
 
+/**
+ * The local check's verdict as a test: it passes only when the check exits 0 (check-output.ts
+ * overallStatus, the exit code's own fold). Without it a suite whose every check was skipped
+ * (destructive, not allowed) had no failure and no error, and read green in CI while exiting 2.
+ */
+function verdictSuite(outcomes: SuiteOutcome[], host: string): JunitSuite {
+  const status = overallStatus(outcomes);
+  const why = outcomes.flatMap((o, i) => (o.status === Status.PASSED ? [] : [`${outcomes.length > 1 ? `iteration ${i + 1}: ` : ""}${statusName(o.status)}${o.summary ? `: ${o.summary}` : ""}`]));
+  return {
+    name: VERDICT_SUITE,
+    hostname: host,
+    startedAtMs: Number(outcomes[0]?.results[0]?.startedAtMs ?? 0n),
+    properties: [{ name: "status", value: statusName(status) }],
+    cases: [
+      {
+        classname: VERDICT_CLASSNAME,
+        name: VERDICT_NAME,
+        seconds: 0,
+        outcome: status === Status.PASSED ? "passed" : "failed",
+        type: statusName(status),
+        message: why.map((w) => w.replace(/\s*\r?\n\s*/g, " ")).join("; ") || statusName(status),
+        output: why.join("\n") || undefined,
+      },
+    ],
+  };
+}
+
 export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = hostname()): string {
-  return buildJunitXml(
-    outcomes.map((o, i) => ({
+  return buildJunitXml([
+    verdictSuite(outcomes, host),
+    ...outcomes.map((o, i) => ({
       name: outcomes.length > 1 ? `${suiteName} [iteration ${i + 1}]` : suiteName,
       hostname: host,
       startedAtMs: Number(o.results[0]?.startedAtMs ?? 0n),
@@ -63,5 +99,5 @@ export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = 
         output: r.status === Status.PASSED ? undefined : [r.stdoutTail, r.stderrTail].filter(Boolean).join("\n"),
       })),
     })),
-  );
+  ]);
 }
