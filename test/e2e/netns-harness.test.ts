@@ -13,11 +13,15 @@ import { fleetNames, newFleetId, parseHarnessName } from "../harness/names.js";
 import { createNetnsFleet, withNetnsFleet, type NetnsFleet, type NodeRef, type NodeProc } from "../harness/netns.js";
 import { nftScript } from "../harness/nft-rules.js";
 import { inNodeArgv } from "../harness/node-process.js";
-import { preflightProblems } from "../harness/preflight.js";
+import { needsNetnsHost, preflightProblems } from "../harness/preflight.js";
 import { harnessObjects, WORK_DIR_PREFIX } from "../harness/teardown.js";
+import { needsTool } from "../support/system-tools.js";
 import { queryDb } from "./fixtures.js";
 
 const HTTP_PORT = 8080;
+const netns = needsNetnsHost();
+// Run inside the nodes by the scenarios below: a web server on one node, curl on another.
+const nodeTools = [needsTool("curl", "curl"), needsTool("python3", "python3")].every(Boolean);
 
 /** curl from one node to a URL: the HTTP status ("000" when nothing answered) and curl's exit code. */
 async function curl(fleet: NetnsFleet, from: NodeRef, url: string, timeoutS = 2, extra: string[] = []): Promise<{ exitCode: number; status: string; seconds: number }> {
@@ -41,7 +45,7 @@ async function serveHttp(fleet: NetnsFleet, on: NodeRef, dir: string): Promise<N
   return server;
 }
 
-describe("a netns fleet of real agents", () => {
+describe.skipIf(!netns || !nodeTools)("a netns fleet of real agents", () => {
   let fleet: NetnsFleet;
   let beta80: string;
 
@@ -193,7 +197,7 @@ describe("a netns fleet of real agents", () => {
 });
 
 describe("netns fleet setup and teardown", () => {
-  it("removes every namespace, link, process, file and claim it made, also when the test body throws", async () => {
+  it.skipIf(!netns)("removes every namespace, link, process, file and claim it made, also when the test body throws", async () => {
     let seen: { id: string; pids: number[]; workDir: string } | undefined;
     const body = withNetnsFleet({ nodes: [{ name: "lone", agent: false }] }, async (f) => {
       const sleeper = f.exec("lone", ["sleep", "600"]);
@@ -216,7 +220,7 @@ describe("netns fleet setup and teardown", () => {
     }
   });
 
-  it("sweeps the namespaces and links of a fleet whose test process died without cleaning up", async () => {
+  it.skipIf(!netns)("sweeps the namespaces and links of a fleet whose test process died without cleaning up", async () => {
     const exited = execa("true");
     await exited;
     const names = fleetNames(newFleetId());
@@ -239,7 +243,8 @@ describe("netns fleet setup and teardown", () => {
     const problems = preflightProblems({ platform: "linux", uid: 1000, missing: ["nft", "tc"] });
     expect(problems).toEqual([
       "must run as root (ip netns, veth, nft and mount --bind need CAP_NET_ADMIN and CAP_SYS_ADMIN); uid is 1000",
-      "missing nft, tc on PATH; install with: apt-get install -y iproute2 nftables",
+      "nft not found; install it with: apt-get install -y nftables",
+      "tc not found; install it with: apt-get install -y iproute2",
     ]);
     expect(preflightProblems({ platform: "darwin", uid: 0, missing: [] })).toEqual(["network namespaces need Linux; this is darwin"]);
     expect(preflightProblems({ platform: "linux", uid: 0, missing: [] })).toEqual([]);

@@ -1,7 +1,7 @@
-// Can this process build netns nodes at all? Answered before anything is created, so a run without
-// root or without the tools fails loudly with what to do, instead of skipping or half-building.
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+// Can this process build netns nodes at all? Answered before anything is created: a test file asks
+// needsNetnsHost() and skips (or, under FLEETGATE_TEST_STRICT=1, fails) with what to do, and
+// createNetnsFleet refuses loudly instead of half-building.
+import { missingTool, needs, toolPath } from "../support/system-tools.js";
 
 /** Each tool the harness runs, and the Debian package that ships it. */
 export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
@@ -22,34 +22,22 @@ export interface HostFacts {
   missing: string[];
 }
 
+/** One line per problem: not Linux, not root, and each missing tool with its package. */
 export function preflightProblems(facts: HostFacts): string[] {
-  const problems: string[] = [];
   if (facts.platform !== "linux") return [`network namespaces need Linux; this is ${facts.platform}`];
+  const problems: string[] = [];
   if (facts.uid !== 0) problems.push(`must run as root (ip netns, veth, nft and mount --bind need CAP_NET_ADMIN and CAP_SYS_ADMIN); uid is ${facts.uid}`);
-  if (facts.missing.length) {
-    const pkgs = [...new Set(facts.missing.map((t) => REQUIRED_TOOLS[t] ?? t))].sort();
-    problems.push(`missing ${facts.missing.join(", ")} on PATH; install with: apt-get install -y ${pkgs.join(" ")}`);
-  }
+  for (const tool of facts.missing) problems.push(missingTool(tool, REQUIRED_TOOLS[tool] ?? tool));
   return problems;
 }
 
-function onPath(tool: string, pathEnv: string): boolean {
-  return pathEnv
-    .split(delimiter)
-    .filter(Boolean)
-    .some((dir) => {
-      try {
-        accessSync(join(dir, tool), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+export function observeHost(): HostFacts {
+  return { platform: process.platform, uid: process.getuid?.(), missing: Object.keys(REQUIRED_TOOLS).filter((t) => !toolPath(t)) };
 }
 
-export function observeHost(): HostFacts {
-  const path = process.env.PATH ?? "";
-  return { platform: process.platform, uid: process.getuid?.(), missing: Object.keys(REQUIRED_TOOLS).filter((t) => !onPath(t, path)) };
+/** For a test file: whether netns fleets can be built here (see needs() for when they cannot). */
+export function needsNetnsHost(facts: HostFacts = observeHost()): boolean {
+  return needs(...preflightProblems(facts));
 }
 
 /** Throws, naming every problem at once, when this host cannot run a netns fleet. */

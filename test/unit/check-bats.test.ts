@@ -8,6 +8,7 @@ import { parseTap } from "../../agent/checks/tap.js";
 import type { ProcessOutcome } from "../../agent/process.js";
 import type { BatsSpec } from "../../shared/model/kinds/bats.js";
 import { FIXTURES } from "../fakes/scenario.js";
+import { needsTool } from "../support/system-tools.js";
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, "bats", name), "utf8");
 
@@ -82,7 +83,7 @@ describe("batsArgv", () => {
   });
 });
 
-describe("batsCheck with the real bats", () => {
+describe.skipIf(!needsTool("bats", "bats"))("batsCheck with the real bats", () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "fleetgate-bats-"));

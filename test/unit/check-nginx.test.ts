@@ -9,6 +9,7 @@ import type { ProcessOutcome } from "../../agent/process.js";
 import { NginxSpecSchema, type NginxSpec } from "../../shared/model/kinds/nginx.js";
 import { onPathEachTest } from "../fakes/on-path.js";
 import { FIXTURES, type FakeTools } from "../fakes/scenario.js";
+import { needsTool } from "../support/system-tools.js";
 
 const fixture = (rel: string) => readFileSync(join(FIXTURES, "nginx", rel), "utf8");
 /** A recorded run: NAME.stdout, NAME.stderr and NAME.rc, as runProcess would return it. */
@@ -131,9 +132,9 @@ describe("nginxCheck observe + evaluate through a fake nginx replaying the fixtu
   });
 });
 
-// nginx runs here (apt-get install nginx; CI installs it). pid, error_log and access_log point
+// The real nginx (Debian package nginx; CI installs it). pid, error_log and access_log point
 // into the temp folder so nginx -T works without root and touches nothing of the host's nginx.
-describe("nginxCheck against the real nginx", () => {
+describe.skipIf(!needsTool("nginx", "nginx"))("nginxCheck against the real nginx", () => {
   let dir: string;
   const ctx = { timeoutMs: 15_000, maxOutputBytes: 1024 * 1024 };
   const run = async (s: NginxSpec) => nginxCheck.evaluate(s, await nginxCheck.observe(s, ctx));

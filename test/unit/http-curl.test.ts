@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpCheck } from "../../agent/checks/http.js";
 import type { Verdict } from "../../agent/checks/kind.js";
 import type { HttpSpec } from "../../shared/model/kinds/http.js";
+import { needsTool } from "../support/system-tools.js";
 
 let server: Server;
 let base: string;
@@ -47,7 +48,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe("httpCheck with real curl", () => {
+describe.skipIf(!needsTool("curl", "curl"))("httpCheck with real curl", () => {
   it("passes a 200 whose body contains the expected text", async () => {
     const v = await check({ url: `${base}/health`, status: 200, body: { contains: "ok" } });
     expect(v.passed).toBe(true);
