@@ -8,10 +8,11 @@ import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Db } from "../store/db.js";
 import { getNode, lastCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
-import { addRunFlag, commitAgentEvent } from "../store/runs.js";
+import { addRunFlag } from "../store/runs.js";
 import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
-import { peerAddress, type AgentSession, type AgentSessions } from "./sessions.js";
+import { peerAddress, type AgentSession, type AgentSessions } from "../fleet/sessions.js";
+import { watchSilence } from "../fleet/silence.js";
 
 export interface AgentServiceDeps {
   db: Db;
@@ -60,19 +61,10 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
         call.emit("error", Object.assign(new Error(e.details), e));
       };
       const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
-      // A cut cable ends no stream: TCP keepalive would take half a minute to notice. An agent
-      // heartbeats every interval, so three missed ones (5 s at least, so a loaded host is not
-      // dropped for a late timer) mean the node is gone for now.
-      const silentMs = Math.max(3 * deps.heartbeatIntervalMs, 5_000);
-      let silence: NodeJS.Timeout | undefined;
-      // Re-armed on every message: refresh() restarts the one timer rather than making a new one.
-      const heard = () => {
-        if (silence) silence.refresh();
-        else silence = setTimeout(() => fail(new FleetgateError("unreachable", `agent silent for ${silentMs} ms (3 heartbeats); dropping its stream`)), silentMs);
-      };
+      const silence = watchSilence(deps.heartbeatIntervalMs, (ms) => fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`)));
 
       call.on("data", (req: ConnectRequest) => {
-        heard();
+        silence.heard();
         try {
           if (!session) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
@@ -113,13 +105,11 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           }
           if (req.msg.case === "event") {
             const event = req.msg.value;
-            const outcome = commitAgentEvent(deps.db, session.node, machineId, event);
+            const outcome = deps.engine.ingest(session.node, machineId, event);
             touchNode(deps.db, session.node);
             // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
             call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
-            if (outcome.kind === "check") deps.engine.checkReported(outcome.task, outcome.result);
-            else if (outcome.kind === "task_done") deps.engine.taskDone(outcome.task.runId, outcome.task.id, outcome.status, outcome.summary);
-            else if (outcome.kind === "rejected") {
+            if (outcome.kind === "rejected") {
               log.warn({ seq: event.seq }, outcome.reason);
               if (outcome.runId) addRunFlag(deps.db, outcome.runId, outcome.reason);
             }
@@ -131,7 +121,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       let closed = false;
       const gone = () => {
         clearTimeout(helloTimer);
-        clearTimeout(silence);
+        silence.stop();
         if (session && !closed) {
           closed = true;
           deps.sessions.remove(session);

@@ -18,7 +18,7 @@ import { exportEvidenceHandler } from "./evidence-service.js";
 import { agentServiceHandlers } from "./agent-service.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
-import { AgentSessions } from "./sessions.js";
+import { AgentSessions } from "../fleet/sessions.js";
 
 export interface ServeOptions {
   listen: string;
