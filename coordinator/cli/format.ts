@@ -7,6 +7,7 @@ import { skipItems, taskTarget } from "../judgement/skips.js";
 import type { Decision, Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { foldTasks } from "../reports/run-view.js";
+import { acceptedOverrideLines, runScope, scopeLine } from "../reports/scope.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -98,12 +99,15 @@ function skipLines(run: RunRecord): string[] {
 
 /**
  * What `coord run`, `coord watch` and `coord show` end with: the status table, every skip, the
- * run's outcome, then the verdict and each reason it is not GO, and how to get the report.
+ * run's outcome, then the verdict and each reason it is not GO, the run's scope (full, or how it
+ * was narrowed and which narrowing sign-off accepted), and how to get the report.
  */
 export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
   const mode = run.mode === "quick" ? ", quick mode" : "";
   const lines = [statusTable(run), "", ...skipLines(run), `run ${run.runId} (${run.planName}${mode}): ${runOutcome(run.status)}`, `verdict: ${judgement.decision}`];
   for (const r of judgement.reasons) lines.push(`  ${r}`);
+  const scope = runScope(run);
+  lines.push(scopeLine(scope), ...acceptedOverrideLines(scope).map((a) => `  ${a}`));
   lines.push(`report: coord report ${run.runId} --format md`);
   return lines.join("\n");
 }
@@ -116,12 +120,18 @@ export function formatCancelled(run: RunRecord): string {
   return lines.join("\n");
 }
 
+/** The run list's SCOPE column: `full`, or the names of the overrides (`narrowed:iterations,nodes`). */
+function scopeWord(run: RunRecord): string {
+  const scope = runScope(run);
+  return scope.full ? "full" : `narrowed:${[...new Set(scope.overrides.map((o) => o.name))].join(",")}`;
+}
+
 export function formatRunList(runs: RunRecord[]): string {
   if (!runs.length) return "no runs yet; start one with: coord run all --plan PLAN.yaml";
-  const rows = [["RUN", "PLAN", "STAGES", "MODE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
+  const rows = [["RUN", "PLAN", "STAGES", "MODE", "SCOPE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
   for (const r of runs) {
     const verdict = runOutcome(r.status) === "RUNNING" ? "-" : judgeRun(r).decision;
-    rows.push([r.runId, r.planName, r.stages.join(","), r.mode || "full", new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
+    rows.push([r.runId, r.planName, r.stages.join(","), r.mode || "full", scopeWord(r), new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
   }
   return table(rows);
 }

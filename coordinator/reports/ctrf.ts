@@ -1,14 +1,19 @@
 // The run as CTRF, the Common Test Report Format (https://ctrf.io), for dashboards and CI actions
-// that read it. One test per check per task (inner cases as `check/case`), one per task that did
-// not pass with no check to say so, one per skip decided before the run. CTRF has no words for
-// not ready, lost, error or cancelled: they are "other" with our status in rawStatus, never
-// "passed". Pure: no report id or generation clock, so the same run gives the same bytes.
+// that read it. First a `verdict` test that fails unless the run is GO (verdict-case.ts: readers
+// count tests, so an INCOMPLETE run must fail one), then one test per check per task (inner cases
+// as `check/case`), one per task that did not pass with no check to say so, one per skip decided
+// before the run. CTRF has no words for not ready, lost, error or cancelled: they are "other" with
+// our status in rawStatus, never "passed". A leg skipped by its failed `requires:` probe is
+// skipped, probe included (run-view.ts reportedStatus). The run's scope is in summary.extra and
+// results.extra. Pure: no report id or generation clock, so the same run gives the same bytes.
 import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
-import { isoTime, taskLabel } from "./run-view.js";
+import { isoTime, reportedStatus, skippedCheckReason, taskLabel } from "./run-view.js";
+import { scopeJson } from "./scope.js";
+import { VERDICT_NAME, VERDICT_SUITE, verdictCase } from "./verdict-case.js";
 
 export type CtrfStatus = "passed" | "failed" | "skipped" | "pending" | "other";
 
@@ -49,17 +54,23 @@ function where(t: TaskRecord): Record<string, unknown> {
   return defined({ node: t.nodeName, stage: t.stageId, stageKind: t.stageKind || undefined, iteration: t.iteration, step: t.stepId || undefined, role: t.role || undefined, taskId: t.taskId });
 }
 
+function checkMessage(t: TaskRecord, c: CheckResult): string | undefined {
+  if (c.status === Status.PASSED) return undefined;
+  if (reportedStatus(t, c.status) !== c.status) return skippedCheckReason(c);
+  return [c.summary || c.reason, c.hint && `hint: ${c.hint}`].filter(Boolean).join("; ") || statusName(c.status);
+}
+
 function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolean): CtrfTest[] {
   const start = Number(c.startedAtMs);
   const r = reproduceCheck(run, t, c);
   const own: CtrfTest = defined({
     name: `${taskLabel(t)}/${c.checkId}`,
-    status: ctrfStatus(c.status),
+    status: ctrfStatus(reportedStatus(t, c.status)),
     duration: Number(c.durationMs),
     start: start || undefined,
     stop: start ? start + Number(c.durationMs) : undefined,
     suite: [t.stageId, t.nodeName, `#${t.iteration}`],
-    message: c.status === Status.PASSED ? undefined : [c.summary || c.reason, c.hint && `hint: ${c.hint}`].filter(Boolean).join("; ") || statusName(c.status),
+    message: checkMessage(t, c),
     trace: c.status === Status.PASSED ? undefined : [c.stdoutTail, c.stderrTail].filter(Boolean).join("\n") || undefined,
     rawStatus: statusName(c.status),
     filePath: t.suitePath || undefined,
@@ -80,7 +91,7 @@ function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolea
     (k: TestCase): CtrfTest =>
       defined({
         name: `${taskLabel(t)}/${c.checkId}/${k.name}`,
-        status: ctrfStatus(k.status),
+        status: ctrfStatus(reportedStatus(t, k.status)),
         duration: Number(k.durationMs),
         suite: [t.stageId, t.nodeName, `#${t.iteration}`, c.checkId],
         message: k.message || undefined,
@@ -107,13 +118,27 @@ function taskTest(t: TaskRecord): CtrfTest {
   });
 }
 
+function verdictTest(run: RunRecord, judgement: Judgement): CtrfTest {
+  const v = verdictCase(run, judgement);
+  return defined({
+    name: VERDICT_NAME,
+    status: v.passed ? "passed" : "failed",
+    duration: 0,
+    suite: [VERDICT_SUITE],
+    message: v.passed ? undefined : v.message,
+    trace: v.reasons || undefined,
+    rawStatus: judgement.decision,
+    extra: { decision: judgement.decision, reasons: [...judgement.reasons], scope: v.scopeText, accepted: v.scopeLines.slice(1) },
+  });
+}
+
 function tests(run: RunRecord, judgement: Judgement): CtrfTest[] {
   const isFlaky = (t: TaskRecord, c: CheckResult) => judgement.flakes.some((f) => f.stageId === t.stageId && f.node === t.nodeName && f.checkId === c.checkId);
-  const out: CtrfTest[] = [];
+  const out: CtrfTest[] = [verdictTest(run, judgement)];
   for (const t of run.tasks) {
     out.push(...t.checks.flatMap((c) => checkTests(run, t, c, isFlaky(t, c))));
     // A lost node or a cancelled leg has no check that says so: the task itself must.
-    if (t.status !== Status.PASSED && !t.checks.some((c) => c.status !== Status.PASSED)) out.push(taskTest(t));
+    if (t.status !== Status.PASSED && !t.checks.some((c) => reportedStatus(t, c.status) !== Status.PASSED)) out.push(taskTest(t));
   }
   const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));
   for (const s of run.skips) {
@@ -124,6 +149,7 @@ function tests(run: RunRecord, judgement: Judgement): CtrfTest[] {
 
 export function ctrfDocument(run: RunRecord, judgement: Judgement): Record<string, unknown> {
   const all = tests(run, judgement);
+  const v = verdictCase(run, judgement);
   const count = (s: CtrfStatus) => all.filter((t) => t.status === s).length;
   const start = Number(run.startedAtMs);
   const stop = Number(run.finishedAtMs) || start;
@@ -146,9 +172,11 @@ export function ctrfDocument(run: RunRecord, judgement: Judgement): Record<strin
         start,
         stop,
         duration: stop - start,
+        extra: { decision: judgement.decision, scope: v.scopeText },
       },
       tests: all,
-      environment: defined({ reportName: run.planName || undefined, commit: run.planRevision || undefined, testEnvironment: run.mode || "full" }),
+      // healthy: a reader that looks only at the environment sees the verdict, never the counts.
+      environment: defined({ reportName: run.planName || undefined, commit: run.planRevision || undefined, testEnvironment: run.mode || "full", healthy: v.passed }),
       extra: {
         planPath: run.planPath,
         planRevision: run.planRevision,
@@ -156,6 +184,7 @@ export function ctrfDocument(run: RunRecord, judgement: Judgement): Record<strin
         decision: judgement.decision,
         signable: judgement.signable,
         reasons: [...judgement.reasons],
+        scope: scopeJson(v.scope),
         attestationFlags: [...run.attestationFlags],
         unsignable: [...run.unsignable],
       },

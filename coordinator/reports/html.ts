@@ -1,5 +1,5 @@
-// The run as one self-contained HTML page: verdict, reasons and attestation on top; per stage a
-// row × check matrix, each cell a colour and a word (never colour only) with one dot per
+// The run as one self-contained HTML page: verdict, scope, reasons and attestation on top; per
+// stage a row × check matrix, each cell a colour and a word (never colour only) with one dot per
 // iteration; a click opens the cell's output tails, attempts, inner cases and reproduce line.
 // Filters by status, node and text; printed, everything is expanded. Every piece of run data goes
 // through `esc` and only into element text or quoted attributes, never into <style> or <script>.
@@ -11,6 +11,7 @@ import type { Judgement } from "../judgement/types.js";
 import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
 import { allSkips, isoTime, stageViews, type RowView, type StageView } from "./run-view.js";
+import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -38,9 +39,13 @@ function verdict(run: RunRecord, j: Judgement): string {
     `started ${esc(isoTime(run.startedAtMs) || "not started")}`,
     `finished ${esc(isoTime(run.finishedAtMs) || "still running")}`,
   ];
+  const scope = runScope(run);
+  const accepted = acceptedOverrideLines(scope);
+  const scopeHtml = `<p class="scope" id="scope">${esc(scopeLine(scope))}</p>${accepted.length ? `<ul class="accepted-overrides">${accepted.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>` : ""}`;
   return `<header class="verdict ${esc(j.decision)}"><h1>Verdict: <span class="word" id="verdict">${esc(j.decision)}</span></h1>
 <p class="meta">${meta.join(" · ")}</p>
 <p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
+${scopeHtml}
 ${reasons}</header>`;
 }
 

@@ -8,6 +8,7 @@ import { statusName } from "../../shared/model/status.js";
 import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
 import { isoTime, stageViews } from "./run-view.js";
+import { runScope, scopeJson } from "./scope.js";
 
 export const REPORT_SCHEMA = "fleetgate.report/v1";
 
@@ -102,6 +103,7 @@ export function reportDocument(run: RunRecord, judgement: Judgement): Json {
     schema: REPORT_SCHEMA,
     run: runPart(run),
     verdict: verdict(judgement),
+    scope: scopeJson(runScope(run)),
     stages: stageViews(run).map((s) => ({
       id: s.id,
       kind: s.kind,

@@ -1,15 +1,21 @@
-// The run as JUnit XML for CI: one <testsuite> per task (stage × node × iteration, `fleet/node-b#2`),
-// one <testcase> per check (classname `stage.node`), a check's inner cases as `check/case`.
-// Only a pass is a pass: failed → <failure>; not ready, lost, error (and anything unfinished) →
-// <error>; skipped and cancelled → <skipped>. A task that did not pass but has no check that says
-// so (a lost node, a cancelled leg) gets one `(task)` testcase, and skips decided before the run
-// get a `skips` suite, so CI never counts them as green. The XML itself is shared/junit-xml.ts.
+// The run as JUnit XML for CI: first a `fleetgate verdict` suite whose one `verdict` testcase
+// fails unless the run is GO (verdict-case.ts: CI counts tests, so an INCOMPLETE run must fail
+// one), with the run's scope as properties; then one <testsuite> per task (stage × node ×
+// iteration, `fleet/node-b#2`), one <testcase> per check (classname `stage.node`), a check's inner
+// cases as `check/case`. Only a pass is a pass: failed → <failure>; not ready, lost, error (and
+// anything unfinished) → <error>; skipped and cancelled → <skipped>. A task that did not pass but
+// has no check that says so (a lost node, a cancelled leg) gets one `(task)` testcase, and skips
+// decided before the run get a `skips` suite, so CI never counts them as green. A leg skipped by
+// its failed `requires:` probe is skipped, probe included (run-view.ts reportedStatus). The XML
+// itself is shared/junit-xml.ts.
 import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Judgement } from "../judgement/types.js";
-import { taskLabel } from "./run-view.js";
+import { judgeRun } from "../judgement/verdict.js";
+import { reportedStatus, skippedCheckReason, taskLabel } from "./run-view.js";
+import { VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, verdictCase } from "./verdict-case.js";
 
 /** Characters XML 1.0 cannot carry at all (not even escaped), shown as `\uXXXX` instead. */
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -42,34 +48,36 @@ function output(c: CheckResult): string | undefined {
   return parts.length ? xmlSafe(parts.join("\n")) : undefined;
 }
 
-function checkCases(classname: string, c: CheckResult): JunitCase[] {
+function checkCases(classname: string, t: TaskRecord, c: CheckResult): JunitCase[] {
   const name = c.precondition ? `precondition ${c.checkId}` : c.checkId;
+  const status = reportedStatus(t, c.status);
   const own: JunitCase = {
     classname,
     name: oneLine(name),
     seconds: Number(c.durationMs) / 1000,
-    outcome: junitOutcome(c.status),
-    type: statusName(c.status),
-    message: message(c.status, c.summary, c.reason, c.hint),
+    outcome: junitOutcome(status),
+    type: statusName(status),
+    message: status === c.status ? message(c.status, c.summary, c.reason, c.hint) : message(status, "", skippedCheckReason(c), ""),
     output: output(c),
   };
-  const inner = c.cases.map(
-    (k: TestCase): JunitCase => ({
+  const inner = c.cases.map((k: TestCase): JunitCase => {
+    const s = reportedStatus(t, k.status);
+    return {
       classname,
       name: oneLine(`${c.checkId}/${k.name}`),
       seconds: Number(k.durationMs) / 1000,
-      outcome: junitOutcome(k.status),
-      type: statusName(k.status),
-      message: message(k.status, k.message, k.message, ""),
-    }),
-  );
+      outcome: junitOutcome(s),
+      type: statusName(s),
+      message: s === k.status ? message(k.status, k.message, k.message, "") : message(s, "", skippedCheckReason(c), ""),
+    };
+  });
   return [own, ...inner];
 }
 
 function taskSuite(run: RunRecord, t: TaskRecord): JunitSuite {
   const classname = oneLine(`${t.stageId}.${t.nodeName}`);
-  const cases = t.checks.flatMap((c) => checkCases(classname, c));
-  const shown = t.checks.some((c) => junitOutcome(c.status) !== "passed");
+  const cases = t.checks.flatMap((c) => checkCases(classname, t, c));
+  const shown = t.checks.some((c) => junitOutcome(reportedStatus(t, c.status)) !== "passed");
   if (t.status !== Status.PASSED && !shown) {
     const seconds = t.finishedAtMs > t.startedAtMs && t.startedAtMs > 0n ? Number(t.finishedAtMs - t.startedAtMs) / 1000 : 0;
     cases.push({ classname, name: "(task)", seconds, outcome: junitOutcome(t.status), type: statusName(t.status), message: message(t.status, t.summary, t.summary, "") });
@@ -95,9 +103,37 @@ function skipSuite(run: RunRecord): JunitSuite | undefined {
   };
 }
 
-/** The judgement is not part of JUnit (CI counts tests); it is taken for a uniform report signature. */
-export function junitReport(run: RunRecord, _judgement?: Judgement): string {
+/** The verdict as a suite of its own: its one case fails unless GO; the scope rides as properties. */
+function verdictSuite(run: RunRecord, j: Judgement): JunitSuite {
+  const v = verdictCase(run, j);
+  const accepted = v.scopeLines.slice(1);
+  return {
+    name: VERDICT_SUITE,
+    hostname: "localhost",
+    startedAtMs: Number(run.startedAtMs),
+    properties: [
+      { name: "decision", value: j.decision },
+      { name: "scope", value: oneLine(v.scopeText) },
+      ...accepted.map((a) => ({ name: "scope.accepted", value: oneLine(a) })),
+    ],
+    cases: [
+      {
+        classname: VERDICT_CLASSNAME,
+        name: VERDICT_NAME,
+        seconds: 0,
+        outcome: v.passed ? "passed" : "failed",
+        type: j.decision,
+        message: oneLine(v.message),
+        output: v.reasons ? xmlSafe(v.reasons) : undefined,
+      },
+    ],
+    systemOut: xmlSafe(v.scopeLines.join("\n")),
+  };
+}
+
+/** `judgement` defaults to this run judged alone (no flake history). */
+export function junitReport(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
   const suites = run.tasks.map((t) => taskSuite(run, t));
   const skips = skipSuite(run);
-  return buildJunitXml(skips ? [...suites, skips] : suites);
+  return buildJunitXml([verdictSuite(run, judgement), ...suites, ...(skips ? [skips] : [])]);
 }

@@ -1,11 +1,12 @@
-// The run as Markdown, for release notes: the verdict and every reason first, then what was run
-// where, every skip, sign-off and attestation, and each check that did not pass with the line that
-// re-runs it. Pure: the same run and judgement give the same bytes.
+// The run as Markdown, for release notes: the verdict, every reason and the run's scope first, then
+// what was run where, every skip, sign-off and attestation, and each check that did not pass with
+// the line that re-runs it. Pure: the same run and judgement give the same bytes.
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
-import { allSkips, isoTime, notPassedChecks, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
+import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
+import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 
 /** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
 function text(s: string): string {
@@ -29,6 +30,11 @@ function header(run: RunRecord, j: Judgement): string[] {
   out.push(`**Verdict: ${j.decision}** — ${j.signable ? "can be signed off" : "cannot be signed off"}`, "");
   for (const r of j.reasons) out.push(`- ${text(r)}`);
   if (j.reasons.length) out.push("");
+  const scope = runScope(run);
+  out.push(text(scopeLine(scope)), "");
+  const accepted = acceptedOverrideLines(scope);
+  for (const a of accepted) out.push(`- ${text(a)}`);
+  if (accepted.length) out.push("");
   out.push("| | |", "|---|---|");
   out.push(`| plan | ${code(run.planPath.replace(/\|/g, "\\|"))} (${cell(run.planName)}) |`);
   out.push(`| revision | ${run.planRevision ? code(run.planRevision) : "unknown"} |`);
@@ -105,8 +111,9 @@ function stage(s: StageView): string[] {
 }
 
 function notPassed(run: RunRecord): string[] {
-  // Skipped checks are listed with the other skips; everything else that did not pass is here.
-  const entries = notPassedChecks(run).filter((e) => e.check.status !== Status.SKIPPED);
+  // Skipped checks are listed with the other skips (a probe that skipped its leg, as the leg's
+  // skip); everything else that did not pass is here.
+  const entries = notPassedChecks(run).filter((e) => reportedStatus(e.task, e.check.status) !== Status.SKIPPED);
   if (!entries.length) return [];
   const out = ["## Checks that did not pass", "", "| stage | node | # | check | status | observed | hint |", "|---|---|---|---|---|---|---|"];
   for (const { task: t, check: c } of entries) {

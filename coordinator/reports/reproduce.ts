@@ -5,9 +5,10 @@
 // the suite path resolved as `coord run` resolves it (relative to the plan's directory), so the
 // line works from a checkout of the plan. A precondition has no `--only` (preconditions always
 // run first), so it is reproduced by the suite itself, which stops there on a node not ready.
-// A cross step or an inline matrix leg has no suite file: it is re-run from the workstation with
-// `coord run STAGE --plan PLAN`, a cross stage whole and with the same role bindings (its steps
-// feed each other captured values, so one step alone proves nothing), a leg pinned to its node.
+// A cross step or an inline matrix leg has no suite file, and a leg's `requires:` probe is in the
+// plan: they are re-run from the workstation with `coord run STAGE --plan PLAN`, a cross stage
+// whole and with the same role bindings (its steps feed each other captured values, so one step
+// alone proves nothing), a leg pinned to its node.
 import { posix } from "node:path";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -58,7 +59,9 @@ function coordRun(run: RunRecord, task: TaskRecord): string[] {
 
 export function reproduceCheck(run: RunRecord, task: TaskRecord, check: CheckResult): Reproduce | undefined {
   if (!needsReproduce(check.status)) return undefined;
-  if (!task.suitePath) return { where: "workstation", node: task.nodeName, command: shellCommand(coordRun(run, task)) };
+  // A skipped task holds only its leg's `requires:` probes, and those live in the plan, not in the
+  // leg's suite: the leg is re-run from the workstation, probes first.
+  if (!task.suitePath || task.status === Status.SKIPPED) return { where: "workstation", node: task.nodeName, command: shellCommand(coordRun(run, task)) };
   const argv = ["fleetgate-agent", "check", suiteFile(run.planPath, task.suitePath)];
   if (!check.precondition) argv.push("--only", check.checkId);
   return { where: "node", node: task.nodeName, command: shellCommand(argv) };

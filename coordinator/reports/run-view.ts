@@ -3,7 +3,7 @@
 // Pure, and ordered by the plan (first appearance in the run), so the reports stay byte-stable.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { foldStatuses, Status } from "../../shared/model/status.js";
+import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
 import { reproduceCheck, type Reproduce } from "./reproduce.js";
 
 /** One line of a stage: a node (single, fleet), a step on its role's node (cross), a leg (matrix). */
@@ -47,6 +47,22 @@ export interface SkipEntry {
 /** The tasks' statuses as one, by the one fold table (shared/model/status.ts). */
 export function foldTasks(tasks: TaskRecord[]): Status {
   return foldStatuses(tasks.map((t) => t.status));
+}
+
+/**
+ * A check's (or inner case's) status as the reports count it. A task the gate skipped ran nothing
+ * of its own: the only results it holds are a matrix leg's `requires:` probes, which the agent
+ * reports as preconditions before it skips the leg (agent/daemon/task-runner.ts). The leg is
+ * skipped, as the CLI and the verdict say, so a probe that did not pass is a skip, never a failed
+ * test; one that passed stays a pass.
+ */
+export function reportedStatus(t: TaskRecord, status: Status): Status {
+  return t.status === Status.SKIPPED && status !== Status.PASSED ? Status.SKIPPED : status;
+}
+
+/** Why a probe skipped its leg, in the agent's words: `requires probe.kvm: SUMMARY; hint: HINT`. */
+export function skippedCheckReason(c: CheckResult): string {
+  return `requires ${c.checkId}: ${c.summary || c.reason || statusName(c.status)}${c.hint ? `; hint: ${c.hint}` : ""}`;
 }
 
 /** `fleet/node-b#2`, or `cross/write@node-a#1` for a step or a leg. */

@@ -4,7 +4,7 @@ import { formatCancelled, formatRunList, formatRunSummary, runOutcome, verdictEx
 import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { gateRun, sampleRun } from "./run-report.fixture.js";
+import { gateRun, narrowedSignedOff, sampleRun } from "./run-report.fixture.js";
 
 describe("verdictExitCode", () => {
   it("exits 0 for GO, 1 for NO-GO and 2 for INCOMPLETE, as DESIGN.md says coord run does", () => {
@@ -39,6 +39,7 @@ describe("formatRunSummary", () => {
         "run r1 (release): FAILED",
         "verdict: NO-GO",
         ...judgement.reasons.map((r) => `  ${r}`),
+        "scope: full",
         "report: coord report r1 --format md",
       ].join("\n"),
     );
@@ -51,7 +52,7 @@ describe("formatRunSummary", () => {
     const run = sampleRun({ status: Status.PASSED, attestationFlags: [] });
     run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
     const lines = formatRunSummary(run).split("\n");
-    expect(lines.slice(-3)).toEqual(["run r1 (release): PASSED", "verdict: GO", "report: coord report r1 --format md"]);
+    expect(lines.slice(-4)).toEqual(["run r1 (release): PASSED", "verdict: GO", "scope: full", "report: coord report r1 --format md"]);
     expect(lines).not.toContain("skipped (a skip is never a pass):");
   });
 
@@ -60,6 +61,15 @@ describe("formatRunSummary", () => {
     const text = formatRunSummary(run);
     expect(text).toContain("  matrix/kvm: nested KVM disabled on the only matching host (--skip; accepted at sign-off by ana)");
     expect(text).toContain("  matrix/e2e: opt-in leg not asked for with --with (opt-in)");
+  });
+
+  it("says a narrowed scope after the verdict's reasons, with each override accepted at sign-off and by whom", () => {
+    const run = narrowedSignedOff(gateRun());
+    const text = formatRunSummary(run);
+    const reasons = judgeRun(run).reasons.map((r) => `  ${r}`).join("\n");
+    expect(text).toContain(
+      `${reasons}\nscope: narrowed — iterations 1 of 2 on fleet; node subset: node-b of node-a, node-b on fleet\n  accepted at sign-off by ana: iterations — the second iteration ran in yesterday's run\nreport: coord report g1 --format md`,
+    );
   });
 
   it("notes a quick run in the outcome line and gives it as a reason, so a green quick run is never GO", () => {
@@ -82,12 +92,12 @@ describe("formatRunSummary", () => {
 describe("formatCancelled", () => {
   it("names every task the cancel stopped, with where it was", () => {
     const text = formatCancelled(gateRun());
-    expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 11 tasks will not run", "  matrix/billing on node-b #1: cancelled: run cancelled by ops"]);
+    expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 12 tasks will not run", "  matrix/billing on node-b #1: cancelled: run cancelled by ops"]);
   });
 });
 
 describe("formatRunList", () => {
-  it("lists each run with its mode, outcome, verdict and who signed it off", () => {
+  it("lists each run with its mode, scope, outcome, verdict and who signed it off", () => {
     const failed = sampleRun();
     const quick = sampleRun({ status: Status.PASSED, attestationFlags: [] });
     quick.runId = "r2";
@@ -97,10 +107,13 @@ describe("formatRunList", () => {
     signed.runId = "r3";
     signed.tasks = signed.tasks.filter((t) => t.status === Status.PASSED);
     signed.signoff = create(SignOffSchema, { by: "ana", atMs: 1n });
-    const lines = formatRunList([failed, quick, signed]).split("\n");
-    expect(lines[0]).toMatch(/^RUN\s+PLAN\s+STAGES\s+MODE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
-    expect(lines[1]).toMatch(/^r1 .* full .* FAILED\s+NO-GO\s+-$/);
-    expect(lines[2]).toMatch(/^r2 .* quick .* PASSED\s+INCOMPLETE\s+-$/);
-    expect(lines[3]).toMatch(/^r3 .* full .* PASSED\s+GO\s+ana$/);
+    const narrowed = narrowedSignedOff(sampleRun());
+    narrowed.runId = "r4";
+    const lines = formatRunList([failed, quick, signed, narrowed]).split("\n");
+    expect(lines[0]).toMatch(/^RUN\s+PLAN\s+STAGES\s+MODE\s+SCOPE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
+    expect(lines[1]).toMatch(/^r1 .* full\s+full .* FAILED\s+NO-GO\s+-$/);
+    expect(lines[2]).toMatch(/^r2 .* quick\s+full .* PASSED\s+INCOMPLETE\s+-$/);
+    expect(lines[3]).toMatch(/^r3 .* full\s+full .* PASSED\s+GO\s+ana$/);
+    expect(lines[4]).toMatch(/^r4 .* full\s+narrowed:iterations,nodes .* FAILED\s+NO-GO\s+ana$/);
   });
 });

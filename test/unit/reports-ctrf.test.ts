@@ -3,15 +3,92 @@ import { describe, expect, it } from "vitest";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { ctrfDocument, ctrfReport, ctrfStatus, type CtrfTest } from "../../coordinator/reports/ctrf.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { gateRun } from "./run-report.fixture.js";
+import { gateRun, greenRun, narrowedSignedOff } from "./run-report.fixture.js";
 
-const doc = (run = gateRun()) => ctrfDocument(run, judgeRun(run)) as { results: { summary: Record<string, number>; tests: CtrfTest[]; tool: { name: string } } };
+interface Doc {
+  results: {
+    summary: Record<string, number> & { extra: { decision: string; scope: string } };
+    tests: CtrfTest[];
+    tool: { name: string };
+    environment: { healthy?: boolean };
+    extra: { decision: string; scope: unknown };
+  };
+}
+
+const doc = (run = gateRun()) => ctrfDocument(run, judgeRun(run)) as unknown as Doc;
+const verdictTest = (d: Doc) => d.results.tests.find((t) => t.name === "verdict" && t.suite[0] === "fleetgate verdict");
+
+/** gateRun cut down to its passed tasks, but a quick run: no check failed, and it is INCOMPLETE. */
+function quickRun() {
+  const run = greenRun();
+  run.mode = "quick";
+  return run;
+}
 
 describe("ctrfReport", () => {
-  it("is valid against the official CTRF JSON schema (the ctrf package's validator)", () => {
-    const result = validate(JSON.parse(ctrfReport(gateRun(), judgeRun(gateRun()))));
+  it.each([
+    { name: "NO-GO", run: gateRun },
+    { name: "INCOMPLETE", run: quickRun },
+    { name: "GO", run: greenRun },
+    { name: "narrowed, signed-off", run: () => narrowedSignedOff(gateRun()) },
+  ])("is valid against the official CTRF JSON schema (the ctrf package's validator) for a $name run", ({ run }) => {
+    const result = validate(JSON.parse(ctrfReport(run(), judgeRun(run()))));
     expect(result.errors).toEqual([]);
     expect(result.valid).toBe(true);
+  });
+
+  it("fails the verdict test of a NO-GO run, with the decision and every reason in its message and one reason a line in its trace", () => {
+    const j = judgeRun(gateRun());
+    expect(j.decision).toBe("NO-GO");
+    const d = doc();
+    expect(d.results.tests[0]).toBe(verdictTest(d));
+    expect(verdictTest(d)).toMatchObject({ status: "failed", rawStatus: "NO-GO", message: `NO-GO: ${j.reasons.join("; ")}`, trace: j.reasons.join("\n") });
+    expect(d.results.environment.healthy).toBe(false);
+  });
+
+  it("fails the verdict test of an INCOMPLETE run in which no check failed, so a reader of the counts cannot go green", () => {
+    expect(judgeRun(quickRun()).decision).toBe("INCOMPLETE");
+    const d = doc(quickRun());
+    expect(d.results.tests.filter((t) => t !== verdictTest(d)).every((t) => t.status === "passed")).toBe(true);
+    expect(d.results.summary.failed).toBe(1);
+    expect(verdictTest(d)).toMatchObject({ status: "failed", rawStatus: "INCOMPLETE", message: "INCOMPLETE: quick run: checks tagged quick only; never signable" });
+    expect(d.results.summary.extra.decision).toBe("INCOMPLETE");
+    expect(d.results.environment.healthy).toBe(false);
+  });
+
+  it("passes the verdict test of a GO run and counts no failure", () => {
+    const d = doc(greenRun());
+    expect(verdictTest(d)).toMatchObject({ status: "passed", rawStatus: "GO" });
+    expect(verdictTest(d)?.message).toBeUndefined();
+    expect(d.results.summary.failed).toBe(0);
+    expect(d.results.summary.extra).toEqual({ decision: "GO", scope: "full" });
+    expect(d.results.environment.healthy).toBe(true);
+  });
+
+  it("reports a leg skipped by its failed requires: probe as skipped with the probe's words, never as failed", () => {
+    const byName = new Map(doc().results.tests.map((t) => [t.name, t]));
+    expect(byName.get("matrix/plasma@node-a#1/probe.nested-kvm")).toMatchObject({
+      status: "skipped",
+      rawStatus: "failed",
+      message: 'requires probe.nested-kvm: expected /sys/module/kvm_intel/parameters/nested to contain "Y", saw "N"; hint: enable nested KVM (options kvm-intel nested=1) and reboot once',
+      extra: { step: "plasma", precondition: true },
+    });
+    expect([...byName.keys()].filter((n) => n.startsWith("matrix/plasma@"))).toEqual(["matrix/plasma@node-a#1/probe.nested-kvm"]);
+  });
+
+  it("carries a narrowed scope and each override accepted at sign-off in the summary, the results and the verdict test", () => {
+    const d = doc(narrowedSignedOff(gateRun()));
+    const narrowed = "narrowed — iterations 1 of 2 on fleet; node subset: node-b of node-a, node-b on fleet";
+    expect(d.results.summary.extra.scope).toBe(narrowed);
+    expect(d.results.extra.scope).toEqual({
+      full: false,
+      overrides: [
+        { name: "iterations", detail: "iterations 1 of 2 on fleet", accepted: { by: "ana", reason: "the second iteration ran in yesterday's run" } },
+        { name: "nodes", detail: "node subset: node-b of node-a, node-b on fleet", accepted: null },
+      ],
+    });
+    expect(verdictTest(d)?.extra).toMatchObject({ scope: narrowed, accepted: ["accepted at sign-off by ana: iterations — the second iteration ran in yesterday's run"] });
+    expect(doc().results.extra.scope).toEqual({ full: true, overrides: [] });
   });
 
   it("has a validator that rejects our own statuses, so the test above can fail", () => {
@@ -31,7 +108,9 @@ describe("ctrfReport", () => {
     expect(results.tool.name).toBe("fleetgate");
     expect(s.tests).toBe(results.tests.length);
     expect(s.passed! + s.failed! + s.skipped! + s.pending! + s.other!).toBe(s.tests);
-    expect([s.failed, s.skipped, s.other]).toEqual([4, 3, 3]);
+    // failed: http, lifecycle, lifecycle/upgrade, read-doc and the verdict; skipped: wipe-volume,
+    // the plasma leg's probe and the two skips decided before the run.
+    expect([s.failed, s.skipped, s.other]).toEqual([5, 4, 3]);
     expect([s.start, s.stop]).toEqual([1_732_514_400_000, 1_732_515_000_000]);
   });
 
@@ -56,12 +135,13 @@ describe("ctrfReport", () => {
   it("marks a check flaky when the judgement names it", () => {
     const run = gateRun();
     const j = { ...judgeRun(run), flakes: [{ stageId: "fleet", node: "node-b", checkId: "http", passed: 1, total: 2, runIds: ["g1", "g0"] }] };
-    const { results } = ctrfDocument(run, j) as ReturnType<typeof doc>;
+    const { results } = ctrfDocument(run, j) as unknown as Doc;
     expect(results.tests.filter((t) => t.flaky).map((t) => t.name)).toEqual(["fleet/node-b#1/http", "fleet/node-b#2/http"]);
     expect(results.summary.flaky).toBe(2);
   });
 
   it("gives the same bytes for the same run", () => {
-    expect(ctrfReport(gateRun(), judgeRun(gateRun()))).toBe(ctrfReport(gateRun(), judgeRun(gateRun())));
+    const run = () => narrowedSignedOff(gateRun());
+    expect(ctrfReport(run(), judgeRun(run()))).toBe(ctrfReport(run(), judgeRun(run())));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { esc, htmlReport } from "../../coordinator/reports/html.js";
-import { gateRun } from "./run-report.fixture.js";
+import { gateRun, narrowedSignedOff } from "./run-report.fixture.js";
 
 const html = (run = gateRun()) => htmlReport(run, judgeRun(run));
 
@@ -28,6 +28,16 @@ describe("htmlReport", () => {
     expect(page.indexOf('<span class="word" id="verdict">NO-GO</span>')).toBeLessThan(stages);
     for (const r of judgeRun(gateRun()).reasons) expect(page.indexOf(`<li>${esc(r)}</li>`)).toBeLessThan(stages);
     expect(page.indexOf("not valid for sign-off: nodes node-c, node-d share machine-id 1f2e3d4c")).toBeLessThan(stages);
+  });
+
+  it("shows the run's scope under the verdict: full, or narrowed with each override accepted at sign-off", () => {
+    const page = html();
+    const reasons = page.indexOf('<ul class="reasons">');
+    expect(page.indexOf('<p class="scope" id="scope">scope: full</p>')).toBeGreaterThan(page.indexOf('id="verdict"'));
+    expect(page.indexOf('<p class="scope" id="scope">scope: full</p>')).toBeLessThan(reasons);
+    expect(html(narrowedSignedOff(gateRun()))).toContain(
+      '<p class="scope" id="scope">scope: narrowed — iterations 1 of 2 on fleet; node subset: node-b of node-a, node-b on fleet</p><ul class="accepted-overrides"><li>accepted at sign-off by ana: iterations — the second iteration ran in yesterday&#39;s run</li></ul>',
+    );
   });
 
   it("labels every cell with its status in words and one dot per iteration", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { jsonReport, REPORT_SCHEMA } from "../../coordinator/reports/json.js";
 import { expectGolden } from "../golden/expect-golden.js";
-import { gateRun } from "./run-report.fixture.js";
+import { gateRun, narrowedSignedOff } from "./run-report.fixture.js";
 
 const json = (run = gateRun()) => jsonReport(run, judgeRun(run));
 
@@ -11,15 +11,27 @@ describe("jsonReport (fleetgate.report/v1)", () => {
     expectGolden("gate-run.json", json());
   });
 
-  it("leads with schema, run, verdict, stages in that order, and the verdict of the judgement", () => {
+  it("leads with schema, run, verdict, scope, stages in that order, and the verdict of the judgement", () => {
     const doc = JSON.parse(json()) as Record<string, any>;
-    expect(Object.keys(doc)).toEqual(["schema", "run", "verdict", "stages"]);
+    expect(Object.keys(doc)).toEqual(["schema", "run", "verdict", "scope", "stages"]);
     expect(doc.schema).toBe(REPORT_SCHEMA);
     expect(doc.verdict.decision).toBe("NO-GO");
     expect(doc.verdict.reasons).toEqual(judgeRun(gateRun()).reasons);
     expect(doc.stages.map((s: { id: string; status: string }) => [s.id, s.status])).toEqual([
       ["smoke", "passed"], ["fleet", "failed"], ["handoff", "failed"], ["matrix", "cancelled"],
     ]);
+  });
+
+  it("gives the scope next to the verdict: full with no override, or each override with who accepted it at sign-off and why", () => {
+    expect((JSON.parse(json()) as Record<string, any>).scope).toEqual({ full: true, overrides: [] });
+    const doc = JSON.parse(json(narrowedSignedOff(gateRun()))) as Record<string, any>;
+    expect(doc.scope).toEqual({
+      full: false,
+      overrides: [
+        { name: "iterations", detail: "iterations 1 of 2 on fleet", accepted: { by: "ana", reason: "the second iteration ran in yesterday's run" } },
+        { name: "nodes", detail: "node subset: node-b of node-a, node-b on fleet", accepted: null },
+      ],
+    });
   });
 
   it("names statuses in words and gives a reproduce line only to checks that need one", () => {

@@ -3,9 +3,8 @@ import { create } from "@bufbuild/protobuf";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { markdownReport } from "../../coordinator/reports/markdown.js";
 import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { Status } from "../../shared/model/status.js";
 import { expectGolden } from "../golden/expect-golden.js";
-import { gateRun, sampleRun } from "./run-report.fixture.js";
+import { gateRun, greenRun, narrowedSignedOff, sampleRun } from "./run-report.fixture.js";
 
 const md = (run = gateRun()) => markdownReport(run, judgeRun(run));
 
@@ -31,6 +30,25 @@ describe("markdownReport", () => {
     expect(gate).toContain("| fleet/wipe-volume | node-b | 2 | check | destructive; stage does not allow destructive checks | no |");
   });
 
+  it("says the run's scope right after the reasons: full, or narrowed with every override and each one accepted at sign-off", () => {
+    const run = gateRun();
+    const lines = md(run).split("\n");
+    const after = 4 + judgeRun(run).reasons.length + 1;
+    expect(lines.slice(after, after + 2)).toEqual(["scope: full", ""]);
+    const narrowed = md(narrowedSignedOff(gateRun()));
+    expect(narrowed).toContain(
+      "\nscope: narrowed — iterations 1 of 2 on fleet; node subset: node-b of node-a, node-b on fleet\n\n- accepted at sign-off by ana: iterations — the second iteration ran in yesterday's run\n\n| | |\n",
+    );
+  });
+
+  it("lists a leg skipped by its failed requires: probe with the skips, not among the checks that did not pass", () => {
+    const text = md();
+    expect(text).toContain('| matrix/plasma | node-a | 1 | gate | requires probe.nested-kvm: expected /sys/module/kvm_intel/parameters/nested to contain "Y", saw "N"; hint: enable nested KVM (options kvm-intel nested=1) and reboot once | no |');
+    const notPassed = text.slice(text.indexOf("## Checks that did not pass"));
+    expect(notPassed).toContain("| read-doc |");
+    expect(notPassed).not.toContain("probe.nested-kvm");
+  });
+
   it("gives each check that did not pass one reproduce line, quoted for a shell", () => {
     const text = md();
     expect(text).toContain("- fleet http, on node-b: `fleetgate-agent check plans/suites/app.yaml --only http`");
@@ -52,10 +70,7 @@ describe("markdownReport", () => {
   });
 
   it("reads a green full run as GO with clean attestation", () => {
-    const run = gateRun({ status: Status.PASSED, attestationFlags: [] });
-    run.skips = [];
-    run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
-    const text = md(run);
+    const text = md(greenRun());
     expect(text.split("\n")[0]).toBe("# Run g1 — release: GO");
     expect(text).toContain("**Verdict: GO** — can be signed off");
     expect(text).toContain("Clean: every result came from the host of the node it names.");

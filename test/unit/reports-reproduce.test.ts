@@ -41,4 +41,11 @@ describe("reproduce lines", () => {
     const failed = create(CheckResultSchema, { checkId: "invoice", status: Status.FAILED });
     expect(reproduceCheck(run, billing, failed)).toEqual({ where: "workstation", node: "node-b", command: "coord run matrix --plan plans/gate.yaml --node node-b --with billing" });
   });
+
+  it("re-runs a failed requires: probe as its leg from the workstation, even for a leg with a suite: the probe is in the plan", () => {
+    const run = gateRun();
+    const plasma = run.tasks.find((t) => t.stepId === "plasma")!;
+    plasma.suitePath = "suites/plasma.yaml";
+    expect(reproduceCheck(run, plasma, plasma.checks[0]!)).toEqual({ where: "workstation", node: "node-a", command: "coord run matrix --plan plans/gate.yaml --node node-a" });
+  });
 });

@@ -3,7 +3,7 @@
 // flag. gateRun: every stage kind and every outcome, with outputs, inner cases, attempts and skips.
 import { create } from "@bufbuild/protobuf";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { OverrideSchema, RunRecordSchema, SignOffSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
 
 type CheckInit = Partial<Pick<CheckResult, "checkId" | "status" | "summary" | "precondition" | "hint">>;
@@ -75,14 +75,18 @@ function gateTask(
   });
 }
 
+const NO_KVM = 'expected /sys/module/kvm_intel/parameters/nested to contain "Y", saw "N"';
+const KVM_HINT = "enable nested KVM (options kvm-intel nested=1) and reboot once";
+
 /**
  * A full-mode gate run with every kind of stage and every outcome a report must show: a single
  * stage green over two iterations, a fleet stage with a failure (output holding `</script>`, a
  * control character and markup), a bats check with inner cases, a retried check, a not-ready node
- * and a lost node, a cross stage with roles and a captured value, a matrix with a skipped leg,
- * skips decided before the run, an attestation flag and an unsignable note.
+ * and a lost node, a cross stage with roles and a captured value, a matrix with a cancelled leg
+ * and a leg skipped by its failed `requires:` probe, skips decided before the run, an attestation
+ * flag and an unsignable note. Full scope: no override.
  */
-export function gateRun(overrides: Partial<Pick<RunRecord, "status" | "attestationFlags" | "unsignable" | "mode" | "signoff" | "skips">> = {}): RunRecord {
+export function gateRun(overrides: Partial<Pick<RunRecord, "status" | "attestationFlags" | "unsignable" | "mode" | "signoff" | "skips" | "overrides">> = {}): RunRecord {
   const fleetSuite = { suitePath: "suites/app.yaml" };
   return create(RunRecordSchema, {
     runId: "g1",
@@ -153,7 +157,36 @@ export function gateRun(overrides: Partial<Pick<RunRecord, "status" | "attestati
         { checkId: "chainfire-flaredb", status: Status.PASSED, summary: "exit 0" },
       ], { stepId: "storage", suitePath: "suites/storage.yaml" }, 300),
       gateTask("matrix", "matrix", "node-b", 1, Status.CANCELLED, "cancelled: run cancelled by ops", [], { stepId: "billing" }, 330),
+      // As the agent reports a leg whose `requires:` probe failed: the probe as a failed
+      // precondition, the leg skipped with the probe's words (agent/daemon/task-runner.ts).
+      gateTask("matrix", "matrix", "node-a", 1, Status.SKIPPED, `requires probe.nested-kvm: ${NO_KVM}; hint: ${KVM_HINT}`, [
+        { checkId: "probe.nested-kvm", kind: "file", precondition: true, status: Status.FAILED, summary: NO_KVM, hint: KVM_HINT },
+      ], { stepId: "plasma" }, 360),
     ],
     ...overrides,
   });
+}
+
+/** gateRun with only its passed tasks, no skip and clean attestation: a run judged GO. */
+export function greenRun(): RunRecord {
+  const run = gateRun({ status: Status.PASSED, attestationFlags: [], skips: [] });
+  run.tasks = run.tasks.filter((t) => t.status === Status.PASSED);
+  return run;
+}
+
+/** The two ways a run in these tests is narrower than its plan (RunRecord.overrides). */
+export const NARROWED = [
+  { name: "iterations", detail: "iterations 1 of 2 on fleet" },
+  { name: "nodes", detail: "node subset: node-b of node-a, node-b on fleet" },
+];
+
+/** `run` narrowed by NARROWED and signed off by ana, who accepted the iterations override by name. */
+export function narrowedSignedOff(run: RunRecord): RunRecord {
+  run.overrides = NARROWED.map((o) => create(OverrideSchema, o));
+  run.signoff = create(SignOffSchema, {
+    by: "ana",
+    atMs: 1_732_515_600_000n,
+    acceptedOverrides: [{ target: "iterations", reason: "the second iteration ran in yesterday's run", source: "sign-off" }],
+  });
+  return run;
 }
