@@ -58,7 +58,7 @@ export function benchParse(file: string, say: Progress): BenchResult {
   return {
     title: "Suite parsing (`parseSuite`)",
     method:
-      `\`parseSuite\` of \`../shared/examples/${name}\` (${text.length} bytes, ${parseSuite(text, file).checks.length} checks), in process. ` +
+      `\`parseSuite\` of \`test/examples/${name}\` (${text.length} bytes, ${parseSuite(text, file).checks.length} checks), in process. ` +
       `Warm-up 0.5 s (${warm} parses), then ${PARSE_REPS} repetitions of ${batch} parses each; every parse is also timed alone. ` +
       "The last row times only `yaml`'s `parseDocument` of the same text, for comparison.",
     rows: [

@@ -62,9 +62,9 @@ async function main(): Promise<number> {
   const date = new Date().toISOString();
   const machine = describeMachine();
   const loadStart = loadavg()[0] ?? 0;
-  // The example suites live beside the repository, in ../shared/examples.
-  const example = join(ROOT, "..", "shared", "examples", "archy-node.suite.yaml");
-  if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected ../shared/examples next to the repository)`);
+  // The example suites are the repository's own, in test/examples.
+  const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
+  if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
   say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; this takes about 2 minutes`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();

@@ -1,5 +1,5 @@
 // How bitcoin-cli reports its answer and its trouble (src/bitcoin-cli.cpp; recorded and
-// constructed outputs in ../shared/fixtures/bitcoin-cli/). An RPC error prints
+// constructed outputs in test/fixtures/bitcoin-cli/). An RPC error prints
 // "error code: N\nerror message:\nMSG" to stderr and exits abs(N); a failure before any answer
 // (no connection, bad credentials) prints "error: WHAT" and exits 1.
 import { preview } from "../../shared/model/matchers.js";

@@ -1,6 +1,6 @@
 // `podman:` — one container's state and health, or a list of containers that must be running.
 // podman cannot run on the test machines: evaluate() is tested on recorded outputs in
-// ../shared/fixtures/podman, observe() through a fake podman that replays them.
+// test/fixtures/podman, observe() through a fake podman that replays them.
 import { podmanArgv, PodmanSpecSchema, STATE_FORMAT, type PodmanSpec } from "../../shared/model/kinds/podman.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import type { CheckKind, Verdict } from "./kind.js";

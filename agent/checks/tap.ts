@@ -1,5 +1,5 @@
 // Reads TAP as bats prints it (`--tap`, and `--formatter tap13`), one case per test line.
-// Tested on the recorded outputs in ../shared/fixtures/bats/.
+// Tested on the recorded outputs in test/fixtures/bats/.
 import type { TestCaseOutcome } from "./kind.js";
 
 export interface TapReport {

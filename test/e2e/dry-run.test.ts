@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
-const EXAMPLES = fileURLToPath(new URL("../../../shared/examples/", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 const EXAMPLE_FILES = ["release-gate.plan.yaml", "archy-node.suite.yaml", "integration-leg.suite.yaml"];
 
 const TINY_SUITE = "suite: tiny\nchecks:\n  - id: echo\n    command: { argv: [echo, hello] }\n";

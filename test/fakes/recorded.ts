@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { ProcessOutcome } from "../../agent/process.js";
 import { FIXTURES } from "./scenario.js";
 
-/** Reads ../shared/fixtures/<dir>/<rel> verbatim. */
+/** Reads test/fixtures/<dir>/<rel> verbatim. */
 export const fixtureIn = (dir: string) => (rel: string) => readFileSync(join(FIXTURES, dir, rel), "utf8");
 
 /** An outcome with rc 0 and empty output unless overridden. */

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // A stand-in for a tool that cannot run here (podman, systemctl, bitcoin-cli, nginx, …).
 // Installed first on PATH under the tool's name, it replays a RECORDED output from
-// ../shared/fixtures: stdout, stderr and exit code, chosen by a scenario file. It invents nothing.
+// test/fixtures: stdout, stderr and exit code, chosen by a scenario file. It invents nothing.
 //
 // FLEETGATE_FAKE_SCENARIO=/path/scenario.json:
-//   { "fixtures": "/abs/shared/fixtures", "log": "/abs/calls.jsonl",
+//   { "fixtures": "/abs/test/fixtures", "log": "/abs/calls.jsonl",
 //     "rules": [ { "tool": "podman", "args": "^inspect lnd", "fixture": "podman/inspect-missing" },
 //                { "tool": "podman", "args": "^inspect", "stdout": "podman/inspect-state-running-healthy.constructed.json" } ] }
 // A rule with "fixture" replays NAME.stdout, NAME.stderr and NAME.rc (missing files mean empty, 0).

@@ -5,15 +5,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** ../shared/fixtures beside the repository: the recorded real outputs. */
-export const FIXTURES = resolve(HERE, "../../../shared/fixtures");
+/** test/fixtures: the recorded real outputs (see its README for where each came from). */
+export const FIXTURES = resolve(HERE, "../fixtures");
 const REPLAY = join(HERE, "replay.mjs");
 
 export interface ReplayRule {
   tool: string;
   /** Regex over the space-joined argv; omitted matches anything. */
   args?: string;
-  /** Fixture base name under ../shared/fixtures: replays .stdout, .stderr and .rc. */
+  /** Fixture base name under test/fixtures: replays .stdout, .stderr and .rc. */
   fixture?: string;
   /** Or one file replayed as stdout, with exit code rc. */
   stdout?: string;

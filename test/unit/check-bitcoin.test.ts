@@ -14,7 +14,7 @@ const answered = (name: string) => outcome({ stdout: fixture(`getblockchaininfo-
 /** A failed run: NAME.stderr and NAME.rc (stdout is empty in every failure fixture). */
 const failedRun = (name: string) => outcome({ stderr: fixture(`${name}.stderr`), exitCode: Number(fixture(`${name}.rc`)) });
 
-/** The archy-node precondition (shared/examples/archy-node.suite.yaml). */
+/** The archy-node precondition (test/examples/archy-node.suite.yaml). */
 const SYNCED_ARCHIVAL = BitcoinSpecSchema.parse({
   rpc: "getblockchaininfo",
   expect: { initialblockdownload: false, pruned: false, verificationprogress: { gte: 0.9999 } },

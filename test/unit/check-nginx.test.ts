@@ -18,7 +18,7 @@ const recorded = (name: string): ProcessOutcome & { timeoutMs: number } => ({
   timedOut: false, durationMs: 20, timeoutMs: 10_000,
 });
 const spec = (block: Record<string, unknown>) => NginxSpecSchema.parse(block);
-/** The archy-node precondition (shared/examples/archy-node.suite.yaml). */
+/** The archy-node precondition (test/examples/archy-node.suite.yaml). */
 const LND = spec({ location: "/app/lnd/", proxy_pass: "http://127.0.0.1:18083/" });
 
 describe("nginx spec and argv", () => {

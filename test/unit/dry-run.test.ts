@@ -12,7 +12,7 @@ import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import { refusal as failure } from "../support/refusal.js";
 
-const EXAMPLES = fileURLToPath(new URL("../../../shared/examples/", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 
 const node = (name: string, labels: Record<string, string>, online = true): RosterNode => ({ name, labels, online });
 const ROSTER = [node("f1", { role: "fleet" }), node("f2", { role: "fleet" }), node("laptop", { role: "dev" }), node("prim", { role: "primary" })];

@@ -1,4 +1,4 @@
-// The http check's pure half, against curl 7.88.1 output recorded in ../shared/fixtures/curl/.
+// The http check's pure half, against curl 7.88.1 output recorded in test/fixtures/curl/.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { curlArgv, httpCheck, parseCurlOutput } from "../../agent/checks/http.js
 import type { ProcessOutcome } from "../../agent/process.js";
 import type { HttpSpec } from "../../shared/model/kinds/http.js";
 
-const CURL_FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/curl/", import.meta.url));
+const CURL_FIXTURES = fileURLToPath(new URL("../fixtures/curl/", import.meta.url));
 
 function fixture(name: string): string {
   return readFileSync(CURL_FIXTURES + name, "utf8");

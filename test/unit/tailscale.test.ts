@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseTailscaleStatus, readTailscaleStatus } from "../../shared/tailscale.js";
 
-const FIXTURE = fileURLToPath(new URL("../../../shared/fixtures/tailscale/localapi-v0-status-running.constructed.json", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../fixtures/tailscale/localapi-v0-status-running.constructed.json", import.meta.url));
 const STATUS_JSON = readFileSync(FIXTURE, "utf8");
 
 const NODE1 = { backendState: "Running", dnsName: "node1.tail1234.ts.net", ips: ["100.101.102.103", "fd7a:115c:a1e0::9a01:6667"] };
