@@ -1,6 +1,7 @@
 // /etc/fleetgate/agent.yaml: the same settings as the `run` flags; flags win.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { DurationSchema } from "../../shared/model/check-schema.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 
 export const DEFAULT_AGENT_CONFIG = "/etc/fleetgate/agent.yaml";
@@ -14,6 +15,8 @@ const AgentConfigSchema = z.strictObject({
   state_dir: z.string().optional(),
   /** Take fault steps (partitions, kill_agent): test networks only. */
   allow_faults: z.boolean().optional(),
+  /** On SIGTERM, how long the running task may go on before its checks are killed (default 30s). */
+  stop_grace: DurationSchema.optional(),
   /** Packages whose installed versions are reported in the node's facts (for coord diff). */
   packages: z.array(z.string().min(1)).optional(),
 });

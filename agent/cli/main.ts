@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { toJson } from "@bufbuild/protobuf";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
@@ -6,20 +7,25 @@ import { FleetgateError } from "../../shared/errors.js";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
 import { parseLabel } from "../../shared/labels.js";
-import { createLogger } from "../../shared/logging.js";
+import { createLogger, type Logger } from "../../shared/logging.js";
+import { parseDuration } from "../../shared/durations.js";
 import { parseSuite, type ResolvedCheck, type Suite } from "../../shared/model/suite.js";
 import { jsonSchemaFor } from "../../shared/model/json-schema.js";
 import { renderJunit, renderTap } from "./check-formats.js";
 import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
+import { stopGracefully, type StopOutcome } from "../daemon/graceful-stop.js";
 import { Spool } from "../daemon/spool.js";
+import { TaskJournal } from "../daemon/task-journal.js";
 import { TaskRunner } from "../daemon/task-runner.js";
+import { killRunningChecks } from "../process.js";
 import { checkExitCode, formatCheckLine, formatIterationSummary, outcomeJson, overallStatus } from "./check-output.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from "./config.js";
 
 const DEFAULT_COORDINATOR = "127.0.0.1:7400";
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate-agent";
+const DEFAULT_STOP_GRACE = "30s";
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -43,6 +49,7 @@ interface RunFlags {
   label: Record<string, string>;
   stateDir?: string;
   allowFaults?: boolean;
+  stopGrace?: string;
 }
 
 /** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
@@ -60,18 +67,53 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label }, packages: config.packages });
   const credentials = new Credentials(stateDir, token);
   if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
+  const stopGraceMs = stopGrace(flags.stopGrace ?? config.stop_grace ?? DEFAULT_STOP_GRACE);
   const spool = Spool.open(stateDir);
+  const journal = TaskJournal.open(stateDir);
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained: () => spoolDrained(spool, 5_000) });
+  const drained = () => spoolDrained(spool, 5_000);
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal });
   connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t), onCancel: (id) => runner.cancel(id) });
-  const stop = () => connection?.stop();
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults }, "agent starting");
+  const stopped = onStopSignals(
+    (signal) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pending().length, disconnect: () => connection?.stop(), log: nodeLog }, signal),
+    nodeLog,
+  );
+  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file }, "agent starting");
   await connection.run();
+  // A task still running after its checks were killed would keep the process alive: stop anyway.
+  if ((await stopped())?.idle === false) process.exit(0);
+}
+
+/**
+ * The first SIGTERM or SIGINT starts a graceful stop; a second one exits at once (128 + signal),
+ * killing the running checks. Returns the graceful stop under way, if any.
+ */
+function onStopSignals(begin: (signal: NodeJS.Signals) => Promise<StopOutcome>, log: Logger): () => Promise<StopOutcome> | undefined {
+  let stopping: Promise<StopOutcome> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) {
+      stopping = begin(signal);
+      return;
+    }
+    // The journal has the running task: the restarted agent reports it interrupted, never re-runs it.
+    const killed = killRunningChecks();
+    log.warn({ phase: "aborted", signal, killed }, "second signal: stopping now; the running task's checks are killed and it is not reported");
+    process.exit(128 + (constants.signals[signal] ?? 15));
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return () => stopping;
+}
+
+function stopGrace(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new FleetgateError("bad_input", `--stop-grace: ${(err as Error).message}`);
+  }
 }
 
 interface CheckFlags {
@@ -131,8 +173,12 @@ export function buildProgram(): Command {
     .option("--token <token>", "enrollment token from `coord token create` (env FLEETGATE_TOKEN)")
     .option("--name <name>", "node name in the roster (default: hostname)")
     .option("--label <key=value>", "node label, repeatable (e.g. role=primary)", (v, prev: Record<string, string>) => parseLabel(v, prev), {})
-    .option("--state-dir <dir>", `spool and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .option("--state-dir <dir>", `spool, task journal and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
     .option("--allow-faults", "take fault steps of plans with faults: true (partitions via nft, kill_agent); test networks only")
+    .option(
+      "--stop-grace <duration>",
+      `on SIGTERM/SIGINT: take no new task, let the running one finish this long (then kill its checks and report it cancelled), deliver spooled results, exit 0; a second signal stops at once (default ${DEFAULT_STOP_GRACE})`,
+    )
     .action(async (flags: RunFlags) => {
       await runDaemon(flags);
     });

@@ -55,8 +55,12 @@ export class AgentConnection {
       const delay = this.backoff.next();
       this.opts.log.warn({ retryInMs: delay, err: error?.details }, "not connected to coordinator; retrying");
       await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, delay);
+        // stop() wakes the loop and clears the timer, so a stopped agent exits now, not after the backoff.
+        const timer = setTimeout(r, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          r();
+        };
       });
     }
   }

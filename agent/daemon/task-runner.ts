@@ -9,39 +9,102 @@ import { runSuite } from "../engine/run-suite.js";
 import { killRunningChecks } from "../process.js";
 import type { Spool } from "./spool.js";
 import { partition } from "./faults.js";
-import { captureScope, tagSelector } from "./task-options.js";
+import { onTaskReceived, type TaskJournal } from "./task-journal.js";
+import { captureScope, checkSelector } from "./task-options.js";
 
 export interface TaskRunnerOptions {
   /** Take fault steps (partitions, kill_agent): test networks only. */
   allowFaults: boolean;
   /** Resolves once every spooled event is acknowledged, or after a bounded wait. */
   drained: () => Promise<void>;
+  /** Where a task is recorded before its first check, so an agent restarted mid-task never runs it again. */
+  journal: TaskJournal;
+}
+
+/** The task running now; `cancelled` is the summary it ends with once stopped. */
+interface RunningTask {
+  taskId: string;
+  cancelled?: string;
 }
 
 export class TaskRunner {
   private readonly queue: Task[] = [];
   private readonly seen = new Set<string>();
-  private busy = false;
-  /** The task running now; one at a time. */
-  private running: { taskId: string; cancelled: boolean } | undefined;
+  /** Settles when the queue has run out; undefined while no task runs. */
+  private draining: Promise<void> | undefined;
+  /** The agent is stopping: no task starts any more. */
+  private stopping = false;
+  /** One at a time. */
+  private running: RunningTask | undefined;
 
   constructor(
     private readonly spool: Spool,
     private readonly origin: Origin,
     private readonly onEvent: () => void,
     private readonly log: Logger,
-    private readonly opts: TaskRunnerOptions = { allowFaults: false, drained: async () => {} },
+    private readonly opts: TaskRunnerOptions,
   ) {}
 
-  /** Tasks re-sent after a reconnect are recognised by id and not run twice. */
+  /**
+   * Tasks re-sent after a reconnect are recognised by id and not run twice: in this process by
+   * `seen`, across a restart by the journal (a task it shows started and not finished reports
+   * interrupted, never runs again).
+   */
   submit(task: Task): void {
+    const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
+    if (this.stopping) {
+      log.info("agent stopping: task not started; the coordinator sends it again when the agent is back");
+      return;
+    }
     if (this.seen.has(task.taskId)) {
-      this.log.debug({ task: task.taskId }, "task already accepted; ignoring repeat");
+      log.debug("task already accepted; ignoring repeat");
       return;
     }
     this.seen.add(task.taskId);
+    const received = onTaskReceived(this.opts.journal.entry(task.taskId), this.doneSpooled(task.taskId));
+    if (received.action === "repeat") {
+      log.info(received.why);
+      return;
+    }
+    if (received.action === "interrupted") {
+      this.finish(task, Status.INTERRUPTED, received.summary, log);
+      return;
+    }
     this.queue.push(task);
-    void this.drain();
+    this.drain();
+  }
+
+  /**
+   * The agent is stopping: queued tasks are dropped (never started, never journalled, so the
+   * restarted agent runs them when the coordinator re-sends them) and no new task is taken.
+   * Returns the ids dropped.
+   */
+  stopTaking(): string[] {
+    this.stopping = true;
+    return this.queue.splice(0).map((t) => t.taskId);
+  }
+
+  runningTask(): string | undefined {
+    return this.running?.taskId;
+  }
+
+  /** Resolves once no task runs: the one running now, if any, has reported its end. */
+  idle(): Promise<void> {
+    return this.draining ?? Promise.resolve();
+  }
+
+  /**
+   * Stops the running task: no further check starts, its check processes are killed, and it
+   * reports cancelled with `summary`. Returns how many check process groups were killed.
+   */
+  stopRunning(summary: string): number | undefined {
+    if (!this.running) return undefined;
+    this.running.cancelled = summary;
+    return killRunningChecks();
+  }
+
+  private doneSpooled(taskId: string): boolean {
+    return this.spool.pending().some((e) => e.body.case === "taskDone" && e.body.value.taskId === taskId);
   }
 
   /**
@@ -57,33 +120,38 @@ export class TaskRunner {
       return;
     }
     if (this.running?.taskId !== taskId) return;
-    this.running.cancelled = true;
-    const killed = killRunningChecks();
+    const killed = this.stopRunning("cancelled by the coordinator");
     this.log.info({ task: taskId, killed }, "task cancelled; its running checks killed");
   }
 
-  private async drain(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      for (let task = this.queue.shift(); task; task = this.queue.shift()) await this.execute(task);
-    } finally {
-      this.busy = false;
-    }
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = this.runQueue().finally(() => (this.draining = undefined));
+  }
+
+  private async runQueue(): Promise<void> {
+    for (let task = this.queue.shift(); task; task = this.queue.shift()) await this.execute(task);
   }
 
   private async execute(task: Task): Promise<void> {
-    const running = { taskId: task.taskId, cancelled: false };
+    const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
+    try {
+      this.opts.journal.started(task.taskId);
+    } catch (err) {
+      // Unrecorded, a restart could run it twice: better not to run it at all.
+      this.finish(task, Status.ERROR, `task not started: ${err instanceof Error ? err.message : String(err)}`, log);
+      return;
+    }
+    const running: RunningTask = { taskId: task.taskId };
     this.running = running;
     try {
-      await this.executeRunning(task, running);
+      await this.executeRunning(task, running, log);
     } finally {
       this.running = undefined;
     }
   }
 
-  private async executeRunning(task: Task, running: { cancelled: boolean }): Promise<void> {
-    const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
+  private async executeRunning(task: Task, running: RunningTask, log: Logger): Promise<void> {
     log.info({ iteration: task.iteration, suite: task.suitePath }, "task started");
     let status: Status;
     let summary: string;
@@ -98,7 +166,8 @@ export class TaskRunner {
     }
     try {
       const suite = parseSuite(task.suiteYaml, task.suitePath);
-      const unmet = task.probesYaml ? await this.runProbes(task, report, () => running.cancelled) : undefined;
+      const stopped = () => running.cancelled !== undefined;
+      const unmet = task.probesYaml ? await this.runProbes(task, report, stopped) : undefined;
       if (unmet) {
         status = Status.SKIPPED;
         summary = unmet;
@@ -107,17 +176,17 @@ export class TaskRunner {
           allowDestructive: task.allowDestructive,
           env: process.env,
           scope: captureScope(task.captures),
-          select: tagSelector(task.onlyTags),
-          stopped: () => running.cancelled,
+          select: checkSelector(task.onlyTags, task.onlyChecks),
+          stopped,
           onResult: report,
         });
         status = outcome.status;
         summary = outcome.summary;
       }
       // Whatever the checks came to, a killed check is no verdict on the node.
-      if (running.cancelled) {
+      if (running.cancelled !== undefined) {
         status = Status.CANCELLED;
-        summary = "cancelled by the coordinator";
+        summary = running.cancelled;
       }
     } catch (err) {
       // A suite that does not parse or expand is the gate's input breaking, not the node failing.
@@ -127,9 +196,15 @@ export class TaskRunner {
     this.finish(task, status, summary, log);
   }
 
+  /** Spooled first, journalled second: a crash between the two still finds the done event (onTaskReceived). */
   private finish(task: Task, status: Status, summary: string, log: Logger): void {
     this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
     log.info({ status: statusName(status) }, summary);
+    try {
+      this.opts.journal.finished(task.taskId);
+    } catch (err) {
+      log.error({ err }, "task finished but its end could not be journalled; its done event is spooled, so a re-send is still known as a repeat");
+    }
     this.onEvent();
   }
 
