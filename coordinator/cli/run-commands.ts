@@ -2,7 +2,7 @@
 // them, stopping them and looking them up.
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { ControlService, RunRecordSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { ControlService, RunRecordSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { dryRunCommand } from "./dry-run-command.js";
@@ -14,6 +14,15 @@ import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-fl
 
 const VERDICT_EXITS = "exit 0 GO, 1 NO-GO, 2 incomplete, 3 bad input, 4 unreachable";
 const EXITS = `${VERDICT_EXITS}, 130 detached with Ctrl-C`;
+
+/**
+ * A run as `--json` prints it: the stored record plus the verdict every client reaches, since a
+ * run whose status is passed may still not be GO (narrowed, quick, skipped, attestation).
+ */
+function runJson(run: RunRecord): object {
+  const { decision, reasons } = judgeRun(run);
+  return { ...(toJson(RunRecordSchema, run) as object), verdict: decision, reasons };
+}
 
 /** Sets the exit status; after a detach, exits at once (see below). */
 function finish(code: number): void {
@@ -74,7 +83,7 @@ export function registerRunCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (flags: ConnectionFlags & { limit: number; json?: boolean }) => {
       const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit }));
-      print(flags.json ? JSON.stringify(runs.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatRunList(runs));
+      print(flags.json ? JSON.stringify(runs.map(runJson), null, 2) : formatRunList(runs));
     });
 
   connected(program.command("show").description(`show one run: per stage and node, iterations and status, skips, then the verdict; ${VERDICT_EXITS}`).argument("<run>", "run id"))
@@ -83,7 +92,7 @@ export function registerRunCommands(program: Command): void {
       const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
       if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
       const judgement = judgeRun(run);
-      print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatRunSummary(run, judgement));
+      print(flags.json ? JSON.stringify(runJson(run), null, 2) : formatRunSummary(run, judgement));
       process.exitCode = verdictExitCode(judgement.decision);
     });
 }

@@ -49,7 +49,7 @@ function overrideProblem(run: RunRecord, accept: Acceptance[]): string | undefin
     if (name.startsWith("skip:")) return `${name} is a skip: accept it with --accept-skip ${name.slice(5)} --reason TEXT`;
     if (!names.includes(name)) {
       const known = names.length ? `its overrides: ${names.join(", ")}` : "it ran the plan's full scope";
-      return `run ${run.runId} has no override ${name} (${known}); name an override exactly as the report's scope line shows it`;
+      return `run ${run.runId} has no override ${name} (${known}); accept each by one of those names (coord show RUN --json lists them)`;
     }
   }
   return undefined;

@@ -100,6 +100,7 @@ describe("cross and matrix stages on real agents", () => {
     const record = JSON.parse(show.stdout) as { skips?: { target: string; source: string }[]; bindings?: { role: string; node: string }[] };
     expect(record.skips).toEqual([{ target: "e2e", reason: "opt-in leg; run it with --with e2e", source: "opt-in" }]);
     expect(record.bindings?.map((b) => b.role)).toEqual(["origin", "peer"]);
+    expect((record as { verdict?: string }).verdict).toBe("INCOMPLETE");
     // Skipped leg: never a pass, so the run is not passed.
     expect(run.exitCode).toBe(2);
   }, 60_000);

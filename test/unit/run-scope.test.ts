@@ -3,9 +3,12 @@
 import { describe, expect, it } from "vitest";
 import { signoffRefusal, withSignoff, type Acceptance } from "../../coordinator/judgement/signoff-rules.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
-import { resolveRun, type RosterNode, type RunRequest } from "../../coordinator/sequencer/plan-run.js";
+import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
+import { resolveRun } from "../../coordinator/sequencer/plan-run.js";
+import type { RunRequest } from "../../coordinator/sequencer/run-types.js";
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan } from "../../shared/model/plan.js";
+import { parseSuite } from "../../shared/model/suite.js";
 import { run } from "./judgement-runs.js";
 
 const PLAN = parsePlan(
@@ -37,7 +40,11 @@ stages:
 );
 const node = (name: string, labels: Record<string, string>): RosterNode => ({ name, labels, online: true });
 const ROSTER = [node("prim", { role: "primary" }), node("node-a", { role: "fleet", kvm: "yes" }), node("node-b", { role: "fleet" })];
-const overrides = (over: Partial<RunRequest>) => resolveRun(PLAN, { stages: [], nodeNames: [], iterations: 0, ...over }, ROSTER, "r").overrides;
+const SUITES = Object.fromEntries(
+  ["smoke", "lifecycle", "leg"].map((name) => [`${name}.suite.yaml`, parseSuite(`suite: ${name}\nchecks:\n  - { id: api, tags: [smoke], command: { argv: ["true"] } }\n`, `${name}.suite.yaml`)]),
+);
+const resolve = (over: Partial<RunRequest>) => resolveRun(PLAN, SUITES, { stages: [], nodeNames: [], iterations: 0, ...over }, ROSTER, "r");
+const overrides = (over: Partial<RunRequest>) => resolve(over).overrides;
 
 describe("run overrides", () => {
   it("records nothing for a run of the plan as written", () => {
@@ -72,7 +79,7 @@ describe("run overrides", () => {
   });
 
   it("sends --only and --tags to the node with every suite task", () => {
-    const r = resolveRun(PLAN, { stages: ["fleet"], nodeNames: [], iterations: 0, onlyChecks: ["api"], tags: ["smoke"] }, ROSTER, "r");
+    const r = resolve({ stages: ["fleet"], onlyChecks: ["api"], tags: ["smoke"] });
     expect(r.tasks.map((t) => [t.onlyChecks, t.onlyTags])).toEqual(Array(4).fill([["api"], ["smoke"]]));
   });
 });
@@ -110,7 +117,7 @@ describe("signing a narrowed run off", () => {
 
   it("refuses an override the run does not have, one without a reason, and a skip accepted as an override", () => {
     const all = [{ target: "iterations", reason: "x" }, { target: "nodes", reason: "y" }];
-    expect(decide(NARROWED(), [...all, { target: "tags", reason: "z" }])?.message).toBe("run r1 has no override tags (its overrides: iterations, nodes); name an override exactly as the report's scope line shows it");
+    expect(decide(NARROWED(), [...all, { target: "tags", reason: "z" }])?.message).toBe("run r1 has no override tags (its overrides: iterations, nodes); accept each by one of those names (coord show RUN --json lists them)");
     expect(decide(NARROWED(), [{ target: "iterations", reason: " " }])?.message).toBe("--accept-override iterations needs --reason TEXT: every accepted override is recorded with why it is acceptable");
     expect(decide(run({ overrides: [{ name: "skip:fleet", detail: "" }] }), [{ target: "skip:fleet", reason: "x" }])?.message).toBe("skip:fleet is a skip: accept it with --accept-skip fleet --reason TEXT");
   });
