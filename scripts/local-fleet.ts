@@ -76,11 +76,13 @@ export interface AgentOptions {
   stateDir: string;
   labels?: Record<string, string>;
   env?: Record<string, string>;
+  /** More `fleetgate-agent run` flags, e.g. ["--stop-grace", "1s"]. */
+  args?: string[];
 }
 
 export function startAgent(o: AgentOptions): Proc {
   const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...labels], o.env);
+  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...labels, ...(o.args ?? [])], o.env);
 }
 
 export interface CliResult {
