@@ -61,7 +61,7 @@ class Fleet {
   c!: Coordinator;
   private token = "";
 
-  async start(sleepSeconds: number, iterations: number): Promise<void> {
+  private async start(sleepSeconds: number, iterations: number): Promise<void> {
     this.ws.write("wipe.suite.yaml", suite(this.ran, sleepSeconds));
     this.ws.write("plan.yaml", plan(iterations));
     this.c = this.ws.track(await startCoordinator(this.ws.path("state"), ["--heartbeat", "1s"]));
@@ -75,9 +75,16 @@ class Fleet {
     return agent;
   }
 
-  /** `coord run wipe` in the background, settled when the run ends. */
-  run(): Promise<CliResult> {
-    return this.ws.track(coordInBackground(this.c, ["run", "wipe", "--plan", this.ws.path("plan.yaml")])).result;
+  /**
+   * Coordinator, agent and `coord run wipe` in the background (`run` settles when the run ends),
+   * returned once the destructive check has started, with its process group.
+   */
+  async midTask(sleepSeconds: number, iterations: number, agentArgs: string[] = []): Promise<{ agent: Proc; run: Promise<CliResult>; group: number }> {
+    await this.start(sleepSeconds, iterations);
+    const agent = await this.agent(agentArgs);
+    const run = this.ws.track(coordInBackground(this.c, ["run", "wipe", "--plan", this.ws.path("plan.yaml")])).result;
+    await waitFor("the destructive check to start", () => (this.runs().length === 1 ? true : undefined));
+    return { agent, run, group: this.runs()[0] as number };
   }
 
   /** Process groups of every time the check started; one line per run of the destructive check. */
@@ -124,10 +131,7 @@ describe("a task runs at most once on a node", () => {
 
   it("reports a task interrupted, never running its destructive check again, when the agent is SIGKILLed mid-task and restarted", async () => {
     fleet = new Fleet();
-    await fleet.start(3, 1);
-    const first = await fleet.agent();
-    const run = fleet.run();
-    await waitFor("the destructive check to start", () => (fleet.runs().length === 1 ? true : undefined));
+    const { agent: first, run } = await fleet.midTask(3, 1);
     await first.stop("SIGKILL");
 
     const second = await fleet.agent();
@@ -145,10 +149,7 @@ describe("a task runs at most once on a node", () => {
 
   it("lets the running task finish and report on SIGTERM, exits 0, and runs the task it had not started after the restart", async () => {
     fleet = new Fleet();
-    await fleet.start(3, 2);
-    const first = await fleet.agent();
-    const run = fleet.run();
-    await waitFor("iteration 1's destructive check to start", () => (fleet.runs().length === 1 ? true : undefined));
+    const { agent: first, run } = await fleet.midTask(3, 2);
     const iteration1 = fleet.tasks()[0]?.id as string;
     first.process.kill("SIGTERM");
 
@@ -181,11 +182,7 @@ describe("a task runs at most once on a node", () => {
 
   it("kills a check that outlives --stop-grace, reports the task cancelled, and exits 0", async () => {
     fleet = new Fleet();
-    await fleet.start(30, 1);
-    const agent = await fleet.agent(["--stop-grace", "1s"]);
-    const run = fleet.run();
-    await waitFor("the destructive check to start", () => (fleet.runs().length === 1 ? true : undefined));
-    const [group] = fleet.runs() as [number];
+    const { agent, run, group } = await fleet.midTask(30, 1, ["--stop-grace", "1s"]);
     agent.process.kill("SIGTERM");
 
     expect(await exited(agent, 15_000)).toBe(0);
@@ -199,11 +196,7 @@ describe("a task runs at most once on a node", () => {
 
   it("stops at once on a second SIGTERM during the grace, and the restarted agent reports the task interrupted", async () => {
     fleet = new Fleet();
-    await fleet.start(30, 1);
-    const first = await fleet.agent();
-    const run = fleet.run();
-    await waitFor("the destructive check to start", () => (fleet.runs().length === 1 ? true : undefined));
-    const [group] = fleet.runs() as [number];
+    const { agent: first, run, group } = await fleet.midTask(30, 1);
     first.process.kill("SIGTERM");
     await waitFor("the graceful stop to begin", () => (first.stderr().includes('"phase":"stopping"') ? true : undefined));
     first.process.kill("SIGTERM");
