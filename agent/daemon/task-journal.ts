@@ -69,7 +69,16 @@ export type Received =
  */
 export function onTaskReceived(entry: JournalEntry | undefined, doneSpooled: boolean): Received {
   if (!entry) return { action: "run" };
-  if (entry.finishedAt !== undefined || doneSpooled) return { action: "repeat", why: "task already finished here; ignoring the repeat (its result is spooled or delivered)" };
+  if (doneSpooled) return { action: "repeat", why: "task already finished here; ignoring the repeat (its result is spooled and will be delivered)" };
+  if (entry.finishedAt !== undefined) {
+    // The coordinator asks again, so it never got the result, and the spool no longer holds it (a
+    // power loss took the unsynced spool): report that, or the task would stay running for ever.
+    // Safe when the result did arrive after all: the coordinator ignores a report for a task that is over.
+    return {
+      action: "interrupted",
+      summary: `the agent finished this task (at ${entry.finishedAt}) but its result was lost before delivery; its checks were not run again — run the stage again to re-check`,
+    };
+  }
   return {
     action: "interrupted",
     summary: `the agent stopped during this task (started ${entry.startedAt}); its checks were not run again — a destructive check is never re-run implicitly; run the stage again to re-check`,

@@ -18,7 +18,7 @@ function isFull(run: RunRecord): boolean {
  * GO only when every task passed in full mode and full scope, attestation is clean, nothing makes
  * the run unsignable, no skip or override (a narrowing of the plan) is left unaccepted, and no
  * check is flaky. A failure (or a flake) is NO-GO;
- * anything unverified (not ready, lost, skipped, cancelled, error, quick, still running, nothing
+ * anything unverified (not ready, lost, interrupted, skipped, cancelled, error, quick, narrowed, still running, nothing
  * run at all) is INCOMPLETE. Skips and overrides count as accepted only when run.signoff names them.
  */
 export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgement {

@@ -48,9 +48,16 @@ describe("what a restarted agent concludes about a task the coordinator sends", 
     });
   });
 
-  it("ignores a finished task as a repeat, and one whose done event is spooled though the journal missed its end", () => {
-    expect(onTaskReceived({ startedAt: T0, finishedAt: T1 }, false).action).toBe("repeat");
+  it("ignores a repeat whose done event is still spooled, whether or not the journal recorded its end", () => {
+    expect(onTaskReceived({ startedAt: T0, finishedAt: T1 }, true).action).toBe("repeat");
     expect(onTaskReceived({ startedAt: T0 }, true).action).toBe("repeat");
+  });
+
+  it("reports a finished task whose result is neither spooled nor delivered as interrupted, so the run cannot wait for it for ever", () => {
+    expect(onTaskReceived({ startedAt: T0, finishedAt: T1 }, false)).toEqual({
+      action: "interrupted",
+      summary: `the agent finished this task (at ${T1}) but its result was lost before delivery; its checks were not run again — run the stage again to re-check`,
+    });
   });
 });
 
@@ -68,11 +75,11 @@ describe("the task journal on disk", () => {
     appendFileSync(first.file, '{"started":"run/st');
 
     const second = TaskJournal.open(dir);
-    expect(onTaskReceived(second.entry("run/stage/node/1"), false).action).toBe("repeat");
+    expect(onTaskReceived(second.entry("run/stage/node/1"), true).action).toBe("repeat");
     expect(onTaskReceived(second.entry("run/stage/node/2"), false)).toMatchObject({ action: "interrupted" });
     expect(onTaskReceived(second.entry("run/stage/node/3"), false).action).toBe("run");
     second.finished("run/stage/node/2", new Date(T1));
-    expect(onTaskReceived(TaskJournal.open(dir).entry("run/stage/node/2"), false).action).toBe("repeat");
+    expect(TaskJournal.open(dir).entry("run/stage/node/2")?.finishedAt).toEqual(expect.any(String));
     expect(readFileSync(first.file, "utf8").split("\n").filter(Boolean).every((l) => JSON.parse(l))).toBe(true);
   });
 
