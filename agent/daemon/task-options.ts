@@ -1,6 +1,5 @@
 // Pure: what a task from the coordinator asks of the suite run beyond the suite itself.
 import type { ExpansionScope } from "../../shared/model/expand.js";
-import type { ResolvedCheck } from "../../shared/model/suite.js";
 
 /** `{"origin.doc_id": "x"}` → `{ origin: { doc_id: "x" } }`, the shape `${origin.doc_id}` expands from. */
 export function captureScope(captures: Record<string, string>): ExpansionScope {
@@ -14,11 +13,5 @@ export function captureScope(captures: Record<string, string>): ExpansionScope {
   return scope;
 }
 
-/**
- * --quick/--tags: only checks carrying one of the tags; --only: only checks with these ids. Both
- * asked: a check must pass both. Nothing asked means every check.
- */
-export function checkSelector(onlyTags: string[], onlyChecks: string[] = []): ((check: ResolvedCheck) => boolean) | undefined {
-  if (!onlyTags.length && !onlyChecks.length) return undefined;
-  return (check) => (!onlyTags.length || check.tags.some((t) => onlyTags.includes(t))) && (!onlyChecks.length || onlyChecks.includes(check.id));
-}
+// --quick/--tags/--only: one selection, shared with the coordinator's dry run.
+export { checkSelector } from "../../shared/model/check-selection.js";

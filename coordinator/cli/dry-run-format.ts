@@ -3,6 +3,7 @@ import type { ChosenNode, ExcludedNode, PlannedCheck, PlannedLeg, PlannedStep, R
 import { ExclusionReason } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { formatDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
+import { scopeLine } from "../reports/scope.js";
 import { argvText, quoteArg } from "./argv-text.js";
 
 const REASON: Record<ExclusionReason, string> = {
@@ -96,11 +97,12 @@ function crossStageLines(s: ResolvedStage): string[] {
 }
 
 function legLines(leg: PlannedLeg, showExcluded: boolean): string[] {
+  // A leg that would not run was given no node: the run never chooses one for it.
+  if (leg.skipReason) return [`    ${leg.id}  SKIPPED: ${leg.skipReason}`];
   const node = leg.nodes?.chosen[0];
   const head = [`    ${leg.id}  on ${node?.name ?? "?"}`];
   if (leg.suitePath) head.push(`suite ${leg.suitePath} (${leg.suiteName})`);
   if (leg.requires.length) head.push(`requires ${leg.requires.join(", ")}`);
-  if (leg.skipReason) head.push(`${leg.optIn ? "OPT-IN" : "SKIPPED"}: ${leg.skipReason}`);
   const lines = [head.join("  ")];
   if (node && !node.online) lines.push(`      ${nodeText(node)}`);
   if (showExcluded && leg.nodes?.excluded.length) lines.push(`      not chosen: ${leg.nodes.excluded.map(excludedText).join("; ")}`);
@@ -116,7 +118,7 @@ function matrixStageLines(s: ResolvedStage): string[] {
     for (const p of s.probes) lines.push(...checkLines(p, 4), ...(p.hint ? [`      hint: ${p.hint}`] : []));
   }
   // Legs usually share one selector; then the nodes left out are said once, not per leg.
-  const excluded = s.legs.map((l) => (l.nodes?.excluded ?? []).map(excludedText).join("\n"));
+  const excluded = s.legs.filter((l) => !l.skipReason).map((l) => (l.nodes?.excluded ?? []).map(excludedText).join("\n"));
   const same = excluded.every((e) => e === excluded[0]);
   if (same && excluded[0]) lines.push(...labelled("not chosen", excluded[0].split("\n")), `${pad(2 + LABEL_WIDTH)}(for every leg)`);
   lines.push("  legs, in order", ...s.legs.flatMap((l) => legLines(l, !same)));
@@ -130,6 +132,7 @@ function headline(s: ResolvedStage): string {
 }
 
 function stageLines(s: ResolvedStage): string[] {
+  if (s.skipReason) return [`stage ${s.id}  (${s.kind})  SKIPPED: ${s.skipReason}`];
   switch (s.kind) {
     case "single":
     case "fleet":
@@ -143,7 +146,22 @@ function stageLines(s: ResolvedStage): string[] {
   }
 }
 
+// Overrides that select checks; the checks they leave out are listed, marked, not dropped.
+const SELECTING = ["quick", "tags", "only"];
+
+/** What the run would be as a whole: its mode, its scope as every report words it, its skips. */
+function runLines(plan: ResolvedPlan): string[] {
+  const overrides = plan.overrides.map((o) => ({ name: o.name, detail: o.detail }));
+  const lines = [`mode: ${plan.mode || "full"}`, scopeLine({ full: overrides.length === 0, overrides })];
+  lines.push(...plan.skips.map((k, i) => `${i === 0 ? "skips: " : pad(7)}${k.target} (${k.source}): ${k.reason}`));
+  lines.push(...plan.unsignable.map((u) => `never signable: ${u}`));
+  if (plan.overrides.some((o) => SELECTING.includes(o.name))) {
+    lines.push("checks left out by --quick, --tags or --only are listed as SKIPPED: left out (the agent neither runs nor reports them)");
+  }
+  return lines;
+}
+
 export function formatResolvedPlan(plan: ResolvedPlan): string {
   const head = `plan ${plan.planName} (${plan.planPath}): dry run; nothing was sent to any node and no run was recorded`;
-  return [head, ...plan.stages.flatMap((s) => ["", ...stageLines(s)])].join("\n");
+  return [head, ...runLines(plan), ...plan.stages.flatMap((s) => ["", ...stageLines(s)])].join("\n");
 }

@@ -1,59 +1,43 @@
-// Pure: a matrix stage as it would run — its probes, then each leg on its one node, with the
-// probes it requires, and opt-in legs marked as skipped unless asked for by name.
+// Pure: a matrix stage of a resolved run as the dry run shows it — the probes its legs require,
+// then each leg on its one node, or why the leg would not run (--skip, opt-in not asked for).
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
-import { PlannedLegSchema, type PlannedLeg, type ResolvedStageSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import type { StageDef } from "../../shared/model/plan.js";
-import { resolveCheck, type CheckDef, type Suite } from "../../shared/model/suite.js";
-import { chooseTargets, type RosterNode } from "./node-choice.js";
-import { findSuite, plannedCheck, plannedSuiteChecks } from "./planned-checks.js";
+import { PlannedLegSchema, type PlannedCheck, type PlannedLeg, type ResolvedStageSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { plannedCheck, plannedSuiteChecks, skipText } from "./planned-checks.js";
 import { nodeSelection } from "./planned-nodes.js";
+import type { LegLayout, MatrixStageLayout, TaskSpec } from "./run-types.js";
 
-type MatrixStageDef = Extract<StageDef, { kind: "matrix" }>;
-type LegDef = MatrixStageDef["legs"][number];
+// The agent runs probes as a suite of their own, nothing selected away and nothing destructive.
+const PROBE_RUN = { allowDestructive: false, onlyTags: [], onlyChecks: [] };
 
-// A matrix stage has no allow_destructive: its legs are test suites, not lifecycle drills.
-const ALLOW_DESTRUCTIVE = false;
-
-/** Why the leg would not run: --skip, or opt-in and not asked for with --with. */
-function legSkipReason(leg: LegDef, choices: LegChoices): string {
-  const skip = choices.skips?.find((s) => s.target === leg.id);
-  if (skip) return `--skip: ${skip.reason}`;
-  // Like PLASMA_E2E=1 in seed 000: an expensive leg runs only when someone asks for it.
-  if (leg.opt_in && !(choices.withLegs ?? []).includes(leg.id)) return `skipped unless --with ${leg.id}`;
-  return "";
+/** The probes the legs' tasks carry, each once, in the order legs first require them. */
+function probes(tasks: TaskSpec[]): PlannedCheck[] {
+  const seen = new Map<string, PlannedCheck>();
+  for (const t of tasks) for (const p of t.probes?.checks ?? []) if (!seen.has(p.id)) seen.set(p.id, plannedCheck(p, PROBE_RUN, t.probes?.vars));
+  return [...seen.values()];
 }
 
-type LegChoices = { skips?: { target: string; reason: string }[]; withLegs?: string[] };
-
-function plannedLeg(stageId: string, leg: LegDef, suites: Record<string, Suite>, roster: RosterNode[], named: string[], choices: LegChoices): PlannedLeg {
-  const nodes = chooseTargets(`stage ${stageId} leg ${leg.id}`, leg.on, "one", roster, named);
-  const suite = leg.suite !== undefined ? findSuite(suites, leg.suite) : undefined;
-  const checks = suite ? plannedSuiteChecks(suite, ALLOW_DESTRUCTIVE) : [plannedCheck(resolveCheck(leg as CheckDef, false), ALLOW_DESTRUCTIVE)];
+function legView(layout: MatrixStageLayout, leg: LegLayout, tasks: TaskSpec[]): PlannedLeg {
+  const def = layout.stage.legs.find((l) => l.id === leg.id);
+  const optIn = def?.opt_in ?? false;
+  if (leg.skip) return create(PlannedLegSchema, { id: leg.id, selector: def?.on, optIn, skipReason: skipText(leg.skip) });
+  const task = tasks.find((t) => t.stepId === leg.id) as TaskSpec;
   return create(PlannedLegSchema, {
     id: leg.id,
-    selector: leg.on,
-    nodes: nodeSelection(nodes),
-    requires: leg.requires ?? [],
-    optIn: leg.opt_in ?? false,
-    skipReason: legSkipReason(leg, choices),
-    suitePath: leg.suite ?? "",
-    suiteName: suite?.name ?? "",
-    checks,
+    selector: def?.on,
+    nodes: nodeSelection(leg.nodes),
+    requires: (task.probes?.checks ?? []).map((p) => p.id),
+    optIn,
+    suitePath: task.suitePath,
+    suiteName: task.suitePath ? (task.suite?.name ?? "") : "",
+    checks: task.suite ? plannedSuiteChecks(task.suite, task) : [],
   });
 }
 
-export function matrixStageParts(
-  stage: MatrixStageDef,
-  suites: Record<string, Suite>,
-  roster: RosterNode[],
-  named: string[],
-  choices: LegChoices = {},
-): MessageInitShape<typeof ResolvedStageSchema> {
+export function matrixStageParts(layout: MatrixStageLayout, tasks: TaskSpec[]): MessageInitShape<typeof ResolvedStageSchema> {
   return {
-    allowDestructive: ALLOW_DESTRUCTIVE,
-    // A probe gates its leg as a precondition gates a node: it always runs, first, on the leg's node.
-    probes: Object.entries(stage.probes ?? {}).map(([name, probe]) => plannedCheck(resolveCheck({ ...probe, id: name } as CheckDef, true), true)),
-    legs: stage.legs.map((leg) => plannedLeg(stage.id, leg, suites, roster, named, choices)),
+    allowDestructive: tasks[0]?.allowDestructive ?? false,
+    probes: probes(tasks),
+    legs: layout.legs.map((leg) => legView(layout, leg, tasks)),
   };
 }

@@ -1,53 +1,54 @@
-// Pure: a plan resolved against the roster as `coord run --dry-run` shows it (DESIGN rule 4) —
-// per stage its nodes (and why other nodes are left out), suite, iterations and the exact
-// commands. No I/O: the server hands in the parsed plan, parsed suites and the roster.
+// Pure: `coord run --dry-run` (DESIGN rule 4) as a projection of the one resolution a real run
+// executes (plan-run.ts resolveRun): per stage asked for, its nodes and why other nodes are left
+// out, its suite and the exact commands, or why it would not run. Nothing here chooses a node,
+// counts iterations, applies a skip or selects a check: it only reads what resolveRun recorded.
 import { create } from "@bufbuild/protobuf";
 import { ResolvedPlanSchema, ResolvedStageSchema, type ResolvedPlan, type ResolvedStage } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import type { Plan, StageDef } from "../../shared/model/plan.js";
-import type { Suite } from "../../shared/model/suite.js";
+import type { Plan } from "../../shared/model/plan.js";
 import { crossStageParts } from "./dry-run-cross.js";
 import { matrixStageParts } from "./dry-run-matrix.js";
-import { checkNamedNodes, type RosterNode } from "./node-choice.js";
-import { findSuite, plannedSuiteChecks } from "./planned-checks.js";
+import { plannedSuiteChecks, skipText } from "./planned-checks.js";
 import { nodeSelection } from "./planned-nodes.js";
-import { selectStages, type RunRequest } from "./plan-run.js";
-import { stageIterations, stageParallel, stageTargets } from "./stage-shape.js";
+import type { ResolvedRun, StageLayout, SuiteStageLayout, TaskSpec } from "./run-types.js";
 
-function resolvedStage(stage: StageDef, suites: Record<string, Suite>, req: RunRequest, roster: RosterNode[]): ResolvedStage {
-  const base = { id: stage.id, kind: stage.kind, iterations: stageIterations(stage, req), description: stage.description ?? "" };
-  switch (stage.kind) {
-    case "single":
-    case "fleet": {
-      const nodes = stageTargets(stage, roster, req.nodeNames);
-      const suite = findSuite(suites, stage.suite);
-      const allowDestructive = stage.allow_destructive ?? false;
-      return create(ResolvedStageSchema, {
-        ...base,
-        allowDestructive,
-        nodes: nodeSelection(nodes),
-        suitePath: stage.suite,
-        suiteName: suite.name,
-        parallel: stageParallel(stage, nodes.chosen.length),
-        checks: plannedSuiteChecks(suite, allowDestructive),
-      });
-    }
+function suiteStageParts(layout: SuiteStageLayout, tasks: TaskSpec[]) {
+  // Every task of the stage runs the same suite with the same options; the first speaks for all.
+  const task = tasks[0] as TaskSpec;
+  const suite = task.suite;
+  return {
+    allowDestructive: task.allowDestructive,
+    nodes: nodeSelection(layout.nodes),
+    suitePath: task.suitePath,
+    suiteName: suite?.name ?? "",
+    checks: suite ? plannedSuiteChecks(suite, task) : [],
+  };
+}
+
+function stageView(layout: StageLayout, run: ResolvedRun): ResolvedStage {
+  const { stage } = layout;
+  const base = { id: stage.id, kind: stage.kind, description: stage.description ?? "" };
+  if (layout.kind === "skipped") return create(ResolvedStageSchema, { ...base, skipReason: skipText(layout.skip) });
+  const tasks = run.tasks.filter((t) => t.stageId === stage.id);
+  const shape = { ...base, iterations: layout.iterations, parallel: run.stages.find((s) => s.id === stage.id)?.parallel ?? 0 };
+  switch (layout.kind) {
+    case "suite":
+      return create(ResolvedStageSchema, { ...shape, ...suiteStageParts(layout, tasks) });
     case "cross":
-      return create(ResolvedStageSchema, { ...base, ...crossStageParts(stage, roster, req.nodeNames, req.bindings) });
+      return create(ResolvedStageSchema, { ...shape, ...crossStageParts(layout, tasks) });
     case "matrix":
-      return create(ResolvedStageSchema, { ...base, ...matrixStageParts(stage, suites, roster, req.nodeNames, req) });
+      return create(ResolvedStageSchema, { ...shape, ...matrixStageParts(layout, tasks) });
   }
 }
 
-/**
- * Resolves the stages asked for, in plan order. `suites` maps each suite path, as the plan writes
- * it, to the parsed suite. Throws the same errors a real run would (no matching node, a single
- * stage matching two), plus the cross-stage one: roles the fleet cannot bind to distinct nodes.
- */
-export function resolveDryRun(plan: Plan, suites: Record<string, Suite>, req: RunRequest, roster: RosterNode[]): ResolvedPlan {
-  checkNamedNodes(req.nodeNames, roster);
+/** The dry run's view of `run`, which resolveRun made from `plan`. */
+export function dryRunView(plan: Plan, run: ResolvedRun): ResolvedPlan {
   return create(ResolvedPlanSchema, {
     planName: plan.name,
     planPath: plan.file,
-    stages: selectStages(plan, req.stages).map((s) => resolvedStage(s, suites, req, roster)),
+    stages: run.layout.map((l) => stageView(l, run)),
+    mode: run.mode,
+    overrides: run.overrides,
+    skips: run.skips,
+    unsignable: run.unsignable,
   });
 }

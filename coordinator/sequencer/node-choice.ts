@@ -1,6 +1,6 @@
 // Pure: which roster nodes a stage, a matrix leg or a cross role may run on, and why each other
-// node may not. A real run and a dry run choose with these same functions, so a dry run shows
-// the nodes a run would use.
+// node may not. The resolver (plan-run.ts) records each choice with the run, so the dry run shows
+// the very choice the run would use, reasons included.
 import { FleetgateError } from "../../shared/errors.js";
 import { formatLabels, matchesSelector } from "../../shared/labels.js";
 import type { Selector } from "../../shared/model/plan.js";

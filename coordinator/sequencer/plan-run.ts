@@ -1,63 +1,19 @@
-// Pure: turns a plan, the user's choices (stages, nodes, skips, opt-ins, quick, role pins) and the
-// roster into stages and tasks. A real run and a dry run choose nodes with the same functions.
+// Pure: the one resolver. A plan, its parsed suites, the user's choices (stages, nodes, skips,
+// opt-ins, quick, role pins, check selection) and the roster become stages, tasks and a layout of
+// every stage asked for. A real run executes the result; a dry run shows it (dry-run.ts), so the
+// two cannot disagree about what runs, where, or which flags are refused.
 import { createHash } from "node:crypto";
 import { FleetgateError } from "../../shared/errors.js";
 import { DEFAULT_QUICK_TAGS, isSuiteStage, type Plan, type StageDef } from "../../shared/model/plan.js";
-import type { FaultSpec, SkipRecord } from "../store/runs.js";
-import type { PlannedStage, PlannedTask } from "./core.js";
+import type { Suite } from "../../shared/model/suite.js";
+import { buildCrossStage } from "./cross-tasks.js";
+import { buildMatrixStage } from "./matrix-tasks.js";
 import { checkNamedNodes, type RosterNode } from "./node-choice.js";
 import { checkOptIns, checkPins, checkSkips, quickStages } from "./run-choices.js";
-import { runOverrides, type Override } from "./scope.js";
-import { buildCrossStage, buildMatrixStage, buildSuiteStage, type StageBuild } from "./stage-tasks.js";
-
-export type { RosterNode };
-
-export interface RunRequest {
-  /** Stage ids or kinds; empty or ["all"] for every stage. */
-  stages: string[];
-  nodeNames: string[];
-  /** Overrides each stage's iterations when > 0. */
-  iterations: number;
-  /** --skip TARGET --reason TEXT: stage ids or matrix leg ids. */
-  skips?: { target: string; reason: string }[];
-  /** --with LEG: opt-in matrix legs to run. */
-  withLegs?: string[];
-  quick?: boolean;
-  /** --bind ROLE=NODE, for every cross stage with that role. */
-  bindings?: Record<string, string>;
-  /** --only CHECK: only these check ids of suite stages and matrix legs. */
-  onlyChecks?: string[];
-  /** --tags T: only checks carrying one of these tags (instead of the quick tags with --quick). */
-  tags?: string[];
-}
-
-export interface TaskSpec extends PlannedTask {
-  suitePath: string;
-  allowDestructive: boolean;
-  stageKind: StageDef["kind"];
-  stepId: string;
-  role: string;
-  /** The suite text of a cross step or an inline matrix leg, generated from the plan. */
-  specYaml: string;
-  probesYaml: string;
-  onlyTags: string[];
-  onlyChecks: string[];
-  fault?: FaultSpec;
-}
-
-export interface ResolvedRun {
-  stages: PlannedStage[];
-  tasks: TaskSpec[];
-  /** Human notes: which nodes were chosen per stage and why others were not. */
-  notes: string[];
-  mode: "full" | "quick";
-  skips: SkipRecord[];
-  bindings: { stageId: string; role: string; node: string }[];
-  /** Why the run can never be signed off, whatever its outcome. */
-  unsignable: string[];
-  /** How the run is narrower than the plan; empty for a full-scope run. */
-  overrides: Override[];
-}
+import type { ResolvedRun, RunRequest, SkipRecord } from "./run-types.js";
+import { runOverrides } from "./scope.js";
+import { checkSelection } from "./stage-suites.js";
+import { buildSuiteStage, type StageBuild } from "./stage-tasks.js";
 
 const STAGE_KINDS = ["single", "fleet", "cross", "matrix"];
 
@@ -85,18 +41,32 @@ export function planRevision(planYaml: string, suites: Record<string, string>): 
   return h.digest("hex").slice(0, 16);
 }
 
-export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], runId: string): ResolvedRun {
+/** Why a stage asked for does not run: --skip (its reason), or --quick keeping other stages. */
+function stageSkip(plan: Plan, stage: StageDef, skipped: Map<string, string>, selected: StageDef[]): SkipRecord | undefined {
+  const reason = skipped.get(stage.id);
+  if (reason !== undefined) return { target: stage.id, reason, source: "--skip" };
+  if (!selected.includes(stage)) return { target: stage.id, reason: `not one of the plan's quick stages (${plan.quick?.stages?.join(", ")})`, source: "--quick" };
+  return undefined;
+}
+
+/**
+ * `suites` maps each suite path, as the plan writes it, to the parsed suite; a suite a chosen stage
+ * needs and that is missing is refused here. Throws what the user must fix: bad flags (bad_input),
+ * or a roster that cannot take the run (conflict).
+ */
+export function resolveRun(plan: Plan, suites: Record<string, Suite>, req: RunRequest, roster: RosterNode[], runId: string): ResolvedRun {
   checkNamedNodes(req.nodeNames, roster);
   const skips = req.skips ?? [];
   checkSkips(plan, skips);
-  let selected = selectStages(plan, req.stages);
-  checkOptIns(selected, req.withLegs ?? []);
-  checkPins(selected, req.bindings ?? {}, roster);
-  if (req.quick) selected = quickStages(plan, selected);
-  const skipped = new Set(skips.map((s) => s.target));
+  const asked = selectStages(plan, req.stages);
+  checkOptIns(asked, req.withLegs ?? []);
+  checkPins(asked, req.bindings ?? {}, roster);
+  const selected = req.quick ? quickStages(plan, asked) : asked;
+  const skipped = new Map(skips.map((s) => [s.target, s.reason]));
   const out: ResolvedRun = {
     stages: [],
     tasks: [],
+    layout: [],
     notes: [],
     mode: req.quick ? "quick" : "full",
     skips: skips.map((s) => ({ ...s, source: "--skip" })),
@@ -106,14 +76,16 @@ export function resolveRun(plan: Plan, req: RunRequest, roster: RosterNode[], ru
   };
   const quickTags = plan.quick?.tags ?? DEFAULT_QUICK_TAGS;
   const onlyTags = req.tags?.length ? req.tags : req.quick ? quickTags : [];
-  const build: StageBuild = { runId, req, roster, onlyTags, onlyChecks: req.onlyChecks ?? [], out };
-  for (const stage of selected) {
-    if (skipped.has(stage.id)) continue;
-    if (isSuiteStage(stage)) buildSuiteStage(stage, build);
-    else if (stage.kind === "cross") buildCrossStage(stage, build);
-    else buildMatrixStage(stage, build, skipped);
+  const build: StageBuild = { runId, planFile: plan.file, req, roster, suites, onlyTags, onlyChecks: req.onlyChecks ?? [], out };
+  for (const stage of asked) {
+    const skip = stageSkip(plan, stage, skipped, selected);
+    if (skip) out.layout.push({ kind: "skipped", stage, skip });
+    else if (isSuiteStage(stage)) out.layout.push(buildSuiteStage(stage, build));
+    else if (stage.kind === "cross") out.layout.push(buildCrossStage(stage, build));
+    else out.layout.push(buildMatrixStage(stage, build, skipped));
   }
   if (!out.tasks.length) throw new FleetgateError("bad_input", "nothing left to run: every stage or leg asked for is skipped or opt-in");
+  checkSelection(req, out.tasks);
   const ran = selected.flatMap((stage) => {
     const nodes = [...new Set(out.tasks.filter((t) => t.stageId === stage.id).map((t) => t.node))];
     return nodes.length ? [{ stage, nodes }] : [];

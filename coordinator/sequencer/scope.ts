@@ -4,15 +4,8 @@
 // when sign-off accepts each override by name, with a reason.
 import { isSuiteStage, type Plan, type StageDef } from "../../shared/model/plan.js";
 import type { RosterNode } from "./node-choice.js";
-import type { RunRequest } from "./plan-run.js";
+import type { Override, RunRequest } from "./run-types.js";
 import { stageTargets } from "./stage-shape.js";
-
-export interface Override {
-  /** What `coord signoff --accept-override` takes: iterations, nodes, only, tags, quick, skip:T, with:LEG. */
-  name: string;
-  /** In words: "iterations 1 of 2 on fleet". */
-  detail: string;
-}
 
 /** Override names a `--skip` makes; `--accept-skip TARGET` accepts them too (one decision, one name). */
 export const skipOverride = (target: string): string => `skip:${target}`;

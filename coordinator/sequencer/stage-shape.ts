@@ -1,14 +1,13 @@
 // Pure: how a stage of the plan runs — its nodes, iterations, parallelism — and how messages name
-// its tasks. Shared by real runs, dry runs and a coordinator resuming after a restart.
-import { isSuiteStage, type StageDef, type SuiteStageDef } from "../../shared/model/plan.js";
+// its tasks. Shared by the resolver and by a coordinator resuming a run after a restart.
+import type { StageDef, SuiteStageDef } from "../../shared/model/plan.js";
 import type { PlannedStage } from "./core.js";
 import { chooseTargets, type NodeChoice, type RosterNode } from "./node-choice.js";
-import type { RunRequest } from "./plan-run.js";
+import type { RunRequest } from "./run-types.js";
 
-/** --iterations, else the stage's own, else 1 (cross and matrix stages have none of their own). */
-export function stageIterations(stage: StageDef, req: RunRequest): number {
-  if (req.iterations > 0) return req.iterations;
-  return isSuiteStage(stage) ? (stage.iterations ?? 1) : 1;
+/** --iterations, else the stage's own, else 1. Cross and matrix stages run once: they have none. */
+export function stageIterations(stage: SuiteStageDef, req: RunRequest): number {
+  return req.iterations > 0 ? req.iterations : (stage.iterations ?? 1);
 }
 
 /** Nodes working at once: a fleet stage's `parallel`, else all its nodes; one for a single stage. */

@@ -6,8 +6,7 @@ import type { Logger } from "pino";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
-import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
-import { parseSuite } from "../../shared/model/suite.js";
+import type { Plan } from "../../shared/model/plan.js";
 import { statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
@@ -16,9 +15,9 @@ import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
 import { checkGating } from "../sequencer/gating.js";
-import { planRevision, resolveRun } from "../sequencer/plan-run.js";
+import { planRevision } from "../sequencer/plan-run.js";
 import { NARROWS_STAGES } from "../sequencer/scope.js";
-import { runRequest } from "./run-request.js";
+import { resolveStartRun } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
 import { signOff } from "./signoff.js";
 import { runWithFlakes } from "../judgement/stored.js";
@@ -101,21 +100,10 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     startRun: unary(deps, (req: pb.StartRunRequest): pb.StartRunResponse => {
-      const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
       const runId = newRunId();
       const roster = listNodes(db);
-      const resolved = resolveRun(plan, runRequest(req), rosterOf(roster), runId);
-      // Validate every suite the run needs before anything is sent to a node.
-      const needed = new Set(resolved.tasks.filter((t) => !t.specYaml).map((t) => t.suitePath));
-      for (const path of suitePaths(plan).filter((p) => needed.has(p))) {
-        const text = req.suites[path];
-        if (text === undefined) throw new FleetgateError("bad_input", `plan refers to suite ${path}, which was not sent with the run`);
-        parseSuite(text, path);
-      }
-      for (const t of resolved.tasks) {
-        if (t.specYaml) parseSuite(t.specYaml, `${req.planPath}#${t.stageId}/${t.stepId}`);
-        if (t.probesYaml) parseSuite(t.probesYaml, `${req.planPath}#${t.stageId}/probes`);
-      }
+      // Parses the plan and every suite (file:line:col) before resolving; the dry run resolves the same way.
+      const { plan, resolved } = resolveStartRun(req, rosterOf(roster), runId);
       const revision = planRevision(req.planYaml, req.suites);
       const stageIds = resolved.stages.map((s) => s.id);
       checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId, NARROWS_STAGES));

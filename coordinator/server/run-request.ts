@@ -1,7 +1,12 @@
-// The run request as the sequencer takes it, from the wire. StartRun and ResolvePlan share it,
-// so a dry run resolves exactly what the real run would.
+// A StartRunRequest from the wire, resolved: the plan and the suites sent with it parsed (errors
+// name file:line:col), then the one resolver. StartRun executes the result and ResolvePlan shows
+// it, so a dry run resolves exactly what the real run would, and refuses exactly what it would.
 import type * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
-import type { RunRequest } from "../sequencer/plan-run.js";
+import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
+import { parseSuite, type Suite } from "../../shared/model/suite.js";
+import type { RosterNode } from "../sequencer/node-choice.js";
+import { resolveRun } from "../sequencer/plan-run.js";
+import type { ResolvedRun, RunRequest } from "../sequencer/run-types.js";
 
 export function runRequest(req: pb.StartRunRequest): RunRequest {
   return {
@@ -17,3 +22,18 @@ export function runRequest(req: pb.StartRunRequest): RunRequest {
   };
 }
 
+/** Every suite the plan names that was sent, parsed. One not sent is refused by the resolver, if a stage that runs needs it. */
+export function parseSentSuites(plan: Plan, sent: Record<string, string>): Record<string, Suite> {
+  const suites: Record<string, Suite> = {};
+  for (const path of suitePaths(plan)) {
+    const text = sent[path];
+    if (text !== undefined) suites[path] = parseSuite(text, path);
+  }
+  return suites;
+}
+
+export function resolveStartRun(req: pb.StartRunRequest, roster: RosterNode[], runId: string): { plan: Plan; resolved: ResolvedRun } {
+  const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
+  const resolved = resolveRun(plan, parseSentSuites(plan, req.suites), runRequest(req), roster, runId);
+  return { plan, resolved };
+}

@@ -2,10 +2,12 @@
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status, statusFromName, statusName } from "../../shared/model/status.js";
+import type { SkipRecord } from "../sequencer/run-types.js";
 import type { Db } from "./db.js";
 import { insertTasks, type NewTask } from "./tasks.js";
 
 export type { FaultSpec, NewTask } from "./tasks.js";
+export type { SkipRecord };
 
 export interface NewRun {
   id: string;
@@ -25,12 +27,6 @@ export interface NewRun {
 }
 
 export type RunMode = "full" | "quick";
-
-export interface SkipRecord {
-  target: string;
-  reason: string;
-  source: string;
-}
 
 /** How the run was asked for, beyond stages and nodes. */
 export interface RunOptions {

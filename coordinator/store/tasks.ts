@@ -1,5 +1,6 @@
 // Task rows: one per node × iteration (or cross step, matrix leg) of a run, in plan order.
 import { Status, statusFromName, statusName } from "../../shared/model/status.js";
+import type { FaultSpec } from "../sequencer/run-types.js";
 import type { Db } from "./db.js";
 
 export interface NewTask {
@@ -23,8 +24,8 @@ export interface NewTask {
   fault?: FaultSpec;
 }
 
-/** A fault step as stored: which role's node it runs on is the task's node. */
-export type FaultSpec = { partition: { peerRole: string; peerNode: string; forMs: number } } | { killAgent: true };
+// A fault step is the sequencer's type: the store keeps what the resolver laid out.
+export type { FaultSpec };
 
 /** The run's tasks in plan order; called inside insertRun's transaction. */
 export function insertTasks(db: Db, runId: string, tasks: NewTask[]): void {

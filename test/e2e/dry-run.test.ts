@@ -54,9 +54,12 @@ describe("coord run --dry-run on a real fleet", () => {
       "              peer (wants role=fleet) → fleet-2 (role=fleet)",
       "      $ bitcoin-cli getblockchaininfo",
       "    restart-lnd-recovers  command  timeout 1m  DESTRUCTIVE: runs",
-      "    plasmavmc-e2e  on primary-1  requires nested-kvm  OPT-IN: skipped unless --with plasmavmc-e2e",
+      "    plasmavmc-e2e  SKIPPED: opt-in leg; run it with --with plasmavmc-e2e",
+      "mode: full",
+      "scope: full",
+      "skips: plasmavmc-e2e (opt-in): opt-in leg; run it with --with plasmavmc-e2e",
     ]) {
-      expect(r.stdout).toContain(`${line}\n`);
+      expect(r.stdout.split("\n")).toContain(line);
     }
 
     await settle(); // a run, had one started, would have dispatched its first task by now
@@ -77,6 +80,46 @@ describe("coord run --dry-run on a real fleet", () => {
       ["primary-1", "EXCLUSION_REASON_NOT_NAMED"],
     ]);
     expect(rowCount(c, "runs")).toBe(0);
+  });
+
+  it("honours --quick: mode quick, the scope narrowed, and every check not tagged quick shown as left out", async () => {
+    const r = await coord(c, ["run", "single", "--plan", ws.path("release-gate.plan.yaml"), "--dry-run", "--quick"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const line of [
+      "mode: quick",
+      "scope: narrowed — quick: only checks tagged quick",
+      "checks left out by --quick, --tags or --only are listed as SKIPPED: left out (the agent neither runs nor reports them)",
+      "    restart-lnd-recovers  command  timeout 1m  SKIPPED: left out: not tagged quick",
+    ]) {
+      expect(r.stdout.split("\n")).toContain(line);
+    }
+    // The example suite tags no check quick: the dry run shows none that would run.
+    const gate = r.stdout.slice(r.stdout.indexOf("\n  checks\n")).split("\n").filter((l) => /^ {4}\S/.test(l));
+    expect(gate.length).toBeGreaterThan(5);
+    expect(gate.filter((l) => !l.includes("SKIPPED: left out: not tagged quick"))).toEqual([]);
+    expect(rowCount(c, "runs")).toBe(0);
+  });
+
+  it("honours --skip STAGE --reason R: the stage shown as not run with its reason, and listed with the run's skips", async () => {
+    const r = await coord(c, ["run", "all", "--plan", ws.path("release-gate.plan.yaml"), "--dry-run", "--skip", "federation", "--reason", "tor is down in the lab"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("\nstage federation  (cross)  SKIPPED: --skip: tor is down in the lab\n");
+    expect(r.stdout).toContain("skips: federation (--skip): tor is down in the lab\n");
+    expect(r.stdout).toContain("scope: narrowed — federation skipped (--skip): tor is down in the lab\n");
+    expect(r.stdout).not.toContain("roles       origin");
+    expect(rowCount(c, "runs")).toBe(0);
+  });
+
+  it("refuses an --only id the suites lack with the real run's exit status and words", async () => {
+    const args = ["run", "single", "--plan", ws.path("release-gate.plan.yaml"), "--only", "bitcoind-activ"];
+    const dry = await coord(c, [...args, "--dry-run"]);
+    const real = await coord(c, args);
+    expect([dry.exitCode, real.exitCode]).toEqual([3, 3]);
+    expect(dry.stderr).toContain("--only bitcoind-activ: no such check in the suites of the stages asked for; checks: bitcoind-active,");
+    const message = (s: string) => s.slice(s.indexOf("--only"));
+    expect(message(real.stderr)).toBe(message(dry.stderr));
+    expect(rowCount(c, "runs")).toBe(0);
+    expect(tasksStarted(agents)).toEqual([]);
   });
 
   it("exits 3 with file:line:col when the plan is bad, and still starts nothing", async () => {

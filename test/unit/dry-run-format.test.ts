@@ -2,10 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { argvText, quoteArg } from "../../coordinator/cli/argv-text.js";
 import { formatResolvedPlan } from "../../coordinator/cli/dry-run-format.js";
-import { resolveDryRun } from "../../coordinator/sequencer/dry-run.js";
+import { dryRunView } from "../../coordinator/sequencer/dry-run.js";
 import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
-import { parsePlan } from "../../shared/model/plan.js";
-import { parseSuite } from "../../shared/model/suite.js";
+import { resolveRun } from "../../coordinator/sequencer/plan-run.js";
+import type { RunRequest } from "../../coordinator/sequencer/run-types.js";
+import { parsePlan, type Plan } from "../../shared/model/plan.js";
+import { parseSuite, type Suite } from "../../shared/model/suite.js";
 
 const SUITE = parseSuite(
   `
@@ -16,6 +18,7 @@ preconditions:
     disk: { path: /var/lib, free: { gte: 1GiB } }
 checks:
   - id: health
+    tags: [quick]
     http: { url: "http://\${vars.host}:8080/health", status: 200 }
     timeout: 5s
     retry: { for: 1m, every: 5s }
@@ -64,7 +67,7 @@ stages:
         file: { path: /dev/kvm }
         hint: enable KVM
     legs:
-      - { id: quick, on: { role: primary }, command: { argv: [make, test] } }
+      - { id: quick, on: { role: primary }, requires: [kvm], command: { argv: [make, test] } }
       - { id: slow, on: { role: primary }, opt_in: true, requires: [kvm], command: { argv: [make, e2e] }, timeout: 30m }
 `,
   "gate.yaml",
@@ -78,7 +81,15 @@ const ROSTER: RosterNode[] = [
   { name: "prim", labels: { role: "primary" }, online: true },
 ];
 
+/** The dry run's text for `req`: the one resolution a real run would execute, shown. */
+function dryRunText(plan: Plan, suites: Record<string, Suite>, over: Partial<RunRequest> = {}, roster = ROSTER): string {
+  return formatResolvedPlan(dryRunView(plan, resolveRun(plan, suites, { stages: [], nodeNames: [], iterations: 0, ...over }, roster, "dry-run")));
+}
+
 const EXPECTED = String.raw`plan gate (gate.yaml): dry run; nothing was sent to any node and no run was recorded
+mode: full
+scope: full
+skips: slow (opt-in): opt-in leg; run it with --with slow
 
 stage smoke  (single, 2 iterations)
   suite       app.suite.yaml (app-gate)
@@ -142,7 +153,7 @@ stage handover  (cross, 1 iteration)
 
 stage legs  (matrix, 1 iteration)
   probes (run on a leg's node before a leg that requires them; a failure skips the leg)
-    kvm  file  timeout 1m
+    probe.kvm  file  timeout 1m
       observes stat /dev/kvm
       hint: enable KVM
   not chosen  f1: label mismatch (role=fleet; wants role=primary)
@@ -151,17 +162,14 @@ stage legs  (matrix, 1 iteration)
               laptop: dev node (role=dev takes gate work only when named with --node)
               (for every leg)
   legs, in order
-    quick  on prim
+    quick  on prim  requires probe.kvm
       runs  command  timeout 1m
         $ make test
-    slow  on prim  requires kvm  OPT-IN: skipped unless --with slow
-      runs  command  timeout 30m
-        $ make e2e`;
+    slow  SKIPPED: opt-in leg; run it with --with slow`;
 
 describe("formatResolvedPlan", () => {
   it("prints every stage in order: nodes and why others are left out, suite, iterations, each check's exact command, steps and legs", () => {
-    const resolved = resolveDryRun(PLAN, { "app.suite.yaml": SUITE }, { stages: ["all"], nodeNames: [], iterations: 0 }, ROSTER);
-    expect(formatResolvedPlan(resolved)).toBe(EXPECTED);
+    expect(dryRunText(PLAN, { "app.suite.yaml": SUITE }, { stages: ["all"] })).toBe(EXPECTED);
   });
 
   it("lists each leg's left-out nodes under the leg when the legs do not agree", () => {
@@ -170,10 +178,55 @@ describe("formatResolvedPlan", () => {
       "m.yaml",
     );
     const roster = [ROSTER[0], ROSTER[4]] as RosterNode[];
-    const text = formatResolvedPlan(resolveDryRun(plan, {}, { stages: [], nodeNames: [], iterations: 0 }, roster));
+    const text = dryRunText(plan, {}, {}, roster);
     expect(text).toContain("    p  on prim\n      not chosen: f1: label mismatch (role=fleet; wants role=primary)\n");
     expect(text).toContain("    f  on f1\n      not chosen: prim: label mismatch (role=primary; wants role=fleet)\n");
     expect(text).not.toContain("(for every leg)");
+  });
+});
+
+const QUICK_PLAN = parsePlan(
+  `
+plan: gate
+quick: { stages: [smoke, legs] }
+stages:
+  - { id: smoke, kind: single, suite: app.suite.yaml, node: { role: primary } }
+  - { id: fleet, kind: fleet, suite: app.suite.yaml, nodes: { role: fleet } }
+  - id: legs
+    kind: matrix
+    legs:
+      - { id: unit, on: { role: primary }, tags: [quick], command: { argv: [make, test] } }
+      - { id: e2e, on: { role: primary }, command: { argv: [make, e2e] } }
+`,
+  "gate.yaml",
+);
+
+const QUICK_EXPECTED = String.raw`plan gate (gate.yaml): dry run; nothing was sent to any node and no run was recorded
+mode: quick
+scope: narrowed — quick: only checks tagged quick in stages smoke, legs; smoke skipped (--skip): primary reimaged
+skips: smoke (--skip): primary reimaged
+checks left out by --quick, --tags or --only are listed as SKIPPED: left out (the agent neither runs nor reports them)
+
+stage smoke  (single)  SKIPPED: --skip: primary reimaged
+
+stage fleet  (fleet)  SKIPPED: --quick: not one of the plan's quick stages (smoke, legs)
+
+stage legs  (matrix, 1 iteration)
+  not chosen  f1: label mismatch (role=fleet; wants role=primary)
+              (for every leg)
+  legs, in order
+    unit  on prim
+      runs  command  timeout 1m
+        $ make test
+    e2e  on prim
+      runs  command  timeout 1m  SKIPPED: left out: not tagged quick
+        $ make e2e`;
+
+describe("formatResolvedPlan of a narrowed run", () => {
+  it("says the mode, the scope as every report words it, and the skips; shows skipped stages with their reason and left-out checks as such", () => {
+    const roster = [ROSTER[0], ROSTER[4]] as RosterNode[];
+    const text = dryRunText(QUICK_PLAN, { "app.suite.yaml": SUITE }, { quick: true, skips: [{ target: "smoke", reason: "primary reimaged" }] }, roster);
+    expect(text).toBe(QUICK_EXPECTED);
   });
 });
 

@@ -1,11 +1,12 @@
-// The dry run's resolution, pure: plan + suites + roster in, the resolved plan out. No process,
-// no socket, no database.
+// The dry run, pure: the one resolver's result (plan-run.ts resolveRun) projected to what
+// `coord run --dry-run` shows. No process, no socket, no database.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { resolveDryRun } from "../../coordinator/sequencer/dry-run.js";
+import { dryRunView } from "../../coordinator/sequencer/dry-run.js";
 import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
-import type { RunRequest } from "../../coordinator/sequencer/plan-run.js";
+import { resolveRun } from "../../coordinator/sequencer/plan-run.js";
+import type { RunRequest } from "../../coordinator/sequencer/run-types.js";
 import { ExclusionReason, type ResolvedStage } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { curlArgv } from "../../shared/model/kinds/http.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
@@ -17,6 +18,11 @@ const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 const node = (name: string, labels: Record<string, string>, online = true): RosterNode => ({ name, labels, online });
 const ROSTER = [node("f1", { role: "fleet" }), node("f2", { role: "fleet" }), node("laptop", { role: "dev" }), node("prim", { role: "primary" })];
 const req = (over: Partial<RunRequest> = {}): RunRequest => ({ stages: [], nodeNames: [], iterations: 0, ...over });
+
+/** What `coord run --dry-run` would be answered: the resolution a real run would execute, as shown. */
+function resolveDryRun(p: Plan, suites: Record<string, Suite>, r: RunRequest, roster: RosterNode[]) {
+  return dryRunView(p, resolveRun(p, suites, r, roster, "dry-run"));
+}
 
 function examplePlan(): { plan: Plan; suites: Record<string, Suite> } {
   const plan = parsePlan(readFileSync(`${EXAMPLES}release-gate.plan.yaml`, "utf8"), "release-gate.plan.yaml");
@@ -63,7 +69,7 @@ const FLEET = plan("  - { id: fleet, kind: fleet, suite: small.suite.yaml, nodes
 const SINGLE = plan("  - { id: single, kind: single, suite: small.suite.yaml, node: { role: primary }, allow_destructive: true }\n");
 const CROSS = (roles: string) => plan(`  - id: x\n    kind: cross\n    roles: ${roles}\n    steps:\n      - { id: ping, on: a, command: { argv: ["true"] } }\n`);
 
-describe("resolveDryRun: single and fleet stages", () => {
+describe("the dry run: single and fleet stages", () => {
   it("resolves every stage of the example release plan, in plan order, with its kind", () => {
     const { plan: p, suites } = examplePlan();
     const resolved = resolveDryRun(p, suites, req(), ROSTER);
@@ -107,9 +113,9 @@ describe("resolveDryRun: single and fleet stages", () => {
     expect([err.code, err.message]).toEqual(["bad_input", "--node ghost: no such node; see: coord nodes"]);
   });
 
-  it("overrides iterations with --iterations, for every kind of stage", () => {
+  it("overrides iterations with --iterations for single and fleet stages; cross and matrix stages run once, as the real run does", () => {
     const { plan: p, suites } = examplePlan();
-    expect(resolveDryRun(p, suites, req({ iterations: 2 }), ROSTER).stages.map((s) => s.iterations)).toEqual([2, 2, 2, 2]);
+    expect(resolveDryRun(p, suites, req({ iterations: 2 }), ROSTER).stages.map((s) => s.iterations)).toEqual([2, 2, 1, 1]);
   });
 
   it("prints the exact argv the agent runs, with the suite's vars expanded and the agent's env left for the node", () => {
@@ -137,7 +143,7 @@ describe("resolveDryRun: single and fleet stages", () => {
   });
 });
 
-describe("resolveDryRun: cross stages", () => {
+describe("the dry run: cross stages", () => {
   it("binds each role of the example federation stage to a distinct fleet node and keeps the steps in order, groups as groups", () => {
     const { plan: p, suites } = examplePlan();
     const s = resolveDryRun(p, suites, req({ stages: ["cross"] }), ROSTER).stages[0] as ResolvedStage;
@@ -179,22 +185,41 @@ describe("resolveDryRun: cross stages", () => {
   });
 });
 
-describe("resolveDryRun: matrix stages", () => {
-  it("puts every leg of the example matrix on its node, with its probes, and marks the opt-in leg as skipped unless asked for", () => {
+describe("the dry run: matrix stages", () => {
+  it("puts every leg of the example matrix on its node with the probes it requires, and lists the opt-in leg as not run unless asked for", () => {
     const { plan: p, suites } = examplePlan();
     const s = resolveDryRun(p, suites, req({ stages: ["matrix"] }), ROSTER).stages[0] as ResolvedStage;
-    expect(s.probes.map((c) => [c.id, c.kind, c.observes])).toEqual([["nested-kvm", "file", "stat /sys/module/kvm_intel/parameters/nested and read it"]]);
+    // Probes as the agent runs and reports them: a suite of their own, ids prefixed.
+    expect(s.probes.map((c) => [c.id, c.kind, c.observes])).toEqual([["probe.nested-kvm", "file", "stat /sys/module/kvm_intel/parameters/nested and read it"]]);
     expect(s.legs.map((l) => [l.id, l.nodes?.chosen[0]?.name, l.requires.join(","), l.optIn, l.skipReason])).toEqual([
       ["chainfire-flaredb", "prim", "", false, ""],
-      ["flaredb-plasmavmc", "prim", "nested-kvm", false, ""],
+      ["flaredb-plasmavmc", "prim", "probe.nested-kvm", false, ""],
       ["plasmavmc-creditservice", "prim", "", false, ""],
       ["creditservice-nightlight", "prim", "", false, ""],
-      ["plasmavmc-e2e", "prim", "nested-kvm", true, "skipped unless --with plasmavmc-e2e"],
+      // The run never chooses a node for a leg it does not run, so neither does the dry run.
+      ["plasmavmc-e2e", undefined, "", true, "opt-in leg; run it with --with plasmavmc-e2e"],
     ]);
     const suiteLeg = s.legs[0];
     expect([suiteLeg?.suitePath, suiteLeg?.suiteName, suiteLeg?.checks.map((c) => c.id)]).toEqual(["integration-leg.suite.yaml", "chainfire-flaredb", ["cargo-integration"]]);
-    const e2e = s.legs[4]?.checks[0];
+  });
+
+  it("shows an opt-in leg asked for with --with on its node, with the exact command, and records the narrowing", () => {
+    const { plan: p, suites } = examplePlan();
+    const resolved = resolveDryRun(p, suites, req({ stages: ["matrix"], withLegs: ["plasmavmc-e2e"] }), ROSTER);
+    const leg = resolved.stages[0]?.legs[4];
+    expect([leg?.id, leg?.nodes?.chosen[0]?.name, leg?.skipReason]).toEqual(["plasmavmc-e2e", "prim", ""]);
+    const e2e = leg?.checks[0];
     expect([e2e?.argv, e2e?.cwd, e2e?.env]).toEqual([["cargo", "test", "-p", "plasmavmc", "--", "--ignored"], "/srv/photoncloud", { PLASMAVMC_QEMU_PATH: "/run/current-system/sw/bin/qemu-system-x86_64" }]);
+    expect([resolved.skips, resolved.overrides.map((o) => o.name)]).toEqual([[], ["with:plasmavmc-e2e"]]);
+  });
+
+  it("shows a leg skipped with --skip as not run, with its reason, and without a node", () => {
+    const { plan: p, suites } = examplePlan();
+    const resolved = resolveDryRun(p, suites, req({ stages: ["matrix"], skips: [{ target: "flaredb-plasmavmc", reason: "no kvm host this week" }] }), ROSTER);
+    const leg = resolved.stages[0]?.legs[1];
+    expect([leg?.id, leg?.nodes, leg?.checks, leg?.skipReason]).toEqual(["flaredb-plasmavmc", undefined, [], "--skip: no kvm host this week"]);
+    // No leg that runs requires the probe any more: it is not sent, so not shown.
+    expect(resolved.stages[0]?.probes).toEqual([]);
   });
 
   it("asks for --node when a leg matches two online nodes, as a single stage does", () => {
@@ -202,6 +227,97 @@ describe("resolveDryRun: matrix stages", () => {
     const roster = [...ROSTER, node("prim2", { role: "primary" })];
     const err = failure(() => resolveDryRun(p, suites, req({ stages: ["matrix"] }), roster));
     expect(err.message).toBe("stage matrix leg chainfire-flaredb runs on one node, but 2 nodes are matching role=primary: prim, prim2; pick one with --node");
+  });
+});
+
+const TAGGED = parseSuite(
+  `
+suite: tagged
+preconditions:
+  - { id: disk, disk: { path: /, free: { gte: 1GiB } } }
+checks:
+  - { id: health, tags: [quick], command: { argv: [curl, -f, localhost] } }
+  - { id: deep, tags: [slow], command: { argv: [deep-check] } }
+  - { id: restart, tags: [quick], destructive: true, command: { argv: [systemctl, restart, app] } }
+`,
+  "tagged.suite.yaml",
+);
+const QUICK = parsePlan(
+  `plan: q
+quick: { stages: [fleet] }
+stages:
+  - { id: smoke, kind: single, suite: tagged.suite.yaml, node: { role: primary } }
+  - { id: fleet, kind: fleet, suite: tagged.suite.yaml, nodes: { role: fleet } }
+  - id: legs
+    kind: matrix
+    legs:
+      - { id: unit, on: { role: primary }, command: { argv: [make, test] } }
+      - { id: e2e, on: { role: primary }, opt_in: true, command: { argv: [make, e2e] } }
+`,
+  "q.yaml",
+);
+const quickRun = (over: Partial<RunRequest>) => resolveDryRun(QUICK, { "tagged.suite.yaml": TAGGED }, req(over), ROSTER);
+const skipsOf = (s: ResolvedStage | undefined) => Object.fromEntries((s?.checks ?? []).map((c) => [c.id, c.skipReason]));
+
+describe("the dry run honours what the run is asked for", () => {
+  it("--quick: shows the stages outside the plan's quick stages as not run, and each check not tagged quick as left out", () => {
+    const resolved = quickRun({ quick: true });
+    expect(resolved.mode).toBe("quick");
+    expect(resolved.stages.map((s) => [s.id, s.skipReason])).toEqual([
+      ["smoke", "--quick: not one of the plan's quick stages (fleet)"],
+      ["fleet", ""],
+      ["legs", "--quick: not one of the plan's quick stages (fleet)"],
+    ]);
+    expect(skipsOf(resolved.stages[1])).toEqual({
+      disk: "",
+      health: "",
+      deep: "left out: not tagged quick",
+      restart: "destructive, and the stage does not set allow_destructive: true",
+    });
+    expect(resolved.overrides.map((o) => o.detail)).toEqual(["quick: only checks tagged quick in stages fleet"]);
+    // A stage --quick leaves out is not a skip the run records: the quick override says it.
+    expect(resolved.skips).toEqual([]);
+  });
+
+  it("--skip STAGE --reason R: shows the stage as not run with its reason, and the skip the run records", () => {
+    const resolved = quickRun({ skips: [{ target: "smoke", reason: "primary reimaged" }] });
+    expect(resolved.stages.map((s) => [s.id, s.skipReason])).toEqual([["smoke", "--skip: primary reimaged"], ["fleet", ""], ["legs", ""]]);
+    expect(resolved.stages[0]?.checks).toEqual([]);
+    expect(resolved.skips.map((k) => [k.target, k.source, k.reason])).toEqual([
+      ["smoke", "--skip", "primary reimaged"],
+      ["e2e", "opt-in", "opt-in leg; run it with --with e2e"],
+    ]);
+    expect(resolved.overrides.map((o) => o.name)).toEqual(["skip:smoke"]);
+  });
+
+  it("--only and --tags: marks every other gate check as left out, naming what was asked for; preconditions still run", () => {
+    expect(skipsOf(quickRun({ stages: ["fleet"], onlyChecks: ["deep"] }).stages[0])).toEqual({
+      disk: "",
+      health: "left out: not one of the checks asked for (deep)",
+      deep: "",
+      restart: "left out: not one of the checks asked for (deep)",
+    });
+    expect(skipsOf(quickRun({ stages: ["fleet"], tags: ["slow"] }).stages[0])).toEqual({
+      disk: "",
+      health: "left out: not tagged slow",
+      deep: "",
+      restart: "left out: not tagged slow",
+    });
+  });
+
+  it("says a run on a named role=dev node could never be signed off", () => {
+    expect(quickRun({ stages: ["fleet"], nodeNames: ["laptop"] }).unsignable).toEqual(["node laptop is role=dev (named with --node)"]);
+  });
+
+  it("refuses the flags the real run refuses, with the real run's words", () => {
+    const refused = (over: Partial<RunRequest>) => failure(() => quickRun(over)).message;
+    expect(refused({ skips: [{ target: "smoke", reason: "" }] })).toBe("--skip smoke needs --reason TEXT: every skip is listed with its reason");
+    expect(refused({ skips: [{ target: "smoek", reason: "r" }] })).toBe("--skip smoek: no such stage or matrix leg in plan q; stages: smoke, fleet, legs; legs: unit, e2e");
+    expect(refused({ withLegs: ["unit"] })).toBe("--with unit: not an opt-in leg of the stages asked for; opt-in legs: e2e");
+    expect(refused({ bindings: { writer: "f1" } })).toBe("--bind writer=f1: no cross stage asked for has role writer");
+    expect(refused({ onlyChecks: ["helth"] })).toBe("--only helth: no such check in the suites of the stages asked for; checks: health, deep, restart, unit");
+    expect(refused({ tags: ["fast"] })).toBe("--tags fast: no check in the suites of the stages asked for carries it; tags: quick, slow");
+    expect(refused({ stages: ["smoke"], quick: true })).toBe("--quick: none of the stages asked for is in the plan's quick: stages (fleet)");
   });
 });
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { resolveRun, selectStages, type RosterNode, type RunRequest } from "../../coordinator/sequencer/plan-run.js";
 import { checkGating } from "../../coordinator/sequencer/gating.js";
-import { parsePlan } from "../../shared/model/plan.js";
+import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
+import { resolveRun as resolve, selectStages } from "../../coordinator/sequencer/plan-run.js";
+import type { RunRequest } from "../../coordinator/sequencer/run-types.js";
+import { parsePlan, type Plan } from "../../shared/model/plan.js";
 import { Status } from "../../shared/model/status.js";
-import { parseSuite } from "../../shared/model/suite.js";
+import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import { refusal as failure } from "../support/refusal.js";
 
 const GATE = parsePlan(
@@ -54,6 +56,16 @@ stages:
 `,
   "suites.yaml",
 );
+
+const suite = (name: string, checks: string) => parseSuite(`suite: ${name}\nchecks:\n${checks}`, `${name}.suite.yaml`);
+const SUITES: Record<string, Suite> = {
+  "smoke.suite.yaml": suite("smoke", "  - { id: api, tags: [quick], command: { argv: [\"true\"] } }\n  - { id: db, command: { argv: [\"true\"] } }\n"),
+  "lifecycle.suite.yaml": suite("lifecycle", "  - { id: restart, tags: [slow], command: { argv: [\"true\"] } }\n"),
+  "leg.suite.yaml": suite("leg", "  - { id: cargo, command: { argv: [cargo, test] } }\n"),
+  "s.yaml": suite("s", "  - { id: up, command: { argv: [\"true\"] } }\n"),
+};
+/** The resolver with every suite the plans here name. */
+const resolveRun = (plan: Plan, r: RunRequest, roster: RosterNode[], runId: string) => resolve(plan, SUITES, r, roster, runId);
 
 const node = (name: string, labels: Record<string, string>, online = true): RosterNode => ({ name, labels, online });
 const ROSTER = [node("prim", { role: "primary" }), node("f1", { role: "fleet" }), node("f2", { role: "fleet" }), node("laptop", { role: "dev" })];
@@ -273,6 +285,72 @@ describe("resolveRun: cross, matrix, skips, quick", () => {
     expect(run.mode).toBe("quick");
     expect([...new Set(run.tasks.map((t) => t.stageId))]).toEqual(["smoke"]);
     expect(run.tasks.every((t) => t.onlyTags.join() === "quick")).toBe(true);
+  });
+});
+
+describe("resolveRun: the layout the dry run shows, and the flags it refuses", () => {
+  it("records each stage asked for in plan order: the node choice with why others were left out, or why the stage does not run", () => {
+    const run = resolveRun(SCENARIO, req({ quick: true, skips: [{ target: "matrix", reason: "no kvm host" }] }), ROSTER, "r1");
+    expect(run.layout.map((l) => [l.stage.id, l.kind])).toEqual([["smoke", "suite"], ["federation", "skipped"], ["matrix", "skipped"]]);
+    const [smoke, federation, matrix] = run.layout;
+    expect(smoke?.kind === "suite" && [smoke.nodes.chosen.map((n) => n.name), smoke.nodes.excluded.map((e) => [e.name, e.reason]), smoke.iterations]).toEqual([
+      ["prim"],
+      [["f1", "label_mismatch"], ["f2", "label_mismatch"], ["laptop", "dev_node"]],
+      1,
+    ]);
+    expect(federation?.kind === "skipped" && federation.skip).toEqual({ target: "federation", reason: "not one of the plan's quick stages (smoke)", source: "--quick" });
+    expect(matrix?.kind === "skipped" && matrix.skip).toEqual({ target: "matrix", reason: "no kvm host", source: "--skip" });
+  });
+
+  it("records a cross stage's role bindings and its step groups, a parallel group by its own id", () => {
+    const [layout] = resolveRun(SCENARIO, req({ stages: ["federation"] }), ROSTER, "r1").layout;
+    expect(layout?.kind === "cross" && [layout.roles.map((b) => `${b.role}=${b.node.name}`), layout.groups, layout.nodes.excluded.map((e) => e.name)]).toEqual([
+      ["origin=f1", "peer=f2"],
+      [{ id: "publish", parallel: false }, { id: "fetch", parallel: false }, { id: "both", parallel: true }],
+      ["prim", "laptop"],
+    ]);
+  });
+
+  it("records every matrix leg: the node chosen for it, or the skip that keeps it from running", () => {
+    const [layout] = resolveRun(SCENARIO, req({ stages: ["matrix"], skips: [{ target: "leg-a", reason: "flaky runner" }] }), ROSTER, "r1").layout;
+    expect(layout?.kind === "matrix" && layout.legs.map((l) => [l.id, l.skip ? `${l.skip.source}: ${l.skip.reason}` : l.nodes.chosen[0]?.name])).toEqual([
+      ["leg-a", "--skip: flaky runner"],
+      ["leg-b", "prim"],
+      ["leg-e2e", "opt-in: opt-in leg; run it with --with leg-e2e"],
+    ]);
+  });
+
+  it("hands each task the suite the agent will run, parsed: the plan's suite, a step's or an inline leg's generated one, and the probes", () => {
+    const run = resolveRun(SCENARIO, req({ stages: ["smoke", "federation", "matrix"] }), ROSTER, "r1");
+    const byStep = (step: string) => run.tasks.find((t) => (t.stepId || t.stageId) === step);
+    expect(byStep("smoke")?.suite).toBe(SUITES["smoke.suite.yaml"]);
+    expect(byStep("fetch")?.suite?.checks.map((c) => [c.id, c.spec])).toEqual([["fetch", { argv: ["fetch", "${origin.doc_id}"] }]]);
+    expect(byStep("leg-a")?.suite).toBe(SUITES["leg.suite.yaml"]);
+    expect(byStep("leg-b")?.suite?.checks.map((c) => c.id)).toEqual(["leg-b"]);
+    expect(byStep("leg-b")?.probes?.checks.map((c) => c.id)).toEqual(["probe.kvm"]);
+  });
+
+  it("refuses an --only id no suite of the stages asked for has, naming the ids it could be", () => {
+    expect(resolveRun(GATE, req({ stages: ["smoke"], onlyChecks: ["api"] }), ROSTER, "r1").tasks.every((t) => t.onlyChecks.join() === "api")).toBe(true);
+    const err = failure(() => resolveRun(GATE, req({ stages: ["smoke", "fleet"], onlyChecks: ["apx", "api"] }), ROSTER, "r1"));
+    expect([err.code, err.message]).toEqual(["bad_input", "--only apx: no such check in the suites of the stages asked for; checks: api, db, restart"]);
+    // A cross step is the scenario, not a check --only can pick.
+    expect(failure(() => resolveRun(SCENARIO, req({ stages: ["federation", "smoke"], onlyChecks: ["publish"] }), ROSTER, "r1")).message).toBe(
+      "--only publish: no such check in the suites of the stages asked for; checks: api, db",
+    );
+  });
+
+  it("refuses a --tags tag no check of the stages asked for carries, naming the tags there are", () => {
+    expect(() => resolveRun(GATE, req({ stages: ["fleet"], tags: ["slow"] }), ROSTER, "r1")).not.toThrow();
+    const err = failure(() => resolveRun(GATE, req({ stages: ["smoke", "fleet"], tags: ["fast"] }), ROSTER, "r1"));
+    expect([err.code, err.message]).toEqual(["bad_input", "--tags fast: no check in the suites of the stages asked for carries it; tags: quick, slow"]);
+  });
+
+  it("refuses a stage whose suite was not sent, but not a skipped stage's", () => {
+    const err = failure(() => resolve(SUITE_ONLY, { "smoke.suite.yaml": SUITES["smoke.suite.yaml"] as Suite }, req(), ROSTER, "r1"));
+    expect([err.code, err.message]).toEqual(["bad_input", "plan refers to suite lifecycle.suite.yaml, which was not sent with the run"]);
+    const skipped = resolve(SUITE_ONLY, { "smoke.suite.yaml": SUITES["smoke.suite.yaml"] as Suite }, req({ skips: [{ target: "fleet-lifecycle", reason: "r" }] }), ROSTER, "r1");
+    expect(skipped.tasks.map((t) => t.stageId)).toEqual(["smoke"]);
   });
 });
 
