@@ -9,7 +9,8 @@ import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Plan } from "../../shared/model/plan.js";
 import { statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { listNodes, sharedMachineIds, type NodeRow } from "../store/nodes.js";
+import { listNodes, type NodeRow } from "../store/nodes.js";
+import { attestationFlags, runAttestationFlags } from "../judgement/attestation.js";
 import { getRun, insertRun, latestStageOutcome, listRuns } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
@@ -21,7 +22,7 @@ import { resolveStartRun } from "./run-request.js";
 import { dryRunPlan } from "./dry-run.js";
 import { signOff } from "./signoff.js";
 import { runWithFlakes } from "../judgement/stored.js";
-import type { AgentSessions } from "./sessions.js";
+import type { AgentSessions } from "../fleet/sessions.js";
 
 export interface ControlServiceDeps {
   db: Db;
@@ -55,16 +56,6 @@ function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
       callback(toGrpcError(err) as grpc.ServiceError);
     }
   };
-}
-
-export function attestationFlags(nodes: NodeRow[], ownMachineId: string): Map<string, string[]> {
-  const flags = new Map<string, string[]>();
-  const add = (node: string, flag: string) => flags.set(node, [...(flags.get(node) ?? []), flag]);
-  for (const [, names] of sharedMachineIds(nodes)) {
-    for (const n of names) add(n, `shares machine-id with ${names.filter((x) => x !== n).join(", ")}`);
-  }
-  for (const n of nodes) if (n.identity.machineId === ownMachineId) add(n.identity.name, "runs on the coordinator's own host");
-  return flags;
 }
 
 function newRunId(now = new Date()): string {
@@ -109,9 +100,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId, NARROWS_STAGES));
       deps.beforeRun?.(plan);
       const inRun = new Set(resolved.tasks.map((t) => t.node));
-      const flags = [...attestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId)].flatMap(([node, fs]) =>
-        fs.map((f) => `node ${node} ${f}`),
-      );
+      const flags = runAttestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId);
       insertRun(
         db,
         {
