@@ -2,7 +2,7 @@
 // what would run. Nothing is started: ResolvePlan has no way to start a run.
 import { toJson } from "@bufbuild/protobuf";
 import { ControlService, ResolvedPlanSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError } from "../../shared/errors.js";
+import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import type { ControlClient } from "./client.js";
 import { formatResolvedPlan } from "./dry-run-format.js";
 import { loadPlanFiles } from "./run-command.js";
@@ -16,5 +16,6 @@ export async function dryRunCommand(client: ControlClient, stages: string[], fla
   const { plan } = await client.call(ControlService.method.resolvePlan, { run: startRunRequest(stages, flags, files) });
   if (!plan) throw new FleetgateError("internal", "the coordinator answered the dry run without a plan");
   process.stdout.write(flags.json ? `${JSON.stringify(toJson(ResolvedPlanSchema, plan), null, 2)}\n` : `${formatResolvedPlan(plan)}\n`);
-  return 0;
+  // Refused as the real run would be (gating, evidence disk): exit as it would, plan shown anyway.
+  return plan.refusal ? EXIT_CODE.conflict : 0;
 }

@@ -163,5 +163,6 @@ function runLines(plan: ResolvedPlan): string[] {
 
 export function formatResolvedPlan(plan: ResolvedPlan): string {
   const head = `plan ${plan.planName} (${plan.planPath}): dry run; nothing was sent to any node and no run was recorded`;
-  return [head, ...runLines(plan), ...plan.stages.flatMap((s) => ["", ...stageLines(s)])].join("\n");
+  const refusal = plan.refusal ? ["", `a real run would be refused now: ${plan.refusal}`] : [];
+  return [head, ...runLines(plan), ...plan.stages.flatMap((s) => ["", ...stageLines(s)]), ...refusal].join("\n");
 }

@@ -1,5 +1,5 @@
 // Whether a run may be signed off, and with which skips accepted. Pure: the decision `coord
-// signoff` lives by, apart from the store that records it (coordinator/server/signoff.ts).
+// signoff` lives by, apart from the store that records it (coordinator/runs/sign-off.ts).
 import { clone, create } from "@bufbuild/protobuf";
 import { RunRecordSchema, SignOffSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal } from "../../shared/model/status.js";

@@ -1,39 +1,25 @@
 // ControlService: what the `coord` CLI calls. Every call must carry the admin token.
-import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
-import type { Plan } from "../../shared/model/plan.js";
 import { statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { listNodes, type NodeRow } from "../store/nodes.js";
-import { attestationFlags, runAttestationFlags } from "../judgement/attestation.js";
-import { getRun, insertRun, latestStageOutcome, listRuns } from "../store/runs.js";
+import { attestationFlags } from "../judgement/attestation.js";
+import { getRun, listRuns } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
-import type { RosterNode } from "../sequencer/node-choice.js";
-import { checkGating } from "../sequencer/gating.js";
-import { planRevision } from "../sequencer/plan-run.js";
-import { NARROWS_STAGES } from "../sequencer/scope.js";
-import { resolveStartRun } from "./run-request.js";
-import { dryRunPlan } from "./dry-run.js";
-import { signOff } from "./signoff.js";
+import { signOff } from "../runs/sign-off.js";
+import { dryRun, startRun, type StartRunDeps } from "../runs/start-run.js";
 import { runWithFlakes } from "../judgement/stored.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 
-export interface ControlServiceDeps {
-  db: Db;
-  sessions: AgentSessions;
-  engine: RunEngine;
+export interface ControlServiceDeps extends StartRunDeps {
   log: Logger;
   adminToken: string;
-  /** This host's /etc/machine-id: an agent reporting it runs on the coordinator itself. */
-  ownMachineId: string;
-  /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
-  beforeRun?: (plan: Plan) => void;
   /** After a sign-off is stored, e.g. to add it to the run's evidence bundle. */
   afterSignoff?: (runId: string) => void;
 }
@@ -58,15 +44,8 @@ function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
   };
 }
 
-function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return `${stamp}-${randomBytes(2).toString("hex")}`;
-}
-
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
-  const rosterOf = (nodes: NodeRow[]): RosterNode[] =>
-    nodes.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: deps.sessions.isOnline(n.identity.name) }));
   return {
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
@@ -91,43 +70,15 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     startRun: unary(deps, (req: pb.StartRunRequest): pb.StartRunResponse => {
-      const runId = newRunId();
-      const roster = listNodes(db);
-      // Parses the plan and every suite (file:line:col) before resolving; the dry run resolves the same way.
-      const { plan, resolved } = resolveStartRun(req, rosterOf(roster), runId);
-      const revision = planRevision(req.planYaml, req.suites);
-      const stageIds = resolved.stages.map((s) => s.id);
-      checkGating(plan, revision, stageIds, resolved.skips.map((s) => s.target), (stageId) => latestStageOutcome(db, plan.name, revision, stageId, NARROWS_STAGES));
-      deps.beforeRun?.(plan);
-      const inRun = new Set(resolved.tasks.map((t) => t.node));
-      const flags = runAttestationFlags(roster.filter((n) => inRun.has(n.identity.name)), deps.ownMachineId);
-      insertRun(
-        db,
-        {
-          id: runId,
-          planName: plan.name,
-          planPath: req.planPath,
-          planYaml: req.planYaml,
-          suites: { ...req.suites },
-          stages: stageIds,
-          flags,
-          createdAt: Date.now(),
-          mode: resolved.mode,
-          planRevision: revision,
-          options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides },
-          nodes: roster.filter((n) => inRun.has(n.identity.name)).map((n) => n.identity),
-        },
-        resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
-      );
-      deps.log.info({ run: runId, plan: plan.name, mode: resolved.mode, tasks: resolved.tasks.length }, resolved.notes.join("; "));
-      deps.engine.begin(runId, resolved.stages);
+      const { runId, plan, resolved } = startRun(deps, req);
+      deps.log.info({ run: runId, plan: plan.name, mode: resolved.mode, tasks: resolved.tasks.length, overrides: resolved.overrides.map((o) => o.name) }, resolved.notes.join("; "));
       return create(pb.StartRunResponseSchema, { runId });
     }),
 
-    // The dry run: reads the roster, writes no row, sends nothing to an agent (DESIGN rule 4).
+    // The dry run: reads the roster and history, writes no row, sends nothing to an agent (DESIGN rule 4).
     resolvePlan: unary(deps, (req: pb.ResolvePlanRequest): pb.ResolvePlanResponse => {
       if (!req.run) throw new FleetgateError("bad_input", "resolve plan: the request carries no run to resolve");
-      const plan = dryRunPlan(req.run, rosterOf(listNodes(db)));
+      const plan = dryRun(deps, req.run);
       deps.log.info({ plan: plan.planName, stages: plan.stages.map((s) => s.id) }, "dry run resolved; nothing started");
       return create(pb.ResolvePlanResponseSchema, { plan });
     }),

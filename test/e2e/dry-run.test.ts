@@ -68,10 +68,11 @@ describe("coord run --dry-run on a real fleet", () => {
     expect(tasksStarted(agents)).toEqual([]);
   });
 
-  it("prints the same resolved plan as JSON with --json, for one stage and one named node", async () => {
+  it("prints the same resolved plan as JSON with --json, for one stage and one named node, with the gating refusal a real run would get (exit 3)", async () => {
     const r = await coord(c, ["run", "fleet", "--plan", ws.path("release-gate.plan.yaml"), "--dry-run", "--json", "--node", "fleet-2", "--iterations", "2"]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const plan = JSON.parse(r.stdout) as { planName: string; stages: { id: string; iterations: number; nodes: { chosen: { name: string }[]; excluded: { name: string; reason: string }[] } }[] };
+    expect(r.exitCode, r.stderr).toBe(3);
+    const plan = JSON.parse(r.stdout) as { planName: string; refusal?: string; stages: { id: string; iterations: number; nodes: { chosen: { name: string }[]; excluded: { name: string; reason: string }[] } }[] };
+    expect(plan.refusal).toMatch(/^stage fleet needs stage single green first/);
     expect(plan.planName).toBe("archy-release");
     expect(plan.stages.map((s) => [s.id, s.iterations])).toEqual([["fleet", 2]]);
     expect(plan.stages[0]?.nodes.chosen.map((n) => n.name)).toEqual(["fleet-2"]);
@@ -152,6 +153,14 @@ describe("coord run --dry-run on a real fleet", () => {
     expect(r.stderr).toContain("run it first (coord run single --plan");
     expect(rowCount(c, "runs")).toBe(0);
     expect(tasksStarted(agents)).toEqual([]);
+  });
+
+  it("shows the same gating refusal in a dry run, after the plan it would run, and exits 3 as the run does", async () => {
+    const r = await coord(c, ["run", "cross", "--plan", ws.path("release-gate.plan.yaml"), "--dry-run"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toContain("stage federation  (cross, 1 iteration)");
+    expect(r.stdout.trimEnd().split("\n").at(-1)).toMatch(/^a real run would be refused now: stage federation needs stage single green first, and no full run of plan archy-release/);
+    expect(rowCount(c, "runs")).toBe(0);
   });
 
   // Last: it starts a real run. It proves the "no task started" assertion above can fail.

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { formatKnownGood, pairAcceptances, registerJudgementCommands, type AcceptToken } from "../../coordinator/cli/judgement-commands.js";
-import { signOff } from "../../coordinator/server/signoff.js";
+import { signOff } from "../../coordinator/runs/sign-off.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
 import { finishRun, insertRun, listRuns } from "../../coordinator/store/runs.js";

@@ -7,7 +7,7 @@ import { signoffRefusal, withSignoff, type Acceptance } from "../../coordinator/
 import { judgeStored } from "../../coordinator/judgement/stored.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import type { Flake } from "../../coordinator/judgement/types.js";
-import { signOff } from "../../coordinator/server/signoff.js";
+import { signOff } from "../../coordinator/runs/sign-off.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { finishRun, getRun, insertRun, listRuns, type RunOptions } from "../../coordinator/store/runs.js";

@@ -5,6 +5,7 @@ import type * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
+import { dryRunView } from "../sequencer/dry-run.js";
 import { resolveRun } from "../sequencer/plan-run.js";
 import type { ResolvedRun, RunRequest } from "../sequencer/run-types.js";
 
@@ -36,4 +37,13 @@ export function resolveStartRun(req: pb.StartRunRequest, roster: RosterNode[], r
   const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
   const resolved = resolveRun(plan, parseSentSuites(plan, req.suites), runRequest(req), roster, runId);
   return { plan, resolved };
+}
+
+// Task ids embed the run id; a dry run has none and shows no task id.
+export const DRY_RUN_ID = "dry-run";
+
+/** The dry run's view of `req` against `roster`, before gating: a projection of resolveStartRun's result. */
+export function dryRunPlan(req: pb.StartRunRequest, roster: RosterNode[]): pb.ResolvedPlan {
+  const { plan, resolved } = resolveStartRun(req, roster, DRY_RUN_ID);
+  return dryRunView(plan, resolved);
 }

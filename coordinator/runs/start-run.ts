@@ -1,0 +1,110 @@
+// Starting a run, the use case: the request resolved against the roster by the one resolver,
+// gated on the stages before it, checked by the coordinator's last say (evidence disk), stored
+// with its scope and attestation, then handed to the engine. The dry run is the same decision,
+// shown instead of started: it refuses exactly what a real run would, gating included.
+import { randomBytes } from "node:crypto";
+import type { ResolvedPlan, StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import type { Plan } from "../../shared/model/plan.js";
+import type { AgentSessions } from "../fleet/sessions.js";
+import { runAttestationFlags } from "../judgement/attestation.js";
+import { dryRunView } from "../sequencer/dry-run.js";
+import type { RunEngine } from "../sequencer/engine.js";
+import { checkGating } from "../sequencer/gating.js";
+import type { RosterNode } from "../sequencer/node-choice.js";
+import { planRevision } from "../sequencer/plan-run.js";
+import type { ResolvedRun } from "../sequencer/run-types.js";
+import { NARROWS_STAGES } from "../sequencer/scope.js";
+import type { Db } from "../store/db.js";
+import { listNodes, type NodeRow } from "../store/nodes.js";
+import { insertRun, latestStageOutcome } from "../store/runs.js";
+import { DRY_RUN_ID, resolveStartRun } from "./run-request.js";
+
+export interface StartRunDeps {
+  db: Db;
+  sessions: AgentSessions;
+  engine: RunEngine;
+  /** This host's /etc/machine-id: an agent reporting it runs on the coordinator itself. */
+  ownMachineId: string;
+  /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
+  beforeRun?: (plan: Plan) => void;
+}
+
+/** A run resolved but not started: what StartRun stores and the dry run shows. */
+export interface DecidedRun {
+  runId: string;
+  plan: Plan;
+  resolved: ResolvedRun;
+  revision: string;
+  roster: NodeRow[];
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+/** The roster as the resolver takes it: names, labels, and who is connected now. */
+export function rosterOf(nodes: NodeRow[], sessions: AgentSessions): RosterNode[] {
+  return nodes.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: sessions.isOnline(n.identity.name) }));
+}
+
+/** Parses and resolves `req` against the roster now; reads the store, writes nothing, sends nothing. */
+function resolveNow(deps: StartRunDeps, req: StartRunRequest, runId: string): DecidedRun {
+  const roster = listNodes(deps.db);
+  // Parses the plan and every suite (file:line:col) before resolving.
+  const { plan, resolved } = resolveStartRun(req, rosterOf(roster, deps.sessions), runId);
+  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites), roster };
+}
+
+/** Whether the run may start now: every stage before it green (gating), and the coordinator's last say. */
+function admit(deps: StartRunDeps, { plan, resolved, revision }: DecidedRun): void {
+  const latest = (stageId: string) => latestStageOutcome(deps.db, plan.name, revision, stageId, NARROWS_STAGES);
+  checkGating(plan, revision, resolved.stages.map((s) => s.id), resolved.skips.map((s) => s.target), latest);
+  deps.beforeRun?.(plan);
+}
+
+/**
+ * `coord run --dry-run`: the run StartRun would start, as the dry run shows it (DESIGN rule 4).
+ * Bad input is refused exactly as StartRun refuses it; a run that resolves but may not start now
+ * (gating, evidence disk) is shown with the refusal StartRun would give.
+ */
+export function dryRun(deps: StartRunDeps, req: StartRunRequest): ResolvedPlan {
+  const decided = resolveNow(deps, req, DRY_RUN_ID);
+  const view = dryRunView(decided.plan, decided.resolved);
+  try {
+    admit(deps, decided);
+  } catch (err) {
+    if (!(err instanceof FleetgateError) || err.code === "internal") throw err;
+    view.refusal = err.message;
+  }
+  return view;
+}
+
+/** Stores the run with its scope and attestation, and starts it. */
+export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
+  const decided = resolveNow(deps, req, newRunId());
+  admit(deps, decided);
+  const { runId, plan, resolved, revision, roster } = decided;
+  const inRun = roster.filter((n) => resolved.tasks.some((t) => t.node === n.identity.name));
+  insertRun(
+    deps.db,
+    {
+      id: runId,
+      planName: plan.name,
+      planPath: req.planPath,
+      planYaml: req.planYaml,
+      suites: { ...req.suites },
+      stages: resolved.stages.map((s) => s.id),
+      flags: runAttestationFlags(inRun, deps.ownMachineId),
+      createdAt: Date.now(),
+      mode: resolved.mode,
+      planRevision: revision,
+      options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides },
+      nodes: inRun.map((n) => n.identity),
+    },
+    resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
+  );
+  deps.engine.begin(runId, resolved.stages);
+  return decided;
+}
