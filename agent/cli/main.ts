@@ -1,3 +1,4 @@
+import { checkSelector } from "../../shared/model/check-selection.js";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { toJson } from "@bufbuild/protobuf";
@@ -124,19 +125,22 @@ interface CheckFlags {
   tags: string[];
 }
 
-/** `--only ID` and `--tags T` narrow the gate checks; naming an id the suite lacks is an error. */
-function checkSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => boolean) | undefined {
+/**
+ * `--only ID` and `--tags T` narrow the gate checks by the rule the daemon and the dry run use
+ * (shared/model/check-selection.ts: both given, a check must match both); naming an id the suite
+ * lacks is an error.
+ */
+function localSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => boolean) | undefined {
   const ids = suite.checks.map((c) => c.id);
   for (const id of flags.only) {
     if (!ids.includes(id)) throw new FleetgateError("bad_input", `--only ${id}: suite ${suite.file} has no check "${id}"; checks: ${ids.join(", ")}`);
   }
-  if (!flags.only.length && !flags.tags.length) return undefined;
-  return (c) => flags.only.includes(c.id) || c.tags.some((t) => flags.tags.includes(t));
+  return checkSelector(flags.tags, flags.only);
 }
 
 async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   const suite = parseSuite(readText(file, "suite"), file);
-  const select = checkSelector(suite, flags);
+  const select = localSelector(suite, flags);
   const outcomes: SuiteOutcome[] = [];
   const text = flags.format === "text";
   for (let i = 1; i <= flags.iterations; i++) {
@@ -191,7 +195,7 @@ export function buildProgram(): Command {
     .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
     .option("--allow-destructive", "run checks marked destructive: true")
     .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option("--tags <tag>", "run only checks with this tag (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(async (file: string, flags: CheckFlags) => {
       process.exitCode = await runLocalCheck(file, flags);
     });

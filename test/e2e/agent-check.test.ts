@@ -93,5 +93,9 @@ checks:
     expect(only.exitCode).toBe(1);
     expect(only.stdout).toMatch(/FAIL {2}b[\s\S]*ok {4}c/);
     expect(only.stdout).not.toMatch(/ok {4}a /);
+    // Both flags: a check must match both, as on the daemon and in the dry run (b is not tagged quick).
+    const both = await agentCheck(file, {}, "--only", "b", "--tags", "quick");
+    expect(both.exitCode).toBe(2);
+    expect(both.stdout).not.toMatch(/FAIL {2}b/);
   });
 });
