@@ -3,7 +3,8 @@ import type { NodeInfo, RunRecord, TaskRecord } from "../../shared/gen/fleetgate
 import { humanDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { skipItems, taskTarget } from "../judgement/skips.js";
+import { taskLabel, taskTarget } from "../../shared/model/task-names.js";
+import { skipItems } from "../judgement/skips.js";
 import type { Decision, Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { foldTasks } from "../reports/run-view.js";
@@ -116,7 +117,7 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
 export function formatCancelled(run: RunRecord): string {
   const cancelled = run.tasks.filter((t) => t.status === Status.CANCELLED);
   const lines = [`run ${run.runId} (${run.planName}) cancelled: ${cancelled.length} of ${run.tasks.length} tasks will not run`];
-  for (const t of cancelled) lines.push(`  ${taskTarget(t)} on ${t.nodeName} #${t.iteration}${t.summary ? `: ${t.summary}` : ""}`);
+  for (const t of cancelled) lines.push(`  ${taskLabel(t)}${t.summary ? `: ${t.summary}` : ""}`);
   return lines.join("\n");
 }
 

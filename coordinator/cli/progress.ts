@@ -4,6 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TaskRecordSchema, type CheckUpdate, type RunRecord, type TaskRecord, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusMark, statusName } from "../../shared/model/status.js";
+import { taskTarget } from "../../shared/model/task-names.js";
 import { foldTasks } from "../reports/run-view.js";
 import { groupTasks, iterationDots, table } from "./format.js";
 
@@ -60,7 +61,7 @@ function oneLine(text: string): string {
 /** `[fleet]`, or `[handoff/write]` for a cross step or matrix leg. */
 function where(state: ProgressState, u: { taskId: string; stageId: string; nodeName: string; iteration: number }): string {
   const step = state.tasks.get(u.taskId)?.stepId;
-  return `[${step ? `${u.stageId}/${step}` : u.stageId}] ${u.nodeName} #${u.iteration}`;
+  return `[${taskTarget({ stageId: u.stageId, stepId: step ?? "" })}] ${u.nodeName} #${u.iteration}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
-import { taskTarget } from "./skips.js";
+import { taskTarget } from "../../shared/model/task-names.js";
 
 export interface CheckChange {
   /** `stage`, or `stage/step` for a cross step or matrix leg. */

@@ -3,7 +3,7 @@
 // green (the seeds' "N of N green", and a fleet on flaky links where retries hide real faults).
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
-import { taskTarget } from "./skips.js";
+import { taskTarget } from "../../shared/model/task-names.js";
 import type { Flake } from "./types.js";
 
 export const DEFAULT_FLAKE_HISTORY = 10;

@@ -2,11 +2,7 @@
 // (DESIGN rule 3): a run with a skip is GO only once someone accepted that skip by name.
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
-
-/** How reports and sign-off name a task: `stage`, or `stage/step` for a cross step or matrix leg. */
-export function taskTarget(t: TaskRecord): string {
-  return t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
-}
+import { taskTarget } from "../../shared/model/task-names.js";
 
 export interface SkipItem {
   /** The name reports show, and the one to type with --accept-skip. */

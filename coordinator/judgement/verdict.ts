@@ -1,13 +1,10 @@
 // The verdict a release is signed off on. Pure: a run (and, for flakes, earlier runs of the same
 // plan revision) in, a decision with every reason out.
-import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
-import { taskSkipAccepted, taskTarget } from "./skips.js";
+import { taskLabel } from "../../shared/model/task-names.js";
+import { taskSkipAccepted } from "./skips.js";
 import type { Decision, Flake, Judgement } from "./types.js";
-
-function taskLabel(t: TaskRecord): string {
-  return `${taskTarget(t)} on ${t.nodeName} #${t.iteration}`;
-}
 
 /** Runs stored before modes existed carry no mode; they were full runs. */
 function isFull(run: RunRecord): boolean {

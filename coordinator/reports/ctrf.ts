@@ -1,17 +1,19 @@
 // The run as CTRF, the Common Test Report Format (https://ctrf.io), for dashboards and CI actions
 // that read it. First a `verdict` test that fails unless the run is GO (verdict-case.ts: readers
-// count tests, so an INCOMPLETE run must fail one), then one test per check per task (inner cases
-// as `check/case`), one per task that did not pass with no check to say so, one per skip decided
-// before the run. CTRF has no words for not ready, lost, error or cancelled: they are "other" with
-// our status in rawStatus, never "passed". A leg skipped by its failed `requires:` probe is
+// count tests, so an INCOMPLETE run must fail one), then one test per check per task, named
+// `fleet on node-b #2: http` (inner cases `…: check/case`; shared/model/task-names.ts), one per
+// task that did not pass with no check to say so, one per skip decided before the run. CTRF has
+// no words for not ready, lost, error or cancelled: they are "other" with our status in
+// rawStatus, never "passed". A leg skipped by its failed `requires:` probe is
 // skipped, probe included (run-view.ts reportedStatus). The run's scope is in summary.extra and
 // results.extra. Pure: no report id or generation clock, so the same run gives the same bytes.
 import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
-import { isoTime, reportedStatus, skippedCheckReason, taskLabel } from "./run-view.js";
+import { isoTime, reportedStatus, skippedCheckReason } from "./run-view.js";
 import { scopeJson } from "./scope.js";
 import { VERDICT_NAME, VERDICT_SUITE, verdictCase } from "./verdict-case.js";
 
@@ -64,7 +66,7 @@ function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolea
   const start = Number(c.startedAtMs);
   const r = reproduceCheck(run, t, c);
   const own: CtrfTest = defined({
-    name: `${taskLabel(t)}/${c.checkId}`,
+    name: `${taskLabel(t)}: ${c.checkId}`,
     status: ctrfStatus(reportedStatus(t, c.status)),
     duration: Number(c.durationMs),
     start: start || undefined,
@@ -90,7 +92,7 @@ function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolea
   const inner = c.cases.map(
     (k: TestCase): CtrfTest =>
       defined({
-        name: `${taskLabel(t)}/${c.checkId}/${k.name}`,
+        name: `${taskLabel(t)}: ${c.checkId}/${k.name}`,
         status: ctrfStatus(reportedStatus(t, k.status)),
         duration: Number(k.durationMs),
         suite: [t.stageId, t.nodeName, `#${t.iteration}`, c.checkId],
@@ -107,7 +109,7 @@ function taskTest(t: TaskRecord): CtrfTest {
   const start = Number(t.startedAtMs);
   const stop = Number(t.finishedAtMs);
   return defined({
-    name: `${taskLabel(t)}/(task)`,
+    name: `${taskLabel(t)}: (task)`,
     status: ctrfStatus(t.status),
     duration: start && stop > start ? stop - start : 0,
     suite: [t.stageId, t.nodeName, `#${t.iteration}`],

@@ -1,8 +1,8 @@
 // The run as JUnit XML for CI: first a `fleetgate verdict` suite whose one `verdict` testcase
 // fails unless the run is GO (verdict-case.ts: CI counts tests, so an INCOMPLETE run must fail
-// one), with the run's scope as properties; then one <testsuite> per task (stage × node ×
-// iteration, `fleet/node-b#2`), one <testcase> per check (classname `stage.node`), a check's inner
-// cases as `check/case`. Only a pass is a pass: failed → <failure>; not ready, lost, error (and
+// one), with the run's scope as properties; then one <testsuite> per task, named as everywhere
+// (`fleet on node-b #2`, `cross/fetch on peer (node-b)`: shared/model/task-names.ts), one
+// <testcase> per check (classname `stage.node`), a check's inner cases as `check/case`. Only a pass is a pass: failed → <failure>; not ready, lost, error (and
 // anything unfinished) → <error>; skipped and cancelled → <skipped>. A task that did not pass but
 // has no check that says so (a lost node, a cancelled leg) gets one `(task)` testcase, and skips
 // decided before the run get a `skips` suite, so CI never counts them as green. A leg skipped by
@@ -12,9 +12,10 @@ import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
-import { reportedStatus, skippedCheckReason, taskLabel } from "./run-view.js";
+import { reportedStatus, skippedCheckReason } from "./run-view.js";
 import { VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, verdictCase } from "./verdict-case.js";
 
 /** Characters XML 1.0 cannot carry at all (not even escaped), shown as `\uXXXX` instead. */

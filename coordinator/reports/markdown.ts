@@ -3,6 +3,7 @@
 // the line that re-runs it. Pure: the same run and judgement give the same bytes.
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
+import { taskTarget } from "../../shared/model/task-names.js";
 import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
@@ -117,7 +118,7 @@ function notPassed(run: RunRecord): string[] {
   if (!entries.length) return [];
   const out = ["## Checks that did not pass", "", "| stage | node | # | check | status | observed | hint |", "|---|---|---|---|---|---|---|"];
   for (const { task: t, check: c } of entries) {
-    const where = t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
+    const where = taskTarget(t);
     const id = c.precondition ? `${c.checkId} (precondition)` : c.checkId;
     const failedCases = c.cases.filter((k) => k.status !== Status.PASSED && k.status !== Status.SKIPPED).map((k) => k.name);
     const observed = failedCases.length ? `${c.summary}; failed: ${failedCases.join(", ")}` : c.summary;

@@ -4,6 +4,8 @@
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
+import { taskTarget } from "../../shared/model/task-names.js";
+import { taskSkipAccepted } from "../judgement/skips.js";
 import { reproduceCheck, type Reproduce } from "./reproduce.js";
 
 /** One line of a stage: a node (single, fleet), a step on its role's node (cross), a leg (matrix). */
@@ -65,11 +67,6 @@ export function skippedCheckReason(c: CheckResult): string {
   return `requires ${c.checkId}: ${c.summary || c.reason || statusName(c.status)}${c.hint ? `; hint: ${c.hint}` : ""}`;
 }
 
-/** `fleet/node-b#2`, or `cross/write@node-a#1` for a step or a leg. */
-export function taskLabel(t: TaskRecord): string {
-  return t.stepId ? `${t.stageId}/${t.stepId}@${t.nodeName}#${t.iteration}` : `${t.stageId}/${t.nodeName}#${t.iteration}`;
-}
-
 /** ISO 8601 UTC, or "" for an unset time. */
 export function isoTime(ms: bigint): string {
   return ms > 0n ? new Date(Number(ms)).toISOString() : "";
@@ -123,7 +120,7 @@ export function reproduceLines(entries: CheckEntry[]): (Reproduce & { what: stri
   for (const e of entries) {
     if (!e.reproduce) continue;
     const key = `${e.reproduce.node}\n${e.reproduce.command}`;
-    const what = `${e.task.stageId}${e.task.stepId ? `/${e.task.stepId}` : ""} ${e.check.checkId}`;
+    const what = `${taskTarget(e.task)} ${e.check.checkId}`;
     if (!seen.has(key)) seen.set(key, { ...e.reproduce, what });
   }
   return [...seen.values()];
@@ -142,8 +139,8 @@ export function allSkips(run: RunRecord): SkipEntry[] {
     else out.push({ target, node, iterations: [iteration], source, reason, accepted: isAccepted });
   };
   for (const t of run.tasks) {
-    const target = t.stepId ? `${t.stageId}/${t.stepId}` : t.stageId;
-    if (t.status === Status.SKIPPED) add(target, t.nodeName, t.iteration, "gate", t.summary, accepted.has(target) || accepted.has(t.stageId));
+    const target = taskTarget(t);
+    if (t.status === Status.SKIPPED) add(target, t.nodeName, t.iteration, "gate", t.summary, taskSkipAccepted(t, accepted));
     for (const c of t.checks) if (c.status === Status.SKIPPED) add(`${target}/${c.checkId}`, t.nodeName, t.iteration, "check", c.reason || c.summary, false);
   }
   return out;

@@ -14,7 +14,7 @@ export interface PlannedTask {
    * parallel group of steps is one, as is each matrix leg.
    */
   group: number;
-  /** How messages name the task: "step fetch on peer (node-b)". */
+  /** How messages name the task (shared/model/task-names.ts): "cross/fetch on peer (node-b)". */
   label: string;
 }
 

@@ -1,9 +1,10 @@
 // Pure: the tasks of a cross stage — each role bound to a node of its own, then one task per step,
 // a parallel group's steps sharing one group, each with its generated one-check suite or fault.
 import { parseDuration } from "../../shared/durations.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import { bindRoles } from "./role-binding.js";
 import type { CrossStageDef, CrossStageLayout, FaultSpec } from "./run-types.js";
-import { plannedStage, taskLabel } from "./stage-shape.js";
+import { plannedStage } from "./stage-shape.js";
 import { oneCheckSuite, type StageBuild } from "./stage-tasks.js";
 
 type StepDef = CrossStageDef["steps"][number];
@@ -39,7 +40,7 @@ export function buildCrossStage(stage: CrossStageDef, b: StageBuild): CrossStage
       node,
       iteration: CROSS_ITERATION,
       group,
-      label: taskLabel({ stageKind: "cross", stepId, role, node, iteration: CROSS_ITERATION }),
+      label: taskLabel({ stageId: stage.id, stepId, role, nodeName: node, iteration: CROSS_ITERATION }),
       suitePath: "",
       allowDestructive: stage.allow_destructive ?? false,
       stepId,

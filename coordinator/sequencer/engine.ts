@@ -9,6 +9,7 @@ import { FaultSchema, TaskSchema, type Fault } from "../../shared/gen/fleetgate/
 import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { Status, statusName } from "../../shared/model/status.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { recordAgentEvent, type CommitOutcome } from "../store/agent-events.js";
@@ -17,7 +18,7 @@ import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../
 import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
-import { plannedStage, taskLabel } from "./stage-shape.js";
+import { plannedStage } from "./stage-shape.js";
 import { runWithFlakes } from "../judgement/stored.js";
 
 export interface EngineOptions {
@@ -43,7 +44,7 @@ interface ActiveRun {
 }
 
 function plannedTask(t: TaskRow): PlannedTask {
-  return { id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration, group: t.group, label: taskLabel({ ...t, node: t.nodeName }) };
+  return { id: t.id, stageId: t.stageId, node: t.nodeName, iteration: t.iteration, group: t.group, label: taskLabel(t) };
 }
 
 export class RunEngine {

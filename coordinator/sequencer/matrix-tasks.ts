@@ -1,8 +1,9 @@
 // Pure: the tasks of a matrix stage — one per leg, on the leg's one node, with the probes it
 // requires; legs skipped with --skip, and opt-in legs not asked for with --with, left out and listed.
+import { taskLabel } from "../../shared/model/task-names.js";
 import { chooseTargets, type NodeChoice, type RosterNode } from "./node-choice.js";
 import type { LegLayout, MatrixStageDef, MatrixStageLayout } from "./run-types.js";
-import { plannedStage, taskLabel } from "./stage-shape.js";
+import { plannedStage } from "./stage-shape.js";
 import { findSuite } from "./stage-suites.js";
 import { generatedSuite, oneCheckSuite, type StageBuild } from "./stage-tasks.js";
 
@@ -47,7 +48,7 @@ export function buildMatrixStage(stage: MatrixStageDef, b: StageBuild, skipped: 
       iteration: LEG_ITERATION,
       // Legs run one after another, in plan order; one failing does not stop the others.
       group: i,
-      label: taskLabel({ stageKind: "matrix", stepId: leg.id, role: "", node, iteration: LEG_ITERATION }),
+      label: taskLabel({ stageId: stage.id, stepId: leg.id, role: "", nodeName: node, iteration: LEG_ITERATION }),
       suitePath: leg.suite ?? "",
       allowDestructive: false,
       stepId: leg.id,

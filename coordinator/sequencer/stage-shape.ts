@@ -1,5 +1,4 @@
-// Pure: how a stage of the plan runs — its nodes, iterations, parallelism — and how messages name
-// its tasks. Shared by the resolver and by a coordinator resuming a run after a restart.
+// Pure: how a stage of the plan runs — its nodes, iterations, parallelism. Shared by the resolver and by a coordinator resuming a run after a restart.
 import type { StageDef, SuiteStageDef } from "../../shared/model/plan.js";
 import type { PlannedStage } from "./core.js";
 import { chooseTargets, type NodeChoice, type RosterNode } from "./node-choice.js";
@@ -19,13 +18,6 @@ export function stageParallel(stage: StageDef, nodeCount: number): number {
 
 export function plannedStage(stage: StageDef, nodeCount: number): PlannedStage {
   return { id: stage.id, parallel: stageParallel(stage, nodeCount), stopOnFailure: stage.kind === "cross" };
-}
-
-/** How messages name a task of a stage: "step fetch on peer (node-b)", "leg x on node-a", "node-a #2". */
-export function taskLabel(t: { stageKind: string; stepId: string; role: string; node: string; iteration: number }): string {
-  if (t.stageKind === "cross") return `step ${t.stepId} on ${t.role} (${t.node})`;
-  if (t.stageKind === "matrix") return `leg ${t.stepId} on ${t.node}`;
-  return `${t.node} #${t.iteration}`;
 }
 
 /** The nodes a single or fleet stage runs on, and why the rest of the roster does not. */

@@ -4,9 +4,10 @@
 import { stringify } from "yaml";
 import type { SuiteStageDef } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import { describeNode, type RosterNode } from "./node-choice.js";
 import type { ResolvedRun, RunRequest, SuiteStageLayout } from "./run-types.js";
-import { plannedStage, stageIterations, stageTargets, taskLabel } from "./stage-shape.js";
+import { plannedStage, stageIterations, stageTargets } from "./stage-shape.js";
 import { findSuite } from "./stage-suites.js";
 
 export interface StageBuild {
@@ -54,7 +55,7 @@ export function buildSuiteStage(stage: SuiteStageDef, b: StageBuild): SuiteStage
         node: n.name,
         iteration: i,
         group: 0,
-        label: taskLabel({ stageKind: stage.kind, stepId: "", role: "", node: n.name, iteration: i }),
+        label: taskLabel({ stageId: stage.id, stepId: "", role: "", nodeName: n.name, iteration: i }),
         suitePath: stage.suite,
         allowDestructive: stage.allow_destructive ?? false,
         stepId: "",

@@ -136,7 +136,7 @@ stages:
     const result = queryDb<{ summary: string }>(fleet.coordinator.stateDir, "SELECT summary FROM check_results WHERE task_id = ?", steps.get("fetch")?.id)[0];
     expect(result?.summary).toMatch(/timed out|timeout|curl/i);
     expect(steps.get("after")?.status).toBe("skipped");
-    expect(steps.get("after")?.summary).toContain("not run: step fetch on peer (beta) failed");
+    expect(steps.get("after")?.summary).toContain("not run: sync/fetch on peer (beta) failed");
     expect(r.exitCode).toBe(1);
     // The agent heals its own partition when for: runs out.
     await waitFor("the partition to heal", async () => ((await fleet.run("beta", ["curl", "-sf", "-m", "1", web])).exitCode === 0 ? true : undefined), 20_000);
@@ -163,7 +163,7 @@ stages:
     expect(steps.get("long")?.status).toBe("lost");
     expect(steps.get("long")?.summary).toContain("node beta lost");
     expect(steps.get("after")?.status).toBe("skipped");
-    expect(steps.get("after")?.summary).toContain("not run: step long on peer (beta) lost");
+    expect(steps.get("after")?.summary).toContain("not run: sync/long on peer (beta) lost");
     expect(r.exitCode).toBe(2);
   }, 60_000);
 
@@ -178,7 +178,7 @@ stages:
     expect(steps.get("crash")?.status).toBe("passed");
     expect(steps.get("crash")?.summary).toBe("agent killed on purpose (kill_agent fault)");
     expect(steps.get("peer-still-there")?.status).toBe("lost");
-    expect(steps.get("after")?.summary).toContain("not run: step peer-still-there on peer (gamma) lost");
+    expect(steps.get("after")?.summary).toContain("not run: sync/peer-still-there on peer (gamma) lost");
     expect(r.exitCode).toBe(2);
     const agent = fleet.node("gamma").agent?.process;
     expect(agent?.signalCode).toBe("SIGKILL");

@@ -92,7 +92,7 @@ describe("formatRunSummary", () => {
 describe("formatCancelled", () => {
   it("names every task the cancel stopped, with where it was", () => {
     const text = formatCancelled(gateRun());
-    expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 12 tasks will not run", "  matrix/billing on node-b #1: cancelled: run cancelled by ops"]);
+    expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 12 tasks will not run", "  matrix/billing on node-b: cancelled: run cancelled by ops"]);
   });
 });
 

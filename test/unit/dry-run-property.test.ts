@@ -10,7 +10,7 @@ import { checkSelector } from "../../agent/daemon/task-options.js";
 import { initialState, step } from "../../coordinator/sequencer/core.js";
 import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
 import type { ResolvedRun } from "../../coordinator/sequencer/run-types.js";
-import { taskLabel } from "../../coordinator/sequencer/stage-shape.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 import { dryRunPlan, resolveStartRun } from "../../coordinator/runs/run-request.js";
 import { StartRunRequestSchema, type PlannedStep, type ResolvedPlan, type StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
@@ -169,7 +169,7 @@ function dryRunTasks(view: ResolvedPlan): Listed[] {
   const out: Listed[] = [];
   for (const s of view.stages) {
     if (s.skipReason) continue;
-    const add = (node: string, iteration: number, stepId = "", role = "") => out.push({ stageId: s.id, node, iteration, label: taskLabel({ stageKind: s.kind, stepId, role, node, iteration }) });
+    const add = (node: string, iteration: number, stepId = "", role = "") => out.push({ stageId: s.id, node, iteration, label: taskLabel({ stageId: s.id, stepId, role, nodeName: node, iteration }) });
     if (s.kind === "single" || s.kind === "fleet") {
       for (const n of s.nodes?.chosen ?? []) for (let i = 1; i <= s.iterations; i++) add(n.name, i);
     }

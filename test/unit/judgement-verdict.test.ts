@@ -49,7 +49,7 @@ describe("judgeRun", () => {
   });
 
   it("accepts a skipped leg by its STAGE/STEP target or its stage, not by the bare leg id", () => {
-    expect(judgeRun(run({ tasks: probeSkippedLeg() })).reasons).toEqual(["matrix/kvm on n1 #1: skipped (probe nested-kvm failed: /dev/kvm missing)"]);
+    expect(judgeRun(run({ tasks: probeSkippedLeg() })).reasons).toEqual(["matrix/kvm on n1: skipped (probe nested-kvm failed: /dev/kvm missing)"]);
     expect(judgeRun(run({ tasks: probeSkippedLeg(), signoff: signedBy("matrix/kvm") })).decision).toBe("GO");
     expect(judgeRun(run({ tasks: probeSkippedLeg(), signoff: signedBy("matrix") })).decision).toBe("GO");
     expect(judgeRun(run({ tasks: probeSkippedLeg(), signoff: signedBy("kvm") })).decision).toBe("INCOMPLETE");

@@ -121,6 +121,14 @@ describe("resolveRun", () => {
     expect(run.notes).toEqual(["stage smoke (single, 3×): prim (role=primary)", "stage fleet-lifecycle (fleet, 2×): f1 (role=fleet), f2 (role=fleet)"]);
   });
 
+  it("names each planned task as the verdict and the reports do: stage on node #iteration, stage/step on role (node), stage/leg on node", () => {
+    const run = resolveRun(GATE, req({ stages: ["smoke", "fleet", "cross"], iterations: 1 }), ROSTER, "r1");
+    expect(run.tasks.map((t) => t.label)).toEqual(["smoke on prim #1", "fleet-lifecycle on f1 #1", "fleet-lifecycle on f2 #1", "handover/ping on a (f1)"]);
+    // A leg runs on one node: named here, as two fleet nodes match.
+    const legs = resolveRun(GATE, req({ stages: ["matrix"], nodeNames: ["f2"] }), ROSTER, "r1");
+    expect(legs.tasks.map((t) => t.label)).toEqual(["integration/leg1 on f2"]);
+  });
+
   it("runs a fleet stage on every matching node at once when the plan sets no parallel, and carries allow_destructive", () => {
     const run = resolveRun(SUITE_ONLY, req({ stages: ["fleet"] }), ROSTER, "r1");
     expect(run.stages).toEqual([{ id: "fleet-lifecycle", parallel: 2, stopOnFailure: false }]);

@@ -67,13 +67,13 @@ describe("ctrfReport", () => {
 
   it("reports a leg skipped by its failed requires: probe as skipped with the probe's words, never as failed", () => {
     const byName = new Map(doc().results.tests.map((t) => [t.name, t]));
-    expect(byName.get("matrix/plasma@node-a#1/probe.nested-kvm")).toMatchObject({
+    expect(byName.get("matrix/plasma on node-a: probe.nested-kvm")).toMatchObject({
       status: "skipped",
       rawStatus: "failed",
       message: 'requires probe.nested-kvm: expected /sys/module/kvm_intel/parameters/nested to contain "Y", saw "N"; hint: enable nested KVM (options kvm-intel nested=1) and reboot once',
       extra: { step: "plasma", precondition: true },
     });
-    expect([...byName.keys()].filter((n) => n.startsWith("matrix/plasma@"))).toEqual(["matrix/plasma@node-a#1/probe.nested-kvm"]);
+    expect([...byName.keys()].filter((n) => n.startsWith("matrix/plasma on "))).toEqual(["matrix/plasma on node-a: probe.nested-kvm"]);
   });
 
   it("carries a narrowed scope and each override accepted at sign-off in the summary, the results and the verdict test", () => {
@@ -116,27 +116,27 @@ describe("ctrfReport", () => {
 
   it("keeps not ready, lost and cancelled as other with our status, a message, and where it ran", () => {
     const byName = new Map(doc().results.tests.map((t) => [t.name, t]));
-    expect(byName.get("fleet/node-c#1/synced")).toMatchObject({ status: "other", rawStatus: "not_ready", message: "blocks 10/800000: IBD in progress; hint: wait for IBD to finish", extra: { node: "node-c", stage: "fleet", iteration: 1 } });
-    expect(byName.get("fleet/node-d#1/(task)")).toMatchObject({ status: "other", rawStatus: "lost", message: "node node-d lost: not connected for 5 min" });
-    expect(byName.get("matrix/billing@node-b#1/(task)")).toMatchObject({ status: "other", rawStatus: "cancelled", extra: { step: "billing" } });
+    expect(byName.get("fleet on node-c #1: synced")).toMatchObject({ status: "other", rawStatus: "not_ready", message: "blocks 10/800000: IBD in progress; hint: wait for IBD to finish", extra: { node: "node-c", stage: "fleet", iteration: 1 } });
+    expect(byName.get("fleet on node-d #1: (task)")).toMatchObject({ status: "other", rawStatus: "lost", message: "node node-d lost: not connected for 5 min" });
+    expect(byName.get("matrix/billing on node-b: (task)")).toMatchObject({ status: "other", rawStatus: "cancelled", extra: { step: "billing" } });
     expect(byName.get("skip/matrix/kvm")).toMatchObject({ status: "skipped", message: "nested KVM disabled on the only matching host", extra: { source: "--skip" } });
   });
 
   it("carries a failure's output as trace and lines, its inner cases as tests, and its reproduce line", () => {
     const byName = new Map(doc().results.tests.map((t) => [t.name, t]));
-    const http = byName.get("fleet/node-b#2/http")!;
+    const http = byName.get("fleet on node-b #2: http")!;
     expect(http).toMatchObject({ status: "failed", duration: 250, filePath: "suites/app.yaml", stdout: ["<html><script>alert(1)</script></html>"] });
     expect(http.trace).toContain("upstream \u0007timed out");
     expect(http.extra.reproduce).toEqual({ where: "node", node: "node-b", command: "fleetgate-agent check plans/suites/app.yaml --only http" });
-    expect(byName.get("fleet/node-b#2/lifecycle/upgrade")).toMatchObject({ status: "failed", message: "abra app upgrade exited 1" });
-    expect(byName.get("fleet/node-a#1/http")).toMatchObject({ status: "passed", retries: 2 });
+    expect(byName.get("fleet on node-b #2: lifecycle/upgrade")).toMatchObject({ status: "failed", message: "abra app upgrade exited 1" });
+    expect(byName.get("fleet on node-a #1: http")).toMatchObject({ status: "passed", retries: 2 });
   });
 
   it("marks a check flaky when the judgement names it", () => {
     const run = gateRun();
     const j = { ...judgeRun(run), flakes: [{ stageId: "fleet", node: "node-b", checkId: "http", passed: 1, total: 2, runIds: ["g1", "g0"] }] };
     const { results } = ctrfDocument(run, j) as unknown as Doc;
-    expect(results.tests.filter((t) => t.flaky).map((t) => t.name)).toEqual(["fleet/node-b#1/http", "fleet/node-b#2/http"]);
+    expect(results.tests.filter((t) => t.flaky).map((t) => t.name)).toEqual(["fleet on node-b #1: http", "fleet on node-b #2: http"]);
     expect(results.summary.flaky).toBe(2);
   });
 

@@ -65,14 +65,14 @@ describe("junitReport", () => {
     expect(junitOutcome(s)).toBe(expected);
   });
 
-  it("writes the verdict suite first, then one testsuite per task named stage/node#iteration, one testcase per check with classname stage.node", () => {
+  it('writes the verdict suite first, then one testsuite per task named like "fleet on node-b #2" or "handoff/write on writer (node-a)", one testcase per check with classname stage.node', () => {
     const all = suites(xml());
     expect(all.map((s) => s.name)).toEqual([
       "fleetgate verdict",
-      "smoke/prim#1", "smoke/prim#2", "fleet/node-a#1", "fleet/node-b#1", "fleet/node-b#2", "fleet/node-c#1", "fleet/node-d#1",
-      "handoff/write@node-a#1", "handoff/read@node-b#1", "matrix/storage@node-a#1", "matrix/billing@node-b#1", "matrix/plasma@node-a#1", "skips",
+      "smoke on prim #1", "smoke on prim #2", "fleet on node-a #1", "fleet on node-b #1", "fleet on node-b #2", "fleet on node-c #1", "fleet on node-d #1",
+      "handoff/write on writer (node-a)", "handoff/read on reader (node-b)", "matrix/storage on node-a", "matrix/billing on node-b", "matrix/plasma on node-a", "skips",
     ]);
-    const b2 = suite(xml(), "fleet/node-b#2");
+    const b2 = suite(xml(), "fleet on node-b #2");
     expect(b2.hostname).toBe("node-b.fleet.example");
     expect(b2.testcase.map((c) => [c.classname, c.name, outcomeOf(c)])).toEqual([
       ["fleet.node-b", "precondition synced", "passed"],
@@ -86,7 +86,7 @@ describe("junitReport", () => {
   });
 
   it("puts the summary in the failure message and the output tails in its body", () => {
-    const http = suite(xml(), "fleet/node-b#2").testcase[1]!;
+    const http = suite(xml(), "fleet on node-b #2").testcase[1]!;
     expect(http.failure?.message).toBe("failed: expected status 200, saw 503 (hint: restart nginx | check <upstream> logs)");
     expect(http.failure?.["#text"]).toContain("--- stdout (tail) ---\n<html><script>alert(1)</script></html>");
     expect(http.failure?.["#text"]).toContain("--- stderr (tail) ---\nupstream \\u0007timed out & gave up");
@@ -94,9 +94,9 @@ describe("junitReport", () => {
 
   it("shows not-ready and lost nodes as errors, a cancelled leg and skips decided before the run as skipped", () => {
     const text = xml();
-    expect(suite(text, "fleet/node-c#1").testcase[0]!.error?.message).toBe("not_ready: blocks 10/800000: IBD in progress (hint: wait for IBD to finish)");
-    expect(suite(text, "fleet/node-d#1").testcase).toEqual([expect.objectContaining({ name: "(task)", error: expect.objectContaining({ message: "lost: node node-d lost: not connected for 5 min" }) })]);
-    expect(suite(text, "matrix/billing@node-b#1").testcase[0]!.skipped?.message).toBe("cancelled: cancelled: run cancelled by ops");
+    expect(suite(text, "fleet on node-c #1").testcase[0]!.error?.message).toBe("not_ready: blocks 10/800000: IBD in progress (hint: wait for IBD to finish)");
+    expect(suite(text, "fleet on node-d #1").testcase).toEqual([expect.objectContaining({ name: "(task)", error: expect.objectContaining({ message: "lost: node node-d lost: not connected for 5 min" }) })]);
+    expect(suite(text, "matrix/billing on node-b").testcase[0]!.skipped?.message).toBe("cancelled: cancelled: run cancelled by ops");
     expect(suite(text, "skips").testcase.map((c) => [c.name, c.skipped?.message])).toEqual([
       ["matrix/kvm", "skipped (--skip): nested KVM disabled on the only matching host"],
       ["matrix/e2e", "skipped (opt-in): opt-in leg not asked for with --with"],
@@ -104,7 +104,7 @@ describe("junitReport", () => {
   });
 
   it("reports a leg skipped by its failed requires: probe as skipped, the probe with its words, never as a failure", () => {
-    const plasma = suite(xml(), "matrix/plasma@node-a#1");
+    const plasma = suite(xml(), "matrix/plasma on node-a");
     expect(plasma.testcase.map((c) => [c.name, outcomeOf(c), c.skipped?.message])).toEqual([
       ["precondition probe.nested-kvm", "skipped", 'skipped: requires probe.nested-kvm: expected /sys/module/kvm_intel/parameters/nested to contain "Y", saw "N"; hint: enable nested KVM (options kvm-intel nested=1) and reboot once'],
     ]);

@@ -11,6 +11,7 @@ import {
   type TaskState,
 } from "../../coordinator/sequencer/core.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
+import { taskLabel } from "../../shared/model/task-names.js";
 
 interface StageSpec {
   id: string;
@@ -27,10 +28,10 @@ function layout(specs: StageSpec[]): { stages: PlannedStage[]; tasks: PlannedTas
   const tasks: PlannedTask[] = [];
   for (const s of specs) {
     if (s.steps) {
-      s.steps.forEach((st, i) => tasks.push({ id: `${s.id}/step${i + 1}`, stageId: s.id, node: st.node, iteration: 1, group: st.group, label: `step ${i + 1} on ${st.node}` }));
+      s.steps.forEach((st, i) => tasks.push({ id: `${s.id}/step${i + 1}`, stageId: s.id, node: st.node, iteration: 1, group: st.group, label: taskLabel({ stageId: s.id, stepId: String(i + 1), role: "", nodeName: st.node, iteration: 1 }) }));
       continue;
     }
-    for (const node of s.nodes) for (let i = 1; i <= s.iterations; i++) tasks.push({ id: `${s.id}/${node}/${i}`, stageId: s.id, node, iteration: i, group: 0, label: `${node} #${i}` });
+    for (const node of s.nodes) for (let i = 1; i <= s.iterations; i++) tasks.push({ id: `${s.id}/${node}/${i}`, stageId: s.id, node, iteration: i, group: 0, label: taskLabel({ stageId: s.id, stepId: "", role: "", nodeName: node, iteration: i }) });
   }
   return { stages, tasks };
 }
@@ -435,7 +436,7 @@ describe("sequencer core: cross stages", () => {
     expect(task(r.state, "x/step2").status).toBe(Status.LOST);
     for (const id of ["x/step3", "x/step4", "x/step5"]) {
       expect(task(r.state, id).status).toBe(Status.SKIPPED);
-      expect(task(r.state, id).summary).toBe("not run: step 2 on b lost: node b lost: not connected for 6.0 s");
+      expect(task(r.state, id).summary).toBe("not run: x/2 on b lost: node b lost: not connected for 6.0 s");
     }
     expect(finished(r.commands)[0]).toMatchObject({ status: Status.LOST });
   });
@@ -445,7 +446,7 @@ describe("sequencer core: cross stages", () => {
     r = feed(r.state, [done("x/step1"), done("x/step2"), done("x/step3", Status.FAILED, "expected 200, saw 404")]);
     expect(task(r.state, "x/step4").status).toBe(Status.RUNNING);
     r = feed(r.state, [done("x/step4")]);
-    expect(task(r.state, "x/step5").summary).toBe("not run: step 3 on a failed: expected 200, saw 404");
+    expect(task(r.state, "x/step5").summary).toBe("not run: x/3 on a failed: expected 200, saw 404");
     expect(finished(r.commands)[0]).toMatchObject({ status: Status.FAILED });
   });
 });
