@@ -1,6 +1,6 @@
 // The sequencer as a pure state machine: (state, event) → { state, commands }. No clock, no
-// sockets, no database: time arrives as `tick` events, and the shell applies the commands.
-import { humanDuration } from "../../shared/durations.js";
+// sockets, no database: whether a node is alive arrives as events from the fleet (online, offline,
+// lost — coordinator/fleet/ owns the clock), and the shell applies the commands.
 import { foldStatuses, isTerminal, Status, statusName } from "../../shared/model/status.js";
 
 export interface PlannedTask {
@@ -36,9 +36,10 @@ export interface SequencerState {
   /** In plan order; a node's iterations in ascending order. */
   tasks: TaskState[];
   current: number;
-  /** Node → when it went offline; absent means online. */
-  offlineSince: Record<string, number>;
-  lostAfterMs: number;
+  /** Nodes not connected now: no task is sent to them. */
+  offline: Record<string, true>;
+  /** Nodes the fleet declared lost (away too long), with why: their due work is lost. */
+  lost: Record<string, string>;
   finished: boolean;
 }
 
@@ -46,8 +47,9 @@ export type SequencerEvent =
   | { type: "start" }
   | { type: "task_done"; taskId: string; status: Status; summary: string }
   | { type: "node_online"; node: string }
-  | { type: "node_offline"; node: string; at: number }
-  | { type: "tick"; now: number }
+  | { type: "node_offline"; node: string }
+  /** The fleet's verdict on a node away too long; ignored once the node is back. */
+  | { type: "node_lost"; node: string; why: string }
   | { type: "cancel"; reason: string };
 
 export type SequencerCommand =
@@ -62,19 +64,34 @@ export interface Step {
   commands: SequencerCommand[];
 }
 
-export function initialState(stages: PlannedStage[], tasks: PlannedTask[], lostAfterMs: number, offlineNodes: Record<string, number> = {}): SequencerState {
+/** Who is away when a run begins or resumes, as the fleet knows it. */
+export interface Liveness {
+  offline: string[];
+  /** Node → why, for nodes already away longer than the fleet allows. */
+  lost: Record<string, string>;
+}
+
+const ALL_ONLINE: Liveness = { offline: [], lost: {} };
+
+function livenessState(l: Liveness): Pick<SequencerState, "offline" | "lost"> {
+  const offline: Record<string, true> = {};
+  for (const n of l.offline) offline[n] = true;
+  // Lost implies away: a lost node not listed offline is online after all.
+  return { offline, lost: Object.fromEntries(Object.entries(l.lost).filter(([n]) => offline[n])) };
+}
+
+export function initialState(stages: PlannedStage[], tasks: PlannedTask[], liveness: Liveness = ALL_ONLINE): SequencerState {
   return {
     stages,
     tasks: tasks.map((t) => ({ ...t, status: Status.PENDING, summary: "" })),
     current: 0,
-    offlineSince: { ...offlineNodes },
-    lostAfterMs,
+    ...livenessState(liveness),
     finished: false,
   };
 }
 
 /** Rebuilds state from stored task statuses after a coordinator restart. */
-export function resumedState(stages: PlannedStage[], tasks: TaskState[], lostAfterMs: number, offlineNodes: Record<string, number>): SequencerState {
+export function resumedState(stages: PlannedStage[], tasks: TaskState[], liveness: Liveness): SequencerState {
   let current = 0;
   for (; current < stages.length; current++) {
     const done = tasksOf(tasks, stages[current]?.id);
@@ -82,7 +99,7 @@ export function resumedState(stages: PlannedStage[], tasks: TaskState[], lostAft
     // it: the coordinator may have stopped after storing the failure but before storing the skips.
     if (!done.every((t) => isTerminal(t.status)) || foldStatuses(done.map((t) => t.status)) !== Status.PASSED) break;
   }
-  return { stages, tasks: tasks.map((t) => ({ ...t })), current, offlineSince: { ...offlineNodes }, lostAfterMs, finished: false };
+  return { stages, tasks: tasks.map((t) => ({ ...t })), current, ...livenessState(liveness), finished: false };
 }
 
 function tasksOf(tasks: TaskState[], stageId: string | undefined): TaskState[] {
@@ -91,7 +108,7 @@ function tasksOf(tasks: TaskState[], stageId: string | undefined): TaskState[] {
 
 export function step(prev: SequencerState, event: SequencerEvent): Step {
   if (prev.finished) return { state: prev, commands: [] };
-  const state: SequencerState = { ...prev, tasks: prev.tasks.map((t) => ({ ...t })), offlineSince: { ...prev.offlineSince } };
+  const state: SequencerState = { ...prev, tasks: prev.tasks.map((t) => ({ ...t })), offline: { ...prev.offline }, lost: { ...prev.lost } };
   const commands: SequencerCommand[] = [];
   const set = (t: TaskState, status: Status, summary: string) => {
     t.status = status;
@@ -113,7 +130,8 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       break;
     }
     case "node_online": {
-      delete state.offlineSince[event.node];
+      delete state.offline[event.node];
+      delete state.lost[event.node];
       // A task in flight when the link dropped is asked again; the agent knows it by id.
       for (const t of tasksOf(state.tasks, state.stages[state.current]?.id)) {
         if (t.node === event.node && t.status === Status.RUNNING) commands.push({ type: "dispatch", taskId: t.id });
@@ -121,19 +139,12 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       break;
     }
     case "node_offline":
-      state.offlineSince[event.node] ??= event.at;
+      state.offline[event.node] = true;
       break;
-    case "tick": {
-      const current = tasksOf(state.tasks, state.stages[state.current]?.id);
-      const group = openGroup(current);
-      for (const [node, since] of Object.entries(state.offlineSince)) {
-        if (event.now - since < state.lostAfterMs) continue;
-        const why = `node ${node} lost: not connected for ${humanDuration(event.now - since)}`;
-        // Only work due now is lost; later groups are decided by the barrier (skipped, or waiting).
-        for (const t of current) if (t.node === node && !isTerminal(t.status) && t.group <= group) set(t, Status.LOST, why);
-      }
+    case "node_lost":
+      // A verdict that crossed the node's return (a timer firing late) changes nothing.
+      if (state.offline[event.node]) state.lost[event.node] = event.why;
       break;
-    }
     case "cancel":
       for (const t of state.tasks) {
         if (t.status === Status.RUNNING) commands.push({ type: "stop", taskId: t.id, node: t.node });
@@ -153,6 +164,9 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
       return;
     }
     const tasks = tasksOf(state.tasks, stage.id);
+    // Work due now on a lost node is lost; later groups are decided by the barrier (skipped, or waiting).
+    const due = openGroup(tasks);
+    for (const t of tasks) if (!isTerminal(t.status) && t.group <= due && state.lost[t.node] !== undefined) set(t, Status.LOST, state.lost[t.node] as string);
     if (tasks.every((t) => isTerminal(t.status))) {
       const outcome = foldStatuses(tasks.map((t) => t.status));
       if (outcome !== Status.PASSED) {
@@ -175,7 +189,7 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
     for (const t of tasks) {
       if (t.group !== group) continue;
       if (busy.size >= stage.parallel) break;
-      if (t.status !== Status.PENDING || busy.has(t.node) || state.offlineSince[t.node] !== undefined) continue;
+      if (t.status !== Status.PENDING || busy.has(t.node) || state.offline[t.node]) continue;
       // A node's iterations run in order: only its earliest pending task may start.
       if (tasks.some((o) => o.node === t.node && o.status === Status.PENDING && o.iteration < t.iteration)) continue;
       busy.add(t.node);

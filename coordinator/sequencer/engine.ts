@@ -1,4 +1,5 @@
-// The I/O shell around the pure sequencer: feeds it events (results, connects, ticks), applies
+// The I/O shell around the pure sequencer: feeds it events (results; nodes online, offline and
+// lost, as coordinator/fleet/ decides), applies
 // its commands (send a task, persist a status) and publishes progress to watchers. It is the one
 // writer of task and run status: each step's statuses are written in one transaction — together
 // with the agent event that caused it, for results — before anything is sent or published.
@@ -17,13 +18,11 @@ import { finishRun, getRun, listRuns, type StoredRun } from "../store/runs.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
-import { initialState, resumedState, step, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
+import { initialState, resumedState, step, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
 import { runWithFlakes } from "../judgement/stored.js";
 
 export interface EngineOptions {
-  lostAfterMs: number;
-  tickMs: number;
   /** Called once a run has finished and its status is stored (the evidence bundle). */
   onFinished?: (runId: string) => void;
 }
@@ -51,7 +50,6 @@ export class RunEngine {
   private readonly active = new Map<string, ActiveRun>();
   /** Progress of every run, for WatchRun. */
   readonly updates = new EventEmitter<{ update: [runId: string, update: WatchRunResponse] }>();
-  private ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -65,13 +63,13 @@ export class RunEngine {
   /** Resumes runs left running by a previous coordinator process, then follows the roster. */
   start(): void {
     this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
-    this.sessions.on("offline", (node, at) => this.broadcast({ type: "node_offline", node, at }));
+    this.sessions.on("offline", (node) => this.broadcast({ type: "node_offline", node }));
+    this.sessions.on("lost", (node, why) => this.broadcast({ type: "node_lost", node, why }));
     for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run);
-    this.ticker = setInterval(() => this.broadcast({ type: "tick", now: Date.now() }), this.opts.tickMs);
   }
 
   stop(): void {
-    clearInterval(this.ticker);
+    this.active.clear();
   }
 
   isActive(runId: string): boolean {
@@ -81,7 +79,7 @@ export class RunEngine {
   /** Begins a run whose rows were just inserted. */
   begin(runId: string, stages: PlannedStage[]): void {
     const tasks = listTasks(this.db, runId);
-    const state = initialState(stages, tasks.map(plannedTask), this.opts.lostAfterMs, this.offlineNodes(tasks, Date.now()));
+    const state = initialState(stages, tasks.map(plannedTask), this.liveness(tasks));
     this.track(runId, state, getRun(this.db, runId));
     this.apply(runId, { type: "start" });
   }
@@ -123,8 +121,7 @@ export class RunEngine {
     const state = resumedState(
       stages,
       tasks.map((t) => ({ ...plannedTask(t), status: t.status, summary: t.summary })),
-      this.opts.lostAfterMs,
-      this.offlineNodes(tasks, Date.now()),
+      this.liveness(tasks),
     );
     this.track(runId, state, run);
     this.log.info({ run: runId }, "resuming run left running by the previous coordinator");
@@ -135,13 +132,17 @@ export class RunEngine {
     this.active.set(runId, { state, suites: run?.suites ?? {}, planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
-  private offlineNodes(tasks: TaskRow[], now: number): Record<string, number> {
-    const offline: Record<string, number> = {};
-    for (const t of tasks) {
-      const since = this.sessions.offlineSince(t.nodeName, now);
-      if (since !== undefined) offline[t.nodeName] = since;
+  /** Who of the run's nodes is away or lost now; the fleet starts the clock of any not seen yet. */
+  private liveness(tasks: TaskRow[]): Liveness {
+    const now = Date.now();
+    const out: Liveness = { offline: [], lost: {} };
+    for (const node of new Set(tasks.map((t) => t.nodeName))) {
+      const state = this.sessions.awaitNode(node, now);
+      if (state === "online") continue;
+      out.offline.push(node);
+      if (state === "lost") out.lost[node] = this.sessions.lostReason(node, now) ?? `node ${node} lost`;
     }
-    return offline;
+    return out;
   }
 
   private broadcast(event: SequencerEvent): void {
@@ -206,7 +207,10 @@ export class RunEngine {
           }),
         );
         run.log.info({ node: task.nodeName, stage: task.stageId, iteration: task.iteration, sent }, sent ? "task sent" : "node offline; task waits for it");
-        if (!sent) this.apply(runId, { type: "node_offline", node: task.nodeName, at: Date.now() });
+        if (!sent) {
+          this.sessions.awaitNode(task.nodeName);
+          this.apply(runId, { type: "node_offline", node: task.nodeName });
+        }
         return;
       }
       case "stop":

@@ -61,9 +61,9 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
-  const sessions = new AgentSessions();
+  const sessions = new AgentSessions(opts.lostAfterMs);
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
-  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { lostAfterMs: opts.lostAfterMs, tickMs: 1000, onFinished: (id) => void evidence.record(id) });
+  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
 
   const server = new grpc.Server(CHANNEL_OPTIONS);
   server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs }));

@@ -182,8 +182,8 @@ function dryRunTasks(view: ResolvedPlan): Listed[] {
 
 /** The tasks the sequencer holds once the real run starts: all pending, the first ones dispatched. */
 function sequencerTasks(resolved: ResolvedRun, roster: RosterNode[]) {
-  const offline = Object.fromEntries(roster.filter((n) => !n.online).map((n) => [n.name, 0]));
-  const { state, commands } = step(initialState(resolved.stages, resolved.tasks, 60_000, offline), { type: "start" });
+  const offline = roster.filter((n) => !n.online).map((n) => n.name);
+  const { state, commands } = step(initialState(resolved.stages, resolved.tasks, { offline, lost: {} }), { type: "start" });
   const dispatched = commands.flatMap((c) => (c.type === "dispatch" ? [state.tasks.find((t) => t.id === c.taskId)] : []));
   return { held: state.tasks, dispatched };
 }

@@ -33,7 +33,7 @@ beforeEach(() => {
   sent = [];
   const sessions = new AgentSessions();
   sessions.add({ node: "n1", machineId: MACHINE, address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
-  engine = new RunEngine(db, sessions, pino({ level: "silent" }), { lostAfterMs: 60_000, tickMs: 60_000 });
+  engine = new RunEngine(db, sessions, pino({ level: "silent" }), {});
   insertRun(
     db,
     { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },

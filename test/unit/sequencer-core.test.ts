@@ -36,10 +36,13 @@ function layout(specs: StageSpec[]): { stages: PlannedStage[]; tasks: PlannedTas
   return { stages, tasks };
 }
 
-function begin(specs: StageSpec[], opts: { lostAfterMs?: number; offline?: Record<string, number> } = {}): { state: SequencerState; commands: SequencerCommand[] } {
+function begin(specs: StageSpec[], opts: { offline?: string[]; lost?: Record<string, string> } = {}): { state: SequencerState; commands: SequencerCommand[] } {
   const { stages, tasks } = layout(specs);
-  return step(initialState(stages, tasks, opts.lostAfterMs ?? 60_000, opts.offline ?? {}), { type: "start" });
+  return step(initialState(stages, tasks, { offline: opts.offline ?? [], lost: opts.lost ?? {} }), { type: "start" });
 }
+
+const offline = (node: string): SequencerEvent => ({ type: "node_offline", node });
+const lost = (node: string, why = `node ${node} lost: not connected for 1 min`): SequencerEvent => ({ type: "node_lost", node, why });
 
 /** Feeds events in order; returns the final state and every command emitted. */
 function feed(state: SequencerState, events: SequencerEvent[]): { state: SequencerState; commands: SequencerCommand[] } {
@@ -120,7 +123,7 @@ describe("sequencer core: one task per node, iterations in order, parallel", () 
 
   it("runs a node's iterations in ascending order even when its tasks are listed out of order", () => {
     const { stages, tasks } = layout([{ id: "fleet", nodes: ["n1"], iterations: 3 }]);
-    let r = step(initialState(stages, [...tasks].reverse(), 60_000), { type: "start" });
+    let r = step(initialState(stages, [...tasks].reverse()), { type: "start" });
     const order = dispatched(r.commands);
     while (!r.state.finished) {
       const [next] = running(r.state);
@@ -184,13 +187,13 @@ describe("sequencer core: nodes that drop off", () => {
     { id: "after", nodes: ["n1"], iterations: 1 },
   ];
 
-  it("marks an offline node's unfinished tasks LOST after lostAfterMs and finishes the run for the others", () => {
-    let r = begin(TWO_STAGES, { lostAfterMs: 60_000 });
-    r = feed(r.state, [{ type: "node_offline", node: "n2", at: 1_000 }, { type: "tick", now: 60_999 }]);
+  it("marks an offline node's unfinished tasks LOST when the fleet declares it lost, and finishes the run for the others", () => {
+    let r = begin(TWO_STAGES);
+    r = feed(r.state, [offline("n2")]);
     expect(task(r.state, "fleet/n2/1").status).toBe(Status.RUNNING);
     expect(r.commands).toEqual([]);
 
-    r = step(r.state, { type: "tick", now: 61_000 });
+    r = step(r.state, lost("n2"));
     for (const id of ["fleet/n2/1", "fleet/n2/2"]) {
       expect(task(r.state, id)).toMatchObject({ status: Status.LOST, summary: "node n2 lost: not connected for 1 min" });
     }
@@ -201,28 +204,34 @@ describe("sequencer core: nodes that drop off", () => {
     expect(finished(r.commands)).toEqual([{ type: "run_finished", status: Status.LOST, summary: "2/5 tasks passed, 2 lost, 1 skipped" }]);
   });
 
-  it("dispatches a node's RUNNING task again when it comes back before lostAfterMs", () => {
-    let r = begin(TWO_STAGES, { lostAfterMs: 60_000 });
-    r = feed(r.state, [{ type: "node_offline", node: "n2", at: 1_000 }, { type: "tick", now: 30_000 }]);
+  it("dispatches a node's RUNNING task again when it comes back before it is lost", () => {
+    let r = begin(TWO_STAGES);
+    r = feed(r.state, [offline("n2")]);
     r = step(r.state, { type: "node_online", node: "n2" });
     expect(r.commands).toEqual([{ type: "dispatch", taskId: "fleet/n2/1" }]);
-    // Back online, it is not lost however much time passes.
-    r = step(r.state, { type: "tick", now: 10_000_000 });
+    // Back online, a verdict that crossed its return (a late timer) changes nothing.
+    r = step(r.state, lost("n2"));
     expect(r.state.tasks.some((t) => t.status === Status.LOST)).toBe(false);
     r = feed(r.state, [done("fleet/n2/1"), done("fleet/n2/2"), done("fleet/n1/1"), done("fleet/n1/2"), done("after/n1/1")]);
     expect(finished(r.commands)[0]).toMatchObject({ status: Status.PASSED });
   });
 
   it("holds a node that is offline at the start and sends its first task when it connects", () => {
-    let r = begin([{ id: "fleet", nodes: ["n1", "n2"], iterations: 1 }], { offline: { n2: 0 } });
+    let r = begin([{ id: "fleet", nodes: ["n1", "n2"], iterations: 1 }], { offline: ["n2"] });
     expect(dispatched(r.commands)).toEqual(["fleet/n1/1"]);
     r = step(r.state, { type: "node_online", node: "n2" });
     expect(dispatched(r.commands)).toEqual(["fleet/n2/1"]);
   });
 
+  it("marks a node already lost when the run begins lost at once, and its later iterations too", () => {
+    const r = begin([{ id: "fleet", nodes: ["n1", "n2"], iterations: 2 }], { offline: ["n2"], lost: { n2: "node n2 lost: not connected for 5 min" } });
+    expect(dispatched(r.commands)).toEqual(["fleet/n1/1"]);
+    for (const id of ["fleet/n2/1", "fleet/n2/2"]) expect(task(r.state, id)).toMatchObject({ status: Status.LOST, summary: "node n2 lost: not connected for 5 min" });
+  });
+
   it("does not revive a LOST task when its node returns", () => {
-    let r = begin([{ id: "fleet", nodes: ["n1", "n2"], iterations: 1 }], { lostAfterMs: 1_000 });
-    r = feed(r.state, [{ type: "node_offline", node: "n2", at: 0 }, { type: "tick", now: 5_000 }]);
+    let r = begin([{ id: "fleet", nodes: ["n1", "n2"], iterations: 1 }]);
+    r = feed(r.state, [offline("n2"), lost("n2")]);
     r = step(r.state, { type: "node_online", node: "n2" });
     expect(dispatched(r.commands)).toEqual([]);
     r = step(r.state, done("fleet/n2/1", Status.PASSED));
@@ -263,7 +272,7 @@ describe("sequencer core: resuming after a coordinator restart", () => {
 
   it("picks the first stage that still has unfinished tasks and carries on from there", () => {
     const stored = withStatus({ "single/n1/1": Status.PASSED, "fleet/n1/1": Status.PASSED, "fleet/n2/1": Status.RUNNING });
-    const state = resumedState(stages, stored, 60_000, {});
+    const state = resumedState(stages, stored, { offline: [], lost: {} });
     expect(state.current).toBe(1);
     const r = step(state, { type: "start" });
     // n2 still runs iteration 1; only n1 gets new work.
@@ -272,7 +281,7 @@ describe("sequencer core: resuming after a coordinator restart", () => {
 
   it("finishes at once when every stored task is final", () => {
     const stored = withStatus(Object.fromEntries(tasks.map((t) => [t.id, Status.PASSED])));
-    const state = resumedState(stages, stored, 60_000, {});
+    const state = resumedState(stages, stored, { offline: [], lost: {} });
     expect(state.current).toBe(3);
     expect(finished(step(state, { type: "start" }).commands)).toEqual([{ type: "run_finished", status: Status.PASSED, summary: "6/6 tasks passed" }]);
   });
@@ -280,7 +289,7 @@ describe("sequencer core: resuming after a coordinator restart", () => {
   it("skips the later stages instead of starting them when a finished earlier stage did not pass", () => {
     // The coordinator stopped after storing the failure but before storing the skips.
     const stored = withStatus({ "single/n1/1": Status.FAILED });
-    const r = step(resumedState(stages, stored, 60_000, {}), { type: "start" });
+    const r = step(resumedState(stages, stored, { offline: [], lost: {} }), { type: "start" });
     expect(dispatched(r.commands)).toEqual([]);
     expect(task(r.state, "fleet/n1/1")).toMatchObject({ status: Status.SKIPPED, summary: "stage single did not pass (failed)" });
     expect(finished(r.commands)[0]).toMatchObject({ status: Status.FAILED });
@@ -323,8 +332,7 @@ describe("sequencer core: random event orders", () => {
       ];
       const { stages, tasks } = layout(specs);
       const stageIndex = new Map(stages.map((s, i) => [s.id, i]));
-      let state = initialState(stages, tasks, 10_000, rand() < 0.3 ? { [pick(NODES)]: 0 } : {});
-      let now = 0;
+      let state = initialState(stages, tasks, { offline: rand() < 0.3 ? [pick(NODES)] : [], lost: {} });
       let runFinished: SequencerCommand | undefined;
       const ctx = () => `seed ${seed}`;
 
@@ -338,14 +346,19 @@ describe("sequencer core: random event orders", () => {
           const r2 = rand();
           event = done(pick(inFlight).id, r2 < 0.85 ? Status.PASSED : r2 < 0.97 ? pick([Status.FAILED, Status.NOT_READY, Status.ERROR, Status.SKIPPED]) : pick(ALL_STATUSES), "random");
         } else if (roll < 0.7) event = done(pick(state.tasks).id, pick(ALL_STATUSES), "duplicate or stray");
-        else if (roll < 0.78) event = { type: "node_offline", node: pick(NODES), at: now };
+        else if (roll < 0.78) event = offline(pick(NODES));
         else if (roll < 0.9) event = { type: "node_online", node: pick(NODES) };
-        else if (roll < 0.985) event = { type: "tick", now: (now += Math.floor(rand() * 4_000)) };
+        // Mostly a node coming back; now and then the fleet's lost verdict, sometimes for a node
+        // that is back already (a late timer).
+        else if (roll < 0.985) {
+          const away = Object.keys(state.offline);
+          event = rand() < 0.15 ? lost(rand() < 0.8 && away.length ? pick(away) : pick(NODES)) : { type: "node_online", node: pick(NODES) };
+        }
         else if (roll < 0.998) {
           // The coordinator restarts: state is rebuilt from what was stored, no agent is connected
           // yet, and tasks that were running stay running until their node is back.
           restarts++;
-          state = resumedState(state.stages, state.tasks, state.lostAfterMs, Object.fromEntries(NODES.map((node) => [node, now])));
+          state = resumedState(state.stages, state.tasks, { offline: [...NODES], lost: {} });
           event = { type: "start" };
         } else event = { type: "cancel", reason: "random cancel" };
 
@@ -382,7 +395,7 @@ describe("sequencer core: random event orders", () => {
         }
       }
 
-      // Liveness: with ticks and results flowing, every run ends.
+      // Liveness: with results and the fleet's verdicts flowing, every run ends.
       expect(state.finished, `${ctx()}: run never finished`).toBe(true);
       expect(runFinished, ctx()).toBeDefined();
       if (runFinished?.type !== "run_finished") throw new Error("unreachable");
@@ -431,8 +444,8 @@ describe("sequencer core: cross stages", () => {
   });
 
   it("marks a step on a node that stays away lost, and skips the later steps with that reason", () => {
-    let r = begin(CROSS, { lostAfterMs: 5_000 });
-    r = feed(r.state, [done("x/step1"), { type: "node_offline", node: "b", at: 1_000 }, { type: "tick", now: 7_000 }]);
+    let r = begin(CROSS);
+    r = feed(r.state, [done("x/step1"), offline("b"), lost("b", "node b lost: not connected for 6.0 s")]);
     expect(task(r.state, "x/step2").status).toBe(Status.LOST);
     for (const id of ["x/step3", "x/step4", "x/step5"]) {
       expect(task(r.state, id).status).toBe(Status.SKIPPED);
