@@ -40,11 +40,11 @@ describe("a fleet stage on real agents", () => {
     c = ws.track(await startCoordinator(ws.path("state")));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
     const nodes = [
-      { name: "node-a", marker: ws.path("absent") },
-      { name: "node-b", marker: ws.path("broken") },
+      { name: "node-a", env: { BROKEN_MARKER: ws.path("absent"), ONLY_ON_A: "1" } },
+      { name: "node-b", env: { BROKEN_MARKER: ws.path("broken") } },
     ];
     for (const n of nodes) {
-      ws.track(startAgent({ name: n.name, address: c.address, token, stateDir: ws.path(n.name), labels: { role: "fleet" }, env: { BROKEN_MARKER: n.marker } }));
+      ws.track(startAgent({ name: n.name, address: c.address, token, stateDir: ws.path(n.name), labels: { role: "fleet" }, env: n.env }));
     }
     await waitFor("both agents online", async () => ((await onlineNodes(c)).length === 2 ? true : undefined));
   });
@@ -79,6 +79,21 @@ describe("a fleet stage on real agents", () => {
     expect(run.stdout).toContain("not valid for sign-off: node node-a runs on the coordinator's own host");
     expect(run.stdout).toMatch(/fleet\s+node-a\s+\+\+ 2\/2\s+passed/);
     expect(queryDb(c.stateDir, "SELECT * FROM tasks WHERE node_name = 'node-b'")).toEqual([]);
+  });
+
+  it("exits 1 (NO-GO) when one node fails and another errors: a failure anywhere wins, the error is listed too", async () => {
+    // node-a fails the check; node-b lacks ONLY_ON_A, so its agent cannot expand the suite: error.
+    ws.write("mixed.suite.yaml", `suite: mixed\nchecks:\n  - id: a-is-zero\n    command: { argv: [test, "\${env.ONLY_ON_A}", "=", "0"] }\n`);
+    ws.write("mixed.plan.yaml", "plan: mixed\nstages:\n  - id: fleet\n    kind: fleet\n    suite: mixed.suite.yaml\n    nodes: { role: fleet }\n");
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("mixed.plan.yaml")]);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(queryDb(c.stateDir, "SELECT node_name, status FROM tasks ORDER BY node_name")).toEqual([
+      { node_name: "node-a", status: "failed" },
+      { node_name: "node-b", status: "error" },
+    ]);
+    expect(queryDb(c.stateDir, "SELECT status FROM runs")).toEqual([{ status: "failed" }]);
+    expect(run.stdout).toContain("verdict: NO-GO");
+    expect(run.stdout).toContain("  fleet on node-b #1: error (mixed.suite.yaml: check a-is-zero: ${env.ONLY_ON_A} is undefined; set it in the agent's environment)");
   });
 
   it("refuses to start a stage no registered node matches, and says which nodes exist", async () => {
