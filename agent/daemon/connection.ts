@@ -120,12 +120,13 @@ export class AgentConnection {
     });
   }
 
-  private onRegistered(stream: Stream, reg: { nodeName: string; nodeToken: string; lastAckedSeq: bigint; heartbeatIntervalMs: number }): void {
+  private onRegistered(stream: Stream, reg: { nodeName: string; nodeToken: string; lastAckedSeq: bigint; heartbeatIntervalMs: number; highestCommittedSeq: bigint }): void {
     this.registered = true;
     this.backoff.reset();
     if (reg.nodeToken) this.opts.credentials.save(reg.nodeToken);
-    this.opts.spool.raiseFloor(reg.lastAckedSeq);
-    // Anything the coordinator already committed was acked before the link dropped; drop it here too.
+    // Number above everything committed; forget only the unbroken prefix (a gap is resent).
+    this.opts.spool.raiseFloor(reg.highestCommittedSeq > reg.lastAckedSeq ? reg.highestCommittedSeq : reg.lastAckedSeq);
+    // Everything up to the prefix was committed (and acked before the link dropped); drop it here too.
     for (const e of this.opts.spool.pending()) if (e.seq <= reg.lastAckedSeq) this.opts.spool.ack(e.seq);
     this.opts.log.info({ node: reg.nodeName, pending: this.opts.spool.pending().length }, "registered with coordinator");
     const every = reg.heartbeatIntervalMs > 0 ? reg.heartbeatIntervalMs : 5000;

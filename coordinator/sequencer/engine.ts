@@ -20,7 +20,7 @@ import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
-import { runWithFlakes } from "../judgement/stored.js";
+import { summarizeStored } from "../judgement/stored.js";
 
 export interface EngineOptions {
   /** Called once a run has finished and its status is stored (the evidence bundle). */
@@ -146,7 +146,32 @@ export class RunEngine {
   }
 
   private broadcast(event: SequencerEvent): void {
-    for (const runId of [...this.active.keys()]) this.apply(runId, event);
+    for (const runId of [...this.active.keys()]) this.applyOrResync(runId, event);
+  }
+
+  /**
+   * A fleet event whose outcome could not be written (a full disk) leaves the run's state as it
+   * was; rather than replay events out of order, the run is brought up to date with the fleet's
+   * view of its nodes once writing works again.
+   */
+  private applyOrResync(runId: string, event: SequencerEvent): void {
+    try {
+      this.apply(runId, event);
+    } catch (err) {
+      this.log.error({ run: runId, event: event.type, err }, "could not store what a fleet event decided; catching up with the fleet in 1 s");
+      setTimeout(() => this.resync(runId), 1_000).unref();
+    }
+  }
+
+  private resync(runId: string): void {
+    const run = this.active.get(runId);
+    if (!run) return;
+    for (const node of new Set(run.state.tasks.map((t) => t.node))) {
+      const live = this.sessions.awaitNode(node);
+      this.applyOrResync(runId, live === "online" ? { type: "node_online", node } : { type: "node_offline", node });
+      const why = live === "lost" ? this.sessions.lostReason(node) : undefined;
+      if (why) this.applyOrResync(runId, { type: "node_lost", node, why });
+    }
   }
 
   private apply(runId: string, event: SequencerEvent): void {
@@ -242,8 +267,9 @@ export class RunEngine {
       case "run_finished": {
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
-        const record = runWithFlakes(this.db, runId);
-        if (record) this.publish(runId, { event: { case: "finished", value: record } });
+        // The summary, not the record: a run's record can exceed any message size limit.
+        const summary = summarizeStored(this.db, runId);
+        if (summary) this.publish(runId, { event: { case: "finished", value: summary } });
         // After the watchers heard: writing the evidence bundle must not delay the verdict.
         this.opts.onFinished?.(runId);
         return;

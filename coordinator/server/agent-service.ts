@@ -7,7 +7,8 @@ import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse, type 
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Db } from "../store/db.js";
-import { getNode, lastCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
+import { committedPrefix, getNode, highestCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
+import type { CommitOutcome } from "../store/agent-events.js";
 import { addRunFlag } from "../store/runs.js";
 import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
@@ -49,6 +50,14 @@ function authenticate(deps: AgentServiceDeps, hello: Hello): { nodeToken: string
 }
 
 export function agentServiceHandlers(deps: AgentServiceDeps) {
+  // last_seen is for people reading `coord nodes`; failing to write it (a full disk) must not drop the stream.
+  const seen = (node: string) => {
+    try {
+      touchNode(deps.db, node);
+    } catch (err) {
+      deps.log.warn({ node, err }, "could not record that the node was seen");
+    }
+  };
   return {
     connect(call: Call): void {
       let session: AgentSession | undefined;
@@ -63,7 +72,11 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
       const silence = watchSilence(deps.heartbeatIntervalMs, (ms) => fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`)));
 
+      // Set once an event failed to commit: nothing more is taken from this stream, so no later
+      // event commits past the gap; the agent reconnects and sends again from the one that failed.
+      let broken = false;
       call.on("data", (req: ConnectRequest) => {
+        if (broken) return;
         silence.heard();
         try {
           if (!session) {
@@ -91,7 +104,13 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
               create(ConnectResponseSchema, {
                 msg: {
                   case: "registered",
-                  value: { nodeName: identity.name, nodeToken, lastAckedSeq: lastCommittedSeq(deps.db, identity.name), heartbeatIntervalMs: deps.heartbeatIntervalMs },
+                  value: {
+                    nodeName: identity.name,
+                    nodeToken,
+                    lastAckedSeq: committedPrefix(deps.db, identity.name),
+                    highestCommittedSeq: highestCommittedSeq(deps.db, identity.name),
+                    heartbeatIntervalMs: deps.heartbeatIntervalMs,
+                  },
                 },
               }),
             );
@@ -100,18 +119,27 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             return;
           }
           if (req.msg.case === "heartbeat") {
-            touchNode(deps.db, session.node);
+            seen(session.node);
             return;
           }
           if (req.msg.case === "event") {
             const event = req.msg.value;
-            const outcome = deps.engine.ingest(session.node, machineId, event);
-            touchNode(deps.db, session.node);
+            let outcome: CommitOutcome;
+            try {
+              outcome = deps.engine.ingest(session.node, machineId, event);
+            } catch (err) {
+              broken = true;
+              log.error({ seq: event.seq, err }, "event not committed: no ack, and nothing more is taken from this stream; the agent sends it again when it reconnects");
+              throw new FleetgateError("unreachable", `event ${event.seq} could not be stored (${err instanceof Error ? err.message : String(err)}); reconnect and send it again`, undefined, { cause: err });
+            }
+            seen(session.node);
             // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
             call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
             if (outcome.kind === "rejected") {
               log.warn({ seq: event.seq }, outcome.reason);
-              if (outcome.runId) addRunFlag(deps.db, outcome.runId, outcome.reason);
+              // A node vouches for its own tasks only: a result from another host for one of them
+              // makes that run unsignable; a report on another node's task changes no run at all.
+              if (outcome.flagsRun) addRunFlag(deps.db, outcome.flagsRun, outcome.reason);
             }
           }
         } catch (err) {

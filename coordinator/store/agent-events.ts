@@ -9,7 +9,8 @@ import { getTask, type TaskRow } from "./tasks.js";
 export type CommitOutcome =
   | { kind: "duplicate" }
   | { kind: "stale"; task: TaskRow }
-  | { kind: "rejected"; reason: string; runId?: string }
+  /** `flagsRun`: the run to mark not valid for sign-off (a result for the node's own task from another host). */
+  | { kind: "rejected"; reason: string; flagsRun?: string }
   | { kind: "check"; task: TaskRow; result: CheckResult }
   | { kind: "task_done"; task: TaskRow; status: Status; summary: string };
 
@@ -27,10 +28,12 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
     const taskId = event.body.value.taskId;
     const task = getTask(db, taskId);
     if (!task) return { kind: "rejected", reason: `event ${event.seq} names unknown task ${taskId}` };
-    if (task.nodeName !== nodeName) return { kind: "rejected", reason: `node ${nodeName} reported for task ${taskId} of node ${task.nodeName}`, runId: task.runId };
+    // Events are authorised by ownership: a node reports on the tasks sent to it, nothing else,
+    // and a report on another node's task has no effect on any run.
+    if (task.nodeName !== nodeName) return { kind: "rejected", reason: `node ${nodeName} reported for task ${taskId} of node ${task.nodeName}` };
     // DESIGN rule 1: a result counts only if the host that ran it is the node it claims to be.
     if (event.origin?.machineId !== nodeMachineId) {
-      return { kind: "rejected", reason: `result for node ${nodeName} came from machine-id ${event.origin?.machineId || "(none)"}, expected ${nodeMachineId}`, runId: task.runId };
+      return { kind: "rejected", reason: `result for node ${nodeName} came from machine-id ${event.origin?.machineId || "(none)"}, expected ${nodeMachineId}`, flagsRun: task.runId };
     }
     if (event.body.case === "check") {
       // A task re-run after an agent restart must not overwrite the results that finished it.

@@ -82,7 +82,23 @@ export function touchNode(db: Db, name: string, now = Date.now()): void {
   db.prepare("UPDATE nodes SET last_seen = ? WHERE name = ?").run(now, name);
 }
 
-export function lastCommittedSeq(db: Db, name: string): bigint {
+/**
+ * What the node's agent may forget: the end of the unbroken run of committed event seqs that
+ * starts at its first one. An event that failed to commit leaves a gap here, so the agent keeps it
+ * and sends it again, even when later events did commit.
+ */
+export function committedPrefix(db: Db, name: string): bigint {
+  const r = db
+    .prepare(
+      `SELECT MIN(e.seq) AS seq FROM agent_events e WHERE e.node_name = ?
+         AND NOT EXISTS (SELECT 1 FROM agent_events n WHERE n.node_name = e.node_name AND n.seq = e.seq + 1)`,
+    )
+    .get(name) as { seq: number | null };
+  return BigInt(r.seq ?? 0);
+}
+
+/** The highest event seq committed for the node: the agent numbers above it, so no seq is reused. */
+export function highestCommittedSeq(db: Db, name: string): bigint {
   const r = db.prepare("SELECT MAX(seq) AS seq FROM agent_events WHERE node_name = ?").get(name) as { seq: number | null };
   return BigInt(r.seq ?? 0);
 }

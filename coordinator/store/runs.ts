@@ -54,9 +54,12 @@ export function finishRun(db: Db, id: string, status: Status, now = Date.now()):
   db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(statusName(status), now, id);
 }
 
+/** Marks a run not valid for sign-off. A signed-off run is immutable: its verdict no longer changes. */
 export function addRunFlag(db: Db, id: string, flag: string): void {
-  const row = db.prepare("SELECT flags_json FROM runs WHERE id = ?").get(id) as { flags_json: string } | undefined;
-  if (!row) return;
+  const row = db.prepare("SELECT flags_json, EXISTS (SELECT 1 FROM signoffs WHERE run_id = runs.id) AS signed FROM runs WHERE id = ?").get(id) as
+    | { flags_json: string; signed: number }
+    | undefined;
+  if (!row || row.signed) return;
   const flags = JSON.parse(row.flags_json) as string[];
   if (!flags.includes(flag)) db.prepare("UPDATE runs SET flags_json = ? WHERE id = ?").run(JSON.stringify([...flags, flag]), id);
 }

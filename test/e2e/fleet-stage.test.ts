@@ -39,7 +39,7 @@ describe("a fleet stage on real agents", () => {
     ws.write("broken", "");
     c = ws.track(await startCoordinator(ws.path("state")));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
-    const nodes = [
+    const nodes: { name: string; env: Record<string, string> }[] = [
       { name: "node-a", env: { BROKEN_MARKER: ws.path("absent"), ONLY_ON_A: "1" } },
       { name: "node-b", env: { BROKEN_MARKER: ws.path("broken") } },
     ];

@@ -7,7 +7,9 @@ import { openDb, type Db } from "../../coordinator/store/db.js";
 import { MIGRATIONS } from "../../coordinator/store/migrations.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
-import { insertRun, type NewTask } from "../../coordinator/store/runs.js";
+import { committedPrefix, highestCommittedSeq } from "../../coordinator/store/nodes.js";
+import { addRunFlag, getRun, insertRun, type NewTask } from "../../coordinator/store/runs.js";
+import { insertSignoff } from "../../coordinator/store/signoffs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../../shared/model/status.js";
@@ -122,7 +124,7 @@ describe("recordAgentEvent", () => {
 
   it("rejects a result whose origin machine-id is not the node's, and stores no check", () => {
     const outcome = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }));
-    expect(outcome).toEqual({ kind: "rejected", reason: `result for node n1 came from machine-id ${N2_MACHINE}, expected ${N1_MACHINE}`, runId: "run1" });
+    expect(outcome).toEqual({ kind: "rejected", reason: `result for node n1 came from machine-id ${N2_MACHINE}, expected ${N1_MACHINE}`, flagsRun: "run1" });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
     // Acknowledged all the same, so the agent stops resending it.
     expect(recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { machineId: N2_MACHINE }))).toEqual({ kind: "duplicate" });
@@ -137,7 +139,7 @@ describe("recordAgentEvent", () => {
 
   it("rejects an event for another node's task", () => {
     const outcome = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(4, "run1/fleet/n2/1", "echo"));
-    expect(outcome).toEqual({ kind: "rejected", reason: "node n1 reported for task run1/fleet/n2/1 of node n2", runId: "run1" });
+    expect(outcome).toEqual({ kind: "rejected", reason: "node n1 reported for task run1/fleet/n2/1 of node n2" });
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(0);
   });
 
@@ -156,6 +158,30 @@ describe("recordAgentEvent", () => {
     const late = recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(2, "run1/smoke/n1/1", "echo", { status: Status.PASSED, summary: "exit 0" }));
     expect(late.kind).toBe("stale");
     expect(db.prepare("SELECT status, summary FROM check_results WHERE task_id = ? AND check_id = 'echo'").all("run1/smoke/n1/1")).toEqual([{ status: "failed", summary: "expected exit 0, saw 1" }]);
+  });
+});
+
+describe("what the agent may forget", () => {
+  beforeEach(seedRun);
+
+  it("is the unbroken prefix of committed seqs: a failed commit leaves a gap the agent resends, while numbering goes on above the highest", () => {
+    expect([committedPrefix(db, "n1"), highestCommittedSeq(db, "n1")]).toEqual([0n, 0n]);
+    for (const seq of [1, 2, 3, 5, 6]) recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(seq, "run1/smoke/n1/1", `c${seq}`));
+    expect([committedPrefix(db, "n1"), highestCommittedSeq(db, "n1")]).toEqual([3n, 6n]);
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(4, "run1/smoke/n1/1", "c4"));
+    expect(committedPrefix(db, "n1")).toBe(6n);
+  });
+});
+
+describe("run flags", () => {
+  beforeEach(seedRun);
+
+  it("mark an unsigned run not valid for sign-off, and leave a signed-off run as it was signed", () => {
+    addRunFlag(db, "run1", "node n1 sent a result from another host");
+    expect(getRun(db, "run1")?.flags).toContain("node n1 sent a result from another host");
+    insertSignoff(db, "run1", { by: "alice", at: 1, accepted: [], acceptedOverrides: [] });
+    addRunFlag(db, "run1", "late flag");
+    expect(getRun(db, "run1")?.flags).not.toContain("late flag");
   });
 });
 
