@@ -1,3 +1,4 @@
+import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { ControlService, NodeInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     .option("--config <file>", "coord.yaml with listen, state_dir, lost_after, heartbeat; flags override it")
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:7400)")
     .option("--state-dir <dir>", `coord.db, admin.token, runs/ (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
-    .option("--lost-after <duration>", "a node with work that stays disconnected this long is lost (default 60s)")
+    .option("--lost-after <duration>", "a node with work not heard from this long is lost (default 25s: with 5s heartbeats, lost within 30s of dying or losing its link)")
     .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
     .option("--signing-key <file>", "sign each evidence bundle's manifest with this ed25519 key (make one with: coord keygen --out DIR)")
     .option("--min-free <size>", "refuse to start a run with less free space under the evidence dir, e.g. 1GiB (default 256MiB)")
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
       const coordinator = await startCoordinator({
         listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
         stateDir,
-        lostAfterMs: duration(flags.lostAfter ?? config.lost_after ?? "60s"),
+        lostAfterMs: duration(flags.lostAfter ?? config.lost_after ?? `${DEFAULT_LOST_AFTER_MS / 1000}s`),
         heartbeatIntervalMs: duration(flags.heartbeat ?? config.heartbeat ?? "5s"),
         log,
         signingKeyPath: flags.signingKey ?? config.signing_key,

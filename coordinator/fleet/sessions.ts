@@ -4,6 +4,7 @@
 import { EventEmitter } from "node:events";
 import { humanDuration } from "../../shared/durations.js";
 import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import type { AgentHealth } from "../../shared/gen/fleetgate/v1/common_pb.js";
 
 export interface AgentSession {
   node: string;
@@ -15,42 +16,84 @@ export interface AgentSession {
   cancel(taskId: string): void;
   /** Ends the stream, e.g. when the same node connects again. */
   close(reason: string): void;
+  /** What the agent last said of itself (hello, then each heartbeat): degraded, warnings. */
+  health?: AgentHealth;
 }
 
 export interface SessionEvents {
   online: [node: string];
   offline: [node: string, at: number];
-  /** The node has been away `lostAfterMs`: work due on it is lost. */
+  /** The node has been unheard for `lostAfterMs`, or keeps reconnecting without delivering: work due on it is lost. */
   lost: [node: string, why: string];
 }
+
+/** The default --lost-after: with 5 s heartbeats a dead agent or a cut link is lost within 30 s. */
+export const DEFAULT_LOST_AFTER_MS = 25_000;
+
+/**
+ * Connections without a single event delivered in between, within lostAfterMs, that make a node
+ * lost although it keeps coming back: an agent that can never deliver its result (issue 12: 1,473
+ * reconnects, the task running for ever) must not hold a run open.
+ */
+export const UNPRODUCTIVE_RECONNECTS = 10;
 
 export class AgentSessions extends EventEmitter<SessionEvents> {
   private readonly byNode = new Map<string, AgentSession>();
   private readonly awaySince = new Map<string, number>();
   private readonly lostTimers = new Map<string, NodeJS.Timeout>();
+  /** When each node was last heard from (any message on its stream). */
+  private readonly lastHeard = new Map<string, number>();
+  /** Connections since the node last delivered an event, with when the first of them came. */
+  private readonly fruitless = new Map<string, { count: number; since: number }>();
 
-  /** `lostAfterMs`: how long a node may stay away while it has work before it is lost. */
-  constructor(private readonly lostAfterMs = 60_000) {
+  /** `lostAfterMs`: how long a node may go unheard while it has work before it is lost. */
+  constructor(private readonly lostAfterMs = DEFAULT_LOST_AFTER_MS) {
     super();
   }
 
-  add(session: AgentSession): void {
+  /** The node said something (a heartbeat, an event): its lost clock starts from here. */
+  heard(node: string, at = Date.now()): void {
+    this.lastHeard.set(node, at);
+  }
+
+  /** The node delivered an event that was committed: it is doing its work, however its link flaps. */
+  delivered(node: string): void {
+    this.fruitless.delete(node);
+  }
+
+  add(session: AgentSession, at = Date.now()): void {
     const old = this.byNode.get(session.node);
     this.byNode.set(session.node, session);
     this.awaySince.delete(session.node);
     clearTimeout(this.lostTimers.get(session.node));
     this.lostTimers.delete(session.node);
     if (old) old.close("replaced by a newer connection from the same node");
+    this.heard(session.node, at);
     this.emit("online", session.node);
+    this.countConnection(session.node, at);
   }
 
-  /** Removes `session` only if it is still the node's current one. */
+  private countConnection(node: string, at: number): void {
+    const f = this.fruitless.get(node);
+    const next = f && at - f.since < this.lostAfterMs ? { count: f.count + 1, since: f.since } : { count: 1, since: at };
+    this.fruitless.set(node, next);
+    if (next.count < UNPRODUCTIVE_RECONNECTS) return;
+    this.fruitless.delete(node);
+    this.emit("lost", node, `node ${node} lost: connected ${next.count} times in ${humanDuration(at - next.since)} without delivering a result`);
+  }
+
+  /**
+   * Removes `session` only if it is still the node's current one. The node is away since it was
+   * last heard from, not since its stream was dropped: a cut cable is noticed only after a few
+   * silent heartbeats, and those count towards lost.
+   */
   remove(session: AgentSession, at = Date.now()): void {
     if (this.byNode.get(session.node) !== session) return;
     this.byNode.delete(session.node);
-    this.awaySince.set(session.node, at);
-    this.armLost(session.node, at);
-    this.emit("offline", session.node, at);
+    const since = Math.min(this.lastHeard.get(session.node) ?? at, at);
+    this.awaySince.set(session.node, since);
+    this.armLost(session.node, since);
+    this.emit("offline", session.node, since);
   }
 
   /**
@@ -70,7 +113,7 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   lostReason(node: string, now = Date.now()): string | undefined {
     const since = this.byNode.has(node) ? undefined : this.awaySince.get(node);
     if (since === undefined || now - since < this.lostAfterMs) return undefined;
-    return `node ${node} lost: not connected for ${humanDuration(now - since)}`;
+    return `node ${node} lost: not heard from for ${humanDuration(now - since)}`;
   }
 
   /** Emits `lost` once the node has been away lostAfterMs since `since`, unless it is back by then. */
@@ -88,6 +131,11 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
 
   isOnline(node: string): boolean {
     return this.byNode.has(node);
+  }
+
+  /** The connected node's last word on its health; undefined while it is away. */
+  healthOf(node: string): AgentHealth | undefined {
+    return this.byNode.get(node)?.health;
   }
 
   addressOf(node: string): string | undefined {

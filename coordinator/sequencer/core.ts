@@ -48,7 +48,7 @@ export type SequencerEvent =
   | { type: "task_done"; taskId: string; status: Status; summary: string }
   | { type: "node_online"; node: string }
   | { type: "node_offline"; node: string }
-  /** The fleet's verdict on a node away too long; ignored once the node is back. */
+  /** The fleet's verdict: unheard too long, or reconnecting without ever delivering. Until it is back. */
   | { type: "node_lost"; node: string; why: string }
   | { type: "cancel"; reason: string };
 
@@ -76,8 +76,7 @@ const ALL_ONLINE: Liveness = { offline: [], lost: {} };
 function livenessState(l: Liveness): Pick<SequencerState, "offline" | "lost"> {
   const offline: Record<string, true> = {};
   for (const n of l.offline) offline[n] = true;
-  // Lost implies away: a lost node not listed offline is online after all.
-  return { offline, lost: Object.fromEntries(Object.entries(l.lost).filter(([n]) => offline[n])) };
+  return { offline, lost: { ...l.lost } };
 }
 
 export function initialState(stages: PlannedStage[], tasks: PlannedTask[], liveness: Liveness = ALL_ONLINE): SequencerState {
@@ -142,8 +141,9 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       state.offline[event.node] = true;
       break;
     case "node_lost":
-      // A verdict that crossed the node's return (a timer firing late) changes nothing.
-      if (state.offline[event.node]) state.lost[event.node] = event.why;
+      // The fleet decides (coordinator/fleet/): a node may be lost while connected, when it keeps
+      // reconnecting without delivering. Its next connection clears the verdict for later work.
+      state.lost[event.node] = event.why;
       break;
     case "cancel":
       for (const t of state.tasks) {

@@ -78,6 +78,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       call.on("data", (req: ConnectRequest) => {
         if (broken) return;
         silence.heard();
+        if (session) deps.sessions.heard(session.node);
         try {
           if (!session) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
@@ -96,6 +97,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
               node: identity.name,
               machineId,
               address: peerAddress(call.getPeer()),
+              health: hello.health,
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),
               cancel: (taskId) => call.write(create(ConnectResponseSchema, { msg: { case: "cancel", value: { taskId } } })),
               close: (reason) => call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason })),
@@ -119,6 +121,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             return;
           }
           if (req.msg.case === "heartbeat") {
+            session.health = req.msg.value.health;
             seen(session.node);
             return;
           }
@@ -133,6 +136,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
               throw new FleetgateError("unreachable", `event ${event.seq} could not be stored (${err instanceof Error ? err.message : String(err)}); reconnect and send it again`, undefined, { cause: err });
             }
             seen(session.node);
+            if (outcome.kind !== "duplicate") deps.sessions.delivered(session.node);
             // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
             call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
             if (outcome.kind === "rejected") {

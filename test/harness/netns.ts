@@ -84,6 +84,8 @@ export interface NetnsFleetOptions {
   lostAfter?: string;
   /** More `coord serve` flags. */
   coordinatorArgs?: string[];
+  /** Run the coordinator with its own default heartbeat and lost-after (ignores the two above). */
+  defaultTiming?: boolean;
   /** How long to wait for every agent to be online (default 20 s). */
   onlineTimeoutMs?: number;
 }
@@ -212,7 +214,8 @@ export class NetnsFleet {
   }
 
   async startCoordinator(opts: NetnsFleetOptions): Promise<void> {
-    const args = ["--heartbeat", opts.heartbeat ?? "1s", "--lost-after", opts.lostAfter ?? "5s", ...(opts.coordinatorArgs ?? [])];
+    const timing = opts.defaultTiming ? [] : ["--heartbeat", opts.heartbeat ?? "1s", "--lost-after", opts.lostAfter ?? "5s"];
+    const args = [...timing, ...(opts.coordinatorArgs ?? [])];
     this.coordinator = await startCoordinator(join(this.workDir, "coordinator"), args, `${this.bridgeAddress}:0`);
     const r = await this.coord(["token", "create", "--description", `netns fleet ${this.id}`]);
     if (r.exitCode !== 0) throw new Error(`netns harness: coord token create failed (exit ${r.exitCode}): ${r.stderr}`);

@@ -28,7 +28,7 @@ describe("AgentSessions liveness", () => {
     expect(lost).toEqual([]);
     expect(fleet.awaitNode("n1")).toBe("offline");
     vi.advanceTimersByTime(1);
-    expect(lost).toEqual([["n1", "node n1 lost: not connected for 30 s"]]);
+    expect(lost).toEqual([["n1", "node n1 lost: not heard from for 30 s"]]);
     expect(fleet.awaitNode("n1")).toBe("lost");
   });
 
@@ -44,10 +44,39 @@ describe("AgentSessions liveness", () => {
     expect(fleet.awaitNode("n1")).toBe("online");
   });
 
+  it("counts a cut link from when the node was last heard, not from when its silent stream was dropped", () => {
+    const s = session("n1");
+    fleet.add(s);
+    fleet.heard("n1");
+    vi.advanceTimersByTime(15_000); // three missed heartbeats: the stream is dropped now
+    fleet.remove(s);
+    vi.advanceTimersByTime(14_999);
+    expect(lost).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(lost).toEqual([["n1", "node n1 lost: not heard from for 30 s"]]);
+  });
+
+  it("declares a node that keeps reconnecting without delivering lost, and one that delivers in between not", () => {
+    for (let i = 0; i < 9; i++) {
+      const s = session("n1");
+      fleet.add(s);
+      vi.advanceTimersByTime(1_000);
+      fleet.remove(s);
+    }
+    fleet.delivered("n1");
+    fleet.add(session("n1"));
+    expect(lost).toEqual([]);
+    for (let i = 0; i < 9; i++) {
+      fleet.add(session("n1"));
+      vi.advanceTimersByTime(1_000);
+    }
+    expect(lost).toEqual([["n1", "node n1 lost: connected 10 times in 8.0 s without delivering a result"]]);
+  });
+
   it("starts the clock of a node never seen since start when work first waits for it", () => {
     vi.advanceTimersByTime(120_000);
     expect(fleet.awaitNode("n2")).toBe("offline");
     vi.advanceTimersByTime(30_000);
-    expect(lost).toEqual([["n2", "node n2 lost: not connected for 30 s"]]);
+    expect(lost).toEqual([["n2", "node n2 lost: not heard from for 30 s"]]);
   });
 });
