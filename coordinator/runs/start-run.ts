@@ -7,7 +7,7 @@ import type { ResolvedPlan, StartRunRequest } from "../../shared/gen/fleetgate/v
 import { FleetgateError } from "../../shared/errors.js";
 import type { Plan } from "../../shared/model/plan.js";
 import type { AgentSessions } from "../fleet/sessions.js";
-import { runAttestationFlags } from "../judgement/attestation.js";
+import { runAttestationFlags, type OwnHost } from "../judgement/attestation.js";
 import { dryRunView } from "../sequencer/dry-run.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { checkGating } from "../sequencer/gating.js";
@@ -24,8 +24,8 @@ export interface StartRunDeps {
   db: Db;
   sessions: AgentSessions;
   engine: RunEngine;
-  /** This host's /etc/machine-id: an agent reporting it runs on the coordinator itself. */
-  ownMachineId: string;
+  /** This host's machine-id and boot id: an agent reporting either runs on the coordinator itself. */
+  ownHost: OwnHost;
   /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
   beforeRun?: (plan: Plan) => void;
 }
@@ -96,7 +96,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
       planYaml: req.planYaml,
       suites: { ...req.suites },
       stages: resolved.stages.map((s) => s.id),
-      flags: runAttestationFlags(inRun, deps.ownMachineId),
+      flags: runAttestationFlags(inRun, deps.ownHost),
       createdAt: Date.now(),
       mode: resolved.mode,
       planRevision: revision,

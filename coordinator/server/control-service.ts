@@ -49,7 +49,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
   return {
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
-      const flags = attestationFlags(nodes, deps.ownMachineId);
+      const flags = attestationFlags(nodes, deps.ownHost);
       return create(pb.ListNodesResponseSchema, {
         nodes: nodes.map((n) => ({
           identity: n.identity,

@@ -1,5 +1,5 @@
 // `coord serve`: one gRPC port for agents, the CLI and health checks; state in STATE_DIR.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
@@ -7,7 +7,7 @@ import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Health } from "../../shared/gen/grpc/health/v1/health_pb.js";
 import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
-import { MACHINE_ID_FILE } from "../../shared/identity.js";
+import { BOOT_ID_FILE, MACHINE_ID_FILE } from "../../shared/identity.js";
 import type { Logger } from "../../shared/logging.js";
 import { openDb } from "../store/db.js";
 import { newSecret } from "../store/tokens.js";
@@ -49,9 +49,10 @@ export function ensureAdminToken(stateDir: string): string {
   return token;
 }
 
-function ownMachineId(): string {
+/** A file's trimmed text, or "" when it cannot be read (then that half of the check is skipped). */
+function readId(file: string): string {
   try {
-    return readFileSync(MACHINE_ID_FILE, "utf8").trim();
+    return readFileSync(file, "utf8").trim();
   } catch {
     return "";
   }
@@ -59,6 +60,8 @@ function ownMachineId(): string {
 
 export async function startCoordinator(opts: ServeOptions): Promise<RunningCoordinator> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  // An existing state dir keeps the mode it was made with: whoever reads it administers the coordinator.
+  chmodSync(opts.stateDir, 0o700);
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   const sessions = new AgentSessions(opts.lostAfterMs);
@@ -73,7 +76,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     engine,
     log: opts.log.child({ part: "control" }),
     adminToken,
-    ownMachineId: ownMachineId(),
+    ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
     afterSignoff: (runId: string) => void evidence.record(runId),
   };

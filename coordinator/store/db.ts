@@ -1,13 +1,19 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.js";
 
 export type Db = Database.Database;
 
-/** Opens (creating if needed) the coordinator's SQLite file in WAL mode and migrates it. */
+/**
+ * Opens (creating if needed) the coordinator's SQLite file in WAL mode and migrates it. The file
+ * holds token hashes and every result: 0600, like admin.token (SQLite gives -wal and -shm the
+ * main file's mode).
+ */
 export function openDb(path: string): Db {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("foreign_keys = ON");

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -76,6 +76,11 @@ function doneEvent(seq: number, taskId: string, status: Status, machineId = N1_M
 }
 
 describe("openDb and migrations", () => {
+  it("keeps coord.db readable by its owner only (it holds token hashes and every result)", () => {
+    expect(statSync(join(dir, "state", "coord.db")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "state")).mode & 0o777).toBe(0o700);
+  });
+
   it("applies each migration once and opens an existing file without re-applying or losing rows", () => {
     const path = join(dir, "state", "coord.db");
     seedRun();
