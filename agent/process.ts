@@ -1,11 +1,19 @@
 // Every child process the agent starts goes through here: argv arrays, no shell, bounded
 // output, and a timeout that kills the whole process group, not just the direct child.
 import { execa } from "execa";
+import { decodeTail } from "../shared/model/text-cut.js";
 
-/** Keeps the last `limit` bytes written to it: the end of a log is what explains a failure. */
+/**
+ * Keeps the last `limit` bytes written to it: the end of a log is what explains a failure. Its
+ * text is bounded in UTF-8 bytes too, so output that is not UTF-8 (each byte a 3-byte U+FFFD)
+ * cannot triple on decoding.
+ */
 export class OutputTail {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** Bytes written and no longer kept. */
+  private dropped = 0;
+  /** Output was dropped from the front. */
   truncated = false;
 
   constructor(private readonly limit: number) {}
@@ -19,16 +27,19 @@ export class OutputTail {
       if (head.length <= excess) {
         this.chunks.shift();
         this.size -= head.length;
+        this.dropped += head.length;
       } else {
         this.chunks[0] = head.subarray(excess);
         this.size -= excess;
+        this.dropped += excess;
       }
       this.truncated = true;
     }
   }
 
+  /** The kept end, decoded, within `limit` bytes of UTF-8, led by `[… N bytes cut …]` when cut. */
   text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
+    return decodeTail(Buffer.concat(this.chunks), this.limit, this.dropped);
   }
 }
 
@@ -37,7 +48,7 @@ export interface ProcessRequest {
   cwd?: string;
   env?: Record<string, string>;
   timeoutMs: number;
-  /** Per stream; the tail is kept. */
+  /** Per stream, in bytes of output and of its decoded UTF-8 text; the tail is kept. */
   maxOutputBytes?: number;
   /** Grace between SIGTERM and SIGKILL of the group. */
   killGraceMs?: number;
