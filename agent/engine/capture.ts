@@ -2,10 +2,12 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Capture } from "../../shared/model/check-schema.js";
+import { RESULT_BUDGET } from "../../shared/model/limits.js";
+import { tailWithin, utf8Bytes } from "../../shared/model/text-cut.js";
 import { jsonPath } from "../checks/json-path.js";
 
-/** Captured files are values, not evidence: keep them small. */
-const MAX_FILE_CAPTURE = 64 * 1024;
+/** Captured values are values, not evidence: keep them small (in UTF-8 bytes, as sent). */
+const MAX_VALUE_BYTES = RESULT_BUDGET.capturedValueBytes;
 
 function fromJson(stdout: string, path: string): string {
   let doc: unknown;
@@ -34,8 +36,12 @@ export async function captureValues(capture: Capture, stdout: string, cwd: strin
       else if ("regex" in how) values[name] = fromRegex(stdout, how.regex);
       else {
         const text = await readFile(resolve(cwd ?? ".", how.file), "utf8");
-        values[name] = text.length > MAX_FILE_CAPTURE ? text.slice(-MAX_FILE_CAPTURE) : text;
+        values[name] = tailWithin(text, MAX_VALUE_BYTES);
       }
+      const bytes = utf8Bytes(values[name] as string);
+      // A json or regex value cut short would be wrong where a later step uses it: refuse it
+      // instead. (A file capture takes the end of the file, as it always has.)
+      if (bytes > MAX_VALUE_BYTES) throw new Error(`value is ${bytes} bytes; a captured value may be at most ${MAX_VALUE_BYTES} (capture a narrower part)`);
     } catch (err) {
       throw new Error(`capture ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, type Attempt, type CheckResult, type TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { boundCheckResult } from "../../shared/model/result-bounds.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
@@ -52,8 +53,15 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
   }
 }
 
-/** Runs one check, its `then:` follow-up when it passed, and its captures. */
+/**
+ * Runs one check, its `then:` follow-up when it passed, and its captures. The result is within
+ * RESULT_BUDGET (shared/model/limits.ts) whatever the check printed.
+ */
 export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
+  return boundCheckResult(await buildResult(check, opts)).result;
+}
+
+async function buildResult(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
   const now = opts.now ?? Date.now;
   const started = now();
   const base = { checkId: check.id, kind: check.kind, precondition: check.precondition, startedAtMs: BigInt(started) };

@@ -4,13 +4,19 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { DescMethodBiDiStreaming, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { MAX_GRPC_MESSAGE_BYTES } from "../model/limits.js";
 
-/** Refuse messages above this size on both ends (DESIGN rule 5). */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Refuse messages above this size on both ends (DESIGN rule 5); the limits live in shared/model/limits.ts. */
+export const MAX_MESSAGE_BYTES = MAX_GRPC_MESSAGE_BYTES;
 
+/**
+ * The coordinator's server and every client (agent, CLI) take these: what a client may send is
+ * exactly what the coordinator receives, so an oversize message is refused where it is written,
+ * by the agent that can cut it, and an agent keeps its events under MAX_AGENT_EVENT_BYTES anyway.
+ */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  "grpc.max_receive_message_length": MAX_GRPC_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_GRPC_MESSAGE_BYTES,
   "grpc.keepalive_time_ms": 20_000,
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.keepalive_permit_without_calls": 1,

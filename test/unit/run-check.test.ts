@@ -2,7 +2,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { toBinary } from "@bufbuild/protobuf";
 import { runCheck } from "../../agent/engine/run-check.js";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "../../agent/process.js";
+import { CheckResultSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { MAX_CHECK_RESULT_BYTES, RESULT_BUDGET } from "../../shared/model/limits.js";
 import type { CommandSpec } from "../../shared/model/kinds/command.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedCheck } from "../../shared/model/suite.js";
@@ -111,5 +115,27 @@ describe("runCheck", () => {
     expect(r.precondition).toBe(true);
     expect(r.checkId).toBe("pre");
     expect(r.kind).toBe("command");
+  });
+
+  it("bounds the result of a check printing megabytes that are not UTF-8: tails and summary within budget, the end kept", async () => {
+    const noisy = "head -c 3000000 /dev/zero | tr '\\0' '\\377'; head -c 3000000 /dev/zero | tr '\\0' '\\377' >&2; exit 1";
+    const r = await runCheck(commandCheck("noisy", { argv: ["sh", "-c", noisy] }), { maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES });
+    expect(r.status).toBe(Status.FAILED);
+    expect(toBinary(CheckResultSchema, r).length).toBeLessThanOrEqual(MAX_CHECK_RESULT_BYTES);
+    for (const tail of [r.stdoutTail, r.stderrTail]) {
+      expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(RESULT_BUDGET.outputTailBytes);
+      expect(tail).toMatch(/^\[… \d+ bytes cut …\]\n\uFFFD+$/);
+    }
+    expect(Buffer.byteLength(r.summary)).toBeLessThanOrEqual(RESULT_BUDGET.summaryBytes);
+    expect(r.summary).toMatch(/^expected exit 0, saw 1: /);
+  });
+
+  it("fails a capture whose value is over the captured-value limit instead of cutting it", async () => {
+    const big = RESULT_BUDGET.capturedValueBytes + 1;
+    const check = commandCheck("cap", { argv: ["sh", "-c", `printf 'v='; head -c ${big} /dev/zero | tr '\\0' x`] }, { capture: { v: { regex: "v=(x+)" } } });
+    const r = await runCheck(check, { maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES });
+    expect(r.status).toBe(Status.FAILED);
+    expect(r.summary).toBe(`capture v: value is ${big} bytes; a captured value may be at most ${RESULT_BUDGET.capturedValueBytes} (capture a narrower part)`);
+    expect(r.captured).toEqual({});
   });
 });
