@@ -8,6 +8,7 @@ import type { NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Backoff } from "./backoff.js";
+import { SizeRefusals } from "./event-size.js";
 import type { Credentials } from "./credentials.js";
 import type { Spool } from "./spool.js";
 
@@ -35,9 +36,12 @@ export class AgentConnection {
   private stopped = false;
   private readonly backoff = new Backoff();
   private wake: (() => void) | undefined;
+  /** Every event goes out within the size limit; one refused for its size goes again as an error result. */
+  private readonly sizes: SizeRefusals;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.sizes = new SizeRefusals(opts.log);
   }
 
   /** Runs until stop(); rejects only when the coordinator refuses our credentials for good. */
@@ -45,6 +49,7 @@ export class AgentConnection {
     while (!this.stopped) {
       const error = await this.session();
       if (this.stopped) break;
+      this.sizes.streamEnded(error, this.opts.spool.pending().map((e) => e.seq).filter((seq) => seq <= this.sentUpTo));
       if (error?.code === grpc.status.UNAUTHENTICATED) {
         if (this.opts.credentials.forgetNodeToken()) {
           this.opts.log.warn("node token refused; enrolling again with the enrollment token");
@@ -77,7 +82,7 @@ export class AgentConnection {
     if (!this.stream || !this.registered) return;
     for (const event of this.opts.spool.pending()) {
       if (event.seq <= this.sentUpTo) continue;
-      this.stream.write(create(ConnectRequestSchema, { msg: { case: "event", value: event } }));
+      this.stream.write(create(ConnectRequestSchema, { msg: { case: "event", value: this.sizes.wire(event) } }));
       this.sentUpTo = event.seq;
     }
   }

@@ -8,6 +8,7 @@ import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
 import { killRunningChecks } from "../process.js";
 import type { Spool } from "./spool.js";
+import { fitForSpool } from "./event-size.js";
 import { partition } from "./faults.js";
 import { onTaskReceived, type TaskJournal } from "./task-journal.js";
 import { captureScope, checkSelector } from "./task-options.js";
@@ -156,7 +157,7 @@ export class TaskRunner {
     let status: Status;
     let summary: string;
     const report = (result: CheckResult) => {
-      this.spool.append({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } });
+      this.spool.append(fitForSpool({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } }));
       log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
       this.onEvent();
     };
@@ -198,7 +199,7 @@ export class TaskRunner {
 
   /** Spooled first, journalled second: a crash between the two still finds the done event (onTaskReceived). */
   private finish(task: Task, status: Status, summary: string, log: Logger): void {
-    this.spool.append({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } });
+    this.spool.append(fitForSpool({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } }));
     log.info({ status: statusName(status) }, summary);
     try {
       this.opts.journal.finished(task.taskId);
