@@ -14,6 +14,7 @@ import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { peerAddress, type AgentSession, type AgentSessions } from "../fleet/sessions.js";
 import { watchSilence } from "../fleet/silence.js";
+import { boundIncomingEvent } from "./event-bounds.js";
 
 export interface AgentServiceDeps {
   db: Db;
@@ -126,7 +127,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             return;
           }
           if (req.msg.case === "event") {
-            const event = req.msg.value;
+            const event = boundIncomingEvent(req.msg.value, log);
             let outcome: CommitOutcome;
             try {
               outcome = deps.engine.ingest(session.node, machineId, event);
