@@ -1,12 +1,13 @@
 // Following a run: feed each WatchRun update to the view until the run finishes, and handle
 // Ctrl-C meanwhile (ask, then cancel the run on the coordinator or detach from it). No I/O of its
 // own: the stream, the view, the question and the cancel call are all handed in.
-import type { RunRecord, WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { RunSummary, WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Choice } from "./interrupt.js";
 import type { ProgressView } from "./progress-writer.js";
 
-export type FollowEnd = { kind: "finished"; run: RunRecord } | { kind: "detached" };
+/** How following ended: the run finished (its summary; read the whole run with GetRun), or the user detached. */
+export type FollowEnd = { kind: "finished"; run: RunSummary } | { kind: "detached" };
 
 export interface FollowDeps {
   runId: string;
@@ -23,7 +24,7 @@ export interface FollowDeps {
 }
 
 /**
- * Resolves when the run finishes (with the finished record) or the user detaches. After a cancel
+ * Resolves when the run finishes (with its summary) or the user detaches. After a cancel
  * it keeps following until the coordinator reports the run finished, so the summary shows what
  * was cancelled; one more Ctrl-C then detaches.
  */

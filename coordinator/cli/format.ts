@@ -1,5 +1,5 @@
 // Human output of the coord CLI. Pure: records in, text out.
-import type { NodeInfo, RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { NodeInfo, RunRecord, RunSummary, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { humanDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
 import { Status, statusName } from "../../shared/model/status.js";
@@ -113,25 +113,29 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
   return lines.join("\n");
 }
 
-/** What `coord cancel` (or Ctrl-C, then cancel) stopped: every task the cancel left cancelled. */
-export function formatCancelled(run: RunRecord): string {
-  const cancelled = run.tasks.filter((t) => t.status === Status.CANCELLED);
-  const lines = [`run ${run.runId} (${run.planName}) cancelled: ${cancelled.length} of ${run.tasks.length} tasks will not run`];
+/** What `coord cancel` (or Ctrl-C, then cancel) stopped, as CancelRun answers: the tasks it names, and how many in all. */
+export function formatCancelled(answer: { run?: RunSummary; cancelled: TaskRecord[]; cancelledCount: number; taskCount: number }, runId: string): string {
+  const { run, cancelled, taskCount } = answer;
+  // A coordinator from before cancelled_count sends only the list.
+  const count = Math.max(answer.cancelledCount, cancelled.length);
+  const lines = [`run ${runId} (${run?.planName ?? "?"}) cancelled: ${count} of ${taskCount} tasks will not run`];
   for (const t of cancelled) lines.push(`  ${taskLabel(t)}${t.summary ? `: ${t.summary}` : ""}`);
+  if (count > cancelled.length) lines.push(`  … and ${count - cancelled.length} more: coord show ${runId}`);
   return lines.join("\n");
 }
 
 /** The run list's SCOPE column: `full`, or the names of the overrides (`narrowed:iterations,nodes`). */
-function scopeWord(run: RunRecord): string {
+function scopeWord(run: RunSummary): string {
   const scope = runScope(run);
   return scope.full ? "full" : `narrowed:${[...new Set(scope.overrides.map((o) => o.name))].join(",")}`;
 }
 
-export function formatRunList(runs: RunRecord[]): string {
+/** The run list; each verdict is the coordinator's, reached on the whole run. */
+export function formatRunList(runs: RunSummary[]): string {
   if (!runs.length) return "no runs yet; start one with: coord run all --plan PLAN.yaml";
   const rows = [["RUN", "PLAN", "STAGES", "MODE", "SCOPE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
   for (const r of runs) {
-    const verdict = runOutcome(r.status) === "RUNNING" ? "-" : judgeRun(r).decision;
+    const verdict = runOutcome(r.status) === "RUNNING" ? "-" : r.verdict;
     rows.push([r.runId, r.planName, r.stages.join(","), r.mode || "full", scopeWord(r), new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
   }
   return table(rows);

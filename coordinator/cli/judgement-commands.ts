@@ -2,13 +2,15 @@
 // record a decision, find the last good run, and see what changed since. Formatting is pure.
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { ControlService, RunRecordSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { ControlService, RunSummarySchema, type RunSummary } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { diffRuns, type CheckChange, type RunDiff } from "../judgement/diff.js";
 import type { Acceptance } from "../judgement/signoff-rules.js";
 import { table } from "./format.js";
 import { pairReasons, reasonRecorder, type ReasonToken } from "./reason-pairs.js";
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
+import { listRunSummaries, readRun } from "./run-reads.js";
+import type { ControlClient } from "./client.js";
 
 export type AcceptToken = ReasonToken<"accept-skip" | "accept-override">;
 
@@ -24,7 +26,7 @@ function iso(ms: bigint): string {
   return new Date(Number(ms)).toISOString();
 }
 
-export function formatSignedOff(run: RunRecord): string {
+export function formatSignedOff(run: RunSummary): string {
   const s = run.signoff;
   const lines = [`run ${run.runId} (${run.planName}) signed off by ${s?.by ?? "?"} at ${iso(s?.atMs ?? 0n)}`];
   for (const a of s?.accepted ?? []) lines.push(`  accepted skip ${a.target}: ${a.reason}`);
@@ -32,7 +34,7 @@ export function formatSignedOff(run: RunRecord): string {
   return lines.join("\n");
 }
 
-export function formatKnownGood(runs: RunRecord[], plan?: string): string {
+export function formatKnownGood(runs: RunSummary[], plan?: string): string {
   if (!runs.length) return `no signed-off runs${plan ? ` of plan ${plan}` : ""}; sign a GO run off with: coord signoff RUN --by NAME`;
   const rows = [["RUN", "PLAN", "REVISION", "SIGNED BY", "WHEN", "ACCEPTED SKIPS"]];
   for (const r of runs) {
@@ -75,6 +77,28 @@ export function formatDiff(d: RunDiff): string {
   return lines.join("\n");
 }
 
+/**
+ * Asks the coordinator to sign the run off and returns the signed run's summary. The coordinator
+ * answers only once the sign-off is committed, so an answer naming the signer is the one proof it
+ * was recorded; a refusal records nothing. When the call fails any other way (the coordinator went
+ * away, an internal error), the sign-off may or may not be recorded, and the error says so.
+ */
+export async function requestSignOff(client: ControlClient, runId: string, by: string, accept: Acceptance[], acceptOverrides: Acceptance[]): Promise<RunSummary> {
+  const signed = (list: Acceptance[]) => list.map((a) => ({ ...a, source: "sign-off" }));
+  let run: RunSummary | undefined;
+  try {
+    ({ run } = await client.call(ControlService.method.signOff, { runId, by, accept: signed(accept), acceptOverrides: signed(acceptOverrides) }));
+  } catch (err) {
+    const e = FleetgateError.from(err);
+    if (e.code !== "unreachable" && e.code !== "internal") throw e;
+    throw new FleetgateError(e.code, `${e.message}\nthe sign-off of run ${runId} may have been recorded before this went wrong; see whether it was with: coord known-good`, undefined, { cause: err });
+  }
+  if (!run?.signoff?.by) {
+    throw new FleetgateError("internal", `the coordinator answered the sign-off of run ${runId} without saying who signed it; see whether it was recorded with: coord known-good`);
+  }
+  return run;
+}
+
 export function registerJudgementCommands(program: Command): void {
   // commander keeps each option's values apart; a reason belongs to the flag typed before it.
   const tokens: AcceptToken[] = [];
@@ -88,15 +112,11 @@ export function registerJudgementCommands(program: Command): void {
       .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each followed by its --reason", token("accept-skip"))
       .option("--accept-override <name>", "accept a narrowing of the run by the name on the report's scope line (iterations, nodes, only, tags, with:LEG); repeatable, each followed by its --reason", token("accept-override"))
       .option("--reason <text>", "why the --accept-skip or --accept-override before it is acceptable", token("reason"))
-      .option("--json", "print the signed-off run as JSON"),
+      .option("--json", "print the signed-off run's summary (who, when, what was accepted, the verdict) as JSON"),
   ).action(async (runId: string, flags: ConnectionFlags & { by: string; json?: boolean }) => {
     const { skips, overrides } = pairAcceptances(tokens.splice(0));
-    const signed = (list: Acceptance[]) => list.map((a) => ({ ...a, source: "sign-off" }));
-    const { run } = await withClient(flags, (c) =>
-      c.call(ControlService.method.signOff, { runId, by: flags.by, accept: signed(skips), acceptOverrides: signed(overrides) }),
-    );
-    if (!run) throw new FleetgateError("internal", `the coordinator signed run ${runId} off but sent no run back; check it with: coord show ${runId}`);
-    print(flags.json ? JSON.stringify(toJson(RunRecordSchema, run), null, 2) : formatSignedOff(run));
+    const run = await withClient(flags, (c) => requestSignOff(c, runId, flags.by, skips, overrides));
+    print(flags.json ? JSON.stringify(toJson(RunSummarySchema, run), null, 2) : formatSignedOff(run));
   });
 
   connected(
@@ -107,10 +127,10 @@ export function registerJudgementCommands(program: Command): void {
       .option("--limit <n>", "how many", positiveInt, 20)
       .option("--json", "print JSON"),
   ).action(async (plan: string | undefined, flags: ConnectionFlags & { limit: number; json?: boolean }) => {
-    const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit, planName: plan ?? "", signedOnly: true }));
+    const runs = await withClient(flags, (c) => listRunSummaries(c, { limit: flags.limit, planName: plan ?? "", signedOnly: true }));
     // A coordinator that predates these filters ignores them: never show an unsigned run as good.
     const good = runs.filter((r) => r.signoff?.by && (!plan || r.planName === plan));
-    print(flags.json ? JSON.stringify(good.map((r) => toJson(RunRecordSchema, r)), null, 2) : formatKnownGood(good, plan));
+    print(flags.json ? JSON.stringify(good.map((r) => toJson(RunSummarySchema, r)), null, 2) : formatKnownGood(good, plan));
   });
 
   connected(
@@ -121,8 +141,7 @@ export function registerJudgementCommands(program: Command): void {
       .argument("<run-b>", "the later run")
       .option("--json", "print JSON"),
   ).action(async (runA: string, runB: string, flags: ConnectionFlags & { json?: boolean }) => {
-    const [a, b] = await withClient(flags, (c) => Promise.all([runA, runB].map(async (runId) => (await c.call(ControlService.method.getRun, { runId })).run)));
-    if (!a || !b) throw new FleetgateError("not_found", `no run ${a ? runB : runA}; list them with: coord runs`);
+    const [a, b] = await withClient(flags, (c) => Promise.all([readRun(c, runA), readRun(c, runB)]));
     const d = diffRuns(a, b);
     print(flags.json ? JSON.stringify(d, null, 2) : formatDiff(d));
   });

@@ -2,7 +2,7 @@
 // state, and the state (or one update) becomes lines. The writers in progress-writer.ts only put
 // those lines on a terminal or a pipe.
 import { create } from "@bufbuild/protobuf";
-import { TaskRecordSchema, type CheckUpdate, type RunRecord, type TaskRecord, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { TaskRecordSchema, type CheckUpdate, type RunSummary, type TaskRecord, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusMark, statusName } from "../../shared/model/status.js";
 import { taskTarget } from "../../shared/model/task-names.js";
 import { foldTasks } from "../reports/run-view.js";
@@ -13,7 +13,8 @@ export interface ProgressState {
   tasks: ReadonlyMap<string, TaskRecord>;
   /** The last check reported for each task, by task id. */
   lastCheck: ReadonlyMap<string, { checkId: string; status: Status }>;
-  finished?: RunRecord;
+  /** The run's summary once it ended; the tasks stay as the updates left them. */
+  finished?: RunSummary;
 }
 
 export function emptyProgress(): ProgressState {
@@ -30,7 +31,7 @@ export function applyUpdate(state: ProgressState, update: WatchRunResponse): Pro
     const tasks = state.tasks.has(e.value.taskId) ? state.tasks : new Map(state.tasks).set(e.value.taskId, taskOf(e.value));
     return { ...state, tasks, lastCheck: new Map(state.lastCheck).set(e.value.taskId, { checkId: r.checkId, status: r.status }) };
   }
-  if (e.case === "finished") return { ...state, finished: e.value, tasks: new Map(e.value.tasks.map((t) => [t.taskId, t])) };
+  if (e.case === "finished") return { ...state, finished: e.value };
   return state;
 }
 

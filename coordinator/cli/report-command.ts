@@ -3,11 +3,11 @@
 // the same revision can be passed to judgeRun once the history is at hand.
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { FORMAT_NAMES, REPORT_FORMATS, type ReportFormat } from "../reports/formats.js";
 import { connected, print, withClient, type ConnectionFlags } from "./kit.js";
+import { readRun } from "./run-reads.js";
 
 interface ReportFlags extends ConnectionFlags {
   format: ReportFormat;
@@ -27,8 +27,7 @@ export function registerReportCommand(program: Command): void {
     .addOption(new Option("--format <format>", "md (release notes), html (one self-contained page), junit or ctrf (CI), json (fleetgate.report/v1)").choices(FORMAT_NAMES).default("md"))
     .option("-o, --output <file>", "write to this file instead of stdout")
     .action(async (runId: string, flags: ReportFlags) => {
-      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
-      if (!run) throw new FleetgateError("not_found", `no run ${runId}; list runs with: coord runs`);
+      const run = await withClient(flags, (c) => readRun(c, runId));
       const text = REPORT_FORMATS[flags.format](run, judgeRun(run));
       if (!flags.output) return print(text);
       writeReport(flags.output, text);

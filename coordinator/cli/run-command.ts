@@ -15,6 +15,7 @@ import { formatCancelled, formatRunSummary, verdictExitCode } from "./format.js"
 import { askCancelOrDetach, detachHint, processInterrupts, type Choice } from "./interrupt.js";
 import { LiveView, PlainView, silentView, type ProgressView } from "./progress-writer.js";
 import { startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
+import { readRun } from "./run-reads.js";
 
 export type { RunFlags };
 
@@ -50,8 +51,7 @@ export async function runCommand(client: ControlClient, stages: string[], flags:
 }
 
 export async function watchCommand(client: ControlClient, runId: string, flags: { json?: boolean }): Promise<number> {
-  const { run } = await client.call(ControlService.method.getRun, { runId });
-  if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+  const run = await readRun(client, runId);
   // A finished run has nothing left to follow: its summary, at once.
   if (isTerminal(run.status)) return printEnd(run, flags);
   return follow(client, runId, flags, "coord watch");
@@ -88,8 +88,8 @@ async function follow(client: ControlClient, runId: string, flags: { json?: bool
       interrupts: processInterrupts,
       decide: decide(runId),
       cancel: async () => {
-        const { run } = await client.call(ControlService.method.cancelRun, { runId, reason: `interrupted in ${who} (Ctrl-C)` });
-        return `${run ? formatCancelled(run) : `run ${runId} cancelled`}\nwaiting for the coordinator to report the run finished…`;
+        const answer = await client.call(ControlService.method.cancelRun, { runId, reason: `interrupted in ${who} (Ctrl-C)` });
+        return `${answer.run ? formatCancelled(answer, runId) : `run ${runId} cancelled`}\nwaiting for the coordinator to report the run finished…`;
       },
       note: (text) => process.stderr.write(`${text}\n`),
     });
@@ -98,8 +98,11 @@ async function follow(client: ControlClient, runId: string, flags: { json?: bool
       process.stderr.write(detachHint(runId));
       return EXIT_DETACHED;
     }
+    // The watch ends with the run's summary; the status table and the verdict are read from the
+    // whole run, which can be far larger than one message.
+    const run = await readRun(client, runId);
     if (!flags.json) process.stdout.write("\n");
-    return printEnd(end.run, flags);
+    return printEnd(run, flags);
   } catch (err) {
     view.close();
     // The run lives in the coordinator, not in this process: say how to find it again.

@@ -2,7 +2,7 @@
 // them, stopping them and looking them up.
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { ControlService, RunRecordSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { ControlService, RunRecordSchema, RunSummarySchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { dryRunCommand } from "./dry-run-command.js";
@@ -10,6 +10,7 @@ import { formatCancelled, formatRunList, formatRunSummary, verdictExitCode } fro
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
 import { EXIT_DETACHED, runCommand, watchCommand } from "./run-command.js";
 import { reasonRecorder } from "./reason-pairs.js";
+import { listRunSummaries, readRun } from "./run-reads.js";
 import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-flags.js";
 
 const VERDICT_EXITS = "exit 0 GO, 1 NO-GO, 2 incomplete, 3 bad input, 4 unreachable";
@@ -73,24 +74,23 @@ export function registerRunCommands(program: Command): void {
   connected(program.command("cancel").description("cancel a running run: tasks not finished are cancelled; agents kill the check they are running and start nothing more of it").argument("<run>", "run id"))
     .option("--reason <text>", "why; shown with each cancelled task and in the report")
     .action(async (runId: string, flags: ConnectionFlags & { reason?: string }) => {
-      const { run } = await withClient(flags, (c) => c.call(ControlService.method.cancelRun, { runId, reason: flags.reason ?? "" }));
-      if (!run) throw new FleetgateError("internal", `the coordinator cancelled run ${runId} but sent no record of it; see it with: coord show ${runId}`);
-      print(`${formatCancelled(run)}\nsummary once it has finished: coord show ${runId}`);
+      const answer = await withClient(flags, (c) => c.call(ControlService.method.cancelRun, { runId, reason: flags.reason ?? "" }));
+      if (!answer.run) throw new FleetgateError("internal", `the coordinator cancelled run ${runId} but sent no record of it; see it with: coord show ${runId}`);
+      print(`${formatCancelled(answer, runId)}\nsummary once it has finished: coord show ${runId}`);
     });
 
   connected(program.command("runs").description("list recent runs"))
     .option("--limit <n>", "how many", positiveInt, 20)
-    .option("--json", "print JSON")
+    .option("--json", "print JSON: each run's summary (no tasks; coord show RUN --json has them) with its verdict and reasons")
     .action(async (flags: ConnectionFlags & { limit: number; json?: boolean }) => {
-      const { runs } = await withClient(flags, (c) => c.call(ControlService.method.listRuns, { limit: flags.limit }));
-      print(flags.json ? JSON.stringify(runs.map(runJson), null, 2) : formatRunList(runs));
+      const runs = await withClient(flags, (c) => listRunSummaries(c, { limit: flags.limit }));
+      print(flags.json ? JSON.stringify(runs.map((r) => toJson(RunSummarySchema, r)), null, 2) : formatRunList(runs));
     });
 
   connected(program.command("show").description(`show one run: per stage and node, iterations and status, skips, then the verdict; ${VERDICT_EXITS}`).argument("<run>", "run id"))
     .option("--json", "print JSON")
     .action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
-      const { run } = await withClient(flags, (c) => c.call(ControlService.method.getRun, { runId }));
-      if (!run) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+      const run = await withClient(flags, (c) => readRun(c, runId));
       const judgement = judgeRun(run);
       print(flags.json ? JSON.stringify(runJson(run), null, 2) : formatRunSummary(run, judgement));
       process.exitCode = verdictExitCode(judgement.decision);

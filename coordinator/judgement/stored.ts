@@ -1,21 +1,26 @@
 // The verdict of a stored run: the thin I/O around judgeRun and findFlakes.
 import { create } from "@bufbuild/protobuf";
-import { FlakyCheckSchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FlakyCheckSchema, type RunRecord, type RunSummary } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
 import { listRuns } from "../store/runs.js";
-import { loadRunRecord } from "../store/run-record.js";
+import { loadRunRecord, type LoadOptions } from "../store/run-record.js";
 import { DEFAULT_FLAKE_HISTORY, findFlakes } from "./flakes.js";
+import { runSummary } from "./run-summary.js";
 import type { Flake, Judgement } from "./types.js";
 import { judgeRun } from "./verdict.js";
 
-/** Runs already loaded while answering one request, by id: a run is loaded once however often it is history. */
+/**
+ * Runs already loaded as history while answering one request, by id, without their output: a run
+ * is loaded once however often it is history.
+ */
 export type LoadedRuns = Map<string, RunRecord>;
 
 function loadOnce(db: Db, id: string, loaded: LoadedRuns): RunRecord | undefined {
   let run = loaded.get(id);
   if (!run) {
-    run = loadRunRecord(db, id);
+    // Flakes are judged from check statuses: the history's output is never read.
+    run = loadRunRecord(db, id, { output: false });
     if (run) loaded.set(id, run);
   }
   return run;
@@ -33,8 +38,8 @@ export function loadHistory(db: Db, run: RunRecord, k = DEFAULT_FLAKE_HISTORY, l
 }
 
 /** The run and its flakes against its history, as judgeRun takes them. */
-function loadWithFlakes(db: Db, runId: string, k: number, loaded: LoadedRuns): { run: RunRecord; flakes: Flake[] } | undefined {
-  const run = loadRunRecord(db, runId);
+function loadWithFlakes(db: Db, runId: string, k: number, loaded: LoadedRuns, opts: LoadOptions = {}): { run: RunRecord; flakes: Flake[] } | undefined {
+  const run = loadRunRecord(db, runId, opts);
   if (!run) return undefined;
   const flakes = findFlakes(run, loadHistory(db, run, k, loaded), k);
   run.flakes = flakes.map((f) => create(FlakyCheckSchema, f));
@@ -45,8 +50,17 @@ function loadWithFlakes(db: Db, runId: string, k: number, loaded: LoadedRuns): {
  * The run as the coordinator hands it out: with its flakes, judged against its history, so the
  * CLI, reports, sign-off and evidence bundle all reach the same verdict.
  */
-export function runWithFlakes(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY, loaded: LoadedRuns = new Map()): RunRecord | undefined {
-  return loadWithFlakes(db, runId, k, loaded)?.run;
+export function runWithFlakes(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY, loaded: LoadedRuns = new Map(), opts: LoadOptions = {}): RunRecord | undefined {
+  return loadWithFlakes(db, runId, k, loaded, opts)?.run;
+}
+
+/**
+ * The run's summary and verdict, judged as judgeStored judges it (flakes included) but loaded
+ * without output: what lists, watches, cancel and sign-off answer with, whatever the run's size.
+ */
+export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map()): RunSummary | undefined {
+  const found = loadWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
+  return found && runSummary(found.run, judgeRun(found.run, found.flakes));
 }
 
 /** Loads a run with its flakes and judges it. */

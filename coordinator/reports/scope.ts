@@ -19,7 +19,8 @@ export interface RunScope {
   overrides: ScopeOverride[];
 }
 
-export function runScope(run: RunRecord): RunScope {
+/** Reads only the overrides and the sign-off: a run's summary (RunSummary) has its scope too. */
+export function runScope(run: Pick<RunRecord, "overrides" | "signoff">): RunScope {
   // Accepted exactly when the verdict counts it accepted (judgement/verdict.ts): named by the sign-off.
   const by = run.signoff?.by ?? "";
   const accepted = new Map((run.signoff?.acceptedOverrides ?? []).map((a) => [a.target, a.reason]));

@@ -2,12 +2,12 @@
 // (narrowings of the plan) they accepted.
 // The decision is signoffRefusal's (pure); this file loads, decides and writes in one transaction,
 // so two sign-offs of one run cannot both land.
-import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { RunSummary } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
 import { insertSignoff } from "../store/signoffs.js";
 import { acceptedSkips, signoffRefusal, withSignoff, type Acceptance } from "../judgement/signoff-rules.js";
-import { runWithFlakes } from "../judgement/stored.js";
+import { runWithFlakes, summarizeStored } from "../judgement/stored.js";
 import { judgeRun } from "../judgement/verdict.js";
 
 export interface SignOffInput {
@@ -18,18 +18,23 @@ export interface SignOffInput {
   acceptOverrides?: Acceptance[];
 }
 
-/** Signs `req.runId` off at `now` and returns the run as stored; throws FleetgateError when refused. */
-export function signOff(db: Db, req: SignOffInput, now: number): RunRecord {
+/**
+ * Signs `req.runId` off at `now` and returns the signed run's summary (who, when, what was accepted,
+ * the verdict): small whatever the run's size, so answering can never fail once the sign-off is
+ * committed. Throws FleetgateError when refused, having recorded nothing.
+ */
+export function signOff(db: Db, req: SignOffInput, now: number): RunSummary {
   const by = req.by.trim();
   if (!by) throw new FleetgateError("bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded");
-  return db.transaction((): RunRecord => {
-    const run = runWithFlakes(db, req.runId);
+  return db.transaction((): RunSummary => {
+    // The verdict never reads check output: leave the tails (up to 1 MiB each) in the store.
+    const run = runWithFlakes(db, req.runId, undefined, undefined, { output: false });
     if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
     const overrides = req.acceptOverrides ?? [];
     const judgement = judgeRun(withSignoff(run, by, req.accept, now, overrides), run.flakes);
     const refusal = signoffRefusal(run, judgement, req.accept, overrides);
     if (refusal) throw new FleetgateError(refusal.code, refusal.message);
     insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept), acceptedOverrides: acceptedSkips(overrides) });
-    return runWithFlakes(db, run.runId) as RunRecord;
+    return summarizeStored(db, run.runId) as RunSummary;
   })();
 }

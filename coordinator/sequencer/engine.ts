@@ -20,6 +20,7 @@ import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
+import { summarizeStored } from "../judgement/stored.js";
 
 export interface EngineOptions {
   /** Called once a run has finished and its status is stored (the evidence bundle). */
@@ -266,8 +267,9 @@ export class RunEngine {
       case "run_finished": {
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
-        const record = runWithFlakes(this.db, runId);
-        if (record) this.publish(runId, { event: { case: "finished", value: record } });
+        // The summary, not the record: a run's record can exceed any message size limit.
+        const summary = summarizeStored(this.db, runId);
+        if (summary) this.publish(runId, { event: { case: "finished", value: summary } });
         // After the watchers heard: writing the evidence bundle must not delay the verdict.
         this.opts.onFinished?.(runId);
         return;

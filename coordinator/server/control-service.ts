@@ -4,8 +4,9 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { runPieces } from "../../shared/grpc/run-pieces.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
-import { statusName } from "../../shared/model/status.js";
+import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { listNodes, type NodeRow } from "../store/nodes.js";
 import { attestationFlags } from "../judgement/attestation.js";
@@ -14,7 +15,8 @@ import { createEnrollToken, sameSecret } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { signOff } from "../runs/sign-off.js";
 import { dryRun, startRun, type StartRunDeps } from "../runs/start-run.js";
-import { runWithFlakes } from "../judgement/stored.js";
+import { runWithFlakes, summarizeStored, type LoadedRuns } from "../judgement/stored.js";
+import { loadRunRecord } from "../store/run-record.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 
 export interface ControlServiceDeps extends StartRunDeps {
@@ -31,6 +33,9 @@ export function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): vo
   if (!sameSecret(token, deps.adminToken)) throw new FleetgateError("unauthenticated", "admin token refused; use the one in STATE_DIR/admin.token of this coordinator");
 }
 
+/** Cancelled tasks a CancelRun answer names; the rest are counted (CancelRunResponse). */
+const CANCELLED_LISTED = 100;
+
 /** Wraps a unary handler: auth, then FleetgateError → gRPC status. */
 function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -41,6 +46,41 @@ function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
       if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
       callback(toGrpcError(err) as grpc.ServiceError);
     }
+  };
+}
+
+/** Resolves once grpc-js can take more, or the caller went away (then nothing more is written). */
+function writable(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      resolve();
+    };
+    call.once("drain", done);
+    call.once("cancelled", done);
+  });
+}
+
+/**
+ * Wraps a server-streaming handler: auth, then each message `fn` yields, waiting whenever grpc-js
+ * has enough buffered, then the end; a FleetgateError becomes the call's gRPC status.
+ */
+function streamed<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Iterable<Res>) {
+  return (call: grpc.ServerWritableStream<Req, Res>): void => {
+    void (async () => {
+      try {
+        authorize(deps, call.metadata);
+        for (const msg of fn(call.request)) {
+          if (call.cancelled) return;
+          if (!call.write(msg)) await writable(call);
+        }
+        call.end();
+      } catch (err) {
+        if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
+        call.emit("error", Object.assign(new Error(String(err)), toGrpcError(err)));
+      }
+    })();
   };
 }
 
@@ -83,20 +123,22 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       return create(pb.ResolvePlanResponseSchema, { plan });
     }),
 
-    getRun: unary(deps, (req: pb.GetRunRequest): pb.GetRunResponse => {
+    // The whole run, in pieces when it is larger than one message may be (shared/grpc/run-pieces.ts).
+    getRun: streamed(deps, (req: pb.GetRunRequest): pb.GetRunResponse[] => {
       const run = runWithFlakes(db, req.runId);
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
-      return create(pb.GetRunResponseSchema, { run });
+      return runPieces(run);
     }),
 
-    listRuns: unary(deps, (req: pb.ListRunsRequest): pb.ListRunsResponse => {
+    // Summaries, one a message, each loaded and judged only when its turn comes.
+    listRuns: streamed(deps, function* (req: pb.ListRunsRequest): Generator<pb.ListRunsResponse> {
       const filter = { planName: req.planName || undefined, signedOnly: req.signedOnly };
       // Neighbouring runs are each other's history: load each once for the whole list.
-      const loaded = new Map<string, pb.RunRecord>();
-      const runs = listRuns(db, req.limit > 0 ? req.limit : 20, filter)
-        .map((r) => runWithFlakes(db, r.id, undefined, loaded))
-        .filter((r): r is pb.RunRecord => !!r);
-      return create(pb.ListRunsResponseSchema, { runs });
+      const loaded: LoadedRuns = new Map();
+      for (const r of listRuns(db, req.limit > 0 ? req.limit : 20, filter)) {
+        const run = summarizeStored(db, r.id, loaded);
+        if (run) yield create(pb.ListRunsResponseSchema, { run });
+      }
     }),
 
     cancelRun: unary(deps, (req: pb.CancelRunRequest): pb.CancelRunResponse => {
@@ -107,15 +149,28 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
       deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
       deps.log.info({ run: req.runId, reason: req.reason }, "run cancelled");
-      return create(pb.CancelRunResponseSchema, { run: runWithFlakes(db, req.runId) });
+      const tasks = loadRunRecord(db, req.runId, { output: false })?.tasks ?? [];
+      const cancelled = tasks.filter((t) => t.status === Status.CANCELLED);
+      return create(pb.CancelRunResponseSchema, {
+        run: summarizeStored(db, req.runId),
+        cancelled: cancelled.slice(0, CANCELLED_LISTED).map((t) => ({ ...t, checks: [] })),
+        cancelledCount: cancelled.length,
+        taskCount: tasks.length,
+      });
     }),
 
     signOff: unary(deps, (req: pb.SignOffRequest): pb.SignOffResponse => {
       const pairs = (list: pb.Skip[]) => list.map((s) => ({ target: s.target, reason: s.reason }));
       const [accept, acceptOverrides] = [pairs(req.accept), pairs(req.acceptOverrides)];
       const run = signOff(db, { runId: req.runId, by: req.by, accept, acceptOverrides }, Date.now());
-      deps.log.info({ run: req.runId, by: run.signoff?.by, accepted: accept.map((a) => a.target), overrides: acceptOverrides.map((a) => a.target) }, "run signed off");
-      deps.afterSignoff?.(req.runId);
+      // Committed: from here on nothing may turn the answer into an error, or the CLI would say
+      // the sign-off failed while it is recorded.
+      try {
+        deps.log.info({ run: req.runId, by: run.signoff?.by, accepted: accept.map((a) => a.target), overrides: acceptOverrides.map((a) => a.target) }, "run signed off");
+        deps.afterSignoff?.(req.runId);
+      } catch (err) {
+        deps.log.error({ err, run: req.runId }, "after the sign-off was recorded");
+      }
       return create(pb.SignOffResponseSchema, { run });
     }),
 
@@ -136,15 +191,17 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         };
         deps.engine.updates.on("update", listener);
         call.on("cancelled", () => deps.engine.updates.off("update", listener));
-        const record = runWithFlakes(db, runId);
+        // The replay sends one check result a message, each bounded as the agent sent it.
+        const record = loadRunRecord(db, runId);
         for (const task of record?.tasks ?? []) {
           for (const result of task.checks) {
             call.write(create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } }));
           }
           call.write(create(pb.WatchRunResponseSchema, { event: { case: "task", value: { ...task, checks: [] } } }));
         }
-        if (record && !deps.engine.isActive(runId)) {
-          call.write(create(pb.WatchRunResponseSchema, { event: { case: "finished", value: record } }));
+        const summary = record && !deps.engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
+        if (summary) {
+          call.write(create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }));
           stop();
         }
       } catch (err) {

@@ -46,13 +46,25 @@ function checkFromRow(r: RawCheck): CheckResult {
   });
 }
 
+// Every column of a check result but its output tails, which are by far its largest part.
+const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, c.summary, c.reason, c.hint, c.started_at, c.duration_ms, c.attempts, c.cases_json, c.attempts_json, c.captured_json";
+
+export interface LoadOptions {
+  /**
+   * false: check results come without stdout and stderr tails (each up to 1 MiB). Judging a run,
+   * its flakes or its summary never reads them; a report and the evidence bundle do.
+   */
+  output?: boolean;
+}
+
 /** The whole run as the wire describes it: tasks in plan order, each with its check results. */
-export function loadRunRecord(db: Db, runId: string): RunRecord | undefined {
+export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): RunRecord | undefined {
   const run = getRun(db, runId);
   if (!run) return undefined;
   const raws = db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[];
+  const columns = opts.output === false ? `${CHECK_COLUMNS}, '' AS stdout_tail, '' AS stderr_tail` : "c.*";
   const checks = db
-    .prepare("SELECT c.* FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ? ORDER BY c.precondition DESC, c.started_at, c.rowid")
+    .prepare(`SELECT ${columns} FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ? ORDER BY c.precondition DESC, c.started_at, c.rowid`)
     .all(runId) as RawCheck[];
   const tasks: TaskRecord[] = raws.map((t) =>
     create(TaskRecordSchema, {

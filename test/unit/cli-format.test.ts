@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { formatCancelled, formatRunList, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
 import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
+import { runSummary } from "../../coordinator/judgement/run-summary.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { gateRun, narrowedSignedOff, sampleRun } from "./run-report.fixture.js";
 
@@ -91,8 +92,21 @@ describe("formatRunSummary", () => {
 
 describe("formatCancelled", () => {
   it("names every task the cancel stopped, with where it was", () => {
-    const text = formatCancelled(gateRun());
+    const run = gateRun();
+    const cancelled = run.tasks.filter((t) => t.status === Status.CANCELLED);
+    const text = formatCancelled({ run: runSummary(run, judgeRun(run)), cancelled, cancelledCount: cancelled.length, taskCount: run.tasks.length }, "g1");
     expect(text.split("\n")).toEqual(["run g1 (release) cancelled: 1 of 12 tasks will not run", "  matrix/billing on node-b: cancelled: run cancelled by ops"]);
+  });
+
+  it("counts the cancelled tasks the coordinator did not list, and says where to see them", () => {
+    const run = gateRun();
+    const cancelled = run.tasks.filter((t) => t.status === Status.CANCELLED);
+    const text = formatCancelled({ run: runSummary(run, judgeRun(run)), cancelled, cancelledCount: 250, taskCount: 400 }, "g1");
+    expect(text.split("\n")).toEqual([
+      "run g1 (release) cancelled: 250 of 400 tasks will not run",
+      "  matrix/billing on node-b: cancelled: run cancelled by ops",
+      "  … and 249 more: coord show g1",
+    ]);
   });
 });
 
@@ -109,7 +123,7 @@ describe("formatRunList", () => {
     signed.signoff = create(SignOffSchema, { by: "ana", atMs: 1n });
     const narrowed = narrowedSignedOff(sampleRun());
     narrowed.runId = "r4";
-    const lines = formatRunList([failed, quick, signed, narrowed]).split("\n");
+    const lines = formatRunList([failed, quick, signed, narrowed].map((r) => runSummary(r, judgeRun(r)))).split("\n");
     expect(lines[0]).toMatch(/^RUN\s+PLAN\s+STAGES\s+MODE\s+SCOPE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
     expect(lines[1]).toMatch(/^r1 .* full\s+full .* FAILED\s+NO-GO\s+-$/);
     expect(lines[2]).toMatch(/^r2 .* quick\s+full .* PASSED\s+INCOMPLETE\s+-$/);

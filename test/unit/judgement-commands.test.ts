@@ -1,5 +1,6 @@
 // The judgement commands: pure parts, then the commands over gRPC on loopback against a server
-// that serves SignOff, ListRuns and GetRun from a real SQLite store, as control-service.ts does.
+// that serves SignOff, ListRuns and GetRun from a real SQLite store, as control-service.ts does:
+// GetRun and ListRuns stream (a whole run in pieces, summaries one a message).
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Command } from "commander";
@@ -19,6 +20,10 @@ import { toGrpcError } from "../../shared/grpc/status.js";
 import { serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
 import { run } from "./judgement-runs.js";
+import { runSummary } from "../../coordinator/judgement/run-summary.js";
+import { summarizeStored } from "../../coordinator/judgement/stored.js";
+import { judgeRun } from "../../coordinator/judgement/verdict.js";
+import { runPieces } from "../../shared/grpc/run-pieces.js";
 
 describe("pairAcceptances", () => {
   const t = (flag: AcceptToken["flag"], value: string): AcceptToken => ({ flag, value });
@@ -48,7 +53,7 @@ describe("pairAcceptances", () => {
 describe("formatKnownGood", () => {
   it("lists run, plan, revision, signer, time and accepted skips", () => {
     const signed = run({ runId: "r7", signoff: { by: "alice", atMs: 1_714_560_000_000n, accepted: [{ target: "matrix", reason: "no KVM", source: "sign-off" }] } });
-    expect(formatKnownGood([signed])).toBe(
+    expect(formatKnownGood([runSummary(signed, judgeRun(signed))])).toBe(
       [
         "RUN  PLAN     REVISION  SIGNED BY  WHEN                      ACCEPTED SKIPS",
         "r7   release  rev1      alice      2024-05-01T10:40:00.000Z  matrix (no KVM)",
@@ -77,6 +82,17 @@ describe("coord signoff, known-good and diff over gRPC", () => {
     };
   }
 
+  function streamed<Req, Res>(fn: (req: Req) => Res[]) {
+    return (call: grpc.ServerWritableStream<Req, Res>) => {
+      try {
+        for (const msg of fn(call.request)) call.write(msg);
+        call.end();
+      } catch (err) {
+        call.emit("error", Object.assign(new Error(String(err)), toGrpcError(err)));
+      }
+    };
+  }
+
   function store(id: string, planName: string, http: Status, createdAt: number): void {
     const taskId = `${id}/fleet/n1/1`;
     insertRun(
@@ -100,13 +116,14 @@ describe("coord signoff, known-good and diff over gRPC", () => {
       signOff: unary((req: pb.SignOffRequest) =>
         create(pb.SignOffResponseSchema, { run: signOff(db, { runId: req.runId, by: req.by, accept: req.accept.map((s) => ({ target: s.target, reason: s.reason })) }, 1_714_560_000_000) }),
       ),
-      listRuns: unary((req: pb.ListRunsRequest) =>
-        create(pb.ListRunsResponseSchema, { runs: listRuns(db, req.limit || 20, { planName: req.planName || undefined, signedOnly: req.signedOnly }).map((r) => loadRunRecord(db, r.id) as pb.RunRecord) }),
+      listRuns: streamed((req: pb.ListRunsRequest) =>
+        listRuns(db, req.limit || 20, { planName: req.planName || undefined, signedOnly: req.signedOnly }).map((r) => create(pb.ListRunsResponseSchema, { run: summarizeStored(db, r.id) })),
       ),
-      getRun: unary((req: pb.GetRunRequest) => {
+      getRun: streamed((req: pb.GetRunRequest) => {
         const r = loadRunRecord(db, req.runId);
         if (!r) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
-        return create(pb.GetRunResponseSchema, { run: r });
+        // Small pieces, so the CLI joins several even for these small runs.
+        return runPieces(r, 64);
       }),
     });
     const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiLiAQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2USDAoEbW9kZRgEIAEoCRIpCglvdmVycmlkZXMYBSADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSIQoFc2tpcHMYBiADKAsyEi5mbGVldGdhdGUudjEuU2tpcBISCgp1bnNpZ25hYmxlGAcgAygJEg8KB3JlZnVzYWwYCCABKAkivAMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcSEwoLc2tpcF9yZWFzb24YDyABKAkiZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIp4BChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASKwoIZmluaXNoZWQYAyABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSABCBwoFZXZlbnQigQEKC0NoZWNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhAKCHN0YWdlX2lkGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIpCgZyZXN1bHQYBSABKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQirQIKClRhc2tSZWNvcmQSDwoHdGFza19pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEiQKBnN0YXR1cxgFIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgGIAEoCRIpCgZjaGVja3MYByADKAsyGS5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQSFQoNc3RhcnRlZF9hdF9tcxgIIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgJIAEoAxISCgpzdGFnZV9raW5kGAogASgJEg8KB3N0ZXBfaWQYCyABKAkSDAoEcm9sZRgMIAEoCRISCgpzdWl0ZV9wYXRoGA0gASgJIqwECglSdW5SZWNvcmQSDgoGcnVuX2lkGAEgASgJEhEKCXBsYW5fbmFtZRgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMSFgoOZmluaXNoZWRfYXRfbXMYBSABKAMSDgoGc3RhZ2VzGAYgAygJEicKBXRhc2tzGAcgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSGQoRYXR0ZXN0YXRpb25fZmxhZ3MYCCADKAkSEQoJcGxhbl9wYXRoGAkgASgJEgwKBG1vZGUYCiABKAkSIQoFc2tpcHMYCyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIVCg1wbGFuX3JldmlzaW9uGAwgASgJEikKCGJpbmRpbmdzGA0gAygLMhcuZmxlZXRnYXRlLnYxLkJvdW5kUm9sZRIpCgVub2RlcxgOIAMoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSJgoHc2lnbm9mZhgPIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEhEKCXdpdGhfbGVncxgQIAMoCRISCgp1bnNpZ25hYmxlGBEgAygJEigKBmZsYWtlcxgSIAMoCzIYLmZsZWV0Z2F0ZS52MS5GbGFreUNoZWNrEikKCW92ZXJyaWRlcxgTIAMoCzIWLmZsZWV0Z2F0ZS52MS5PdmVycmlkZSIoCghPdmVycmlkZRIMCgRuYW1lGAEgASgJEg4KBmRldGFpbBgCIAEoCSJuCgpGbGFreUNoZWNrEhAKCHN0YWdlX2lkGAEgASgJEgwKBG5vZGUYAiABKAkSEAoIY2hlY2tfaWQYAyABKAkSDgoGcGFzc2VkGAQgASgFEg0KBXRvdGFsGAUgASgFEg8KB3J1bl9pZHMYBiADKAkiOQoJQm91bmRSb2xlEhAKCHN0YWdlX2lkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCSJ6CgdTaWduT2ZmEgoKAmJ5GAEgASgJEg0KBWF0X21zGAIgASgDEiQKCGFjY2VwdGVkGAMgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASLgoSYWNjZXB0ZWRfb3ZlcnJpZGVzGAQgAygLMhIuZmxlZXRnYXRlLnYxLlNraXAiHwoNR2V0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiNgoOR2V0UnVuUmVzcG9uc2USJAoDcnVuGAEgASgLMhcuZmxlZXRnYXRlLnYxLlJ1blJlY29yZCJICg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKAUSEQoJcGxhbl9uYW1lGAIgASgJEhMKC3NpZ25lZF9vbmx5GAMgASgIIjkKEExpc3RSdW5zUmVzcG9uc2USJQoEcnVucxgBIAMoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmQiPgoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjsKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAyIyChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOQoRQ2FuY2VsUnVuUmVzcG9uc2USJAoDcnVuGAEgASgLMhcuZmxlZXRnYXRlLnYxLlJ1blJlY29yZCJ+Cg5TaWduT2ZmUmVxdWVzdBIOCgZydW5faWQYASABKAkSCgoCYnkYAiABKAkSIgoGYWNjZXB0GAMgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASLAoQYWNjZXB0X292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIjcKD1NpZ25PZmZSZXNwb25zZRIkCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkIicKFUV4cG9ydEV2aWRlbmNlUmVxdWVzdBIOCgZydW5faWQYASABKAkiNwoWRXhwb3J0RXZpZGVuY2VSZXNwb25zZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUyowYKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESQwoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2USSQoITGlzdFJ1bnMSHS5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVzcG9uc2USUgoLQ3JlYXRlVG9rZW4SIC5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiEuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USTAoJQ2FuY2VsUnVuEh4uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlcXVlc3QaHy5mbGVldGdhdGUudjEuQ2FuY2VsUnVuUmVzcG9uc2USRgoHU2lnbk9mZhIcLmZsZWV0Z2F0ZS52MS5TaWduT2ZmUmVxdWVzdBodLmZsZWV0Z2F0ZS52MS5TaWduT2ZmUmVzcG9uc2USXQoORXhwb3J0RXZpZGVuY2USIy5mbGVldGdhdGUudjEuRXhwb3J0RXZpZGVuY2VSZXF1ZXN0GiQuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVzcG9uc2UwAWIGcHJvdG8z", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIocBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJIhIKEExpc3ROb2Rlc1JlcXVlc3QiOgoRTGlzdE5vZGVzUmVzcG9uc2USJQoFbm9kZXMYASADKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiLiAQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2USDAoEbW9kZRgEIAEoCRIpCglvdmVycmlkZXMYBSADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSIQoFc2tpcHMYBiADKAsyEi5mbGVldGdhdGUudjEuU2tpcBISCgp1bnNpZ25hYmxlGAcgAygJEg8KB3JlZnVzYWwYCCABKAkivAMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcSEwoLc2tpcF9yZWFzb24YDyABKAkiZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIqUBChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASLAoIZmluaXNoZWQYBCABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeUgAQgcKBWV2ZW50SgQIAxAEIoEBCgtDaGVja1VwZGF0ZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSKQoGcmVzdWx0GAUgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0Iq0CCgpUYXNrUmVjb3JkEg8KB3Rhc2tfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIkCgZzdGF0dXMYBSABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB3N1bW1hcnkYBiABKAkSKQoGY2hlY2tzGAcgAygLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0EhUKDXN0YXJ0ZWRfYXRfbXMYCCABKAMSFgoOZmluaXNoZWRfYXRfbXMYCSABKAMSEgoKc3RhZ2Vfa2luZBgKIAEoCRIPCgdzdGVwX2lkGAsgASgJEgwKBHJvbGUYDCABKAkSEgoKc3VpdGVfcGF0aBgNIAEoCSKsBAoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCRIMCgRtb2RlGAogASgJEiEKBXNraXBzGAsgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASFQoNcGxhbl9yZXZpc2lvbhgMIAEoCRIpCghiaW5kaW5ncxgNIAMoCzIXLmZsZWV0Z2F0ZS52MS5Cb3VuZFJvbGUSKQoFbm9kZXMYDiADKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5EiYKB3NpZ25vZmYYDyABKAsyFS5mbGVldGdhdGUudjEuU2lnbk9mZhIRCgl3aXRoX2xlZ3MYECADKAkSEgoKdW5zaWduYWJsZRgRIAMoCRIoCgZmbGFrZXMYEiADKAsyGC5mbGVldGdhdGUudjEuRmxha3lDaGVjaxIpCglvdmVycmlkZXMYEyADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUiKAoIT3ZlcnJpZGUSDAoEbmFtZRgBIAEoCRIOCgZkZXRhaWwYAiABKAkibgoKRmxha3lDaGVjaxIQCghzdGFnZV9pZBgBIAEoCRIMCgRub2RlGAIgASgJEhAKCGNoZWNrX2lkGAMgASgJEg4KBnBhc3NlZBgEIAEoBRINCgV0b3RhbBgFIAEoBRIPCgdydW5faWRzGAYgAygJIjkKCUJvdW5kUm9sZRIQCghzdGFnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkiegoHU2lnbk9mZhIKCgJieRgBIAEoCRINCgVhdF9tcxgCIAEoAxIkCghhY2NlcHRlZBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEi4KEmFjY2VwdGVkX292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJImsKDkdldFJ1blJlc3BvbnNlEiYKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIABITCglydW5fcGllY2UYAiABKAxIABIRCglydW5fYnl0ZXMYAyABKARCCQoHY29udGVudCLBAgoKUnVuU3VtbWFyeRIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEhEKCXBsYW5fcGF0aBgDIAEoCRIkCgZzdGF0dXMYBCABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSFgoOZmluaXNoZWRfYXRfbXMYBiABKAMSDgoGc3RhZ2VzGAcgAygJEgwKBG1vZGUYCCABKAkSFQoNcGxhbl9yZXZpc2lvbhgJIAEoCRIpCglvdmVycmlkZXMYCiADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSJgoHc2lnbm9mZhgLIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEg8KB3ZlcmRpY3QYDCABKAkSDwoHcmVhc29ucxgNIAMoCSJICg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKAUSEQoJcGxhbl9uYW1lGAIgASgJEhMKC3NpZ25lZF9vbmx5GAMgASgIIj8KEExpc3RSdW5zUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiPgoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjsKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAyIyChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkimgEKEUNhbmNlbFJ1blJlc3BvbnNlEiUKA3J1bhgCIAEoCzIYLmZsZWV0Z2F0ZS52MS5SdW5TdW1tYXJ5EisKCWNhbmNlbGxlZBgDIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhIKCnRhc2tfY291bnQYBCABKAUSFwoPY2FuY2VsbGVkX2NvdW50GAUgASgFSgQIARACIn4KDlNpZ25PZmZSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIKCgJieRgCIAEoCRIiCgZhY2NlcHQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIsChBhY2NlcHRfb3ZlcnJpZGVzGAQgAygLMhIuZmxlZXRnYXRlLnYxLlNraXAiPgoPU2lnbk9mZlJlc3BvbnNlEiUKA3J1bhgCIAEoCzIYLmZsZWV0Z2F0ZS52MS5SdW5TdW1tYXJ5SgQIARACIicKFUV4cG9ydEV2aWRlbmNlUmVxdWVzdBIOCgZydW5faWQYASABKAkiNwoWRXhwb3J0RXZpZGVuY2VSZXNwb25zZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUypwYKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESRQoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2UwARJLCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZTABElIKC0NyZWF0ZVRva2VuEiAuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkYKB1NpZ25PZmYSHC5mbGVldGdhdGUudjEuU2lnbk9mZlJlcXVlc3QaHS5mbGVldGdhdGUudjEuU2lnbk9mZlJlc3BvbnNlEl0KDkV4cG9ydEV2aWRlbmNlEiMuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVxdWVzdBokLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlc3BvbnNlMAFiBnByb3RvMw", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -791,9 +791,11 @@ export type WatchRunResponse = Message<"fleetgate.v1.WatchRunResponse"> & {
     case: "check";
   } | {
     /**
-     * @generated from field: fleetgate.v1.RunRecord finished = 3;
+     * The run has ended: its summary and verdict. The whole run is read with GetRun.
+     *
+     * @generated from field: fleetgate.v1.RunSummary finished = 4;
      */
-    value: RunRecord;
+    value: RunSummary;
     case: "finished";
   } | { case: undefined; value?: undefined };
 };
@@ -1210,13 +1212,37 @@ export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 26);
 
 /**
+ * Either one message carrying `run`, or consecutive messages each carrying the next piece of the
+ * run's encoded RunRecord (protobuf binary, at most 1 MiB a piece): the receiver concatenates the
+ * pieces, checks their length against run_bytes and decodes one RunRecord.
+ *
  * @generated from message fleetgate.v1.GetRunResponse
  */
 export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
   /**
-   * @generated from field: fleetgate.v1.RunRecord run = 1;
+   * @generated from oneof fleetgate.v1.GetRunResponse.content
    */
-  run?: RunRecord | undefined;
+  content: {
+    /**
+     * @generated from field: fleetgate.v1.RunRecord run = 1;
+     */
+    value: RunRecord;
+    case: "run";
+  } | {
+    /**
+     * @generated from field: bytes run_piece = 2;
+     */
+    value: Uint8Array;
+    case: "runPiece";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * With run_piece: the encoded record's whole length, so a stream cut short is refused rather
+   * than decoded into a run with tasks missing.
+   *
+   * @generated from field: uint64 run_bytes = 3;
+   */
+  runBytes: bigint;
 };
 
 /**
@@ -1225,6 +1251,96 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 27);
+
+/**
+ * A run without its tasks, output or node identities, and the verdict the coordinator reached on
+ * the whole of it (flakes included): what run lists, the end of a watch, cancel and sign-off
+ * answer with. Small whatever the run's size.
+ *
+ * @generated from message fleetgate.v1.RunSummary
+ */
+export type RunSummary = Message<"fleetgate.v1.RunSummary"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string plan_name = 2;
+   */
+  planName: string;
+
+  /**
+   * @generated from field: string plan_path = 3;
+   */
+  planPath: string;
+
+  /**
+   * @generated from field: fleetgate.v1.Status status = 4;
+   */
+  status: Status;
+
+  /**
+   * @generated from field: int64 started_at_ms = 5;
+   */
+  startedAtMs: bigint;
+
+  /**
+   * @generated from field: int64 finished_at_ms = 6;
+   */
+  finishedAtMs: bigint;
+
+  /**
+   * @generated from field: repeated string stages = 7;
+   */
+  stages: string[];
+
+  /**
+   * "full" or "quick".
+   *
+   * @generated from field: string mode = 8;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: string plan_revision = 9;
+   */
+  planRevision: string;
+
+  /**
+   * As RunRecord.overrides: how the run is narrower than its plan.
+   *
+   * @generated from field: repeated fleetgate.v1.Override overrides = 10;
+   */
+  overrides: Override[];
+
+  /**
+   * @generated from field: fleetgate.v1.SignOff signoff = 11;
+   */
+  signoff?: SignOff | undefined;
+
+  /**
+   * "GO", "NO-GO" or "INCOMPLETE" (a run still running is INCOMPLETE).
+   *
+   * @generated from field: string verdict = 12;
+   */
+  verdict: string;
+
+  /**
+   * Each reason the run is not GO, up to 64 KiB of them; then one last line saying how many more
+   * there are (every one: GetRun, `coord show`).
+   *
+   * @generated from field: repeated string reasons = 13;
+   */
+  reasons: string[];
+};
+
+/**
+ * Describes the message fleetgate.v1.RunSummary.
+ * Use `create(RunSummarySchema)` to create a new message.
+ */
+export const RunSummarySchema: GenMessage<RunSummary> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 28);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -1255,16 +1371,18 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 28);
+  messageDesc(file_fleetgate_v1_control, 29);
 
 /**
+ * One run a message.
+ *
  * @generated from message fleetgate.v1.ListRunsResponse
  */
 export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
   /**
-   * @generated from field: repeated fleetgate.v1.RunRecord runs = 1;
+   * @generated from field: fleetgate.v1.RunSummary run = 2;
    */
-  runs: RunRecord[];
+  run?: RunSummary | undefined;
 };
 
 /**
@@ -1272,7 +1390,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 29);
+  messageDesc(file_fleetgate_v1_control, 30);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -1294,7 +1412,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 30);
+  messageDesc(file_fleetgate_v1_control, 31);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -1316,7 +1434,7 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 31);
+  messageDesc(file_fleetgate_v1_control, 32);
 
 /**
  * @generated from message fleetgate.v1.CancelRunRequest
@@ -1338,16 +1456,37 @@ export type CancelRunRequest = Message<"fleetgate.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 32);
+  messageDesc(file_fleetgate_v1_control, 33);
 
 /**
  * @generated from message fleetgate.v1.CancelRunResponse
  */
 export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
   /**
-   * @generated from field: fleetgate.v1.RunRecord run = 1;
+   * @generated from field: fleetgate.v1.RunSummary run = 2;
    */
-  run?: RunRecord | undefined;
+  run?: RunSummary | undefined;
+
+  /**
+   * The first 100 tasks the cancel left cancelled, without check results.
+   *
+   * @generated from field: repeated fleetgate.v1.TaskRecord cancelled = 3;
+   */
+  cancelled: TaskRecord[];
+
+  /**
+   * How many tasks the run has.
+   *
+   * @generated from field: int32 task_count = 4;
+   */
+  taskCount: number;
+
+  /**
+   * How many tasks the cancel left cancelled, listed or not.
+   *
+   * @generated from field: int32 cancelled_count = 5;
+   */
+  cancelledCount: number;
 };
 
 /**
@@ -1355,7 +1494,7 @@ export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 33);
+  messageDesc(file_fleetgate_v1_control, 34);
 
 /**
  * @generated from message fleetgate.v1.SignOffRequest
@@ -1389,16 +1528,18 @@ export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
  * Use `create(SignOffRequestSchema)` to create a new message.
  */
 export const SignOffRequestSchema: GenMessage<SignOffRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 34);
+  messageDesc(file_fleetgate_v1_control, 35);
 
 /**
  * @generated from message fleetgate.v1.SignOffResponse
  */
 export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
   /**
-   * @generated from field: fleetgate.v1.RunRecord run = 1;
+   * The run as signed off: who, when and what they accepted (signoff), and its verdict.
+   *
+   * @generated from field: fleetgate.v1.RunSummary run = 2;
    */
-  run?: RunRecord | undefined;
+  run?: RunSummary | undefined;
 };
 
 /**
@@ -1406,7 +1547,7 @@ export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
  * Use `create(SignOffResponseSchema)` to create a new message.
  */
 export const SignOffResponseSchema: GenMessage<SignOffResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 35);
+  messageDesc(file_fleetgate_v1_control, 36);
 
 /**
  * @generated from message fleetgate.v1.ExportEvidenceRequest
@@ -1423,7 +1564,7 @@ export type ExportEvidenceRequest = Message<"fleetgate.v1.ExportEvidenceRequest"
  * Use `create(ExportEvidenceRequestSchema)` to create a new message.
  */
 export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 36);
+  messageDesc(file_fleetgate_v1_control, 37);
 
 /**
  * One file of an evidence bundle, path relative to the bundle's root. A file larger than 1 MiB
@@ -1448,7 +1589,7 @@ export type ExportEvidenceResponse = Message<"fleetgate.v1.ExportEvidenceRespons
  * Use `create(ExportEvidenceResponseSchema)` to create a new message.
  */
 export const ExportEvidenceResponseSchema: GenMessage<ExportEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 37);
+  messageDesc(file_fleetgate_v1_control, 38);
 
 /**
  * @generated from enum fleetgate.v1.ExclusionReason
@@ -1534,7 +1675,8 @@ export const ControlService: GenService<{
     output: typeof ResolvePlanResponseSchema;
   },
   /**
-   * Replays what happened so far, then follows the run until it ends.
+   * Replays what happened so far, then follows the run until it ends; the end is the run's
+   * summary, never the whole record (read that with GetRun).
    *
    * @generated from rpc fleetgate.v1.ControlService.WatchRun
    */
@@ -1544,18 +1686,24 @@ export const ControlService: GenService<{
     output: typeof WatchRunResponseSchema;
   },
   /**
+   * The whole run, streamed: a stored run can be far larger than one message may be (every check
+   * keeps up to 1 MiB of output per stream). A run that fits comes as one message, as when this
+   * call was unary; a larger one as its encoded record in pieces (GetRunResponse).
+   *
    * @generated from rpc fleetgate.v1.ControlService.GetRun
    */
   getRun: {
-    methodKind: "unary";
+    methodKind: "server_streaming";
     input: typeof GetRunRequestSchema;
     output: typeof GetRunResponseSchema;
   },
   /**
+   * Recent runs, newest first, one summary a message: no tasks and no output, the verdict included.
+   *
    * @generated from rpc fleetgate.v1.ControlService.ListRuns
    */
   listRuns: {
-    methodKind: "unary";
+    methodKind: "server_streaming";
     input: typeof ListRunsRequestSchema;
     output: typeof ListRunsResponseSchema;
   },
