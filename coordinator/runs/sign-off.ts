@@ -27,7 +27,7 @@ export function signOff(db: Db, req: SignOffInput, now: number): RunSummary {
   const by = req.by.trim();
   if (!by) throw new FleetgateError("bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded");
   return db.transaction((): RunSummary => {
-    // The verdict never reads check output: leave the tails (up to 1 MiB each) in the store.
+    // The verdict never reads check output: leave the tails in the store.
     const run = runWithFlakes(db, req.runId, undefined, undefined, { output: false });
     if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
     const overrides = req.acceptOverrides ?? [];

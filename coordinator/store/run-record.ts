@@ -51,7 +51,7 @@ const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, 
 
 export interface LoadOptions {
   /**
-   * false: check results come without stdout and stderr tails (each up to 1 MiB). Judging a run,
+   * false: check results come without stdout and stderr tails, the bulk of a result. Judging a run,
    * its flakes or its summary never reads them; a report and the evidence bundle do.
    */
   output?: boolean;

@@ -1,5 +1,5 @@
 // A stored run over the wire in bounded messages (GetRun). A run's record grows with its output —
-// every check keeps up to 1 MiB per stream — so it can be larger than any message size limit:
+// every check result keeps tails of both streams — so it can be larger than any message size limit:
 // the coordinator encodes it once and sends the bytes in pieces, and the CLI joins them back into
 // the same RunRecord, so reports stay pure functions of a whole run. Pure.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";

@@ -1686,9 +1686,9 @@ export const ControlService: GenService<{
     output: typeof WatchRunResponseSchema;
   },
   /**
-   * The whole run, streamed: a stored run can be far larger than one message may be (every check
-   * keeps up to 1 MiB of output per stream). A run that fits comes as one message, as when this
-   * call was unary; a larger one as its encoded record in pieces (GetRunResponse).
+   * The whole run, streamed: a stored run can be far larger than one message may be (it grows with
+   * every check's output tails). A run that fits comes as one message, as when this call was
+   * unary; a larger one as its encoded record in pieces (GetRunResponse).
    *
    * @generated from rpc fleetgate.v1.ControlService.GetRun
    */
