@@ -15,6 +15,18 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n");
 }
 
+/** A connected node that cannot record results is `degraded`: online, yet every task sent to it ends in error. */
+function nodeStatus(n: NodeInfo): string {
+  if (!n.online) return "offline";
+  return n.health?.degraded ? "degraded" : "online";
+}
+
+/** Attestation flags, then what the agent says of itself: why it is degraded, what it repaired. */
+function nodeFlags(n: NodeInfo): string[] {
+  const health = n.online ? n.health : undefined;
+  return [...n.flags, ...(health?.degraded ? [`degraded: ${health.degraded}`] : []), ...(health?.warnings ?? [])];
+}
+
 export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
   if (!nodes.length) return "no nodes registered; start an agent with: fleetgate-agent run --coordinator HOST:PORT --token $(coord token create)";
   const rows = [["NAME", "ROLE", "STATUS", "LAST SEEN", "MACHINE-ID", "HOSTNAME", "LABELS", "FLAGS"]];
@@ -23,12 +35,12 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
     rows.push([
       id?.name ?? "",
       id?.labels.role ?? "-",
-      n.online ? "online" : "offline",
+      nodeStatus(n),
       n.online ? "now" : `${humanDuration(now - Number(n.lastSeenMs))} ago`,
       (id?.machineId ?? "").slice(0, 12),
       id?.hostname ?? "",
       formatLabels(id?.labels ?? {}) || "-",
-      n.flags.join("; ") || "-",
+      nodeFlags(n).join("; ") || "-",
     ]);
   }
   return table(rows);

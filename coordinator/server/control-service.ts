@@ -94,6 +94,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         nodes: nodes.map((n) => ({
           identity: n.identity,
           online: deps.sessions.isOnline(n.identity.name),
+          health: deps.sessions.healthOf(n.identity.name),
           lastSeenMs: BigInt(n.lastSeen),
           registeredAtMs: BigInt(n.registeredAt),
           flags: flags.get(n.identity.name) ?? [],

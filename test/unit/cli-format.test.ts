@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { formatCancelled, formatRunList, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
-import { SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { formatCancelled, formatNodes, formatRunList, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
+import { NodeInfoSchema, SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { runSummary } from "../../coordinator/judgement/run-summary.js";
 import { Status, statusName } from "../../shared/model/status.js";
@@ -18,6 +18,26 @@ describe("verdictExitCode", () => {
     "reads a $name run as INCOMPLETE",
     ({ s }) => expect(runOutcome(s)).toBe("INCOMPLETE"),
   );
+});
+
+describe("formatNodes", () => {
+  const node = (name: string, online: boolean, health?: { degraded?: string; warnings?: string[] }) =>
+    create(NodeInfoSchema, { identity: { name, machineId: "0123456789abcdef0123456789abcdef", hostname: name, labels: { role: "fleet" } }, online, lastSeenMs: 0n, health });
+
+  it("shows a connected node that cannot record results as degraded, with why, and what its agent repaired", () => {
+    const degraded = "spool unwritable: EROFS: read-only file system, open '/var/lib/fleetgate-agent/spool/seg-000000000001.log'; the node cannot record results";
+    const repaired = "spool: /var/lib/fleetgate-agent/spool/seg-000000000003.log: torn record at offset 4096 (100 bytes to the end of the file: a write cut short by a crash) dropped; the records before it are kept";
+    const lines = formatNodes([node("a", true, { degraded }), node("b", true, { warnings: [repaired] }), node("c", true)], 0).split("\n");
+    expect(lines[1]).toMatch(new RegExp(`^a\\s+fleet\\s+degraded\\s+now\\s+.*  degraded: ${degraded.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+    expect(lines[2]).toMatch(/^b\s+fleet\s+online\s+now\s/);
+    expect(lines[2]?.endsWith(`  ${repaired}`)).toBe(true);
+    expect(lines[3]).toMatch(/^c\s+fleet\s+online\s+now\s.*\s-$/);
+  });
+
+  it("shows an offline node as offline whatever its agent last said", () => {
+    const [, row] = formatNodes([node("a", false, { degraded: "spool unwritable" })], 60_000).split("\n");
+    expect(row).toMatch(/^a\s+fleet\s+offline\s+1 min ago\s.*\s-$/);
+  });
 });
 
 describe("formatRunSummary", () => {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/common.proto.
  */
 export const file_fleetgate_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJKukBCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEgoOU1RBVFVTX1BFTkRJTkcQARISCg5TVEFUVVNfUlVOTklORxACEhEKDVNUQVRVU19QQVNTRUQQAxIRCg1TVEFUVVNfRkFJTEVEEAQSFAoQU1RBVFVTX05PVF9SRUFEWRAFEhIKDlNUQVRVU19TS0lQUEVEEAYSDwoLU1RBVFVTX0xPU1QQBxIQCgxTVEFUVVNfRVJST1IQCBIUChBTVEFUVVNfQ0FOQ0VMTEVEEAkSFgoSU1RBVFVTX0lOVEVSUlVQVEVEEApiBnByb3RvMw");
+  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIjEKC0FnZW50SGVhbHRoEhAKCGRlZ3JhZGVkGAEgASgJEhAKCHdhcm5pbmdzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJKukBCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEgoOU1RBVFVTX1BFTkRJTkcQARISCg5TVEFUVVNfUlVOTklORxACEhEKDVNUQVRVU19QQVNTRUQQAxIRCg1TVEFUVVNfRkFJTEVEEAQSFAoQU1RBVFVTX05PVF9SRUFEWRAFEhIKDlNUQVRVU19TS0lQUEVEEAYSDwoLU1RBVFVTX0xPU1QQBxIQCgxTVEFUVVNfRVJST1IQCBIUChBTVEFUVVNfQ0FOQ0VMTEVEEAkSFgoSU1RBVFVTX0lOVEVSUlVQVEVEEApiBnByb3RvMw");
 
 /**
  * Who a node is. Sent by the agent in its hello and stored in the roster.
@@ -104,6 +104,37 @@ export const TailscaleIdentitySchema: GenMessage<TailscaleIdentity> = /*@__PURE_
   messageDesc(file_fleetgate_v1_common, 1);
 
 /**
+ * How an agent is doing, beyond who it is: sent in its hello and with every heartbeat, shown by
+ * `coord nodes`. Kept while the agent is connected; not stored.
+ *
+ * @generated from message fleetgate.v1.AgentHealth
+ */
+export type AgentHealth = Message<"fleetgate.v1.AgentHealth"> & {
+  /**
+   * Why the node cannot take tasks now, e.g. "spool unwritable: EROFS: read-only file system …;
+   * the node cannot record results". Empty when it can. Tasks sent meanwhile end as errors.
+   *
+   * @generated from field: string degraded = 1;
+   */
+  degraded: string;
+
+  /**
+   * Problems the agent found and dealt with that an operator should know of, e.g. a damaged spool
+   * record dropped at start (file and offset). A few, each one line.
+   *
+   * @generated from field: repeated string warnings = 2;
+   */
+  warnings: string[];
+};
+
+/**
+ * Describes the message fleetgate.v1.AgentHealth.
+ * Use `create(AgentHealthSchema)` to create a new message.
+ */
+export const AgentHealthSchema: GenMessage<AgentHealth> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 2);
+
+/**
  * The host that produced a result; checked against the node it claims to be.
  *
  * @generated from message fleetgate.v1.Origin
@@ -130,7 +161,7 @@ export type Origin = Message<"fleetgate.v1.Origin"> & {
  * Use `create(OriginSchema)` to create a new message.
  */
 export const OriginSchema: GenMessage<Origin> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 2);
+  messageDesc(file_fleetgate_v1_common, 3);
 
 /**
  * One check's outcome on one node.
@@ -231,7 +262,7 @@ export type CheckResult = Message<"fleetgate.v1.CheckResult"> & {
  * Use `create(CheckResultSchema)` to create a new message.
  */
 export const CheckResultSchema: GenMessage<CheckResult> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 3);
+  messageDesc(file_fleetgate_v1_common, 4);
 
 /**
  * One inner test reported by a check (a bats test, a JUnit testcase).
@@ -267,7 +298,7 @@ export type TestCase = Message<"fleetgate.v1.TestCase"> & {
  * Use `create(TestCaseSchema)` to create a new message.
  */
 export const TestCaseSchema: GenMessage<TestCase> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 4);
+  messageDesc(file_fleetgate_v1_common, 5);
 
 /**
  * @generated from message fleetgate.v1.Attempt
@@ -299,7 +330,7 @@ export type Attempt = Message<"fleetgate.v1.Attempt"> & {
  * Use `create(AttemptSchema)` to create a new message.
  */
 export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 5);
+  messageDesc(file_fleetgate_v1_common, 6);
 
 /**
  * @generated from enum fleetgate.v1.Status
