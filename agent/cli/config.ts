@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DurationSchema } from "../../shared/model/check-schema.js";
+import { SizeSchema } from "../../shared/model/sizes.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 
 export const DEFAULT_AGENT_CONFIG = "/etc/fleetgate/agent.yaml";
@@ -17,6 +18,8 @@ const AgentConfigSchema = z.strictObject({
   allow_faults: z.boolean().optional(),
   /** On SIGTERM, how long the running task may go on before its checks are killed (default 30s). */
   stop_grace: DurationSchema.optional(),
+  /** Disk the spool of unacknowledged results may take (default 1 GiB); when full, new tasks are refused. */
+  spool_max: SizeSchema.optional(),
   /** Packages whose installed versions are reported in the node's facts (for coord diff). */
   packages: z.array(z.string().min(1)).optional(),
 });

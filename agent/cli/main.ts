@@ -10,6 +10,7 @@ import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
 import { parseLabel } from "../../shared/labels.js";
 import { createLogger, type Logger } from "../../shared/logging.js";
 import { parseDuration } from "../../shared/durations.js";
+import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { parseSuite, type ResolvedCheck, type Suite } from "../../shared/model/suite.js";
 import { jsonSchemaFor } from "../../shared/model/json-schema.js";
 import { renderJunit, renderTap } from "./check-formats.js";
@@ -17,7 +18,7 @@ import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
 import { stopGracefully, type StopOutcome } from "../daemon/graceful-stop.js";
-import { Spool } from "../daemon/spool.js";
+import { DEFAULT_SPOOL_MAX, Spool } from "../daemon/spool.js";
 import { TaskJournal } from "../daemon/task-journal.js";
 import { TaskRunner } from "../daemon/task-runner.js";
 import { killRunningChecks } from "../process.js";
@@ -51,12 +52,13 @@ interface RunFlags {
   stateDir?: string;
   allowFaults?: boolean;
   stopGrace?: string;
+  spoolMax?: string;
 }
 
 /** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
 async function spoolDrained(spool: Spool, maxMs: number): Promise<void> {
   const until = Date.now() + maxMs;
-  while (spool.pending().length && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  while (spool.pendingCount() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function runDaemon(flags: RunFlags): Promise<void> {
@@ -69,21 +71,35 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const credentials = new Credentials(stateDir, token);
   if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
   const stopGraceMs = stopGrace(flags.stopGrace ?? config.stop_grace ?? DEFAULT_STOP_GRACE);
-  const spool = Spool.open(stateDir);
-  const journal = TaskJournal.open(stateDir);
+  const spoolMax = spoolMaxBytes(flags.spoolMax ?? config.spool_max ?? DEFAULT_SPOOL_MAX);
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
+  const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
+  const journal = TaskJournal.open(stateDir);
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const drained = () => spoolDrained(spool, 5_000);
   const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal });
-  connection = new AgentConnection({ address, identity, credentials, spool, log: nodeLog, onTask: (t) => runner.submit(t), onCancel: (id) => runner.cancel(id) });
+  connection = new AgentConnection({
+    address,
+    identity,
+    credentials,
+    spool,
+    log: nodeLog,
+    health: () => spool.health(),
+    onTask: (t) => runner.submit(t),
+    onCancel: (id) => runner.cancel(id),
+  });
   const stopped = onStopSignals(
-    (signal) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pending().length, disconnect: () => connection?.stop(), log: nodeLog }, signal),
+    (signal) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pendingCount(), disconnect: () => connection?.stop(), log: nodeLog }, signal),
     nodeLog,
   );
-  nodeLog.info({ coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file }, "agent starting");
+  nodeLog.info(
+    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount() },
+    "agent starting",
+  );
   await connection.run();
+  spool.close();
   // A task still running after its checks were killed would keep the process alive: stop anyway.
   if ((await stopped())?.idle === false) process.exit(0);
 }
@@ -107,6 +123,16 @@ function onStopSignals(begin: (signal: NodeJS.Signals) => Promise<StopOutcome>, 
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   return () => stopping;
+}
+
+function spoolMaxBytes(size: Size): number {
+  try {
+    const bytes = parseSize(size);
+    if (bytes < 1024 ** 2) throw new Error(`${formatSize(bytes)} is too small to hold a task's results; give at least 1MiB`);
+    return bytes;
+  } catch (err) {
+    throw new FleetgateError("bad_input", `--spool-max: ${(err as Error).message}`);
+  }
 }
 
 function stopGrace(text: string): number {
@@ -182,6 +208,10 @@ export function buildProgram(): Command {
     .option(
       "--stop-grace <duration>",
       `on SIGTERM/SIGINT: take no new task, let the running one finish this long (then kill its checks and report it cancelled), deliver spooled results, exit 0; a second signal stops at once (default ${DEFAULT_STOP_GRACE})`,
+    )
+    .option(
+      "--spool-max <size>",
+      `disk the spool of unacknowledged results may take (e.g. 512MiB, 2GiB); when it is full, new tasks are refused with that reason, results are never dropped (default ${formatSize(DEFAULT_SPOOL_MAX)})`,
     )
     .action(async (flags: RunFlags) => {
       await runDaemon(flags);

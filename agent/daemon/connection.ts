@@ -4,10 +4,11 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import type { NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { AgentHealth, NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Backoff } from "./backoff.js";
+import { Delivery } from "./delivery.js";
 import { SizeRefusals } from "./event-size.js";
 import type { Credentials } from "./credentials.js";
 import type { Spool } from "./spool.js";
@@ -22,7 +23,13 @@ export interface ConnectionOptions {
   /** The coordinator cancelled a task's run. */
   onCancel?: (taskId: string) => void;
   registerTimeoutMs?: number;
+  /** What the agent says of itself in its hello and heartbeats (degraded, warnings). */
+  health?: () => Pick<AgentHealth, "degraded" | "warnings">;
+  /** An event sent and not acknowledged this long counts as a failed delivery: the stream is dropped and it is sent again. */
+  ackTimeoutMs?: number;
 }
+
+const DEFAULT_ACK_TIMEOUT_MS = 120_000;
 
 type Stream = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -30,8 +37,14 @@ export class AgentConnection {
   private readonly client: grpc.Client;
   private stream: Stream | undefined;
   private registered = false;
-  /** Highest seq written on the current stream; everything pending above it still needs sending. */
-  private sentUpTo = 0n;
+  /** What is in flight on the current stream, and how often the oldest of it failed to get through. */
+  private readonly delivery: Delivery;
+  /** Seqs written on the last stream and not acknowledged when it ended, oldest first. */
+  private unackedAtEnd: bigint[] = [];
+  /** Why we ended the current stream ourselves, if we did. */
+  private endedBecause: string | undefined;
+  /** The health last sent, as JSON: a change is sent at once, not at the next heartbeat. */
+  private healthSent = "";
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly backoff = new Backoff();
@@ -42,6 +55,7 @@ export class AgentConnection {
   constructor(private readonly opts: ConnectionOptions) {
     this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.sizes = new SizeRefusals(opts.log);
+    this.delivery = new Delivery(opts.spool, opts.log);
   }
 
   /** Runs until stop(); rejects only when the coordinator refuses our credentials for good. */
@@ -49,7 +63,7 @@ export class AgentConnection {
     while (!this.stopped) {
       const error = await this.session();
       if (this.stopped) break;
-      this.sizes.streamEnded(error, this.opts.spool.pending().map((e) => e.seq).filter((seq) => seq <= this.sentUpTo));
+      this.sizes.streamEnded(error, this.unackedAtEnd);
       if (error?.code === grpc.status.UNAUTHENTICATED) {
         if (this.opts.credentials.forgetNodeToken()) {
           this.opts.log.warn("node token refused; enrolling again with the enrollment token");
@@ -77,14 +91,28 @@ export class AgentConnection {
     this.client.close();
   }
 
-  /** Sends spooled events not yet written on this stream. Called whenever the spool grows. */
+  /**
+   * Sends spooled events not yet written on this stream, as many as the delivery window allows
+   * (the rest follow as acks come back). Called whenever the spool grows and on every ack.
+   */
   flush(): void {
-    if (!this.stream || !this.registered) return;
-    for (const event of this.opts.spool.pending()) {
-      if (event.seq <= this.sentUpTo) continue;
-      this.stream.write(create(ConnectRequestSchema, { msg: { case: "event", value: this.sizes.wire(event) } }));
-      this.sentUpTo = event.seq;
-    }
+    const stream = this.stream;
+    if (!stream || !this.registered) return;
+    // Written before sending: the burst is made durable first, with one fsync.
+    this.opts.spool.sync();
+    this.sendHealthIfChanged(stream);
+    for (const event of this.delivery.next()) stream.write(create(ConnectRequestSchema, { msg: { case: "event", value: this.sizes.wire(event) } }));
+  }
+
+  private heartbeatRequest(): ConnectRequest {
+    const health = this.opts.health?.();
+    this.healthSent = JSON.stringify(health ?? {});
+    return create(ConnectRequestSchema, { msg: { case: "heartbeat", value: { sentAtMs: BigInt(Date.now()), health } } });
+  }
+
+  /** A node that became degraded (or recovered) tells the coordinator now, not at the next heartbeat. */
+  private sendHealthIfChanged(stream: Stream): void {
+    if (JSON.stringify(this.opts.health?.() ?? {}) !== this.healthSent) stream.write(this.heartbeatRequest());
   }
 
   /** One stream's life; resolves with the error that ended it. */
@@ -95,7 +123,8 @@ export class AgentConnection {
       const stream = callBidiStream(this.client, AgentService, AgentService.method.connect);
       this.stream = stream;
       this.registered = false;
-      this.sentUpTo = 0n;
+      this.delivery.newStream();
+      this.endedBecause = undefined;
       const timer = setTimeout(() => stream.cancel(), this.opts.registerTimeoutMs ?? 15_000);
       let ended = false;
       const end = (err?: grpc.ServiceError) => {
@@ -103,6 +132,8 @@ export class AgentConnection {
         ended = true;
         clearTimeout(timer);
         clearInterval(this.heartbeat);
+        // Events in flight failed to get through once more (the poison rule counts it).
+        this.unackedAtEnd = this.registered ? this.delivery.ended(this.endedBecause ?? err?.details ?? "the coordinator ended the stream") : [];
         this.registered = false;
         this.stream = undefined;
         resolve(err);
@@ -112,14 +143,18 @@ export class AgentConnection {
           clearTimeout(timer);
           this.onRegistered(stream, res.msg.value);
         } else if (res.msg.case === "task") this.opts.onTask(res.msg.value);
-        else if (res.msg.case === "ack") this.opts.spool.ack(res.msg.value.seq);
+        else if (res.msg.case === "ack") {
+          this.opts.spool.ack(res.msg.value.seq);
+          this.delivery.acked(res.msg.value.seq);
+          this.flush();
+        }
         else if (res.msg.case === "cancel") this.opts.onCancel?.(res.msg.value.taskId);
       });
       stream.on("error", (err: grpc.ServiceError) => end(err));
       stream.on("end", () => end(undefined));
       stream.write(
         create(ConnectRequestSchema, {
-          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity } },
+          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.() } },
         }),
       );
     });
@@ -128,15 +163,30 @@ export class AgentConnection {
   private onRegistered(stream: Stream, reg: { nodeName: string; nodeToken: string; lastAckedSeq: bigint; heartbeatIntervalMs: number; highestCommittedSeq: bigint }): void {
     this.registered = true;
     this.backoff.reset();
-    if (reg.nodeToken) this.opts.credentials.save(reg.nodeToken);
+    if (reg.nodeToken) {
+      try {
+        this.opts.credentials.save(reg.nodeToken);
+      } catch (err) {
+        // Kept in memory: this run goes on; a restart needs the enrollment token again.
+        this.opts.log.error({ err: (err as Error).message }, "cannot save the node token in the state dir; the agent needs its enrollment token again after a restart");
+      }
+    }
     // Number above everything committed; forget only the unbroken prefix (a gap is resent).
     this.opts.spool.raiseFloor(reg.highestCommittedSeq > reg.lastAckedSeq ? reg.highestCommittedSeq : reg.lastAckedSeq);
     // Everything up to the prefix was committed (and acked before the link dropped); drop it here too.
-    for (const e of this.opts.spool.pending()) if (e.seq <= reg.lastAckedSeq) this.opts.spool.ack(e.seq);
-    this.opts.log.info({ node: reg.nodeName, pending: this.opts.spool.pending().length }, "registered with coordinator");
+    this.opts.spool.ackThrough(reg.lastAckedSeq);
+    this.opts.log.info({ node: reg.nodeName, pending: this.opts.spool.pendingCount() }, "registered with coordinator");
+    this.healthSent = JSON.stringify(this.opts.health?.() ?? {});
     const every = reg.heartbeatIntervalMs > 0 ? reg.heartbeatIntervalMs : 5000;
+    const ackTimeoutMs = this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.heartbeat = setInterval(() => {
-      stream.write(create(ConnectRequestSchema, { msg: { case: "heartbeat", value: { sentAtMs: BigInt(Date.now()) } } }));
+      stream.write(this.heartbeatRequest());
+      const overdue = this.delivery.overdue(Date.now(), ackTimeoutMs);
+      if (overdue === undefined) return;
+      // No ack and no error: end the stream ourselves, so the event is sent again (and counted).
+      this.endedBecause = `no acknowledgement of event ${overdue} within ${Math.round(ackTimeoutMs / 1000)} s`;
+      this.opts.log.warn({ seq: overdue }, `${this.endedBecause}; reconnecting`);
+      stream.cancel();
     }, every);
     this.flush();
   }

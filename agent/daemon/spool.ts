@@ -1,70 +1,525 @@
 // Every event is written here before it is sent and stays until the coordinator acknowledges
 // it, so a dropped link or an agent restart delays results but never loses them (DESIGN rule 2).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+//
+// STATE_DIR/spool/ is an append-only log cut into segments (records.ts), fsynced once per burst of
+// writes. Only an index (seq → segment and offset) stays in memory; events are read back when
+// they are sent, so memory does not grow with the spool (the old spool.json, rewritten whole on
+// every change, wrote 1.97 GB to disk and took 818 MB of memory for 40 results of 2 MiB: issue 12).
+// A segment whose every event is acknowledged is deleted. Damage found at open is cut out and
+// reported, never a reason not to start; a disk that refuses writes makes the agent degraded
+// (it says why and refuses tasks) instead of crashing it.
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { formatSize } from "../../shared/model/sizes.js";
+import { replacementBody } from "./spool/poison.js";
+import { readRecordAt, writeRecord } from "./spool/records.js";
+import { metaOf, scanSpool, segmentFile, type EventMeta, type SpoolScan } from "./spool/scan.js";
+import { repairSpool } from "./spool/repair.js";
+import { migrateLegacySpool } from "./spool/migrate.js";
+import { syncDir, writeState } from "./spool/state-file.js";
 
-interface SpoolFile {
-  lastSeq: string;
-  events: string[];
+export const SPOOL_DIR = "spool";
+export const DEFAULT_SPOOL_MAX = 1024 ** 3;
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 ** 2;
+/** While the disk refuses writes, events are held in memory up to this much (then results shrink to ERROR stubs). */
+export const DEFAULT_HELD_MAX = 64 * 1024 ** 2;
+/** Acknowledgements are made durable (and dead segments deleted) this long after the first of a burst. */
+const CHECKPOINT_DELAY_MS = 200;
+/** A fully acknowledged current segment at least this big is closed and deleted at a checkpoint. */
+const IDLE_ROTATE_BYTES = 4 * 1024 ** 2;
+/** Warnings kept for the coordinator to show; the log has them all. */
+const MAX_WARNINGS = 10;
+
+export interface SpoolOptions {
+  /** Who this agent is: the origin of the ERROR events that replace undeliverable ones. */
+  origin?: Origin;
+  /** --spool-max: bytes on disk (and held in memory) from which new tasks are refused. */
+  maxBytes?: number;
+  /** A new segment starts once the current one reaches this size. */
+  segmentBytes?: number;
+  heldMaxBytes?: number;
+  log?: Logger;
+}
+
+/** Where an event's record is: in a segment, or held in memory while the disk refuses writes. */
+type Where = { seg: number; offset: number; bytes: number } | { held: Uint8Array };
+
+interface Entry {
+  where: Where;
+  meta: EventMeta;
+  /** Already an ERROR stand-in: never replaced again. */
+  replaced: boolean;
+}
+
+interface Segment {
+  size: number;
+  /** Records in it that are the current record of a pending event. */
+  live: number;
+}
+
+export type AppendInit = Pick<MessageInitShape<typeof AgentEventSchema>, "origin" | "body">;
+
+function bytesOf(where: Where): number {
+  return "held" in where ? where.held.length : where.bytes;
+}
+
+function decode(payload: Uint8Array): AgentEvent | undefined {
+  try {
+    return fromBinary(AgentEventSchema, payload);
+  } catch {
+    return undefined;
+  }
 }
 
 export class Spool {
-  private readonly events = new Map<bigint, AgentEvent>();
+  /** Pending (unacknowledged) events by seq, in ascending seq order: new seqs only ever go on the end. */
+  private entries = new Map<bigint, Entry>();
+  /** Task id → seq of its pending done event. */
+  private readonly taskDones = new Map<string, bigint>();
+  private readonly segments = new Map<number, Segment>();
+  private active: { n: number; fd: number; size: number } | undefined;
+  private nextSegment = 1;
+  private readonly readFds = new Map<number, number>();
   private lastSeq = 0n;
+  private persistedAck = -1n;
+  private dirty = false;
+  private syncQueued = false;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private heldBytes = 0;
+  private degradedBy: string | undefined;
+  private readonly warnings: string[] = [];
+  private readonly maxBytes: number;
+  private readonly segmentBytes: number;
+  private readonly heldMaxBytes: number;
+  /** False for `inMemory`: every event is held, nothing is written. */
+  private onDisk = true;
 
-  private constructor(private readonly file: string | undefined) {}
+  private constructor(
+    readonly dir: string,
+    private readonly opts: SpoolOptions,
+  ) {
+    this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_MAX;
+    this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.heldMaxBytes = opts.heldMaxBytes ?? DEFAULT_HELD_MAX;
+  }
 
-  /** With no directory the spool lives in memory only (used by `fleetgate-agent check`). */
-  static open(dir: string | undefined): Spool {
-    if (!dir) return new Spool(undefined);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const spool = new Spool(join(dir, "spool.json"));
-    try {
-      const saved = JSON.parse(readFileSync(spool.file as string, "utf8")) as SpoolFile;
-      spool.lastSeq = BigInt(saved.lastSeq);
-      for (const line of saved.events) {
-        const e = fromJsonString(AgentEventSchema, line);
-        spool.events.set(e.seq, e);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+  /** A spool in memory only, for tests of what sends from it: nothing survives the process. */
+  static inMemory(opts: SpoolOptions = {}): Spool {
+    const spool = new Spool("(memory)", { ...opts, heldMaxBytes: opts.heldMaxBytes ?? Number.POSITIVE_INFINITY });
+    spool.onDisk = false;
     return spool;
+  }
+
+  /**
+   * Opens STATE_DIR/spool: keeps every intact unacknowledged record, cuts out and reports damage,
+   * moves an old STATE_DIR/spool.json in. Never throws for the disk: an unwritable one leaves
+   * the spool degraded (see `refusal`). With no state dir: `inMemory`.
+   */
+  static open(stateDir: string | undefined, opts: SpoolOptions = {}): Spool {
+    if (stateDir === undefined) return Spool.inMemory(opts);
+    const spool = new Spool(join(stateDir, SPOOL_DIR), opts);
+    const scan = spool.scan();
+    if (scan) spool.adopt(scan);
+    spool.openSegment();
+    if (scan) repairSpool(spool, scan);
+    migrateLegacySpool(spool, stateDir, opts.log);
+    spool.persistState();
+    spool.checkpoint();
+    return spool;
+  }
+
+  private scan(): SpoolScan | undefined {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      this.degrade(err);
+    }
+    try {
+      return scanSpool(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      this.warn(`cannot read the spool ${this.dir}: ${(err as Error).message}; its events, if any, are not sent`);
+      return undefined;
+    }
+  }
+
+  private adopt(scan: SpoolScan): void {
+    for (const s of scan.segments) this.segments.set(s.n, { size: s.size, live: 0 });
+    this.nextSegment = Math.max(0, ...scan.segments.map((s) => s.n)) + 1;
+    if (scan.stateProblem) this.warn(scan.stateProblem);
+    this.lastSeq = [scan.state.floor, scan.state.acked, scan.highestSeq].reduce((a, b) => (a > b ? a : b));
+    for (const [seq, at] of scan.pending) this.place(seq, { seg: at.seg, offset: at.offset, bytes: at.bytes }, at.meta, false);
   }
 
   /** The coordinator has committed up to `seq` for this node: never number at or below it. */
   raiseFloor(seq: bigint): void {
-    if (seq > this.lastSeq) {
-      this.lastSeq = seq;
-      this.save();
-    }
+    if (seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.persistState();
   }
 
-  append(init: Pick<MessageInitShape<typeof AgentEventSchema>, "origin" | "body">): AgentEvent {
+  /** Spools a new event under the next seq. Written at once, fsynced with its burst (or by `sync`). */
+  append(init: AppendInit): AgentEvent {
     this.lastSeq += 1n;
     const event = create(AgentEventSchema, { origin: init.origin, body: init.body, seq: this.lastSeq });
-    this.events.set(event.seq, event);
-    this.save();
+    this.store(event, false);
+    return event;
+  }
+
+  /**
+   * Spools `event` under its own seq (records moved at open). A seq new to the spool and below
+   * others breaks the index's order: call `sortPending` before anything else uses the spool.
+   */
+  restore(event: AgentEvent): void {
+    if (event.seq > this.lastSeq) this.lastSeq = event.seq;
+    this.store(event, false);
+  }
+
+  /** Puts the index back in seq order after `restore`. */
+  sortPending(): void {
+    this.entries = new Map([...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /**
+   * Replaces a pending event by an ERROR event for the same task and check, under the same seq,
+   * saying `why`. Returns the replacement, or undefined if there is nothing (more) to replace.
+   */
+  replace(seq: bigint, why: string): AgentEvent | undefined {
+    const entry = this.entries.get(seq);
+    if (!entry || entry.replaced) return undefined;
+    const event = create(AgentEventSchema, { seq, origin: this.opts.origin, body: replacementBody(entry.meta, why) });
+    this.store(event, true);
     return event;
   }
 
   ack(seq: bigint): void {
-    if (this.events.delete(seq)) this.save();
+    const entry = this.entries.get(seq);
+    if (!entry) return;
+    this.entries.delete(seq);
+    this.release(entry);
+    if (entry.meta.kind === "taskDone" && this.taskDones.get(entry.meta.taskId) === seq) this.taskDones.delete(entry.meta.taskId);
+    this.scheduleCheckpoint();
   }
 
-  /** Unacknowledged events, oldest first. */
-  pending(): AgentEvent[] {
-    return [...this.events.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1));
+  /** The coordinator has committed every event up to `seq`. */
+  ackThrough(seq: bigint): void {
+    for (const s of this.entries.keys()) {
+      if (s > seq) break;
+      this.ack(s);
+    }
   }
 
-  private save(): void {
-    if (!this.file) return;
-    const data: SpoolFile = { lastSeq: this.lastSeq.toString(), events: this.pending().map((e) => toJsonString(AgentEventSchema, e)) };
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
-    renameSync(tmp, this.file);
+  /** True while an event with this seq is pending. */
+  holds(seq: bigint): boolean {
+    return this.entries.has(seq);
+  }
+
+  pendingCount(): number {
+    return this.entries.size;
+  }
+
+  /** Pending events above `after`, oldest first: seq and record size, for a sender to window. */
+  *pendingAfter(after: bigint): Generator<{ seq: bigint; bytes: number }> {
+    for (const [seq, entry] of this.entries) if (seq > after) yield { seq, bytes: bytesOf(entry.where) };
+  }
+
+  /** Reads a pending event back; a record damaged since it was written is replaced (and that returned). */
+  read(seq: bigint): AgentEvent | undefined {
+    const entry = this.entries.get(seq);
+    if (!entry) return undefined;
+    const where = entry.where;
+    const event = decode("held" in where ? where.held : (this.readDisk(where) ?? new Uint8Array()));
+    if (event?.seq === seq) return event;
+    const why = "held" in where ? "its record could not be decoded" : `its spooled record in ${segmentFile(this.dir, where.seg)} at offset ${where.offset} no longer reads intact`;
+    this.opts.log?.error({ seq }, `spool: ${why}; replacing it with an ERROR event`);
+    return this.replace(seq, why);
+  }
+
+  /** True while the done event of `taskId` waits for delivery. */
+  hasTaskDone(taskId: string): boolean {
+    return this.taskDones.has(taskId);
+  }
+
+  /** Bytes the spool takes: its segments on disk and what it holds in memory. */
+  usedBytes(): number {
+    let total = this.heldBytes;
+    for (const s of this.segments.values()) total += s.size;
+    return total;
+  }
+
+  /**
+   * Why a new task must not start now, or undefined. A spool that could not write tries again
+   * first, so a disk that came back (space freed, remounted) is used again.
+   */
+  refusal(): string | undefined {
+    if (this.degradedBy && !this.retryWrites()) return this.degradedBy;
+    const used = this.usedBytes();
+    if (used >= this.maxBytes) {
+      return `spool full: ${formatSize(used)} of results in ${this.dir} wait for the coordinator to acknowledge them (limit --spool-max ${formatSize(this.maxBytes)}); the task was not run — it can run once the coordinator is reachable and has taken them`;
+    }
+    return undefined;
+  }
+
+  /** What the coordinator shows for this node: why it is degraded (empty if it is not), and what was repaired. */
+  health(): { degraded: string; warnings: string[] } {
+    return { degraded: this.degradedBy ?? "", warnings: [...this.warnings] };
+  }
+
+  /** Makes everything written so far durable (one fsync for the whole burst). */
+  sync(): void {
+    if (!this.active || !this.dirty) return;
+    try {
+      fsyncSync(this.active.fd);
+      this.dirty = false;
+    } catch (err) {
+      this.degrade(err);
+    }
+  }
+
+  /** Syncs, records acknowledgements, deletes acknowledged segments, closes files. */
+  close(): void {
+    this.sync();
+    this.checkpoint();
+    if (this.active) closeSync(this.active.fd);
+    this.active = undefined;
+    for (const fd of this.readFds.values()) closeSync(fd);
+    this.readFds.clear();
+  }
+
+  /** A problem an operator should hear of: logged, and kept (a few) for the coordinator. */
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.warn({ spool: this.dir, ...fields }, message);
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(message.length > 300 ? `${message.slice(0, 297)}...` : message);
+  }
+
+  /** The disk refused: record why; later events are held in memory. Rethrows what is not a file system error. */
+  degrade(err: unknown): void {
+    if (typeof (err as NodeJS.ErrnoException)?.code !== "string") throw err;
+    const message = (err as Error).message;
+    // ENOSPC and EIO from a write name no file: say where.
+    const reason = `spool unwritable: ${message}${message.includes(this.dir) ? "" : ` (in ${this.dir})`}; the node cannot record results`;
+    if (this.active) {
+      try {
+        closeSync(this.active.fd);
+      } catch {
+        // Closing a file on a failed disk can fail too; it is given up either way.
+      }
+      this.active = undefined;
+    }
+    if (reason !== this.degradedBy) this.opts.log?.error({ spool: this.dir, code: (err as NodeJS.ErrnoException).code }, `${reason}; new tasks are refused until it is writable again`);
+    this.degradedBy = reason;
+  }
+
+  get degraded(): boolean {
+    return this.degradedBy !== undefined;
+  }
+
+  /** Where pending events live now, for repair: [seq, segment, offset] of records in segment `n`. */
+  recordsIn(n: number): { seq: bigint; offset: number; bytes: number }[] {
+    const out: { seq: bigint; offset: number; bytes: number }[] = [];
+    for (const [seq, e] of this.entries) if (!("held" in e.where) && e.where.seg === n) out.push({ seq, offset: e.where.offset, bytes: e.where.bytes });
+    return out;
+  }
+
+  /** Segment `n` shrinks to `size` (damage cut off its end); throws the file system's error. */
+  truncateSegment(n: number, size: number): void {
+    const fd = openSync(segmentFile(this.dir, n), "r+");
+    try {
+      ftruncateSync(fd, size);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const seg = this.segments.get(n);
+    if (seg) seg.size = size;
+  }
+
+  private store(event: AgentEvent, replaced: boolean): void {
+    let payload = toBinary(AgentEventSchema, event);
+    let meta = metaOf(event);
+    let where: Where | undefined = this.writeToDisk(payload);
+    if (!where) {
+      if (meta.kind === "check" && this.heldBytes + payload.length > this.heldMaxBytes) {
+        // Held in memory with no end would take the agent down: keep a stand-in that says so.
+        const why = `the spool cannot write (${this.degradedBy ?? "unwritable"}) and ${formatSize(this.heldBytes)} of results are already held in memory`;
+        const stub = create(AgentEventSchema, { seq: event.seq, origin: event.origin, body: replacementBody(meta, why) });
+        payload = toBinary(AgentEventSchema, stub);
+        meta = metaOf(stub);
+        replaced = true;
+      }
+      this.heldBytes += payload.length;
+      where = { held: payload };
+    }
+    const old = this.entries.get(event.seq);
+    if (old) this.release(old);
+    this.place(event.seq, where, meta, replaced);
+  }
+
+  private place(seq: bigint, where: Where, meta: EventMeta, replaced: boolean): void {
+    if (!("held" in where)) {
+      const seg = this.segments.get(where.seg);
+      if (seg) seg.live++;
+    }
+    this.entries.set(seq, { where, meta, replaced });
+    if (meta.kind === "taskDone") this.taskDones.set(meta.taskId, seq);
+  }
+
+  private release(entry: Entry): void {
+    if ("held" in entry.where) this.heldBytes -= entry.where.held.length;
+    else {
+      const seg = this.segments.get(entry.where.seg);
+      if (seg) seg.live--;
+    }
+  }
+
+  private writeToDisk(payload: Uint8Array): Where | undefined {
+    const a = this.active;
+    if (!a) return undefined;
+    let bytes: number;
+    try {
+      bytes = writeRecord(a.fd, payload, a.size);
+    } catch (err) {
+      try {
+        // Cut off what a failed write left, so the segment ends on a whole record.
+        ftruncateSync(a.fd, a.size);
+      } catch {
+        // Then the next open finds a torn tail and cuts it there.
+      }
+      this.degrade(err);
+      return undefined;
+    }
+    const where = { seg: a.n, offset: a.size, bytes };
+    a.size += bytes;
+    const seg = this.segments.get(a.n);
+    if (seg) seg.size = a.size;
+    this.dirty = true;
+    this.queueSync();
+    if (a.size >= this.segmentBytes) this.rotate();
+    return where;
+  }
+
+  /** One fsync for everything appended in this turn of the event loop. */
+  private queueSync(): void {
+    if (this.syncQueued) return;
+    this.syncQueued = true;
+    setImmediate(() => {
+      this.syncQueued = false;
+      this.sync();
+    });
+  }
+
+  private readDisk(where: { seg: number; offset: number; bytes: number }): Buffer | undefined {
+    try {
+      let fd = this.readFds.get(where.seg);
+      if (fd === undefined) {
+        fd = openSync(segmentFile(this.dir, where.seg), "r");
+        this.readFds.set(where.seg, fd);
+      }
+      return readRecordAt(fd, where.offset, where.offset + where.bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private rotate(): void {
+    this.sync();
+    if (this.active) {
+      closeSync(this.active.fd);
+      this.active = undefined;
+    }
+    this.openSegment();
+  }
+
+  private openSegment(): void {
+    const n = this.nextSegment;
+    try {
+      const fd = openSync(segmentFile(this.dir, n), "wx", 0o600);
+      this.nextSegment++;
+      this.active = { n, fd, size: 0 };
+      this.segments.set(n, { size: 0, live: 0 });
+      syncDir(this.dir);
+    } catch (err) {
+      this.degrade(err);
+    }
+  }
+
+  /** Every event at or below this is acknowledged. */
+  private watermark(): bigint {
+    for (const seq of this.entries.keys()) return seq - 1n;
+    return this.lastSeq;
+  }
+
+  /** Writes floor and acknowledgement watermark durably; false when it could not. */
+  private persistState(): boolean {
+    if (!this.onDisk || this.degradedBy) return false;
+    const acked = this.watermark();
+    try {
+      writeState(this.dir, { floor: this.lastSeq, acked });
+      this.persistedAck = acked;
+      return true;
+    } catch (err) {
+      this.degrade(err);
+      return false;
+    }
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.checkpointTimer) return;
+    this.checkpointTimer = setTimeout(() => this.checkpoint(), CHECKPOINT_DELAY_MS);
+    this.checkpointTimer.unref();
+  }
+
+  /** Records acknowledgements, then deletes segments none of whose records is pending. */
+  private checkpoint(): void {
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    if (!this.onDisk || this.degradedBy) return;
+    const a = this.active;
+    if (a && this.segments.get(a.n)?.live === 0 && a.size >= Math.min(IDLE_ROTATE_BYTES, this.segmentBytes)) this.rotate();
+    const dead = [...this.segments].filter(([n, s]) => s.live === 0 && n !== this.active?.n).map(([n]) => n);
+    if (!dead.length && this.watermark() === this.persistedAck) return;
+    // The floor must be on disk before the records that carried the highest seqs go.
+    if (!this.persistState()) return;
+    try {
+      for (const n of dead) {
+        const fd = this.readFds.get(n);
+        if (fd !== undefined) closeSync(fd);
+        this.readFds.delete(n);
+        unlinkSync(segmentFile(this.dir, n));
+        this.segments.delete(n);
+      }
+      if (dead.length) syncDir(this.dir);
+    } catch (err) {
+      this.degrade(err);
+    }
+  }
+
+  /** After the disk refused: a new segment, every held event written to it. True once writable again. */
+  private retryWrites(): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      this.degrade(err);
+      return false;
+    }
+    if (!this.active) this.openSegment();
+    for (const [seq, entry] of this.entries) {
+      if (!("held" in entry.where)) continue;
+      const where = this.writeToDisk(entry.where.held);
+      if (!where) return false;
+      this.release(entry);
+      this.place(seq, where, entry.meta, entry.replaced);
+    }
+    this.sync();
+    if (!this.active) return false;
+    const was = this.degradedBy;
+    this.degradedBy = undefined;
+    if (!this.persistState()) return false;
+    this.opts.log?.info({ spool: this.dir, was }, "spool writable again: held events written to disk; tasks are taken again");
+    return true;
   }
 }

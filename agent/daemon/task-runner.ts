@@ -105,7 +105,7 @@ export class TaskRunner {
   }
 
   private doneSpooled(taskId: string): boolean {
-    return this.spool.pending().some((e) => e.body.case === "taskDone" && e.body.value.taskId === taskId);
+    return this.spool.hasTaskDone(taskId);
   }
 
   /**
@@ -136,6 +136,13 @@ export class TaskRunner {
 
   private async execute(task: Task): Promise<void> {
     const log = this.log.child({ run: task.runId, stage: task.stageId, task: task.taskId });
+    // A node that cannot record results (spool unwritable or full) says so at once, as the task's
+    // end, instead of running checks whose results would be lost; the run goes on without waiting.
+    const refusal = this.spool.refusal();
+    if (refusal) {
+      this.finish(task, Status.ERROR, refusal, log);
+      return;
+    }
     try {
       this.opts.journal.started(task.taskId);
     } catch (err) {
@@ -201,6 +208,7 @@ export class TaskRunner {
   private finish(task: Task, status: Status, summary: string, log: Logger): void {
     this.spool.append(fitForSpool({ origin: this.origin, body: { case: "taskDone", value: { taskId: task.taskId, status, summary } } }));
     log.info({ status: statusName(status) }, summary);
+    this.spool.sync();
     try {
       this.opts.journal.finished(task.taskId);
     } catch (err) {

@@ -1,10 +1,12 @@
 // DESIGN rules 2 ("Nothing is lost") and 3 ("A skip is never a pass") against real processes: an
 // agent that dies mid-task, a coordinator that dies mid-run, and results produced while the
 // coordinator is away.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
+import { SPOOL_DIR } from "../../agent/daemon/spool.js";
+import { scanSpool } from "../../agent/daemon/spool/scan.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
 interface TaskRow {
@@ -33,11 +35,11 @@ function runStatus(c: Coordinator): string | undefined {
   return queryDb<{ status: string }>(c.stateDir, "SELECT status FROM runs")[0]?.status;
 }
 
-/** Events the agent wrote to its file-backed spool and the coordinator has not acknowledged yet. */
-function spooled(agentStateDir: string): string[] {
-  const file = join(agentStateDir, "spool.json");
-  if (!existsSync(file)) return [];
-  return (JSON.parse(readFileSync(file, "utf8")) as { events: string[] }).events;
+/** Seqs of the events the agent wrote to its spool on disk that the coordinator has not acknowledged yet. */
+function spooled(agentStateDir: string): bigint[] {
+  const dir = join(agentStateDir, SPOOL_DIR);
+  if (!existsSync(dir)) return [];
+  return [...scanSpool(dir).pending.keys()];
 }
 
 async function enrollFleet(ws: Workspace, c: Coordinator, names: string[]): Promise<Record<string, Proc>> {
