@@ -8,7 +8,7 @@ import type { AgentHealth, NodeIdentity } from "../../shared/gen/fleetgate/v1/co
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Backoff } from "./backoff.js";
-import { Delivery } from "./delivery.js";
+import { DEFAULT_LIMITS, Delivery, type DeliveryLimits } from "./delivery.js";
 import { SizeRefusals } from "./event-size.js";
 import type { Credentials } from "./credentials.js";
 import type { Spool } from "./spool.js";
@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   health?: () => Pick<AgentHealth, "degraded" | "warnings">;
   /** An event sent and not acknowledged this long counts as a failed delivery: the stream is dropped and it is sent again. */
   ackTimeoutMs?: number;
+  /** The delivery window and the poison rule (delivery.ts); the defaults suit production. */
+  delivery?: Partial<DeliveryLimits>;
 }
 
 const DEFAULT_ACK_TIMEOUT_MS = 120_000;
@@ -55,7 +57,7 @@ export class AgentConnection {
   constructor(private readonly opts: ConnectionOptions) {
     this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.sizes = new SizeRefusals(opts.log);
-    this.delivery = new Delivery(opts.spool, opts.log);
+    this.delivery = new Delivery(opts.spool, opts.log, { ...DEFAULT_LIMITS, ...opts.delivery });
   }
 
   /** Runs until stop(); rejects only when the coordinator refuses our credentials for good. */
@@ -132,8 +134,10 @@ export class AgentConnection {
         ended = true;
         clearTimeout(timer);
         clearInterval(this.heartbeat);
-        // Events in flight failed to get through once more (the poison rule counts it).
-        this.unackedAtEnd = this.registered ? this.delivery.ended(this.endedBecause ?? err?.details ?? "the coordinator ended the stream") : [];
+        // Events in flight failed to get through once more (the poison rule counts it), unless we are stopping.
+        const counted = this.registered && !this.stopped;
+        this.unackedAtEnd = counted ? this.delivery.ended(this.endedBecause ?? err?.details ?? "the coordinator ended the stream") : [];
+        if (!counted) this.delivery.newStream();
         this.registered = false;
         this.stream = undefined;
         resolve(err);

@@ -12,7 +12,7 @@ import { AgentConnection } from "../../agent/daemon/connection.js";
 import { Credentials } from "../../agent/daemon/credentials.js";
 import { Delivery, DEFAULT_LIMITS } from "../../agent/daemon/delivery.js";
 import { Spool } from "../../agent/daemon/spool.js";
-import { POISON_AFTER } from "../../agent/daemon/spool/poison.js";
+import { POISON_AFTER, POISON_SPAN_MS } from "../../agent/daemon/spool/poison.js";
 import { AgentService, ConnectResponseSchema, type AgentEvent, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { NodeIdentitySchema, OriginSchema, Status } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { serviceDefinition } from "../../shared/grpc/adapter.js";
@@ -79,18 +79,20 @@ describe("the delivery window", () => {
 });
 
 describe("the poison rule", () => {
-  it(`replaces an event whose stream died ${POISON_AFTER} times in a row by an ERROR for the same check, same seq, durably`, () => {
+  const every = POISON_SPAN_MS / (POISON_AFTER - 1);
+
+  it(`replaces an event whose stream died ${POISON_AFTER} times in a row over a minute by an ERROR for the same check, same seq, durably`, () => {
     const spool = openSpool();
     spool.append(check("noisy"));
     spool.append(done());
     const d = new Delivery(spool, quiet);
-    for (let i = 1; i < POISON_AFTER; i++) {
+    for (let i = 0; i < POISON_AFTER - 1; i++) {
       expect(seqs(d.next())[0]).toBe(1n);
-      d.ended("8 RESOURCE_EXHAUSTED: Received message larger than max");
+      d.ended("8 RESOURCE_EXHAUSTED: Received message larger than max", i * every);
       expect(statusOf(spool.read(1n))).toBe(Status.FAILED);
     }
     d.next();
-    d.ended("8 RESOURCE_EXHAUSTED: Received message larger than max");
+    d.ended("8 RESOURCE_EXHAUSTED: Received message larger than max", (POISON_AFTER - 1) * every);
 
     const replaced = spool.read(1n) as AgentEvent;
     expect(replaced.seq).toBe(1n);
@@ -100,7 +102,7 @@ describe("the poison rule", () => {
     expect(r?.result?.checkId).toBe("noisy");
     expect(r?.result?.status).toBe(Status.ERROR);
     expect(r?.result?.summary).toBe(
-      `result not delivered (it was failed): the coordinator did not take it ${POISON_AFTER} times in a row (last: 8 RESOURCE_EXHAUSTED: Received message larger than max)`,
+      `result not delivered (it was failed): the coordinator did not take it ${POISON_AFTER} times in a row over 60 s (last: 8 RESOURCE_EXHAUSTED: Received message larger than max)`,
     );
     expect(r?.result?.stdoutTail).toBe("");
     // The task's end is untouched, and the replacement survives a restart.
@@ -111,19 +113,31 @@ describe("the poison rule", () => {
     expect(statusOf(again.read(2n))).toBe(Status.FAILED);
   });
 
+  it("never replaces an event for failures that all came within a short outage of the coordinator", () => {
+    const spool = openSpool();
+    spool.append(check("fine"));
+    const d = new Delivery(spool, quiet);
+    // A coordinator whose disk is full fails every commit at once, for a few seconds.
+    for (let i = 0; i < 3 * POISON_AFTER; i++) {
+      d.next();
+      d.ended("14 UNAVAILABLE: event 1 could not be stored (SQLITE_FULL)", i * 1000);
+    }
+    expect(statusOf(spool.read(1n))).toBe(Status.FAILED);
+  });
+
   it("counts failures in a row of one event: a stream that ends after its ack starts the count again for the next", () => {
     const spool = openSpool();
     spool.append(check("a"));
     spool.append(check("b"));
     const d = new Delivery(spool, quiet);
-    for (let i = 1; i < POISON_AFTER; i++) {
+    for (let i = 0; i < POISON_AFTER - 1; i++) {
       d.next();
-      d.ended("stream reset");
+      d.ended("stream reset", i * every);
     }
     d.next();
     spool.ack(1n);
     d.acked(1n);
-    d.ended("stream reset");
+    d.ended("stream reset", POISON_SPAN_MS * 2);
     expect(statusOf(spool.read(2n))).toBe(Status.FAILED);
     expect(spool.read(1n)).toBeUndefined();
   });
@@ -134,13 +148,13 @@ describe("the poison rule", () => {
     const d = new Delivery(spool, quiet);
     for (let i = 0; i < POISON_AFTER; i++) {
       d.next();
-      d.ended("13 INTERNAL: boom");
+      d.ended("13 INTERNAL: boom", i * every);
     }
     const e = spool.read(1n);
     expect(e?.body.case === "taskDone" && e.body.value).toMatchObject({
       taskId: "t1",
       status: Status.ERROR,
-      summary: `the task's end was not delivered (it was failed): the coordinator did not take it ${POISON_AFTER} times in a row (last: 13 INTERNAL: boom)`,
+      summary: `the task's end was not delivered (it was failed): the coordinator did not take it ${POISON_AFTER} times in a row over 60 s (last: 13 INTERNAL: boom)`,
     });
     expect(spool.hasTaskDone("t1")).toBe(true);
   });
@@ -195,6 +209,8 @@ describe("AgentConnection and a coordinator that drops the stream whenever one e
       spool,
       log: quiet,
       onTask: () => undefined,
+      // The minute a poison event must keep failing is not worth waiting for here.
+      delivery: { poisonSpanMs: 0 },
     });
     void connection.run().catch(() => undefined);
 

@@ -6,8 +6,10 @@ import type { AgentEventSchema } from "../../../shared/gen/fleetgate/v1/agent_pb
 import { Status, statusName } from "../../../shared/model/status.js";
 import type { EventMeta } from "./scan.js";
 
-/** Deliveries of one event that may fail in a row before it is replaced. */
+/** Deliveries of one event that may fail in a row before it is replaced… */
 export const POISON_AFTER = 5;
+/** …and how long they must span, so an outage of the coordinator alone never costs a result. */
+export const POISON_SPAN_MS = 60_000;
 
 type Body = MessageInitShape<typeof AgentEventSchema>["body"];
 
