@@ -76,6 +76,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const nodeLog = log.child({ node: identity.name });
   const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
   const journal = TaskJournal.open(stateDir);
+  if (journal.unwritable) nodeLog.error({ journal: journal.file }, `${journal.unwritable}; tasks sent to this node end as errors`);
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const drained = () => spoolDrained(spool, 5_000);
@@ -86,7 +87,8 @@ async function runDaemon(flags: RunFlags): Promise<void> {
     credentials,
     spool,
     log: nodeLog,
-    health: () => spool.health(),
+    // Either store refusing writes makes the node degraded; the spool's reason first, the one tasks end with.
+    health: () => ({ ...spool.health(), degraded: spool.health().degraded || (journal.unwritable ?? "") }),
     onTask: (t) => runner.submit(t),
     onCancel: (id) => runner.cancel(id),
   });

@@ -8,7 +8,7 @@
 // A segment whose every event is acknowledged is deleted. Damage found at open is cut out and
 // reported, never a reason not to start; a disk that refuses writes makes the agent degraded
 // (it says why and refuses tasks) instead of crashing it.
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync } from "node:fs";
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -65,6 +65,21 @@ export type AppendInit = Pick<MessageInitShape<typeof AgentEventSchema>, "origin
 
 function bytesOf(where: Where): number {
   return "held" in where ? where.held.length : where.bytes;
+}
+
+/**
+ * mkdir -p, saying why it failed: Node's recursive mkdir reports ENOENT on a read-only file
+ * system, so the directory is tried on its own first (EROFS, EACCES, ENOSPC come through).
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && statSync(dir).isDirectory()) return;
+    if (code !== "ENOENT") throw err;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
 }
 
 function decode(payload: Uint8Array): AgentEvent | undefined {
@@ -124,7 +139,8 @@ export class Spool {
     const spool = new Spool(join(stateDir, SPOOL_DIR), opts);
     const scan = spool.scan();
     if (scan) spool.adopt(scan);
-    spool.openSegment();
+    // A directory that could not be made keeps its reason: opening a file in it would only say ENOENT.
+    if (!spool.degraded) spool.openSegment();
     if (scan) repairSpool(spool, scan);
     migrateLegacySpool(spool, stateDir, opts.log);
     spool.persistState();
@@ -134,7 +150,7 @@ export class Spool {
 
   private scan(): SpoolScan | undefined {
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      makeDir(this.dir);
     } catch (err) {
       this.degrade(err);
     }
@@ -501,7 +517,7 @@ export class Spool {
   /** After the disk refused: a new segment, every held event written to it. True once writable again. */
   private retryWrites(): boolean {
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      makeDir(this.dir);
     } catch (err) {
       this.degrade(err);
       return false;

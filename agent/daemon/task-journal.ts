@@ -106,8 +106,13 @@ function replaceFile(file: string, dir: string, text: string): void {
 
 /** `state-dir/tasks.journal`: appended with an fsync per line, rewritten (bounded) at open and when it grows. */
 export class TaskJournal {
-  private fd: number;
+  private fd = -1;
   private lines = 0;
+  /**
+   * Why the journal cannot be written (a read-only or full state dir), or undefined. Then every
+   * task ends as an error before its first check: unrecorded, a restart could run it twice.
+   */
+  unwritable: string | undefined;
   /** Lines at which the file is rewritten: what compaction kept plus about a thousand tasks. */
   private rewriteAt = 0;
 
@@ -117,11 +122,21 @@ export class TaskJournal {
     private readonly entries: Map<string, JournalEntry>,
     private readonly keep: number,
   ) {
-    this.fd = this.rewrite();
+    try {
+      this.fd = this.rewrite();
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException).code !== "string") throw err;
+      this.unwritable = `task journal unwritable: ${(err as Error).message}; the node cannot record which tasks it started, so it starts none`;
+    }
   }
 
+  /** Never throws for a state dir that refuses writes: the journal is then `unwritable`. */
   static open(dir: string, keep = JOURNAL_KEEP): TaskJournal {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch {
+      // A directory that cannot be made cannot be written either: the first rewrite says why.
+    }
     const file = join(dir, "tasks.journal");
     let text = "";
     try {
@@ -149,6 +164,7 @@ export class TaskJournal {
   }
 
   private append(line: JournalLine): void {
+    if (this.fd < 0) throw new FleetgateError("internal", this.unwritable ?? `the task journal ${this.file} is not open`);
     try {
       writeSync(this.fd, formatLine(line));
       fsyncSync(this.fd);

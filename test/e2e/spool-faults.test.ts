@@ -50,14 +50,19 @@ describe("an agent whose spool cannot be written", () => {
     await ws.cleanup();
   });
 
-  it.skipIf(!needs(root ? undefined : "mounting a read-only tmpfs needs root; run the tests as root"))(
-    "stays up, shows degraded in coord nodes, and ends a task sent to it as an error naming EROFS, so the run ends",
-    async () => {
+  // The spool directory alone, or the whole state dir (journal and node token too) on a read-only disk.
+  it.skipIf(!needs(root ? undefined : "mounting a read-only tmpfs needs root; run the tests as root")).each([
+    { what: "its spool directory", readOnly: SPOOL_DIR, refused: "open '<spool>/seg-\\d+\\.log'" },
+    { what: "its whole state dir", readOnly: "", refused: "mkdir '<spool>'" },
+  ])(
+    "stays up when $what is read-only, shows degraded in coord nodes, and ends a task sent to it as an error naming EROFS, so the run ends",
+    async ({ readOnly, refused }) => {
       ws = new Workspace();
       const stateDir = ws.path(NODE);
-      mounted = join(stateDir, SPOOL_DIR);
+      mounted = join(stateDir, readOnly);
       mkdirSync(mounted, { recursive: true });
       execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mounted]);
+      const spoolDir = join(stateDir, SPOOL_DIR);
       ws.write("s.suite.yaml", "suite: s\nchecks:\n  - id: ok\n    command: { argv: [\"true\"] }\n");
       ws.write("plan.yaml", plan);
       const c = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"]));
@@ -65,7 +70,7 @@ describe("an agent whose spool cannot be written", () => {
       const agent = ws.track(startAgent({ name: NODE, address: c.address, token, stateDir, labels: { role: "fleet" } }));
       await waitFor(`${NODE} online`, async () => ((await onlineNodes(c)).includes(NODE) ? true : undefined));
 
-      const reason = new RegExp(`^spool unwritable: EROFS: read-only file system, open '${mounted}/seg-\\d+\\.log'; the node cannot record results$`);
+      const reason = new RegExp(`^spool unwritable: EROFS: read-only file system, ${refused.replace("<spool>", spoolDir)}; the node cannot record results$`);
       expect((await nodeJson(c))?.health?.degraded).toMatch(reason);
       const table = await coord(c, ["nodes"]);
       expect(table.stdout).toMatch(new RegExp(`^${NODE}\\s+fleet\\s+degraded\\s+now\\s.*degraded: spool unwritable: EROFS`, "m"));
@@ -80,6 +85,9 @@ describe("an agent whose spool cannot be written", () => {
       expect(agent.process.exitCode).toBeNull();
       expect(await onlineNodes(c)).toEqual([NODE]);
       expect(agent.stderr()).toMatch(/"msg":"spool unwritable: EROFS: read-only file system[^"]*; new tasks are refused until it is writable again"/);
+      // The task journal and the node token live there too: neither stops the agent.
+      if (!readOnly) expect(agent.stderr()).toMatch(/task journal unwritable: EROFS: read-only file system[^"]*; tasks sent to this node end as errors/);
+      if (!readOnly) expect(agent.stderr()).toContain("cannot save the node token in the state dir");
     },
   );
 });

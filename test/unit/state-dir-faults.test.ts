@@ -1,6 +1,7 @@
-// The spool on a disk that refuses writes, for real: a read-only mount and a tmpfs that fills up
-// under it. The agent must never crash for it (issue 12: an unhandled EROFS at the first result).
-// Needs root (mount), like the other tmpfs tests.
+// The agent's state on a disk that refuses writes, for real: a read-only mount and a tmpfs that
+// fills up under the spool, a read-only state dir under the task journal. The agent must never
+// crash for it (issue 12: an unhandled EROFS at the first result). Needs root (mount), like the
+// other tmpfs tests.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Spool, SPOOL_DIR } from "../../agent/daemon/spool.js";
+import { TaskJournal } from "../../agent/daemon/task-journal.js";
 import { Status } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { needs } from "../support/system-tools.js";
 
@@ -21,10 +23,10 @@ describe.skipIf(!needs(root ? undefined : "mounting a tmpfs needs root; run the 
   let mounted = "";
   const spools: Spool[] = [];
 
-  function mountTmpfs(options: string): string {
+  function mountTmpfs(options: string, at = SPOOL_DIR): string {
     stateDir = mkdtempSync(join(tmpdir(), "fleetgate-spool-fault-"));
-    mounted = join(stateDir, SPOOL_DIR);
-    mkdirSync(mounted);
+    mounted = join(stateDir, at);
+    mkdirSync(mounted, { recursive: true });
     execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mounted]);
     return mounted;
   }
@@ -78,5 +80,12 @@ describe.skipIf(!needs(root ? undefined : "mounting a tmpfs needs root; run the 
     const again = openSpool();
     expect([...again.pendingAfter(0n)].map((p) => p.seq)).toEqual(seqs);
     expect(again.health()).toEqual({ degraded: "", warnings: [] });
+  });
+
+  it("opens the task journal on a read-only state dir as unwritable, naming EROFS, and refuses to record a task start", () => {
+    const dir = mountTmpfs("ro,size=1m", "state");
+    const journal = TaskJournal.open(dir);
+    expect(journal.unwritable).toMatch(new RegExp(`^task journal unwritable: EROFS: read-only file system, open '${dir}/tasks\\.journal\\.tmp'; the node cannot record which tasks it started, so it starts none$`));
+    expect(() => journal.started("r/s/n/1")).toThrow(journal.unwritable as string);
   });
 });
