@@ -1,31 +1,31 @@
 // Every event is written here before it is sent and stays until the coordinator acknowledges
 // it, so a dropped link or an agent restart delays results but never loses them (DESIGN rule 2).
 //
-// STATE_DIR/spool/ is an append-only log cut into segments (records.ts), fsynced once per burst of
-// writes. Only an index (seq → segment and offset) stays in memory; events are read back when
-// they are sent, so memory does not grow with the spool (the old spool.json, rewritten whole on
-// every change, wrote 1.97 GB to disk and took 818 MB of memory for 40 results of 2 MiB: issue 12).
-// A segment whose every event is acknowledged is deleted. Damage found at open is cut out and
-// reported, never a reason not to start; a disk that refuses writes makes the agent degraded
-// (it says why and refuses tasks) instead of crashing it.
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+// STATE_DIR/spool/ is an append-only log cut into segments (spool/segments.ts, spool/records.ts),
+// fsynced once per burst of writes. Only an index (seq → segment and offset) stays in memory;
+// events are read back when they are sent, so memory does not grow with the spool (the old
+// spool.json, rewritten whole on every change, wrote 1.97 GB to disk and took 818 MB of memory
+// for 40 results of 2 MiB: issue 12). A segment whose every event is acknowledged is deleted.
+// Damage found at open is cut out and reported, never a reason not to start; a disk that refuses
+// writes makes the spool degraded (it says why, holds events in memory, and new tasks are
+// refused) instead of crashing the agent.
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { formatSize } from "../../shared/model/sizes.js";
-import { replacementBody } from "./spool/poison.js";
-import { readRecordAt, writeRecord } from "./spool/records.js";
-import { metaOf, scanSpool, segmentFile, type EventMeta, type SpoolScan } from "./spool/scan.js";
-import { repairSpool } from "./spool/repair.js";
 import { migrateLegacySpool } from "./spool/migrate.js";
-import { syncDir, writeState } from "./spool/state-file.js";
+import { replacementBody } from "./spool/poison.js";
+import { repairSpool } from "./spool/repair.js";
+import { metaOf, scanSpool, segmentFile, type EventMeta, type SpoolScan } from "./spool/scan.js";
+import { makeDir, SegmentLog, type RecordAt } from "./spool/segments.js";
+import { writeState } from "./spool/state-file.js";
 
 export const SPOOL_DIR = "spool";
 export const DEFAULT_SPOOL_MAX = 1024 ** 3;
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 ** 2;
-/** While the disk refuses writes, events are held in memory up to this much (then results shrink to ERROR stubs). */
+/** While the disk refuses writes, events are held in memory up to this much (then results shrink to ERROR stand-ins). */
 export const DEFAULT_HELD_MAX = 64 * 1024 ** 2;
 /** Acknowledgements are made durable (and dead segments deleted) this long after the first of a burst. */
 const CHECKPOINT_DELAY_MS = 200;
@@ -46,7 +46,7 @@ export interface SpoolOptions {
 }
 
 /** Where an event's record is: in a segment, or held in memory while the disk refuses writes. */
-type Where = { seg: number; offset: number; bytes: number } | { held: Uint8Array };
+type Where = RecordAt | { held: Uint8Array };
 
 interface Entry {
   where: Where;
@@ -55,31 +55,10 @@ interface Entry {
   replaced: boolean;
 }
 
-interface Segment {
-  size: number;
-  /** Records in it that are the current record of a pending event. */
-  live: number;
-}
-
 export type AppendInit = Pick<MessageInitShape<typeof AgentEventSchema>, "origin" | "body">;
 
 function bytesOf(where: Where): number {
   return "held" in where ? where.held.length : where.bytes;
-}
-
-/**
- * mkdir -p, saying why it failed: Node's recursive mkdir reports ENOENT on a read-only file
- * system, so the directory is tried on its own first (EROFS, EACCES, ENOSPC come through).
- */
-function makeDir(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" && statSync(dir).isDirectory()) return;
-    if (code !== "ENOENT") throw err;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  }
 }
 
 function decode(payload: Uint8Array): AgentEvent | undefined {
@@ -95,20 +74,15 @@ export class Spool {
   private entries = new Map<bigint, Entry>();
   /** Task id → seq of its pending done event. */
   private readonly taskDones = new Map<string, bigint>();
-  private readonly segments = new Map<number, Segment>();
-  private active: { n: number; fd: number; size: number } | undefined;
-  private nextSegment = 1;
-  private readonly readFds = new Map<number, number>();
+  private readonly log: SegmentLog;
   private lastSeq = 0n;
   private persistedAck = -1n;
-  private dirty = false;
   private syncQueued = false;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private heldBytes = 0;
   private degradedBy: string | undefined;
   private readonly warnings: string[] = [];
   private readonly maxBytes: number;
-  private readonly segmentBytes: number;
   private readonly heldMaxBytes: number;
   /** False for `inMemory`: every event is held, nothing is written. */
   private onDisk = true;
@@ -118,8 +92,8 @@ export class Spool {
     private readonly opts: SpoolOptions,
   ) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_MAX;
-    this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.heldMaxBytes = opts.heldMaxBytes ?? DEFAULT_HELD_MAX;
+    this.log = new SegmentLog(dir, opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
   }
 
   /** A spool in memory only, for tests of what sends from it: nothing survives the process. */
@@ -140,7 +114,7 @@ export class Spool {
     const scan = spool.scan();
     if (scan) spool.adopt(scan);
     // A directory that could not be made keeps its reason: opening a file in it would only say ENOENT.
-    if (!spool.degraded) spool.openSegment();
+    if (!spool.degraded) spool.disk(() => spool.log.openNew());
     if (scan) repairSpool(spool, scan);
     migrateLegacySpool(spool, stateDir, opts.log);
     spool.persistState();
@@ -149,11 +123,7 @@ export class Spool {
   }
 
   private scan(): SpoolScan | undefined {
-    try {
-      makeDir(this.dir);
-    } catch (err) {
-      this.degrade(err);
-    }
+    this.disk(() => makeDir(this.dir));
     try {
       return scanSpool(this.dir);
     } catch (err) {
@@ -164,11 +134,14 @@ export class Spool {
   }
 
   private adopt(scan: SpoolScan): void {
-    for (const s of scan.segments) this.segments.set(s.n, { size: s.size, live: 0 });
-    this.nextSegment = Math.max(0, ...scan.segments.map((s) => s.n)) + 1;
+    this.log.adopt(scan.segments);
     if (scan.stateProblem) this.warn(scan.stateProblem);
     this.lastSeq = [scan.state.floor, scan.state.acked, scan.highestSeq].reduce((a, b) => (a > b ? a : b));
-    for (const [seq, at] of scan.pending) this.place(seq, { seg: at.seg, offset: at.offset, bytes: at.bytes }, at.meta, false);
+    for (const [seq, at] of scan.pending) {
+      const where = { seg: at.seg, offset: at.offset, bytes: at.bytes };
+      this.log.count(where, 1);
+      this.place(seq, where, at.meta, false);
+    }
   }
 
   /** The coordinator has committed up to `seq` for this node: never number at or below it. */
@@ -243,12 +216,19 @@ export class Spool {
     for (const [seq, entry] of this.entries) if (seq > after) yield { seq, bytes: bytesOf(entry.where) };
   }
 
+  /** Where pending events of segment `n` are, for repair. */
+  recordsIn(n: number): { seq: bigint; offset: number }[] {
+    const out: { seq: bigint; offset: number }[] = [];
+    for (const [seq, e] of this.entries) if (!("held" in e.where) && e.where.seg === n) out.push({ seq, offset: e.where.offset });
+    return out;
+  }
+
   /** Reads a pending event back; a record damaged since it was written is replaced (and that returned). */
   read(seq: bigint): AgentEvent | undefined {
     const entry = this.entries.get(seq);
     if (!entry) return undefined;
     const where = entry.where;
-    const event = decode("held" in where ? where.held : (this.readDisk(where) ?? new Uint8Array()));
+    const event = decode("held" in where ? where.held : (this.log.read(where) ?? new Uint8Array()));
     if (event?.seq === seq) return event;
     const why = "held" in where ? "its record could not be decoded" : `its spooled record in ${segmentFile(this.dir, where.seg)} at offset ${where.offset} no longer reads intact`;
     this.opts.log?.error({ seq }, `spool: ${why}; replacing it with an ERROR event`);
@@ -262,9 +242,7 @@ export class Spool {
 
   /** Bytes the spool takes: its segments on disk and what it holds in memory. */
   usedBytes(): number {
-    let total = this.heldBytes;
-    for (const s of this.segments.values()) total += s.size;
-    return total;
+    return this.log.usedBytes() + this.heldBytes;
   }
 
   /**
@@ -285,25 +263,20 @@ export class Spool {
     return { degraded: this.degradedBy ?? "", warnings: [...this.warnings] };
   }
 
+  get degraded(): boolean {
+    return this.degradedBy !== undefined;
+  }
+
   /** Makes everything written so far durable (one fsync for the whole burst). */
   sync(): void {
-    if (!this.active || !this.dirty) return;
-    try {
-      fsyncSync(this.active.fd);
-      this.dirty = false;
-    } catch (err) {
-      this.degrade(err);
-    }
+    this.disk(() => this.log.sync());
   }
 
   /** Syncs, records acknowledgements, deletes acknowledged segments, closes files. */
   close(): void {
     this.sync();
     this.checkpoint();
-    if (this.active) closeSync(this.active.fd);
-    this.active = undefined;
-    for (const fd of this.readFds.values()) closeSync(fd);
-    this.readFds.clear();
+    this.log.close();
   }
 
   /** A problem an operator should hear of: logged, and kept (a few) for the coordinator. */
@@ -312,46 +285,29 @@ export class Spool {
     if (this.warnings.length < MAX_WARNINGS) this.warnings.push(message.length > 300 ? `${message.slice(0, 297)}...` : message);
   }
 
-  /** The disk refused: record why; later events are held in memory. Rethrows what is not a file system error. */
-  degrade(err: unknown): void {
-    if (typeof (err as NodeJS.ErrnoException)?.code !== "string") throw err;
-    const message = (err as Error).message;
-    // ENOSPC and EIO from a write name no file: say where.
-    const reason = `spool unwritable: ${message}${message.includes(this.dir) ? "" : ` (in ${this.dir})`}; the node cannot record results`;
-    if (this.active) {
-      try {
-        closeSync(this.active.fd);
-      } catch {
-        // Closing a file on a failed disk can fail too; it is given up either way.
-      }
-      this.active = undefined;
-    }
-    if (reason !== this.degradedBy) this.opts.log?.error({ spool: this.dir, code: (err as NodeJS.ErrnoException).code }, `${reason}; new tasks are refused until it is writable again`);
-    this.degradedBy = reason;
-  }
-
-  get degraded(): boolean {
-    return this.degradedBy !== undefined;
-  }
-
-  /** Where pending events live now, for repair: [seq, segment, offset] of records in segment `n`. */
-  recordsIn(n: number): { seq: bigint; offset: number; bytes: number }[] {
-    const out: { seq: bigint; offset: number; bytes: number }[] = [];
-    for (const [seq, e] of this.entries) if (!("held" in e.where) && e.where.seg === n) out.push({ seq, offset: e.where.offset, bytes: e.where.bytes });
-    return out;
-  }
-
-  /** Segment `n` shrinks to `size` (damage cut off its end); throws the file system's error. */
+  /** Segment `n` is cut at `size` (damage at its end); an unwritable disk degrades the spool. */
   truncateSegment(n: number, size: number): void {
-    const fd = openSync(segmentFile(this.dir, n), "r+");
+    this.disk(() => this.log.truncate(n, size));
+  }
+
+  /**
+   * Runs a file operation; a file system error degrades the spool (why is recorded, later
+   * events are held in memory) and false is returned. Anything else is a bug and is thrown.
+   */
+  private disk(op: () => void): boolean {
     try {
-      ftruncateSync(fd, size);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      op();
+      return true;
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException)?.code !== "string") throw err;
+      this.log.abandon();
+      const message = (err as Error).message;
+      // ENOSPC and EIO from a write name no file: say where.
+      const reason = `spool unwritable: ${message}${message.includes(this.dir) ? "" : ` (in ${this.dir})`}; the node cannot record results`;
+      if (reason !== this.degradedBy) this.opts.log?.error({ spool: this.dir, code: (err as NodeJS.ErrnoException).code }, `${reason}; new tasks are refused until it is writable again`);
+      this.degradedBy = reason;
+      return false;
     }
-    const seg = this.segments.get(n);
-    if (seg) seg.size = size;
   }
 
   private store(event: AgentEvent, replaced: boolean): void {
@@ -376,46 +332,25 @@ export class Spool {
   }
 
   private place(seq: bigint, where: Where, meta: EventMeta, replaced: boolean): void {
-    if (!("held" in where)) {
-      const seg = this.segments.get(where.seg);
-      if (seg) seg.live++;
-    }
     this.entries.set(seq, { where, meta, replaced });
     if (meta.kind === "taskDone") this.taskDones.set(meta.taskId, seq);
   }
 
+  /** The record of an event no longer counts: acknowledged, or written again elsewhere. */
   private release(entry: Entry): void {
     if ("held" in entry.where) this.heldBytes -= entry.where.held.length;
-    else {
-      const seg = this.segments.get(entry.where.seg);
-      if (seg) seg.live--;
-    }
+    else this.log.count(entry.where, -1);
   }
 
-  private writeToDisk(payload: Uint8Array): Where | undefined {
-    const a = this.active;
-    if (!a) return undefined;
-    let bytes: number;
-    try {
-      bytes = writeRecord(a.fd, payload, a.size);
-    } catch (err) {
-      try {
-        // Cut off what a failed write left, so the segment ends on a whole record.
-        ftruncateSync(a.fd, a.size);
-      } catch {
-        // Then the next open finds a torn tail and cuts it there.
-      }
-      this.degrade(err);
-      return undefined;
-    }
-    const where = { seg: a.n, offset: a.size, bytes };
-    a.size += bytes;
-    const seg = this.segments.get(a.n);
-    if (seg) seg.size = a.size;
-    this.dirty = true;
+  /** Appends to the current segment (a new one follows a full one); undefined when the disk refused. */
+  private writeToDisk(payload: Uint8Array): RecordAt | undefined {
+    if (!this.log.writable) return undefined;
+    let at: RecordAt | undefined;
+    if (!this.disk(() => (at = this.log.append(payload)))) return undefined;
     this.queueSync();
-    if (a.size >= this.segmentBytes) this.rotate();
-    return where;
+    // The record is written: a segment that cannot be started after it only degrades what follows.
+    if (this.log.full()) this.disk(() => this.log.rotate());
+    return at;
   }
 
   /** One fsync for everything appended in this turn of the event loop. */
@@ -428,41 +363,6 @@ export class Spool {
     });
   }
 
-  private readDisk(where: { seg: number; offset: number; bytes: number }): Buffer | undefined {
-    try {
-      let fd = this.readFds.get(where.seg);
-      if (fd === undefined) {
-        fd = openSync(segmentFile(this.dir, where.seg), "r");
-        this.readFds.set(where.seg, fd);
-      }
-      return readRecordAt(fd, where.offset, where.offset + where.bytes);
-    } catch {
-      return undefined;
-    }
-  }
-
-  private rotate(): void {
-    this.sync();
-    if (this.active) {
-      closeSync(this.active.fd);
-      this.active = undefined;
-    }
-    this.openSegment();
-  }
-
-  private openSegment(): void {
-    const n = this.nextSegment;
-    try {
-      const fd = openSync(segmentFile(this.dir, n), "wx", 0o600);
-      this.nextSegment++;
-      this.active = { n, fd, size: 0 };
-      this.segments.set(n, { size: 0, live: 0 });
-      syncDir(this.dir);
-    } catch (err) {
-      this.degrade(err);
-    }
-  }
-
   /** Every event at or below this is acknowledged. */
   private watermark(): bigint {
     for (const seq of this.entries.keys()) return seq - 1n;
@@ -473,14 +373,9 @@ export class Spool {
   private persistState(): boolean {
     if (!this.onDisk || this.degradedBy) return false;
     const acked = this.watermark();
-    try {
-      writeState(this.dir, { floor: this.lastSeq, acked });
-      this.persistedAck = acked;
-      return true;
-    } catch (err) {
-      this.degrade(err);
-      return false;
-    }
+    if (!this.disk(() => writeState(this.dir, { floor: this.lastSeq, acked }))) return false;
+    this.persistedAck = acked;
+    return true;
   }
 
   private scheduleCheckpoint(): void {
@@ -494,44 +389,27 @@ export class Spool {
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     if (!this.onDisk || this.degradedBy) return;
-    const a = this.active;
-    if (a && this.segments.get(a.n)?.live === 0 && a.size >= Math.min(IDLE_ROTATE_BYTES, this.segmentBytes)) this.rotate();
-    const dead = [...this.segments].filter(([n, s]) => s.live === 0 && n !== this.active?.n).map(([n]) => n);
+    this.disk(() => this.log.retireIdle(IDLE_ROTATE_BYTES));
+    const dead = this.log.dead();
     if (!dead.length && this.watermark() === this.persistedAck) return;
     // The floor must be on disk before the records that carried the highest seqs go.
     if (!this.persistState()) return;
-    try {
-      for (const n of dead) {
-        const fd = this.readFds.get(n);
-        if (fd !== undefined) closeSync(fd);
-        this.readFds.delete(n);
-        unlinkSync(segmentFile(this.dir, n));
-        this.segments.delete(n);
-      }
-      if (dead.length) syncDir(this.dir);
-    } catch (err) {
-      this.degrade(err);
-    }
+    this.disk(() => this.log.remove(dead));
   }
 
   /** After the disk refused: a new segment, every held event written to it. True once writable again. */
   private retryWrites(): boolean {
-    try {
-      makeDir(this.dir);
-    } catch (err) {
-      this.degrade(err);
-      return false;
-    }
-    if (!this.active) this.openSegment();
+    if (!this.disk(() => makeDir(this.dir))) return false;
+    if (!this.log.writable && !this.disk(() => this.log.openNew())) return false;
     for (const [seq, entry] of this.entries) {
       if (!("held" in entry.where)) continue;
-      const where = this.writeToDisk(entry.where.held);
-      if (!where) return false;
+      const at = this.writeToDisk(entry.where.held);
+      if (!at) return false;
       this.release(entry);
-      this.place(seq, where, entry.meta, entry.replaced);
+      this.place(seq, at, entry.meta, entry.replaced);
     }
     this.sync();
-    if (!this.active) return false;
+    if (!this.log.writable) return false;
     const was = this.degradedBy;
     this.degradedBy = undefined;
     if (!this.persistState()) return false;

@@ -43,12 +43,13 @@ const check = (taskId: string, checkId: string, stdoutTail = "") =>
   ({ origin: ORIGIN, body: { case: "check", value: { taskId, result: { checkId, kind: "command", status: Status.PASSED, summary: "exit 0", stdoutTail } } } }) as const;
 const done = (taskId: string) => ({ origin: ORIGIN, body: { case: "taskDone", value: { taskId, status: Status.PASSED, summary: "1/1 passed" } } }) as const;
 
-/** Every pending event, read back, as "seq:kind:task/check". */
+/** Every pending event, read back, as "seq:kind:task/check" (":error" when it came back as an ERROR stand-in). */
 function contents(s: Spool): string[] {
   return [...s.pendingAfter(0n)].map(({ seq }) => {
     const e = s.read(seq) as AgentEvent;
     const what = e.body.case === "check" ? `check:${e.body.value.taskId}/${e.body.value.result?.checkId}` : `${e.body.case}:${e.body.value?.taskId}`;
-    return `${e.seq}:${what}`;
+    const status = e.body.case === "check" ? e.body.value.result?.status : e.body.value?.status;
+    return `${e.seq}:${what}${status === Status.ERROR ? ":error" : ""}`;
   });
 }
 
@@ -114,6 +115,26 @@ describe("the spool", () => {
     const third = reopen(again);
     expect(third.health().warnings).toEqual([]);
     expect(contents(third)).toEqual(["1:check:t1/a", "3:taskDone:t1"]);
+  });
+
+  it("replaces an event whose record was damaged on disk after it was written by an ERROR naming the file and offset", () => {
+    fresh();
+    const s = openSpool();
+    s.append(check("t1", "a", "output that rots"));
+    s.sync();
+    const [seg] = listSegments(spoolDir());
+    const file = segmentFile(spoolDir(), seg as number);
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf("rots");
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x01, at);
+    writeFileSync(file, bytes);
+    const e = s.read(1n);
+    expect(e?.seq).toBe(1n);
+    expect(e?.body.case === "check" && e.body.value.result).toMatchObject({
+      checkId: "a",
+      status: Status.ERROR,
+      summary: `result not delivered (it was passed): its spooled record in ${file} at offset 0 no longer reads intact`,
+    });
   });
 
   it("moves an old spool.json in once, keeping seqs and the floor, and removes it", () => {

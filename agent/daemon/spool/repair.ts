@@ -26,10 +26,6 @@ export function repairSpool(spool: Spool, scan: SpoolScan): void {
     }
     spool.sync();
     if (spool.degraded) continue;
-    try {
-      spool.truncateSegment(seg.n, first.offset);
-    } catch (err) {
-      spool.degrade(err);
-    }
+    spool.truncateSegment(seg.n, first.offset);
   }
 }
