@@ -84,8 +84,6 @@ export class Spool {
   private readonly warnings: string[] = [];
   private readonly maxBytes: number;
   private readonly heldMaxBytes: number;
-  /** False for `inMemory`: every event is held, nothing is written. */
-  private onDisk = true;
 
   private constructor(
     readonly dir: string,
@@ -96,20 +94,12 @@ export class Spool {
     this.log = new SegmentLog(dir, opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
   }
 
-  /** A spool in memory only, for tests of what sends from it: nothing survives the process. */
-  static inMemory(opts: SpoolOptions = {}): Spool {
-    const spool = new Spool("(memory)", { ...opts, heldMaxBytes: opts.heldMaxBytes ?? Number.POSITIVE_INFINITY });
-    spool.onDisk = false;
-    return spool;
-  }
-
   /**
    * Opens STATE_DIR/spool: keeps every intact unacknowledged record, cuts out and reports damage,
    * moves an old STATE_DIR/spool.json in. Never throws for the disk: an unwritable one leaves
-   * the spool degraded (see `refusal`). With no state dir: `inMemory`.
+   * the spool degraded (see `refusal`).
    */
-  static open(stateDir: string | undefined, opts: SpoolOptions = {}): Spool {
-    if (stateDir === undefined) return Spool.inMemory(opts);
+  static open(stateDir: string, opts: SpoolOptions = {}): Spool {
     const spool = new Spool(join(stateDir, SPOOL_DIR), opts);
     const scan = spool.scan();
     if (scan) spool.adopt(scan);
@@ -371,7 +361,7 @@ export class Spool {
 
   /** Writes floor and acknowledgement watermark durably; false when it could not. */
   private persistState(): boolean {
-    if (!this.onDisk || this.degradedBy) return false;
+    if (this.degradedBy) return false;
     const acked = this.watermark();
     if (!this.disk(() => writeState(this.dir, { floor: this.lastSeq, acked }))) return false;
     this.persistedAck = acked;
@@ -388,7 +378,7 @@ export class Spool {
   private checkpoint(): void {
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
-    if (!this.onDisk || this.degradedBy) return;
+    if (this.degradedBy) return;
     this.disk(() => this.log.retireIdle(IDLE_ROTATE_BYTES));
     const dead = this.log.dead();
     if (!dead.length && this.watermark() === this.persistedAck) return;
