@@ -79,7 +79,7 @@ describe("lost nodes and coordinator restarts", () => {
 
     const result = await run;
     expect(result.exitCode, result.stderr).toBe(2);
-    expect(result.stdout).toMatch(/\[fleet\] node-b #1 {2}=> lost: node node-b lost: not connected for \d/);
+    expect(result.stdout).toMatch(/\[fleet\] node-b #1 {2}=> lost: node node-b lost: not heard from for \d/);
     expect(result.stdout).toMatch(/fleet\s+node-b\s+LL 0\/2\s+lost\s+node node-b lost/);
     expect(result.stdout).toMatch(/: INCOMPLETE/);
 
