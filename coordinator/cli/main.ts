@@ -54,12 +54,23 @@ export function buildProgram(): Command {
       });
     });
 
-  connected(program.command("nodes").description("list registered nodes: identity, role, last seen, online/offline"))
+  const nodes = program.command("nodes").description("the roster: list nodes, or free a node's name (forget)");
+  connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline (the default)"))
     .option("--json", "print JSON")
     .action(async (flags: ConnectionFlags & { json?: boolean }) => {
       const { nodes } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
       print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes));
     });
+  connected(
+    nodes
+      .command("forget")
+      .description("free a node's name, bound to the machine that enrolled with it, so a replacement (or the same machine after losing its state dir) can enroll; refused while the node is connected")
+      .argument("<name>", "node name"),
+  ).action(async (name: string, flags: ConnectionFlags) => {
+    const { node } = await withClient(flags, (c) => c.call(ControlService.method.forgetNode, { name }));
+    const id = node?.identity;
+    print(`forgot node ${name} (machine-id ${id?.machineId.slice(0, 12) ?? "?"}, host ${id?.hostname || "?"}); its runs and results stay. The next agent to enroll as ${name} takes the name.`);
+  });
 
   const token = program.command("token").description("enrollment tokens for agents");
   connected(token.command("create").description("create an enrollment token and print it (agents: fleetgate-agent run --token T)"))

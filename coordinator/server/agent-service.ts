@@ -1,16 +1,16 @@
-// AgentService.Connect: authenticate the hello, register the node, hand it tasks, and commit
+// AgentService.Connect: admit the hello, register the node, hand it tasks, and commit
 // its events exactly once before acknowledging them.
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse, type Hello } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Db } from "../store/db.js";
-import { committedPrefix, getNode, highestCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
+import { committedPrefix, highestCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
+import { admit } from "../fleet/admission.js";
 import type { CommitOutcome } from "../store/agent-events.js";
 import { addRunFlag } from "../store/runs.js";
-import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { peerAddress, type AgentSession, type AgentSessions } from "../fleet/sessions.js";
 import { watchSilence } from "../fleet/silence.js";
@@ -26,29 +26,6 @@ export interface AgentServiceDeps {
 }
 
 type Call = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
-
-const MACHINE_ID = /^[0-9a-f]{32}$/;
-
-/** Checks the hello's credential; returns the node token to hand back ("" when it is unchanged). */
-function authenticate(deps: AgentServiceDeps, hello: Hello): { nodeToken: string; tokenHash: string } {
-  const id = hello.identity;
-  if (!id?.name) throw new FleetgateError("bad_input", "hello has no node name");
-  if (!MACHINE_ID.test(id.machineId)) throw new FleetgateError("bad_input", `hello has an invalid machine-id "${id.machineId}" (expected 32 hex digits from /etc/machine-id)`);
-  const cred = hello.credential;
-  if (cred.case === "enrollToken") {
-    verifyEnrollToken(deps.db, cred.value);
-    const nodeToken = newSecret("fgn");
-    return { nodeToken, tokenHash: hashToken(nodeToken) };
-  }
-  if (cred.case === "nodeToken") {
-    const node = getNode(deps.db, id.name);
-    if (!node || node.tokenHash !== hashToken(cred.value)) {
-      throw new FleetgateError("unauthenticated", `node token not valid for node ${id.name}; restart the agent with an enrollment token from: coord token create`);
-    }
-    return { nodeToken: "", tokenHash: node.tokenHash };
-  }
-  throw new FleetgateError("unauthenticated", "hello carries no token; start the agent with --token (from: coord token create)");
-}
 
 export function agentServiceHandlers(deps: AgentServiceDeps) {
   // last_seen is for people reading `coord nodes`; failing to write it (a full disk) must not drop the stream.
@@ -85,12 +62,9 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
             clearTimeout(helloTimer);
             const hello = req.msg.value;
-            const { nodeToken, tokenHash } = authenticate(deps, hello);
+            // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
+            const { nodeToken, tokenHash } = admit(deps.db, hello);
             const identity = hello.identity!;
-            const previous = getNode(deps.db, identity.name);
-            if (previous && previous.identity.machineId !== identity.machineId) {
-              deps.log.warn({ node: identity.name, was: previous.identity.machineId, now: identity.machineId }, "node re-enrolled from a different machine-id");
-            }
             upsertNode(deps.db, identity, tokenHash);
             machineId = identity.machineId;
             log = deps.log.child({ node: identity.name });

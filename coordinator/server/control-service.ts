@@ -8,7 +8,7 @@ import { runPieces } from "../../shared/grpc/run-pieces.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
-import { listNodes, type NodeRow } from "../store/nodes.js";
+import { getNode, forgetNode, listNodes, type NodeRow } from "../store/nodes.js";
 import { attestationFlags } from "../judgement/attestation.js";
 import { getRun, listRuns } from "../store/runs.js";
 import { createEnrollToken, sameSecret } from "../store/tokens.js";
@@ -99,6 +99,19 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           registeredAtMs: BigInt(n.registeredAt),
           flags: flags.get(n.identity.name) ?? [],
         })),
+      });
+    }),
+
+    forgetNode: unary(deps, (req: pb.ForgetNodeRequest): pb.ForgetNodeResponse => {
+      const node = getNode(db, req.name);
+      if (!node) throw new FleetgateError("not_found", `no node ${req.name}; list them with: coord nodes`);
+      if (deps.sessions.isOnline(req.name)) {
+        throw new FleetgateError("conflict", `node ${req.name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
+      }
+      forgetNode(db, req.name);
+      deps.log.warn({ node: req.name, machineId: node.identity.machineId }, "node forgotten: the next machine to enroll takes the name");
+      return create(pb.ForgetNodeResponseSchema, {
+        node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
       });
     }),
 

@@ -78,6 +78,11 @@ export function upsertNode(db: Db, id: NodeIdentity, tokenHash: string, now = Da
   });
 }
 
+/** Removes the node's registration; its runs and results stay. */
+export function forgetNode(db: Db, name: string): void {
+  db.prepare("DELETE FROM nodes WHERE name = ?").run(name);
+}
+
 export function touchNode(db: Db, name: string, now = Date.now()): void {
   db.prepare("UPDATE nodes SET last_seen = ? WHERE name = ?").run(now, name);
 }

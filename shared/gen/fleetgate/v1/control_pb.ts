@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIrIBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJEikKBmhlYWx0aBgGIAEoCzIZLmZsZWV0Z2F0ZS52MS5BZ2VudEhlYWx0aCISChBMaXN0Tm9kZXNSZXF1ZXN0IjoKEUxpc3ROb2Rlc1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuZmxlZXRnYXRlLnYxLk5vZGVJbmZvIrEDCg9TdGFydFJ1blJlcXVlc3QSEQoJcGxhbl9wYXRoGAEgASgJEhEKCXBsYW5feWFtbBgCIAEoCRI5CgZzdWl0ZXMYAyADKAsyKS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0LlN1aXRlc0VudHJ5Eg4KBnN0YWdlcxgEIAMoCRISCgpub2RlX25hbWVzGAUgAygJEhIKCml0ZXJhdGlvbnMYBiABKAUSIQoFc2tpcHMYByADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIRCgl3aXRoX2xlZ3MYCCADKAkSDQoFcXVpY2sYCSABKAgSPQoIYmluZGluZ3MYCiADKAsyKy5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0LkJpbmRpbmdzRW50cnkSEwoLb25seV9jaGVja3MYCyADKAkSDAoEdGFncxgMIAMoCRotCgtTdWl0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDUJpbmRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2CgRTa2lwEg4KBnRhcmdldBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDgoGc291cmNlGAMgASgJIiIKEFN0YXJ0UnVuUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJIkAKElJlc29sdmVQbGFuUmVxdWVzdBIqCgNydW4YASABKAsyHS5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXF1ZXN0Ij8KE1Jlc29sdmVQbGFuUmVzcG9uc2USKAoEcGxhbhgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFBsYW4i4gEKDFJlc29sdmVkUGxhbhIRCglwbGFuX25hbWUYASABKAkSEQoJcGxhbl9wYXRoGAIgASgJEisKBnN0YWdlcxgDIAMoCzIbLmZsZWV0Z2F0ZS52MS5SZXNvbHZlZFN0YWdlEgwKBG1vZGUYBCABKAkSKQoJb3ZlcnJpZGVzGAUgAygLMhYuZmxlZXRnYXRlLnYxLk92ZXJyaWRlEiEKBXNraXBzGAYgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASEgoKdW5zaWduYWJsZRgHIAMoCRIPCgdyZWZ1c2FsGAggASgJIrwDCg1SZXNvbHZlZFN0YWdlEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSEgoKaXRlcmF0aW9ucxgDIAEoBRITCgtkZXNjcmlwdGlvbhgEIAEoCRIZChFhbGxvd19kZXN0cnVjdGl2ZRgFIAEoCBIqCgVub2RlcxgGIAEoCzIbLmZsZWV0Z2F0ZS52MS5Ob2RlU2VsZWN0aW9uEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIQCghwYXJhbGxlbBgJIAEoBRIqCgZjaGVja3MYCiADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrEigKBXJvbGVzGAsgAygLMhkuZmxlZXRnYXRlLnYxLlJvbGVCaW5kaW5nEigKBXN0ZXBzGAwgAygLMhkuZmxlZXRnYXRlLnYxLlBsYW5uZWRTdGVwEioKBnByb2JlcxgNIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSJgoEbGVncxgOIAMoCzIYLmZsZWV0Z2F0ZS52MS5QbGFubmVkTGVnEhMKC3NraXBfcmVhc29uGA8gASgJImcKDU5vZGVTZWxlY3Rpb24SKAoGY2hvc2VuGAEgAygLMhguZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUSLAoIZXhjbHVkZWQYAiADKAsyGi5mbGVldGdhdGUudjEuRXhjbHVkZWROb2RlIo8BCgpDaG9zZW5Ob2RlEgwKBG5hbWUYASABKAkSDgoGb25saW5lGAIgASgIEjQKBmxhYmVscxgDIAMoCzIkLmZsZWV0Z2F0ZS52MS5DaG9zZW5Ob2RlLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWwoMRXhjbHVkZWROb2RlEgwKBG5hbWUYASABKAkSLQoGcmVhc29uGAIgASgOMh0uZmxlZXRnYXRlLnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkipQEKC1JvbGVCaW5kaW5nEgwKBHJvbGUYASABKAkSOQoIc2VsZWN0b3IYAiADKAsyJy5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcuU2VsZWN0b3JFbnRyeRIMCgRub2RlGAMgASgJEg4KBm9ubGluZRgEIAEoCBovCg1TZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEihAMKDFBsYW5uZWRDaGVjaxIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhQKDHByZWNvbmRpdGlvbhgDIAEoCBIMCgRhcmd2GAQgAygJEgsKA2N3ZBgFIAEoCRIwCgNlbnYYBiADKAsyIy5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrLkVudkVudHJ5EhAKCG9ic2VydmVzGAcgASgJEhIKCnRpbWVvdXRfbXMYCCABKAMSFAoMcmV0cnlfZm9yX21zGAkgASgDEhYKDnJldHJ5X2V2ZXJ5X21zGAogASgDEhMKC2Rlc3RydWN0aXZlGAsgASgIEhMKC3NraXBfcmVhc29uGAwgASgJEhAKCGNhcHR1cmVzGA0gAygJEgwKBGhpbnQYDiABKAkSLQoJZm9sbG93X3VwGA8gASgLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIo0BCgtQbGFubmVkU3RlcBIKCgJpZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkSKQoFY2hlY2sYBCABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrEisKCHBhcmFsbGVsGAUgAygLMhkuZmxlZXRnYXRlLnYxLlBsYW5uZWRTdGVwIroCCgpQbGFubmVkTGVnEgoKAmlkGAEgASgJEjgKCHNlbGVjdG9yGAIgAygLMiYuZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcuU2VsZWN0b3JFbnRyeRIqCgVub2RlcxgDIAEoCzIbLmZsZWV0Z2F0ZS52MS5Ob2RlU2VsZWN0aW9uEhAKCHJlcXVpcmVzGAQgAygJEg4KBm9wdF9pbhgFIAEoCBITCgtza2lwX3JlYXNvbhgGIAEoCRISCgpzdWl0ZV9wYXRoGAcgASgJEhIKCnN1aXRlX25hbWUYCCABKAkSKgoGY2hlY2tzGAkgAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxovCg1TZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiIQoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSKlAQoQV2F0Y2hSdW5SZXNwb25zZRIoCgR0YXNrGAEgASgLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmRIABIqCgVjaGVjaxgCIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1VwZGF0ZUgAEiwKCGZpbmlzaGVkGAQgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlIAEIHCgVldmVudEoECAMQBCKBAQoLQ2hlY2tVcGRhdGUSDwoHdGFza19pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEAoIc3RhZ2VfaWQYAyABKAkSEQoJaXRlcmF0aW9uGAQgASgFEikKBnJlc3VsdBgFIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCKtAgoKVGFza1JlY29yZBIPCgd0YXNrX2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJEhEKCW5vZGVfbmFtZRgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSJAoGc3RhdHVzGAUgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAYgASgJEikKBmNoZWNrcxgHIAMoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdBIVCg1zdGFydGVkX2F0X21zGAggASgDEhYKDmZpbmlzaGVkX2F0X21zGAkgASgDEhIKCnN0YWdlX2tpbmQYCiABKAkSDwoHc3RlcF9pZBgLIAEoCRIMCgRyb2xlGAwgASgJEhIKCnN1aXRlX3BhdGgYDSABKAkirAQKCVJ1blJlY29yZBIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEiQKBnN0YXR1cxgDIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSFQoNc3RhcnRlZF9hdF9tcxgEIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgFIAEoAxIOCgZzdGFnZXMYBiADKAkSJwoFdGFza3MYByADKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZBIZChFhdHRlc3RhdGlvbl9mbGFncxgIIAMoCRIRCglwbGFuX3BhdGgYCSABKAkSDAoEbW9kZRgKIAEoCRIhCgVza2lwcxgLIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhUKDXBsYW5fcmV2aXNpb24YDCABKAkSKQoIYmluZGluZ3MYDSADKAsyFy5mbGVldGdhdGUudjEuQm91bmRSb2xlEikKBW5vZGVzGA4gAygLMhouZmxlZXRnYXRlLnYxLk5vZGVJZGVudGl0eRImCgdzaWdub2ZmGA8gASgLMhUuZmxlZXRnYXRlLnYxLlNpZ25PZmYSEQoJd2l0aF9sZWdzGBAgAygJEhIKCnVuc2lnbmFibGUYESADKAkSKAoGZmxha2VzGBIgAygLMhguZmxlZXRnYXRlLnYxLkZsYWt5Q2hlY2sSKQoJb3ZlcnJpZGVzGBMgAygLMhYuZmxlZXRnYXRlLnYxLk92ZXJyaWRlIigKCE92ZXJyaWRlEgwKBG5hbWUYASABKAkSDgoGZGV0YWlsGAIgASgJIm4KCkZsYWt5Q2hlY2sSEAoIc3RhZ2VfaWQYASABKAkSDAoEbm9kZRgCIAEoCRIQCghjaGVja19pZBgDIAEoCRIOCgZwYXNzZWQYBCABKAUSDQoFdG90YWwYBSABKAUSDwoHcnVuX2lkcxgGIAMoCSI5CglCb3VuZFJvbGUSEAoIc3RhZ2VfaWQYASABKAkSDAoEcm9sZRgCIAEoCRIMCgRub2RlGAMgASgJInoKB1NpZ25PZmYSCgoCYnkYASABKAkSDQoFYXRfbXMYAiABKAMSJAoIYWNjZXB0ZWQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIuChJhY2NlcHRlZF9vdmVycmlkZXMYBCADKAsyEi5mbGVldGdhdGUudjEuU2tpcCIfCg1HZXRSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSJrCg5HZXRSdW5SZXNwb25zZRImCgNydW4YASABKAsyFy5mbGVldGdhdGUudjEuUnVuUmVjb3JkSAASEwoJcnVuX3BpZWNlGAIgASgMSAASEQoJcnVuX2J5dGVzGAMgASgEQgkKB2NvbnRlbnQiwQIKClJ1blN1bW1hcnkSDgoGcnVuX2lkGAEgASgJEhEKCXBsYW5fbmFtZRgCIAEoCRIRCglwbGFuX3BhdGgYAyABKAkSJAoGc3RhdHVzGAQgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAUgASgDEhYKDmZpbmlzaGVkX2F0X21zGAYgASgDEg4KBnN0YWdlcxgHIAMoCRIMCgRtb2RlGAggASgJEhUKDXBsYW5fcmV2aXNpb24YCSABKAkSKQoJb3ZlcnJpZGVzGAogAygLMhYuZmxlZXRnYXRlLnYxLk92ZXJyaWRlEiYKB3NpZ25vZmYYCyABKAsyFS5mbGVldGdhdGUudjEuU2lnbk9mZhIPCgd2ZXJkaWN0GAwgASgJEg8KB3JlYXNvbnMYDSADKAkiSAoPTGlzdFJ1bnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEhEKCXBsYW5fbmFtZRgCIAEoCRITCgtzaWduZWRfb25seRgDIAEoCCI/ChBMaXN0UnVuc1Jlc3BvbnNlEiUKA3J1bhgCIAEoCzIYLmZsZWV0Z2F0ZS52MS5SdW5TdW1tYXJ5SgQIARACIj4KEkNyZWF0ZVRva2VuUmVxdWVzdBITCgt0dGxfc2Vjb25kcxgBIAEoAxITCgtkZXNjcmlwdGlvbhgCIAEoCSI7ChNDcmVhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMiMgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIpoBChFDYW5jZWxSdW5SZXNwb25zZRIlCgNydW4YAiABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeRIrCgljYW5jZWxsZWQYAyADKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZBISCgp0YXNrX2NvdW50GAQgASgFEhcKD2NhbmNlbGxlZF9jb3VudBgFIAEoBUoECAEQAiJ+Cg5TaWduT2ZmUmVxdWVzdBIOCgZydW5faWQYASABKAkSCgoCYnkYAiABKAkSIgoGYWNjZXB0GAMgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASLAoQYWNjZXB0X292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIj4KD1NpZ25PZmZSZXNwb25zZRIlCgNydW4YAiABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeUoECAEQAiInChVFeHBvcnRFdmlkZW5jZVJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjcKFkV4cG9ydEV2aWRlbmNlUmVzcG9uc2USDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgMKtgBCg9FeGNsdXNpb25SZWFzb24SIAocRVhDTFVTSU9OX1JFQVNPTl9VTlNQRUNJRklFRBAAEiMKH0VYQ0xVU0lPTl9SRUFTT05fTEFCRUxfTUlTTUFUQ0gQARIdChlFWENMVVNJT05fUkVBU09OX0RFVl9OT0RFEAISHAoYRVhDTFVTSU9OX1JFQVNPTl9PRkZMSU5FEAMSHgoaRVhDTFVTSU9OX1JFQVNPTl9OT1RfTkFNRUQQBBIhCh1FWENMVVNJT05fUkVBU09OX1JPTEVTX0ZJTExFRBAFMqcGCg5Db250cm9sU2VydmljZRJMCglMaXN0Tm9kZXMSHi5mbGVldGdhdGUudjEuTGlzdE5vZGVzUmVxdWVzdBofLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJJCghTdGFydFJ1bhIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QaHi5mbGVldGdhdGUudjEuU3RhcnRSdW5SZXNwb25zZRJSCgtSZXNvbHZlUGxhbhIgLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlcXVlc3QaIS5mbGVldGdhdGUudjEuUmVzb2x2ZVBsYW5SZXNwb25zZRJLCghXYXRjaFJ1bhIdLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlcXVlc3QaHi5mbGVldGdhdGUudjEuV2F0Y2hSdW5SZXNwb25zZTABEkUKBkdldFJ1bhIbLmZsZWV0Z2F0ZS52MS5HZXRSdW5SZXF1ZXN0GhwuZmxlZXRnYXRlLnYxLkdldFJ1blJlc3BvbnNlMAESSwoITGlzdFJ1bnMSHS5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uZmxlZXRnYXRlLnYxLkxpc3RSdW5zUmVzcG9uc2UwARJSCgtDcmVhdGVUb2tlbhIgLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaIS5mbGVldGdhdGUudjEuQ3JlYXRlVG9rZW5SZXNwb25zZRJMCglDYW5jZWxSdW4SHi5mbGVldGdhdGUudjEuQ2FuY2VsUnVuUmVxdWVzdBofLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXNwb25zZRJGCgdTaWduT2ZmEhwuZmxlZXRnYXRlLnYxLlNpZ25PZmZSZXF1ZXN0Gh0uZmxlZXRnYXRlLnYxLlNpZ25PZmZSZXNwb25zZRJdCg5FeHBvcnRFdmlkZW5jZRIjLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlcXVlc3QaJC5mbGVldGdhdGUudjEuRXhwb3J0RXZpZGVuY2VSZXNwb25zZTABYgZwcm90bzM", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIrIBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJEikKBmhlYWx0aBgGIAEoCzIZLmZsZWV0Z2F0ZS52MS5BZ2VudEhlYWx0aCISChBMaXN0Tm9kZXNSZXF1ZXN0IjoKEUxpc3ROb2Rlc1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuZmxlZXRnYXRlLnYxLk5vZGVJbmZvIiEKEUZvcmdldE5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiOgoSRm9yZ2V0Tm9kZVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiLiAQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2USDAoEbW9kZRgEIAEoCRIpCglvdmVycmlkZXMYBSADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSIQoFc2tpcHMYBiADKAsyEi5mbGVldGdhdGUudjEuU2tpcBISCgp1bnNpZ25hYmxlGAcgAygJEg8KB3JlZnVzYWwYCCABKAkivAMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcSEwoLc2tpcF9yZWFzb24YDyABKAkiZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIqUBChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASLAoIZmluaXNoZWQYBCABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeUgAQgcKBWV2ZW50SgQIAxAEIoEBCgtDaGVja1VwZGF0ZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSKQoGcmVzdWx0GAUgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0Iq0CCgpUYXNrUmVjb3JkEg8KB3Rhc2tfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIkCgZzdGF0dXMYBSABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB3N1bW1hcnkYBiABKAkSKQoGY2hlY2tzGAcgAygLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0EhUKDXN0YXJ0ZWRfYXRfbXMYCCABKAMSFgoOZmluaXNoZWRfYXRfbXMYCSABKAMSEgoKc3RhZ2Vfa2luZBgKIAEoCRIPCgdzdGVwX2lkGAsgASgJEgwKBHJvbGUYDCABKAkSEgoKc3VpdGVfcGF0aBgNIAEoCSKsBAoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCRIMCgRtb2RlGAogASgJEiEKBXNraXBzGAsgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASFQoNcGxhbl9yZXZpc2lvbhgMIAEoCRIpCghiaW5kaW5ncxgNIAMoCzIXLmZsZWV0Z2F0ZS52MS5Cb3VuZFJvbGUSKQoFbm9kZXMYDiADKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5EiYKB3NpZ25vZmYYDyABKAsyFS5mbGVldGdhdGUudjEuU2lnbk9mZhIRCgl3aXRoX2xlZ3MYECADKAkSEgoKdW5zaWduYWJsZRgRIAMoCRIoCgZmbGFrZXMYEiADKAsyGC5mbGVldGdhdGUudjEuRmxha3lDaGVjaxIpCglvdmVycmlkZXMYEyADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUiKAoIT3ZlcnJpZGUSDAoEbmFtZRgBIAEoCRIOCgZkZXRhaWwYAiABKAkibgoKRmxha3lDaGVjaxIQCghzdGFnZV9pZBgBIAEoCRIMCgRub2RlGAIgASgJEhAKCGNoZWNrX2lkGAMgASgJEg4KBnBhc3NlZBgEIAEoBRINCgV0b3RhbBgFIAEoBRIPCgdydW5faWRzGAYgAygJIjkKCUJvdW5kUm9sZRIQCghzdGFnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkiegoHU2lnbk9mZhIKCgJieRgBIAEoCRINCgVhdF9tcxgCIAEoAxIkCghhY2NlcHRlZBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEi4KEmFjY2VwdGVkX292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJImsKDkdldFJ1blJlc3BvbnNlEiYKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIABITCglydW5fcGllY2UYAiABKAxIABIRCglydW5fYnl0ZXMYAyABKARCCQoHY29udGVudCLBAgoKUnVuU3VtbWFyeRIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEhEKCXBsYW5fcGF0aBgDIAEoCRIkCgZzdGF0dXMYBCABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSFgoOZmluaXNoZWRfYXRfbXMYBiABKAMSDgoGc3RhZ2VzGAcgAygJEgwKBG1vZGUYCCABKAkSFQoNcGxhbl9yZXZpc2lvbhgJIAEoCRIpCglvdmVycmlkZXMYCiADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSJgoHc2lnbm9mZhgLIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEg8KB3ZlcmRpY3QYDCABKAkSDwoHcmVhc29ucxgNIAMoCSJICg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKAUSEQoJcGxhbl9uYW1lGAIgASgJEhMKC3NpZ25lZF9vbmx5GAMgASgIIj8KEExpc3RSdW5zUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiPgoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjsKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAyIyChBDYW5jZWxSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkimgEKEUNhbmNlbFJ1blJlc3BvbnNlEiUKA3J1bhgCIAEoCzIYLmZsZWV0Z2F0ZS52MS5SdW5TdW1tYXJ5EisKCWNhbmNlbGxlZBgDIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhIKCnRhc2tfY291bnQYBCABKAUSFwoPY2FuY2VsbGVkX2NvdW50GAUgASgFSgQIARACIn4KDlNpZ25PZmZSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIKCgJieRgCIAEoCRIiCgZhY2NlcHQYAyADKAsyEi5mbGVldGdhdGUudjEuU2tpcBIsChBhY2NlcHRfb3ZlcnJpZGVzGAQgAygLMhIuZmxlZXRnYXRlLnYxLlNraXAiPgoPU2lnbk9mZlJlc3BvbnNlEiUKA3J1bhgCIAEoCzIYLmZsZWV0Z2F0ZS52MS5SdW5TdW1tYXJ5SgQIARACIicKFUV4cG9ydEV2aWRlbmNlUmVxdWVzdBIOCgZydW5faWQYASABKAkiNwoWRXhwb3J0RXZpZGVuY2VSZXNwb25zZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwq2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUy+AYKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEk8KCkZvcmdldE5vZGUSHy5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlcXVlc3QaIC5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESRQoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2UwARJLCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZTABElIKC0NyZWF0ZVRva2VuEiAuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkYKB1NpZ25PZmYSHC5mbGVldGdhdGUudjEuU2lnbk9mZlJlcXVlc3QaHS5mbGVldGdhdGUudjEuU2lnbk9mZlJlc3BvbnNlEl0KDkV4cG9ydEV2aWRlbmNlEiMuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVxdWVzdBokLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlc3BvbnNlMAFiBnByb3RvMw", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -89,6 +89,42 @@ export type ListNodesResponse = Message<"fleetgate.v1.ListNodesResponse"> & {
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 2);
+
+/**
+ * @generated from message fleetgate.v1.ForgetNodeRequest
+ */
+export type ForgetNodeRequest = Message<"fleetgate.v1.ForgetNodeRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.ForgetNodeRequest.
+ * Use `create(ForgetNodeRequestSchema)` to create a new message.
+ */
+export const ForgetNodeRequestSchema: GenMessage<ForgetNodeRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 3);
+
+/**
+ * @generated from message fleetgate.v1.ForgetNodeResponse
+ */
+export type ForgetNodeResponse = Message<"fleetgate.v1.ForgetNodeResponse"> & {
+  /**
+   * The registration as it was before it was forgotten.
+   *
+   * @generated from field: fleetgate.v1.NodeInfo node = 1;
+   */
+  node?: NodeInfo | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.ForgetNodeResponse.
+ * Use `create(ForgetNodeResponseSchema)` to create a new message.
+ */
+export const ForgetNodeResponseSchema: GenMessage<ForgetNodeResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 4);
 
 /**
  * @generated from message fleetgate.v1.StartRunRequest
@@ -182,7 +218,7 @@ export type StartRunRequest = Message<"fleetgate.v1.StartRunRequest"> & {
  * Use `create(StartRunRequestSchema)` to create a new message.
  */
 export const StartRunRequestSchema: GenMessage<StartRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 3);
+  messageDesc(file_fleetgate_v1_control, 5);
 
 /**
  * A stage, leg or step that did not run, and why. Listed in every output.
@@ -215,7 +251,7 @@ export type Skip = Message<"fleetgate.v1.Skip"> & {
  * Use `create(SkipSchema)` to create a new message.
  */
 export const SkipSchema: GenMessage<Skip> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 4);
+  messageDesc(file_fleetgate_v1_control, 6);
 
 /**
  * @generated from message fleetgate.v1.StartRunResponse
@@ -232,7 +268,7 @@ export type StartRunResponse = Message<"fleetgate.v1.StartRunResponse"> & {
  * Use `create(StartRunResponseSchema)` to create a new message.
  */
 export const StartRunResponseSchema: GenMessage<StartRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 5);
+  messageDesc(file_fleetgate_v1_control, 7);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanRequest
@@ -251,7 +287,7 @@ export type ResolvePlanRequest = Message<"fleetgate.v1.ResolvePlanRequest"> & {
  * Use `create(ResolvePlanRequestSchema)` to create a new message.
  */
 export const ResolvePlanRequestSchema: GenMessage<ResolvePlanRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 6);
+  messageDesc(file_fleetgate_v1_control, 8);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanResponse
@@ -268,7 +304,7 @@ export type ResolvePlanResponse = Message<"fleetgate.v1.ResolvePlanResponse"> & 
  * Use `create(ResolvePlanResponseSchema)` to create a new message.
  */
 export const ResolvePlanResponseSchema: GenMessage<ResolvePlanResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 7);
+  messageDesc(file_fleetgate_v1_control, 9);
 
 /**
  * A plan as it would run against the roster now: nodes, suites, iterations, commands. It is the
@@ -336,7 +372,7 @@ export type ResolvedPlan = Message<"fleetgate.v1.ResolvedPlan"> & {
  * Use `create(ResolvedPlanSchema)` to create a new message.
  */
 export const ResolvedPlanSchema: GenMessage<ResolvedPlan> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 8);
+  messageDesc(file_fleetgate_v1_control, 10);
 
 /**
  * @generated from message fleetgate.v1.ResolvedStage
@@ -438,7 +474,7 @@ export type ResolvedStage = Message<"fleetgate.v1.ResolvedStage"> & {
  * Use `create(ResolvedStageSchema)` to create a new message.
  */
 export const ResolvedStageSchema: GenMessage<ResolvedStage> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 9);
+  messageDesc(file_fleetgate_v1_control, 11);
 
 /**
  * Which nodes were chosen, and why each other node of the roster was not.
@@ -462,7 +498,7 @@ export type NodeSelection = Message<"fleetgate.v1.NodeSelection"> & {
  * Use `create(NodeSelectionSchema)` to create a new message.
  */
 export const NodeSelectionSchema: GenMessage<NodeSelection> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 10);
+  messageDesc(file_fleetgate_v1_control, 12);
 
 /**
  * @generated from message fleetgate.v1.ChosenNode
@@ -491,7 +527,7 @@ export type ChosenNode = Message<"fleetgate.v1.ChosenNode"> & {
  * Use `create(ChosenNodeSchema)` to create a new message.
  */
 export const ChosenNodeSchema: GenMessage<ChosenNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 11);
+  messageDesc(file_fleetgate_v1_control, 13);
 
 /**
  * @generated from message fleetgate.v1.ExcludedNode
@@ -520,7 +556,7 @@ export type ExcludedNode = Message<"fleetgate.v1.ExcludedNode"> & {
  * Use `create(ExcludedNodeSchema)` to create a new message.
  */
 export const ExcludedNodeSchema: GenMessage<ExcludedNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 12);
+  messageDesc(file_fleetgate_v1_control, 14);
 
 /**
  * @generated from message fleetgate.v1.RoleBinding
@@ -552,7 +588,7 @@ export type RoleBinding = Message<"fleetgate.v1.RoleBinding"> & {
  * Use `create(RoleBindingSchema)` to create a new message.
  */
 export const RoleBindingSchema: GenMessage<RoleBinding> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 13);
+  messageDesc(file_fleetgate_v1_control, 15);
 
 /**
  * One check as the agent would run it.
@@ -654,7 +690,7 @@ export type PlannedCheck = Message<"fleetgate.v1.PlannedCheck"> & {
  * Use `create(PlannedCheckSchema)` to create a new message.
  */
 export const PlannedCheckSchema: GenMessage<PlannedCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 14);
+  messageDesc(file_fleetgate_v1_control, 16);
 
 /**
  * A cross-node step: one check on the node bound to `role`, or a parallel group.
@@ -695,7 +731,7 @@ export type PlannedStep = Message<"fleetgate.v1.PlannedStep"> & {
  * Use `create(PlannedStepSchema)` to create a new message.
  */
 export const PlannedStepSchema: GenMessage<PlannedStep> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 15);
+  messageDesc(file_fleetgate_v1_control, 17);
 
 /**
  * A matrix leg: a suite, or one check, on one node.
@@ -758,7 +794,7 @@ export type PlannedLeg = Message<"fleetgate.v1.PlannedLeg"> & {
  * Use `create(PlannedLegSchema)` to create a new message.
  */
 export const PlannedLegSchema: GenMessage<PlannedLeg> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 16);
+  messageDesc(file_fleetgate_v1_control, 18);
 
 /**
  * @generated from message fleetgate.v1.WatchRunRequest
@@ -775,7 +811,7 @@ export type WatchRunRequest = Message<"fleetgate.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 17);
+  messageDesc(file_fleetgate_v1_control, 19);
 
 /**
  * @generated from message fleetgate.v1.WatchRunResponse
@@ -812,7 +848,7 @@ export type WatchRunResponse = Message<"fleetgate.v1.WatchRunResponse"> & {
  * Use `create(WatchRunResponseSchema)` to create a new message.
  */
 export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 18);
+  messageDesc(file_fleetgate_v1_control, 20);
 
 /**
  * @generated from message fleetgate.v1.CheckUpdate
@@ -849,7 +885,7 @@ export type CheckUpdate = Message<"fleetgate.v1.CheckUpdate"> & {
  * Use `create(CheckUpdateSchema)` to create a new message.
  */
 export const CheckUpdateSchema: GenMessage<CheckUpdate> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 19);
+  messageDesc(file_fleetgate_v1_control, 21);
 
 /**
  * @generated from message fleetgate.v1.TaskRecord
@@ -934,7 +970,7 @@ export type TaskRecord = Message<"fleetgate.v1.TaskRecord"> & {
  * Use `create(TaskRecordSchema)` to create a new message.
  */
 export const TaskRecordSchema: GenMessage<TaskRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 20);
+  messageDesc(file_fleetgate_v1_control, 22);
 
 /**
  * @generated from message fleetgate.v1.RunRecord
@@ -1062,7 +1098,7 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
  * Use `create(RunRecordSchema)` to create a new message.
  */
 export const RunRecordSchema: GenMessage<RunRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 21);
+  messageDesc(file_fleetgate_v1_control, 23);
 
 /**
  * One way a run is narrower than its plan: "iterations" with "iterations 1 of 2 on fleet".
@@ -1090,7 +1126,7 @@ export type Override = Message<"fleetgate.v1.Override"> & {
  * Use `create(OverrideSchema)` to create a new message.
  */
 export const OverrideSchema: GenMessage<Override> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 22);
+  messageDesc(file_fleetgate_v1_control, 24);
 
 /**
  * @generated from message fleetgate.v1.FlakyCheck
@@ -1136,7 +1172,7 @@ export type FlakyCheck = Message<"fleetgate.v1.FlakyCheck"> & {
  * Use `create(FlakyCheckSchema)` to create a new message.
  */
 export const FlakyCheckSchema: GenMessage<FlakyCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 23);
+  messageDesc(file_fleetgate_v1_control, 25);
 
 /**
  * @generated from message fleetgate.v1.BoundRole
@@ -1163,7 +1199,7 @@ export type BoundRole = Message<"fleetgate.v1.BoundRole"> & {
  * Use `create(BoundRoleSchema)` to create a new message.
  */
 export const BoundRoleSchema: GenMessage<BoundRole> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 24);
+  messageDesc(file_fleetgate_v1_control, 26);
 
 /**
  * @generated from message fleetgate.v1.SignOff
@@ -1199,7 +1235,7 @@ export type SignOff = Message<"fleetgate.v1.SignOff"> & {
  * Use `create(SignOffSchema)` to create a new message.
  */
 export const SignOffSchema: GenMessage<SignOff> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 25);
+  messageDesc(file_fleetgate_v1_control, 27);
 
 /**
  * @generated from message fleetgate.v1.GetRunRequest
@@ -1216,7 +1252,7 @@ export type GetRunRequest = Message<"fleetgate.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 26);
+  messageDesc(file_fleetgate_v1_control, 28);
 
 /**
  * Either one message carrying `run`, or consecutive messages each carrying the next piece of the
@@ -1257,7 +1293,7 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 27);
+  messageDesc(file_fleetgate_v1_control, 29);
 
 /**
  * A run without its tasks, output or node identities, and the verdict the coordinator reached on
@@ -1347,7 +1383,7 @@ export type RunSummary = Message<"fleetgate.v1.RunSummary"> & {
  * Use `create(RunSummarySchema)` to create a new message.
  */
 export const RunSummarySchema: GenMessage<RunSummary> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 28);
+  messageDesc(file_fleetgate_v1_control, 30);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -1378,7 +1414,7 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 29);
+  messageDesc(file_fleetgate_v1_control, 31);
 
 /**
  * One run a message.
@@ -1397,7 +1433,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 30);
+  messageDesc(file_fleetgate_v1_control, 32);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -1419,7 +1455,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 31);
+  messageDesc(file_fleetgate_v1_control, 33);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -1441,7 +1477,7 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 32);
+  messageDesc(file_fleetgate_v1_control, 34);
 
 /**
  * @generated from message fleetgate.v1.CancelRunRequest
@@ -1463,7 +1499,7 @@ export type CancelRunRequest = Message<"fleetgate.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 33);
+  messageDesc(file_fleetgate_v1_control, 35);
 
 /**
  * @generated from message fleetgate.v1.CancelRunResponse
@@ -1501,7 +1537,7 @@ export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 34);
+  messageDesc(file_fleetgate_v1_control, 36);
 
 /**
  * @generated from message fleetgate.v1.SignOffRequest
@@ -1535,7 +1571,7 @@ export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
  * Use `create(SignOffRequestSchema)` to create a new message.
  */
 export const SignOffRequestSchema: GenMessage<SignOffRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 35);
+  messageDesc(file_fleetgate_v1_control, 37);
 
 /**
  * @generated from message fleetgate.v1.SignOffResponse
@@ -1554,7 +1590,7 @@ export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
  * Use `create(SignOffResponseSchema)` to create a new message.
  */
 export const SignOffResponseSchema: GenMessage<SignOffResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 36);
+  messageDesc(file_fleetgate_v1_control, 38);
 
 /**
  * @generated from message fleetgate.v1.ExportEvidenceRequest
@@ -1571,7 +1607,7 @@ export type ExportEvidenceRequest = Message<"fleetgate.v1.ExportEvidenceRequest"
  * Use `create(ExportEvidenceRequestSchema)` to create a new message.
  */
 export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 37);
+  messageDesc(file_fleetgate_v1_control, 39);
 
 /**
  * One file of an evidence bundle, path relative to the bundle's root. A file larger than 1 MiB
@@ -1596,7 +1632,7 @@ export type ExportEvidenceResponse = Message<"fleetgate.v1.ExportEvidenceRespons
  * Use `create(ExportEvidenceResponseSchema)` to create a new message.
  */
 export const ExportEvidenceResponseSchema: GenMessage<ExportEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 38);
+  messageDesc(file_fleetgate_v1_control, 40);
 
 /**
  * @generated from enum fleetgate.v1.ExclusionReason
@@ -1660,6 +1696,18 @@ export const ControlService: GenService<{
     methodKind: "unary";
     input: typeof ListNodesRequestSchema;
     output: typeof ListNodesResponseSchema;
+  },
+  /**
+   * Frees a node name bound to the machine that enrolled with it, so another machine (a
+   * replacement, the same one after losing its state dir) can enroll under it. Refused while the
+   * node is connected.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.ForgetNode
+   */
+  forgetNode: {
+    methodKind: "unary";
+    input: typeof ForgetNodeRequestSchema;
+    output: typeof ForgetNodeResponseSchema;
   },
   /**
    * @generated from rpc fleetgate.v1.ControlService.StartRun

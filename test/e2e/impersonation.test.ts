@@ -1,0 +1,59 @@
+// A holder of a valid enrollment token starts an agent under a registered node's name: it is
+// refused, the real agent stays connected and keeps answering its tasks, and no result of the
+// impostor's is ever stored. Only after the operator frees the name does a new machine take it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
+import { queryDb, Workspace } from "./fixtures.js";
+
+const PLAN = "plan: p\nstages:\n  - id: fleet\n    kind: fleet\n    suite: s.suite.yaml\n    nodes: { role: fleet }\n";
+const SUITE = "suite: s\nchecks:\n  - id: echo\n    command: { argv: [echo, hi] }\n";
+
+describe("an agent enrolling under a registered node's name", () => {
+  const ws = new Workspace();
+  let c: Coordinator;
+  let real: Proc;
+  let impostor: Proc;
+  let token = "";
+  const registrations = () => (c.stderr().match(/"node":"node-a"[^\n]*"msg":"agent registered"/g) ?? []).length;
+
+  beforeAll(async () => {
+    ws.write("s.suite.yaml", SUITE);
+    ws.write("plan.yaml", PLAN);
+    c = ws.track(await startCoordinator(ws.path("state")));
+    token = (await coord(c, ["token", "create"])).stdout.trim();
+    real = ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("real"), labels: { role: "fleet" } }));
+    await waitFor("the real agent online", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined));
+  });
+
+  afterAll(async () => ws.cleanup());
+
+  it("is refused, naming the registered machine, and the real node stays connected and does the work", async () => {
+    impostor = ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("impostor"), labels: { role: "fleet" } }));
+    await waitFor("the impostor's refusal", () => (impostor.stderr().includes("node node-a is already registered") ? true : undefined), 20_000);
+    expect(impostor.stderr()).toContain("free the name first: coord nodes forget node-a");
+    expect(registrations()).toBe(1);
+    expect(real.stderr()).not.toContain("node token refused");
+    expect(await onlineNodes(c)).toEqual(["node-a"]);
+
+    const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml")]);
+    expect(run.stderr).not.toMatch(/refus/);
+    expect(queryDb(c.stateDir, "SELECT status FROM tasks")).toEqual([{ status: "passed" }]);
+    expect(real.stderr()).toContain("task started");
+    expect(impostor.stderr()).not.toContain("task started");
+    expect(registrations()).toBe(1);
+  });
+
+  it("frees the name only when asked, and not while the node is connected", async () => {
+    const busy = await coord(c, ["nodes", "forget", "node-a"]);
+    expect(busy.exitCode).toBe(3);
+    expect(busy.stderr).toContain("node node-a is connected now");
+    await real.stop("SIGKILL");
+    await waitFor("node-a offline", async () => ((await onlineNodes(c)).includes("node-a") ? undefined : true), 30_000);
+    const freed = await coord(c, ["nodes", "forget", "node-a"]);
+    expect(freed.exitCode, freed.stderr).toBe(0);
+    expect(freed.stdout).toMatch(/^forgot node node-a \(machine-id [0-9a-f]{12}, host /);
+    // The waiting agent enrolls at its next retry, now that the operator freed the name.
+    await waitFor("the new machine registered as node-a", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined), 30_000);
+    expect(registrations()).toBe(2);
+  }, 60_000);
+});
