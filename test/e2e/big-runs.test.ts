@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
 import { MAX_MESSAGE_BYTES } from "../../shared/grpc/adapter.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const CHECKS = 5;
 const PRINTED = 1_100_000;
@@ -21,15 +21,7 @@ const PRINTED = 1_100_000;
 const loud = (n: number) => `yes 'loud-${n} says this line again' | head -c ${PRINTED}; yes 'loud-${n} complains again' | head -c ${PRINTED} >&2`;
 const SUITE = `suite: loud\nchecks:\n${Array.from({ length: CHECKS }, (_, i) => `  - id: loud-${i + 1}\n    command: { argv: [sh, -c, "${loud(i + 1)}"] }\n`).join("")}`;
 
-const PLAN = `
-plan: big-output
-stages:
-  - id: fleet
-    kind: fleet
-    suite: loud.suite.yaml
-    nodes: { role: fleet }
-    iterations: 2
-`;
+const PLAN = fleetPlan("big-output", "loud.suite.yaml", 2);
 
 describe("a run with more than 4 MiB of stored output", () => {
   const ws = new Workspace();

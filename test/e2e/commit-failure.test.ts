@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { coord, onlineNodes, startAgent, waitFor } from "../../scripts/local-fleet.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { startCoordinator, type RunningCoordinator } from "../../coordinator/server/serve.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const CHECKS = 6;
 const SUITE = `suite: steady\nchecks:\n${Array.from({ length: CHECKS }, (_, i) => `  - id: c${i}\n    command: { argv: ["true"] }\n`).join("")}`;
-const PLAN = "plan: steady\nstages:\n  - id: fleet\n    kind: fleet\n    suite: steady.suite.yaml\n    nodes: { role: fleet }\n    iterations: 2\n";
+const PLAN = fleetPlan("steady", "steady.suite.yaml", 2);
 
 describe("an event whose commit fails", () => {
   const ws = new Workspace();

@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, coord, type Coordinator } from "../../scripts/local-fleet.js";
 import { needs } from "../support/system-tools.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const CHECKS = 12;
 const ITERATIONS = 6;
 // Each check takes a moment and prints a little, so results keep arriving while the disk is full.
 const SUITE = `suite: steady\nchecks:\n${Array.from({ length: CHECKS }, (_, i) => `  - id: c${i}\n    command: { argv: [sh, -c, "sleep 0.1; head -c 2000 /dev/zero | tr '\\\\0' x"] }\n`).join("")}`;
-const PLAN = `plan: steady\nstages:\n  - id: fleet\n    kind: fleet\n    suite: steady.suite.yaml\n    nodes: { role: fleet }\n    iterations: ${ITERATIONS}\n`;
+const PLAN = fleetPlan("steady", "steady.suite.yaml", ITERATIONS);
 
 const root = process.getuid?.() === 0;
 

@@ -39,3 +39,8 @@ export function queryDb<T>(stateDir: string, sql: string, ...params: unknown[]):
     db.close();
   }
 }
+
+/** A plan of one `fleet` stage (id fleet) running `suite` on every role=fleet node. */
+export function fleetPlan(name: string, suite: string, iterations = 1): string {
+  return `plan: ${name}\nstages:\n  - id: fleet\n    kind: fleet\n    suite: ${suite}\n    nodes: { role: fleet }\n    iterations: ${iterations}\n`;
+}

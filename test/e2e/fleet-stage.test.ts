@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const SUITE = `
 suite: e2e
@@ -84,7 +84,7 @@ describe("a fleet stage on real agents", () => {
   it("exits 1 (NO-GO) when one node fails and another errors: a failure anywhere wins, the error is listed too", async () => {
     // node-a fails the check; node-b lacks ONLY_ON_A, so its agent cannot expand the suite: error.
     ws.write("mixed.suite.yaml", `suite: mixed\nchecks:\n  - id: a-is-zero\n    command: { argv: [test, "\${env.ONLY_ON_A}", "=", "0"] }\n`);
-    ws.write("mixed.plan.yaml", "plan: mixed\nstages:\n  - id: fleet\n    kind: fleet\n    suite: mixed.suite.yaml\n    nodes: { role: fleet }\n");
+    ws.write("mixed.plan.yaml", fleetPlan("mixed", "mixed.suite.yaml"));
     const run = await coord(c, ["run", "fleet", "--plan", ws.path("mixed.plan.yaml")]);
     expect(run.exitCode, run.stderr).toBe(1);
     expect(queryDb(c.stateDir, "SELECT node_name, status FROM tasks ORDER BY node_name")).toEqual([

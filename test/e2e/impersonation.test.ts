@@ -3,9 +3,9 @@
 // impostor's is ever stored. Only after the operator frees the name does a new machine take it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
-const PLAN = "plan: p\nstages:\n  - id: fleet\n    kind: fleet\n    suite: s.suite.yaml\n    nodes: { role: fleet }\n";
+const PLAN = fleetPlan("p", "s.suite.yaml");
 const SUITE = "suite: s\nchecks:\n  - id: echo\n    command: { argv: [echo, hi] }\n";
 
 describe("an agent enrolling under a registered node's name", () => {

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
-import { queryDb, Workspace } from "./fixtures.js";
+import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const SUITE = `
 suite: narrow
@@ -19,15 +19,7 @@ checks:
     command: { argv: ["true"] }
 `;
 
-const PLAN = `
-plan: narrow-plan
-stages:
-  - id: fleet
-    kind: fleet
-    suite: narrow.suite.yaml
-    nodes: { role: fleet }
-    iterations: 2
-`;
+const PLAN = fleetPlan("narrow-plan", "narrow.suite.yaml", 2);
 
 describe("a run narrower than its plan", () => {
   const ws = new Workspace();
