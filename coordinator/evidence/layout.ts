@@ -6,6 +6,7 @@
 //   run.json                          RunRecord (protobuf JSON) minus nodes and check results
 //   signoff.json                      who signed the run off and which skips they accepted
 //   nodes/<node>.json                 identity and facts when the run started
+//   nodes/<node>/timeline.json        liveness from a little before the start to the finish
 //   tasks/<stage>/<node>/<iteration or step>/
 //     result.json                     TaskRecord with every check: timings, attempts, tails, captures
 //     spec.yaml, probes.yaml          generated suite of a cross step or inline leg, and its probes
@@ -18,6 +19,7 @@ import { buildJunitXml, type JunitCase } from "../../shared/junit-xml.js";
 import { Status } from "../../shared/model/status.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { safeSegment, suiteFilePath } from "./paths.js";
+import { timelineJson, type NodeTimeline } from "./timeline.js";
 
 export interface BundleSource {
   /** The run as loadRunRecord gives it: tasks in plan order, each with its check results. */
@@ -26,6 +28,8 @@ export interface BundleSource {
   suites: Record<string, string>;
   /** Generated suite text of cross steps and inline legs, by task id. */
   taskSpecs?: Map<string, { specYaml: string; probesYaml: string }>;
+  /** Liveness of each of bundleNodeNames(record), by node name. */
+  timelines: Map<string, NodeTimeline>;
 }
 
 /** Bundle-relative path (always `/`) → file text. */
@@ -38,6 +42,11 @@ const EXPLICIT = { alwaysEmitImplicit: true } as const;
 /** The task's directory: cross steps and matrix legs by step id, single and fleet by iteration. */
 export function taskDir(t: Pick<TaskRecord, "stageId" | "nodeName" | "stepId" | "iteration">): string {
   return ["tasks", safeSegment(t.stageId), safeSegment(t.nodeName), safeSegment(t.stepId || String(t.iteration))].join("/");
+}
+
+/** The run's nodes: those registered at its start and any its tasks name, sorted. */
+export function bundleNodeNames(record: RunRecord): string[] {
+  return [...new Set([...record.nodes.map((n) => n.name), ...record.tasks.map((t) => t.nodeName)])].sort();
 }
 
 function runJson(record: RunRecord): string {
@@ -115,6 +124,12 @@ export function bundleFiles(src: BundleSource): BundleFiles {
   out.add("run.json", runJson(record));
   if (record.signoff) out.add("signoff.json", json(toJson(SignOffSchema, record.signoff, EXPLICIT)));
   for (const node of record.nodes) out.add(`nodes/${safeSegment(node.name)}.json`, nodeJson(node));
+  for (const name of bundleNodeNames(record)) {
+    const timeline = src.timelines.get(name);
+    // Every node of the run has one, empty or not: a missing file would read as "not recorded".
+    if (!timeline) throw new FleetgateError("internal", `evidence bundle: no liveness timeline for node ${name}`);
+    out.add(`nodes/${safeSegment(name)}/timeline.json`, timelineJson(timeline));
+  }
   const hostnames = new Map(record.nodes.map((n) => [n.name, n.hostname]));
   for (const task of record.tasks) addTask(out, task, hostnames.get(task.nodeName) ?? task.nodeName, src.taskSpecs?.get(task.taskId));
   return out.files;

@@ -7,10 +7,12 @@ import { judgeStored } from "../judgement/stored.js";
 import type { Db } from "../store/db.js";
 import { getRun } from "../store/runs.js";
 import { listTasks } from "../store/tasks.js";
-import { bundleFiles } from "./layout.js";
+import { nodeEventsAround } from "../store/node-events.js";
+import { bundleFiles, bundleNodeNames } from "./layout.js";
 import { runBundleDir, stateDirOf } from "./location.js";
 import { MANIFEST_FILE, manifestText, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
 import { signManifest } from "./signing.js";
+import { runWindow, selectTimeline, type NodeTimeline } from "./timeline.js";
 
 export interface WriteBundleOptions {
   /** Parent of bundles unless the plan's evidence.dir says otherwise: STATE_DIR/runs. */
@@ -46,7 +48,11 @@ export async function writeBundle(db: Db, runId: string, opts: WriteBundleOption
   // The verdict every report shows: judgeRun with the flakes of earlier runs of this revision.
   const { run: record, judgement } = judgeStored(db, runId);
   const taskSpecs = new Map(listTasks(db, runId).map((t) => [t.id, { specYaml: t.specYaml, probesYaml: t.probesYaml }]));
-  const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, taskSpecs });
+  // A finished run's window ends at its finish; the same run so gives the same timelines when its
+  // bundle is written again (sign-off, export).
+  const window = runWindow(run.createdAt, run.finishedAt ?? opts.now ?? Date.now());
+  const timelines = new Map<string, NodeTimeline>(bundleNodeNames(record).map((node) => [node, selectTimeline(node, nodeEventsAround(db, node, window.from, window.to), window)]));
+  const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, taskSpecs, timelines });
   const { decision, reasons } = judgement;
   const manifest = manifestText({
     run_id: run.id,

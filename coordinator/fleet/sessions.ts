@@ -1,10 +1,13 @@
 // The fleet as the coordinator sees it: the one place that knows which agents are connected now,
 // since when a node has been away, and when it is lost (away longer than --lost-after). The
-// sequencer hears online/offline/lost as events and keeps no clock of its own.
+// sequencer hears online/offline/lost as events and keeps no clock of its own. Each connection,
+// disconnection (with why), lost verdict and refusal also goes to a LivenessSink: the node's
+// timeline in the evidence.
 import { EventEmitter } from "node:events";
 import { humanDuration } from "../../shared/durations.js";
 import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { AgentHealth } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { LivenessKind, LivenessSink } from "./liveness-events.js";
 
 export interface AgentSession {
   node: string;
@@ -37,6 +40,9 @@ export const DEFAULT_LOST_AFTER_MS = 25_000;
  */
 export const UNPRODUCTIVE_RECONNECTS = 10;
 
+/** Why a node's earlier stream ended when it connected again. */
+export const REPLACED = "replaced by a newer connection from the same node";
+
 export class AgentSessions extends EventEmitter<SessionEvents> {
   private readonly byNode = new Map<string, AgentSession>();
   private readonly awaySince = new Map<string, number>();
@@ -45,10 +51,22 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   private readonly lastHeard = new Map<string, number>();
   /** Connections since the node last delivered an event, with when the first of them came. */
   private readonly fruitless = new Map<string, { count: number; since: number }>();
+  /** The address each node last connected from: where a lost node was last seen. */
+  private readonly lastAddress = new Map<string, string>();
 
-  /** `lostAfterMs`: how long a node may go unheard while it has work before it is lost. */
-  constructor(private readonly lostAfterMs = DEFAULT_LOST_AFTER_MS) {
+  /**
+   * `lostAfterMs`: how long a node may go unheard while it has work before it is lost.
+   * `record`: where liveness events go (guardedSink over the store in `coord serve`).
+   */
+  constructor(
+    private readonly lostAfterMs = DEFAULT_LOST_AFTER_MS,
+    private readonly record: LivenessSink = () => {},
+  ) {
     super();
+  }
+
+  private note(node: string, kind: LivenessKind, why: string, at: number, address = this.lastAddress.get(node) ?? ""): void {
+    this.record({ node, at, kind, why, address });
   }
 
   /** The node said something (a heartbeat, an event): its lost clock starts from here. */
@@ -67,7 +85,13 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     this.awaySince.delete(session.node);
     clearTimeout(this.lostTimers.get(session.node));
     this.lostTimers.delete(session.node);
-    if (old) old.close("replaced by a newer connection from the same node");
+    if (old) {
+      // Recorded here: the old stream's own end finds itself no longer current and says nothing.
+      this.note(old.node, "disconnected", REPLACED, at, old.address);
+      old.close(REPLACED);
+    }
+    this.lastAddress.set(session.node, session.address);
+    this.note(session.node, "connected", "", at);
     this.heard(session.node, at);
     this.emit("online", session.node);
     this.countConnection(session.node, at);
@@ -79,17 +103,29 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     this.fruitless.set(node, next);
     if (next.count < UNPRODUCTIVE_RECONNECTS) return;
     this.fruitless.delete(node);
-    this.emit("lost", node, `node ${node} lost: connected ${next.count} times in ${humanDuration(at - next.since)} without delivering a result`);
+    this.declareLost(node, `node ${node} lost: connected ${next.count} times in ${humanDuration(at - next.since)} without delivering a result`, at);
+  }
+
+  private declareLost(node: string, why: string, at: number): void {
+    // Before the emit: the run the verdict ends finishes after this row, so its timeline has it.
+    this.note(node, "lost", why, at);
+    this.emit("lost", node, why);
+  }
+
+  /** Admission refused a hello naming `node` (another machine, a bad token…): recorded, nothing else changes. */
+  refused(node: string, address: string, why: string, at = Date.now()): void {
+    this.note(node, "refused", why, at, address);
   }
 
   /**
    * Removes `session` only if it is still the node's current one. The node is away since it was
    * last heard from, not since its stream was dropped: a cut cable is noticed only after a few
-   * silent heartbeats, and those count towards lost.
+   * silent heartbeats, and those count towards lost. `why`: how the stream ended, for the timeline.
    */
-  remove(session: AgentSession, at = Date.now()): void {
+  remove(session: AgentSession, why: string, at = Date.now()): void {
     if (this.byNode.get(session.node) !== session) return;
     this.byNode.delete(session.node);
+    this.note(session.node, "disconnected", why, at, session.address);
     const since = Math.min(this.lastHeard.get(session.node) ?? at, at);
     this.awaySince.set(session.node, since);
     this.armLost(session.node, since);
@@ -121,8 +157,9 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     clearTimeout(this.lostTimers.get(node));
     const timer = setTimeout(() => {
       this.lostTimers.delete(node);
-      const why = this.lostReason(node);
-      if (why) this.emit("lost", node, why);
+      const now = Date.now();
+      const why = this.lostReason(node, now);
+      if (why) this.declareLost(node, why, now);
     }, Math.max(0, since + this.lostAfterMs - Date.now()));
     // A pending verdict must not keep a stopping coordinator alive.
     timer.unref();

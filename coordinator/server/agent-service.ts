@@ -27,6 +27,13 @@ export interface AgentServiceDeps {
 
 type Call = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
+/**
+ * Why a stream ended when the coordinator did not end it. grpc-js shows an agent that stops, one
+ * that is SIGKILLed and a host that closes the connection alike ('end', then 'cancelled'), so the
+ * timeline says what is known; a cut link is told apart by the silence watch instead.
+ */
+export const CLOSED_BY_AGENT = "closed from the agent's side (agent stopped or killed, or its connection closed)";
+
 export function agentServiceHandlers(deps: AgentServiceDeps) {
   // last_seen is for people reading `coord nodes`; failing to write it (a full disk) must not drop the stream.
   const seen = (node: string) => {
@@ -41,14 +48,24 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       let session: AgentSession | undefined;
       let machineId = "";
       let log = deps.log;
+      const address = peerAddress(call.getPeer());
+      // The name a hello claimed, for recording a refusal; and why the stream ended, for the
+      // node's timeline (the first cause wins: a silent stream's error also closes it).
+      let claimed = "";
+      let ended: string | undefined;
       const fail = (err: unknown) => {
         const e = toGrpcError(err);
+        if (session) ended ??= e.details;
+        else if (claimed) deps.sessions.refused(claimed, address, e.details ?? "refused");
         log.warn({ err: e.details }, "agent refused");
         // grpc-js turns an 'error' emitted on a server stream into the call's final status.
         call.emit("error", Object.assign(new Error(e.details), e));
       };
       const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
-      const silence = watchSilence(deps.heartbeatIntervalMs, (ms) => fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`)));
+      const silence = watchSilence(deps.heartbeatIntervalMs, (ms) => {
+        ended ??= `silent for ${ms} ms (3 heartbeats)`;
+        fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`));
+      });
 
       // Set once an event failed to commit: nothing more is taken from this stream, so no later
       // event commits past the gap; the agent reconnects and sends again from the one that failed.
@@ -62,6 +79,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
             clearTimeout(helloTimer);
             const hello = req.msg.value;
+            claimed = hello.identity?.name ?? "";
             // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
             const { nodeToken, tokenHash } = admit(deps.db, hello);
             const identity = hello.identity!;
@@ -71,11 +89,14 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             session = {
               node: identity.name,
               machineId,
-              address: peerAddress(call.getPeer()),
+              address,
               health: hello.health,
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),
               cancel: (taskId) => call.write(create(ConnectResponseSchema, { msg: { case: "cancel", value: { taskId } } })),
-              close: (reason) => call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason })),
+              close: (reason) => {
+                ended ??= reason;
+                call.emit("error", Object.assign(new Error(reason), { code: grpc.status.ABORTED, details: reason }));
+              },
             };
             call.write(
               create(ConnectResponseSchema, {
@@ -131,8 +152,9 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
         silence.stop();
         if (session && !closed) {
           closed = true;
-          deps.sessions.remove(session);
-          log.info("agent disconnected");
+          const why = ended ?? CLOSED_BY_AGENT;
+          deps.sessions.remove(session, why);
+          log.info({ why }, "agent disconnected");
         }
       };
       call.on("end", () => {

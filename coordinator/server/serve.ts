@@ -19,6 +19,8 @@ import { agentServiceHandlers } from "./agent-service.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
 import { AgentSessions } from "../fleet/sessions.js";
+import { guardedSink } from "../fleet/liveness-events.js";
+import { recordNodeEvent } from "../store/node-events.js";
 
 export interface ServeOptions {
   listen: string;
@@ -64,7 +66,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   chmodSync(opts.stateDir, 0o700);
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
-  const sessions = new AgentSessions(opts.lostAfterMs);
+  // Each node's liveness timeline, for the evidence; a write that fails is logged, never fatal.
+  const sessions = new AgentSessions(opts.lostAfterMs, guardedSink((e) => recordNodeEvent(db, e), opts.log.child({ part: "fleet" })));
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
 

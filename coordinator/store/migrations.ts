@@ -128,4 +128,21 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE signoffs ADD COLUMN accepted_overrides_json TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Each node's liveness as the fleet saw it (coordinator/fleet/liveness-events.ts): connected,
+      -- disconnected (why), lost (the verdict), refused (admission's reason). id keeps the order of
+      -- events within one millisecond (a replaced stream's end, then the new one's start).
+      CREATE TABLE node_events (
+        id        INTEGER PRIMARY KEY,
+        node_name TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        why       TEXT NOT NULL,
+        address   TEXT NOT NULL
+      );
+      CREATE INDEX node_events_by_node ON node_events(node_name, at, id);
+    `,
+  },
 ];

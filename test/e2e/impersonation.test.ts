@@ -1,6 +1,8 @@
 // A holder of a valid enrollment token starts an agent under a registered node's name: it is
 // refused, the real agent stays connected and keeps answering its tasks, and no result of the
 // impostor's is ever stored. Only after the operator frees the name does a new machine take it.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
@@ -41,6 +43,18 @@ describe("an agent enrolling under a registered node's name", () => {
     expect(real.stderr()).toContain("task started");
     expect(impostor.stderr()).not.toContain("task started");
     expect(registrations()).toBe(1);
+
+    // The run's evidence shows the takeover attempt in node-a's timeline: from where, and why it was refused.
+    const [{ id }] = queryDb<{ id: string }>(c.stateDir, "SELECT id FROM runs") as [{ id: string }];
+    const bundle = join(c.stateDir, "runs", id);
+    await waitFor("the run's evidence bundle", () => existsSync(join(bundle, "manifest.json")) || undefined);
+    const timeline = JSON.parse(readFileSync(join(bundle, "nodes", "node-a", "timeline.json"), "utf8")) as { previous: unknown; events: { kind: string; why: string; address: string }[] };
+    const all = [timeline.previous, ...timeline.events].filter(Boolean) as typeof timeline.events;
+    expect(all.filter((e) => e.kind === "connected"), JSON.stringify(all)).toHaveLength(1);
+    const refused = all.filter((e) => e.kind === "refused");
+    expect(refused.length, JSON.stringify(all)).toBeGreaterThanOrEqual(1);
+    expect(refused[0]?.address).toBe("127.0.0.1");
+    expect(refused[0]?.why).toMatch(/^node node-a is already registered \(machine-id [0-9a-f]{12}, host .*\); an enrollment token cannot take over a registered node/);
   });
 
   it("frees the name only when asked, and not while the node is connected", async () => {

@@ -1,7 +1,7 @@
 // DESIGN rules 2 ("Nothing is lost") and 3 ("A skip is never a pass") against real processes: an
 // agent that dies mid-task, a coordinator that dies mid-run, and results produced while the
 // coordinator is away.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
@@ -95,6 +95,24 @@ describe("lost nodes and coordinator restarts", () => {
     expect(queryDb(c.stateDir, "SELECT c.* FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.node_name = 'node-b'")).toEqual([]);
     expect(queryDb<{ n: number }>(c.stateDir, "SELECT COUNT(*) AS n FROM check_results WHERE status = 'passed'")[0]?.n).toBe(4);
     expect(runStatus(c)).toBe("lost");
+
+    // The bundle says why node-b was lost and when: its stream closed, and 3 s later the verdict.
+    const runId = queryDb<{ id: string }>(c.stateDir, "SELECT id FROM runs")[0]?.id as string;
+    const bundle = join(c.stateDir, "runs", runId);
+    await waitFor("the run's evidence bundle", () => existsSync(join(bundle, "manifest.json")) || undefined);
+    const timeline = JSON.parse(readFileSync(join(bundle, "nodes", "node-b", "timeline.json"), "utf8")) as { node: string; events: { at: string; kind: string; why: string; address: string }[] };
+    expect(timeline.node).toBe("node-b");
+    expect(timeline.events.map((e) => e.kind), JSON.stringify(timeline.events)).toEqual(["connected", "disconnected", "lost"]);
+    const [connected, disconnected, lostAt] = timeline.events as [(typeof timeline.events)[0], (typeof timeline.events)[0], (typeof timeline.events)[0]];
+    expect(connected.address).toBe("127.0.0.1");
+    expect(disconnected.why).toBe("closed from the agent's side (agent stopped or killed, or its connection closed)");
+    expect(lostAt.why).toMatch(/^node node-b lost: not heard from for \d/);
+    expect(Date.parse(lostAt.at) - Date.parse(disconnected.at)).toBeLessThan(5_000);
+    // The manifest covers the timelines like every other file, and the others' are there too.
+    const manifest = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")) as { files: Record<string, string> };
+    expect(Object.keys(manifest.files).filter((p) => p.endsWith("/timeline.json")).sort()).toEqual(["nodes/node-a/timeline.json", "nodes/node-b/timeline.json", "nodes/node-c/timeline.json"]);
+    const verify = await coord(c, ["verify", bundle]);
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
   });
 
   it("completes a run after the coordinator is killed and restarted mid-run, with no duplicate or missing result", async () => {

@@ -1,7 +1,7 @@
 // Lost within 30 s with the coordinator's defaults, on network-namespace hosts: from the moment an
 // agent dies (SIGKILL) or its cable is pulled (veth down, nothing closes the stream) until its
 // running task is marked lost. Timings are asserted with a margin; the bench measures them.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { coordInBackground, waitFor } from "../../scripts/local-fleet.js";
@@ -42,6 +42,15 @@ describe.skipIf(!needsNetnsHost())("lost detection with the default timings", ()
     return { ms, summary: lost.summary };
   }
 
+  /** beta's timeline in the evidence bundle of the newest run. */
+  async function betaTimeline(): Promise<{ kind: string; why: string }[]> {
+    const { stateDir } = fleet.coordinator;
+    const [{ id }] = queryDb<{ id: string }>(stateDir, "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1") as [{ id: string }];
+    const bundle = join(stateDir, "runs", id);
+    await waitFor("the run's evidence bundle", () => existsSync(join(bundle, "manifest.json")) || undefined);
+    return (JSON.parse(readFileSync(join(bundle, "nodes", "beta", "timeline.json"), "utf8")) as { events: { kind: string; why: string }[] }).events;
+  }
+
   it("marks the task lost within 30 s of the agent being SIGKILLed", async () => {
     await fleet.waitOnline(["beta"]);
     const { ms, summary } = await msUntilLost(() => fleet.killAgent("beta"));
@@ -55,5 +64,10 @@ describe.skipIf(!needsNetnsHost())("lost detection with the default timings", ()
     const { ms, summary } = await msUntilLost(() => fleet.cutLink("beta"));
     expect(summary).toMatch(/^node beta lost: not heard from for \d/);
     expect(ms).toBeLessThanOrEqual(GOAL_MS);
+    // The evidence tells a cut link from a dead agent: the stream went silent and was dropped, then the verdict.
+    const events = await betaTimeline();
+    expect(events.slice(-2).map((e) => e.kind), JSON.stringify(events)).toEqual(["disconnected", "lost"]);
+    expect(events.at(-2)?.why).toMatch(/^silent for \d+ ms \(3 heartbeats\)$/);
+    expect(events.at(-1)?.why).toBe(summary);
   }, 120_000);
 });

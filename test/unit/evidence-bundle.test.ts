@@ -2,7 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { XMLParser } from "fast-xml-parser";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { walkBundle } from "../../coordinator/evidence/bundle-files.js";
 import { sha256 } from "../../coordinator/evidence/manifest.js";
 import { bundleDir, safeSegment, suiteFilePath, unsafePathReason } from "../../coordinator/evidence/paths.js";
@@ -10,6 +11,9 @@ import { signatureMatches } from "../../coordinator/evidence/signing.js";
 import { sortedJson } from "../../coordinator/evidence/sorted-json.js";
 import { verifyBundle } from "../../coordinator/evidence/verify.js";
 import { writeBundle } from "../../coordinator/evidence/write.js";
+import { guardedSink } from "../../coordinator/fleet/liveness-events.js";
+import { AgentSessions, type AgentSession } from "../../coordinator/fleet/sessions.js";
+import { recordNodeEvent } from "../../coordinator/store/node-events.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { FLEET_SUITE, planYaml, SMOKE_SUITE, StateDir } from "./evidence-fixture.js";
 
@@ -33,7 +37,9 @@ describe("writeBundle layout", () => {
     expect(dir).toBe(join(s.root, "r1"));
     expect(await paths(dir)).toEqual([
       "manifest.json",
+      "nodes/n1/timeline.json",
       "nodes/n1.json",
+      "nodes/prim/timeline.json",
       "nodes/prim.json",
       "plan.yaml",
       "run.json",
@@ -110,8 +116,63 @@ describe("writeBundle layout", () => {
     s.addRun("r1", { nodeName: "../../escape" });
     const { dir } = await writeBundle(s.db, "r1", { root: s.root, now: NOW });
     expect(await paths(dir)).toContain("nodes/_._.._escape.json");
+    expect(await paths(dir)).toContain("nodes/_._.._escape/timeline.json");
     expect(await paths(dir)).toContain("tasks/fleet/_._.._escape/1/result.json");
     expect(readdirSync(s.stateDir).sort()).toEqual(["coord.db", "coord.db-shm", "coord.db-wal", "runs"]);
+  });
+});
+
+describe("node timelines", () => {
+  const START = 1_732_514_400_000; // addRun's createdAt: 2024-11-25T06:00:00Z; it finishes a minute later
+  const agent = (address: string): AgentSession => ({ node: "n1", machineId: "m", address, send: () => {}, cancel: () => {}, close: () => {} });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("writes what the fleet recorded of each node, from a minute before the start to the finish, and the same bytes when written again", async () => {
+    vi.useFakeTimers({ now: START - 3_600_000 });
+    const fleet = new AgentSessions(25_000, guardedSink((e) => recordNodeEvent(s.db, e), pino({ level: "silent" })));
+    const early = agent("10.0.0.7");
+    fleet.add(early);
+    vi.advanceTimersByTime(1_000);
+    fleet.remove(early, "the agent ended its stream");
+    vi.advanceTimersByTime(30_000); // lost an hour before the run: how it stood when the run began
+    vi.setSystemTime(START - 30_000);
+    const during = agent("10.0.0.8");
+    fleet.add(during);
+    vi.advanceTimersByTime(35_000);
+    fleet.heard("n1");
+    vi.advanceTimersByTime(5_000);
+    fleet.remove(during, "the stream broke off without an end (agent killed or connection reset)");
+    vi.advanceTimersByTime(25_000);
+    vi.setSystemTime(START + 70_000);
+    fleet.add(agent("10.0.0.8")); // after the finish: not the run's
+    fleet.closeAll("test over");
+    vi.useRealTimers();
+
+    s.addRun("r1");
+    const { dir } = await writeBundle(s.db, "r1", { root: s.root, now: NOW });
+    expect(readJson(dir, "nodes/n1/timeline.json")).toEqual({
+      node: "n1",
+      from: "2024-11-25T05:59:00.000Z",
+      to: "2024-11-25T06:01:00.000Z",
+      previous: { at: "2024-11-25T05:00:25.000Z", kind: "lost", why: "node n1 lost: not heard from for 25 s", address: "10.0.0.7" },
+      events: [
+        { at: "2024-11-25T05:59:30.000Z", kind: "connected", why: "", address: "10.0.0.8" },
+        { at: "2024-11-25T06:00:10.000Z", kind: "disconnected", why: "the stream broke off without an end (agent killed or connection reset)", address: "10.0.0.8" },
+        { at: "2024-11-25T06:00:30.000Z", kind: "lost", why: "node n1 lost: not heard from for 25 s", address: "10.0.0.8" },
+      ],
+    });
+    expect(readJson(dir, "nodes/prim/timeline.json")).toEqual({ node: "prim", from: "2024-11-25T05:59:00.000Z", to: "2024-11-25T06:01:00.000Z", previous: null, events: [] });
+    const m = readJson(dir, "manifest.json") as { files: Record<string, string> };
+    expect(m.files["nodes/n1/timeline.json"]).toBe(sha256(readFileSync(join(dir, "nodes/n1/timeline.json"))));
+
+    const first = read(dir, "nodes/n1/timeline.json");
+    recordNodeEvent(s.db, { node: "n1", at: START + 90_000, kind: "disconnected", why: "the agent ended its stream", address: "10.0.0.8" });
+    s.signOff("r1");
+    await writeBundle(s.db, "r1", { root: s.root, now: NOW + 1000 });
+    expect(read(dir, "nodes/n1/timeline.json")).toBe(first);
+    expect((await verifyBundle(dir)).ok).toBe(true);
   });
 });
 
@@ -128,7 +189,8 @@ describe("manifest.json", () => {
       reasons: ["fleet on n1 #1: failed (1 of 1 checks failed)", "matrix skipped (--skip): no nested KVM"],
     });
     const onDisk = (await paths(dir)).filter((p) => p !== "manifest.json");
-    expect(Object.keys(m.files)).toEqual(onDisk);
+    // Same set; the manifest sorts by code unit ("n1.json" before "n1/"), the walk by name per directory.
+    expect(Object.keys(m.files).sort()).toEqual([...onDisk].sort());
     for (const p of onDisk) expect(m.files[p]).toBe(sha256(readFileSync(join(dir, p))));
   });
 

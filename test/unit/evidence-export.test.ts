@@ -104,8 +104,8 @@ describe("coord export against the ExportEvidence handler", () => {
   it("writes a finished run's bundle (written on demand), large files included, and verifies it intact", async () => {
     const r = await exportRun("r1");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^intact: run r1, 14 files match the manifest; signature not checked/);
-    expect(r.stderr).toMatch(new RegExp(`^exported 15 files \\(\\d+ KiB\\) to ${join(out, "r1")}\\n$`));
+    expect(r.stdout).toMatch(/^intact: run r1, 16 files match the manifest; signature not checked/);
+    expect(r.stderr).toMatch(new RegExp(`^exported 17 files \\(\\d+ KiB\\) to ${join(out, "r1")}\\n$`));
     expect(readFileSync(join(out, "r1/tasks/smoke/prim/1/echo.stdout.txt"), "utf8")).toHaveLength(1536 * 1024 + 1);
     expect(readFileSync(join(out, "r1/manifest.json"))).toEqual(readFileSync(join(s.root, "r1/manifest.json")));
   });

@@ -1,7 +1,9 @@
 // The fleet decides when a node is lost: away (disconnected, or never seen since this coordinator
 // started) for lostAfterMs. Fake timers stand in for the clock; the sessions are in-process.
+import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AgentSessions, type AgentSession } from "../../coordinator/fleet/sessions.js";
+import { guardedSink, type LivenessEvent } from "../../coordinator/fleet/liveness-events.js";
+import { AgentSessions, REPLACED, type AgentSession } from "../../coordinator/fleet/sessions.js";
 
 const session = (node: string): AgentSession => ({ node, machineId: "m", address: "127.0.0.1", send: () => {}, cancel: () => {}, close: () => {} });
 
@@ -23,7 +25,7 @@ describe("AgentSessions liveness", () => {
   it("declares a node lost once it has been disconnected for lostAfterMs, not a moment before", () => {
     const s = session("n1");
     fleet.add(s);
-    fleet.remove(s);
+    fleet.remove(s, "the agent ended its stream");
     vi.advanceTimersByTime(29_999);
     expect(lost).toEqual([]);
     expect(fleet.awaitNode("n1")).toBe("offline");
@@ -35,7 +37,7 @@ describe("AgentSessions liveness", () => {
   it("forgets the verdict when the node reconnects in time", () => {
     const s = session("n1");
     fleet.add(s);
-    fleet.remove(s);
+    fleet.remove(s, "the agent ended its stream");
     vi.advanceTimersByTime(20_000);
     fleet.add(session("n1"));
     vi.advanceTimersByTime(60_000);
@@ -49,7 +51,7 @@ describe("AgentSessions liveness", () => {
     fleet.add(s);
     fleet.heard("n1");
     vi.advanceTimersByTime(15_000); // three missed heartbeats: the stream is dropped now
-    fleet.remove(s);
+    fleet.remove(s, "the agent ended its stream");
     vi.advanceTimersByTime(14_999);
     expect(lost).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -61,7 +63,7 @@ describe("AgentSessions liveness", () => {
       const s = session("n1");
       fleet.add(s);
       vi.advanceTimersByTime(1_000);
-      fleet.remove(s);
+      fleet.remove(s, "the agent ended its stream");
     }
     fleet.delivered("n1");
     fleet.add(session("n1"));
@@ -78,5 +80,95 @@ describe("AgentSessions liveness", () => {
     expect(fleet.awaitNode("n2")).toBe("offline");
     vi.advanceTimersByTime(30_000);
     expect(lost).toEqual([["n2", "node n2 lost: not heard from for 30 s"]]);
+  });
+});
+
+describe("AgentSessions liveness timeline", () => {
+  const T0 = 1_000_000;
+  let fleet: AgentSessions;
+  let recorded: LivenessEvent[];
+  const at = (ms: number) => T0 + ms;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+    recorded = [];
+    fleet = new AgentSessions(30_000, (e) => recorded.push(e));
+  });
+  afterEach(() => {
+    fleet.closeAll("test over");
+    vi.useRealTimers();
+  });
+
+  it("records the connection, the dropped stream with why, and the lost verdict, in order, with the address", () => {
+    const s = { ...session("n1"), address: "10.0.0.7" };
+    fleet.add(s);
+    vi.advanceTimersByTime(5_000);
+    fleet.heard("n1");
+    vi.advanceTimersByTime(15_000);
+    fleet.remove(s, "silent for 15000 ms (3 heartbeats)");
+    vi.advanceTimersByTime(15_000);
+    expect(recorded).toEqual([
+      { node: "n1", at: at(0), kind: "connected", why: "", address: "10.0.0.7" },
+      { node: "n1", at: at(20_000), kind: "disconnected", why: "silent for 15000 ms (3 heartbeats)", address: "10.0.0.7" },
+      // Lost 30 s after it was last heard (at 5 s), at the address it was last seen at.
+      { node: "n1", at: at(35_000), kind: "lost", why: "node n1 lost: not heard from for 30 s", address: "10.0.0.7" },
+    ]);
+  });
+
+  it("records a replaced stream's end once, before the new connection, with each stream's address", () => {
+    const first = { ...session("n1"), address: "10.0.0.7" };
+    // As agent-service does: closing a stream ends it, and its end removes it.
+    first.close = (why) => fleet.remove(first, why);
+    fleet.add(first);
+    vi.advanceTimersByTime(1_000);
+    fleet.add({ ...session("n1"), address: "10.0.0.8" });
+    expect(recorded.map((e) => [e.kind, e.why, e.address, e.at])).toEqual([
+      ["connected", "", "10.0.0.7", at(0)],
+      ["disconnected", REPLACED, "10.0.0.7", at(1_000)],
+      ["connected", "", "10.0.0.8", at(1_000)],
+    ]);
+    expect(fleet.isOnline("n1")).toBe(true);
+  });
+
+  it("records the lost verdict of a node that keeps reconnecting without delivering, while it is connected", () => {
+    for (let i = 0; i < 10; i++) {
+      const s = session("n1");
+      fleet.add(s);
+      vi.advanceTimersByTime(500);
+      if (i < 9) fleet.remove(s, "the agent ended its stream");
+    }
+    const kinds = recorded.map((e) => e.kind);
+    expect(kinds.filter((k) => k === "connected")).toHaveLength(10);
+    expect(kinds.slice(-2)).toEqual(["connected", "lost"]);
+    expect(recorded.at(-1)).toMatchObject({ kind: "lost", at: at(4_500), why: "node n1 lost: connected 10 times in 4.5 s without delivering a result" });
+  });
+
+  it("records a refusal with who asked and why, and changes nothing about the node's liveness", () => {
+    const s = session("n1");
+    fleet.add(s);
+    fleet.refused("n1", "10.9.9.9", "node n1 is already registered (machine-id 111111111111, host a); an enrollment token cannot take over a registered node");
+    expect(fleet.isOnline("n1")).toBe(true);
+    expect(recorded[1]).toEqual({ node: "n1", at: at(0), kind: "refused", why: expect.stringContaining("already registered") as string, address: "10.9.9.9" });
+  });
+
+  it("keeps the fleet working when the sink cannot write (a full disk): the failure is logged with the event", () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const full = new AgentSessions(30_000, guardedSink(() => {
+      throw new Error("SQLITE_FULL: database or disk is full");
+    }, log));
+    const lost: string[] = [];
+    full.on("lost", (node) => lost.push(node));
+    const s = session("n1");
+    full.add(s);
+    expect(full.isOnline("n1")).toBe(true);
+    full.remove(s, "the agent ended its stream");
+    vi.advanceTimersByTime(30_000);
+    expect(lost).toEqual(["n1"]);
+    expect(lines.map((l) => [l.level, l.node, (l.event as LivenessEvent).kind, (l.err as { message: string }).message])).toEqual([
+      [40, "n1", "connected", "SQLITE_FULL: database or disk is full"],
+      [40, "n1", "disconnected", "SQLITE_FULL: database or disk is full"],
+      [40, "n1", "lost", "SQLITE_FULL: database or disk is full"],
+    ]);
   });
 });

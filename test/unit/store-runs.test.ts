@@ -92,7 +92,7 @@ describe("openDb and migrations", () => {
     expect(versions()).toEqual(MIGRATIONS.map((m) => m.version));
     expect(count("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'run1'")).toBe(3);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "nodes", "runs", "schema_migrations", "signoffs", "tasks"]);
+    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "node_events", "nodes", "runs", "schema_migrations", "signoffs", "tasks"]);
   });
 });
 

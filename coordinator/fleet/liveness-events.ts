@@ -1,0 +1,40 @@
+// What the fleet records of each node's liveness, one event at a time, so a release manager can
+// later read why a node was lost and when (the evidence bundle's nodes/<node>/timeline.json).
+// AgentSessions decides these events; the sink that stores them is handed in, so the fleet's
+// logic stays free of the database and a failing write never reaches a stream.
+import type { Logger } from "../../shared/logging.js";
+
+export type LivenessKind = "connected" | "disconnected" | "lost" | "refused";
+
+export interface LivenessEvent {
+  node: string;
+  /** ms since epoch. */
+  at: number;
+  kind: LivenessKind;
+  /**
+   * disconnected: why the stream ended ("silent for 15000 ms (3 heartbeats)", "replaced by a newer
+   * connection from the same node"…); lost: the verdict text; refused: the admission's reason;
+   * connected: empty.
+   */
+  why: string;
+  /** The agent's IP address as the coordinator saw its stream come in ("" when unknown). */
+  address: string;
+}
+
+/** Where AgentSessions puts each event. Must not throw: build it with `guardedSink`. */
+export type LivenessSink = (event: LivenessEvent) => void;
+
+/**
+ * `write` as a sink that never throws: a failed write (a full disk) is logged with the event it
+ * lost. Recording liveness is evidence, not a condition of being connected, so it must never drop
+ * a stream or stop a lost verdict from reaching the runs.
+ */
+export function guardedSink(write: (event: LivenessEvent) => void, log: Logger): LivenessSink {
+  return (event) => {
+    try {
+      write(event);
+    } catch (err) {
+      log.warn({ node: event.node, event: { ...event }, err }, "could not record a liveness event for the node's timeline");
+    }
+  };
+}
