@@ -1,18 +1,10 @@
-// The in-process benchmarks of `npm run bench`: suite parsing, the SQLite store, the local check
-// engine. Each does a warm-up first (JIT, SQLite page cache, execa's first spawn), then measures.
-import { create } from "@bufbuild/protobuf";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// The in-process benchmarks of `npm run bench`: suite parsing and the local check engine (the
+// store's are in bench-store.ts). Each does a warm-up first (JIT, execa's first spawn), then measures.
+import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { runSuite } from "../agent/engine/run-suite.js";
-import { openDb } from "../coordinator/store/db.js";
-import { recordAgentEvent } from "../coordinator/store/agent-events.js";
-import { insertRun, type NewTask } from "../coordinator/store/runs.js";
-import { AgentEventSchema, type AgentEvent } from "../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../shared/model/status.js";
 import { parseSuite } from "../shared/model/suite.js";
-import type { Cleanup } from "./bench-cleanup.js";
 import { busyFraction, hostCpu, processCpuSeconds } from "./bench-cpu.js";
 import type { BenchResult } from "./bench-report.js";
 import { since, summarize } from "./bench-stats.js";
@@ -68,99 +60,6 @@ export function benchParse(file: string, say: Progress): BenchResult {
     ],
     bound: `one core of JavaScript: the YAML parse with line counting is about ${Math.round(share * 100)} % of a call, zod validation and resolution the rest; no I/O.`,
   };
-}
-
-const STORE_REPS = 7;
-const STORE_EVENTS = 2000;
-const STORE_TASKS = 20;
-const MACHINE_ID = "0123456789abcdef0123456789abcdef";
-
-function checkEvent(seq: number, taskId: string): AgentEvent {
-  return create(AgentEventSchema, {
-    seq: BigInt(seq),
-    origin: { machineId: MACHINE_ID, bootId: "bench-boot", hostname: "bench-node" },
-    body: {
-      case: "check",
-      value: {
-        taskId,
-        result: { checkId: `check-${seq}`, kind: "command", status: Status.PASSED, summary: "exit 0", startedAtMs: BigInt(Date.now()), durationMs: 3n, attempts: 1 },
-      },
-    },
-  });
-}
-
-/** Commits a batch, checking every outcome is `kind`; returns the per-event times in ms. */
-function commitAll(db: ReturnType<typeof openDb>, events: AgentEvent[], kind: "check" | "duplicate"): number[] {
-  const times: number[] = [];
-  for (const e of events) {
-    const t = performance.now();
-    const outcome = recordAgentEvent(db, "bench-node", MACHINE_ID, e);
-    times.push(since(t));
-    if (outcome.kind !== kind) throw new Error(`store bench: event ${e.seq} was ${outcome.kind}, expected ${kind}`);
-  }
-  return times;
-}
-
-/** recordAgentEvent into a real SQLite file (WAL, synchronous=NORMAL, as `coord serve` opens it). */
-export async function benchStore(cleanup: Cleanup, say: Progress): Promise<BenchResult> {
-  const dir = mkdtempSync(join(tmpdir(), "fleetgate-bench-store-"));
-  const removeDir = cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  const db = openDb(join(dir, "state", "coord.db"));
-  const closeDb = cleanup.add("close the store", () => void db.close());
-  try {
-    const tasks: NewTask[] = Array.from({ length: STORE_TASKS }, (_, i) => ({
-      id: `bench/fleet/bench-node/${i + 1}`,
-      stageId: "fleet",
-      nodeName: "bench-node",
-      iteration: i + 1,
-      suitePath: "bench.suite.yaml",
-      allowDestructive: false,
-    }));
-    insertRun(db, { id: "bench", planName: "bench", planPath: "bench.plan.yaml", planYaml: "plan: bench\n", suites: {}, stages: ["fleet"], flags: [], createdAt: Date.now(), mode: "full", planRevision: "bench", options: {}, nodes: [] }, tasks);
-    let seq = 0;
-    const batch = (n: number) => Array.from({ length: n }, () => checkEvent(++seq, tasks[seq % STORE_TASKS]?.id ?? ""));
-
-    say("store: warming up (500 events, then their repeats)");
-    const warm = batch(500);
-    commitAll(db, warm, "check");
-    commitAll(db, warm, "duplicate");
-
-    const fresh: number[] = [];
-    const dup: number[] = [];
-    const freshTimes: number[] = [];
-    const dupTimes: number[] = [];
-    for (let rep = 0; rep < STORE_REPS; rep++) {
-      const events = batch(STORE_EVENTS); // built before timing: only the commit is measured
-      let t = performance.now();
-      freshTimes.push(...commitAll(db, events, "check"));
-      fresh.push(STORE_EVENTS / (since(t) / 1000));
-      t = performance.now();
-      dupTimes.push(...commitAll(db, events, "duplicate"));
-      dup.push(STORE_EVENTS / (since(t) / 1000));
-      say(`store: repetition ${rep + 1}/${STORE_REPS}: ${Math.round(fresh[rep] as number)} new events/s, ${Math.round(dup[rep] as number)} repeats/s`);
-      await new Promise((r) => setImmediate(r)); // let a Ctrl-C in between repetitions be handled
-    }
-    const rows = (db.prepare("SELECT COUNT(*) AS n FROM check_results").get() as { n: number }).n;
-    return {
-      title: "Store: `recordAgentEvent` into SQLite",
-      method:
-        `A real SQLite file in a temp dir opened with \`openDb\` (WAL, synchronous=NORMAL), one run of ${STORE_TASKS} pending tasks. ` +
-        `Warm-up 500 events and their repeats, then ${STORE_REPS} repetitions of ${STORE_EVENTS} new check events (each one transaction: ` +
-        `the (node, seq) row, the task lookup, the check_results row), followed by the same ${STORE_EVENTS} events again, which take the ` +
-        `dedup path (recognised by (node, seq), nothing applied). Every outcome is checked; ${rows} check results were stored in the end.`,
-      rows: [
-        { measure: "new check events committed", unit: "events/s", better: "higher", summary: summarize(fresh) },
-        { measure: "repeated events recognised (dedup)", unit: "events/s", better: "higher", summary: summarize(dup) },
-        { measure: "one new event", unit: "ms", better: "lower", summary: summarize(freshTimes) },
-        { measure: "one repeated event", unit: "ms", better: "lower", summary: summarize(dupTimes) },
-      ],
-      bound:
-        "one core in one process: a SQLite write transaction per event (WAL commit, no fsync with synchronous=NORMAL) plus protobuf-JSON encoding; a repeat costs one INSERT OR IGNORE that changes nothing, in its own transaction.",
-    };
-  } finally {
-    await closeDb();
-    await removeDir();
-  }
 }
 
 const ENGINE_CHECKS = 20;

@@ -1,15 +1,18 @@
-// npm run bench: measures suite parsing, the store, the local check engine and a real
-// coordinator + agents on this machine, and writes the figures to docs/benchmarks.md.
+// npm run bench: measures suite parsing, the store, the local check engine, a real coordinator +
+// agents, and how long a dead agent takes to be lost, on this machine, and writes the figures to
+// docs/benchmarks.md.
 // Performance lives here, not in timed tests: tests assert behaviour.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cleanup } from "./bench-cleanup.js";
-import { benchEngine, benchParse, benchStore } from "./bench-components.js";
+import { benchEngine, benchParse } from "./bench-components.js";
 import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
+import { benchLost } from "./bench-lost.js";
 import { BUSY_WARNING, describeMachine, renderReport, type BenchResult } from "./bench-report.js";
+import { benchIngest, benchStore } from "./bench-store.js";
 import { ROOT } from "./local-fleet.js";
 
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -65,7 +68,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; this takes about 2 minutes`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; this takes about 4 minutes`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
@@ -77,8 +80,10 @@ async function main(): Promise<number> {
   const results: BenchResult[] = [];
   results.push(benchParse(example, say));
   results.push(await benchStore(cleanup, say));
+  results.push(await benchIngest(cleanup, say));
   results.push(await benchEngine(say));
   results.push(await benchFleet([3, 6], machine.cores, cleanup, say));
+  results.push(await benchLost(cleanup, say));
 
   const totalSeconds = (performance.now() - started) / 1000;
   const out = join(ROOT, "docs", "benchmarks.md");
