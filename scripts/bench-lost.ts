@@ -4,7 +4,6 @@
 // asserts it with a margin, this measures it.
 import Database from "better-sqlite3";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { register } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -107,25 +106,9 @@ async function afterSigkill(work: string, cleanup: Cleanup, say: Progress): Prom
   }
 }
 
-/**
- * The netns harness imports test/support/system-tools.ts for its tool lookup, and that module
- * imports vitest's `it`, which throws when loaded outside vitest. The harness never calls it, so
- * for that one importer "vitest" resolves to a stub. (The clean fix is moving toolPath and
- * missingTool to a module without vitest; the bench may not touch test/.)
- */
-function stubVitestForHarness(): void {
-  const stub = `data:text/javascript,${encodeURIComponent("export function it() { throw new Error(\"vitest's it() called outside vitest (npm run bench)\"); }")}`;
-  const hooks = `export async function resolve(specifier, context, next) {
-    if (specifier === "vitest" && (context.parentURL ?? "").endsWith("/test/support/system-tools.js")) return { url: ${JSON.stringify(stub)}, shortCircuit: true };
-    return next(specifier, context);
-  }`;
-  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
-}
-
 /** (b) A namespace host whose cable is pulled mid-task (veth down: nothing closes the stream), REPS times. */
 async function afterCutLink(cleanup: Cleanup, say: Progress): Promise<{ ms: number[]; summary: string } | { skipped: string }> {
-  stubVitestForHarness();
-  const preflight = await import("../test/harness/preflight.js");
+  const preflight = await import("../test/harness/host-check.js");
   const problems = preflight.preflightProblems(preflight.observeHost());
   if (problems.length) return { skipped: problems.join("; ") };
   const { createNetnsFleet } = await import("../test/harness/netns.js");

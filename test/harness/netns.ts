@@ -54,7 +54,7 @@ import { host } from "./host-commands.js";
 import { bridgeAddress, fleetNames, MAX_NODES, newFleetId, NODE_LINK, nodeAddress, subnetOf, type FleetNames } from "./names.js";
 import { inNodeArgv, spawnInNode, type NodeContext, type NodeProc } from "./node-process.js";
 import { NetworkFaults, type FaultSide } from "./network-faults.js";
-import { assertNetnsPrerequisites } from "./preflight.js";
+import { assertNetnsPrerequisites } from "./host-check.js";
 import { removeNetworkObjects, removeNetworkObjectsSync, sweepStaleFleets, WORK_DIR_PREFIX } from "./teardown.js";
 
 export type { NodeProc } from "./node-process.js";

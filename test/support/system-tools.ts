@@ -6,29 +6,12 @@
 //
 //   const xmllint = needsTool("xmllint", "libxml2-utils");   // at the top of the file, not in a test
 //   it.skipIf(!xmllint)("is valid against the JUnit XSD", …);
-import { accessSync, constants } from "node:fs";
-import { delimiter, isAbsolute, join } from "node:path";
 import { it } from "vitest";
+import { missingTool, toolPath } from "./host-tools.js";
+
+export { missingTool, toolPath } from "./host-tools.js";
 
 const STRICT = process.env.FLEETGATE_TEST_STRICT === "1";
-
-/** The executable `tool` names: itself when it is a path, else the first match on PATH. */
-export function toolPath(tool: string, pathEnv = process.env.PATH ?? ""): string | undefined {
-  const candidates = tool.includes("/") ? [tool] : pathEnv.split(delimiter).filter(isAbsolute).map((dir) => join(dir, tool));
-  return candidates.find((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** The line for a missing program: what is missing and the package that ships it. */
-export function missingTool(tool: string, debianPackage: string): string {
-  return `${tool} not found; install it with: apt-get install -y ${debianPackage}`;
-}
 
 // Module state is per test file: vitest gives every file its own module graph.
 const reported = new Set<string>();
