@@ -26,6 +26,8 @@
 //   await fleet.partition("alpha", "coordinator");  // alpha loses the coordinator, keeps its peers
 //   await fleet.cutLink("beta");  await fleet.restoreLink("beta");    // unplug / replug the cable
 //   await fleet.slowLink("beta", "256kbit");  await fleet.packetLoss("beta", 30);
+//   await fleet.sendLoss("beta", 30);       // with packetLoss: 30 % lost both ways
+//   await fleet.restartCoordinator();       // SIGKILL, then the same state dir, address and flags
 //   await fleet.killAgent("beta");  fleet.startAgent("beta", { reboot: true });   // new boot id
 //   await fleet.waitOffline(["beta"]);  await fleet.waitOnline(["beta"]);
 //
@@ -54,6 +56,7 @@ import { host } from "./host-commands.js";
 import { bridgeAddress, fleetNames, MAX_NODES, newFleetId, NODE_LINK, nodeAddress, subnetOf, type FleetNames } from "./names.js";
 import { inNodeArgv, spawnInNode, type NodeContext, type NodeProc } from "./node-process.js";
 import { NetworkFaults, type FaultSide } from "./network-faults.js";
+import { NFT_TABLE } from "./nft-rules.js";
 import { assertNetnsPrerequisites } from "./host-check.js";
 import { removeNetworkObjects, removeNetworkObjectsSync, sweepStaleFleets, WORK_DIR_PREFIX } from "./teardown.js";
 
@@ -62,6 +65,8 @@ export type { NodeProc } from "./node-process.js";
 const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
 const DEFAULT_ONLINE_TIMEOUT_MS = 20_000;
 const DEFAULT_RUN_TIMEOUT_MS = 10_000;
+/** sendLoss's own table (netdev family, eth0's egress hook), apart from the input table nft-rules.ts renders. */
+const SEND_LOSS_TABLE = `${NFT_TABLE}-send`;
 
 export interface NodeSpec {
   /** Roster name and hostname; default node-1, node-2, … */
@@ -137,6 +142,10 @@ export class NetnsFleet {
   private readonly names: FleetNames;
   private readonly procs: NodeProc[] = [];
   private readonly faults = new NetworkFaults();
+  /** Nodes with a sendLoss() in place, for resetNetwork(). */
+  private readonly sendLossy = new Set<string>();
+  /** `coord serve` flags of this fleet, for restartCoordinator(). */
+  private coordinatorArgs: string[] = [];
   private cleaning: Promise<void> | undefined;
   private readonly onExit = () => this.cleanupSync();
 
@@ -216,10 +225,23 @@ export class NetnsFleet {
   async startCoordinator(opts: NetnsFleetOptions): Promise<void> {
     const timing = opts.defaultTiming ? [] : ["--heartbeat", opts.heartbeat ?? "1s", "--lost-after", opts.lostAfter ?? "5s"];
     const args = [...timing, ...(opts.coordinatorArgs ?? [])];
+    this.coordinatorArgs = args;
     this.coordinator = await startCoordinator(join(this.workDir, "coordinator"), args, `${this.bridgeAddress}:0`);
     const r = await this.coord(["token", "create", "--description", `netns fleet ${this.id}`]);
     if (r.exitCode !== 0) throw new Error(`netns harness: coord token create failed (exit ${r.exitCode}): ${r.stderr}`);
     this.token = r.stdout.trim();
+  }
+
+  /**
+   * SIGKILLs the coordinator (no goodbye, its sockets closed by the kernel) and, after `downMs`,
+   * starts it again on the same state dir, address and flags. Agents come back with their backoff.
+   */
+  async restartCoordinator(downMs = 0): Promise<Coordinator> {
+    const { stateDir, address } = this.coordinator;
+    await this.coordinator.stop("SIGKILL");
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    this.coordinator = await startCoordinator(stateDir, this.coordinatorArgs, address);
+    return this.coordinator;
   }
 
   // ── processes on nodes ──────────────────────────────────────────────────────────────────────
@@ -318,6 +340,29 @@ export class NetnsFleet {
     return this.faults.packetLoss(this.node(ref), percent);
   }
 
+  /**
+   * Drops `percent` % of the packets the node sends, at random, at its eth0's egress hook; 0 clears
+   * it. With packetLoss() both directions lose. The sender's kernel sees each drop (TCP takes it
+   * as local congestion and sends again), unlike a loss on the wire, which no namespace of ours sees.
+   */
+  async sendLoss(ref: NodeRef, percent: number): Promise<void> {
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw new Error(`send loss must be a whole percent 0..100, got ${percent}`);
+    const n = this.node(ref);
+    const chain = [`chain egress {`, `  type filter hook egress device "${NODE_LINK}" priority filter; policy accept;`, `  numgen random mod 100 < ${percent} counter drop`, `}`];
+    const table = percent > 0 ? [`table netdev ${SEND_LOSS_TABLE} {`, ...chain.map((l) => `  ${l}`), `}`] : [];
+    const script = [`add table netdev ${SEND_LOSS_TABLE}`, `delete table netdev ${SEND_LOSS_TABLE}`, ...table, ``].join("\n");
+    await host(["ip", "netns", "exec", n.netns, "nft", "-f", "-"], { input: script });
+    if (percent > 0) this.sendLossy.add(n.name);
+    else this.sendLossy.delete(n.name);
+  }
+
+  /** Packets sendLoss() has dropped on the node since it was last set. */
+  async sendLossDrops(ref: NodeRef): Promise<number> {
+    const n = this.node(ref);
+    const listed = await host(["ip", "netns", "exec", n.netns, "nft", "list", "table", "netdev", SEND_LOSS_TABLE], { allowFailure: true });
+    return Number(/counter packets (\d+)/.exec(listed ?? "")?.[1] ?? 0);
+  }
+
   /** Unplugs the node's cable at the switch end (its host-side veth goes down). */
   cutLink(ref: NodeRef): Promise<void> {
     return this.faults.cutLink(this.node(ref));
@@ -336,9 +381,10 @@ export class NetnsFleet {
     return this.faults.clearSlowLink(this.node(ref));
   }
 
-  /** Undoes every fault: partitions, loss, cut links, shaping. Agents are left as they are. */
-  resetNetwork(): Promise<void> {
-    return this.faults.reset(this.nodes);
+  /** Undoes every fault: partitions, loss (both ways), cut links, shaping. Agents are left as they are. */
+  async resetNetwork(): Promise<void> {
+    await this.faults.reset(this.nodes);
+    for (const name of [...this.sendLossy]) await this.sendLoss(name, 0);
   }
 
   private side(ref: NodeRef): FaultSide {
