@@ -195,7 +195,7 @@ interface IngestFigures {
 function ingestRun(db: Db, runId: string, say: Progress): IngestFigures {
   const sent: Task[] = [];
   const sessions = new AgentSessions();
-  sessions.add({ node: NODE, machineId: MACHINE_ID, address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
+  sessions.add({ node: NODE, machineId: MACHINE_ID, bootId: "boot", address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
   const engine = new RunEngine(db, sessions, pino({ level: "silent" }), {});
   const tasks = benchTasks(runId, INGEST_TASKS);
   insertBenchRun(db, runId, tasks);

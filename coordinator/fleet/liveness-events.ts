@@ -4,7 +4,7 @@
 // logic stays free of the database and a failing write never reaches a stream.
 import type { Logger } from "../../shared/logging.js";
 
-export type LivenessKind = "connected" | "disconnected" | "lost" | "refused";
+export type LivenessKind = "connected" | "disconnected" | "lost" | "refused" | "cloned";
 
 export interface LivenessEvent {
   node: string;
@@ -14,6 +14,7 @@ export interface LivenessEvent {
   /**
    * disconnected: why the stream ended ("silent for 15000 ms (3 heartbeats)", "replaced by a newer
    * connection from the same node"…); lost: the verdict text; refused: the admission's reason;
+   * cloned: which two boot ids and addresses answered as the node at once;
    * connected: empty.
    */
   why: string;

@@ -12,6 +12,8 @@ import type { LivenessKind, LivenessSink } from "./liveness-events.js";
 export interface AgentSession {
   node: string;
   machineId: string;
+  /** The kernel boot id the agent reported: two at once under one name means two machines. */
+  bootId: string;
   /** The agent's IP address as this coordinator sees the stream come in. */
   address: string;
   send(task: Task): void;
@@ -28,6 +30,8 @@ export interface SessionEvents {
   offline: [node: string, at: number];
   /** The node has been unheard for `lostAfterMs`, or keeps reconnecting without delivering: work due on it is lost. */
   lost: [node: string, why: string];
+  /** Two machines answered as the node at once (a cloned image, a copied state dir): no run touching it is signable. */
+  cloned: [node: string, why: string];
 }
 
 /** The default --lost-after: with 5 s heartbeats a dead agent or a cut link is lost within 30 s. */
@@ -39,6 +43,9 @@ export const DEFAULT_LOST_AFTER_MS = 25_000;
  * reconnects, the task running for ever) must not hold a run open.
  */
 export const UNPRODUCTIVE_RECONNECTS = 10;
+
+/** How recently the old stream must have been heard for a new one from another boot to be a clone, not a reboot. */
+export const DEFAULT_CLONE_WINDOW_MS = 7_500;
 
 /** Why a node's earlier stream ended when it connected again. */
 export const REPLACED = "replaced by a newer connection from the same node";
@@ -53,6 +60,8 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   private readonly fruitless = new Map<string, { count: number; since: number }>();
   /** The address each node last connected from: where a lost node was last seen. */
   private readonly lastAddress = new Map<string, string>();
+  /** Nodes two machines answered as at once, with why; kept while this coordinator runs. */
+  private readonly clones = new Map<string, string>();
 
   /**
    * `lostAfterMs`: how long a node may go unheard while it has work before it is lost.
@@ -61,6 +70,8 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
   constructor(
     private readonly lostAfterMs = DEFAULT_LOST_AFTER_MS,
     private readonly record: LivenessSink = () => {},
+    /** About 1.5 heartbeats: a live agent was heard this recently; a rebooted one was not. */
+    private readonly cloneWindowMs = DEFAULT_CLONE_WINDOW_MS,
   ) {
     super();
   }
@@ -85,6 +96,14 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     this.awaySince.delete(session.node);
     clearTimeout(this.lostTimers.get(session.node));
     this.lostTimers.delete(session.node);
+    if (old && old.bootId !== session.bootId && at - (this.lastHeard.get(session.node) ?? -Infinity) < this.cloneWindowMs) {
+      // The old agent was heard a moment ago and the new one booted another kernel: two machines
+      // share this identity. A genuine reboot is silent for longer than the window first.
+      const why = `two machines answered as node ${session.node} at once: boot ${old.bootId.slice(0, 8)} from ${old.address || "?"} and boot ${session.bootId.slice(0, 8)} from ${session.address || "?"} (a cloned image or a copied state dir)`;
+      this.clones.set(session.node, why);
+      this.note(session.node, "cloned", why, at, session.address);
+      this.emit("cloned", session.node, why);
+    }
     if (old) {
       // Recorded here: the old stream's own end finds itself no longer current and says nothing.
       this.note(old.node, "disconnected", REPLACED, at, old.address);
@@ -110,6 +129,11 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     // Before the emit: the run the verdict ends finishes after this row, so its timeline has it.
     this.note(node, "lost", why, at);
     this.emit("lost", node, why);
+  }
+
+  /** Why `node` is suspected of being two machines, if it is (see add()). */
+  cloneOf(node: string): string | undefined {
+    return this.clones.get(node);
   }
 
   /** Admission refused a hello naming `node` (another machine, a bad token…): recorded, nothing else changes. */

@@ -19,7 +19,7 @@ export interface OwnHost {
 }
 
 /** Node name → why its results are not valid for sign-off ("shares machine-id with node-b"). */
-export function attestationFlags(nodes: { identity: NodeIdentity }[], own: OwnHost): Map<string, string[]> {
+export function attestationFlags(nodes: { identity: NodeIdentity }[], own: OwnHost, cloneOf: (node: string) => string | undefined = () => undefined): Map<string, string[]> {
   const flags = new Map<string, string[]>();
   const add = (node: string, flag: string) => flags.set(node, [...(flags.get(node) ?? []), flag]);
   for (const [, names] of sharedMachineIds(nodes)) {
@@ -29,11 +29,14 @@ export function attestationFlags(nodes: { identity: NodeIdentity }[], own: OwnHo
     const sameMachine = own.machineId !== "" && n.identity.machineId === own.machineId;
     const sameKernel = own.bootId !== "" && n.identity.bootId === own.bootId;
     if (sameMachine || sameKernel) add(n.identity.name, "runs on the coordinator's own host");
+    // Seen by the fleet: two machines answering as this node at once (coordinator/fleet/sessions.ts).
+    const clone = cloneOf(n.identity.name);
+    if (clone) add(n.identity.name, `is cloned: ${clone}`);
   }
   return flags;
 }
 
 /** The run's flags: each flag of each node in the run, as "node node-a shares machine-id with node-b". */
-export function runAttestationFlags(nodes: { identity: NodeIdentity }[], own: OwnHost): string[] {
-  return [...attestationFlags(nodes, own)].flatMap(([node, fs]) => fs.map((f) => `node ${node} ${f}`));
+export function runAttestationFlags(nodes: { identity: NodeIdentity }[], own: OwnHost, cloneOf?: (node: string) => string | undefined): string[] {
+  return [...attestationFlags(nodes, own, cloneOf)].flatMap(([node, fs]) => fs.map((f) => `node ${node} ${f}`));
 }

@@ -96,7 +96,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
       planYaml: req.planYaml,
       suites: { ...req.suites },
       stages: resolved.stages.map((s) => s.id),
-      flags: runAttestationFlags(inRun, deps.ownHost),
+      flags: runAttestationFlags(inRun, deps.ownHost, (node) => deps.sessions.cloneOf(node)),
       createdAt: Date.now(),
       mode: resolved.mode,
       planRevision: revision,

@@ -14,7 +14,7 @@ import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { recordAgentEvent, type CommitOutcome } from "../store/agent-events.js";
-import { finishRun, getRun, listRuns, type StoredRun } from "../store/runs.js";
+import { addRunFlag, finishRun, getRun, listRuns, type StoredRun } from "../store/runs.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
@@ -65,6 +65,8 @@ export class RunEngine {
     this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
     this.sessions.on("offline", (node) => this.broadcast({ type: "node_offline", node }));
     this.sessions.on("lost", (node, why) => this.broadcast({ type: "node_lost", node, why }));
+    // Results from two machines under one name prove nothing: every run touching the node is unsignable.
+    this.sessions.on("cloned", (node, why) => this.flagRunsOn(node, `node ${node} is cloned: ${why}`));
     for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run);
   }
 
@@ -143,6 +145,18 @@ export class RunEngine {
       if (state === "lost") out.lost[node] = this.sessions.lostReason(node, now) ?? `node ${node} lost`;
     }
     return out;
+  }
+
+  private flagRunsOn(node: string, flag: string): void {
+    for (const [runId, run] of this.active) {
+      if (!run.state.tasks.some((t) => t.node === node)) continue;
+      try {
+        addRunFlag(this.db, runId, flag);
+      } catch (err) {
+        run.log.error({ node, err }, "could not mark the run not valid for sign-off");
+      }
+      run.log.warn({ node }, flag);
+    }
   }
 
   private broadcast(event: SequencerEvent): void {

@@ -89,6 +89,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             session = {
               node: identity.name,
               machineId,
+              bootId: identity.bootId,
               address,
               health: hello.health,
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),

@@ -89,7 +89,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
   return {
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
-      const flags = attestationFlags(nodes, deps.ownHost);
+      const flags = attestationFlags(nodes, deps.ownHost, (node) => deps.sessions.cloneOf(node));
       return create(pb.ListNodesResponseSchema, {
         nodes: nodes.map((n) => ({
           identity: n.identity,

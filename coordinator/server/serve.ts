@@ -67,7 +67,11 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   // Each node's liveness timeline, for the evidence; a write that fails is logged, never fatal.
-  const sessions = new AgentSessions(opts.lostAfterMs, guardedSink((e) => recordNodeEvent(db, e), opts.log.child({ part: "fleet" })));
+  const sessions = new AgentSessions(
+    opts.lostAfterMs,
+    guardedSink((e) => recordNodeEvent(db, e), opts.log.child({ part: "fleet" })),
+    Math.round(1.5 * opts.heartbeatIntervalMs),
+  );
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
 

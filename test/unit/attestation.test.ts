@@ -22,6 +22,11 @@ describe("attestation flags", () => {
     expect(flags.has("clean")).toBe(false);
   });
 
+  it("flags a node the fleet saw answered by two machines at once", () => {
+    const flags = attestationFlags([node("n", "5".repeat(32), "b5")], OWN, (name) => (name === "n" ? "two machines answered as node n at once" : undefined));
+    expect(flags.get("n")).toEqual(["is cloned: two machines answered as node n at once"]);
+  });
+
   it("does not flag anything when the coordinator cannot read its own ids", () => {
     expect([...attestationFlags([node("n", "", "")], { machineId: "", bootId: "" })]).toEqual([]);
   });

@@ -124,7 +124,7 @@ describe("writeBundle layout", () => {
 
 describe("node timelines", () => {
   const START = 1_732_514_400_000; // addRun's createdAt: 2024-11-25T06:00:00Z; it finishes a minute later
-  const agent = (address: string): AgentSession => ({ node: "n1", machineId: "m", address, send: () => {}, cancel: () => {}, close: () => {} });
+  const agent = (address: string): AgentSession => ({ node: "n1", machineId: "m", bootId: "boot", address, send: () => {}, cancel: () => {}, close: () => {} });
   afterEach(() => {
     vi.useRealTimers();
   });

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { guardedSink, type LivenessEvent } from "../../coordinator/fleet/liveness-events.js";
 import { AgentSessions, REPLACED, type AgentSession } from "../../coordinator/fleet/sessions.js";
 
-const session = (node: string): AgentSession => ({ node, machineId: "m", address: "127.0.0.1", send: () => {}, cancel: () => {}, close: () => {} });
+const session = (node: string, bootId = "boot"): AgentSession => ({ node, machineId: "m", bootId, address: "127.0.0.1", send: () => {}, cancel: () => {}, close: () => {} });
 
 describe("AgentSessions liveness", () => {
   let fleet: AgentSessions;
@@ -73,6 +73,26 @@ describe("AgentSessions liveness", () => {
       vi.advanceTimersByTime(1_000);
     }
     expect(lost).toEqual([["n1", "node n1 lost: connected 10 times in 8.0 s without delivering a result"]]);
+  });
+
+  it("reports a clone when another boot answers as a node heard from a moment ago, but not a reconnect or a reboot", () => {
+    const clones: string[] = [];
+    const fleet2 = new AgentSessions(30_000, () => {}, 7_500);
+    fleet2.on("cloned", (node, why) => clones.push(`${node}: ${why}`));
+    fleet2.add(session("n1", "boot-aaaaaaaa"));
+    vi.advanceTimersByTime(2_000);
+    fleet2.heard("n1");
+    fleet2.add(session("n1", "boot-aaaaaaaa")); // the same agent reconnecting: same kernel
+    expect(clones).toEqual([]);
+    vi.advanceTimersByTime(10_000); // silent for longer than the window: a reboot
+    fleet2.add(session("n1", "boot-bbbbbbbb"));
+    expect(clones).toEqual([]);
+    vi.advanceTimersByTime(1_000);
+    fleet2.heard("n1");
+    fleet2.add(session("n1", "boot-cccccccc")); // heard 0 s ago, another kernel: two machines
+    expect(clones).toEqual(["n1: two machines answered as node n1 at once: boot boot-bbb from 127.0.0.1 and boot boot-ccc from 127.0.0.1 (a cloned image or a copied state dir)"]);
+    expect(fleet2.cloneOf("n1")).toContain("two machines answered as node n1 at once");
+    fleet2.closeAll("test over");
   });
 
   it("starts the clock of a node never seen since start when work first waits for it", () => {

@@ -19,6 +19,7 @@ const TASK = "r1/fleet/n1/1";
 let dir: string;
 let db: Db;
 let engine: RunEngine;
+let sessions: AgentSessions;
 let sent: Task[];
 
 function done(seq: number, status: Status) {
@@ -31,12 +32,12 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "fleetgate-engine-"));
   db = openDb(join(dir, "coord.db"));
   sent = [];
-  const sessions = new AgentSessions();
-  sessions.add({ node: "n1", machineId: MACHINE, address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
+  sessions = new AgentSessions();
+  sessions.add({ node: "n1", machineId: MACHINE, bootId: "boot", address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
   engine = new RunEngine(db, sessions, pino({ level: "silent" }), {});
   insertRun(
     db,
-    { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
+    { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
     [{ id: TASK, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
   );
   engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
@@ -72,5 +73,13 @@ describe("RunEngine.ingest", () => {
     const forged = create(AgentEventSchema, { seq: 3n, origin: { machineId: "ffffffffffffffffffffffffffffffff" }, body: { case: "taskDone", value: { taskId: TASK, status: Status.PASSED } } });
     expect(engine.ingest("n1", MACHINE, forged).kind).toBe("rejected");
     expect(taskRow()).toEqual({ status: "running", summary: "" });
+  });
+
+  it("marks a running run not valid for sign-off when the fleet sees its node answered by two machines", () => {
+    engine.start();
+    sessions.heard("n1");
+    sessions.add({ node: "n1", machineId: MACHINE, bootId: "another-boot", address: "10.0.0.9", send: () => {}, cancel: () => {}, close: () => {} });
+    const flags = JSON.parse((db.prepare("SELECT flags_json FROM runs WHERE id = 'r1'").get() as { flags_json: string }).flags_json) as string[];
+    expect(flags).toEqual([expect.stringMatching(/^node n1 is cloned: two machines answered as node n1 at once: boot boot from 127\.0\.0\.1 and boot another- from 10\.0\.0\.9/)]);
   });
 });
