@@ -4,10 +4,22 @@
 import { unlinkSync } from "node:fs";
 import type { Logger } from "pino";
 import { readLegacySpool, setAside } from "./legacy.js";
-import type { Spool } from "../spool.js";
+import type { AgentEvent } from "../../../shared/gen/fleetgate/v1/agent_pb.js";
 import { syncDir } from "./state-file.js";
 
-export function migrateLegacySpool(spool: Spool, stateDir: string, log?: Logger): void {
+/** What migration needs of the spool (a structural view, so this module does not import spool.ts). */
+export interface MigrationTarget {
+  readonly dir: string;
+  readonly degraded: boolean;
+  holds(seq: bigint): boolean;
+  restore(event: AgentEvent): void;
+  sortPending(): void;
+  sync(): void;
+  raiseFloor(seq: bigint): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export function migrateLegacySpool(spool: MigrationTarget, stateDir: string, log?: Logger): void {
   const legacy = readLegacySpool(stateDir);
   if (legacy.kind === "none") return;
   if (legacy.kind === "damaged") {

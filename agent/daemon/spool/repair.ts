@@ -4,7 +4,18 @@
 // damage is reported once and the intact records around it are all kept.
 import type { Damage } from "./records.js";
 import type { SpoolScan } from "./scan.js";
-import type { Spool } from "../spool.js";
+import type { AgentEvent } from "../../../shared/gen/fleetgate/v1/agent_pb.js";
+
+/** What repair needs of the spool (a structural view, so this module does not import spool.ts). */
+export interface RepairTarget {
+  readonly degraded: boolean;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  recordsIn(n: number): { seq: bigint; offset: number }[];
+  read(seq: bigint): AgentEvent | undefined;
+  restore(event: AgentEvent): void;
+  sync(): void;
+  truncateSegment(n: number, size: number): void;
+}
 
 export function describeDamage(file: string, d: Damage): string {
   return d.tail
@@ -12,7 +23,7 @@ export function describeDamage(file: string, d: Damage): string {
     : `spool: ${file}: damaged record at offset ${d.offset} (${d.bytes} bytes) dropped; the records after it are kept`;
 }
 
-export function repairSpool(spool: Spool, scan: SpoolScan): void {
+export function repairSpool(spool: RepairTarget, scan: SpoolScan): void {
   for (const seg of scan.segments) {
     const first = seg.damages[0];
     if (!first) continue;
