@@ -1,5 +1,5 @@
 // Human output of the coord CLI. Pure: records in, text out.
-import type { NodeInfo, RunRecord, RunSummary, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import type { NodeInfo, RunRecord, RunSummary, TaskRecord, TokenInfo } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { humanDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
 import { Status, statusName } from "../../shared/model/status.js";
@@ -42,6 +42,19 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
       formatLabels(id?.labels ?? {}) || "-",
       nodeFlags(n).join("; ") || "-",
     ]);
+  }
+  return table(rows);
+}
+
+/** `coord token list`: one row per enrollment token, whether it can still enroll, and why not. */
+export function formatTokens(tokens: TokenInfo[], now = Date.now()): string {
+  if (!tokens.length) return "no enrollment tokens; create one with: coord token create";
+  const rows = [["ID", "STATE", "USES", "EXPIRES", "DESCRIPTION"]];
+  for (const t of tokens) {
+    const expires = Number(t.expiresAtMs);
+    const state = t.revokedAtMs > 0n ? "revoked" : expires <= now ? "expired" : t.maxUses > 0 && t.uses >= t.maxUses ? "used up" : "usable";
+    const when = expires <= now ? `${humanDuration(now - expires)} ago` : `in ${humanDuration(expires - now)}`;
+    rows.push([t.id, state, t.maxUses > 0 ? `${t.uses}/${t.maxUses}` : `${t.uses}`, when, t.description || "-"]);
   }
   return table(rows);
 }

@@ -20,6 +20,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number >= 0");
+  return n;
+}
+
 /** Collects a repeatable option into an array. */
 export function repeatable(value: string, prev: string[]): string[] {
   return [...prev, value];

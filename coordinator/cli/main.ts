@@ -1,13 +1,13 @@
 import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
-import { ControlService, NodeInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { ControlService, NodeInfoSchema, TokenInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { startCoordinator } from "../server/serve.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
-import { connected, duration, print, withClient, type ConnectionFlags } from "./kit.js";
-import { formatNodes } from "./format.js";
+import { connected, duration, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
+import { formatNodes, formatTokens } from "./format.js";
 import { parseSize } from "../../shared/model/sizes.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
@@ -75,12 +75,27 @@ export function buildProgram(): Command {
   const token = program.command("token").description("enrollment tokens for agents");
   connected(token.command("create").description("create an enrollment token and print it (agents: fleetgate-agent run --token T)"))
     .option("--ttl <duration>", "how long the token may be used to enroll", "24h")
+    .option("--uses <n>", "how many agents may enroll with it (default: any number until it expires)", nonNegativeInt, 0)
     .option("--description <text>", "what the token is for", "")
-    .action(async (flags: ConnectionFlags & { ttl: string; description: string }) => {
+    .action(async (flags: ConnectionFlags & { ttl: string; uses: number; description: string }) => {
       const ttlMs = duration(flags.ttl);
-      const res = await withClient(flags, (c) => c.call(ControlService.method.createToken, { ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)), description: flags.description }));
+      const res = await withClient(flags, (c) =>
+        c.call(ControlService.method.createToken, { ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)), description: flags.description, maxUses: flags.uses }),
+      );
       print(res.token);
-      process.stderr.write(`valid until ${new Date(Number(res.expiresAtMs)).toISOString()}\n`);
+      const uses = flags.uses ? `, for ${flags.uses} enrollment${flags.uses === 1 ? "" : "s"}` : "";
+      process.stderr.write(`token ${res.id}: valid until ${new Date(Number(res.expiresAtMs)).toISOString()}${uses}; revoke it with: coord token revoke ${res.id}\n`);
+    });
+  connected(token.command("list").description("list enrollment tokens: id, uses, expiry, revoked (the tokens themselves are shown only when created)"))
+    .option("--json", "print JSON")
+    .action(async (flags: ConnectionFlags & { json?: boolean }) => {
+      const { tokens } = await withClient(flags, (c) => c.call(ControlService.method.listTokens, {}));
+      print(flags.json ? JSON.stringify(tokens.map((t) => toJson(TokenInfoSchema, t)), null, 2) : formatTokens(tokens, Date.now()));
+    });
+  connected(token.command("revoke").description("revoke an enrollment token: no agent enrolls with it any more (enrolled nodes keep their own tokens)").argument("<id>", "token id from coord token list"))
+    .action(async (id: string, flags: ConnectionFlags) => {
+      const { token: t } = await withClient(flags, (c) => c.call(ControlService.method.revokeToken, { id }));
+      print(`revoked enrollment token ${t?.id ?? id}${t?.description ? ` (${t.description})` : ""}; it was used ${t?.uses ?? 0} time${t?.uses === 1 ? "" : "s"}`);
     });
 
   registerRunCommands(program);

@@ -7,7 +7,7 @@ import type { Hello } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
 import { getNode, type NodeRow } from "../store/nodes.js";
-import { hashToken, newSecret, verifyEnrollToken } from "../store/tokens.js";
+import { hashToken, newSecret, spendEnrollToken, verifyEnrollToken } from "../store/tokens.js";
 
 const MACHINE_ID = /^[0-9a-f]{32}$/;
 
@@ -37,6 +37,7 @@ export function admit(db: Db, hello: Hello): Admission {
           `If this machine (machine-id ${id.machineId.slice(0, 12)}, host ${id.hostname || "?"}) is that node after losing its state dir, or its replacement, free the name first: coord nodes forget ${id.name}`,
       );
     }
+    spendEnrollToken(db, cred.value);
     const nodeToken = newSecret("fgn");
     return { nodeToken, tokenHash: hashToken(nodeToken) };
   }

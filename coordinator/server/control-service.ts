@@ -11,7 +11,7 @@ import type { Db } from "../store/db.js";
 import { getNode, forgetNode, listNodes, type NodeRow } from "../store/nodes.js";
 import { attestationFlags } from "../judgement/attestation.js";
 import { getRun, listRuns } from "../store/runs.js";
-import { createEnrollToken, sameSecret } from "../store/tokens.js";
+import { createEnrollToken, listEnrollTokens, revokeEnrollToken, sameSecret, type EnrollTokenRow } from "../store/tokens.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { signOff } from "../runs/sign-off.js";
 import { dryRun, startRun, type StartRunDeps } from "../runs/start-run.js";
@@ -84,6 +84,18 @@ function streamed<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Iterable
   };
 }
 
+function tokenInfo(t: EnrollTokenRow): pb.TokenInfo {
+  return create(pb.TokenInfoSchema, {
+    id: t.id,
+    description: t.description,
+    createdAtMs: BigInt(t.createdAt),
+    expiresAtMs: BigInt(t.expiresAt),
+    maxUses: t.maxUses,
+    uses: t.uses,
+    revokedAtMs: BigInt(t.revokedAt ?? 0),
+  });
+}
+
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
   return {
@@ -118,9 +130,18 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     createToken: unary(deps, (req: pb.CreateTokenRequest): pb.CreateTokenResponse => {
       const ttlMs = Number(req.ttlSeconds) * 1000;
       if (!(ttlMs > 0)) throw new FleetgateError("bad_input", "token ttl must be positive, e.g. --ttl 24h");
-      const { token, expiresAt } = createEnrollToken(db, ttlMs, req.description);
-      deps.log.info({ expiresAt: new Date(expiresAt).toISOString() }, "enrollment token created");
-      return create(pb.CreateTokenResponseSchema, { token, expiresAtMs: BigInt(expiresAt) });
+      if (req.maxUses < 0) throw new FleetgateError("bad_input", "token uses must be 0 (any number until it expires) or more, e.g. --uses 1");
+      const { token, id, expiresAt } = createEnrollToken(db, ttlMs, req.description, Date.now(), req.maxUses);
+      deps.log.info({ token: id, expiresAt: new Date(expiresAt).toISOString(), maxUses: req.maxUses }, "enrollment token created");
+      return create(pb.CreateTokenResponseSchema, { token, id, expiresAtMs: BigInt(expiresAt) });
+    }),
+
+    listTokens: unary(deps, (): pb.ListTokensResponse => create(pb.ListTokensResponseSchema, { tokens: listEnrollTokens(db).map(tokenInfo) })),
+
+    revokeToken: unary(deps, (req: pb.RevokeTokenRequest): pb.RevokeTokenResponse => {
+      const token = revokeEnrollToken(db, req.id.trim());
+      deps.log.warn({ token: token.id }, "enrollment token revoked");
+      return create(pb.RevokeTokenResponseSchema, { token: tokenInfo(token) });
     }),
 
     startRun: unary(deps, (req: pb.StartRunRequest): pb.StartRunResponse => {

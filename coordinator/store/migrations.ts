@@ -145,4 +145,13 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX node_events_by_node ON node_events(node_name, at, id);
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- Enrollment tokens with a use count (0: any number until they expire) and revocation.
+      ALTER TABLE enroll_tokens ADD COLUMN max_uses INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE enroll_tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE enroll_tokens ADD COLUMN revoked_at INTEGER;
+    `,
+  },
 ];

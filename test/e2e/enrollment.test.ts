@@ -31,6 +31,32 @@ describe("agent enrollment", () => {
     expect(queryDb(c.stateDir, "SELECT name FROM nodes")).toEqual([]);
   });
 
+  it("enrolls only as many agents as a token's --uses, refuses a revoked token, and lists both as such", async () => {
+    const created = await coord(c, ["token", "create", "--uses", "1", "--description", "one box"]);
+    const once = created.stdout.trim();
+    const id = /^token ([0-9a-f]{12}): valid until .*, for 1 enrollment; revoke it with: coord token revoke \1$/m.exec(created.stderr)?.[1] ?? "";
+    expect(id).not.toBe("");
+    ws.track(startAgent({ name: "first", address: c.address, token: once, stateDir: ws.path("first") }));
+    await waitFor("first online", async () => ((await onlineNodes(c)).includes("first") ? true : undefined));
+    const second = ws.track(startAgent({ name: "second", address: c.address, token: once, stateDir: ws.path("second") }));
+    expect((await second.process).exitCode).toBe(3);
+    expect(second.stderr()).toContain("enrollment token already used 1 of 1 times; create one with: coord token create");
+
+    const leaked = (await coord(c, ["token", "create", "--description", "leaked"])).stdout.trim();
+    const leakedId = (await coord(c, ["token", "list", "--json"])).stdout.match(/"id": "([0-9a-f]{12})",\s*"description": "leaked"/)?.[1] ?? "";
+    const revoked = await coord(c, ["token", "revoke", leakedId]);
+    expect(revoked.exitCode, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toBe(`revoked enrollment token ${leakedId} (leaked); it was used 0 times`);
+    const third = ws.track(startAgent({ name: "third", address: c.address, token: leaked, stateDir: ws.path("third") }));
+    expect((await third.process).exitCode).toBe(3);
+    expect(third.stderr()).toMatch(/enrollment token revoked \d+(\.\d)? m?s ago; create one with: coord token create/);
+
+    const list = (await coord(c, ["token", "list"])).stdout;
+    expect(list).toMatch(new RegExp(`^${id}\\s+used up\\s+1/1\\s+in \\d`, "m"));
+    expect(list).toMatch(new RegExp(`^${leakedId}\\s+revoked\\s+0\\s`, "m"));
+    expect(queryDb<{ name: string }>(c.stateDir, "SELECT name FROM nodes").map((n) => n.name)).toEqual(["first"]);
+  });
+
   it("registers a node with its identity and labels, and keeps the token only as a hash", async () => {
     const token = (await coord(c, ["token", "create"])).stdout.trim();
     ws.track(startAgent({ name: "node-1", address: c.address, token, stateDir: ws.path("node-1"), labels: { role: "primary", site: "lab" } }));

@@ -45,6 +45,12 @@ describe("admission to a node name", () => {
     expect(enrollReal()).toMatch(/^fgn_/);
   });
 
+  it("spends one use of the enrollment token per node enrolled, not per refused attempt", () => {
+    enrollReal();
+    refusal(() => admit(db, hello(OTHER, { case: "enrollToken", value: enroll })));
+    expect(db.prepare("SELECT uses FROM enroll_tokens").get()).toEqual({ uses: 1 });
+  });
+
   it("lets the enrolled machine back in with its node token", () => {
     const token = enrollReal();
     expect(admit(db, hello(REAL, { case: "nodeToken", value: token }))).toMatchObject({ nodeToken: "" });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../coordinator/store/db.js";
-import { createEnrollToken, verifyEnrollToken } from "../../coordinator/store/tokens.js";
+import { createEnrollToken, listEnrollTokens, revokeEnrollToken, spendEnrollToken, verifyEnrollToken } from "../../coordinator/store/tokens.js";
 import { refusal } from "../support/refusal.js";
 
 const HOUR = 3_600_000;
@@ -34,6 +34,23 @@ describe("enrollment tokens", () => {
     expect(refusal(() => verifyEnrollToken(db, token, T0 + HOUR)).code).toBe("unauthenticated");
   });
 
+  it("enrolls as many agents as its use count allows, then refuses, saying so", () => {
+    const { token } = createEnrollToken(db, HOUR, "one box", T0, 2);
+    for (let i = 0; i < 2; i++) {
+      verifyEnrollToken(db, token, T0);
+      spendEnrollToken(db, token);
+    }
+    expect(refusal(() => verifyEnrollToken(db, token, T0)).message).toBe("enrollment token already used 2 of 2 times; create one with: coord token create");
+  });
+
+  it("refuses a revoked token, lists it as revoked, and finds it by the start of its id", () => {
+    const { token, id } = createEnrollToken(db, HOUR, "leaked in a ticket", T0);
+    expect(listEnrollTokens(db)).toEqual([{ id, description: "leaked in a ticket", createdAt: T0, expiresAt: T0 + HOUR, maxUses: 0, uses: 0, revokedAt: null }]);
+    expect(revokeEnrollToken(db, id.slice(0, 8), T0 + 60_000).revokedAt).toBe(T0 + 60_000);
+    expect(refusal(() => verifyEnrollToken(db, token, T0 + 120_000)).message).toBe("enrollment token revoked 1 min ago; create one with: coord token create");
+    expect(refusal(() => revokeEnrollToken(db, "ffffffffffff")).message).toBe("no enrollment token ffffffffffff; list them with: coord token list");
+  });
+
   it("refuses an unknown token and says how to get one", () => {
     createEnrollToken(db, HOUR, "rack 3", T0);
     const err = refusal(() => verifyEnrollToken(db, "fge_not-a-real-token", T0));
@@ -51,7 +68,7 @@ describe("enrollment tokens", () => {
   it("stores only the token's sha256: the raw token is nowhere in the table or the database files", () => {
     const { token } = createEnrollToken(db, HOUR, "rack 3", T0);
     const rows = db.prepare("SELECT * FROM enroll_tokens").all() as Record<string, unknown>[];
-    expect(rows).toEqual([{ hash: createHash("sha256").update(token).digest("hex"), description: "rack 3", created_at: T0, expires_at: T0 + HOUR }]);
+    expect(rows).toEqual([{ hash: createHash("sha256").update(token).digest("hex"), description: "rack 3", created_at: T0, expires_at: T0 + HOUR, max_uses: 0, uses: 0, revoked_at: null }]);
     for (const value of Object.values(rows[0] ?? {})) expect(String(value)).not.toContain(token);
 
     // The bytes on disk, write-ahead log included, must not hold the secret either.
