@@ -100,9 +100,7 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
       // The old agent was heard a moment ago and the new one booted another kernel: two machines
       // share this identity. A genuine reboot is silent for longer than the window first.
       const why = `two machines answered as node ${session.node} at once: boot ${old.bootId.slice(0, 8)} from ${old.address || "?"} and boot ${session.bootId.slice(0, 8)} from ${session.address || "?"} (a cloned image or a copied state dir)`;
-      this.clones.set(session.node, why);
-      this.note(session.node, "cloned", why, at, session.address);
-      this.emit("cloned", session.node, why);
+      this.markCloned(session.node, why, session.address, at);
     }
     if (old) {
       // Recorded here: the old stream's own end finds itself no longer current and says nothing.
@@ -129,6 +127,14 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     // Before the emit: the run the verdict ends finishes after this row, so its timeline has it.
     this.note(node, "lost", why, at);
     this.emit("lost", node, why);
+  }
+
+  /** Two machines answer as `node` (seen at connect, or as a fork in its event numbers): flagged once per reason. */
+  markCloned(node: string, why: string, address = "", at = Date.now()): void {
+    if (this.clones.get(node) === why) return;
+    this.clones.set(node, why);
+    this.note(node, "cloned", why, at, address);
+    this.emit("cloned", node, why);
   }
 
   /** Why `node` is suspected of being two machines, if it is (see add()). */

@@ -134,6 +134,10 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             }
             seen(session.node);
             if (outcome.kind !== "duplicate") deps.sessions.delivered(session.node);
+            else if (outcome.forkedFrom) {
+              const why = `event ${event.seq} was numbered by boot ${outcome.forkedFrom.slice(0, 8)} and again by boot ${(event.origin?.bootId ?? "").slice(0, 8)} (two machines numbering one node's events)`;
+              deps.sessions.markCloned(session.node, why, session.address);
+            }
             // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
             call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
             if (outcome.kind === "rejected") {

@@ -7,7 +7,8 @@ import type { Db } from "./db.js";
 import { getTask, type TaskRow } from "./tasks.js";
 
 export type CommitOutcome =
-  | { kind: "duplicate" }
+  /** `forkedFrom`: the boot id the stored event came from, when this one came from another (a fork). */
+  | { kind: "duplicate"; forkedFrom?: string }
   | { kind: "stale"; task: TaskRow }
   /** `flagsRun`: the run to mark not valid for sign-off (a result for the node's own task from another host). */
   | { kind: "rejected"; reason: string; flagsRun?: string }
@@ -22,8 +23,14 @@ export type CommitOutcome =
  */
 export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now()): CommitOutcome {
   return db.transaction((): CommitOutcome => {
-    const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at) VALUES (?, ?, ?)").run(nodeName, event.seq, now);
-    if (fresh.changes === 0) return { kind: "duplicate" };
+    const bootId = event.origin?.bootId ?? "";
+    const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?)").run(nodeName, event.seq, now, bootId);
+    if (fresh.changes === 0) {
+      // A resend carries the boot it was numbered under, whenever it is sent again; another boot
+      // with the same seq is a second machine numbering this node's events (a cloned state dir).
+      const stored = (db.prepare("SELECT origin_boot_id FROM agent_events WHERE node_name = ? AND seq = ?").get(nodeName, event.seq) as { origin_boot_id: string }).origin_boot_id;
+      return stored && bootId && stored !== bootId ? { kind: "duplicate", forkedFrom: stored } : { kind: "duplicate" };
+    }
     if (event.body.case !== "check" && event.body.case !== "taskDone") return { kind: "rejected", reason: `event ${event.seq} has no body` };
     const taskId = event.body.value.taskId;
     const task = getTask(db, taskId);

@@ -154,4 +154,12 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE enroll_tokens ADD COLUMN revoked_at INTEGER;
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- The boot id each event was numbered under: the same seq from another boot is a fork
+      -- (two machines numbering one node's events), not a resend.
+      ALTER TABLE agent_events ADD COLUMN origin_boot_id TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

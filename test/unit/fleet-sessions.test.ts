@@ -92,6 +92,10 @@ describe("AgentSessions liveness", () => {
     fleet2.add(session("n1", "boot-cccccccc")); // heard 0 s ago, another kernel: two machines
     expect(clones).toEqual(["n1: two machines answered as node n1 at once: boot boot-bbb from 127.0.0.1 and boot boot-ccc from 127.0.0.1 (a cloned image or a copied state dir)"]);
     expect(fleet2.cloneOf("n1")).toContain("two machines answered as node n1 at once");
+    // A fork in the node's event numbers says the same; each reason is reported once.
+    fleet2.markCloned("n1", "event 7 was numbered by two boots");
+    fleet2.markCloned("n1", "event 7 was numbered by two boots");
+    expect(clones).toHaveLength(2);
     fleet2.closeAll("test over");
   });
 

@@ -12,6 +12,7 @@ import { addRunFlag, getRun, insertRun, type NewTask } from "../../coordinator/s
 import { insertSignoff } from "../../coordinator/store/signoffs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { OriginSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
 
 const N1_MACHINE = "1f2e3d4c5b6a79880011223344556677";
@@ -108,6 +109,15 @@ describe("recordAgentEvent", () => {
     expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(1);
     expect(count("SELECT COUNT(*) AS n FROM agent_events WHERE node_name = 'n1' AND seq = 1")).toBe(1);
     expect(db.prepare("SELECT summary FROM check_results").get()).toEqual({ summary: "exit 0" });
+  });
+
+  it("tells a resend (same boot) from a fork: the same seq numbered under another boot is two machines", () => {
+    recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(3, "run1/smoke/n1/1", "echo"));
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(3, "run1/smoke/n1/1", "echo"))).toEqual({ kind: "duplicate" });
+    const other = checkEvent(3, "run1/smoke/n1/1", "echo");
+    other.origin = create(OriginSchema, { machineId: N1_MACHINE, bootId: "boot-2", hostname: "clone" });
+    expect(recordAgentEvent(db, "n1", N1_MACHINE, other)).toEqual({ kind: "duplicate", forkedFrom: "boot-1" });
+    expect(count("SELECT COUNT(*) AS n FROM check_results")).toBe(1);
   });
 
   it("recognises a repeated task_done as a duplicate", () => {
