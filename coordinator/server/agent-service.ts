@@ -36,9 +36,15 @@ export const CLOSED_BY_AGENT = "closed from the agent's side (agent stopped or k
 
 export function agentServiceHandlers(deps: AgentServiceDeps) {
   // last_seen is for people reading `coord nodes`; failing to write it (a full disk) must not drop the stream.
+  // The fleet keeps liveness in memory; this column only shows when an offline node was last
+  // seen, so it is written at most once a heartbeat, not as one more synced commit per event.
+  const lastWritten = new Map<string, number>();
   const seen = (node: string) => {
+    const now = Date.now();
+    if (now - (lastWritten.get(node) ?? 0) < deps.heartbeatIntervalMs) return;
+    lastWritten.set(node, now);
     try {
-      touchNode(deps.db, node);
+      touchNode(deps.db, node, now);
     } catch (err) {
       deps.log.warn({ node, err }, "could not record that the node was seen");
     }
