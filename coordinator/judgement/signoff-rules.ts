@@ -5,6 +5,7 @@ import { RunRecordSchema, SignOffSchema, type RunRecord } from "../../shared/gen
 import { isTerminal } from "../../shared/model/status.js";
 import { acceptableNames, skipItems } from "./skips.js";
 import type { Judgement } from "./types.js";
+import { overrideNeedsAcceptance } from "./verdict.js";
 
 /** One skip accepted by name at sign-off. */
 export interface Acceptance {
@@ -33,9 +34,9 @@ export function withSignoff(run: RunRecord, by: string, accept: Acceptance[], at
   return next;
 }
 
-/** Override names `--accept-override` takes: those of the run, but a --skip is accepted as a skip. */
+/** Override names `--accept-override` takes: those of the run that need accepting (see verdict.ts). */
 export function acceptableOverrides(run: RunRecord): string[] {
-  return [...new Set(run.overrides.map((o) => o.name).filter((n) => !n.startsWith("skip:") && n !== "quick"))].sort();
+  return [...new Set(run.overrides.map((o) => o.name).filter(overrideNeedsAcceptance))].sort();
 }
 
 function overrideProblem(run: RunRecord, accept: Acceptance[]): string | undefined {

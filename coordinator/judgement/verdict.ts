@@ -6,6 +6,14 @@ import { taskLabel } from "../../shared/model/task-names.js";
 import { taskSkipAccepted } from "./skips.js";
 import type { Decision, Flake, Judgement } from "./types.js";
 
+/**
+ * Whether an override holds the verdict until `--accept-override` names it. Not quick (a quick run
+ * is never GO, said already) nor a --skip (judged, and accepted, as the skip itself).
+ */
+export function overrideNeedsAcceptance(name: string): boolean {
+  return name !== "quick" && !name.startsWith("skip:");
+}
+
 /** Runs stored before modes existed carry no mode; they were full runs. */
 function isFull(run: RunRecord): boolean {
   return run.mode === "full" || run.mode === "";
@@ -42,8 +50,7 @@ export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgemen
   }
   const acceptedOverrides = new Set((run.signoff?.acceptedOverrides ?? []).map((o) => o.target));
   for (const o of run.overrides) {
-    // Said already: a quick run is never GO, and a --skip is judged (and accepted) as the skip itself.
-    if (o.name === "quick" || o.name.startsWith("skip:") || acceptedOverrides.has(o.name)) continue;
+    if (!overrideNeedsAcceptance(o.name) || acceptedOverrides.has(o.name)) continue;
     incomplete.push(`scope narrowed: ${o.detail}`);
   }
   for (const f of flakes) noGo.push(`${f.checkId} on ${f.node} is flaky in ${f.stageId}: passed ${f.passed} of ${f.total}`);
