@@ -162,4 +162,22 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE agent_events ADD COLUMN origin_boot_id TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Control tokens per person (coordinator/store/people.ts): the sha256 of the token, whose it
+      -- is and the role it carries. A person has at most one live token (checked on insert); a
+      -- revoked or expired row stays, so the log of who could do what is kept.
+      CREATE TABLE person_tokens (
+        hash        TEXT PRIMARY KEY,
+        person      TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        created_by  TEXT NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER
+      );
+      CREATE INDEX person_tokens_by_person ON person_tokens(person, created_at);
+    `,
+  },
 ];
