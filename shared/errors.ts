@@ -11,7 +11,8 @@ export interface SourceRef {
 
 export type ErrorCode =
   | "bad_input" // a suite, plan, flag or config is wrong: fix the input
-  | "unauthenticated" // token missing, unknown or expired
+  | "unauthenticated" // token missing, unknown, revoked or expired
+  | "permission_denied" // a known token whose role does not allow the call
   | "not_found" // a run, node or file that does not exist
   | "unreachable" // the coordinator cannot be reached
   | "conflict" // the request is valid but the state does not allow it now
@@ -44,6 +45,7 @@ export class FleetgateError extends Error {
 export const EXIT_CODE: Record<ErrorCode, number> = {
   bad_input: 3,
   unauthenticated: 3,
+  permission_denied: 3,
   not_found: 3,
   conflict: 3,
   unreachable: 4,

@@ -35,7 +35,7 @@ export function formatSignedOff(run: RunSummary): string {
 }
 
 export function formatKnownGood(runs: RunSummary[], plan?: string): string {
-  if (!runs.length) return `no signed-off runs${plan ? ` of plan ${plan}` : ""}; sign a GO run off with: coord signoff RUN --by NAME`;
+  if (!runs.length) return `no signed-off runs${plan ? ` of plan ${plan}` : ""}; sign a GO run off with: coord signoff RUN`;
   const rows = [["RUN", "PLAN", "REVISION", "SIGNED BY", "WHEN", "ACCEPTED SKIPS"]];
   for (const r of runs) {
     const overrides = (r.signoff?.acceptedOverrides ?? []).map((a) => `override ${a.target} (${a.reason})`);
@@ -106,16 +106,16 @@ export function registerJudgementCommands(program: Command): void {
   connected(
     program
       .command("signoff")
-      .description("sign a finished GO run off: records who, when, and each skip or override accepted by name; refuses anything else")
+      .description("sign a finished GO run off (role admin): records who (the person your token belongs to), when, and each skip or override accepted by name; refuses anything else")
       .argument("<run>", "run id")
-      .requiredOption("--by <name>", "who takes responsibility for this release")
+      .option("--by <name>", "who you are: optional, the sign-off records the person your token belongs to, and refuses any other name")
       .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each followed by its --reason", token("accept-skip"))
       .option("--accept-override <name>", "accept a narrowing of the run by the name on the report's scope line (iterations, nodes, only, tags, with:LEG); repeatable, each followed by its --reason", token("accept-override"))
       .option("--reason <text>", "why the --accept-skip or --accept-override before it is acceptable", token("reason"))
       .option("--json", "print the signed-off run's summary (who, when, what was accepted, the verdict) as JSON"),
-  ).action(async (runId: string, flags: ConnectionFlags & { by: string; json?: boolean }) => {
+  ).action(async (runId: string, flags: ConnectionFlags & { by?: string; json?: boolean }) => {
     const { skips, overrides } = pairAcceptances(tokens.splice(0));
-    const run = await withClient(flags, (c) => requestSignOff(c, runId, flags.by, skips, overrides));
+    const run = await withClient(flags, (c) => requestSignOff(c, runId, flags.by ?? "", skips, overrides));
     print(flags.json ? JSON.stringify(toJson(RunSummarySchema, run), null, 2) : formatSignedOff(run));
   });
 

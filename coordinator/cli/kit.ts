@@ -35,7 +35,7 @@ export function repeatable(value: string, prev: string[]): string[] {
 export function connected(cmd: Command): Command {
   return cmd
     .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
-    .option("--token <token>", "admin token (env FLEETGATE_TOKEN)")
+    .option("--token <token>", "your control token, from coord user add (env FLEETGATE_TOKEN)")
     .option("--state-dir <dir>", "read the admin token from the coordinator's state dir (env FLEETGATE_STATE_DIR)");
 }
 

@@ -13,6 +13,7 @@ import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { registerRunCommands } from "./run-commands.js";
+import { registerUserCommands } from "./user-commands.js";
 import { loadServeConfig } from "./serve-config.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerJudgementCommands(program);
   registerEvidenceCommands(program);
+  registerUserCommands(program);
 
   return program;
 }

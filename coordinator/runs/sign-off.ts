@@ -12,6 +12,7 @@ import { judgeRun } from "../judgement/verdict.js";
 
 export interface SignOffInput {
   runId: string;
+  /** Who signs: the person the call's token belongs to (ControlService.SignOff), never a typed name. */
   by: string;
   accept: Acceptance[];
   /** Overrides of a narrowed run accepted by name (--accept-override), each with a reason. */
@@ -25,7 +26,7 @@ export interface SignOffInput {
  */
 export function signOff(db: Db, req: SignOffInput, now: number): RunSummary {
   const by = req.by.trim();
-  if (!by) throw new FleetgateError("bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded");
+  if (!by) throw new FleetgateError("bad_input", "sign-off needs the name of who signs: who takes responsibility for this release is recorded");
   return db.transaction((): RunSummary => {
     // The verdict never reads check output: leave the tails in the store.
     const run = runWithFlakes(db, req.runId, undefined, undefined, { output: false });

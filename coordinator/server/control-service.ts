@@ -1,4 +1,5 @@
-// ControlService: what the `coord` CLI calls. Every call must carry the admin token.
+// ControlService: what the `coord` CLI calls. Every call carries a control token (a person's, or the
+// bootstrap admin.token) and passes authorize(), which applies the role table (access/roles.ts).
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -11,7 +12,10 @@ import type { Db } from "../store/db.js";
 import { getNode, forgetNode, listNodes, type NodeRow } from "../store/nodes.js";
 import { attestationFlags } from "../judgement/attestation.js";
 import { getRun, listRuns } from "../store/runs.js";
-import { createEnrollToken, listEnrollTokens, revokeEnrollToken, sameSecret, type EnrollTokenRow } from "../store/tokens.js";
+import { createEnrollToken, hashToken, listEnrollTokens, revokeEnrollToken, tokenId, type EnrollTokenRow } from "../store/tokens.js";
+import { addPersonToken, listPersonTokens, revokePersonToken, tokenState, type PersonToken } from "../store/people.js";
+import { authenticate } from "../access/authenticate.js";
+import { BOOTSTRAP_ADMIN, isRole, METHOD_ROLES, ROLES, roleRefusal, type ControlMethod, type Identity } from "../access/roles.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { signOff } from "../runs/sign-off.js";
 import { dryRun, startRun, type StartRunDeps } from "../runs/start-run.js";
@@ -26,22 +30,46 @@ export interface ControlServiceDeps extends StartRunDeps {
   afterSignoff?: (runId: string) => void;
 }
 
-export function authorize(deps: ControlServiceDeps, metadata: grpc.Metadata): void {
-  const header = String(metadata.get("authorization")[0] ?? "");
-  const token = header.replace(/^Bearer\s+/i, "");
-  if (!token) throw new FleetgateError("unauthenticated", "no admin token; pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");
-  if (!sameSecret(token, deps.adminToken)) throw new FleetgateError("unauthenticated", "admin token refused; use the one in STATE_DIR/admin.token of this coordinator");
+/**
+ * The one gate every control call passes: who the call's token is, and whether their role may call
+ * `method`. Returns the caller; throws UNAUTHENTICATED (no, unknown, revoked or expired token) or
+ * PERMISSION_DENIED (the role is short), each refusal logged on one line: who, what, why.
+ */
+export function authorize(deps: ControlServiceDeps, call: { metadata: grpc.Metadata; getPeer(): string }, method: ControlMethod): Identity {
+  const header = String(call.metadata.get("authorization")[0] ?? "");
+  const auth = authenticate(deps.db, deps.adminToken, header.replace(/^Bearer\s+/i, ""));
+  if ("refused" in auth) {
+    deps.log.warn({ who: auth.who, call: method, peer: call.getPeer(), why: auth.refused }, "control call refused: unauthenticated");
+    throw new FleetgateError("unauthenticated", auth.refused);
+  }
+  const who = auth.identity;
+  const refusal = roleRefusal(who, method);
+  if (refusal) {
+    deps.log.warn({ who: who.name, role: who.role, call: method, needs: METHOD_ROLES[method].role, peer: call.getPeer(), why: refusal }, "control call refused: permission denied");
+    throw new FleetgateError("permission_denied", refusal);
+  }
+  return who;
+}
+
+/** A handler waiting for the method it serves, so authorize() is told the name the service calls it by. */
+type ForMethod<H> = (method: ControlMethod) => H;
+
+/** Gives each handler its own key as the method it authorizes. */
+function bindMethods<T extends { [K in ControlMethod]?: ForMethod<unknown> }>(handlers: T): { [K in keyof T]: T[K] extends ForMethod<infer H> ? H : never } {
+  return Object.fromEntries(Object.entries(handlers).map(([method, h]) => [method, (h as ForMethod<unknown>)(method as ControlMethod)])) as {
+    [K in keyof T]: T[K] extends ForMethod<infer H> ? H : never;
+  };
 }
 
 /** Cancelled tasks a CancelRun answer names; the rest are counted (CancelRunResponse). */
 const CANCELLED_LISTED = 100;
 
 /** Wraps a unary handler: auth, then FleetgateError → gRPC status. */
-function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Res) {
-  return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req, who: Identity) => Res): ForMethod<grpc.handleUnaryCall<Req, Res>> {
+  return (method) => (call, callback) => {
     try {
-      authorize(deps, call.metadata);
-      callback(null, fn(call.request));
+      const who = authorize(deps, call, method);
+      callback(null, fn(call.request, who));
     } catch (err) {
       if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
       callback(toGrpcError(err) as grpc.ServiceError);
@@ -66,12 +94,12 @@ function writable(call: grpc.ServerWritableStream<unknown, unknown>): Promise<vo
  * Wraps a server-streaming handler: auth, then each message `fn` yields, waiting whenever grpc-js
  * has enough buffered, then the end; a FleetgateError becomes the call's gRPC status.
  */
-function streamed<Req, Res>(deps: ControlServiceDeps, fn: (req: Req) => Iterable<Res>) {
-  return (call: grpc.ServerWritableStream<Req, Res>): void => {
+function streamed<Req, Res>(deps: ControlServiceDeps, fn: (req: Req, who: Identity) => Iterable<Res>): ForMethod<grpc.handleServerStreamingCall<Req, Res>> {
+  return (method) => (call) => {
     void (async () => {
       try {
-        authorize(deps, call.metadata);
-        for (const msg of fn(call.request)) {
+        const who = authorize(deps, call, method);
+        for (const msg of fn(call.request, who)) {
           if (call.cancelled) return;
           if (!call.write(msg)) await writable(call);
         }
@@ -96,9 +124,22 @@ function tokenInfo(t: EnrollTokenRow): pb.TokenInfo {
   });
 }
 
+function userInfo(t: PersonToken): pb.UserInfo {
+  return create(pb.UserInfoSchema, {
+    name: t.name,
+    role: t.role,
+    tokenId: t.id,
+    createdAtMs: BigInt(t.createdAt),
+    createdBy: t.createdBy,
+    expiresAtMs: BigInt(t.expiresAt ?? 0),
+    revokedAtMs: BigInt(t.revokedAt ?? 0),
+  });
+}
+
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
-  return {
+  const bootstrapInfo = () => create(pb.UserInfoSchema, { name: BOOTSTRAP_ADMIN.name, role: BOOTSTRAP_ADMIN.role, tokenId: tokenId(hashToken(deps.adminToken)), bootstrap: true });
+  return bindMethods({
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
       const flags = attestationFlags(nodes, deps.ownHost, (node) => deps.sessions.cloneOf(node));
@@ -114,39 +155,39 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       });
     }),
 
-    forgetNode: unary(deps, (req: pb.ForgetNodeRequest): pb.ForgetNodeResponse => {
+    forgetNode: unary(deps, (req: pb.ForgetNodeRequest, who): pb.ForgetNodeResponse => {
       const node = getNode(db, req.name);
       if (!node) throw new FleetgateError("not_found", `no node ${req.name}; list them with: coord nodes`);
       if (deps.sessions.isOnline(req.name)) {
         throw new FleetgateError("conflict", `node ${req.name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
       }
       forgetNode(db, req.name);
-      deps.log.warn({ node: req.name, machineId: node.identity.machineId }, "node forgotten: the next machine to enroll takes the name");
+      deps.log.warn({ node: req.name, machineId: node.identity.machineId, by: who.name }, "node forgotten: the next machine to enroll takes the name");
       return create(pb.ForgetNodeResponseSchema, {
         node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
       });
     }),
 
-    createToken: unary(deps, (req: pb.CreateTokenRequest): pb.CreateTokenResponse => {
+    createToken: unary(deps, (req: pb.CreateTokenRequest, who): pb.CreateTokenResponse => {
       const ttlMs = Number(req.ttlSeconds) * 1000;
       if (!(ttlMs > 0)) throw new FleetgateError("bad_input", "token ttl must be positive, e.g. --ttl 24h");
       if (req.maxUses < 0) throw new FleetgateError("bad_input", "token uses must be 0 (any number until it expires) or more, e.g. --uses 1");
       const { token, id, expiresAt } = createEnrollToken(db, ttlMs, req.description, Date.now(), req.maxUses);
-      deps.log.info({ token: id, expiresAt: new Date(expiresAt).toISOString(), maxUses: req.maxUses }, "enrollment token created");
+      deps.log.info({ token: id, expiresAt: new Date(expiresAt).toISOString(), maxUses: req.maxUses, by: who.name }, "enrollment token created");
       return create(pb.CreateTokenResponseSchema, { token, id, expiresAtMs: BigInt(expiresAt) });
     }),
 
     listTokens: unary(deps, (): pb.ListTokensResponse => create(pb.ListTokensResponseSchema, { tokens: listEnrollTokens(db).map(tokenInfo) })),
 
-    revokeToken: unary(deps, (req: pb.RevokeTokenRequest): pb.RevokeTokenResponse => {
+    revokeToken: unary(deps, (req: pb.RevokeTokenRequest, who): pb.RevokeTokenResponse => {
       const token = revokeEnrollToken(db, req.id.trim());
-      deps.log.warn({ token: token.id }, "enrollment token revoked");
+      deps.log.warn({ token: token.id, by: who.name }, "enrollment token revoked");
       return create(pb.RevokeTokenResponseSchema, { token: tokenInfo(token) });
     }),
 
-    startRun: unary(deps, (req: pb.StartRunRequest): pb.StartRunResponse => {
+    startRun: unary(deps, (req: pb.StartRunRequest, who): pb.StartRunResponse => {
       const { runId, plan, resolved } = startRun(deps, req);
-      deps.log.info({ run: runId, plan: plan.name, mode: resolved.mode, tasks: resolved.tasks.length, overrides: resolved.overrides.map((o) => o.name) }, resolved.notes.join("; "));
+      deps.log.info({ run: runId, by: who.name, plan: plan.name, mode: resolved.mode, tasks: resolved.tasks.length, overrides: resolved.overrides.map((o) => o.name) }, resolved.notes.join("; "));
       return create(pb.StartRunResponseSchema, { runId });
     }),
 
@@ -176,14 +217,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
     }),
 
-    cancelRun: unary(deps, (req: pb.CancelRunRequest): pb.CancelRunResponse => {
+    cancelRun: unary(deps, (req: pb.CancelRunRequest, who): pb.CancelRunResponse => {
       const run = getRun(db, req.runId);
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
       if (!deps.engine.isActive(req.runId)) {
         throw new FleetgateError("conflict", `run ${req.runId} already finished (${statusName(run.status)}); nothing to cancel`);
       }
       deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
-      deps.log.info({ run: req.runId, reason: req.reason }, "run cancelled");
+      deps.log.info({ run: req.runId, reason: req.reason, by: who.name }, "run cancelled");
       const tasks = loadRunRecord(db, req.runId, { output: false })?.tasks ?? [];
       const cancelled = tasks.filter((t) => t.status === Status.CANCELLED);
       return create(pb.CancelRunResponseSchema, {
@@ -194,10 +235,19 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       });
     }),
 
-    signOff: unary(deps, (req: pb.SignOffRequest): pb.SignOffResponse => {
+    // The sign-off records who the token is: a typed name (--by) is only checked against it.
+    signOff: unary(deps, (req: pb.SignOffRequest, who): pb.SignOffResponse => {
+      const typed = req.by.trim();
+      if (typed && typed !== who.name) {
+        deps.log.warn({ who: who.name, role: who.role, call: "signOff", run: req.runId, typed }, "control call refused: sign-off as someone else");
+        throw new FleetgateError(
+          "permission_denied",
+          `this token is ${who.name}'s, not ${typed}'s: a sign-off records who is signed in; drop --by (it signs as ${who.name}), or let ${typed} sign off with their own token`,
+        );
+      }
       const pairs = (list: pb.Skip[]) => list.map((s) => ({ target: s.target, reason: s.reason }));
       const [accept, acceptOverrides] = [pairs(req.accept), pairs(req.acceptOverrides)];
-      const run = signOff(db, { runId: req.runId, by: req.by, accept, acceptOverrides }, Date.now());
+      const run = signOff(db, { runId: req.runId, by: who.name, accept, acceptOverrides }, Date.now());
       // Committed: from here on nothing may turn the answer into an error, or the CLI would say
       // the sign-off failed while it is recorded.
       try {
@@ -209,9 +259,35 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       return create(pb.SignOffResponseSchema, { run });
     }),
 
-    watchRun(call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void {
+    addUser: unary(deps, (req: pb.AddUserRequest, who): pb.AddUserResponse => {
+      const role = req.role.trim();
+      if (!isRole(role)) throw new FleetgateError("bad_input", `role ${JSON.stringify(req.role)}: expected one of ${ROLES.join(", ")}, e.g. --role operator`);
+      const ttlMs = Number(req.ttlSeconds) * 1000;
+      if (ttlMs < 0) throw new FleetgateError("bad_input", "a person's token ttl must be positive, e.g. --ttl 90d (or none: it does not expire)");
+      const name = req.name.trim();
+      const { token, user, replaced } = addPersonToken(db, { name, role, by: who.name, ttlMs: ttlMs > 0 ? ttlMs : undefined, replace: req.replace }, Date.now());
+      deps.log.info({ person: name, role, token: user.id, expiresAt: user.expiresAt && new Date(user.expiresAt).toISOString(), replaced: replaced?.id, by: who.name }, "person token added");
+      return create(pb.AddUserResponseSchema, { token, user: userInfo(user), replaced: replaced && userInfo(replaced) });
+    }),
+
+    listUsers: unary(deps, (): pb.ListUsersResponse => create(pb.ListUsersResponseSchema, { users: [bootstrapInfo(), ...listPersonTokens(db).map(userInfo)] })),
+
+    revokeUser: unary(deps, (req: pb.RevokeUserRequest, who): pb.RevokeUserResponse => {
+      const revoked = revokePersonToken(db, req.name.trim(), Date.now());
+      deps.log.warn({ person: revoked.name, role: revoked.role, token: revoked.id, by: who.name }, "person token revoked");
+      return create(pb.RevokeUserResponseSchema, { user: userInfo(revoked) });
+    }),
+
+    whoAmI: unary(deps, (_req: pb.WhoAmIRequest, who): pb.WhoAmIResponse => {
+      if (who.bootstrap) return create(pb.WhoAmIResponseSchema, { user: bootstrapInfo() });
+      const now = Date.now();
+      const live = listPersonTokens(db).find((t) => t.name === who.name && tokenState(t, now) === "active");
+      return create(pb.WhoAmIResponseSchema, { user: live ? userInfo(live) : { name: who.name, role: who.role } });
+    }),
+
+    watchRun: (method: ControlMethod) => (call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void => {
       try {
-        authorize(deps, call.metadata);
+        authorize(deps, call, method);
         const runId = call.request.runId;
         if (!getRun(db, runId)) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
         // Subscribe before reading the store, so nothing between the two is missed.
@@ -243,5 +319,5 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         call.emit("error", Object.assign(new Error(String(err)), toGrpcError(err)));
       }
     },
-  };
+  });
 }

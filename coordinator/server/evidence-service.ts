@@ -60,7 +60,7 @@ export function exportEvidenceHandler(deps: EvidenceServiceDeps) {
   return (call: ExportCall): void => {
     void (async () => {
       try {
-        authorize(deps, call.metadata);
+        authorize(deps, call, "exportEvidence");
         const runId = call.request.runId;
         const dir = await bundleFor(deps, runId);
         const files = (await walkBundle(dir)).filter((e) => e.kind === "file");

@@ -6,6 +6,7 @@ import { FleetgateError, type ErrorCode } from "../errors.js";
 const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
   bad_input: GrpcStatus.INVALID_ARGUMENT,
   unauthenticated: GrpcStatus.UNAUTHENTICATED,
+  permission_denied: GrpcStatus.PERMISSION_DENIED,
   not_found: GrpcStatus.NOT_FOUND,
   unreachable: GrpcStatus.UNAVAILABLE,
   conflict: GrpcStatus.FAILED_PRECONDITION,
@@ -17,6 +18,7 @@ const FROM_GRPC: Partial<Record<GrpcStatus, ErrorCode>> = {
   [GrpcStatus.UNAVAILABLE]: "unreachable",
   [GrpcStatus.DEADLINE_EXCEEDED]: "unreachable",
   [GrpcStatus.UNAUTHENTICATED]: "unauthenticated",
+  [GrpcStatus.PERMISSION_DENIED]: "permission_denied",
   [GrpcStatus.INVALID_ARGUMENT]: "bad_input",
   [GrpcStatus.RESOURCE_EXHAUSTED]: "bad_input",
   [GrpcStatus.NOT_FOUND]: "not_found",

@@ -131,25 +131,25 @@ describe("a run with more than 4 MiB of stored output", () => {
   });
 
   it("coord signoff of the flagged run is refused and records nothing", async () => {
-    const r = await cli("signoff", runId, "--by", "alice");
+    const r = await cli("signoff", runId, "--by", "admin");
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/not valid for sign-off: node node-a runs on the coordinator's own host/);
     expect(signoffs()).toEqual([]);
-    expect((await cli("known-good")).stdout).toBe("no signed-off runs; sign a GO run off with: coord signoff RUN --by NAME");
+    expect((await cli("known-good")).stdout).toBe("no signed-off runs; sign a GO run off with: coord signoff RUN");
   });
 
   it("coord signoff of the cleared run succeeds, says so, and coord known-good lists it", async () => {
     const db = new Database(join(c.stateDir, "coord.db"));
     db.prepare("UPDATE runs SET flags_json = '[]' WHERE id = ?").run(runId);
     db.close();
-    const signed = await cli("signoff", runId, "--by", "alice");
+    const signed = await cli("signoff", runId, "--by", "admin");
     expect(signed.exitCode, signed.stderr).toBe(0);
-    expect(signed.stdout).toMatch(new RegExp(`^run ${runId} \\(big-output\\) signed off by alice at \\d{4}-`));
-    expect(signoffs()).toEqual([{ run_id: runId, signed_by: "alice" }]);
+    expect(signed.stdout).toMatch(new RegExp(`^run ${runId} \\(big-output\\) signed off by admin at \\d{4}-`));
+    expect(signoffs()).toEqual([{ run_id: runId, signed_by: "admin" }]);
 
     const good = await cli("known-good", "big-output");
     expect(good.exitCode, good.stderr).toBe(0);
-    expect(good.stdout.split("\n")[1]).toMatch(new RegExp(`^${runId} +big-output +[0-9a-f]{16} +alice +`));
+    expect(good.stdout.split("\n")[1]).toMatch(new RegExp(`^${runId} +big-output +[0-9a-f]{16} +admin +`));
     const shown = await cli("show", runId);
     expect(shown.exitCode, shown.stderr).toBe(0);
     expect(shown.stdout).toContain("verdict: GO");

@@ -56,14 +56,14 @@ describe("a run narrower than its plan", () => {
     expect(result.stdout).toContain("scope narrowed: iterations 1 of 2 on fleet");
     expect(queryDb(c.stateDir, "SELECT status FROM tasks WHERE run_id = ?", runId)).toEqual([{ status: "passed" }, { status: "passed" }]);
 
-    const refused = await coord(c, ["signoff", runId, "--by", "alice"]);
+    const refused = await coord(c, ["signoff", runId, "--by", "admin"]);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toContain("scope narrowed: iterations 1 of 2 on fleet");
     expect(refused.stderr).toContain("--accept-override NAME --reason TEXT (not accepted: iterations)");
     expect(signoffs()).toEqual([]);
     expect((await coord(c, ["known-good"])).stdout).toMatch(/^no signed-off runs/);
 
-    const signed = await coord(c, ["signoff", runId, "--by", "alice", "--accept-override", "iterations", "--reason", "hotfix: one iteration agreed"]);
+    const signed = await coord(c, ["signoff", runId, "--by", "admin", "--accept-override", "iterations", "--reason", "hotfix: one iteration agreed"]);
     expect(signed.exitCode, signed.stderr).toBe(0);
     expect(signed.stdout).toContain("accepted override iterations: hotfix: one iteration agreed");
     expect(signoffs()).toEqual([{ run_id: runId, accepted_overrides_json: JSON.stringify([{ target: "iterations", reason: "hotfix: one iteration agreed", source: "sign-off" }]) }]);
@@ -81,7 +81,7 @@ describe("a run narrower than its plan", () => {
     const { runId, result } = await runFleet("--node", "node-b");
     expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stdout).toContain("scope narrowed: nodes node-b of node-a, node-b on fleet");
-    const refused = await coord(c, ["signoff", runId, "--by", "alice"]);
+    const refused = await coord(c, ["signoff", runId, "--by", "admin"]);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toContain("(not accepted: nodes)");
     expect(signoffs().map((s) => s.run_id)).not.toContain(runId);
@@ -93,7 +93,7 @@ describe("a run narrower than its plan", () => {
     expect(result.stdout).toContain("scope narrowed: only checks echo (--only)");
     const ran = queryDb<{ check_id: string }>(c.stateDir, "SELECT DISTINCT c.check_id FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ?", runId);
     expect(ran).toEqual([{ check_id: "echo" }]);
-    const refused = await coord(c, ["signoff", runId, "--by", "alice", "--accept-override", "iterations", "--reason", "x"]);
+    const refused = await coord(c, ["signoff", runId, "--by", "admin", "--accept-override", "iterations", "--reason", "x"]);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toContain(`run ${runId} has no override iterations (its overrides: only)`);
     expect(signoffs().map((s) => s.run_id)).not.toContain(runId);

@@ -6,7 +6,7 @@ import { reportFailure } from "../../shared/cli-exit.js";
 import { EXIT_CODE, FleetgateError, type ErrorCode } from "../../shared/errors.js";
 import { fromGrpcError, toGrpcError } from "../../shared/grpc/status.js";
 
-const CODES: ErrorCode[] = ["bad_input", "unauthenticated", "not_found", "unreachable", "conflict", "internal"];
+const CODES: ErrorCode[] = ["bad_input", "unauthenticated", "permission_denied", "not_found", "unreachable", "conflict", "internal"];
 const ADDRESS = "127.0.0.1:7400";
 
 /** What a failed grpc-js call rejects with. */
@@ -42,7 +42,7 @@ describe("FleetgateError.from", () => {
   });
 
   it("gives a CLI exit status by code, and 1 for a foreign error", () => {
-    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, not_found: 3, conflict: 3, unreachable: 4, internal: 1 });
+    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, permission_denied: 3, not_found: 3, conflict: 3, unreachable: 4, internal: 1 });
     const quiet = process.stderr.write;
     process.stderr.write = () => true;
     try {
@@ -78,6 +78,7 @@ describe("gRPC status mapping (shared/grpc/status.ts)", () => {
       UNAVAILABLE: "unreachable",
       DEADLINE_EXCEEDED: "unreachable",
       UNAUTHENTICATED: "unauthenticated",
+      PERMISSION_DENIED: "permission_denied",
       INVALID_ARGUMENT: "bad_input",
       RESOURCE_EXHAUSTED: "bad_input",
       NOT_FOUND: "not_found",

@@ -62,7 +62,7 @@ describe("formatKnownGood", () => {
   });
 
   it("says how to get a known-good run when there is none", () => {
-    expect(formatKnownGood([], "release")).toBe("no signed-off runs of plan release; sign a GO run off with: coord signoff RUN --by NAME");
+    expect(formatKnownGood([], "release")).toBe("no signed-off runs of plan release; sign a GO run off with: coord signoff RUN");
   });
 });
 
@@ -156,7 +156,7 @@ describe("coord signoff, known-good and diff over gRPC", () => {
   it("signs a GO run off, then lists it as known-good for its plan only", async () => {
     expect(await coord("signoff", "r2", "--by", "alice")).toBe("run r2 (release) signed off by alice at 2024-05-01T10:40:00.000Z\n");
     expect(await coord("known-good", "release")).toMatch(/^RUN +PLAN +REVISION +SIGNED BY +WHEN +ACCEPTED SKIPS\nr2 +release +rev-release +alice +2024-05-01T10:40:00.000Z +-\n$/);
-    expect(await coord("known-good", "other")).toBe("no signed-off runs of plan other; sign a GO run off with: coord signoff RUN --by NAME\n");
+    expect(await coord("known-good", "other")).toBe("no signed-off runs of plan other; sign a GO run off with: coord signoff RUN\n");
   });
 
   it("passes the coordinator's refusal through with its message", async () => {

@@ -179,9 +179,9 @@ describe("signOff against the store", () => {
     expect([err.code, err.message]).toEqual(["not_found", "no run nope; list them with: coord runs"]);
   });
 
-  it("refuses an empty --by before looking at the run", () => {
+  it("refuses an empty signer before looking at the run", () => {
     const err = refusal({ runId: "nope", by: "  ", accept: [] });
-    expect([err.code, err.message]).toEqual(["bad_input", "sign-off needs --by NAME: who takes responsibility for this release is recorded"]);
+    expect([err.code, err.message]).toEqual(["bad_input", "sign-off needs the name of who signs: who takes responsibility for this release is recorded"]);
   });
 
   it.each([
