@@ -1,7 +1,10 @@
 // Every child process the agent starts goes through here: argv arrays, no shell, bounded
 // output, and a timeout that kills the whole process group, not just the direct child.
 import { execa } from "execa";
+import { NO_LIMITS, type ProcessLimits } from "../shared/model/check-limits.js";
 import { decodeTail } from "../shared/model/text-cut.js";
+import { limitHit } from "./limits/limit-hit.js";
+import { limitedArgv, prlimitExecFailure, prlimitPath } from "./limits/prlimit.js";
 
 /**
  * Keeps the last `limit` bytes written to it: the end of a log is what explains a failure. Its
@@ -52,6 +55,8 @@ export interface ProcessRequest {
   maxOutputBytes?: number;
   /** Grace between SIGTERM and SIGKILL of the group. */
   killGraceMs?: number;
+  /** CPU and memory limits of the process and everything it starts (via prlimit); none when absent. */
+  limits?: ProcessLimits;
 }
 
 export interface ProcessOutcome {
@@ -62,6 +67,8 @@ export interface ProcessOutcome {
   timedOut: boolean;
   /** Set when the program could not be started at all (ENOENT, EACCES). */
   spawnError?: string;
+  /** Set when one of its limits ended it: which one, for the check's summary. */
+  limitHit?: string;
   durationMs: number;
 }
 
@@ -77,15 +84,29 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 /** Process groups of checks running now: what a cancelled task kills. */
 const liveGroups = new Set<number>();
+/** Groups the agent killed itself: their SIGKILL is no limit's doing. */
+const killedByAgent = new Set<number>();
 
 /** Kills every check process running on this agent, whole groups: a cancelled task stops now. */
 export function killRunningChecks(): number {
-  for (const pid of liveGroups) killGroup(pid, "SIGKILL");
+  for (const pid of liveGroups) {
+    killedByAgent.add(pid);
+    killGroup(pid, "SIGKILL");
+  }
   return liveGroups.size;
 }
 
+/** The limits to apply and the argv that applies them; none where prlimit is missing (the daemon says so at start). */
+function withLimits(req: ProcessRequest): { argv: string[]; limits: ProcessLimits; wrapped: boolean } {
+  const prlimit = req.limits && prlimitPath();
+  if (!req.limits || !prlimit) return { argv: req.argv, limits: NO_LIMITS, wrapped: false };
+  const argv = limitedArgv(prlimit, req.limits, req.argv);
+  return { argv, limits: req.limits, wrapped: argv !== req.argv };
+}
+
 export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
-  const [file, ...args] = req.argv as [string, ...string[]];
+  const limited = withLimits(req);
+  const [file, ...args] = limited.argv as [string, ...string[]];
   const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const stdout = new OutputTail(limit);
   const stderr = new OutputTail(limit);
@@ -124,19 +145,27 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
     if (child.pid) killGroup(child.pid, "SIGKILL");
   });
   const result = await child;
+  const byAgent = child.pid !== undefined && killedByAgent.delete(child.pid);
   if (child.pid) liveGroups.delete(child.pid);
   clearTimeout(timer);
   if (child.pid) killGroup(child.pid, "SIGKILL");
   if (forceKill) clearTimeout(forceKill);
 
+  const signal = result.signal ?? null;
+  const err = stderr.text();
   const failedToStart = result.failed && result.exitCode === undefined && !result.signal && !timedOut;
+  const notExeced = limited.wrapped ? prlimitExecFailure(result.exitCode ?? null, err) : undefined;
+  const spawnError = failedToStart ? (result.originalMessage ?? result.shortMessage) : notExeced;
+  // prlimit's 126/127 is its own, not the check's: like an unwrapped spawn error, no exit code.
+  const exitCode = notExeced ? null : (result.exitCode ?? null);
   return {
-    exitCode: result.exitCode ?? null,
-    signal: result.signal ?? null,
+    exitCode,
+    signal,
     stdout: stdout.text(),
-    stderr: stderr.text(),
+    stderr: err,
     timedOut,
-    spawnError: failedToStart ? (result.originalMessage ?? result.shortMessage) : undefined,
+    spawnError,
+    limitHit: spawnError ? undefined : limitHit({ exitCode, signal, stderr: err, timedOut, killedByAgent: byAgent }, limited.limits),
     durationMs: Date.now() - started,
   };
 }

@@ -49,7 +49,7 @@ export const batsCheck: CheckKind<BatsSpec, Observed> = {
   kind: "bats",
   schema: BatsSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: batsArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: batsArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateBats,

@@ -39,7 +39,7 @@ export const bitcoinCheck: CheckKind<BitcoinSpec, Observed> = {
   kind: "bitcoin",
   schema: BitcoinSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: bitcoinCliArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: bitcoinCliArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateBitcoin,

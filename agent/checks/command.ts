@@ -75,7 +75,7 @@ export const commandCheck: CheckKind<CommandSpec, Observed> = {
   kind: "command",
   schema: CommandSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: commandArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: commandArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs, ...(await readJunit(spec, outcome)) };
   },
   evaluate: evaluateCommand,

@@ -61,7 +61,7 @@ export const httpCheck: CheckKind<HttpSpec, Observed> = {
   schema: HttpSpecSchema,
   async observe(spec, ctx) {
     // curl enforces the timeout itself; the process timeout is a backstop a little later.
-    const outcome = await runProcess({ argv: curlArgv(spec, ctx.timeoutMs), timeoutMs: ctx.timeoutMs + 2000, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: curlArgv(spec, ctx.timeoutMs), timeoutMs: ctx.timeoutMs + 2000, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateHttp,

@@ -1,10 +1,13 @@
 import type { z } from "zod";
+import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import type { ProcessOutcome } from "../process.js";
 
 /** What a check needs from where it runs. */
 export interface CheckContext {
   timeoutMs: number;
   maxOutputBytes: number;
+  /** CPU and memory limits for the processes it starts; none when absent. */
+  limits?: ProcessLimits;
 }
 
 /** One inner test a check observed (a bats test, a JUnit testcase). */
@@ -42,6 +45,7 @@ export interface CheckKind<Spec, Observed> {
 export function processFailure(p: ProcessOutcome, timeoutMs: number): string | undefined {
   if (p.spawnError) return `could not start: ${p.spawnError}`;
   if (p.timedOut) return `timed out after ${timeoutMs} ms; process group killed`;
+  if (p.limitHit) return p.limitHit;
   if (p.signal) return `killed by ${p.signal}`;
   return undefined;
 }

@@ -57,7 +57,7 @@ export const nginxCheck: CheckKind<NginxSpec, Observed> = {
   kind: "nginx",
   schema: NginxSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: nginxArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: nginxArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateNginx,

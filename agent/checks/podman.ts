@@ -22,7 +22,7 @@ export const podmanCheck: CheckKind<PodmanSpec, Observed> = {
   kind: "podman",
   schema: PodmanSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: podmanArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv: podmanArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluatePodman,

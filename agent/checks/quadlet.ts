@@ -102,7 +102,7 @@ export const quadletCheck: CheckKind<QuadletSpec, QuadletObserved> = {
     if (!seen.units.length) return seen;
     // One budget for the whole check: every process gets what is left of it.
     const deadline = Date.now() + ctx.timeoutMs;
-    const run = (argv: string[]) => runProcess({ argv, timeoutMs: Math.max(1, deadline - Date.now()), maxOutputBytes: ctx.maxOutputBytes });
+    const run = (argv: string[]) => runProcess({ argv, timeoutMs: Math.max(1, deadline - Date.now()), maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     seen.containers = await run([...PODMAN_PS_ARGV]);
     for (const { service } of seen.units) {
       seen.services.push({ service, outcome: await run(systemctlShowArgv(spec.scope, service, QUADLET_SERVICE_PROPERTIES)) });

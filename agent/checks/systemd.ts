@@ -62,7 +62,7 @@ export const systemdCheck: CheckKind<SystemdSpec, Observed> = {
   schema: SystemdSpecSchema,
   async observe(spec, ctx) {
     const argv = systemdArgv(spec);
-    const outcome = await runProcess({ argv, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes });
+    const outcome = await runProcess({ argv, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateSystemd,

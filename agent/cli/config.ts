@@ -20,6 +20,12 @@ const AgentConfigSchema = z.strictObject({
   stop_grace: DurationSchema.optional(),
   /** Disk the spool of unacknowledged results may take (default 1 GiB); when full, new tasks are refused. */
   spool_max: SizeSchema.optional(),
+  /** The agent's own memory ceiling (default 1 GiB; 0: none): above it, it restarts cleanly (exit 75). */
+  max_memory: SizeSchema.optional(),
+  /** CPU time each check process may use (default 10m; 0: none); a check's limits: cpu replaces it. */
+  check_cpu_limit: z.union([z.literal(0), DurationSchema]).optional(),
+  /** Memory each check process may allocate (default half the node's memory, at most 4 GiB; 0: none). */
+  check_memory_limit: SizeSchema.optional(),
   /** Packages whose installed versions are reported in the node's facts (for coord diff). */
   packages: z.array(z.string().min(1)).optional(),
 });

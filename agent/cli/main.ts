@@ -17,7 +17,10 @@ import { renderJunit, renderTap } from "./check-formats.js";
 import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
-import { stopGracefully, type StopOutcome } from "../daemon/graceful-stop.js";
+import { stopGracefully, type StopCause, type StopOutcome } from "../daemon/graceful-stop.js";
+import { ceilingMessage, DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE, MemoryCeiling, parseMaxMemory } from "../daemon/memory-ceiling.js";
+import { prlimitPath } from "../limits/prlimit.js";
+import { addCheckLimitOptions, checkLimits, type CheckLimitFlags } from "./limit-flags.js";
 import { DEFAULT_SPOOL_MAX, Spool } from "../daemon/spool.js";
 import { TaskJournal } from "../daemon/task-journal.js";
 import { TaskRunner } from "../daemon/task-runner.js";
@@ -43,7 +46,7 @@ function readText(path: string, what: string): string {
   }
 }
 
-interface RunFlags {
+interface RunFlags extends CheckLimitFlags {
   config?: string;
   coordinator?: string;
   token?: string;
@@ -53,6 +56,7 @@ interface RunFlags {
   allowFaults?: boolean;
   stopGrace?: string;
   spoolMax?: string;
+  maxMemory?: string;
 }
 
 /** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
@@ -72,6 +76,8 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
   const stopGraceMs = stopGrace(flags.stopGrace ?? config.stop_grace ?? DEFAULT_STOP_GRACE);
   const spoolMax = spoolMaxBytes(flags.spoolMax ?? config.spool_max ?? DEFAULT_SPOOL_MAX);
+  const maxMemory = parseMaxMemory(flags.maxMemory ?? config.max_memory ?? DEFAULT_MAX_MEMORY);
+  const limits = checkLimits(flags, config);
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
@@ -80,7 +86,8 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const drained = () => spoolDrained(spool, 5_000);
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal });
+  if (!prlimitPath()) nodeLog.warn("prlimit not found (Debian package util-linux): checks run without CPU and memory limits");
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits });
   connection = new AgentConnection({
     address,
     identity,
@@ -92,29 +99,55 @@ async function runDaemon(flags: RunFlags): Promise<void> {
     onTask: (t) => runner.submit(t),
     onCancel: (id) => runner.cancel(id),
   });
-  const stopped = onStopSignals(
-    (signal) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pendingCount(), disconnect: () => connection?.stop(), log: nodeLog }, signal),
+  const stop = onStopSignals(
+    (cause) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pendingCount(), disconnect: () => connection?.stop(), log: nodeLog }, cause),
     nodeLog,
   );
+  const ceiling = new MemoryCeiling({
+    maxBytes: maxMemory,
+    onExceeded: (rss) => {
+      nodeLog.error({ phase: "max_memory", rss, maxMemory }, ceilingMessage(rss, maxMemory));
+      stop.begin({ reason: "max_memory" });
+    },
+  }).start();
   nodeLog.info(
-    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount() },
+    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits },
     "agent starting",
   );
   await connection.run();
+  ceiling.stop();
   spool.close();
+  const outcome = await stop.current();
+  const cause = stop.cause();
+  const code = cause && "reason" in cause ? MEMORY_RESTART_EXIT_CODE : 0;
+  process.exitCode = code;
   // A task still running after its checks were killed would keep the process alive: stop anyway.
-  if ((await stopped())?.idle === false) process.exit(0);
+  if (outcome?.idle === false) process.exit(code);
+}
+
+interface StopControl {
+  /** Starts a graceful stop unless one is under way. */
+  begin(cause: StopCause): void;
+  /** The graceful stop under way, if any. */
+  current(): Promise<StopOutcome> | undefined;
+  cause(): StopCause | undefined;
 }
 
 /**
- * The first SIGTERM or SIGINT starts a graceful stop; a second one exits at once (128 + signal),
- * killing the running checks. Returns the graceful stop under way, if any.
+ * The first SIGTERM or SIGINT, or the agent itself (the memory ceiling), starts a graceful stop;
+ * a signal during it exits at once (128 + signal), killing the running checks.
  */
-function onStopSignals(begin: (signal: NodeJS.Signals) => Promise<StopOutcome>, log: Logger): () => Promise<StopOutcome> | undefined {
+function onStopSignals(start: (cause: StopCause) => Promise<StopOutcome>, log: Logger): StopControl {
   let stopping: Promise<StopOutcome> | undefined;
+  let why: StopCause | undefined;
+  const begin = (cause: StopCause) => {
+    if (stopping) return;
+    why = cause;
+    stopping = start(cause);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stopping) {
-      stopping = begin(signal);
+      begin({ signal });
       return;
     }
     // The journal has the running task: the restarted agent reports it interrupted, never re-runs it.
@@ -124,7 +157,7 @@ function onStopSignals(begin: (signal: NodeJS.Signals) => Promise<StopOutcome>, 
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  return () => stopping;
+  return { begin, current: () => stopping, cause: () => why };
 }
 
 function spoolMaxBytes(size: Size): number {
@@ -145,7 +178,7 @@ function stopGrace(text: string): number {
   }
 }
 
-interface CheckFlags {
+interface CheckFlags extends CheckLimitFlags {
   format: "text" | "json" | "tap" | "junit";
   iterations: number;
   allowDestructive?: boolean;
@@ -169,6 +202,8 @@ function localSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => 
 async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   const suite = parseSuite(readText(file, "suite"), file);
   const select = localSelector(suite, flags);
+  const limits = checkLimits(flags);
+  if (!prlimitPath()) process.stderr.write("fleetgate-agent: prlimit not found (Debian package util-linux): checks run without CPU and memory limits\n");
   const outcomes: SuiteOutcome[] = [];
   const text = flags.format === "text";
   for (let i = 1; i <= flags.iterations; i++) {
@@ -177,6 +212,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
       allowDestructive: flags.allowDestructive ?? false,
       env: process.env,
       select,
+      limits,
       onResult: (r) => {
         if (text) process.stdout.write(`${formatCheckLine(r)}\n`);
       },
@@ -197,7 +233,7 @@ export function buildProgram(): Command {
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   program.exitOverride();
 
-  program
+  const run = program
     .command("run")
     .description("run the agent daemon: register with the coordinator and run the tasks it sends")
     .option("--config <file>", `agent config (default ${DEFAULT_AGENT_CONFIG} when present); flags override it`)
@@ -215,11 +251,15 @@ export function buildProgram(): Command {
       "--spool-max <size>",
       `disk the spool of unacknowledged results may take (e.g. 512MiB, 2GiB); when it is full, new tasks are refused with that reason, results are never dropped (default ${formatSize(DEFAULT_SPOOL_MAX)})`,
     )
-    .action(async (flags: RunFlags) => {
-      await runDaemon(flags);
-    });
+    .option(
+      "--max-memory <size>",
+      `the agent's own memory ceiling (resident set, checked every 2 s): above it the agent stops like on SIGTERM (no new task, --stop-grace for the running one, spool kept) and exits ${MEMORY_RESTART_EXIT_CODE} for its supervisor to restart it; 0: none (default ${DEFAULT_MAX_MEMORY})`,
+    );
+  addCheckLimitOptions(run).action(async (flags: RunFlags) => {
+    await runDaemon(flags);
+  });
 
-  program
+  const check = program
     .command("check")
     .description("run a suite on this host, with no coordinator (exit 0 green, 1 failed, 2 not ready or skipped, 3 bad input)")
     .argument("<suite>", "suite YAML file")
@@ -227,10 +267,10 @@ export function buildProgram(): Command {
     .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
     .option("--allow-destructive", "run checks marked destructive: true")
     .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .action(async (file: string, flags: CheckFlags) => {
-      process.exitCode = await runLocalCheck(file, flags);
-    });
+    .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[]);
+  addCheckLimitOptions(check).action(async (file: string, flags: CheckFlags) => {
+    process.exitCode = await runLocalCheck(file, flags);
+  });
 
   program
     .command("schema")

@@ -22,6 +22,9 @@ export interface GracefulStopOptions {
   log: Logger;
 }
 
+/** Why the agent stops: a signal (systemctl stop, Ctrl-C), or a reason of its own (memory-ceiling.ts). */
+export type StopCause = { signal: NodeJS.Signals } | { reason: "max_memory" };
+
 export interface StopOutcome {
   /** False when the running task had not ended even after its checks were killed. */
   idle: boolean;
@@ -40,12 +43,12 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   }
 }
 
-export async function stopGracefully(o: GracefulStopOptions, signal: NodeJS.Signals): Promise<StopOutcome> {
+export async function stopGracefully(o: GracefulStopOptions, cause: StopCause): Promise<StopOutcome> {
   const grace = formatDuration(o.graceMs);
   const dropped = o.runner.stopTaking();
   const task = o.runner.runningTask();
   o.log.info(
-    { phase: "stopping", signal, task, dropped, graceMs: o.graceMs },
+    { phase: "stopping", ...cause, task, dropped, graceMs: o.graceMs },
     task ? `stopping: no new task starts; the running task has --stop-grace ${grace} to finish` : "stopping: no new task starts; no task is running",
   );
   let idle = await settlesWithin(o.runner.idle(), o.graceMs);

@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { CheckResult, Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
@@ -20,6 +21,8 @@ export interface TaskRunnerOptions {
   drained: () => Promise<void>;
   /** Where a task is recorded before its first check, so an agent restarted mid-task never runs it again. */
   journal: TaskJournal;
+  /** CPU and memory limits of every check's processes, unless the check sets its own. */
+  limits?: ProcessLimits;
 }
 
 /** The task running now; `cancelled` is the summary it ends with once stopped. */
@@ -185,6 +188,7 @@ export class TaskRunner {
           env: process.env,
           scope: captureScope(task.captures),
           select: checkSelector(task.onlyTags, task.onlyChecks),
+          limits: this.opts.limits,
           stopped,
           onResult: report,
         });
@@ -257,6 +261,7 @@ export class TaskRunner {
     const outcome = await runSuite(probes, {
       allowDestructive: false,
       env: process.env,
+      limits: this.opts.limits,
       stopped,
       onResult: (r) => report(Object.assign(r, { precondition: true })),
     });

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, type Attempt, type CheckResult, type TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { effectiveLimits, NO_LIMITS, type ProcessLimits } from "../../shared/model/check-limits.js";
 import { boundCheckResult } from "../../shared/model/result-bounds.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
@@ -9,6 +10,8 @@ import { captureValues } from "./capture.js";
 
 export interface RunCheckOptions {
   maxOutputBytes: number;
+  /** The agent's CPU and memory limits for a check's processes; a check's `limits:` replaces them. */
+  limits?: ProcessLimits;
   /** Injected so tests of retry windows need no real waiting. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -42,7 +45,8 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
   const log: Attempt[] = [];
   for (;;) {
     const started = now();
-    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes });
+    const limits = effectiveLimits(opts.limits ?? NO_LIMITS, block.limits);
+    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits });
     const verdict = kind.evaluate(block.spec, seen);
     log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));
     if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline || opts.stopped?.()) {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { expandVariables, type ExpansionScope } from "../../shared/model/expand.js";
+import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { foldStatuses, Status } from "../../shared/model/status.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
@@ -10,6 +11,8 @@ export interface SuiteRunOptions {
   allowDestructive: boolean;
   env: Record<string, string | undefined>;
   maxOutputBytes?: number;
+  /** The agent's CPU and memory limits for each check's processes (`--check-cpu-limit`, `--check-memory-limit`). */
+  limits?: ProcessLimits;
   onResult?: (result: CheckResult) => void | Promise<void>;
   check?: Partial<RunCheckOptions>;
   /** Which gate checks to run (`--only`, `--tags`); preconditions always run. */
@@ -54,7 +57,7 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
   const checks = resolveVariables(suite, opts.env, opts.scope);
   const results: CheckResult[] = [];
-  const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, stopped: opts.stopped, ...opts.check };
+  const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, limits: opts.limits, stopped: opts.stopped, ...opts.check };
   const record = async (r: CheckResult) => {
     results.push(r);
     await opts.onResult?.(r);

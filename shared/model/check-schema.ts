@@ -2,6 +2,7 @@
 // steps, matrix legs and probes — so a field means the same thing wherever it appears.
 import { z } from "zod";
 import { DURATION_PATTERN } from "../durations.js";
+import { LimitsSchema } from "./check-limits.js";
 import { KIND_NAMES, KIND_SCHEMAS, type KindName } from "./kinds/index.js";
 
 export const DurationSchema = z.string().regex(DURATION_PATTERN, { message: "expected a duration like 500ms, 30s, 5m, 1h" });
@@ -26,11 +27,12 @@ export const kindBlocks = () =>
     [K in KindName]: z.ZodOptional<(typeof KIND_SCHEMAS)[K]>;
   };
 
-export const COMMON_FIELDS = ["timeout", "retry", "destructive", "tags", "hint", "capture"] as const;
+export const COMMON_FIELDS = ["timeout", "retry", "limits", "destructive", "tags", "hint", "capture"] as const;
 
 export const commonCheckFields = () => ({
   timeout: DurationSchema.optional(),
   retry: RetrySchema.optional(),
+  limits: LimitsSchema.optional(),
   destructive: z.boolean().optional(),
   tags: z.array(z.string()).optional(),
   hint: z.string().optional(),
@@ -59,5 +61,5 @@ export function unknownKeyMessage(fields: readonly string[]) {
 
 /** `then:` — a follow-up check run after its parent passes (a restart, then "it came back"). */
 export const ThenSchema = z
-  .strictObject({ timeout: DurationSchema.optional(), retry: RetrySchema.optional(), ...kindBlocks() }, { error: unknownKeyMessage(["timeout", "retry"]) })
+  .strictObject({ timeout: DurationSchema.optional(), retry: RetrySchema.optional(), limits: LimitsSchema.optional(), ...kindBlocks() }, { error: unknownKeyMessage(["timeout", "retry", "limits"]) })
   .superRefine((b, ctx) => requireOneKind(b, ctx));

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../durations.js";
+import { resolveLimits, type CheckLimits, type LimitsDef } from "./check-limits.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
 import type { KindName } from "./kinds/index.js";
 import { YamlSource } from "./yaml-source.js";
@@ -41,6 +42,8 @@ export interface ResolvedBlock {
   spec: unknown;
   timeoutMs: number;
   retry?: { forMs: number; everyMs: number };
+  /** CPU and memory limits of its processes where the block sets them; the agent's default otherwise. */
+  limits?: CheckLimits;
 }
 
 /** A check ready to run. */
@@ -63,7 +66,7 @@ export interface Suite {
   checks: ResolvedCheck[];
 }
 
-type BlockDef = { timeout?: string; retry?: { for: string; every?: string } } & Partial<Record<KindName, unknown>>;
+type BlockDef = { timeout?: string; retry?: { for: string; every?: string }; limits?: LimitsDef } & Partial<Record<KindName, unknown>>;
 
 export function resolveBlock(def: BlockDef): ResolvedBlock {
   const kind = kindsOf(def)[0] as KindName;
@@ -72,6 +75,7 @@ export function resolveBlock(def: BlockDef): ResolvedBlock {
     spec: def[kind],
     timeoutMs: parseDuration(def.timeout ?? DEFAULT_CHECK_TIMEOUT),
     retry: def.retry ? { forMs: parseDuration(def.retry.for), everyMs: parseDuration(def.retry.every ?? "5s") } : undefined,
+    ...(def.limits ? { limits: resolveLimits(def.limits) } : {}),
   };
 }
 
