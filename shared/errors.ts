@@ -16,18 +16,23 @@ export type ErrorCode =
   | "not_found" // a run, node or file that does not exist
   | "unreachable" // the coordinator cannot be reached
   | "conflict" // the request is valid but the state does not allow it now
+  | "exhausted" // a size, rate or count limit was reached: send less, or wait (retryAfterMs) and retry
   | "internal"; // the gate machinery broke
 
 /** The one error type of fleetgate: a code for programs, a message a person can act on. */
 export class FleetgateError extends Error {
+  /** For a rate limit: how long to wait before trying again, when the limit knows. */
+  readonly retryAfterMs?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly where?: SourceRef,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { retryAfterMs?: number },
   ) {
     super(where ? `${where.file}:${where.line}:${where.col} ${message}` : message, options);
     this.name = "FleetgateError";
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /**
@@ -48,6 +53,7 @@ export const EXIT_CODE: Record<ErrorCode, number> = {
   permission_denied: 3,
   not_found: 3,
   conflict: 3,
+  exhausted: 3,
   unreachable: 4,
   internal: 1,
 };

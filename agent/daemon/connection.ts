@@ -7,6 +7,7 @@ import { AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectRe
 import type { AgentHealth, NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { retryAfterMs } from "../../shared/grpc/status.js";
 import { Backoff } from "./backoff.js";
 import { DEFAULT_LIMITS, Delivery, type DeliveryLimits } from "./delivery.js";
 import { SizeRefusals } from "./event-size.js";
@@ -73,7 +74,8 @@ export class AgentConnection {
         }
         throw FleetgateError.from(error, "unauthenticated", `coordinator at ${this.opts.address} refused this agent: ${error.details}`);
       }
-      const delay = this.backoff.next();
+      // A coordinator refusing for a rate limit says when to come back; never sooner than that.
+      const delay = Math.max(this.backoff.next(), retryAfterMs(error) ?? 0);
       this.opts.log.warn({ retryInMs: delay, err: error?.details }, "not connected to coordinator; retrying");
       await new Promise<void>((r) => {
         // stop() wakes the loop and clears the timer, so a stopped agent exits now, not after the backoff.

@@ -52,6 +52,7 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   createToken: { role: "admin", what: "create enrollment tokens" },
   listTokens: { role: "admin", what: "list enrollment tokens" },
   revokeToken: { role: "admin", what: "revoke enrollment tokens" },
+  listRefusals: { role: "admin", what: "read the refusal log" },
   addUser: { role: "admin", what: "add users" },
   listUsers: { role: "admin", what: "list users" },
   revokeUser: { role: "admin", what: "revoke users" },

@@ -12,6 +12,7 @@ import { parseSize } from "../../shared/model/sizes.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
+import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
 import { registerUserCommands } from "./user-commands.js";
 import { loadServeConfig } from "./serve-config.js";
@@ -103,6 +104,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerJudgementCommands(program);
   registerEvidenceCommands(program);
+  registerRefusalsCommand(program);
   registerUserCommands(program);
 
   return program;

@@ -2,6 +2,8 @@
 // name file:line:col), then the one resolver. StartRun executes the result and ResolvePlan shows
 // it, so a dry run resolves exactly what the real run would, and refuses exactly what it would.
 import type * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { MAX_CHECKS_PER_PLAN } from "../../shared/model/limits.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
@@ -23,12 +25,24 @@ export function runRequest(req: pb.StartRunRequest): RunRequest {
   };
 }
 
-/** Every suite the plan names that was sent, parsed. One not sent is refused by the resolver, if a stage that runs needs it. */
+/**
+ * Every suite the plan names that was sent, parsed. One not sent is refused by the resolver, if a
+ * stage that runs needs it. All of them together may hold at most MAX_CHECKS_PER_PLAN checks.
+ */
 export function parseSentSuites(plan: Plan, sent: Record<string, string>): Record<string, Suite> {
   const suites: Record<string, Suite> = {};
   for (const path of suitePaths(plan)) {
     const text = sent[path];
     if (text !== undefined) suites[path] = parseSuite(text, path);
+  }
+  const counts = Object.entries(suites).map(([path, s]) => ({ path, checks: s.preconditions.length + s.checks.length }));
+  const total = counts.reduce((n, c) => n + c.checks, 0);
+  if (total > MAX_CHECKS_PER_PLAN) {
+    const largest = counts.sort((a, b) => b.checks - a.checks).slice(0, 3).map((c) => `${c.path} ${c.checks}`);
+    throw new FleetgateError(
+      "bad_input",
+      `the suites of plan ${plan.file} hold ${total} checks and preconditions, more than the ${MAX_CHECKS_PER_PLAN} one plan may run (shared/model/limits.ts; largest: ${largest.join(", ")}); split the plan`,
+    );
   }
   return suites;
 }

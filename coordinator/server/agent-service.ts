@@ -15,6 +15,9 @@ import type { RunEngine } from "../sequencer/engine.js";
 import { peerAddress, type AgentSession, type AgentSessions } from "../fleet/sessions.js";
 import { watchSilence } from "../fleet/silence.js";
 import { boundIncomingEvent } from "./event-bounds.js";
+import { EVENTS_PER_MINUTE_PER_NODE, HELLO_TIMEOUT_MS } from "../../shared/model/limits.js";
+import { AgentGate } from "../fleet/agent-gate.js";
+import { helloRefusalKind, RefusalLog, type RefusalKind } from "./refusals.js";
 
 export interface AgentServiceDeps {
   db: Db;
@@ -23,6 +26,10 @@ export interface AgentServiceDeps {
   log: Logger;
   heartbeatIntervalMs: number;
   helloTimeoutMs?: number;
+  /** Where every refusal is recorded (coord refusals); when not given, refusals are only logged and counted in memory. */
+  refusals?: RefusalLog;
+  /** Streams waiting for a hello, hello and event rates (shared/model/limits.ts); its defaults when not given. */
+  gate?: AgentGate;
 }
 
 type Call = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
@@ -49,6 +56,8 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       deps.log.warn({ node, err }, "could not record that the node was seen");
     }
   };
+  const refusals = deps.refusals ?? new RefusalLog(deps.log);
+  const gate = deps.gate ?? new AgentGate();
   return {
     connect(call: Call): void {
       let session: AgentSession | undefined;
@@ -59,15 +68,31 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       // node's timeline (the first cause wins: a silent stream's error also closes it).
       let claimed = "";
       let ended: string | undefined;
-      const fail = (err: unknown) => {
+      // Frees this stream's place among those waiting for a hello (AgentGate.streamOpened).
+      let release = () => {};
+      /** Ends the stream with `err`; before registration that is a refusal (`kind`, or one by its code), recorded once. */
+      const fail = (err: unknown, kind?: RefusalKind) => {
         const e = toGrpcError(err);
-        if (session) ended ??= e.details;
-        else if (claimed) deps.sessions.refused(claimed, address, e.details ?? "refused");
-        log.warn({ err: e.details }, "agent refused");
+        if (session) {
+          ended ??= e.details;
+          log.warn({ err: e.details }, "agent refused");
+        } else {
+          const what = kind ?? helloRefusalKind(FleetgateError.from(err).code);
+          // Not a row in the node's timeline per hello of a flood: the rate limit is there to spare the disk.
+          if (claimed && what !== "registration_rate") deps.sessions.refused(claimed, address, e.details ?? "refused");
+          refusals.record({ kind: what, code: grpc.status[e.code ?? grpc.status.INTERNAL], peer: address, claimed, message: e.details ?? "" });
+        }
+        release();
         // grpc-js turns an 'error' emitted on a server stream into the call's final status.
         call.emit("error", Object.assign(new Error(e.details), e));
       };
-      const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed")), deps.helloTimeoutMs ?? 15_000);
+      try {
+        release = gate.streamOpened(address);
+      } catch (err) {
+        fail(err, "too_many_pending");
+        return;
+      }
+      const helloTimer = setTimeout(() => fail(new FleetgateError("bad_input", "no hello within the time allowed"), "no_hello"), deps.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
       const silence = watchSilence(deps.heartbeatIntervalMs, (ms) => {
         ended ??= `silent for ${ms} ms (3 heartbeats)`;
         fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`));
@@ -84,8 +109,10 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           if (!session) {
             if (req.msg.case !== "hello") throw new FleetgateError("bad_input", "the first message on a stream must be a hello");
             clearTimeout(helloTimer);
+            release();
             const hello = req.msg.value;
             claimed = hello.identity?.name ?? "";
+            gate.hello(address, claimed);
             // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
             const { nodeToken, tokenHash } = admit(deps.db, hello);
             const identity = hello.identity!;
@@ -130,6 +157,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           }
           if (req.msg.case === "event") {
             const event = boundIncomingEvent(req.msg.value, log);
+            holdOffIfFlooding(session);
             let outcome: CommitOutcome;
             try {
               outcome = deps.engine.ingest(session.node, machineId, event);
@@ -147,7 +175,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
             call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
             if (outcome.kind === "rejected") {
-              log.warn({ seq: event.seq }, outcome.reason);
+              refusals.record({ kind: outcome.flagsRun ? "wrong_host" : "foreign_event", code: "ignored", peer: session.address, claimed: session.node, message: `event ${event.seq}: ${outcome.reason}` });
               // A node vouches for its own tasks only: a result from another host for one of them
               // makes that run unsignable; a report on another node's task changes no run at all.
               if (outcome.flagsRun) addRunFlag(deps.db, outcome.flagsRun, outcome.reason);
@@ -157,8 +185,21 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           fail(err);
         }
       });
+      // Beyond its event rate a node's stream is read more slowly, never refused (AgentGate.eventPause);
+      // the refusal log hears of it at most once a minute per stream.
+      let slowedAt = -Infinity;
+      const holdOffIfFlooding = (s: AgentSession) => {
+        const wait = gate.eventPause(s.node);
+        if (wait <= 0) return;
+        call.pause();
+        setTimeout(() => call.resume(), wait).unref();
+        if (Date.now() - slowedAt < 60_000) return;
+        slowedAt = Date.now();
+        refusals.record({ kind: "event_rate", code: "slowed", peer: s.address, claimed: s.node, message: `node ${s.node} sends events faster than ${EVENTS_PER_MINUTE_PER_NODE} a minute; its stream is read more slowly (nothing is dropped)` });
+      };
       let closed = false;
       const gone = () => {
+        release();
         clearTimeout(helloTimer);
         silence.stop();
         if (session && !closed) {

@@ -22,12 +22,16 @@ import { dryRun, startRun, type StartRunDeps } from "../runs/start-run.js";
 import { runWithFlakes, summarizeStored, type LoadedRuns } from "../judgement/stored.js";
 import { loadRunRecord } from "../store/run-record.js";
 import type { AgentSessions } from "../fleet/sessions.js";
+import { refusalList } from "./refusal-list.js";
+import type { RefusalLog } from "./refusals.js";
 
 export interface ControlServiceDeps extends StartRunDeps {
   log: Logger;
   adminToken: string;
   /** After a sign-off is stored, e.g. to add it to the run's evidence bundle. */
   afterSignoff?: (runId: string) => void;
+  /** What `coord refusals` reads; none: it answers with nothing refused. */
+  refusals?: RefusalLog;
 }
 
 /**
@@ -284,6 +288,9 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       const live = listPersonTokens(db).find((t) => t.name === who.name && tokenState(t, now) === "active");
       return create(pb.WhoAmIResponseSchema, { user: live ? userInfo(live) : { name: who.name, role: who.role } });
     }),
+
+    // What the coordinator refused: totals by kind and the newest refusals (server/refusals.ts).
+    listRefusals: unary(deps, (req: pb.ListRefusalsRequest): pb.ListRefusalsResponse => refusalList(deps.refusals, req.limit)),
 
     watchRun: (method: ControlMethod) => (call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void => {
       try {

@@ -21,6 +21,10 @@ import { healthHandlers } from "./health.js";
 import { AgentSessions } from "../fleet/sessions.js";
 import { guardedSink } from "../fleet/liveness-events.js";
 import { recordNodeEvent } from "../store/node-events.js";
+import { REFUSALS_KEPT } from "../../shared/model/limits.js";
+import { refusalStore } from "../store/refusals.js";
+import { RefusalLog } from "./refusals.js";
+import { controlRefusals, watchWire } from "./wire-refusals.js";
 
 export interface ServeOptions {
   listen: string;
@@ -75,14 +79,17 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
 
-  const server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs }));
+  // Every refusal, agent side, control side and below gRPC: logged, counted, kept (coord refusals).
+  const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
+  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [controlRefusals(refusals)] });
+  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, refusals }));
   const controlDeps = {
     db,
     sessions,
     engine,
     log: opts.log.child({ part: "control" }),
     adminToken,
+    refusals,
     ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
     afterSignoff: (runId: string) => void evidence.record(runId),
@@ -96,6 +103,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     db.close();
     throw FleetgateError.from(err, "bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
   });
+  watchWire(server, refusals, opts.log.child({ part: "refusals" }));
   engine.start();
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const address = `${host}:${port}`;
@@ -116,6 +124,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
           resolve();
         });
       });
+      refusals.stop();
       db.close();
     },
   };

@@ -180,4 +180,28 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX person_tokens_by_person ON person_tokens(person, created_at);
     `,
   },
+  {
+    version: 10,
+    sql: `
+      -- Every refusal (coordinator/server/refusals.ts): counts by kind since the state dir was made,
+      -- and the newest refusals one by one (bounded: the oldest rows are deleted as new ones come).
+      CREATE TABLE refusal_totals (
+        kind     TEXT PRIMARY KEY,
+        side     TEXT NOT NULL,
+        count    INTEGER NOT NULL,
+        first_at INTEGER NOT NULL,
+        last_at  INTEGER NOT NULL
+      );
+      CREATE TABLE refusals (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        side    TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        code    TEXT NOT NULL,
+        peer    TEXT NOT NULL,
+        claimed TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+    `,
+  },
 ];

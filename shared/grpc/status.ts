@@ -1,6 +1,6 @@
 // FleetgateError codes ↔ gRPC status, both ways. It lives with the transport, not in
 // shared/errors.ts, so code that only throws never pulls in grpc-js (after connect-es).
-import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { FleetgateError, type ErrorCode } from "../errors.js";
 
 const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
@@ -10,6 +10,7 @@ const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
   not_found: GrpcStatus.NOT_FOUND,
   unreachable: GrpcStatus.UNAVAILABLE,
   conflict: GrpcStatus.FAILED_PRECONDITION,
+  exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   internal: GrpcStatus.INTERNAL,
 };
 
@@ -20,18 +21,31 @@ const FROM_GRPC: Partial<Record<GrpcStatus, ErrorCode>> = {
   [GrpcStatus.UNAUTHENTICATED]: "unauthenticated",
   [GrpcStatus.PERMISSION_DENIED]: "permission_denied",
   [GrpcStatus.INVALID_ARGUMENT]: "bad_input",
-  [GrpcStatus.RESOURCE_EXHAUSTED]: "bad_input",
+  [GrpcStatus.RESOURCE_EXHAUSTED]: "exhausted",
   [GrpcStatus.NOT_FOUND]: "not_found",
   [GrpcStatus.FAILED_PRECONDITION]: "conflict",
   [GrpcStatus.UNIMPLEMENTED]: "conflict",
 };
 
-/** The shape grpc-js wants in a handler's callback or `call.destroy()`. */
+/** Trailer carrying a rate limit's retry hint in whole milliseconds (FleetgateError.retryAfterMs). */
+export const RETRY_AFTER_KEY = "fleetgate-retry-after-ms";
+
+/** The shape grpc-js wants in a handler's callback or `call.destroy()`; a retry hint goes as a trailer. */
 export function toGrpcError(err: unknown): Partial<ServiceError> {
   const ours = FleetgateError.from(err);
   // A foreign error reaching a handler is the coordinator's bug, not the caller's: say so.
   const details = ours === err ? ours.message : `internal error: ${ours.message}`;
-  return { code: TO_GRPC[ours.code], details, message: ours.message };
+  const status: Partial<ServiceError> = { code: TO_GRPC[ours.code], details, message: ours.message };
+  if (ours.retryAfterMs === undefined) return status;
+  const metadata = new Metadata();
+  metadata.set(RETRY_AFTER_KEY, String(Math.ceil(ours.retryAfterMs)));
+  return { ...status, metadata };
+}
+
+/** The retry hint a refused call came with (ms), if any. */
+export function retryAfterMs(err: Pick<ServiceError, "metadata"> | undefined): number | undefined {
+  const value = Number(err?.metadata?.get?.(RETRY_AFTER_KEY)[0]);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 /** Turns a failed call into a FleetgateError (the call's error kept as `cause`), naming the address when nothing answered. */

@@ -1,7 +1,10 @@
-// Every size limit on what an agent reports, in one place, in bytes of UTF-8 / protobuf encoding
-// (never characters: 3 MB of invalid UTF-8 decodes to 9 MB of U+FFFD, which once wedged a node
-// in a reconnect loop, issue 12). The agent cuts a CheckResult to these budgets when it builds
-// it; the coordinator cuts again what it receives before storing it.
+// Every limit fleetgate enforces, in one place: sizes of what an agent reports, of the files a
+// person writes (suites, plans), and rates and counts on the agent stream, each with why.
+//
+// Sizes are bytes of UTF-8 / protobuf encoding (never characters: 3 MB of invalid UTF-8 decodes to
+// 9 MB of U+FFFD, which once wedged a node in a reconnect loop, issue 12). The agent cuts a
+// CheckResult to these budgets when it builds it; the coordinator cuts again what it receives
+// before storing it.
 //
 // The budgets add up to less than MAX_CHECK_RESULT_BYTES (see RESULT_WORST_CASE_BYTES), so a
 // result within them is within the limit by construction; an event carrying one stays well
@@ -70,3 +73,63 @@ export const RESULT_WORST_CASE_BYTES =
 
 if (RESULT_WORST_CASE_BYTES > MAX_CHECK_RESULT_BYTES) throw new Error("RESULT_BUDGET exceeds MAX_CHECK_RESULT_BYTES");
 if (MAX_AGENT_EVENT_BYTES >= MAX_GRPC_MESSAGE_BYTES) throw new Error("MAX_AGENT_EVENT_BYTES must stay under the gRPC limit");
+
+// ---- Files a person writes: checked wherever one is parsed (coord run, the coordinator, the agent) ----
+
+/** A suite, plan or config file: a larger one is refused naming the file (a generated suite gone wrong). */
+export const MAX_YAML_BYTES = 1 * MiB;
+
+/** Preconditions and checks of one suite: each is a result row per iteration and node. */
+export const MAX_CHECKS_PER_SUITE = 1_000;
+
+/** Checks of every suite a plan names, together: a run stores each once per node and iteration. */
+export const MAX_CHECKS_PER_PLAN = 10_000;
+
+// ---- The agent stream, as the coordinator enforces it (coordinator/fleet/agent-gate.ts) ----
+
+/** A stream must say hello within this, or it is closed: a silent stream holds a slot for nothing. */
+export const HELLO_TIMEOUT_MS = 15_000;
+
+/**
+ * Streams open and not yet past their hello, from one address and in all. Beyond either, a new
+ * stream is refused at once (RESOURCE_EXHAUSTED) instead of waiting out the hello timeout: 2,000
+ * silent streams must not cost 2,000 timers and the memory behind them. A real agent says hello
+ * within milliseconds, so even a fleet behind one NAT address stays far below.
+ */
+export const MAX_PENDING_HELLOS_PER_ADDRESS = 100;
+export const MAX_PENDING_HELLOS = 1_000;
+
+/**
+ * Hellos per minute from one address, and naming one node. Beyond them a hello is refused with
+ * RESOURCE_EXHAUSTED and a retry hint (agents wait it out), so two hosts configured with one name
+ * cannot re-register once a second forever (issue 13). An agent backs off to 15 s between
+ * attempts, a flapping link reconnects far less often than 30 times a minute, and a fleet behind
+ * one NAT address that all reconnects after a coordinator restart stays within 300.
+ */
+export const HELLOS_PER_MINUTE_PER_NODE = 30;
+export const HELLOS_PER_MINUTE_PER_ADDRESS = 300;
+
+/**
+ * Events per minute one node may have committed, and the burst above that rate it may send at
+ * once. Beyond them the coordinator reads the node's stream more slowly (HTTP/2 flow control
+ * holds the agent's writes); it never refuses an event, because an agent takes a refused event
+ * as too large and replaces its result (agent/daemon/event-size.ts). A flood costs the flooding
+ * node time, not the other nodes their commits: each event is a synced SQLite commit (about
+ * 3,500 a second, docs/benchmarks.md), and one node may use at most 100 of them a second.
+ */
+export const EVENTS_PER_MINUTE_PER_NODE = 6_000;
+export const EVENT_BURST_PER_NODE = 2_000;
+
+/** Addresses and node names whose hello and event rates are tracked; the least recently seen beyond it are forgotten. */
+export const RATE_KEYS_TRACKED = 10_000;
+
+// ---- The refusal log (coordinator/server/refusals.ts) ----
+
+/** Refusals kept one by one (newest); older ones live on only in the totals by kind. */
+export const REFUSALS_KEPT = 1_000;
+
+/** Log lines per kind of refusal per minute; beyond it one line says how many more were only counted. */
+export const REFUSAL_LOG_LINES_PER_MINUTE = 60;
+
+/** Bytes of a refusal's message and claimed name as stored. */
+export const REFUSAL_TEXT_BYTES = 1 * KiB;

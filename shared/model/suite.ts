@@ -1,8 +1,10 @@
 import { z } from "zod";
 import { parseDuration } from "../durations.js";
+import { FleetgateError } from "../errors.js";
 import { resolveLimits, type CheckLimits, type LimitsDef } from "./check-limits.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
 import type { KindName } from "./kinds/index.js";
+import { MAX_CHECKS_PER_SUITE } from "./limits.js";
 import { YamlSource } from "./yaml-source.js";
 
 export const DEFAULT_CHECK_TIMEOUT = "60s";
@@ -96,6 +98,10 @@ export function resolveCheck(def: CheckDef, precondition: boolean): ResolvedChec
 export function parseSuite(text: string, file: string): Suite {
   const source = YamlSource.parse(text, file);
   const def = source.validate(SuiteSchema);
+  const count = (def.preconditions?.length ?? 0) + def.checks.length;
+  if (count > MAX_CHECKS_PER_SUITE) {
+    throw new FleetgateError("bad_input", `${count} checks and preconditions, more than the ${MAX_CHECKS_PER_SUITE} one suite may have (shared/model/limits.ts); split it into several suites`, source.where(["checks"]));
+  }
   return {
     name: def.suite,
     file,

@@ -3,6 +3,9 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { FleetgateError, type SourceRef } from "../errors.js";
+import { MAX_YAML_BYTES } from "./limits.js";
+import { formatSize } from "./sizes.js";
+import { utf8Bytes } from "./text-cut.js";
 
 type PathKey = string | number;
 
@@ -86,6 +89,14 @@ export class YamlSource {
   ) {}
 
   static parse(text: string, file: string): YamlSource {
+    const bytes = utf8Bytes(text);
+    if (bytes > MAX_YAML_BYTES) {
+      throw new FleetgateError(
+        "bad_input",
+        `${bytes} bytes, more than the ${formatSize(MAX_YAML_BYTES)} (${MAX_YAML_BYTES} bytes) a suite, plan or config file may be (shared/model/limits.ts); split it into smaller suites`,
+        { file, line: 1, col: 1 },
+      );
+    }
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const errors = doc.errors.map((e): Problem => {

@@ -4,9 +4,9 @@ import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { reportFailure } from "../../shared/cli-exit.js";
 import { EXIT_CODE, FleetgateError, type ErrorCode } from "../../shared/errors.js";
-import { fromGrpcError, toGrpcError } from "../../shared/grpc/status.js";
+import { fromGrpcError, retryAfterMs, toGrpcError } from "../../shared/grpc/status.js";
 
-const CODES: ErrorCode[] = ["bad_input", "unauthenticated", "permission_denied", "not_found", "unreachable", "conflict", "internal"];
+const CODES: ErrorCode[] = ["bad_input", "unauthenticated", "permission_denied", "not_found", "unreachable", "conflict", "exhausted", "internal"];
 const ADDRESS = "127.0.0.1:7400";
 
 /** What a failed grpc-js call rejects with. */
@@ -42,7 +42,7 @@ describe("FleetgateError.from", () => {
   });
 
   it("gives a CLI exit status by code, and 1 for a foreign error", () => {
-    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, permission_denied: 3, not_found: 3, conflict: 3, unreachable: 4, internal: 1 });
+    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, permission_denied: 3, not_found: 3, conflict: 3, exhausted: 3, unreachable: 4, internal: 1 });
     const quiet = process.stderr.write;
     process.stderr.write = () => true;
     try {
@@ -73,6 +73,14 @@ describe("gRPC status mapping (shared/grpc/status.ts)", () => {
     });
   });
 
+  it("sends a rate limit's retry hint as a trailer the client reads back, and none when there is no hint", () => {
+    const limited = toGrpcError(new FleetgateError("exhausted", "too many hellos naming node n1", undefined, { retryAfterMs: 1234.5 }));
+    expect(limited.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(retryAfterMs(limited as ServiceError)).toBe(1235);
+    expect(toGrpcError(new FleetgateError("exhausted", "too large")).metadata).toBeUndefined();
+    expect(retryAfterMs(serviceError(GrpcStatus.RESOURCE_EXHAUSTED, "Received message larger than max"))).toBeUndefined();
+  });
+
   it("reads every gRPC status as a FleetgateError, keeping the call's error as the cause", () => {
     const expected: Record<string, ErrorCode> = {
       UNAVAILABLE: "unreachable",
@@ -80,7 +88,7 @@ describe("gRPC status mapping (shared/grpc/status.ts)", () => {
       UNAUTHENTICATED: "unauthenticated",
       PERMISSION_DENIED: "permission_denied",
       INVALID_ARGUMENT: "bad_input",
-      RESOURCE_EXHAUSTED: "bad_input",
+      RESOURCE_EXHAUSTED: "exhausted",
       NOT_FOUND: "not_found",
       FAILED_PRECONDITION: "conflict",
       UNIMPLEMENTED: "conflict",
