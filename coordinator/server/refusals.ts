@@ -70,6 +70,8 @@ export interface Refusal {
   /** Who the peer said it was: a node name, a person's token id; "" when it said nothing. */
   claimed: string;
   message: string;
+  /** Already logged where it was decided, with more detail (authorize(): who, role, what was needed): count and keep it only. */
+  logged?: boolean;
 }
 
 export interface StoredRefusal extends Refusal {
@@ -126,7 +128,7 @@ export class RefusalLog {
   ) {}
 
   /** Records one refusal: a log line (within the per-minute budget), a count, a row. Never throws. */
-  record(r: Refusal, at = Date.now()): void {
+  record({ logged, ...r }: Refusal, at = Date.now()): void {
     const side = REFUSAL_KINDS[r.kind];
     const row: StoredRefusal = {
       ...r,
@@ -136,7 +138,7 @@ export class RefusalLog {
       message: keepHead(r.message, this.limits.textBytes),
       peer: keepHead(r.peer, 256),
     };
-    this.logLine(row);
+    if (!logged) this.logLine(row);
     addTo(this.totalsHere, row);
     this.recentHere.push(row);
     if (this.recentHere.length > this.limits.kept) this.recentHere.shift();

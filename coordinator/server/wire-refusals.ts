@@ -40,6 +40,8 @@ export function controlRefusals(refusals: RefusalLog): grpc.ServerInterceptor {
             peer: peerAddress(call.getPeer()),
             claimed: token ? `token ${tokenId(hashToken(token))}` : "",
             message: `${method.path.slice(CONTROL_PREFIX.length)}: ${status.details}`,
+            // authorize() logged it, naming the person, their role and the role needed.
+            logged: true,
           });
         }
         pass(status);
