@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { caCertPath } from "../coordinator/tls/paths.js";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -58,7 +59,12 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
 export interface Coordinator extends Proc {
   address: string;
   stateDir: string;
+  /** Its CA certificate, for agents' --ca; unset when it serves plaintext (--insecure). */
+  caFile?: string;
 }
+
+/** The CA of each coordinator started here, by address: an agent sent there trusts it (--ca). */
+const caByAddress = new Map<string, string>();
 
 export async function startCoordinator(stateDir: string, extraArgs: string[] = [], listen = "127.0.0.1:0"): Promise<Coordinator> {
   const proc = spawn("coordinator", COORD_BIN, ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
@@ -66,7 +72,10 @@ export async function startCoordinator(stateDir: string, extraArgs: string[] = [
     if (proc.process.exitCode !== null) throw new Error(`coordinator exited early:\n${proc.stderr()}`);
     return /listening on (\S+);/.exec(proc.stderr())?.[1];
   });
-  return { ...proc, address, stateDir };
+  const caFile = extraArgs.includes("--insecure") ? undefined : caCertPath(stateDir);
+  if (caFile) caByAddress.set(address, caFile);
+  else caByAddress.delete(address);
+  return { ...proc, address, stateDir, caFile };
 }
 
 export interface AgentOptions {
@@ -78,11 +87,15 @@ export interface AgentOptions {
   env?: Record<string, string>;
   /** More `fleetgate-agent run` flags, e.g. ["--stop-grace", "1s"]. */
   args?: string[];
+  /** --ca; default: the CA of the coordinator started here at `address`, if any; "" for none (a pinned CA). */
+  caFile?: string;
 }
 
 export function startAgent(o: AgentOptions): Proc {
   const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...labels, ...(o.args ?? [])], o.env);
+  const caFile = o.caFile ?? caByAddress.get(o.address);
+  const ca = caFile ? ["--ca", caFile] : [];
+  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...ca, ...labels, ...(o.args ?? [])], o.env);
 }
 
 export interface CliResult {

@@ -11,6 +11,10 @@ const AgentConfigSchema = z.strictObject({
   coordinator: z.string().optional(),
   token: z.string().optional(),
   token_file: z.string().optional(),
+  /** The coordinator's CA certificate file (--ca). */
+  ca: z.string().optional(),
+  /** Plaintext gRPC to a coordinator started with --insecure. */
+  insecure: z.boolean().optional(),
   name: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   state_dir: z.string().optional(),

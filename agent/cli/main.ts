@@ -17,6 +17,8 @@ import { renderJunit, renderTap } from "./check-formats.js";
 import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
+import { NodeTls } from "../daemon/node-tls.js";
+import { channelCredentials } from "../../shared/tls/channel.js";
 import { stopGracefully, type StopCause, type StopOutcome } from "../daemon/graceful-stop.js";
 import { ceilingMessage, DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE, MemoryCeiling, parseMaxMemory } from "../daemon/memory-ceiling.js";
 import { prlimitPath } from "../limits/prlimit.js";
@@ -50,6 +52,8 @@ interface RunFlags extends CheckLimitFlags {
   config?: string;
   coordinator?: string;
   token?: string;
+  ca?: string;
+  insecure?: boolean;
   name?: string;
   label: Record<string, string>;
   stateDir?: string;
@@ -74,6 +78,11 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label }, packages: config.packages });
   const credentials = new Credentials(stateDir, token);
   if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
+  const tls = new NodeTls(stateDir, flags.ca ?? process.env.FLEETGATE_CA ?? config.ca);
+  const insecure = flags.insecure ?? config.insecure ?? false;
+  if (tls.unsaved) log.error(tls.unsaved);
+  // Refuse plaintext off loopback now, with the fix, rather than at the first connection attempt.
+  channelCredentials(address, insecure ? undefined : tls.channel(), { insecure, caFlag: "--ca" });
   const stopGraceMs = stopGrace(flags.stopGrace ?? config.stop_grace ?? DEFAULT_STOP_GRACE);
   const spoolMax = spoolMaxBytes(flags.spoolMax ?? config.spool_max ?? DEFAULT_SPOOL_MAX);
   const maxMemory = parseMaxMemory(flags.maxMemory ?? config.max_memory ?? DEFAULT_MAX_MEMORY);
@@ -92,6 +101,8 @@ async function runDaemon(flags: RunFlags): Promise<void> {
     address,
     identity,
     credentials,
+    tls,
+    insecure,
     spool,
     log: nodeLog,
     // Either store refusing writes makes the node degraded; the spool's reason first, the one tasks end with.
@@ -239,6 +250,8 @@ export function buildProgram(): Command {
     .option("--config <file>", `agent config (default ${DEFAULT_AGENT_CONFIG} when present); flags override it`)
     .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
     .option("--token <token>", "enrollment token from `coord token create` (env FLEETGATE_TOKEN)")
+    .option("--ca <file>", "the coordinator's CA certificate (its STATE_DIR/tls/ca.crt; env FLEETGATE_CA); pinned at enrollment in STATE_DIR/ca.crt")
+    .option("--insecure", "plaintext gRPC, for a coordinator started with coord serve --insecure (without --ca, plaintext goes to loopback only)")
     .option("--name <name>", "node name in the roster (default: hostname)")
     .option("--label <key=value>", "node label, repeatable (e.g. role=primary)", (v, prev: Record<string, string>) => parseLabel(v, prev), {})
     .option("--state-dir <dir>", `spool, task journal and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)

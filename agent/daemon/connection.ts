@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse, type Registered } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { AgentHealth, NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
@@ -13,6 +13,8 @@ import { DEFAULT_LIMITS, Delivery, type DeliveryLimits } from "./delivery.js";
 import { SizeRefusals } from "./event-size.js";
 import type { Credentials } from "./credentials.js";
 import type { Spool } from "./spool.js";
+import type { NodeTls } from "./node-tls.js";
+import { channelCredentials } from "../../shared/tls/channel.js";
 
 export interface ConnectionOptions {
   address: string;
@@ -30,6 +32,10 @@ export interface ConnectionOptions {
   ackTimeoutMs?: number;
   /** The delivery window and the poison rule (delivery.ts); the defaults suit production. */
   delivery?: Partial<DeliveryLimits>;
+  /** The node's key, certificate and pinned CA; without a CA, plaintext (loopback or --insecure only). */
+  tls?: NodeTls;
+  /** --insecure: plaintext even off loopback, for a coordinator started with coord serve --insecure. */
+  insecure?: boolean;
 }
 
 const DEFAULT_ACK_TIMEOUT_MS = 120_000;
@@ -37,7 +43,11 @@ const DEFAULT_ACK_TIMEOUT_MS = 120_000;
 type Stream = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
 export class AgentConnection {
-  private readonly client: grpc.Client;
+  private client: grpc.Client | undefined;
+  /** What the current client was made with: a new certificate means a new channel. */
+  private clientMadeWith = "";
+  /** Whether the current stream runs over TLS (then registration pins the CA). */
+  private overTls = false;
   private stream: Stream | undefined;
   private registered = false;
   /** What is in flight on the current stream, and how often the oldest of it failed to get through. */
@@ -56,7 +66,6 @@ export class AgentConnection {
   private readonly sizes: SizeRefusals;
 
   constructor(private readonly opts: ConnectionOptions) {
-    this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.sizes = new SizeRefusals(opts.log);
     this.delivery = new Delivery(opts.spool, opts.log, { ...DEFAULT_LIMITS, ...opts.delivery });
   }
@@ -92,7 +101,22 @@ export class AgentConnection {
     this.stopped = true;
     this.stream?.cancel();
     this.wake?.();
-    this.client.close();
+    this.client?.close();
+  }
+
+  /** The channel for the next stream: TLS with the CA and certificate held now, or plaintext where allowed. */
+  private channel(): grpc.Client {
+    const insecure = this.opts.insecure ?? false;
+    const tls = insecure ? undefined : this.opts.tls?.channel();
+    const madeWith = JSON.stringify([insecure, tls?.caPem ?? "", tls?.client?.certPem ?? ""]);
+    if (!this.client || madeWith !== this.clientMadeWith) {
+      const credentials = channelCredentials(this.opts.address, tls, { insecure, caFlag: "--ca" });
+      this.client?.close();
+      this.client = new grpc.Client(this.opts.address, credentials, CHANNEL_OPTIONS);
+      this.clientMadeWith = madeWith;
+    }
+    this.overTls = tls !== undefined;
+    return this.client;
   }
 
   /**
@@ -123,8 +147,9 @@ export class AgentConnection {
   private session(): Promise<grpc.ServiceError | undefined> {
     const credential = this.opts.credentials.current();
     if (!credential) throw new FleetgateError("bad_input", "no token: pass --token (from `coord token create`) or set FLEETGATE_TOKEN");
+    const client = this.channel();
     return new Promise((resolve) => {
-      const stream = callBidiStream(this.client, AgentService, AgentService.method.connect);
+      const stream = callBidiStream(client, AgentService, AgentService.method.connect);
       this.stream = stream;
       this.registered = false;
       this.delivery.newStream();
@@ -155,20 +180,39 @@ export class AgentConnection {
           this.flush();
         }
         else if (res.msg.case === "cancel") this.opts.onCancel?.(res.msg.value.taskId);
+        else if (res.msg.case === "certificate") this.keepCertificate(res.msg.value.certPem, "renewed");
       });
       stream.on("error", (err: grpc.ServiceError) => end(err));
       stream.on("end", () => end(undefined));
       stream.write(
         create(ConnectRequestSchema, {
-          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.() } },
+          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "" } },
         }),
       );
     });
   }
 
-  private onRegistered(stream: Stream, reg: { nodeName: string; nodeToken: string; lastAckedSeq: bigint; heartbeatIntervalMs: number; highestCommittedSeq: bigint }): void {
+  /** A certificate the coordinator issued: used from the next connection on. */
+  private keepCertificate(certPem: string, how: string): void {
+    try {
+      this.opts.tls?.saveCertificate(certPem);
+      this.opts.log.info(`client certificate ${how}`);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, "cannot save the client certificate in the state dir; kept in memory until the agent restarts");
+    }
+  }
+
+  private onRegistered(stream: Stream, reg: Registered): void {
     this.registered = true;
     this.backoff.reset();
+    if (this.overTls) {
+      try {
+        this.opts.tls?.registered(undefined);
+      } catch (err) {
+        this.opts.log.error({ err: (err as Error).message }, "cannot pin the coordinator's CA in the state dir");
+      }
+      if (reg.certificate) this.keepCertificate(reg.certificate.certPem, "issued");
+    }
     if (reg.nodeToken) {
       try {
         this.opts.credentials.save(reg.nodeToken);

@@ -49,6 +49,7 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   cancelRun: { role: "operator", what: "cancel runs" },
   signOff: { role: "admin", what: "sign runs off" },
   forgetNode: { role: "admin", what: "forget nodes" },
+  replaceNode: { role: "admin", what: "replace nodes" },
   createToken: { role: "admin", what: "create enrollment tokens" },
   listTokens: { role: "admin", what: "list enrollment tokens" },
   revokeToken: { role: "admin", what: "revoke enrollment tokens" },

@@ -1,6 +1,6 @@
 // How the CLI reaches the coordinator: --coordinator / FLEETGATE_COORDINATOR, and an admin token
 // from --token / FLEETGATE_TOKEN or STATE_DIR/admin.token.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
@@ -10,6 +10,8 @@ import { CHANNEL_OPTIONS, callServerStream, callUnary } from "../../shared/grpc/
 import { FleetgateError } from "../../shared/errors.js";
 import { fromGrpcError } from "../../shared/grpc/status.js";
 import { ADMIN_TOKEN_FILE } from "../server/serve.js";
+import { caCertPath } from "../tls/paths.js";
+import { channelCredentials, type ChannelTls } from "../../shared/tls/channel.js";
 
 export const DEFAULT_COORDINATOR = "127.0.0.1:7400";
 
@@ -17,6 +19,21 @@ export interface ConnectionFlags {
   coordinator?: string;
   token?: string;
   stateDir?: string;
+  ca?: string;
+  insecure?: boolean;
+}
+
+/** The CA to trust: --ca, FLEETGATE_CA, or the one in the coordinator's state dir; none means plaintext. */
+export function resolveCa(flags: ConnectionFlags): ChannelTls | undefined {
+  const named = flags.ca ?? process.env.FLEETGATE_CA;
+  const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR;
+  const file = named ?? (stateDir && existsSync(caCertPath(stateDir)) ? caCertPath(stateDir) : undefined);
+  if (!file) return undefined;
+  try {
+    return { caPem: readFileSync(file, "utf8") };
+  } catch (err) {
+    throw FleetgateError.from(err, "bad_input", `cannot read CA certificate ${file}: ${(err as NodeJS.ErrnoException).code}; pass the coordinator's STATE_DIR/tls/ca.crt with --ca`);
+  }
 }
 
 export function resolveAdminToken(flags: ConnectionFlags): string {
@@ -42,7 +59,8 @@ export class ControlClient {
   constructor(flags: ConnectionFlags) {
     this.address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
     this.metadata.set("authorization", `Bearer ${resolveAdminToken(flags)}`);
-    this.client = new grpc.Client(this.address, grpc.credentials.createInsecure(), {
+    const insecure = flags.insecure ?? process.env.FLEETGATE_INSECURE === "1";
+    this.client = new grpc.Client(this.address, channelCredentials(this.address, insecure ? undefined : resolveCa(flags), { insecure, caFlag: "--ca" }), {
       ...CHANNEL_OPTIONS,
       // Fail fast when nothing listens, rather than retrying quietly for the whole deadline.
       "grpc.enable_retries": 0,

@@ -9,6 +9,7 @@ import type { Decision, Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { foldTasks } from "../reports/run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "../reports/scope.js";
+import { insecureNote } from "../reports/transport.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -24,11 +25,22 @@ function nodeStatus(n: NodeInfo): string {
 /** Attestation flags, then what the agent says of itself: why it is degraded, what it repaired. */
 function nodeFlags(n: NodeInfo): string[] {
   const health = n.online ? n.health : undefined;
-  return [...n.flags, ...(health?.degraded ? [`degraded: ${health.degraded}`] : []), ...(health?.warnings ?? [])];
+  const name = n.identity?.name ?? "";
+  const c = n.conflict;
+  const conflict = c
+    ? [`CONFLICT: machine-id ${c.machineId.slice(0, 12)} (host ${c.hostname || "?"}, ${c.address}) claimed this name ${c.attempts}x; coord nodes replace ${name} hands it over, forget ${name} frees it`]
+    : [];
+  const plaintext = n.transport === "plaintext" ? ["plaintext"] : [];
+  return [...conflict, ...n.flags, ...plaintext, ...(health?.degraded ? [`degraded: ${health.degraded}`] : []), ...(health?.warnings ?? [])];
 }
 
-export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
-  if (!nodes.length) return "no nodes registered; start an agent with: fleetgate-agent run --coordinator HOST:PORT --token $(coord token create)";
+/** The line every listing and run starts with when the coordinator serves plaintext. */
+export function insecureBanner(transport: string): string {
+  return transport === "plaintext" ? "INSECURE: plaintext gRPC (coord serve --insecure): tokens and results cross the network unencrypted\n" : "";
+}
+
+export function formatNodes(nodes: NodeInfo[], now = Date.now(), transport = "tls"): string {
+  if (!nodes.length) return `${insecureBanner(transport)}no nodes registered; start an agent with: fleetgate-agent run --coordinator HOST:PORT --ca ca.crt --token $(coord token create)`;
   const rows = [["NAME", "ROLE", "STATUS", "LAST SEEN", "MACHINE-ID", "HOSTNAME", "LABELS", "FLAGS"]];
   for (const n of nodes) {
     const id = n.identity;
@@ -43,7 +55,7 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now()): string {
       nodeFlags(n).join("; ") || "-",
     ]);
   }
-  return table(rows);
+  return insecureBanner(transport) + table(rows);
 }
 
 /** `coord token list`: one row per enrollment token, whether it can still enroll, and why not. */
@@ -134,6 +146,9 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
   for (const r of judgement.reasons) lines.push(`  ${r}`);
   const scope = runScope(run);
   lines.push(scopeLine(scope), ...acceptedOverrideLines(scope).map((a) => `  ${a}`));
+  const insecure = insecureNote(run);
+  if (insecure) lines.push(insecure);
+  if (run.afterSignoff.length) lines.push("learnt after sign-off (the signed verdict stands):", ...run.afterSignoff.map((a) => `  ${a}`));
   lines.push(`report: coord report ${run.runId} --format md`);
   return lines.join("\n");
 }

@@ -36,7 +36,9 @@ export function connected(cmd: Command): Command {
   return cmd
     .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
     .option("--token <token>", "your control token, from coord user add (env FLEETGATE_TOKEN)")
-    .option("--state-dir <dir>", "read the admin token from the coordinator's state dir (env FLEETGATE_STATE_DIR)");
+    .option("--state-dir <dir>", "read the admin token and CA from the coordinator's state dir (env FLEETGATE_STATE_DIR)")
+    .option("--ca <file>", "the coordinator's CA certificate, STATE_DIR/tls/ca.crt (env FLEETGATE_CA; default: from --state-dir)")
+    .option("--insecure", "plaintext gRPC, for a coordinator started with coord serve --insecure");
 }
 
 export async function withClient<T>(flags: ConnectionFlags, fn: (c: ControlClient) => Promise<T>): Promise<T> {

@@ -16,6 +16,8 @@ import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
 import { registerUserCommands } from "./user-commands.js";
 import { loadServeConfig } from "./serve-config.js";
+import { initCa } from "../tls/ca-files.js";
+import { caCertPath } from "../tls/paths.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
 
@@ -34,7 +36,12 @@ export function buildProgram(): Command {
     .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
     .option("--signing-key <file>", "sign each evidence bundle's manifest with this ed25519 key (make one with: coord keygen --out DIR)")
     .option("--min-free <size>", "refuse to start a run with less free space under the evidence dir, e.g. 1GiB (default 256MiB)")
-    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string; signingKey?: string; minFree?: string }) => {
+    .option("--insecure", "serve plaintext gRPC instead of TLS; every run, report and coord nodes then says INSECURE")
+    .option("--tls-cert <file>", "your own server certificate (PEM), with --tls-key; default: one issued at each start from STATE_DIR/tls/ca.key")
+    .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
+    .option("--san <name>", "another DNS name or IP address for the issued server certificate (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)")
+    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string; signingKey?: string; minFree?: string; insecure?: boolean; tlsCert?: string; tlsKey?: string; san: string[]; nodeCertTtl?: string }) => {
       const config = loadServeConfig(flags.config);
       const log = createLogger("coordinator");
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
@@ -47,8 +54,14 @@ export function buildProgram(): Command {
         log,
         signingKeyPath: flags.signingKey ?? config.signing_key,
         minFreeBytes: minFree === undefined ? undefined : parseSize(minFree),
+        insecure: flags.insecure ?? config.insecure,
+        tlsCertFile: flags.tlsCert ?? config.tls_cert,
+        tlsKeyFile: flags.tlsKey ?? config.tls_key,
+        sans: [...(config.san ?? []), ...flags.san],
+        nodeCertTtlMs: flags.nodeCertTtl ?? config.node_cert_ttl ? duration(flags.nodeCertTtl ?? config.node_cert_ttl!) : undefined,
       });
-      process.stderr.write(`coord: listening on ${coordinator.address}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
+      const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
+      process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void coordinator.stop().then(resolve);
         process.once("SIGTERM", stop);
@@ -56,12 +69,26 @@ export function buildProgram(): Command {
       });
     });
 
-  const nodes = program.command("nodes").description("the roster: list nodes, or free a node's name (forget)");
+  program
+    .command("ca")
+    .description("the coordinator's certificate authority, which signs its server certificate and every node's client certificate")
+    .command("init")
+    .description("create the CA in STATE_DIR/tls (coord serve also does on first start); prints the file agents and the CLI need (--ca)")
+    .option("--state-dir <dir>", `the coordinator's state dir (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .option("--cert <file>", "bring your own CA: its certificate (PEM), with --key")
+    .option("--key <file>", "the private key of --cert (PEM)")
+    .action((flags: { stateDir?: string; cert?: string; key?: string }) => {
+      const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? DEFAULT_STATE_DIR;
+      const { certPath, created } = initCa(stateDir, { certFile: flags.cert, keyFile: flags.key });
+      print(created ? `created CA ${certPath}; copy it to each node: fleetgate-agent run --ca ${certPath} ...` : `a CA exists already: ${certPath} (kept: every node certificate hangs on it)`);
+    });
+
+  const nodes = program.command("nodes").description("the roster: list nodes, hand a name to a replacement (replace), or free it (forget)");
   connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline (the default)"))
     .option("--json", "print JSON")
     .action(async (flags: ConnectionFlags & { json?: boolean }) => {
-      const { nodes } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
-      print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes));
+      const { nodes, transport } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
+      print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes, Date.now(), transport));
     });
   connected(
     nodes
@@ -72,6 +99,16 @@ export function buildProgram(): Command {
     const { node } = await withClient(flags, (c) => c.call(ControlService.method.forgetNode, { name }));
     const id = node?.identity;
     print(`forgot node ${name} (machine-id ${id?.machineId.slice(0, 12) ?? "?"}, host ${id?.hostname || "?"}); its runs and results stay. The next agent to enroll as ${name} takes the name.`);
+  });
+
+  connected(
+    nodes
+      .command("replace")
+      .description("hand a node's name to the other machine that claimed it (coord nodes shows CONFLICT): the old machine's credentials stop working and the claimant's next enrollment takes the name; refused while the node is connected")
+      .argument("<name>", "node name"),
+  ).action(async (name: string, flags: ConnectionFlags) => {
+    const { claimant } = await withClient(flags, (c) => c.call(ControlService.method.replaceNode, { name }));
+    print(`node ${name} goes to machine-id ${claimant?.machineId.slice(0, 12) ?? "?"} (host ${claimant?.hostname || "?"}) at its next enrollment; the old machine's token and certificate no longer work.`);
   });
 
   const token = program.command("token").description("enrollment tokens for agents");

@@ -14,6 +14,15 @@ const ServeConfigSchema = z.strictObject({
   signing_key: z.string().optional(),
   /** Free space needed under the evidence dir to start a run, e.g. 1GiB. */
   min_free: SizeSchema.optional(),
+  /** Serve plaintext gRPC (shown on every run and report). */
+  insecure: z.boolean().optional(),
+  /** Your own server certificate and key (PEM); default: issued at each start from STATE_DIR/tls/ca.key. */
+  tls_cert: z.string().optional(),
+  tls_key: z.string().optional(),
+  /** More DNS names or IP addresses for the issued server certificate. */
+  san: z.array(z.string()).optional(),
+  /** Lifetime of node client certificates, e.g. 7d. */
+  node_cert_ttl: DurationSchema.optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 

@@ -189,6 +189,7 @@ export function ctrfDocument(run: RunRecord, judgement: Judgement): Record<strin
         scope: scopeJson(v.scope),
         attestationFlags: [...run.attestationFlags],
         unsignable: [...run.unsignable],
+        ...(run.transport ? { transport: run.transport } : {}),
       },
     },
   };

@@ -12,6 +12,7 @@ import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
 import { allSkips, isoTime, stageViews, type RowView, type StageView } from "./run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
+import { insecureNote } from "./transport.js";
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -39,6 +40,8 @@ function verdict(run: RunRecord, j: Judgement): string {
     `started ${esc(isoTime(run.startedAtMs) || "not started")}`,
     `finished ${esc(isoTime(run.finishedAtMs) || "still running")}`,
   ];
+  const insecure = insecureNote(run);
+  if (insecure) meta.push(`<strong class="insecure" id="insecure">${esc(insecure)}</strong>`);
   const scope = runScope(run);
   const accepted = acceptedOverrideLines(scope);
   const scopeHtml = `<p class="scope" id="scope">${esc(scopeLine(scope))}</p>${accepted.length ? `<ul class="accepted-overrides">${accepted.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>` : ""}`;
@@ -59,7 +62,10 @@ function signoff(run: RunRecord): string {
   const s = run.signoff;
   if (!s?.by) return `<section id="signoff"><h2>Sign-off</h2><p>Not signed off.</p></section>`;
   const accepted = s.accepted.length ? `<p>Skips accepted by name:</p><ul>${s.accepted.map((a) => `<li><code>${esc(a.target)}</code>: ${esc(a.reason)}</li>`).join("")}</ul>` : "";
-  return `<section id="signoff"><h2>Sign-off</h2><p>Signed off by ${esc(s.by)} at ${esc(isoTime(s.atMs))}.</p>${accepted}</section>`;
+  const after = run.afterSignoff.length
+    ? `<p>Learnt after sign-off (the signed verdict stands; judge for yourself):</p><ul id="after-signoff">${run.afterSignoff.map((a) => `<li class="flag">${esc(a)}</li>`).join("")}</ul>`
+    : "";
+  return `<section id="signoff"><h2>Sign-off</h2><p>Signed off by ${esc(s.by)} at ${esc(isoTime(s.atMs))}.</p>${accepted}${after}</section>`;
 }
 
 function skips(run: RunRecord): string {

@@ -83,6 +83,8 @@ function runPart(run: RunRecord): Json {
     nodes: run.nodes.map(node),
     attestationFlags: [...run.attestationFlags],
     unsignable: [...run.unsignable],
+    ...(run.transport ? { transport: run.transport } : {}),
+    ...(run.afterSignoff.length ? { afterSignoff: [...run.afterSignoff] } : {}),
     skips: run.skips.map(skip),
     signoff: s?.by ? { by: s.by, at: time(s.atMs), accepted: s.accepted.map(skip) } : null,
   };

@@ -116,6 +116,7 @@ function verdictSuite(run: RunRecord, j: Judgement): JunitSuite {
       { name: "decision", value: j.decision },
       { name: "scope", value: oneLine(v.scopeText) },
       ...accepted.map((a) => ({ name: "scope.accepted", value: oneLine(a) })),
+      ...(run.transport ? [{ name: "transport", value: run.transport }] : []),
     ],
     cases: [
       {

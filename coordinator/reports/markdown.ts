@@ -8,6 +8,7 @@ import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
+import { insecureNote } from "./transport.js";
 
 /** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
 function text(s: string): string {
@@ -31,6 +32,8 @@ function header(run: RunRecord, j: Judgement): string[] {
   out.push(`**Verdict: ${j.decision}** — ${j.signable ? "can be signed off" : "cannot be signed off"}`, "");
   for (const r of j.reasons) out.push(`- ${text(r)}`);
   if (j.reasons.length) out.push("");
+  const insecure = insecureNote(run);
+  if (insecure) out.push(`**${text(insecure)}**`, "");
   const scope = runScope(run);
   out.push(text(scopeLine(scope)), "");
   const accepted = acceptedOverrideLines(scope);
@@ -60,6 +63,10 @@ function signoff(run: RunRecord): string[] {
   const s = run.signoff;
   if (!s?.by) return ["## Sign-off", "", "Not signed off.", ""];
   const out = ["## Sign-off", "", `Signed off by ${text(s.by)} at ${isoTime(s.atMs)}.`];
+  if (run.afterSignoff.length) {
+    out.push("", "Learnt after sign-off (the signed verdict stands; judge for yourself):", "");
+    for (const a of run.afterSignoff) out.push(`- ${text(a)}`);
+  }
   if (s.accepted.length) {
     out.push("", "Skips accepted by name:", "");
     for (const a of s.accepted) out.push(`- ${code(a.target)}: ${text(a.reason)}`);

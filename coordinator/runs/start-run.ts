@@ -28,6 +28,8 @@ export interface StartRunDeps {
   ownHost: OwnHost;
   /** Last say before a run is stored and started, e.g. refusing when the evidence disk is full. */
   beforeRun?: (plan: Plan) => void;
+  /** How the coordinator serves; recorded on each run, so a plaintext run says so in every report. */
+  transport: "tls" | "plaintext";
 }
 
 /** A run resolved but not started: what StartRun stores and the dry run shows. */
@@ -100,7 +102,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
       createdAt: Date.now(),
       mode: resolved.mode,
       planRevision: revision,
-      options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides },
+      options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, transport: deps.transport },
       nodes: inRun.map((n) => n.identity),
     },
     resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),

@@ -7,8 +7,11 @@ import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse } from
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Db } from "../store/db.js";
-import { committedPrefix, highestCommittedSeq, touchNode, upsertNode } from "../store/nodes.js";
-import { admit } from "../fleet/admission.js";
+import { bindNodeKey, committedPrefix, highestCommittedSeq, setNodeTransport, touchNode, upsertNode } from "../store/nodes.js";
+import { admit, type Admission } from "../fleet/admission.js";
+import { nodeCertificateFacts } from "../tls/node-certificate.js";
+import type { NodeCertificateIssuer } from "../tls/node-issuer.js";
+import type { IssuedCertificate } from "../tls/issue.js";
 import type { CommitOutcome } from "../store/agent-events.js";
 import { addRunFlag } from "../store/runs.js";
 import type { RunEngine } from "../sequencer/engine.js";
@@ -30,6 +33,14 @@ export interface AgentServiceDeps {
   refusals?: RefusalLog;
   /** Streams waiting for a hello, hello and event rates (shared/model/limits.ts); its defaults when not given. */
   gate?: AgentGate;
+  /** Set when serving TLS: node client certificates are checked and issued. Unset: plaintext (--insecure). */
+  certificates?: NodeCertificateIssuer;
+}
+
+/** The client certificate the TLS layer verified against our CA, if any, as facts. */
+function verifiedPeer(call: Call) {
+  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+  return raw ? nodeCertificateFacts(raw) : undefined;
 }
 
 type Call = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
@@ -56,12 +67,31 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       deps.log.warn({ node, err }, "could not record that the node was seen");
     }
   };
+  /** Binds the node to its key (or records it came in plaintext); a certificate when one is due. */
+  const bindKey = (identity: { name: string; machineId: string }, admission: Admission): IssuedCertificate | undefined => {
+    if (!admission.key) {
+      // A new enrollment in plaintext has no key; a plaintext reconnect keeps the one bound.
+      if (admission.nodeToken) bindNodeKey(deps.db, identity.name, "", "plaintext");
+      else setNodeTransport(deps.db, identity.name, "plaintext");
+      return undefined;
+    }
+    bindNodeKey(deps.db, identity.name, admission.key.sha256, "tls");
+    return admission.key.issue ? deps.certificates!.issue({ ...identity, publicKeyPem: admission.key.publicKeyPem }) : undefined;
+  };
   const refusals = deps.refusals ?? new RefusalLog(deps.log);
   const gate = deps.gate ?? new AgentGate();
   return {
     connect(call: Call): void {
       let session: AgentSession | undefined;
       let machineId = "";
+      // Over TLS: the node's key, and when its certificate is half way through its life.
+      let renewal: { publicKeyPem: string; at: number } | undefined;
+      const renewIfDue = (s: AgentSession) => {
+        if (!renewal || !deps.certificates || Date.now() < renewal.at) return;
+        const issued = deps.certificates.issue({ name: s.node, machineId: s.machineId, publicKeyPem: renewal.publicKeyPem });
+        renewal.at = deps.certificates.renewAt(issued.notAfterMs);
+        call.write(create(ConnectResponseSchema, { msg: { case: "certificate", value: { certPem: issued.certPem, notAfterMs: BigInt(issued.notAfterMs) } } }));
+      };
       let log = deps.log;
       const address = peerAddress(call.getPeer());
       // The name a hello claimed, for recording a refusal; and why the stream ended, for the
@@ -114,9 +144,12 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             claimed = hello.identity?.name ?? "";
             gate.hello(address, claimed);
             // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
-            const { nodeToken, tokenHash } = admit(deps.db, hello);
+            const admission = admit(deps.db, hello, { address, tls: deps.certificates ? { peer: verifiedPeer(call) } : undefined });
+            const { nodeToken, tokenHash } = admission;
             const identity = hello.identity!;
             upsertNode(deps.db, identity, tokenHash);
+            const certificate = bindKey(identity, admission);
+            if (admission.key) renewal = { publicKeyPem: admission.key.publicKeyPem, at: deps.certificates!.renewAt(certificate?.notAfterMs ?? verifiedPeer(call)!.notAfterMs) };
             machineId = identity.machineId;
             log = deps.log.child({ node: identity.name });
             session = {
@@ -142,6 +175,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
                     lastAckedSeq: committedPrefix(deps.db, identity.name),
                     highestCommittedSeq: highestCommittedSeq(deps.db, identity.name),
                     heartbeatIntervalMs: deps.heartbeatIntervalMs,
+                    certificate: certificate && { certPem: certificate.certPem, notAfterMs: BigInt(certificate.notAfterMs) },
                   },
                 },
               }),
@@ -153,6 +187,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           if (req.msg.case === "heartbeat") {
             session.health = req.msg.value.health;
             seen(session.node);
+            renewIfDue(session);
             return;
           }
           if (req.msg.case === "event") {

@@ -10,6 +10,7 @@ import { toGrpcError } from "../../shared/grpc/status.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "../store/db.js";
 import { getNode, forgetNode, listNodes, type NodeRow } from "../store/nodes.js";
+import { approveClaim, getClaim, listClaims, type NodeClaimRow } from "../store/node-claims.js";
 import { attestationFlags } from "../judgement/attestation.js";
 import { getRun, listRuns } from "../store/runs.js";
 import { createEnrollToken, hashToken, listEnrollTokens, revokeEnrollToken, tokenId, type EnrollTokenRow } from "../store/tokens.js";
@@ -147,7 +148,9 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
       const flags = attestationFlags(nodes, deps.ownHost, (node) => deps.sessions.cloneOf(node));
+      const claims = listClaims(db);
       return create(pb.ListNodesResponseSchema, {
+        transport: deps.transport,
         nodes: nodes.map((n) => ({
           identity: n.identity,
           online: deps.sessions.isOnline(n.identity.name),
@@ -155,6 +158,8 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           lastSeenMs: BigInt(n.lastSeen),
           registeredAtMs: BigInt(n.registeredAt),
           flags: flags.get(n.identity.name) ?? [],
+          transport: n.transport,
+          conflict: claimInfo(claims.get(n.identity.name)),
         })),
       });
     }),
@@ -169,6 +174,22 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       deps.log.warn({ node: req.name, machineId: node.identity.machineId, by: who.name }, "node forgotten: the next machine to enroll takes the name");
       return create(pb.ForgetNodeResponseSchema, {
         node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
+      });
+    }),
+
+    replaceNode: unary(deps, (req: pb.ReplaceNodeRequest, who): pb.ReplaceNodeResponse => {
+      const node = getNode(db, req.name);
+      if (!node) throw new FleetgateError("not_found", `no node ${req.name}; list them with: coord nodes`);
+      const claim = getClaim(db, req.name);
+      if (!claim) throw new FleetgateError("conflict", `no other machine has claimed ${req.name}; start the replacement's agent with an enrollment token first, then run this again (or free the name for anyone: coord nodes forget ${req.name})`);
+      if (deps.sessions.isOnline(req.name)) {
+        throw new FleetgateError("conflict", `node ${req.name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
+      }
+      approveClaim(db, req.name);
+      deps.log.warn({ node: req.name, machineId: node.identity.machineId, claimant: claim.machineId, by: who.name }, "node replaced: the claimant's next enrollment takes the name");
+      return create(pb.ReplaceNodeResponseSchema, {
+        node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
+        claimant: claimInfo(claim),
       });
     }),
 
@@ -327,4 +348,9 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
     },
   });
+}
+
+function claimInfo(c: NodeClaimRow | undefined): pb.NodeClaim | undefined {
+  if (!c) return undefined;
+  return create(pb.NodeClaimSchema, { machineId: c.machineId, hostname: c.hostname, address: c.address, attempts: BigInt(c.attempts), firstAtMs: BigInt(c.firstAt), lastAtMs: BigInt(c.lastAt) });
 }

@@ -25,6 +25,11 @@ import { REFUSALS_KEPT } from "../../shared/model/limits.js";
 import { refusalStore } from "../store/refusals.js";
 import { RefusalLog } from "./refusals.js";
 import { controlRefusals, watchWire } from "./wire-refusals.js";
+import { initCa, issuedServerIdentity, loadCa, ownServerIdentity, type ServerIdentity } from "../tls/ca-files.js";
+import { DEFAULT_NODE_CERT_TTL_MS, NodeCertificateIssuer } from "../tls/node-issuer.js";
+import { serverCredentials } from "../tls/server-credentials.js";
+import { hostOf } from "../../shared/tls/channel.js";
+import { hostname, networkInterfaces } from "node:os";
 
 export interface ServeOptions {
   listen: string;
@@ -37,10 +42,22 @@ export interface ServeOptions {
   signingKeyPath?: string;
   /** Refuse to start a run with less free space under the evidence dir (default 256 MiB). */
   minFreeBytes?: number;
+  /** coord serve --insecure: plaintext gRPC, shown on every run, report and `coord nodes`. */
+  insecure?: boolean;
+  /** Bring your own server certificate (PEM files); by default one is issued from STATE_DIR/tls/ca.key at each start. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** More names or addresses for the issued server certificate (coord serve --san). */
+  sans?: string[];
+  nodeCertTtlMs?: number;
 }
+
+/** What "tls" or "plaintext" a run and the roster say the coordinator served with. */
+export type Transport = "tls" | "plaintext";
 
 export interface RunningCoordinator {
   address: string;
+  transport: Transport;
   stop(): Promise<void>;
 }
 
@@ -53,6 +70,31 @@ export function ensureAdminToken(stateDir: string): string {
   const token = newSecret("fga");
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
   return token;
+}
+
+/** Every name and address an agent or the CLI may dial this host by, for the issued server certificate. */
+function serverHosts(listen: string, extra: string[]): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, "")));
+  const listenHost = hostOf(listen);
+  const wildcard = listenHost === "0.0.0.0" || listenHost === "::" || listenHost === "";
+  return ["localhost", hostname(), ...addresses, ...(wildcard ? [] : [listenHost]), ...extra];
+}
+
+interface TlsSetup {
+  credentials: grpc.ServerCredentials;
+  certificates?: NodeCertificateIssuer;
+  identity?: ServerIdentity;
+}
+
+function tlsSetup(opts: ServeOptions): TlsSetup {
+  if (opts.insecure) return { credentials: grpc.ServerCredentials.createInsecure() };
+  if (!!opts.tlsCertFile !== !!opts.tlsKeyFile) throw new FleetgateError("bad_input", "bring your own server certificate with both --tls-cert FILE and --tls-key FILE");
+  const { created, certPath } = initCa(opts.stateDir);
+  if (created) opts.log.info({ ca: certPath }, "created the coordinator's CA; agents need a copy of it: fleetgate-agent run --ca FILE");
+  const ca = loadCa(opts.stateDir);
+  const identity = opts.tlsCertFile ? ownServerIdentity(opts.tlsCertFile, opts.tlsKeyFile!) : issuedServerIdentity(opts.stateDir, ca, serverHosts(opts.listen, opts.sans ?? []));
+  const certificates = new NodeCertificateIssuer(ca, opts.nodeCertTtlMs ?? DEFAULT_NODE_CERT_TTL_MS, opts.log.child({ part: "tls" }));
+  return { credentials: serverCredentials(identity, ca.certPem), certificates, identity };
 }
 
 /** A file's trimmed text, or "" when it cannot be read (then that half of the check is skipped). */
@@ -70,6 +112,14 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   chmodSync(opts.stateDir, 0o700);
   const db = openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
+  let tls: TlsSetup;
+  try {
+    tls = tlsSetup(opts);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const transport: Transport = opts.insecure ? "plaintext" : "tls";
   // Each node's liveness timeline, for the evidence; a write that fails is logged, never fatal.
   const sessions = new AgentSessions(
     opts.lostAfterMs,
@@ -82,7 +132,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   // Every refusal, agent side, control side and below gRPC: logged, counted, kept (coord refusals).
   const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
   const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [controlRefusals(refusals)] });
-  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, refusals }));
+  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals }));
   const controlDeps = {
     db,
     sessions,
@@ -90,6 +140,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     log: opts.log.child({ part: "control" }),
     adminToken,
     refusals,
+    transport,
     ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
     afterSignoff: (runId: string) => void evidence.record(runId),
@@ -98,7 +149,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   server.addService(serviceDefinition(Health), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(opts.listen, tls.credentials, (err, p) => (err ? reject(err) : resolve(p))),
   ).catch((err: Error) => {
     db.close();
     throw FleetgateError.from(err, "bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
@@ -107,10 +158,12 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   engine.start();
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const address = `${host}:${port}`;
-  opts.log.info({ address, stateDir: opts.stateDir }, "coordinator listening");
+  if (opts.insecure) opts.log.warn({ address }, "INSECURE: serving plaintext gRPC (--insecure); tokens and results cross the network in the clear, and every run says so");
+  opts.log.info({ address, stateDir: opts.stateDir, transport, serverCertificate: tls.identity?.source }, "coordinator listening");
 
   return {
     address,
+    transport,
     async stop() {
       engine.stop();
       sessions.closeAll("coordinator shutting down");

@@ -181,6 +181,37 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     `,
   },
   {
+    version: 9,
+    sql: `
+      -- mTLS (coordinator/tls/): the sha256 of the public key a node's client certificate is issued
+      -- for, bound at enrollment ('' until the node first connects over TLS); how it last connected.
+      ALTER TABLE nodes ADD COLUMN key_sha256 TEXT NOT NULL DEFAULT '';
+      ALTER TABLE nodes ADD COLUMN transport TEXT NOT NULL DEFAULT 'plaintext';
+      -- Another machine that claimed a registered name and was refused (one row a name: the latest
+      -- claimant), shown by coord nodes until coord nodes replace or forget. replace sets approved_at:
+      -- that machine's next enrollment takes the name.
+      CREATE TABLE node_claims (
+        name        TEXT PRIMARY KEY,
+        machine_id  TEXT NOT NULL,
+        hostname    TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        attempts    INTEGER NOT NULL,
+        first_at    INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL,
+        approved_at INTEGER
+      );
+      -- What was learnt about a run after its sign-off (a signed-off run is immutable: its flags
+      -- and verdict stay as signed; this is the audit trail beside them).
+      CREATE TABLE run_audit (
+        id     INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        what   TEXT NOT NULL
+      );
+      CREATE INDEX run_audit_by_run ON run_audit(run_id, id);
+    `,
+  },
+  {
     version: 10,
     sql: `
       -- Every refusal (coordinator/server/refusals.ts): counts by kind since the state dir was made,

@@ -7,6 +7,10 @@ export interface NodeRow {
   tokenHash: string;
   registeredAt: number;
   lastSeen: number;
+  /** sha256 of the public key its client certificates are issued for; "" until it first connects over TLS. */
+  keySha256: string;
+  /** How it last connected: "mtls" or "plaintext". */
+  transport: string;
 }
 
 interface RawNode {
@@ -22,6 +26,8 @@ interface RawNode {
   token_hash: string;
   registered_at: number;
   last_seen: number;
+  key_sha256: string;
+  transport: string;
 }
 
 function fromRow(r: RawNode): NodeRow {
@@ -40,6 +46,8 @@ function fromRow(r: RawNode): NodeRow {
     tokenHash: r.token_hash,
     registeredAt: r.registered_at,
     lastSeen: r.last_seen,
+    keySha256: r.key_sha256,
+    transport: r.transport,
   };
 }
 
@@ -76,6 +84,15 @@ export function upsertNode(db: Db, id: NodeIdentity, tokenHash: string, now = Da
     token_hash: tokenHash,
     now,
   });
+}
+
+/** Binds the node to the key its certificates are issued for ("" unbinds), and says how it connected. */
+export function bindNodeKey(db: Db, name: string, keySha256: string, transport: string): void {
+  db.prepare("UPDATE nodes SET key_sha256 = ?, transport = ? WHERE name = ?").run(keySha256, transport, name);
+}
+
+export function setNodeTransport(db: Db, name: string, transport: string): void {
+  db.prepare("UPDATE nodes SET transport = ? WHERE name = ?").run(transport, name);
 }
 
 /** Removes the node's registration; its runs and results stay. */

@@ -4,7 +4,7 @@ import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } fr
 import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { statusFromName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
-import { getRun } from "./runs.js";
+import { getRun, runAudit } from "./runs.js";
 import type { RawTask } from "./tasks.js";
 
 interface RawCheck {
@@ -102,6 +102,8 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
     withLegs: run.options.withLegs ?? [],
     unsignable: run.options.unsignable ?? [],
     overrides: run.options.overrides ?? [],
+    transport: run.options.transport ?? "plaintext",
+    afterSignoff: runAudit(db, runId).map((a) => `${new Date(a.at).toISOString()} ${a.what}`),
   });
 }
 

@@ -37,6 +37,8 @@ export interface RunOptions {
   unsignable?: string[];
   /** How the run is narrower than its plan (--iterations, --node, --only, --tags, --quick, --skip, --with). */
   overrides?: { name: string; detail: string }[];
+  /** How the coordinator served when the run started; runs from before TLS have none (plaintext). */
+  transport?: "tls" | "plaintext";
 }
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
@@ -54,12 +56,20 @@ export function finishRun(db: Db, id: string, status: Status, now = Date.now()):
   db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(statusName(status), now, id);
 }
 
-/** Marks a run not valid for sign-off. A signed-off run is immutable: its verdict no longer changes. */
-export function addRunFlag(db: Db, id: string, flag: string): void {
+/**
+ * Marks a run not valid for sign-off. A signed-off run is immutable: its verdict no longer
+ * changes, and the flag goes to its audit trail (runAudit) instead.
+ */
+export function addRunFlag(db: Db, id: string, flag: string, now = Date.now()): void {
   const row = db.prepare("SELECT flags_json, EXISTS (SELECT 1 FROM signoffs WHERE run_id = runs.id) AS signed FROM runs WHERE id = ?").get(id) as
     | { flags_json: string; signed: number }
     | undefined;
-  if (!row || row.signed) return;
+  if (!row) return;
+  if (row.signed) {
+    const known = db.prepare("SELECT 1 FROM run_audit WHERE run_id = ? AND what = ?").get(id, flag);
+    if (!known) db.prepare("INSERT INTO run_audit (run_id, at, what) VALUES (?, ?, ?)").run(id, now, flag);
+    return;
+  }
   const flags = JSON.parse(row.flags_json) as string[];
   if (!flags.includes(flag)) db.prepare("UPDATE runs SET flags_json = ? WHERE id = ?").run(JSON.stringify([...flags, flag]), id);
 }
@@ -187,4 +197,9 @@ export function latestStageOutcome(
   if (!runs) return undefined;
   const statuses = (db.prepare("SELECT status FROM tasks WHERE run_id = ? AND stage_id = ?").all(runs.id, stageId) as { status: string }[]).map((r) => statusFromName(r.status));
   return { runId: runs.id, statuses };
+}
+
+/** What was learnt about a signed-off run afterwards, oldest first, each with when. */
+export function runAudit(db: Db, id: string): { at: number; what: string }[] {
+  return db.prepare("SELECT at, what FROM run_audit WHERE run_id = ? ORDER BY id").all(id) as { at: number; what: string }[];
 }

@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { coord, onlineNodes, startAgent, waitFor } from "../../scripts/local-fleet.js";
+import { caCertPath } from "../../coordinator/tls/paths.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { startCoordinator, type RunningCoordinator } from "../../coordinator/server/serve.js";
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
@@ -26,7 +27,7 @@ describe("an event whose commit fails", () => {
     server = await startCoordinator({ listen: "127.0.0.1:0", stateDir: c.stateDir, lostAfterMs: 60_000, heartbeatIntervalMs: 1_000, log: pino({ level: "info" }, sink), minFreeBytes: 0 });
     c.address = server.address;
     const token = (await coord(c, ["token", "create"])).stdout.trim();
-    ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("node-a"), labels: { role: "fleet" } }));
+    ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("node-a"), labels: { role: "fleet" }, caFile: caCertPath(c.stateDir) }));
     await waitFor("agent online", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined));
   });
 

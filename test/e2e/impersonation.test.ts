@@ -32,8 +32,11 @@ describe("an agent enrolling under a registered node's name", () => {
   it("is refused, naming the registered machine, and the real node stays connected and does the work", async () => {
     impostor = ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("impostor"), labels: { role: "fleet" } }));
     await waitFor("the impostor's refusal", () => (impostor.stderr().includes("node node-a is already registered") ? true : undefined), 20_000);
-    expect(impostor.stderr()).toContain("free the name first: coord nodes forget node-a");
+    expect(impostor.stderr()).toContain("an admin runs: coord nodes replace node-a");
     expect(registrations()).toBe(1);
+    // The roster shows the conflict until an admin decides.
+    const listed = await coord(c, ["nodes"]);
+    expect(listed.stdout).toMatch(/CONFLICT: machine-id [0-9a-f]{12} \(host [^,]+, 127\.0\.0\.1\) claimed this name \d+x; coord nodes replace node-a hands it over/);
     expect(real.stderr()).not.toContain("node token refused");
     expect(await onlineNodes(c)).toEqual(["node-a"]);
 
@@ -54,7 +57,7 @@ describe("an agent enrolling under a registered node's name", () => {
     const refused = all.filter((e) => e.kind === "refused");
     expect(refused.length, JSON.stringify(all)).toBeGreaterThanOrEqual(1);
     expect(refused[0]?.address).toBe("127.0.0.1");
-    expect(refused[0]?.why).toMatch(/^node node-a is already registered \(machine-id [0-9a-f]{12}, host .*\); an enrollment token cannot take over a registered node/);
+    expect(refused[0]?.why).toMatch(/^node node-a is already registered \(machine-id [0-9a-f]{12}, host .*\); this machine .* may not take it over with an enrollment token/);
   });
 
   it("frees the name only when asked, and not while the node is connected", async () => {
@@ -70,4 +73,25 @@ describe("an agent enrolling under a registered node's name", () => {
     await waitFor("the new machine registered as node-a", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined), 30_000);
     expect(registrations()).toBe(2);
   }, 60_000);
+
+  it("hands the name to the refused claimant with coord nodes replace, and the old machine's credentials stop working", async () => {
+    const noClaim = await coord(c, ["nodes", "replace", "node-a"]);
+    expect(noClaim.exitCode).toBe(3);
+    expect(noClaim.stderr).toContain("no other machine has claimed node-a");
+    const replacement = ws.track(startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("replacement"), labels: { role: "fleet" } }));
+    await waitFor("the replacement's refusal", () => (replacement.stderr().includes("coord nodes replace node-a") ? true : undefined), 20_000);
+    expect((await coord(c, ["nodes", "replace", "node-a"])).stderr).toContain("node node-a is connected now");
+    await impostor.stop("SIGKILL");
+    await waitFor("node-a offline", async () => ((await onlineNodes(c)).includes("node-a") ? undefined : true), 30_000);
+    const replaced = await coord(c, ["nodes", "replace", "node-a"]);
+    expect(replaced.exitCode, replaced.stderr).toBe(0);
+    expect(replaced.stdout).toMatch(/^node node-a goes to machine-id [0-9a-f]{12} \(host .*\) at its next enrollment/);
+    await waitFor("the replacement registered as node-a", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined), 30_000);
+    expect(registrations()).toBe(3);
+    expect((await coord(c, ["nodes"])).stdout).not.toContain("CONFLICT");
+    // The machine that held the name before presents its old token and certificate: refused.
+    const old = ws.track(startAgent({ name: "node-a", address: c.address, token: "fge_unused", stateDir: ws.path("impostor"), labels: { role: "fleet" } }));
+    await waitFor("the old machine's refusal", () => (old.stderr().includes("node token refused") ? true : undefined), 20_000);
+    expect(registrations()).toBe(3);
+  }, 90_000);
 });

@@ -30,9 +30,9 @@ async function curl(fleet: NetnsFleet, from: NodeRef, url: string, timeoutS = 2,
   return { exitCode: r.exitCode, status, seconds: Number(seconds) };
 }
 
-/** Does `from` get any HTTP/2 answer from the coordinator's gRPC port? */
+/** Does `from` get any HTTP/2 answer from the coordinator's gRPC port (TLS, checked against its CA)? */
 async function reachesCoordinator(fleet: NetnsFleet, from: NodeRef, timeoutS = 5): Promise<boolean> {
-  return (await curl(fleet, from, `http://${fleet.coordinator.address}/`, timeoutS, ["--http2-prior-knowledge"])).status !== "000";
+  return (await curl(fleet, from, `https://${fleet.coordinator.address}/`, timeoutS, ["--http2", "--cacert", fleet.coordinator.caFile!])).status !== "000";
 }
 
 /** A python http.server on the node, serving `dir`, once it says it listens. */

@@ -20,7 +20,8 @@ describe("the coordinator's gRPC surface", () => {
   beforeAll(async () => {
     ws = new Workspace();
     c = ws.track(await startCoordinator(ws.path("state")));
-    client = new grpc.Client(c.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    // Over TLS, trusting the coordinator's CA, like every client of a coordinator not started --insecure.
+    client = new grpc.Client(c.address, grpc.credentials.createSsl(readFileSync(c.caFile!)), CHANNEL_OPTIONS);
     admin = new grpc.Metadata();
     admin.set("authorization", `Bearer ${readFileSync(join(c.stateDir, "admin.token"), "utf8").trim()}`);
   });

@@ -256,7 +256,8 @@ export class NetnsFleet {
       writeFileSync(n.bootIdFile, `${n.bootId}\n`);
     }
     const labels = Object.entries(n.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...labels, ...n.agentArgs];
+    const ca = this.coordinator.caFile ? ["--ca", this.coordinator.caFile] : [];
+    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...ca, ...labels, ...n.agentArgs];
     n.agent = this.track(spawnInNode(`agent ${n.name}`, n, argv, { FLEETGATE_LOG_LEVEL: "info", ...n.env }));
     return n.agent;
   }

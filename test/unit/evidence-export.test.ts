@@ -80,7 +80,7 @@ describe("coord export against the ExportEvidence handler", () => {
     server = new grpc.Server(CHANNEL_OPTIONS);
     server.addService(serviceDefinition(ControlService), {
       // Export uses only the store, the token and the recorder; the engine is never touched.
-      exportEvidence: exportEvidenceHandler({ db: s.db, sessions: new AgentSessions(), engine: {} as RunEngine, log, adminToken: TOKEN, ownHost: { machineId: "", bootId: "" }, evidence }),
+      exportEvidence: exportEvidenceHandler({ db: s.db, sessions: new AgentSessions(), engine: {} as RunEngine, log, adminToken: TOKEN, transport: "plaintext", ownHost: { machineId: "", bootId: "" }, evidence }),
     });
     const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     address = `127.0.0.1:${port}`;

@@ -8,7 +8,7 @@ import { MIGRATIONS } from "../../coordinator/store/migrations.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
 import { committedPrefix, highestCommittedSeq } from "../../coordinator/store/nodes.js";
-import { addRunFlag, getRun, insertRun, type NewTask } from "../../coordinator/store/runs.js";
+import { addRunFlag, getRun, insertRun, runAudit, type NewTask } from "../../coordinator/store/runs.js";
 import { insertSignoff } from "../../coordinator/store/signoffs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
@@ -93,7 +93,10 @@ describe("openDb and migrations", () => {
     expect(versions()).toEqual(MIGRATIONS.map((m) => m.version));
     expect(count("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'run1'")).toBe(3);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(["agent_events", "check_results", "enroll_tokens", "node_events", "nodes", "runs", "schema_migrations", "signoffs", "tasks"]);
+    expect(tables).toEqual([
+      "agent_events", "check_results", "enroll_tokens", "node_claims", "node_events", "nodes", "person_tokens",
+      "refusal_totals", "refusals", "run_audit", "runs", "schema_migrations", "signoffs", "tasks",
+    ]);
   });
 });
 
@@ -197,6 +200,16 @@ describe("run flags", () => {
     insertSignoff(db, "run1", { by: "alice", at: 1, accepted: [], acceptedOverrides: [] });
     addRunFlag(db, "run1", "late flag");
     expect(getRun(db, "run1")?.flags).not.toContain("late flag");
+  });
+
+  it("keep what was learnt after sign-off in the run's audit trail, once, beside the signed verdict", () => {
+    insertSignoff(db, "run1", { by: "alice", at: 1, accepted: [], acceptedOverrides: [] });
+    addRunFlag(db, "run1", "node n1 is cloned: two boots", Date.UTC(2026, 0, 2));
+    addRunFlag(db, "run1", "node n1 is cloned: two boots", Date.UTC(2026, 0, 3));
+    expect(runAudit(db, "run1")).toEqual([{ at: Date.UTC(2026, 0, 2), what: "node n1 is cloned: two boots" }]);
+    const record = loadRunRecord(db, "run1")!;
+    expect(record.attestationFlags).toEqual([]);
+    expect(record.afterSignoff).toEqual(["2026-01-02T00:00:00.000Z node n1 is cloned: two boots"]);
   });
 });
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/agent.proto.
  */
 export const file_fleetgate_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbGVldGdhdGUvdjEvYWdlbnQucHJvdG8SDGZsZWV0Z2F0ZS52MSKWAQoOQ29ubmVjdFJlcXVlc3QSJAoFaGVsbG8YASABKAsyEy5mbGVldGdhdGUudjEuSGVsbG9IABIsCgloZWFydGJlYXQYAiABKAsyFy5mbGVldGdhdGUudjEuSGVhcnRiZWF0SAASKQoFZXZlbnQYAyABKAsyGC5mbGVldGdhdGUudjEuQWdlbnRFdmVudEgAQgUKA21zZyKcAQoFSGVsbG8SFgoMZW5yb2xsX3Rva2VuGAEgASgJSAASFAoKbm9kZV90b2tlbhgCIAEoCUgAEiwKCGlkZW50aXR5GAMgASgLMhouZmxlZXRnYXRlLnYxLk5vZGVJZGVudGl0eRIpCgZoZWFsdGgYBCABKAsyGS5mbGVldGdhdGUudjEuQWdlbnRIZWFsdGhCDAoKY3JlZGVudGlhbCJKCglIZWFydGJlYXQSEgoKc2VudF9hdF9tcxgBIAEoAxIpCgZoZWFsdGgYAiABKAsyGS5mbGVldGdhdGUudjEuQWdlbnRIZWFsdGginwEKCkFnZW50RXZlbnQSCwoDc2VxGAEgASgEEiQKBm9yaWdpbhgCIAEoCzIULmZsZWV0Z2F0ZS52MS5PcmlnaW4SKQoFY2hlY2sYAyABKAsyGC5mbGVldGdhdGUudjEuQ2hlY2tFdmVudEgAEisKCXRhc2tfZG9uZRgEIAEoCzIWLmZsZWV0Z2F0ZS52MS5UYXNrRG9uZUgAQgYKBGJvZHkiSAoKQ2hlY2tFdmVudBIPCgd0YXNrX2lkGAEgASgJEikKBnJlc3VsdBgCIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCJSCghUYXNrRG9uZRIPCgd0YXNrX2lkGAEgASgJEiQKBnN0YXR1cxgCIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgDIAEoCSK6AQoPQ29ubmVjdFJlc3BvbnNlEi4KCnJlZ2lzdGVyZWQYASABKAsyGC5mbGVldGdhdGUudjEuUmVnaXN0ZXJlZEgAEiIKBHRhc2sYAiABKAsyEi5mbGVldGdhdGUudjEuVGFza0gAEiAKA2FjaxgDIAEoCzIRLmZsZWV0Z2F0ZS52MS5BY2tIABIqCgZjYW5jZWwYBCABKAsyGC5mbGVldGdhdGUudjEuQ2FuY2VsVGFza0gAQgUKA21zZyIdCgpDYW5jZWxUYXNrEg8KB3Rhc2tfaWQYASABKAkiiQEKClJlZ2lzdGVyZWQSEQoJbm9kZV9uYW1lGAEgASgJEhIKCm5vZGVfdG9rZW4YAiABKAkSFgoObGFzdF9hY2tlZF9zZXEYAyABKAQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgFEh0KFWhpZ2hlc3RfY29tbWl0dGVkX3NlcRgFIAEoBCLVAgoEVGFzaxIPCgd0YXNrX2lkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSEgoKc3VpdGVfeWFtbBgFIAEoCRISCgpzdWl0ZV9wYXRoGAYgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAcgASgIEjIKCGNhcHR1cmVzGAggAygLMiAuZmxlZXRnYXRlLnYxLlRhc2suQ2FwdHVyZXNFbnRyeRIRCglvbmx5X3RhZ3MYCSADKAkSEwoLcHJvYmVzX3lhbWwYCiABKAkSIgoFZmF1bHQYCyABKAsyEy5mbGVldGdhdGUudjEuRmF1bHQSEwoLb25seV9jaGVja3MYDCADKAkaLwoNQ2FwdHVyZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKBUZhdWx0EiwKCXBhcnRpdGlvbhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5QYXJ0aXRpb25IABIUCgpraWxsX2FnZW50GAIgASgISABCBgoEa2luZCI8CglQYXJ0aXRpb24SEQoJYWRkcmVzc2VzGAEgAygJEg4KBmZvcl9tcxgCIAEoAxIMCgRwZWVyGAMgASgJIhIKA0FjaxILCgNzZXEYASABKAQyWgoMQWdlbnRTZXJ2aWNlEkoKB0Nvbm5lY3QSHC5mbGVldGdhdGUudjEuQ29ubmVjdFJlcXVlc3QaHS5mbGVldGdhdGUudjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_fleetgate_v1_common]);
+  fileDesc("ChhmbGVldGdhdGUvdjEvYWdlbnQucHJvdG8SDGZsZWV0Z2F0ZS52MSKWAQoOQ29ubmVjdFJlcXVlc3QSJAoFaGVsbG8YASABKAsyEy5mbGVldGdhdGUudjEuSGVsbG9IABIsCgloZWFydGJlYXQYAiABKAsyFy5mbGVldGdhdGUudjEuSGVhcnRiZWF0SAASKQoFZXZlbnQYAyABKAsyGC5mbGVldGdhdGUudjEuQWdlbnRFdmVudEgAQgUKA21zZyK0AQoFSGVsbG8SFgoMZW5yb2xsX3Rva2VuGAEgASgJSAASFAoKbm9kZV90b2tlbhgCIAEoCUgAEiwKCGlkZW50aXR5GAMgASgLMhouZmxlZXRnYXRlLnYxLk5vZGVJZGVudGl0eRIpCgZoZWFsdGgYBCABKAsyGS5mbGVldGdhdGUudjEuQWdlbnRIZWFsdGgSFgoOcHVibGljX2tleV9wZW0YBSABKAlCDAoKY3JlZGVudGlhbCJKCglIZWFydGJlYXQSEgoKc2VudF9hdF9tcxgBIAEoAxIpCgZoZWFsdGgYAiABKAsyGS5mbGVldGdhdGUudjEuQWdlbnRIZWFsdGginwEKCkFnZW50RXZlbnQSCwoDc2VxGAEgASgEEiQKBm9yaWdpbhgCIAEoCzIULmZsZWV0Z2F0ZS52MS5PcmlnaW4SKQoFY2hlY2sYAyABKAsyGC5mbGVldGdhdGUudjEuQ2hlY2tFdmVudEgAEisKCXRhc2tfZG9uZRgEIAEoCzIWLmZsZWV0Z2F0ZS52MS5UYXNrRG9uZUgAQgYKBGJvZHkiSAoKQ2hlY2tFdmVudBIPCgd0YXNrX2lkGAEgASgJEikKBnJlc3VsdBgCIAEoCzIZLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdCJSCghUYXNrRG9uZRIPCgd0YXNrX2lkGAEgASgJEiQKBnN0YXR1cxgCIAEoDjIULmZsZWV0Z2F0ZS52MS5TdGF0dXMSDwoHc3VtbWFyeRgDIAEoCSLwAQoPQ29ubmVjdFJlc3BvbnNlEi4KCnJlZ2lzdGVyZWQYASABKAsyGC5mbGVldGdhdGUudjEuUmVnaXN0ZXJlZEgAEiIKBHRhc2sYAiABKAsyEi5mbGVldGdhdGUudjEuVGFza0gAEiAKA2FjaxgDIAEoCzIRLmZsZWV0Z2F0ZS52MS5BY2tIABIqCgZjYW5jZWwYBCABKAsyGC5mbGVldGdhdGUudjEuQ2FuY2VsVGFza0gAEjQKC2NlcnRpZmljYXRlGAUgASgLMh0uZmxlZXRnYXRlLnYxLk5vZGVDZXJ0aWZpY2F0ZUgAQgUKA21zZyI5Cg9Ob2RlQ2VydGlmaWNhdGUSEAoIY2VydF9wZW0YASABKAkSFAoMbm90X2FmdGVyX21zGAIgASgDIh0KCkNhbmNlbFRhc2sSDwoHdGFza19pZBgBIAEoCSK9AQoKUmVnaXN0ZXJlZBIRCglub2RlX25hbWUYASABKAkSEgoKbm9kZV90b2tlbhgCIAEoCRIWCg5sYXN0X2Fja2VkX3NlcRgDIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAUSHQoVaGlnaGVzdF9jb21taXR0ZWRfc2VxGAUgASgEEjIKC2NlcnRpZmljYXRlGAYgASgLMh0uZmxlZXRnYXRlLnYxLk5vZGVDZXJ0aWZpY2F0ZSLVAgoEVGFzaxIPCgd0YXNrX2lkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSEgoKc3VpdGVfeWFtbBgFIAEoCRISCgpzdWl0ZV9wYXRoGAYgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAcgASgIEjIKCGNhcHR1cmVzGAggAygLMiAuZmxlZXRnYXRlLnYxLlRhc2suQ2FwdHVyZXNFbnRyeRIRCglvbmx5X3RhZ3MYCSADKAkSEwoLcHJvYmVzX3lhbWwYCiABKAkSIgoFZmF1bHQYCyABKAsyEy5mbGVldGdhdGUudjEuRmF1bHQSEwoLb25seV9jaGVja3MYDCADKAkaLwoNQ2FwdHVyZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKBUZhdWx0EiwKCXBhcnRpdGlvbhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5QYXJ0aXRpb25IABIUCgpraWxsX2FnZW50GAIgASgISABCBgoEa2luZCI8CglQYXJ0aXRpb24SEQoJYWRkcmVzc2VzGAEgAygJEg4KBmZvcl9tcxgCIAEoAxIMCgRwZWVyGAMgASgJIhIKA0FjaxILCgNzZXEYASABKAQyWgoMQWdlbnRTZXJ2aWNlEkoKB0Nvbm5lY3QSHC5mbGVldGdhdGUudjEuQ29ubmVjdFJlcXVlc3QaHS5mbGVldGdhdGUudjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.ConnectRequest
@@ -85,6 +85,14 @@ export type Hello = Message<"fleetgate.v1.Hello"> & {
    * @generated from field: fleetgate.v1.AgentHealth health = 4;
    */
   health?: AgentHealth | undefined;
+
+  /**
+   * The public key (SPKI, PEM) of the key pair this node generated and keeps: a coordinator
+   * serving TLS issues the node's client certificate for it. The private key never leaves the node.
+   *
+   * @generated from field: string public_key_pem = 5;
+   */
+  publicKeyPem: string;
 };
 
 /**
@@ -241,6 +249,14 @@ export type ConnectResponse = Message<"fleetgate.v1.ConnectResponse"> & {
      */
     value: CancelTask;
     case: "cancel";
+  } | {
+    /**
+     * A renewed client certificate, sent while connected once the current one is past half its life.
+     *
+     * @generated from field: fleetgate.v1.NodeCertificate certificate = 5;
+     */
+    value: NodeCertificate;
+    case: "certificate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -250,6 +266,30 @@ export type ConnectResponse = Message<"fleetgate.v1.ConnectResponse"> & {
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_agent, 6);
+
+/**
+ * The node's client certificate (mTLS), bound to its name, machine-id and public key.
+ *
+ * @generated from message fleetgate.v1.NodeCertificate
+ */
+export type NodeCertificate = Message<"fleetgate.v1.NodeCertificate"> & {
+  /**
+   * @generated from field: string cert_pem = 1;
+   */
+  certPem: string;
+
+  /**
+   * @generated from field: int64 not_after_ms = 2;
+   */
+  notAfterMs: bigint;
+};
+
+/**
+ * Describes the message fleetgate.v1.NodeCertificate.
+ * Use `create(NodeCertificateSchema)` to create a new message.
+ */
+export const NodeCertificateSchema: GenMessage<NodeCertificate> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_agent, 7);
 
 /**
  * The run was cancelled: stop this task (its processes are killed) and take the next.
@@ -268,7 +308,7 @@ export type CancelTask = Message<"fleetgate.v1.CancelTask"> & {
  * Use `create(CancelTaskSchema)` to create a new message.
  */
 export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 7);
+  messageDesc(file_fleetgate_v1_agent, 8);
 
 /**
  * @generated from message fleetgate.v1.Registered
@@ -304,6 +344,13 @@ export type Registered = Message<"fleetgate.v1.Registered"> & {
    * @generated from field: uint64 highest_committed_seq = 5;
    */
   highestCommittedSeq: bigint;
+
+  /**
+   * Over TLS: a new or renewed client certificate for this node's key; unset when the one it has is good.
+   *
+   * @generated from field: fleetgate.v1.NodeCertificate certificate = 6;
+   */
+  certificate?: NodeCertificate | undefined;
 };
 
 /**
@@ -311,7 +358,7 @@ export type Registered = Message<"fleetgate.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 8);
+  messageDesc(file_fleetgate_v1_agent, 9);
 
 /**
  * Run one suite once on this node.
@@ -397,7 +444,7 @@ export type Task = Message<"fleetgate.v1.Task"> & {
  * Use `create(TaskSchema)` to create a new message.
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 9);
+  messageDesc(file_fleetgate_v1_agent, 10);
 
 /**
  * A fault an agent started with --allow-faults applies to its own node, for resilience tests.
@@ -430,7 +477,7 @@ export type Fault = Message<"fleetgate.v1.Fault"> & {
  * Use `create(FaultSchema)` to create a new message.
  */
 export const FaultSchema: GenMessage<Fault> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 10);
+  messageDesc(file_fleetgate_v1_agent, 11);
 
 /**
  * Drop all traffic between this node and these addresses, then heal after `for_ms`.
@@ -461,7 +508,7 @@ export type Partition = Message<"fleetgate.v1.Partition"> & {
  * Use `create(PartitionSchema)` to create a new message.
  */
 export const PartitionSchema: GenMessage<Partition> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 11);
+  messageDesc(file_fleetgate_v1_agent, 12);
 
 /**
  * The coordinator has committed the event with this seq.
@@ -480,7 +527,7 @@ export type Ack = Message<"fleetgate.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_agent, 12);
+  messageDesc(file_fleetgate_v1_agent, 13);
 
 /**
  * The agent dials out to the coordinator and keeps one stream open: nodes behind NAT or

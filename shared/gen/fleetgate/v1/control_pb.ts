@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/control.proto.
  */
 export const file_fleetgate_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIrIBCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJEikKBmhlYWx0aBgGIAEoCzIZLmZsZWV0Z2F0ZS52MS5BZ2VudEhlYWx0aCISChBMaXN0Tm9kZXNSZXF1ZXN0IjoKEUxpc3ROb2Rlc1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuZmxlZXRnYXRlLnYxLk5vZGVJbmZvIiEKEUZvcmdldE5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiOgoSRm9yZ2V0Tm9kZVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiLiAQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2USDAoEbW9kZRgEIAEoCRIpCglvdmVycmlkZXMYBSADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSIQoFc2tpcHMYBiADKAsyEi5mbGVldGdhdGUudjEuU2tpcBISCgp1bnNpZ25hYmxlGAcgAygJEg8KB3JlZnVzYWwYCCABKAkivAMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcSEwoLc2tpcF9yZWFzb24YDyABKAkiZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIqUBChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASLAoIZmluaXNoZWQYBCABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeUgAQgcKBWV2ZW50SgQIAxAEIoEBCgtDaGVja1VwZGF0ZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSKQoGcmVzdWx0GAUgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0Iq0CCgpUYXNrUmVjb3JkEg8KB3Rhc2tfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIkCgZzdGF0dXMYBSABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB3N1bW1hcnkYBiABKAkSKQoGY2hlY2tzGAcgAygLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0EhUKDXN0YXJ0ZWRfYXRfbXMYCCABKAMSFgoOZmluaXNoZWRfYXRfbXMYCSABKAMSEgoKc3RhZ2Vfa2luZBgKIAEoCRIPCgdzdGVwX2lkGAsgASgJEgwKBHJvbGUYDCABKAkSEgoKc3VpdGVfcGF0aBgNIAEoCSKsBAoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCRIMCgRtb2RlGAogASgJEiEKBXNraXBzGAsgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASFQoNcGxhbl9yZXZpc2lvbhgMIAEoCRIpCghiaW5kaW5ncxgNIAMoCzIXLmZsZWV0Z2F0ZS52MS5Cb3VuZFJvbGUSKQoFbm9kZXMYDiADKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5EiYKB3NpZ25vZmYYDyABKAsyFS5mbGVldGdhdGUudjEuU2lnbk9mZhIRCgl3aXRoX2xlZ3MYECADKAkSEgoKdW5zaWduYWJsZRgRIAMoCRIoCgZmbGFrZXMYEiADKAsyGC5mbGVldGdhdGUudjEuRmxha3lDaGVjaxIpCglvdmVycmlkZXMYEyADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUiKAoIT3ZlcnJpZGUSDAoEbmFtZRgBIAEoCRIOCgZkZXRhaWwYAiABKAkibgoKRmxha3lDaGVjaxIQCghzdGFnZV9pZBgBIAEoCRIMCgRub2RlGAIgASgJEhAKCGNoZWNrX2lkGAMgASgJEg4KBnBhc3NlZBgEIAEoBRINCgV0b3RhbBgFIAEoBRIPCgdydW5faWRzGAYgAygJIjkKCUJvdW5kUm9sZRIQCghzdGFnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkiegoHU2lnbk9mZhIKCgJieRgBIAEoCRINCgVhdF9tcxgCIAEoAxIkCghhY2NlcHRlZBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEi4KEmFjY2VwdGVkX292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJImsKDkdldFJ1blJlc3BvbnNlEiYKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIABITCglydW5fcGllY2UYAiABKAxIABIRCglydW5fYnl0ZXMYAyABKARCCQoHY29udGVudCLBAgoKUnVuU3VtbWFyeRIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEhEKCXBsYW5fcGF0aBgDIAEoCRIkCgZzdGF0dXMYBCABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSFgoOZmluaXNoZWRfYXRfbXMYBiABKAMSDgoGc3RhZ2VzGAcgAygJEgwKBG1vZGUYCCABKAkSFQoNcGxhbl9yZXZpc2lvbhgJIAEoCRIpCglvdmVycmlkZXMYCiADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSJgoHc2lnbm9mZhgLIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEg8KB3ZlcmRpY3QYDCABKAkSDwoHcmVhc29ucxgNIAMoCSJICg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKAUSEQoJcGxhbl9uYW1lGAIgASgJEhMKC3NpZ25lZF9vbmx5GAMgASgIIj8KEExpc3RSdW5zUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiUAoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCG1heF91c2VzGAMgASgFIkcKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAxIKCgJpZBgDIAEoCSKRAQoJVG9rZW5JbmZvEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhUKDWNyZWF0ZWRfYXRfbXMYAyABKAMSFQoNZXhwaXJlc19hdF9tcxgEIAEoAxIQCghtYXhfdXNlcxgFIAEoBRIMCgR1c2VzGAYgASgFEhUKDXJldm9rZWRfYXRfbXMYByABKAMiEwoRTGlzdFRva2Vuc1JlcXVlc3QiPQoSTGlzdFRva2Vuc1Jlc3BvbnNlEicKBnRva2VucxgBIAMoCzIXLmZsZWV0Z2F0ZS52MS5Ub2tlbkluZm8iIAoSUmV2b2tlVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIj0KE1Jldm9rZVRva2VuUmVzcG9uc2USJgoFdG9rZW4YASABKAsyFy5mbGVldGdhdGUudjEuVG9rZW5JbmZvIjIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKaAQoRQ2FuY2VsUnVuUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnkSKwoJY2FuY2VsbGVkGAMgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSEgoKdGFza19jb3VudBgEIAEoBRIXCg9jYW5jZWxsZWRfY291bnQYBSABKAVKBAgBEAIifgoOU2lnbk9mZlJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEgoKAmJ5GAIgASgJEiIKBmFjY2VwdBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEiwKEGFjY2VwdF9vdmVycmlkZXMYBCADKAsyEi5mbGVldGdhdGUudjEuU2tpcCI+Cg9TaWduT2ZmUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiJwoVRXhwb3J0RXZpZGVuY2VSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI3ChZFeHBvcnRFdmlkZW5jZVJlc3BvbnNlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoDCKkAQoIVXNlckluZm8SDAoEbmFtZRgBIAEoCRIMCgRyb2xlGAIgASgJEhAKCHRva2VuX2lkGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSEgoKY3JlYXRlZF9ieRgFIAEoCRIVCg1leHBpcmVzX2F0X21zGAYgASgDEhUKDXJldm9rZWRfYXRfbXMYByABKAMSEQoJYm9vdHN0cmFwGAggASgIIlIKDkFkZFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEcm9sZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoAxIPCgdyZXBsYWNlGAQgASgIInAKD0FkZFVzZXJSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIkCgR1c2VyGAIgASgLMhYuZmxlZXRnYXRlLnYxLlVzZXJJbmZvEigKCHJlcGxhY2VkGAMgASgLMhYuZmxlZXRnYXRlLnYxLlVzZXJJbmZvIhIKEExpc3RVc2Vyc1JlcXVlc3QiOgoRTGlzdFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5mbGVldGdhdGUudjEuVXNlckluZm8iIQoRUmV2b2tlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChJSZXZva2VVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmZsZWV0Z2F0ZS52MS5Vc2VySW5mbyIPCg1XaG9BbUlSZXF1ZXN0IjYKDldob0FtSVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5mbGVldGdhdGUudjEuVXNlckluZm8idgoLUmVmdXNhbEluZm8SDQoFYXRfbXMYASABKAMSDAoEc2lkZRgCIAEoCRIMCgRraW5kGAMgASgJEgwKBGNvZGUYBCABKAkSDAoEcGVlchgFIAEoCRIPCgdjbGFpbWVkGAYgASgJEg8KB21lc3NhZ2UYByABKAkiYgoMUmVmdXNhbENvdW50EgwKBHNpZGUYASABKAkSDAoEa2luZBgCIAEoCRINCgVjb3VudBgDIAEoAxITCgtmaXJzdF9hdF9tcxgEIAEoAxISCgpsYXN0X2F0X21zGAUgASgDIiQKE0xpc3RSZWZ1c2Fsc1JlcXVlc3QSDQoFbGltaXQYASABKAUibQoUTGlzdFJlZnVzYWxzUmVzcG9uc2USKgoGdG90YWxzGAEgAygLMhouZmxlZXRnYXRlLnYxLlJlZnVzYWxDb3VudBIpCgZyZWNlbnQYAiADKAsyGS5mbGVldGdhdGUudjEuUmVmdXNhbEluZm8q2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUyoAsKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEk8KCkZvcmdldE5vZGUSHy5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlcXVlc3QaIC5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESRQoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2UwARJLCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZTABElIKC0NyZWF0ZVRva2VuEiAuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEk8KCkxpc3RUb2tlbnMSHy5mbGVldGdhdGUudjEuTGlzdFRva2Vuc1JlcXVlc3QaIC5mbGVldGdhdGUudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElIKC1Jldm9rZVRva2VuEiAuZmxlZXRnYXRlLnYxLlJldm9rZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXZva2VUb2tlblJlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkYKB1NpZ25PZmYSHC5mbGVldGdhdGUudjEuU2lnbk9mZlJlcXVlc3QaHS5mbGVldGdhdGUudjEuU2lnbk9mZlJlc3BvbnNlEkYKB0FkZFVzZXISHC5mbGVldGdhdGUudjEuQWRkVXNlclJlcXVlc3QaHS5mbGVldGdhdGUudjEuQWRkVXNlclJlc3BvbnNlEkwKCUxpc3RVc2VycxIeLmZsZWV0Z2F0ZS52MS5MaXN0VXNlcnNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEk8KClJldm9rZVVzZXISHy5mbGVldGdhdGUudjEuUmV2b2tlVXNlclJlcXVlc3QaIC5mbGVldGdhdGUudjEuUmV2b2tlVXNlclJlc3BvbnNlEkMKBldob0FtSRIbLmZsZWV0Z2F0ZS52MS5XaG9BbUlSZXF1ZXN0GhwuZmxlZXRnYXRlLnYxLldob0FtSVJlc3BvbnNlEl0KDkV4cG9ydEV2aWRlbmNlEiMuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVxdWVzdBokLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlc3BvbnNlMAESVQoMTGlzdFJlZnVzYWxzEiEuZmxlZXRnYXRlLnYxLkxpc3RSZWZ1c2Fsc1JlcXVlc3QaIi5mbGVldGdhdGUudjEuTGlzdFJlZnVzYWxzUmVzcG9uc2ViBnByb3RvMw", [file_fleetgate_v1_common]);
+  fileDesc("ChpmbGVldGdhdGUvdjEvY29udHJvbC5wcm90bxIMZmxlZXRnYXRlLnYxIvABCghOb2RlSW5mbxIsCghpZGVudGl0eRgBIAEoCzIaLmZsZWV0Z2F0ZS52MS5Ob2RlSWRlbnRpdHkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAxIYChByZWdpc3RlcmVkX2F0X21zGAQgASgDEg0KBWZsYWdzGAUgAygJEikKBmhlYWx0aBgGIAEoCzIZLmZsZWV0Z2F0ZS52MS5BZ2VudEhlYWx0aBIRCgl0cmFuc3BvcnQYByABKAkSKQoIY29uZmxpY3QYCCABKAsyFy5mbGVldGdhdGUudjEuTm9kZUNsYWltIn0KCU5vZGVDbGFpbRISCgptYWNoaW5lX2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEAoIYXR0ZW1wdHMYBCABKAMSEwoLZmlyc3RfYXRfbXMYBSABKAMSEgoKbGFzdF9hdF9tcxgGIAEoAyISChBMaXN0Tm9kZXNSZXF1ZXN0Ik0KEUxpc3ROb2Rlc1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuZmxlZXRnYXRlLnYxLk5vZGVJbmZvEhEKCXRyYW5zcG9ydBgCIAEoCSIiChJSZXBsYWNlTm9kZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJmChNSZXBsYWNlTm9kZVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8SKQoIY2xhaW1hbnQYAiABKAsyFy5mbGVldGdhdGUudjEuTm9kZUNsYWltIiEKEUZvcmdldE5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiOgoSRm9yZ2V0Tm9kZVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5mbGVldGdhdGUudjEuTm9kZUluZm8isQMKD1N0YXJ0UnVuUmVxdWVzdBIRCglwbGFuX3BhdGgYASABKAkSEQoJcGxhbl95YW1sGAIgASgJEjkKBnN1aXRlcxgDIAMoCzIpLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuU3VpdGVzRW50cnkSDgoGc3RhZ2VzGAQgAygJEhIKCm5vZGVfbmFtZXMYBSADKAkSEgoKaXRlcmF0aW9ucxgGIAEoBRIhCgVza2lwcxgHIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEhEKCXdpdGhfbGVncxgIIAMoCRINCgVxdWljaxgJIAEoCBI9CghiaW5kaW5ncxgKIAMoCzIrLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QuQmluZGluZ3NFbnRyeRITCgtvbmx5X2NoZWNrcxgLIAMoCRIMCgR0YWdzGAwgAygJGi0KC1N1aXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNQmluZGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKBFNraXASDgoGdGFyZ2V0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkiIgoQU3RhcnRSdW5SZXNwb25zZRIOCgZydW5faWQYASABKAkiQAoSUmVzb2x2ZVBsYW5SZXF1ZXN0EioKA3J1bhgBIAEoCzIdLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlcXVlc3QiPwoTUmVzb2x2ZVBsYW5SZXNwb25zZRIoCgRwbGFuGAEgASgLMhouZmxlZXRnYXRlLnYxLlJlc29sdmVkUGxhbiLiAQoMUmVzb2x2ZWRQbGFuEhEKCXBsYW5fbmFtZRgBIAEoCRIRCglwbGFuX3BhdGgYAiABKAkSKwoGc3RhZ2VzGAMgAygLMhsuZmxlZXRnYXRlLnYxLlJlc29sdmVkU3RhZ2USDAoEbW9kZRgEIAEoCRIpCglvdmVycmlkZXMYBSADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSIQoFc2tpcHMYBiADKAsyEi5mbGVldGdhdGUudjEuU2tpcBISCgp1bnNpZ25hYmxlGAcgAygJEg8KB3JlZnVzYWwYCCABKAkivAMKDVJlc29sdmVkU3RhZ2USCgoCaWQYASABKAkSDAoEa2luZBgCIAEoCRISCgppdGVyYXRpb25zGAMgASgFEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhkKEWFsbG93X2Rlc3RydWN0aXZlGAUgASgIEioKBW5vZGVzGAYgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEgoKc3VpdGVfcGF0aBgHIAEoCRISCgpzdWl0ZV9uYW1lGAggASgJEhAKCHBhcmFsbGVsGAkgASgFEioKBmNoZWNrcxgKIAMoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKAoFcm9sZXMYCyADKAsyGS5mbGVldGdhdGUudjEuUm9sZUJpbmRpbmcSKAoFc3RlcHMYDCADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXASKgoGcHJvYmVzGA0gAygLMhouZmxlZXRnYXRlLnYxLlBsYW5uZWRDaGVjaxImCgRsZWdzGA4gAygLMhguZmxlZXRnYXRlLnYxLlBsYW5uZWRMZWcSEwoLc2tpcF9yZWFzb24YDyABKAkiZwoNTm9kZVNlbGVjdGlvbhIoCgZjaG9zZW4YASADKAsyGC5mbGVldGdhdGUudjEuQ2hvc2VuTm9kZRIsCghleGNsdWRlZBgCIAMoCzIaLmZsZWV0Z2F0ZS52MS5FeGNsdWRlZE5vZGUijwEKCkNob3Nlbk5vZGUSDAoEbmFtZRgBIAEoCRIOCgZvbmxpbmUYAiABKAgSNAoGbGFiZWxzGAMgAygLMiQuZmxlZXRnYXRlLnYxLkNob3Nlbk5vZGUuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbCgxFeGNsdWRlZE5vZGUSDAoEbmFtZRgBIAEoCRItCgZyZWFzb24YAiABKA4yHS5mbGVldGdhdGUudjEuRXhjbHVzaW9uUmVhc29uEg4KBmRldGFpbBgDIAEoCSKlAQoLUm9sZUJpbmRpbmcSDAoEcm9sZRgBIAEoCRI5CghzZWxlY3RvchgCIAMoCzInLmZsZWV0Z2F0ZS52MS5Sb2xlQmluZGluZy5TZWxlY3RvckVudHJ5EgwKBG5vZGUYAyABKAkSDgoGb25saW5lGAQgASgIGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKEAwoMUGxhbm5lZENoZWNrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMcHJlY29uZGl0aW9uGAMgASgIEgwKBGFyZ3YYBCADKAkSCwoDY3dkGAUgASgJEjAKA2VudhgGIAMoCzIjLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2suRW52RW50cnkSEAoIb2JzZXJ2ZXMYByABKAkSEgoKdGltZW91dF9tcxgIIAEoAxIUCgxyZXRyeV9mb3JfbXMYCSABKAMSFgoOcmV0cnlfZXZlcnlfbXMYCiABKAMSEwoLZGVzdHJ1Y3RpdmUYCyABKAgSEwoLc2tpcF9yZWFzb24YDCABKAkSEAoIY2FwdHVyZXMYDSADKAkSDAoEaGludBgOIAEoCRItCglmb2xsb3dfdXAYDyABKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKC1BsYW5uZWRTdGVwEgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDAoEbm9kZRgDIAEoCRIpCgVjaGVjaxgEIAEoCzIaLmZsZWV0Z2F0ZS52MS5QbGFubmVkQ2hlY2sSKwoIcGFyYWxsZWwYBSADKAsyGS5mbGVldGdhdGUudjEuUGxhbm5lZFN0ZXAiugIKClBsYW5uZWRMZWcSCgoCaWQYASABKAkSOAoIc2VsZWN0b3IYAiADKAsyJi5mbGVldGdhdGUudjEuUGxhbm5lZExlZy5TZWxlY3RvckVudHJ5EioKBW5vZGVzGAMgASgLMhsuZmxlZXRnYXRlLnYxLk5vZGVTZWxlY3Rpb24SEAoIcmVxdWlyZXMYBCADKAkSDgoGb3B0X2luGAUgASgIEhMKC3NraXBfcmVhc29uGAYgASgJEhIKCnN1aXRlX3BhdGgYByABKAkSEgoKc3VpdGVfbmFtZRgIIAEoCRIqCgZjaGVja3MYCSADKAsyGi5mbGVldGdhdGUudjEuUGxhbm5lZENoZWNrGi8KDVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIhCg9XYXRjaFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIqUBChBXYXRjaFJ1blJlc3BvbnNlEigKBHRhc2sYASABKAsyGC5mbGVldGdhdGUudjEuVGFza1JlY29yZEgAEioKBWNoZWNrGAIgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrVXBkYXRlSAASLAoIZmluaXNoZWQYBCABKAsyGC5mbGVldGdhdGUudjEuUnVuU3VtbWFyeUgAQgcKBWV2ZW50SgQIAxAEIoEBCgtDaGVja1VwZGF0ZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIQCghzdGFnZV9pZBgDIAEoCRIRCglpdGVyYXRpb24YBCABKAUSKQoGcmVzdWx0GAUgASgLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0Iq0CCgpUYXNrUmVjb3JkEg8KB3Rhc2tfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEhEKCWl0ZXJhdGlvbhgEIAEoBRIkCgZzdGF0dXMYBSABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB3N1bW1hcnkYBiABKAkSKQoGY2hlY2tzGAcgAygLMhkuZmxlZXRnYXRlLnYxLkNoZWNrUmVzdWx0EhUKDXN0YXJ0ZWRfYXRfbXMYCCABKAMSFgoOZmluaXNoZWRfYXRfbXMYCSABKAMSEgoKc3RhZ2Vfa2luZBgKIAEoCRIPCgdzdGVwX2lkGAsgASgJEgwKBHJvbGUYDCABKAkSEgoKc3VpdGVfcGF0aBgNIAEoCSLWBAoJUnVuUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCglwbGFuX25hbWUYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIVCg1zdGFydGVkX2F0X21zGAQgASgDEhYKDmZpbmlzaGVkX2F0X21zGAUgASgDEg4KBnN0YWdlcxgGIAMoCRInCgV0YXNrcxgHIAMoCzIYLmZsZWV0Z2F0ZS52MS5UYXNrUmVjb3JkEhkKEWF0dGVzdGF0aW9uX2ZsYWdzGAggAygJEhEKCXBsYW5fcGF0aBgJIAEoCRIMCgRtb2RlGAogASgJEiEKBXNraXBzGAsgAygLMhIuZmxlZXRnYXRlLnYxLlNraXASFQoNcGxhbl9yZXZpc2lvbhgMIAEoCRIpCghiaW5kaW5ncxgNIAMoCzIXLmZsZWV0Z2F0ZS52MS5Cb3VuZFJvbGUSKQoFbm9kZXMYDiADKAsyGi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5EiYKB3NpZ25vZmYYDyABKAsyFS5mbGVldGdhdGUudjEuU2lnbk9mZhIRCgl3aXRoX2xlZ3MYECADKAkSEgoKdW5zaWduYWJsZRgRIAMoCRIoCgZmbGFrZXMYEiADKAsyGC5mbGVldGdhdGUudjEuRmxha3lDaGVjaxIpCglvdmVycmlkZXMYEyADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSEQoJdHJhbnNwb3J0GBQgASgJEhUKDWFmdGVyX3NpZ25vZmYYFSADKAkiKAoIT3ZlcnJpZGUSDAoEbmFtZRgBIAEoCRIOCgZkZXRhaWwYAiABKAkibgoKRmxha3lDaGVjaxIQCghzdGFnZV9pZBgBIAEoCRIMCgRub2RlGAIgASgJEhAKCGNoZWNrX2lkGAMgASgJEg4KBnBhc3NlZBgEIAEoBRINCgV0b3RhbBgFIAEoBRIPCgdydW5faWRzGAYgAygJIjkKCUJvdW5kUm9sZRIQCghzdGFnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJEgwKBG5vZGUYAyABKAkiegoHU2lnbk9mZhIKCgJieRgBIAEoCRINCgVhdF9tcxgCIAEoAxIkCghhY2NlcHRlZBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEi4KEmFjY2VwdGVkX292ZXJyaWRlcxgEIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJImsKDkdldFJ1blJlc3BvbnNlEiYKA3J1bhgBIAEoCzIXLmZsZWV0Z2F0ZS52MS5SdW5SZWNvcmRIABITCglydW5fcGllY2UYAiABKAxIABIRCglydW5fYnl0ZXMYAyABKARCCQoHY29udGVudCLBAgoKUnVuU3VtbWFyeRIOCgZydW5faWQYASABKAkSEQoJcGxhbl9uYW1lGAIgASgJEhEKCXBsYW5fcGF0aBgDIAEoCRIkCgZzdGF0dXMYBCABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSFgoOZmluaXNoZWRfYXRfbXMYBiABKAMSDgoGc3RhZ2VzGAcgAygJEgwKBG1vZGUYCCABKAkSFQoNcGxhbl9yZXZpc2lvbhgJIAEoCRIpCglvdmVycmlkZXMYCiADKAsyFi5mbGVldGdhdGUudjEuT3ZlcnJpZGUSJgoHc2lnbm9mZhgLIAEoCzIVLmZsZWV0Z2F0ZS52MS5TaWduT2ZmEg8KB3ZlcmRpY3QYDCABKAkSDwoHcmVhc29ucxgNIAMoCSJICg9MaXN0UnVuc1JlcXVlc3QSDQoFbGltaXQYASABKAUSEQoJcGxhbl9uYW1lGAIgASgJEhMKC3NpZ25lZF9vbmx5GAMgASgIIj8KEExpc3RSdW5zUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiUAoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCG1heF91c2VzGAMgASgFIkcKE0NyZWF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAxIKCgJpZBgDIAEoCSKRAQoJVG9rZW5JbmZvEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhUKDWNyZWF0ZWRfYXRfbXMYAyABKAMSFQoNZXhwaXJlc19hdF9tcxgEIAEoAxIQCghtYXhfdXNlcxgFIAEoBRIMCgR1c2VzGAYgASgFEhUKDXJldm9rZWRfYXRfbXMYByABKAMiEwoRTGlzdFRva2Vuc1JlcXVlc3QiPQoSTGlzdFRva2Vuc1Jlc3BvbnNlEicKBnRva2VucxgBIAMoCzIXLmZsZWV0Z2F0ZS52MS5Ub2tlbkluZm8iIAoSUmV2b2tlVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIj0KE1Jldm9rZVRva2VuUmVzcG9uc2USJgoFdG9rZW4YASABKAsyFy5mbGVldGdhdGUudjEuVG9rZW5JbmZvIjIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKaAQoRQ2FuY2VsUnVuUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnkSKwoJY2FuY2VsbGVkGAMgAygLMhguZmxlZXRnYXRlLnYxLlRhc2tSZWNvcmQSEgoKdGFza19jb3VudBgEIAEoBRIXCg9jYW5jZWxsZWRfY291bnQYBSABKAVKBAgBEAIifgoOU2lnbk9mZlJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEgoKAmJ5GAIgASgJEiIKBmFjY2VwdBgDIAMoCzISLmZsZWV0Z2F0ZS52MS5Ta2lwEiwKEGFjY2VwdF9vdmVycmlkZXMYBCADKAsyEi5mbGVldGdhdGUudjEuU2tpcCI+Cg9TaWduT2ZmUmVzcG9uc2USJQoDcnVuGAIgASgLMhguZmxlZXRnYXRlLnYxLlJ1blN1bW1hcnlKBAgBEAIiJwoVRXhwb3J0RXZpZGVuY2VSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCSI3ChZFeHBvcnRFdmlkZW5jZVJlc3BvbnNlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoDCKkAQoIVXNlckluZm8SDAoEbmFtZRgBIAEoCRIMCgRyb2xlGAIgASgJEhAKCHRva2VuX2lkGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSEgoKY3JlYXRlZF9ieRgFIAEoCRIVCg1leHBpcmVzX2F0X21zGAYgASgDEhUKDXJldm9rZWRfYXRfbXMYByABKAMSEQoJYm9vdHN0cmFwGAggASgIIlIKDkFkZFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEcm9sZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoAxIPCgdyZXBsYWNlGAQgASgIInAKD0FkZFVzZXJSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIkCgR1c2VyGAIgASgLMhYuZmxlZXRnYXRlLnYxLlVzZXJJbmZvEigKCHJlcGxhY2VkGAMgASgLMhYuZmxlZXRnYXRlLnYxLlVzZXJJbmZvIhIKEExpc3RVc2Vyc1JlcXVlc3QiOgoRTGlzdFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5mbGVldGdhdGUudjEuVXNlckluZm8iIQoRUmV2b2tlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChJSZXZva2VVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmZsZWV0Z2F0ZS52MS5Vc2VySW5mbyIPCg1XaG9BbUlSZXF1ZXN0IjYKDldob0FtSVJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5mbGVldGdhdGUudjEuVXNlckluZm8idgoLUmVmdXNhbEluZm8SDQoFYXRfbXMYASABKAMSDAoEc2lkZRgCIAEoCRIMCgRraW5kGAMgASgJEgwKBGNvZGUYBCABKAkSDAoEcGVlchgFIAEoCRIPCgdjbGFpbWVkGAYgASgJEg8KB21lc3NhZ2UYByABKAkiYgoMUmVmdXNhbENvdW50EgwKBHNpZGUYASABKAkSDAoEa2luZBgCIAEoCRINCgVjb3VudBgDIAEoAxITCgtmaXJzdF9hdF9tcxgEIAEoAxISCgpsYXN0X2F0X21zGAUgASgDIiQKE0xpc3RSZWZ1c2Fsc1JlcXVlc3QSDQoFbGltaXQYASABKAUibQoUTGlzdFJlZnVzYWxzUmVzcG9uc2USKgoGdG90YWxzGAEgAygLMhouZmxlZXRnYXRlLnYxLlJlZnVzYWxDb3VudBIpCgZyZWNlbnQYAiADKAsyGS5mbGVldGdhdGUudjEuUmVmdXNhbEluZm8q2AEKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofRVhDTFVTSU9OX1JFQVNPTl9MQUJFTF9NSVNNQVRDSBABEh0KGUVYQ0xVU0lPTl9SRUFTT05fREVWX05PREUQAhIcChhFWENMVVNJT05fUkVBU09OX09GRkxJTkUQAxIeChpFWENMVVNJT05fUkVBU09OX05PVF9OQU1FRBAEEiEKHUVYQ0xVU0lPTl9SRUFTT05fUk9MRVNfRklMTEVEEAUy9AsKDkNvbnRyb2xTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLmZsZWV0Z2F0ZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEk8KCkZvcmdldE5vZGUSHy5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlcXVlc3QaIC5mbGVldGdhdGUudjEuRm9yZ2V0Tm9kZVJlc3BvbnNlElIKC1JlcGxhY2VOb2RlEiAuZmxlZXRnYXRlLnYxLlJlcGxhY2VOb2RlUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXBsYWNlTm9kZVJlc3BvbnNlEkkKCFN0YXJ0UnVuEh0uZmxlZXRnYXRlLnYxLlN0YXJ0UnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5TdGFydFJ1blJlc3BvbnNlElIKC1Jlc29sdmVQbGFuEiAuZmxlZXRnYXRlLnYxLlJlc29sdmVQbGFuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXNvbHZlUGxhblJlc3BvbnNlEksKCFdhdGNoUnVuEh0uZmxlZXRnYXRlLnYxLldhdGNoUnVuUmVxdWVzdBoeLmZsZWV0Z2F0ZS52MS5XYXRjaFJ1blJlc3BvbnNlMAESRQoGR2V0UnVuEhsuZmxlZXRnYXRlLnYxLkdldFJ1blJlcXVlc3QaHC5mbGVldGdhdGUudjEuR2V0UnVuUmVzcG9uc2UwARJLCghMaXN0UnVucxIdLmZsZWV0Z2F0ZS52MS5MaXN0UnVuc1JlcXVlc3QaHi5mbGVldGdhdGUudjEuTGlzdFJ1bnNSZXNwb25zZTABElIKC0NyZWF0ZVRva2VuEiAuZmxlZXRnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEk8KCkxpc3RUb2tlbnMSHy5mbGVldGdhdGUudjEuTGlzdFRva2Vuc1JlcXVlc3QaIC5mbGVldGdhdGUudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElIKC1Jldm9rZVRva2VuEiAuZmxlZXRnYXRlLnYxLlJldm9rZVRva2VuUmVxdWVzdBohLmZsZWV0Z2F0ZS52MS5SZXZva2VUb2tlblJlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmZsZWV0Z2F0ZS52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkNhbmNlbFJ1blJlc3BvbnNlEkYKB1NpZ25PZmYSHC5mbGVldGdhdGUudjEuU2lnbk9mZlJlcXVlc3QaHS5mbGVldGdhdGUudjEuU2lnbk9mZlJlc3BvbnNlEkYKB0FkZFVzZXISHC5mbGVldGdhdGUudjEuQWRkVXNlclJlcXVlc3QaHS5mbGVldGdhdGUudjEuQWRkVXNlclJlc3BvbnNlEkwKCUxpc3RVc2VycxIeLmZsZWV0Z2F0ZS52MS5MaXN0VXNlcnNSZXF1ZXN0Gh8uZmxlZXRnYXRlLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEk8KClJldm9rZVVzZXISHy5mbGVldGdhdGUudjEuUmV2b2tlVXNlclJlcXVlc3QaIC5mbGVldGdhdGUudjEuUmV2b2tlVXNlclJlc3BvbnNlEkMKBldob0FtSRIbLmZsZWV0Z2F0ZS52MS5XaG9BbUlSZXF1ZXN0GhwuZmxlZXRnYXRlLnYxLldob0FtSVJlc3BvbnNlEl0KDkV4cG9ydEV2aWRlbmNlEiMuZmxlZXRnYXRlLnYxLkV4cG9ydEV2aWRlbmNlUmVxdWVzdBokLmZsZWV0Z2F0ZS52MS5FeHBvcnRFdmlkZW5jZVJlc3BvbnNlMAESVQoMTGlzdFJlZnVzYWxzEiEuZmxlZXRnYXRlLnYxLkxpc3RSZWZ1c2Fsc1JlcXVlc3QaIi5mbGVldGdhdGUudjEuTGlzdFJlZnVzYWxzUmVzcG9uc2ViBnByb3RvMw", [file_fleetgate_v1_common]);
 
 /**
  * @generated from message fleetgate.v1.NodeInfo
@@ -51,6 +51,20 @@ export type NodeInfo = Message<"fleetgate.v1.NodeInfo"> & {
    * @generated from field: fleetgate.v1.AgentHealth health = 6;
    */
   health?: AgentHealth | undefined;
+
+  /**
+   * How the node last connected: "mtls" (TLS with its client certificate) or "plaintext".
+   *
+   * @generated from field: string transport = 7;
+   */
+  transport: string;
+
+  /**
+   * Another machine that claimed this node's name and was refused, until replace or forget.
+   *
+   * @generated from field: fleetgate.v1.NodeClaim conflict = 8;
+   */
+  conflict?: NodeClaim | undefined;
 };
 
 /**
@@ -59,6 +73,50 @@ export type NodeInfo = Message<"fleetgate.v1.NodeInfo"> & {
  */
 export const NodeInfoSchema: GenMessage<NodeInfo> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_control, 0);
+
+/**
+ * A refused claim on a registered node name by another machine.
+ *
+ * @generated from message fleetgate.v1.NodeClaim
+ */
+export type NodeClaim = Message<"fleetgate.v1.NodeClaim"> & {
+  /**
+   * @generated from field: string machine_id = 1;
+   */
+  machineId: string;
+
+  /**
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * @generated from field: int64 attempts = 4;
+   */
+  attempts: bigint;
+
+  /**
+   * @generated from field: int64 first_at_ms = 5;
+   */
+  firstAtMs: bigint;
+
+  /**
+   * @generated from field: int64 last_at_ms = 6;
+   */
+  lastAtMs: bigint;
+};
+
+/**
+ * Describes the message fleetgate.v1.NodeClaim.
+ * Use `create(NodeClaimSchema)` to create a new message.
+ */
+export const NodeClaimSchema: GenMessage<NodeClaim> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 1);
 
 /**
  * @generated from message fleetgate.v1.ListNodesRequest
@@ -71,7 +129,7 @@ export type ListNodesRequest = Message<"fleetgate.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 1);
+  messageDesc(file_fleetgate_v1_control, 2);
 
 /**
  * @generated from message fleetgate.v1.ListNodesResponse
@@ -81,6 +139,13 @@ export type ListNodesResponse = Message<"fleetgate.v1.ListNodesResponse"> & {
    * @generated from field: repeated fleetgate.v1.NodeInfo nodes = 1;
    */
   nodes: NodeInfo[];
+
+  /**
+   * How this coordinator serves: "tls", or "plaintext" (coord serve --insecure).
+   *
+   * @generated from field: string transport = 2;
+   */
+  transport: string;
 };
 
 /**
@@ -88,7 +153,50 @@ export type ListNodesResponse = Message<"fleetgate.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 2);
+  messageDesc(file_fleetgate_v1_control, 3);
+
+/**
+ * @generated from message fleetgate.v1.ReplaceNodeRequest
+ */
+export type ReplaceNodeRequest = Message<"fleetgate.v1.ReplaceNodeRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message fleetgate.v1.ReplaceNodeRequest.
+ * Use `create(ReplaceNodeRequestSchema)` to create a new message.
+ */
+export const ReplaceNodeRequestSchema: GenMessage<ReplaceNodeRequest> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 4);
+
+/**
+ * @generated from message fleetgate.v1.ReplaceNodeResponse
+ */
+export type ReplaceNodeResponse = Message<"fleetgate.v1.ReplaceNodeResponse"> & {
+  /**
+   * The registration that stops working.
+   *
+   * @generated from field: fleetgate.v1.NodeInfo node = 1;
+   */
+  node?: NodeInfo | undefined;
+
+  /**
+   * The claimant that may now enroll under the name.
+   *
+   * @generated from field: fleetgate.v1.NodeClaim claimant = 2;
+   */
+  claimant?: NodeClaim | undefined;
+};
+
+/**
+ * Describes the message fleetgate.v1.ReplaceNodeResponse.
+ * Use `create(ReplaceNodeResponseSchema)` to create a new message.
+ */
+export const ReplaceNodeResponseSchema: GenMessage<ReplaceNodeResponse> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_control, 5);
 
 /**
  * @generated from message fleetgate.v1.ForgetNodeRequest
@@ -105,7 +213,7 @@ export type ForgetNodeRequest = Message<"fleetgate.v1.ForgetNodeRequest"> & {
  * Use `create(ForgetNodeRequestSchema)` to create a new message.
  */
 export const ForgetNodeRequestSchema: GenMessage<ForgetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 3);
+  messageDesc(file_fleetgate_v1_control, 6);
 
 /**
  * @generated from message fleetgate.v1.ForgetNodeResponse
@@ -124,7 +232,7 @@ export type ForgetNodeResponse = Message<"fleetgate.v1.ForgetNodeResponse"> & {
  * Use `create(ForgetNodeResponseSchema)` to create a new message.
  */
 export const ForgetNodeResponseSchema: GenMessage<ForgetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 4);
+  messageDesc(file_fleetgate_v1_control, 7);
 
 /**
  * @generated from message fleetgate.v1.StartRunRequest
@@ -218,7 +326,7 @@ export type StartRunRequest = Message<"fleetgate.v1.StartRunRequest"> & {
  * Use `create(StartRunRequestSchema)` to create a new message.
  */
 export const StartRunRequestSchema: GenMessage<StartRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 5);
+  messageDesc(file_fleetgate_v1_control, 8);
 
 /**
  * A stage, leg or step that did not run, and why. Listed in every output.
@@ -251,7 +359,7 @@ export type Skip = Message<"fleetgate.v1.Skip"> & {
  * Use `create(SkipSchema)` to create a new message.
  */
 export const SkipSchema: GenMessage<Skip> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 6);
+  messageDesc(file_fleetgate_v1_control, 9);
 
 /**
  * @generated from message fleetgate.v1.StartRunResponse
@@ -268,7 +376,7 @@ export type StartRunResponse = Message<"fleetgate.v1.StartRunResponse"> & {
  * Use `create(StartRunResponseSchema)` to create a new message.
  */
 export const StartRunResponseSchema: GenMessage<StartRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 7);
+  messageDesc(file_fleetgate_v1_control, 10);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanRequest
@@ -287,7 +395,7 @@ export type ResolvePlanRequest = Message<"fleetgate.v1.ResolvePlanRequest"> & {
  * Use `create(ResolvePlanRequestSchema)` to create a new message.
  */
 export const ResolvePlanRequestSchema: GenMessage<ResolvePlanRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 8);
+  messageDesc(file_fleetgate_v1_control, 11);
 
 /**
  * @generated from message fleetgate.v1.ResolvePlanResponse
@@ -304,7 +412,7 @@ export type ResolvePlanResponse = Message<"fleetgate.v1.ResolvePlanResponse"> & 
  * Use `create(ResolvePlanResponseSchema)` to create a new message.
  */
 export const ResolvePlanResponseSchema: GenMessage<ResolvePlanResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 9);
+  messageDesc(file_fleetgate_v1_control, 12);
 
 /**
  * A plan as it would run against the roster now: nodes, suites, iterations, commands. It is the
@@ -372,7 +480,7 @@ export type ResolvedPlan = Message<"fleetgate.v1.ResolvedPlan"> & {
  * Use `create(ResolvedPlanSchema)` to create a new message.
  */
 export const ResolvedPlanSchema: GenMessage<ResolvedPlan> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 10);
+  messageDesc(file_fleetgate_v1_control, 13);
 
 /**
  * @generated from message fleetgate.v1.ResolvedStage
@@ -474,7 +582,7 @@ export type ResolvedStage = Message<"fleetgate.v1.ResolvedStage"> & {
  * Use `create(ResolvedStageSchema)` to create a new message.
  */
 export const ResolvedStageSchema: GenMessage<ResolvedStage> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 11);
+  messageDesc(file_fleetgate_v1_control, 14);
 
 /**
  * Which nodes were chosen, and why each other node of the roster was not.
@@ -498,7 +606,7 @@ export type NodeSelection = Message<"fleetgate.v1.NodeSelection"> & {
  * Use `create(NodeSelectionSchema)` to create a new message.
  */
 export const NodeSelectionSchema: GenMessage<NodeSelection> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 12);
+  messageDesc(file_fleetgate_v1_control, 15);
 
 /**
  * @generated from message fleetgate.v1.ChosenNode
@@ -527,7 +635,7 @@ export type ChosenNode = Message<"fleetgate.v1.ChosenNode"> & {
  * Use `create(ChosenNodeSchema)` to create a new message.
  */
 export const ChosenNodeSchema: GenMessage<ChosenNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 13);
+  messageDesc(file_fleetgate_v1_control, 16);
 
 /**
  * @generated from message fleetgate.v1.ExcludedNode
@@ -556,7 +664,7 @@ export type ExcludedNode = Message<"fleetgate.v1.ExcludedNode"> & {
  * Use `create(ExcludedNodeSchema)` to create a new message.
  */
 export const ExcludedNodeSchema: GenMessage<ExcludedNode> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 14);
+  messageDesc(file_fleetgate_v1_control, 17);
 
 /**
  * @generated from message fleetgate.v1.RoleBinding
@@ -588,7 +696,7 @@ export type RoleBinding = Message<"fleetgate.v1.RoleBinding"> & {
  * Use `create(RoleBindingSchema)` to create a new message.
  */
 export const RoleBindingSchema: GenMessage<RoleBinding> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 15);
+  messageDesc(file_fleetgate_v1_control, 18);
 
 /**
  * One check as the agent would run it.
@@ -690,7 +798,7 @@ export type PlannedCheck = Message<"fleetgate.v1.PlannedCheck"> & {
  * Use `create(PlannedCheckSchema)` to create a new message.
  */
 export const PlannedCheckSchema: GenMessage<PlannedCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 16);
+  messageDesc(file_fleetgate_v1_control, 19);
 
 /**
  * A cross-node step: one check on the node bound to `role`, or a parallel group.
@@ -731,7 +839,7 @@ export type PlannedStep = Message<"fleetgate.v1.PlannedStep"> & {
  * Use `create(PlannedStepSchema)` to create a new message.
  */
 export const PlannedStepSchema: GenMessage<PlannedStep> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 17);
+  messageDesc(file_fleetgate_v1_control, 20);
 
 /**
  * A matrix leg: a suite, or one check, on one node.
@@ -794,7 +902,7 @@ export type PlannedLeg = Message<"fleetgate.v1.PlannedLeg"> & {
  * Use `create(PlannedLegSchema)` to create a new message.
  */
 export const PlannedLegSchema: GenMessage<PlannedLeg> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 18);
+  messageDesc(file_fleetgate_v1_control, 21);
 
 /**
  * @generated from message fleetgate.v1.WatchRunRequest
@@ -811,7 +919,7 @@ export type WatchRunRequest = Message<"fleetgate.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 19);
+  messageDesc(file_fleetgate_v1_control, 22);
 
 /**
  * @generated from message fleetgate.v1.WatchRunResponse
@@ -848,7 +956,7 @@ export type WatchRunResponse = Message<"fleetgate.v1.WatchRunResponse"> & {
  * Use `create(WatchRunResponseSchema)` to create a new message.
  */
 export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 20);
+  messageDesc(file_fleetgate_v1_control, 23);
 
 /**
  * @generated from message fleetgate.v1.CheckUpdate
@@ -885,7 +993,7 @@ export type CheckUpdate = Message<"fleetgate.v1.CheckUpdate"> & {
  * Use `create(CheckUpdateSchema)` to create a new message.
  */
 export const CheckUpdateSchema: GenMessage<CheckUpdate> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 21);
+  messageDesc(file_fleetgate_v1_control, 24);
 
 /**
  * @generated from message fleetgate.v1.TaskRecord
@@ -970,7 +1078,7 @@ export type TaskRecord = Message<"fleetgate.v1.TaskRecord"> & {
  * Use `create(TaskRecordSchema)` to create a new message.
  */
 export const TaskRecordSchema: GenMessage<TaskRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 22);
+  messageDesc(file_fleetgate_v1_control, 25);
 
 /**
  * @generated from message fleetgate.v1.RunRecord
@@ -1091,6 +1199,21 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
    * @generated from field: repeated fleetgate.v1.Override overrides = 19;
    */
   overrides: Override[];
+
+  /**
+   * How the coordinator served while the run started: "tls", or "plaintext" (coord serve --insecure).
+   *
+   * @generated from field: string transport = 20;
+   */
+  transport: string;
+
+  /**
+   * What was learnt about the run after it was signed off (e.g. a node found cloned): kept for the
+   * audit, never changing the signed verdict.
+   *
+   * @generated from field: repeated string after_signoff = 21;
+   */
+  afterSignoff: string[];
 };
 
 /**
@@ -1098,7 +1221,7 @@ export type RunRecord = Message<"fleetgate.v1.RunRecord"> & {
  * Use `create(RunRecordSchema)` to create a new message.
  */
 export const RunRecordSchema: GenMessage<RunRecord> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 23);
+  messageDesc(file_fleetgate_v1_control, 26);
 
 /**
  * One way a run is narrower than its plan: "iterations" with "iterations 1 of 2 on fleet".
@@ -1126,7 +1249,7 @@ export type Override = Message<"fleetgate.v1.Override"> & {
  * Use `create(OverrideSchema)` to create a new message.
  */
 export const OverrideSchema: GenMessage<Override> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 24);
+  messageDesc(file_fleetgate_v1_control, 27);
 
 /**
  * @generated from message fleetgate.v1.FlakyCheck
@@ -1172,7 +1295,7 @@ export type FlakyCheck = Message<"fleetgate.v1.FlakyCheck"> & {
  * Use `create(FlakyCheckSchema)` to create a new message.
  */
 export const FlakyCheckSchema: GenMessage<FlakyCheck> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 25);
+  messageDesc(file_fleetgate_v1_control, 28);
 
 /**
  * @generated from message fleetgate.v1.BoundRole
@@ -1199,7 +1322,7 @@ export type BoundRole = Message<"fleetgate.v1.BoundRole"> & {
  * Use `create(BoundRoleSchema)` to create a new message.
  */
 export const BoundRoleSchema: GenMessage<BoundRole> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 26);
+  messageDesc(file_fleetgate_v1_control, 29);
 
 /**
  * @generated from message fleetgate.v1.SignOff
@@ -1235,7 +1358,7 @@ export type SignOff = Message<"fleetgate.v1.SignOff"> & {
  * Use `create(SignOffSchema)` to create a new message.
  */
 export const SignOffSchema: GenMessage<SignOff> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 27);
+  messageDesc(file_fleetgate_v1_control, 30);
 
 /**
  * @generated from message fleetgate.v1.GetRunRequest
@@ -1252,7 +1375,7 @@ export type GetRunRequest = Message<"fleetgate.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 28);
+  messageDesc(file_fleetgate_v1_control, 31);
 
 /**
  * Either one message carrying `run`, or consecutive messages each carrying the next piece of the
@@ -1293,7 +1416,7 @@ export type GetRunResponse = Message<"fleetgate.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 29);
+  messageDesc(file_fleetgate_v1_control, 32);
 
 /**
  * A run without its tasks, output or node identities, and the verdict the coordinator reached on
@@ -1383,7 +1506,7 @@ export type RunSummary = Message<"fleetgate.v1.RunSummary"> & {
  * Use `create(RunSummarySchema)` to create a new message.
  */
 export const RunSummarySchema: GenMessage<RunSummary> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 30);
+  messageDesc(file_fleetgate_v1_control, 33);
 
 /**
  * @generated from message fleetgate.v1.ListRunsRequest
@@ -1414,7 +1537,7 @@ export type ListRunsRequest = Message<"fleetgate.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 31);
+  messageDesc(file_fleetgate_v1_control, 34);
 
 /**
  * One run a message.
@@ -1433,7 +1556,7 @@ export type ListRunsResponse = Message<"fleetgate.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 32);
+  messageDesc(file_fleetgate_v1_control, 35);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenRequest
@@ -1462,7 +1585,7 @@ export type CreateTokenRequest = Message<"fleetgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 33);
+  messageDesc(file_fleetgate_v1_control, 36);
 
 /**
  * @generated from message fleetgate.v1.CreateTokenResponse
@@ -1491,7 +1614,7 @@ export type CreateTokenResponse = Message<"fleetgate.v1.CreateTokenResponse"> & 
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
 export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 34);
+  messageDesc(file_fleetgate_v1_control, 37);
 
 /**
  * @generated from message fleetgate.v1.TokenInfo
@@ -1540,7 +1663,7 @@ export type TokenInfo = Message<"fleetgate.v1.TokenInfo"> & {
  * Use `create(TokenInfoSchema)` to create a new message.
  */
 export const TokenInfoSchema: GenMessage<TokenInfo> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 35);
+  messageDesc(file_fleetgate_v1_control, 38);
 
 /**
  * @generated from message fleetgate.v1.ListTokensRequest
@@ -1553,7 +1676,7 @@ export type ListTokensRequest = Message<"fleetgate.v1.ListTokensRequest"> & {
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
 export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 36);
+  messageDesc(file_fleetgate_v1_control, 39);
 
 /**
  * @generated from message fleetgate.v1.ListTokensResponse
@@ -1570,7 +1693,7 @@ export type ListTokensResponse = Message<"fleetgate.v1.ListTokensResponse"> & {
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
 export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 37);
+  messageDesc(file_fleetgate_v1_control, 40);
 
 /**
  * @generated from message fleetgate.v1.RevokeTokenRequest
@@ -1587,7 +1710,7 @@ export type RevokeTokenRequest = Message<"fleetgate.v1.RevokeTokenRequest"> & {
  * Use `create(RevokeTokenRequestSchema)` to create a new message.
  */
 export const RevokeTokenRequestSchema: GenMessage<RevokeTokenRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 38);
+  messageDesc(file_fleetgate_v1_control, 41);
 
 /**
  * @generated from message fleetgate.v1.RevokeTokenResponse
@@ -1604,7 +1727,7 @@ export type RevokeTokenResponse = Message<"fleetgate.v1.RevokeTokenResponse"> & 
  * Use `create(RevokeTokenResponseSchema)` to create a new message.
  */
 export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 39);
+  messageDesc(file_fleetgate_v1_control, 42);
 
 /**
  * @generated from message fleetgate.v1.CancelRunRequest
@@ -1626,7 +1749,7 @@ export type CancelRunRequest = Message<"fleetgate.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 40);
+  messageDesc(file_fleetgate_v1_control, 43);
 
 /**
  * @generated from message fleetgate.v1.CancelRunResponse
@@ -1664,7 +1787,7 @@ export type CancelRunResponse = Message<"fleetgate.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 41);
+  messageDesc(file_fleetgate_v1_control, 44);
 
 /**
  * @generated from message fleetgate.v1.SignOffRequest
@@ -1701,7 +1824,7 @@ export type SignOffRequest = Message<"fleetgate.v1.SignOffRequest"> & {
  * Use `create(SignOffRequestSchema)` to create a new message.
  */
 export const SignOffRequestSchema: GenMessage<SignOffRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 42);
+  messageDesc(file_fleetgate_v1_control, 45);
 
 /**
  * @generated from message fleetgate.v1.SignOffResponse
@@ -1720,7 +1843,7 @@ export type SignOffResponse = Message<"fleetgate.v1.SignOffResponse"> & {
  * Use `create(SignOffResponseSchema)` to create a new message.
  */
 export const SignOffResponseSchema: GenMessage<SignOffResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 43);
+  messageDesc(file_fleetgate_v1_control, 46);
 
 /**
  * @generated from message fleetgate.v1.ExportEvidenceRequest
@@ -1737,7 +1860,7 @@ export type ExportEvidenceRequest = Message<"fleetgate.v1.ExportEvidenceRequest"
  * Use `create(ExportEvidenceRequestSchema)` to create a new message.
  */
 export const ExportEvidenceRequestSchema: GenMessage<ExportEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 44);
+  messageDesc(file_fleetgate_v1_control, 47);
 
 /**
  * One file of an evidence bundle, path relative to the bundle's root. A file larger than 1 MiB
@@ -1762,7 +1885,7 @@ export type ExportEvidenceResponse = Message<"fleetgate.v1.ExportEvidenceRespons
  * Use `create(ExportEvidenceResponseSchema)` to create a new message.
  */
 export const ExportEvidenceResponseSchema: GenMessage<ExportEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 45);
+  messageDesc(file_fleetgate_v1_control, 48);
 
 /**
  * A person's control token as `coord user list` shows it; the token itself is shown only once.
@@ -1828,7 +1951,7 @@ export type UserInfo = Message<"fleetgate.v1.UserInfo"> & {
  * Use `create(UserInfoSchema)` to create a new message.
  */
 export const UserInfoSchema: GenMessage<UserInfo> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 46);
+  messageDesc(file_fleetgate_v1_control, 49);
 
 /**
  * @generated from message fleetgate.v1.AddUserRequest
@@ -1864,7 +1987,7 @@ export type AddUserRequest = Message<"fleetgate.v1.AddUserRequest"> & {
  * Use `create(AddUserRequestSchema)` to create a new message.
  */
 export const AddUserRequestSchema: GenMessage<AddUserRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 47);
+  messageDesc(file_fleetgate_v1_control, 50);
 
 /**
  * @generated from message fleetgate.v1.AddUserResponse
@@ -1895,7 +2018,7 @@ export type AddUserResponse = Message<"fleetgate.v1.AddUserResponse"> & {
  * Use `create(AddUserResponseSchema)` to create a new message.
  */
 export const AddUserResponseSchema: GenMessage<AddUserResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 48);
+  messageDesc(file_fleetgate_v1_control, 51);
 
 /**
  * @generated from message fleetgate.v1.ListUsersRequest
@@ -1908,7 +2031,7 @@ export type ListUsersRequest = Message<"fleetgate.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 49);
+  messageDesc(file_fleetgate_v1_control, 52);
 
 /**
  * @generated from message fleetgate.v1.ListUsersResponse
@@ -1925,7 +2048,7 @@ export type ListUsersResponse = Message<"fleetgate.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 50);
+  messageDesc(file_fleetgate_v1_control, 53);
 
 /**
  * @generated from message fleetgate.v1.RevokeUserRequest
@@ -1942,7 +2065,7 @@ export type RevokeUserRequest = Message<"fleetgate.v1.RevokeUserRequest"> & {
  * Use `create(RevokeUserRequestSchema)` to create a new message.
  */
 export const RevokeUserRequestSchema: GenMessage<RevokeUserRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 51);
+  messageDesc(file_fleetgate_v1_control, 54);
 
 /**
  * @generated from message fleetgate.v1.RevokeUserResponse
@@ -1959,7 +2082,7 @@ export type RevokeUserResponse = Message<"fleetgate.v1.RevokeUserResponse"> & {
  * Use `create(RevokeUserResponseSchema)` to create a new message.
  */
 export const RevokeUserResponseSchema: GenMessage<RevokeUserResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 52);
+  messageDesc(file_fleetgate_v1_control, 55);
 
 /**
  * @generated from message fleetgate.v1.WhoAmIRequest
@@ -1972,7 +2095,7 @@ export type WhoAmIRequest = Message<"fleetgate.v1.WhoAmIRequest"> & {
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
 export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 53);
+  messageDesc(file_fleetgate_v1_control, 56);
 
 /**
  * @generated from message fleetgate.v1.WhoAmIResponse
@@ -1989,7 +2112,7 @@ export type WhoAmIResponse = Message<"fleetgate.v1.WhoAmIResponse"> & {
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
 export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 54);
+  messageDesc(file_fleetgate_v1_control, 57);
 
 /**
  * One refusal: a hello, an event, a control call, or bytes below gRPC the coordinator turned away.
@@ -2048,7 +2171,7 @@ export type RefusalInfo = Message<"fleetgate.v1.RefusalInfo"> & {
  * Use `create(RefusalInfoSchema)` to create a new message.
  */
 export const RefusalInfoSchema: GenMessage<RefusalInfo> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 55);
+  messageDesc(file_fleetgate_v1_control, 58);
 
 /**
  * Refusals of one kind since the coordinator's state dir was made.
@@ -2087,7 +2210,7 @@ export type RefusalCount = Message<"fleetgate.v1.RefusalCount"> & {
  * Use `create(RefusalCountSchema)` to create a new message.
  */
 export const RefusalCountSchema: GenMessage<RefusalCount> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 56);
+  messageDesc(file_fleetgate_v1_control, 59);
 
 /**
  * @generated from message fleetgate.v1.ListRefusalsRequest
@@ -2106,7 +2229,7 @@ export type ListRefusalsRequest = Message<"fleetgate.v1.ListRefusalsRequest"> & 
  * Use `create(ListRefusalsRequestSchema)` to create a new message.
  */
 export const ListRefusalsRequestSchema: GenMessage<ListRefusalsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 57);
+  messageDesc(file_fleetgate_v1_control, 60);
 
 /**
  * @generated from message fleetgate.v1.ListRefusalsResponse
@@ -2132,7 +2255,7 @@ export type ListRefusalsResponse = Message<"fleetgate.v1.ListRefusalsResponse"> 
  * Use `create(ListRefusalsResponseSchema)` to create a new message.
  */
 export const ListRefusalsResponseSchema: GenMessage<ListRefusalsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_control, 58);
+  messageDesc(file_fleetgate_v1_control, 61);
 
 /**
  * @generated from enum fleetgate.v1.ExclusionReason
@@ -2211,6 +2334,18 @@ export const ControlService: GenService<{
     methodKind: "unary";
     input: typeof ForgetNodeRequestSchema;
     output: typeof ForgetNodeResponseSchema;
+  },
+  /**
+   * Hands a node name to the other machine that claims it (a replacement with a new machine-id):
+   * the registered node's credentials stop working and the claimant's next enrollment takes the
+   * name. Refused when no other machine has claimed the name.
+   *
+   * @generated from rpc fleetgate.v1.ControlService.ReplaceNode
+   */
+  replaceNode: {
+    methodKind: "unary";
+    input: typeof ReplaceNodeRequestSchema;
+    output: typeof ReplaceNodeResponseSchema;
   },
   /**
    * @generated from rpc fleetgate.v1.ControlService.StartRun
