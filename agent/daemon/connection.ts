@@ -1,5 +1,6 @@
 // The agent's one outbound stream to the coordinator: hello → registered, then tasks in and
 // spooled events out. Reconnects with backoff whenever the stream breaks.
+import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -39,6 +40,9 @@ export interface ConnectionOptions {
 }
 
 const DEFAULT_ACK_TIMEOUT_MS = 120_000;
+
+/** This agent process among others that may (wrongly) share its state dir and boot: see Hello.agent_instance. */
+const AGENT_INSTANCE = randomUUID();
 
 type Stream = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -186,7 +190,7 @@ export class AgentConnection {
       stream.on("end", () => end(undefined));
       stream.write(
         create(ConnectRequestSchema, {
-          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "" } },
+          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "", agentInstance: AGENT_INSTANCE } },
         }),
       );
     });

@@ -14,6 +14,8 @@ export interface AgentSession {
   machineId: string;
   /** The kernel boot id the agent reported: two at once under one name means two machines. */
   bootId: string;
+  /** Random per agent process (Hello.agent_instance; "" from older agents): two at once from one boot is a copied state dir. */
+  instance?: string;
   /** The agent's IP address as this coordinator sees the stream come in. */
   address: string;
   send(task: Task): void;
@@ -96,10 +98,16 @@ export class AgentSessions extends EventEmitter<SessionEvents> {
     this.awaySince.delete(session.node);
     clearTimeout(this.lostTimers.get(session.node));
     this.lostTimers.delete(session.node);
-    if (old && old.bootId !== session.bootId && at - (this.lastHeard.get(session.node) ?? -Infinity) < this.cloneWindowMs) {
+    const recentlyHeard = at - (this.lastHeard.get(session.node) ?? -Infinity) < this.cloneWindowMs;
+    if (old && recentlyHeard && old.bootId !== session.bootId) {
       // The old agent was heard a moment ago and the new one booted another kernel: two machines
       // share this identity. A genuine reboot is silent for longer than the window first.
       const why = `two machines answered as node ${session.node} at once: boot ${old.bootId.slice(0, 8)} from ${old.address || "?"} and boot ${session.bootId.slice(0, 8)} from ${session.address || "?"} (a cloned image or a copied state dir)`;
+      this.markCloned(session.node, why, session.address, at);
+    } else if (old && recentlyHeard && old.instance && session.instance && old.instance !== session.instance) {
+      // Same boot, another agent process, the first still connected and heard: two agents run on
+      // one state dir's identity on this machine. An agent that restarts closes its stream first.
+      const why = `two agent processes answered as node ${session.node} at once from boot ${session.bootId.slice(0, 8)} (${old.address || "?"} and ${session.address || "?"}): a copied state dir on one machine`;
       this.markCloned(session.node, why, session.address, at);
     }
     if (old) {

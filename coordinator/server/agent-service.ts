@@ -156,6 +156,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
               node: identity.name,
               machineId,
               bootId: identity.bootId,
+              instance: hello.agentInstance,
               address,
               health: hello.health,
               send: (task) => call.write(create(ConnectResponseSchema, { msg: { case: "task", value: task } })),

@@ -99,6 +99,25 @@ describe("AgentSessions liveness", () => {
     fleet2.closeAll("test over");
   });
 
+  it("reports a clone when another agent process on the same boot answers while the first is heard, but not the same process reconnecting", () => {
+    const clones: string[] = [];
+    const fleet2 = new AgentSessions(30_000, () => {}, 7_500);
+    fleet2.on("cloned", (node, why) => clones.push(`${node}: ${why}`));
+    const process = (instance: string) => ({ ...session("n1", "boot-aaaaaaaa"), instance });
+    fleet2.add(process("agent-1"));
+    vi.advanceTimersByTime(1_000);
+    fleet2.heard("n1");
+    fleet2.add(process("agent-1")); // the same process on a new stream
+    expect(clones).toEqual([]);
+    vi.advanceTimersByTime(10_000); // the first agent stopped being heard: a restart, not a copy
+    fleet2.add(process("agent-2"));
+    expect(clones).toEqual([]);
+    fleet2.heard("n1");
+    fleet2.add(process("agent-3")); // agent-2 heard just now: a second agent on a copied state dir
+    expect(clones).toEqual(["n1: two agent processes answered as node n1 at once from boot boot-aaa (127.0.0.1 and 127.0.0.1): a copied state dir on one machine"]);
+    fleet2.closeAll("test over");
+  });
+
   it("starts the clock of a node never seen since start when work first waits for it", () => {
     vi.advanceTimersByTime(120_000);
     expect(fleet.awaitNode("n2")).toBe("offline");
