@@ -89,7 +89,9 @@ export class AgentConnection {
       }
       // A coordinator refusing for a rate limit says when to come back; never sooner than that.
       const delay = Math.max(this.backoff.next(), retryAfterMs(error) ?? 0);
-      this.opts.log.warn({ retryInMs: delay, err: error?.details }, "not connected to coordinator; retrying");
+      // In plaintext, a coordinator serving TLS just drops the connection: say what would fix it.
+      const hint = this.overTls || this.opts.insecure ? undefined : "connecting in plaintext (no --ca): a coordinator serving TLS needs its STATE_DIR/tls/ca.crt as --ca";
+      this.opts.log.warn({ retryInMs: delay, err: error?.details, hint }, "not connected to coordinator; retrying");
       await new Promise<void>((r) => {
         // stop() wakes the loop and clears the timer, so a stopped agent exits now, not after the backoff.
         const timer = setTimeout(r, delay);

@@ -55,12 +55,16 @@ export class ControlClient {
   readonly address: string;
   private readonly client: grpc.Client;
   private readonly metadata = new grpc.Metadata();
+  /** Said when the coordinator cannot be reached in plaintext: it may be serving TLS. */
+  private readonly plaintextHint: string;
 
   constructor(flags: ConnectionFlags) {
     this.address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
     this.metadata.set("authorization", `Bearer ${resolveAdminToken(flags)}`);
     const insecure = flags.insecure ?? process.env.FLEETGATE_INSECURE === "1";
-    this.client = new grpc.Client(this.address, channelCredentials(this.address, insecure ? undefined : resolveCa(flags), { insecure, caFlag: "--ca" }), {
+    const tls = insecure ? undefined : resolveCa(flags);
+    this.plaintextHint = insecure || tls ? "" : "; this CLI spoke plaintext (no CA): a coordinator serving TLS needs --ca FILE (its STATE_DIR/tls/ca.crt) or --state-dir";
+    this.client = new grpc.Client(this.address, channelCredentials(this.address, tls, { insecure, caFlag: "--ca" }), {
       ...CHANNEL_OPTIONS,
       // Fail fast when nothing listens, rather than retrying quietly for the whole deadline.
       "grpc.enable_retries": 0,
@@ -71,22 +75,28 @@ export class ControlClient {
     try {
       return await callUnary(this.client, ControlService, method, req, { metadata: this.metadata, deadlineMs: 10_000 });
     } catch (err) {
-      throw fromGrpcError(err, this.address);
+      throw this.explained(fromGrpcError(err, this.address));
     }
   }
 
   stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, req: MessageInitShape<I>): AsyncIterable<MessageShape<O>> {
     const call = callServerStream(this.client, ControlService, method, req, { metadata: this.metadata });
     const address = this.address;
+    const explained = (e: FleetgateError) => this.explained(e);
     return {
       async *[Symbol.asyncIterator]() {
         try {
           for await (const msg of call) yield msg as MessageShape<O>;
         } catch (err) {
-          throw fromGrpcError(err, address);
+          throw explained(fromGrpcError(err, address));
         }
       },
     };
+  }
+
+  private explained(err: FleetgateError): FleetgateError {
+    if (err.code !== "unreachable" || !this.plaintextHint) return err;
+    return new FleetgateError("unreachable", `${err.message}${this.plaintextHint}`, undefined, { cause: err });
   }
 
   close(): void {

@@ -112,9 +112,13 @@ describe("TLS and mTLS between agents, the CLI and the coordinator", () => {
     expect(cli.stderr).toContain("refusing plaintext to 192.0.2.1:7400");
   });
 
-  it("refuses a plaintext client at the TLS port", async () => {
+  it("refuses a plaintext client at the TLS port, and the CLI says it spoke plaintext for want of a CA", async () => {
     const cli = await coord(c, ["nodes", "--insecure"]);
     expect(cli.exitCode).toBe(4);
+    const token = readFileSync(join(c.stateDir, "admin.token"), "utf8").trim();
+    const noCa = await execa(process.execPath, [COORD_BIN, "nodes", "--coordinator", c.address, "--token", token], { reject: false, env: { FLEETGATE_STATE_DIR: "" } });
+    expect(noCa.exitCode).toBe(4);
+    expect(noCa.stderr).toContain("this CLI spoke plaintext (no CA): a coordinator serving TLS needs --ca FILE");
   });
 });
 
