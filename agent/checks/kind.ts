@@ -41,9 +41,23 @@ export interface CheckKind<Spec, Observed> {
   evidence(seen: Observed): { stdout: string; stderr: string };
 }
 
+const NOT_INSTALLED = " is not installed on this node";
+
+/** True when a check's summary says its program is missing: no hint written for another cause applies. */
+export function toolMissing(summary: string): boolean {
+  return summary.includes(NOT_INSTALLED);
+}
+
+/** "spawn bitcoin-cli ENOENT" → "bitcoin-cli is not installed on this node"; other spawn errors as they are. */
+function spawnFailure(spawnError: string): string {
+  const missing = /^spawn (\S+) ENOENT$/.exec(spawnError)?.[1];
+  if (!missing) return `could not start: ${spawnError}`;
+  return missing.includes("/") ? `${missing} does not exist on this node` : `${missing}${NOT_INSTALLED}`;
+}
+
 /** Describes why a process produced no usable answer, or undefined when it ran to completion. */
 export function processFailure(p: ProcessOutcome, timeoutMs: number): string | undefined {
-  if (p.spawnError) return `could not start: ${p.spawnError}`;
+  if (p.spawnError) return spawnFailure(p.spawnError);
   if (p.timedOut) return `timed out after ${timeoutMs} ms; process group killed`;
   if (p.limitHit) return p.limitHit;
   if (p.signal) return `killed by ${p.signal}`;

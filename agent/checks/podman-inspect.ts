@@ -5,7 +5,7 @@
 import type { PodmanSpec } from "../../shared/model/kinds/podman.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import type { ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, type Verdict } from "./kind.js";
+import { firstLine, processFailure, toolMissing, type Verdict } from "./kind.js";
 
 interface HealthLog {
   ExitCode: number;
@@ -89,7 +89,7 @@ const wanted = (matcher: Matcher, expected: string) => (typeof matcher === "stri
 /** Pure verdict for `podman: { container: NAME, … }` on a `podman inspect` outcome. */
 export function evaluateInspect(spec: PodmanSpec, name: string, seen: ProcessOutcome & { timeoutMs: number }): Verdict {
   const broken = processFailure(seen, seen.timeoutMs);
-  if (broken) return { passed: false, summary: `podman inspect ${broken}` };
+  if (broken) return { passed: false, summary: toolMissing(broken) ? broken : `podman inspect ${broken}` };
   const said = firstLine(seen.stderr);
   if (seen.exitCode !== 0) {
     // "no such object" (recorded, no --type) or "no such container NAME" (--type container).

@@ -3,7 +3,7 @@
 // with its state, which says more than "not listed".
 import { preview } from "../../shared/model/matchers.js";
 import type { ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, type Verdict } from "./kind.js";
+import { firstLine, processFailure, toolMissing, type Verdict } from "./kind.js";
 
 /** The fields of one `podman ps --format json` entry read here. */
 interface ListedContainer {
@@ -14,7 +14,7 @@ interface ListedContainer {
 /** Pure verdict: passes when every named container is listed with State "running". */
 export function evaluateRunningList(names: string[], seen: ProcessOutcome & { timeoutMs: number }): Verdict {
   const broken = processFailure(seen, seen.timeoutMs);
-  if (broken) return { passed: false, summary: `podman ps ${broken}` };
+  if (broken) return { passed: false, summary: toolMissing(broken) ? broken : `podman ps ${broken}` };
   if (seen.exitCode !== 0) return { passed: false, summary: `podman ps exited ${seen.exitCode}: ${firstLine(seen.stderr) || "no output"}` };
   let listed: ListedContainer[];
   try {

@@ -5,7 +5,7 @@ import { PODMAN_PS_ARGV } from "../../shared/model/kinds/podman.js";
 import { QUADLET_SERVICE_PROPERTIES, QuadletSpecSchema, type QuadletSpec } from "../../shared/model/kinds/quadlet.js";
 import { preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { firstLine, processFailure, toolMissing, type CheckKind, type Verdict } from "./kind.js";
 import { describeContainerUnit, quadletSearchPaths, type ContainerUnit } from "./quadlet-units.js";
 import { parseShowProperties, systemctlFailure, systemctlShowArgv } from "./systemctl-show.js";
 
@@ -52,7 +52,7 @@ async function listContainerUnits(dirs: string[]): Promise<Pick<QuadletObserved,
 /** Names of every container podman knows, or why podman could not say. */
 function containerNames(ps: ProcessOutcome, timeoutMs: number): Set<string> | string {
   const broken = processFailure(ps, timeoutMs);
-  if (broken) return `podman ps ${broken}`;
+  if (broken) return toolMissing(broken) ? broken : `podman ps ${broken}`;
   if (ps.exitCode !== 0) return `podman ps exited ${ps.exitCode}: ${firstLine(ps.stderr) || "no output"}`;
   try {
     const list = JSON.parse(ps.stdout) as { Names?: string[] }[];

@@ -5,7 +5,7 @@ import { boundCheckResult } from "../../shared/model/result-bounds.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
-import type { TestCaseOutcome, Verdict } from "../checks/kind.js";
+import { toolMissing, type TestCaseOutcome, type Verdict } from "../checks/kind.js";
 import { captureValues } from "./capture.js";
 
 export interface RunCheckOptions {
@@ -107,6 +107,7 @@ async function buildResult(check: ResolvedCheck, opts: RunCheckOptions): Promise
     captured,
     stdoutTail: last.evidence.stdout,
     stderrTail: last.evidence.stderr,
-    hint: passed ? "" : (check.hint ?? ""),
+    // A hint explains a failure its author foresaw; a missing program is another cause, said in the summary.
+    hint: passed || toolMissing(summary) ? "" : (check.hint ?? ""),
   });
 }

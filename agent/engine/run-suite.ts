@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { envNamesIn } from "../../shared/model/env-refs.js";
 import { expandVariables, type ExpansionScope } from "../../shared/model/expand.js";
 import type { ProcessLimits } from "../../shared/model/check-limits.js";
+import { redactResult, secretList } from "../../shared/model/redact.js";
 import { foldStatuses, Status } from "../../shared/model/status.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
@@ -21,6 +23,8 @@ export interface SuiteRunOptions {
   scope?: ExpansionScope;
   /** True once the task was cancelled: no further check starts. */
   stopped?: () => boolean;
+  /** More values to redact from results (vars marked secret); `${env.X}` values are redacted anyway. */
+  secrets?: string[];
 }
 
 export interface SuiteOutcome {
@@ -29,13 +33,56 @@ export interface SuiteOutcome {
   results: CheckResult[];
 }
 
-/** Expands `${vars.X}` and `${env.X}` in every check up front, so nothing runs on a bad suite. */
-export function resolveVariables(suite: Suite, env: Record<string, string | undefined>, extra: ExpansionScope = {}): ResolvedCheck[] {
-  const scope = { ...extra, vars: suite.vars, env };
-  return [...suite.preconditions, ...suite.checks].map((c) => ({
-    ...c,
-    spec: expandVariables(c.spec, scope, `${suite.file}: ${c.precondition ? "precondition" : "check"} ${c.id}`),
-  }));
+/** A check ready to run, or not ready on this node because `${env.X}` it uses is unset. */
+export type NodeCheck = ResolvedCheck & { unsetEnv?: string };
+
+/** `env ARCHY_PASSWORD is not set on this node; used by check lifecycle-bats at archy.suite.yaml:70:25` */
+function unsetEnvMessage(suite: Suite, check: ResolvedCheck, names: string[]): string {
+  const what = `${check.precondition ? "precondition" : "check"} ${check.id}`;
+  return names
+    .map((name) => {
+      const ref = suite.envRefs?.find((r) => r.name === name && r.checkId === check.id && r.precondition === check.precondition);
+      const at = ref ? ` at ${ref.where.file}:${ref.where.line}:${ref.where.col}` : "";
+      return `env ${name} is not set on this node; used by ${what}${at}`;
+    })
+    .join("; ");
+}
+
+/**
+ * Expands `${vars.X}` and `${env.X}` in every check up front, so nothing runs on a bad suite
+ * (an undefined var is bad input and throws). An unset env var is this node's state: the checks
+ * using it carry `unsetEnv` and are reported not ready, the others run.
+ */
+export function resolveVariables(suite: Suite, env: Record<string, string | undefined>, extra: ExpansionScope = {}): NodeCheck[] {
+  return [...suite.preconditions, ...suite.checks].map((c) => {
+    const missing = [...envNamesIn([c.spec, c.then?.spec])].filter((n) => env[n] === undefined);
+    // Unset names expand to "" so an undefined ${vars.X} in the same check is still refused.
+    const scope = { ...extra, vars: suite.vars, env: { ...env, ...Object.fromEntries(missing.map((n) => [n, ""])) } };
+    const where = `${suite.file}: ${c.precondition ? "precondition" : "check"} ${c.id}`;
+    const expanded: NodeCheck = { ...c, spec: expandVariables(c.spec, scope, where) };
+    if (c.then) expanded.then = { ...c.then, spec: expandVariables(c.then.spec, scope, `${where} then`) };
+    if (missing.length) expanded.unsetEnv = unsetEnvMessage(suite, c, missing);
+    return expanded;
+  });
+}
+
+/** The values that must never leave the node: every `${env.X}` value the suite's checks use. */
+export function suiteSecrets(suite: Suite, env: Record<string, string | undefined>): string[] {
+  const names = envNamesIn([...suite.preconditions, ...suite.checks].map((c) => [c.spec, c.then?.spec]));
+  return secretList([...names].map((n) => env[n] ?? ""));
+}
+
+function notReady(check: ResolvedCheck, reason: string): CheckResult {
+  return create(CheckResultSchema, {
+    checkId: check.id,
+    kind: check.kind,
+    status: Status.NOT_READY,
+    summary: reason,
+    reason,
+    hint: `set ${reason.match(/^env (\S+)/)?.[1] ?? "it"} in the agent's environment (its systemd unit's Environment=, or the shell running fleetgate-agent check)`,
+    precondition: check.precondition,
+    startedAtMs: BigInt(Date.now()),
+  });
 }
 
 function skipped(check: ResolvedCheck, reason: string): CheckResult {
@@ -56,15 +103,17 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
  */
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
   const checks = resolveVariables(suite, opts.env, opts.scope);
+  const secrets = secretList([...suiteSecrets(suite, opts.env), ...(opts.secrets ?? [])]);
   const results: CheckResult[] = [];
   const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, limits: opts.limits, stopped: opts.stopped, ...opts.check };
   const record = async (r: CheckResult) => {
+    redactResult(r, secrets);
     results.push(r);
     await opts.onResult?.(r);
   };
 
   for (const pre of checks.filter((c) => c.precondition)) {
-    const r = await runCheck(pre, runOpts);
+    const r = pre.unsetEnv ? notReady(pre, pre.unsetEnv) : await runCheck(pre, runOpts);
     // A failed precondition is not a failed gate: the node cannot be judged yet.
     if (r.status === Status.FAILED) r.status = Status.NOT_READY;
     await record(r);
@@ -83,7 +132,7 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
       await record(skipped(check, "destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)"));
       continue;
     }
-    await record(await runCheck(check, runOpts));
+    await record(check.unsetEnv ? notReady(check, check.unsetEnv) : await runCheck(check, runOpts));
   }
   const gate = results.filter((r) => !r.precondition);
   const status = foldStatuses(gate.map((r) => r.status));

@@ -4,6 +4,7 @@ import { FleetgateError } from "../errors.js";
 import { resolveLimits, type CheckLimits, type LimitsDef } from "./check-limits.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
 import type { KindName } from "./kinds/index.js";
+import { findEnvRefs, type EnvRef } from "./env-refs.js";
 import { MAX_CHECKS_PER_SUITE } from "./limits.js";
 import { YamlSource } from "./yaml-source.js";
 
@@ -66,6 +67,8 @@ export interface Suite {
   vars: Record<string, string>;
   preconditions: ResolvedCheck[];
   checks: ResolvedCheck[];
+  /** Where each check uses `${env.X}`: an unset one makes that check not ready on the node, with this location. */
+  envRefs?: EnvRef[];
 }
 
 type BlockDef = { timeout?: string; retry?: { for: string; every?: string }; limits?: LimitsDef } & Partial<Record<KindName, unknown>>;
@@ -109,5 +112,6 @@ export function parseSuite(text: string, file: string): Suite {
     vars: Object.fromEntries(Object.entries(def.vars ?? {}).map(([k, v]) => [k, String(v)])),
     preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true)),
     checks: def.checks.map((c) => resolveCheck(c, false)),
+    envRefs: findEnvRefs(source.doc, text, file),
   };
 }

@@ -81,19 +81,19 @@ describe("a fleet stage on real agents", () => {
     expect(queryDb(c.stateDir, "SELECT * FROM tasks WHERE node_name = 'node-b'")).toEqual([]);
   });
 
-  it("exits 1 (NO-GO) when one node fails and another errors: a failure anywhere wins, the error is listed too", async () => {
-    // node-a fails the check; node-b lacks ONLY_ON_A, so its agent cannot expand the suite: error.
+  it("exits 1 (NO-GO) when one node fails and another is not ready: a failure anywhere wins, the not-ready node is listed too", async () => {
+    // node-a fails the check; node-b lacks ONLY_ON_A: node state, so its check is not ready there.
     ws.write("mixed.suite.yaml", `suite: mixed\nchecks:\n  - id: a-is-zero\n    command: { argv: [test, "\${env.ONLY_ON_A}", "=", "0"] }\n`);
     ws.write("mixed.plan.yaml", fleetPlan("mixed", "mixed.suite.yaml"));
     const run = await coord(c, ["run", "fleet", "--plan", ws.path("mixed.plan.yaml")]);
     expect(run.exitCode, run.stderr).toBe(1);
     expect(queryDb(c.stateDir, "SELECT node_name, status FROM tasks ORDER BY node_name")).toEqual([
       { node_name: "node-a", status: "failed" },
-      { node_name: "node-b", status: "error" },
+      { node_name: "node-b", status: "not_ready" },
     ]);
     expect(queryDb(c.stateDir, "SELECT status FROM runs")).toEqual([{ status: "failed" }]);
     expect(run.stdout).toContain("verdict: NO-GO");
-    expect(run.stdout).toContain("  fleet on node-b #1: error (mixed.suite.yaml: check a-is-zero: ${env.ONLY_ON_A} is undefined; set it in the agent's environment)");
+    expect(run.stdout).toContain("env ONLY_ON_A is not set on this node; used by check a-is-zero at mixed.suite.yaml:4:30");
   });
 
   it("refuses to start a stage no registered node matches, and says which nodes exist", async () => {

@@ -68,7 +68,7 @@ describe("batsCheck.evaluate on recorded runs", () => {
 
   it("fails when bats was not installed", () => {
     const v = batsCheck.evaluate(spec, recorded("tap", { stdout: "", exitCode: null, spawnError: "spawn bats ENOENT" }));
-    expect(v).toEqual({ passed: false, summary: "could not start: spawn bats ENOENT", cases: [] });
+    expect(v).toEqual({ passed: false, summary: "bats is not installed on this node", cases: [] });
   });
 });
 

@@ -92,7 +92,7 @@ describe("bitcoinCheck.evaluate on getblockchaininfo fixtures", () => {
   });
 
   it("reports bitcoin-cli not being installed as a start failure", () => {
-    expect(evaluate(outcome({ exitCode: null, spawnError: "spawn bitcoin-cli ENOENT" })).summary).toBe("could not start: spawn bitcoin-cli ENOENT");
+    expect(evaluate(outcome({ exitCode: null, spawnError: "spawn bitcoin-cli ENOENT" })).summary).toBe("bitcoin-cli is not installed on this node");
   });
 });
 

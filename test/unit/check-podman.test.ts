@@ -96,7 +96,7 @@ describe("podmanCheck.evaluate on recorded podman output", () => {
 
   it("says podman could not be started rather than blaming the container", () => {
     expect(evaluate({ container: "lnd" }, outcome({ exitCode: null, spawnError: "spawn podman ENOENT" })).summary).toBe(
-      "podman inspect could not start: spawn podman ENOENT",
+      "podman is not installed on this node",
     );
   });
 

@@ -86,7 +86,7 @@ describe("commandCheck.evaluate", () => {
 
   it("reports a program that could not start", () => {
     const v = commandCheck.evaluate(spec(), seen({ exitCode: null, spawnError: "spawn podman ENOENT" }));
-    expect(v).toEqual({ passed: false, summary: "could not start: spawn podman ENOENT" });
+    expect(v).toEqual({ passed: false, summary: "podman is not installed on this node" });
   });
 
   it("reports a program killed by a signal", () => {
@@ -149,7 +149,7 @@ describe("commandCheck.observe then evaluate, with real programs", () => {
   it("fails a program that is not installed", async () => {
     expect(await run({ argv: ["fleetgate-no-such-tool", "--version"] })).toEqual({
       passed: false,
-      summary: "could not start: spawn fleetgate-no-such-tool ENOENT",
+      summary: "fleetgate-no-such-tool is not installed on this node",
     });
   });
 

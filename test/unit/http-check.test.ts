@@ -156,7 +156,7 @@ describe("httpCheck.evaluate on recorded curl runs", () => {
 
   it("reports curl missing from the node as could not start", () => {
     const seen = { ...outcome("", "", 0), exitCode: null, spawnError: "spawn curl ENOENT" };
-    expect(httpCheck.evaluate({ url: health }, seen)).toEqual({ passed: false, summary: "could not start: spawn curl ENOENT" });
+    expect(httpCheck.evaluate({ url: health }, seen)).toEqual({ passed: false, summary: "curl is not installed on this node" });
   });
 
   it("keeps the body, without the write-out line, as evidence", () => {

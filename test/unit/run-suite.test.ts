@@ -153,7 +153,8 @@ checks:
     );
     const out = await runSuite(suite, { allowDestructive: false, env: { FG_NODE_NAME: "node-a" } });
     expect(out.status).toBe(Status.PASSED);
-    expect(out.results[0]?.stdoutTail).toBe("hello node-a:8080\n");
+    // The check passed with the value; what is kept of its output has it redacted, as every ${env.X} value is.
+    expect(out.results[0]?.stdoutTail).toBe("hello ***:8080\n");
   });
 
   it("refuses an undefined ${vars.x} before running anything, preconditions included", async () => {
@@ -176,7 +177,25 @@ checks:
     expect(ran("pre-ran")).toBe(false);
   });
 
-  it("refuses an undefined ${env.X} before running anything", async () => {
+  it("marks only the checks using an unset ${env.X} not ready, naming the variable, the check and where, and runs the others", async () => {
+    const suite = parseSuite(
+      `suite: node
+checks:${touches("app", "app-ran")}
+  - id: rpc-auth
+    command:
+      argv: [bitcoin-cli, "-rpcpassword=\${env.FG_RPC_PASSWORD}", getblockchaininfo]
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(ran("app-ran")).toBe(true);
+    expect(out.status).toBe(Status.NOT_READY);
+    const rpc = out.results.find((r) => r.checkId === "rpc-auth");
+    expect(rpc?.status).toBe(Status.NOT_READY);
+    expect(rpc?.summary).toBe("env FG_RPC_PASSWORD is not set on this node; used by check rpc-auth at node.yaml:8:41");
+  });
+
+  it("makes the node not ready when a precondition uses an unset ${env.X}, and runs no gate check", async () => {
     const suite = parseSuite(
       `suite: node
 preconditions:
@@ -187,10 +206,53 @@ checks:${touches("app", "app-ran")}
 `,
       "node.yaml",
     );
-    await expect(runSuite(suite, { allowDestructive: false, env: {} })).rejects.toThrow(
-      "node.yaml: precondition rpc: ${env.FG_RPC_USER} is undefined; set it in the agent's environment",
-    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.status).toBe(Status.NOT_READY);
+    expect(out.summary).toContain("not ready: precondition rpc: env FG_RPC_USER is not set on this node; used by precondition rpc at node.yaml:5:37");
     expect(ran("app-ran")).toBe(false);
+  });
+
+  it("still refuses an undefined ${vars.X} in a check that also uses an unset ${env.X}", async () => {
+    const suite = parseSuite(`suite: node\nchecks:\n  - id: c\n    command: { argv: [echo, "\${env.FG_NOPE}", "\${vars.nope}"] }\n`, "node.yaml");
+    await expect(runSuite(suite, { allowDestructive: false, env: {} })).rejects.toThrow("${vars.nope} is undefined");
+  });
+
+  it("redacts every ${env.X} value from output tails, summaries and cases before a result is recorded", async () => {
+    const suite = parseSuite(
+      `suite: node
+checks:
+  - id: leaks
+    command:
+      argv: [sh, -c, 'echo "token=\${env.FG_SECRET}"; echo "again \${env.FG_SECRET}" >&2; exit 1']
+      expect: { stdout: { contains: nothing-like-it } }
+`,
+      "node.yaml",
+    );
+    const seen: string[] = [];
+    const out = await runSuite(suite, { allowDestructive: false, env: { FG_SECRET: "s3cr3t-value-42" }, onResult: (r) => void seen.push(JSON.stringify(r, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))) });
+    const r = out.results[0];
+    expect(r?.status).toBe(Status.FAILED);
+    expect(r?.stdoutTail).toBe("token=***\n");
+    expect(r?.stderrTail).toBe("again ***\n");
+    expect(seen.join("")).not.toContain("s3cr3t-value-42");
+    expect(JSON.stringify(out.results, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain("s3cr3t");
+  });
+
+  it("says a missing program is not installed, without the precondition's hint written for another cause", async () => {
+    const suite = parseSuite(
+      `suite: node
+preconditions:
+  - id: synced
+    command: { argv: [fleetgate-no-such-tool, getblockchaininfo] }
+    hint: Bitcoin is mid-IBD; wait for sync.
+checks:${touches("app", "app-ran")}
+`,
+      "node.yaml",
+    );
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.status).toBe(Status.NOT_READY);
+    expect(out.summary).toBe("not ready: precondition synced: fleetgate-no-such-tool is not installed on this node");
+    expect(out.results[0]?.hint).toBe("");
   });
 
   it("retries a check through injected sleep and clock options", async () => {
