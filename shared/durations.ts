@@ -1,13 +1,27 @@
 import { FleetgateError } from "./errors.js";
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+type Unit = keyof typeof UNIT_MS;
+/** One duration: a number and a unit, or several largest first ("1m30s", "1h30m", "2d12h"). */
+export const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+const EXPECTED = "expected a duration like 500ms, 30s, 5m, 1h or 1m30s";
 
-/** "500ms", "30s", "5m", "1h", "7d" → milliseconds. */
+/** "500ms", "30s", "5m", "1h", "7d", "1m30s" → milliseconds. A bare number is refused: 5 what? */
 export function parseDuration(text: string): number {
-  const m = DURATION_PATTERN.exec(text.trim());
-  if (!m) throw new FleetgateError("bad_input", `expected a duration like 500ms, 30s, 5m, 1h; got "${text}"`);
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+  const t = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(t)) throw new FleetgateError("bad_input", `${EXPECTED}; got "${text}", a number without a unit: did you mean ${t}s?`);
+  if (!DURATION_PATTERN.test(t)) throw new FleetgateError("bad_input", `${EXPECTED}; got "${text}"`);
+  let ms = 0;
+  let previous = Infinity;
+  for (const [, amount, unit] of t.matchAll(PART)) {
+    const size = UNIT_MS[unit as Unit];
+    // "30s1m" or "1m1m" is more likely a typo than a sum someone meant.
+    if (size >= previous) throw new FleetgateError("bad_input", `${EXPECTED}, largest unit first and each unit once; got "${text}"`);
+    previous = size;
+    ms += Number(amount) * size;
+  }
+  return Math.round(ms);
 }
 
 /** 7_200_000 → "2 h"; for messages, not for parsing. */

@@ -46,7 +46,7 @@ export class FleetgateError extends Error {
   }
 }
 
-/** Exit status of both CLIs for each error code (DESIGN.md: 3 bad input, 4 unreachable). */
+/** Exit status of both CLIs for each error code (README: 3 bad input, 4 unreachable, 70 internal). */
 export const EXIT_CODE: Record<ErrorCode, number> = {
   bad_input: 3,
   unauthenticated: 3,
@@ -55,5 +55,5 @@ export const EXIT_CODE: Record<ErrorCode, number> = {
   conflict: 3,
   exhausted: 3,
   unreachable: 4,
-  internal: 1,
+  internal: 70, // EX_SOFTWARE (sysexits.h): a bug, never 1, which is NO-GO or failed
 };

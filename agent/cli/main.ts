@@ -5,7 +5,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
-import { reportFailure } from "../../shared/cli-exit.js";
+import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
 import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
 import { parseLabel } from "../../shared/labels.js";
 import { createLogger, type Logger } from "../../shared/logging.js";
@@ -242,7 +242,7 @@ export function buildProgram(): Command {
     .description("Runs a node's lifecycle checks on the node and reports them to the fleetgate coordinator.")
     .version(AGENT_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
-  program.exitOverride();
+  exitOnUsageErrors(program);
 
   const run = program
     .command("run")
@@ -307,9 +307,5 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    process.exitCode = reportFailure("fleetgate-agent", err);
-  }
+  await runCli("fleetgate-agent", buildProgram, argv);
 }

@@ -2,6 +2,7 @@
 // and option parsers. Subcommand groups register themselves with these.
 import { InvalidArgumentError, type Command } from "commander";
 import { parseDuration } from "../../shared/durations.js";
+import { FleetgateError } from "../../shared/errors.js";
 import { ControlClient, DEFAULT_COORDINATOR, type ConnectionFlags } from "./client.js";
 
 export type { ConnectionFlags };
@@ -11,6 +12,15 @@ export function duration(value: string): number {
     return parseDuration(value);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** A duration flag read in an action (its default is text too): a bad one names the flag. */
+export function durationFlag(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new FleetgateError("bad_input", `${flag}: ${(err as Error).message}`);
   }
 }
 

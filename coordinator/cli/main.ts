@@ -2,11 +2,11 @@ import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { ControlService, NodeInfoSchema, TokenInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { reportFailure } from "../../shared/cli-exit.js";
+import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { startCoordinator } from "../server/serve.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
-import { connected, duration, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
+import { connected, durationFlag, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatTokens } from "./format.js";
 import { parseSize } from "../../shared/model/sizes.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
@@ -24,7 +24,7 @@ const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version("0.1.0");
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
-  program.exitOverride();
+  exitOnUsageErrors(program);
 
   program
     .command("serve")
@@ -49,8 +49,8 @@ export function buildProgram(): Command {
       const coordinator = await startCoordinator({
         listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
         stateDir,
-        lostAfterMs: duration(flags.lostAfter ?? config.lost_after ?? `${DEFAULT_LOST_AFTER_MS / 1000}s`),
-        heartbeatIntervalMs: duration(flags.heartbeat ?? config.heartbeat ?? "5s"),
+        lostAfterMs: durationFlag("--lost-after", flags.lostAfter ?? config.lost_after ?? `${DEFAULT_LOST_AFTER_MS / 1000}s`),
+        heartbeatIntervalMs: durationFlag("--heartbeat", flags.heartbeat ?? config.heartbeat ?? "5s"),
         log,
         signingKeyPath: flags.signingKey ?? config.signing_key,
         minFreeBytes: minFree === undefined ? undefined : parseSize(minFree),
@@ -58,7 +58,7 @@ export function buildProgram(): Command {
         tlsCertFile: flags.tlsCert ?? config.tls_cert,
         tlsKeyFile: flags.tlsKey ?? config.tls_key,
         sans: [...(config.san ?? []), ...flags.san],
-        nodeCertTtlMs: flags.nodeCertTtl ?? config.node_cert_ttl ? duration(flags.nodeCertTtl ?? config.node_cert_ttl!) : undefined,
+        nodeCertTtlMs: flags.nodeCertTtl ?? config.node_cert_ttl ? durationFlag("--node-cert-ttl", flags.nodeCertTtl ?? config.node_cert_ttl!) : undefined,
       });
       const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
       process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
@@ -117,7 +117,7 @@ export function buildProgram(): Command {
     .option("--uses <n>", "how many agents may enroll with it (default: any number until it expires)", nonNegativeInt, 0)
     .option("--description <text>", "what the token is for", "")
     .action(async (flags: ConnectionFlags & { ttl: string; uses: number; description: string }) => {
-      const ttlMs = duration(flags.ttl);
+      const ttlMs = durationFlag("--ttl", flags.ttl);
       const res = await withClient(flags, (c) =>
         c.call(ControlService.method.createToken, { ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)), description: flags.description, maxUses: flags.uses }),
       );
@@ -148,9 +148,5 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    process.exitCode = reportFailure("coord", err);
-  }
+  await runCli("coord", buildProgram, argv);
 }

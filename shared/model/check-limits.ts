@@ -74,7 +74,7 @@ export function parseCpuLimitFlag(flag: string, text: string): number {
   try {
     return text.trim() === "0" ? 0 : cpuSeconds(text);
   } catch (err) {
-    throw new FleetgateError("bad_input", `${flag}: ${(err as Error).message}, or 0 for no limit`);
+    throw new FleetgateError("bad_input", `${flag}: ${(err as Error).message} (0: no limit)`);
   }
 }
 

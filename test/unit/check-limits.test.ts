@@ -101,7 +101,7 @@ describe("the limits a check runs with", () => {
     expect(parseMemoryLimitFlag("--check-memory-limit", "2GiB")).toBe(2 * GiB);
     expect(parseMemoryLimitFlag("--check-memory-limit", "0")).toBe(0);
     expect(refusal(() => parseCpuLimitFlag("--check-cpu-limit", "10")).message).toBe(
-      '--check-cpu-limit: expected a duration like 500ms, 30s, 5m, 1h; got "10", or 0 for no limit',
+      '--check-cpu-limit: expected a duration like 500ms, 30s, 5m, 1h or 1m30s; got "10", a number without a unit: did you mean 10s? (0: no limit)',
     );
     expect(refusal(() => parseMemoryLimitFlag("--check-memory-limit", "1MiB")).message).toMatch(/^--check-memory-limit: 1 MiB: a memory limit below 16 MiB/);
   });

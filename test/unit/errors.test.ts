@@ -41,15 +41,17 @@ describe("FleetgateError.from", () => {
     expect(FleetgateError.from(refused, "bad_input", "something else")).toBe(refused);
   });
 
-  it("gives a CLI exit status by code, and 1 for a foreign error", () => {
-    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, permission_denied: 3, not_found: 3, conflict: 3, exhausted: 3, unreachable: 4, internal: 1 });
+  it("gives a CLI exit status by code, and 70 (EX_SOFTWARE, never 1: NO-GO) for a foreign error", () => {
+    expect(EXIT_CODE).toEqual({ bad_input: 3, unauthenticated: 3, permission_denied: 3, not_found: 3, conflict: 3, exhausted: 3, unreachable: 4, internal: 70 });
     const quiet = process.stderr.write;
     process.stderr.write = () => true;
     try {
       for (const code of CODES) expect(reportFailure("coord", new FleetgateError(code, "x"))).toBe(EXIT_CODE[code]);
-      expect(reportFailure("coord", new TypeError("x is undefined"))).toBe(1);
+      process.env.FLEETGATE_CRASH_DIR = "/nonexistent";
+      expect(reportFailure("coord", new TypeError("x is undefined"))).toBe(70);
     } finally {
       process.stderr.write = quiet;
+      delete process.env.FLEETGATE_CRASH_DIR;
     }
   });
 });
