@@ -1,22 +1,44 @@
 // The fields every check-like block shares — suite checks, `then:` follow-ups, cross-node
 // steps, matrix legs and probes — so a field means the same thing wherever it appears.
 import { z } from "zod";
-import { DURATION_PATTERN } from "../durations.js";
+import { DURATION_PATTERN, parseDuration } from "../durations.js";
 import { LimitsSchema } from "./check-limits.js";
+import { RegexSchema } from "./regex.js";
 import { KIND_NAMES, KIND_SCHEMAS, type KindName } from "./kinds/index.js";
 
-export const DurationSchema = z.string().regex(DURATION_PATTERN, { message: "expected a duration like 500ms, 30s, 5m, 1h" });
+// A bare number in YAML (`timeout: 30`) is a duration without its unit, not a string to quote.
+const durationTypeError = (iss: { input?: unknown }) =>
+  typeof iss.input === "number" ? `expected a duration like 500ms, 30s, 5m, 1h, got ${iss.input}, a number without a unit: did you mean ${iss.input}s?` : undefined;
+export const DurationSchema = z.string({ error: durationTypeError }).regex(DURATION_PATTERN, { message: "expected a duration like 500ms, 30s, 5m, 1h" });
+
+/** Milliseconds of a duration the pattern accepted, or undefined when its parts do not add up. */
+function durationMs(text: string): number | undefined {
+  try {
+    return parseDuration(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A timeout or retry window: 0s would end before anything ran. */
+const PositiveDurationSchema = DurationSchema.refine((d) => durationMs(d) !== 0, { message: "must be more than 0 (0 would end before anything ran)" });
+
 export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "ids use letters, digits, '.', '_' and '-'" });
 
 /** Eventually-semantics: keep trying until it passes or the window closes. */
-export const RetrySchema = z.strictObject({ for: DurationSchema, every: DurationSchema.optional() });
+export const RetrySchema = z.strictObject({ for: PositiveDurationSchema, every: PositiveDurationSchema.optional() }).superRefine((r, ctx) => {
+  const [window, every] = [durationMs(r.for), r.every === undefined ? undefined : durationMs(r.every)];
+  if (window !== undefined && every !== undefined && every > window) {
+    ctx.addIssue({ code: "custom", path: ["every"], message: `every: ${r.every} is longer than for: ${r.for}, so it would never try again; make every at most ${r.for}` });
+  }
+});
 
 /** Named values pulled from a passing check's output, usable later as `${role.name}`. */
 export const CaptureSchema = z.record(
   z.string().regex(/^[A-Za-z_][\w-]*$/, { message: "capture names use letters, digits, '_' and '-'" }),
   z.union([
     z.strictObject({ json: z.string() }),
-    z.strictObject({ regex: z.string() }),
+    z.strictObject({ regex: RegexSchema }),
     z.strictObject({ file: z.string() }),
   ]),
 );
@@ -30,7 +52,7 @@ export const kindBlocks = () =>
 export const COMMON_FIELDS = ["timeout", "retry", "limits", "destructive", "tags", "hint", "capture"] as const;
 
 export const commonCheckFields = () => ({
-  timeout: DurationSchema.optional(),
+  timeout: PositiveDurationSchema.optional(),
   retry: RetrySchema.optional(),
   limits: LimitsSchema.optional(),
   destructive: z.boolean().optional(),
@@ -61,5 +83,5 @@ export function unknownKeyMessage(fields: readonly string[]) {
 
 /** `then:` — a follow-up check run after its parent passes (a restart, then "it came back"). */
 export const ThenSchema = z
-  .strictObject({ timeout: DurationSchema.optional(), retry: RetrySchema.optional(), limits: LimitsSchema.optional(), ...kindBlocks() }, { error: unknownKeyMessage(["timeout", "retry", "limits"]) })
+  .strictObject({ timeout: PositiveDurationSchema.optional(), retry: RetrySchema.optional(), limits: LimitsSchema.optional(), ...kindBlocks() }, { error: unknownKeyMessage(["timeout", "retry", "limits"]) })
   .superRefine((b, ctx) => requireOneKind(b, ctx));

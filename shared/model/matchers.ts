@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RegexSchema } from "./regex.js";
 
 // A plain value means "equal"; an object with exactly one operator key means that operator.
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -8,17 +9,7 @@ const Operator = z
     lte: z.number().optional(),
     gt: z.number().optional(),
     lt: z.number().optional(),
-    matches: z
-      .string()
-      .refine((re) => {
-        try {
-          new RegExp(re, "m");
-          return true;
-        } catch {
-          return false;
-        }
-      }, "not a valid regular expression")
-      .optional(),
+    matches: RegexSchema.optional(),
     contains: z.string().optional(),
     one_of: z.array(z.unknown()).optional(),
   })

@@ -3,10 +3,11 @@ import { parseDuration } from "../durations.js";
 import { FleetgateError } from "../errors.js";
 import { resolveLimits, type CheckLimits, type LimitsDef } from "./check-limits.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
-import type { KindName } from "./kinds/index.js";
+import { KIND_NAMES, type KindName } from "./kinds/index.js";
 import { findEnvRefs, type EnvRef } from "./env-refs.js";
 import { MAX_CHECKS_PER_SUITE } from "./limits.js";
-import { YamlSource } from "./yaml-source.js";
+import { undefinedVarProblems } from "./var-refs.js";
+import { problemsError, YamlSource } from "./yaml-source.js";
 
 export const DEFAULT_CHECK_TIMEOUT = "60s";
 
@@ -36,8 +37,21 @@ export const SuiteSchema = z
         else seen.set(c.id, `${list}[${i}]`);
       });
     }
+    preconditionRules(suite.preconditions ?? [], ctx);
   });
 export type SuiteDef = z.infer<typeof SuiteSchema>;
+
+/** A precondition only asks whether the node can be judged: it changes nothing and has no follow-up. */
+function preconditionRules(preconditions: CheckDef[], ctx: z.RefinementCtx): void {
+  preconditions.forEach((c, i) => {
+    if (c.destructive) {
+      ctx.addIssue({ code: "custom", path: ["preconditions", i, "destructive"], message: "a precondition only observes and cannot be destructive: true; move this check under checks:" });
+    }
+    if (c.then) {
+      ctx.addIssue({ code: "custom", path: ["preconditions", i, "then"], message: "then: follows a check that changed something; a precondition only observes, so move this check under checks:" });
+    }
+  });
+}
 
 /** A follow-up or retried block, ready to run: kind and spec pulled out, durations in ms. */
 export interface ResolvedBlock {
@@ -101,6 +115,8 @@ export function resolveCheck(def: CheckDef, precondition: boolean): ResolvedChec
 export function parseSuite(text: string, file: string): Suite {
   const source = YamlSource.parse(text, file);
   const def = source.validate(SuiteSchema);
+  const undefinedVars = undefinedVarProblems(source, KIND_NAMES, def.vars ?? {});
+  if (undefinedVars.length) throw problemsError(undefinedVars);
   const count = (def.preconditions?.length ?? 0) + def.checks.length;
   if (count > MAX_CHECKS_PER_SUITE) {
     throw new FleetgateError("bad_input", `${count} checks and preconditions, more than the ${MAX_CHECKS_PER_SUITE} one suite may have (shared/model/limits.ts); split it into several suites`, source.where(["checks"]));

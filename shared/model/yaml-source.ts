@@ -1,51 +1,20 @@
 // Parses a YAML file and validates it against a zod schema, reporting every problem as
 // `file:line:col path: what was expected, what was seen` (DESIGN rule 5).
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { FleetgateError, type SourceRef } from "../errors.js";
+import { describeIssue, effectiveIssue, type PathKey } from "./issue-text.js";
 import { MAX_YAML_BYTES } from "./limits.js";
 import { formatSize } from "./sizes.js";
 import { utf8Bytes } from "./text-cut.js";
 
-type PathKey = string | number;
+export type { PathKey };
 
 /** `checks[2].podman.state` */
 export function formatPath(path: readonly PathKey[]): string {
   let out = "";
   for (const key of path) out += typeof key === "number" ? `[${key}]` : out ? `.${key}` : key;
   return out || "(top level)";
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
-}
-
-function describe(issue: z.core.$ZodIssue): string {
-  const seen = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case "invalid_type":
-      return seen === undefined ? `required ${issue.expected} is missing` : `expected ${issue.expected}, got ${show(seen)}`;
-    case "invalid_value":
-      return `expected one of ${issue.values.map((v) => String(v)).join("|")}, got ${show(seen)}`;
-    case "unrecognized_keys":
-      // Schemas may set their own message (e.g. "unknown check kind"); zod's default is generic.
-      return issue.message.startsWith("Unrecognized key") ? `unknown key "${issue.keys[0]}"` : issue.message;
-    case "invalid_format":
-      return `${issue.message}, got ${show(seen)}`;
-    case "invalid_union":
-      // A discriminated union (a stage's `kind`) reports the whole object as its input; the
-      // person needs the value of the field it switches on, which 60 characters may cut off.
-      if (issue.discriminator !== undefined && "options" in issue && issue.options?.length) {
-        const tag = seen && typeof seen === "object" ? (seen as Record<string, unknown>)[issue.discriminator] : undefined;
-        const kinds = issue.options.map((v) => String(v)).join("|");
-        return tag === undefined ? `required one of ${kinds} is missing` : `expected one of ${kinds}, got ${show(tag)}`;
-      }
-      return `${issue.message === "Invalid input" ? "not a valid value" : issue.message}, got ${show(seen)}`;
-    default:
-      return issue.message;
-  }
 }
 
 /** Finds the YAML node for `path`, or the nearest ancestor that exists. */
@@ -80,12 +49,50 @@ export function problemsError(problems: Problem[]): FleetgateError {
   return new FleetgateError("bad_input", lines.join("\n"), first.where);
 }
 
+// The parser's words for an unclosed flow collection name indentation, which is seldom the
+// mistake: a `{` or `[` opened and never closed is, so say that, where it was opened.
+const UNCLOSED = /^Flow (map|sequence) in block collection must be sufficiently indented and end with a ([}\]])/;
+
+/** Offset of the `{` or `[` left open before `end`, skipping quoted text; undefined if none. */
+function openingBefore(text: string, end: number, open: string, close: string): number | undefined {
+  const stack: number[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < end; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] as string))) i = text.indexOf("\n", i) < 0 ? end : text.indexOf("\n", i);
+    else if (c === open) stack.push(i);
+    else if (c === close) stack.pop();
+  }
+  return stack.at(-1);
+}
+
+function syntaxMessage(e: YAMLError, text: string): string {
+  const m = UNCLOSED.exec(e.message);
+  if (m) {
+    const [open, close, what] = m[1] === "map" ? ["{", "}", "mapping"] : ["[", "]", "sequence"];
+    if (openingBefore(text, e.pos[0], open, close) !== undefined) return `flow ${what} opened with ${open} is not closed: end it with ${close} (on the same line, or indent the lines it continues on)`;
+  }
+  return e.message.split("\n")[0] ?? e.message;
+}
+
+function syntaxWhere(e: YAMLError, text: string, lines: LineCounter, file: string): SourceRef {
+  const m = UNCLOSED.exec(e.message);
+  const opening = m ? (m[1] === "map" ? openingBefore(text, e.pos[0], "{", "}") : openingBefore(text, e.pos[0], "[", "]")) : undefined;
+  // With prettyErrors off, yaml leaves linePos unset; the offset in `pos` is always there.
+  const pos = opening !== undefined ? lines.linePos(opening) : (e.linePos?.[0] ?? lines.linePos(e.pos[0]));
+  return { file, line: pos.line, col: pos.col };
+}
+
 /** A parsed YAML file that can point back into its own text. */
 export class YamlSource {
   private constructor(
     readonly file: string,
     readonly doc: Document,
     private readonly lines: LineCounter,
+    private readonly text: string,
   ) {}
 
   static parse(text: string, file: string): YamlSource {
@@ -99,13 +106,29 @@ export class YamlSource {
     }
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const errors = doc.errors.map((e): Problem => {
-      // With prettyErrors off, yaml leaves linePos unset; the offset in `pos` is always there.
-      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
-      return { where: { file, line: pos.line, col: pos.col }, path: "yaml", message: e.message.split("\n")[0] ?? e.message };
-    });
-    if (errors.length) throw problemsError(errors);
-    return new YamlSource(file, doc, lines);
+    // One message: the parser's first complaint; the ones after it follow from it.
+    const first = doc.errors[0];
+    if (first) throw new FleetgateError("bad_input", `yaml: ${syntaxMessage(first, text)}`, syntaxWhere(first, text, lines, file));
+    return new YamlSource(file, doc, lines, text);
+  }
+
+  /** The text a scalar at `path` was written as (`0600`, `yes`), when it is a scalar. */
+  sourceText(path: readonly PathKey[]): string | undefined {
+    const node = this.doc.getIn(path, true) as Node | undefined;
+    return node && isScalar(node) && node.range ? this.text.slice(node.range[0], node.range[1]) : undefined;
+  }
+
+  /** Where `needle` is written inside the value at `path` (a `${vars.x}` in a string), else the value. */
+  whereIn(path: readonly PathKey[], needle: string): SourceRef {
+    const node = this.doc.getIn(path, true) as Node | undefined;
+    if (node && isScalar(node) && node.range) {
+      const at = this.text.slice(node.range[0], node.range[1]).indexOf(needle);
+      if (at >= 0) {
+        const pos = this.lines.linePos(node.range[0] + at);
+        return { file: this.file, line: pos.line, col: pos.col };
+      }
+    }
+    return this.where(path);
   }
 
   where(path: readonly PathKey[]): SourceRef {
@@ -124,13 +147,15 @@ export class YamlSource {
     // An unknown key (often a check kind this agent lacks) explains its object's other complaints.
     const withUnknownKeys = new Set(result.error.issues.filter((i) => i.code === "unrecognized_keys").map((i) => formatPath(i.path as PathKey[])));
     const issues = result.error.issues.filter((i) => i.code !== "custom" || !withUnknownKeys.has(formatPath(i.path as PathKey[])));
-    const problems = issues.map((issue): Problem => {
+    const textAt = (path: readonly PathKey[]) => this.sourceText(path);
+    const problems = issues.map(effectiveIssue).map((issue): Problem => {
       const path = issue.path as PathKey[];
+      const message = describeIssue(issue, schema, textAt);
       if (issue.code === "unrecognized_keys") {
         const key = issue.keys[0] ?? "";
-        return { where: locate(this.doc, path, this.lines, this.file, key), path: formatPath([...path, key]), message: describe(issue) };
+        return { where: locate(this.doc, path, this.lines, this.file, key), path: formatPath([...path, key]), message };
       }
-      return { where: this.where(path), path: formatPath(path), message: describe(issue) };
+      return { where: this.where(path), path: formatPath(path), message };
     });
     problems.sort((a, b) => a.where.line - b.where.line || a.where.col - b.where.col);
     throw problemsError(problems);

@@ -107,6 +107,6 @@ describe("MatcherSchema", () => {
   it("refuses a regular expression that does not compile, before anything runs", () => {
     const r = MatcherSchema.safeParse({ matches: "([unclosed" });
     expect(r.success).toBe(false);
-    expect(r.error?.issues[0]?.message).toBe("not a valid regular expression");
+    expect(r.error?.issues[0]?.message).toBe("not a valid regular expression: /([unclosed/m: Unterminated character class");
   });
 });

@@ -122,7 +122,7 @@ stages:
     suite: a.yaml
     node: { role: fleet }
 `);
-    expect(err.message).toBe('gate.yaml:6:5 stages[0].node: unknown key "node"');
+    expect(err.message).toBe('gate.yaml:6:5 stages[0].node: unknown key "node" (valid: id, kind, description, suite, nodes, iterations, allow_destructive, parallel, not_ready); did you mean nodes?');
   });
 
   it("refuses a not_ready policy it does not know", () => {
@@ -144,6 +144,6 @@ stages:
     suite: a.yaml
     node: { role: 3 }
 `);
-    expect(err.message).toBe("gate.yaml:6:19 stages[0].node.role: expected string, got 3");
+    expect(err.message).toBe("gate.yaml:6:19 stages[0].node.role: expected string, got number 3 (YAML reads 3 as a number: quote it, \"3\")");
   });
 });

@@ -127,7 +127,7 @@ checks:
       argv: ["true"]
 `);
     expect(err.message).toBe(
-      `bad.yaml:4:5 checks[0].timout: unknown check kind or field "timout"; kinds: ${KINDS}; fields: id, timeout, retry, limits, destructive, tags, hint, capture, then`,
+      `bad.yaml:4:5 checks[0].timout: unknown check kind or field "timout"; kinds: ${KINDS}; fields: id, timeout, retry, limits, destructive, tags, hint, capture, then; did you mean timeout?`,
     );
   });
 
@@ -207,7 +207,7 @@ checks:
     command:
       argv: [true]
 `);
-    expect(err.message).toBe("bad.yaml:5:14 checks[0].command.argv[0]: expected string, got true");
+    expect(err.message).toBe('bad.yaml:5:14 checks[0].command.argv[0]: expected string, got boolean true (YAML reads true as a boolean: quote it, "true")');
   });
 
   it("refuses an empty argv", () => {
@@ -309,7 +309,7 @@ checks:
     command:
       argv: ["true"
 `);
-    expect(firstLine(err)).toBe("bad.yaml:6:1 yaml: Flow sequence in block collection must be sufficiently indented and end with a ]");
+    expect(firstLine(err)).toBe("bad.yaml:5:13 yaml: flow sequence opened with [ is not closed: end it with ] (on the same line, or indent the lines it continues on)");
   });
 
   it("reports every problem, not just the first", () => {
@@ -325,7 +325,7 @@ checks:
 `);
     expect(err.message.split("\n")).toEqual([
       'bad.yaml:4:14 checks[0].timeout: expected a duration like 500ms, 30s, 5m, 1h, got "soon"',
-      "bad.yaml:9:14 checks[1].command.argv[0]: expected string, got false",
+      'bad.yaml:9:14 checks[1].command.argv[0]: expected string, got boolean false (YAML reads false as a boolean: quote it, "false")',
     ]);
   });
 });

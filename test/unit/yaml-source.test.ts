@@ -37,7 +37,7 @@ describe("YamlSource", () => {
   it("points at the unknown key itself, not at its map", () => {
     const text = "name: a\nitems:\n  - size: 1\n    colour: red\n";
     const err = errorOf(() => YamlSource.parse(text, "f.yaml").validate(Schema));
-    expect(err.message).toBe('f.yaml:4:5 items[0].colour: unknown key "colour"');
+    expect(err.message).toBe('f.yaml:4:5 items[0].colour: unknown key "colour" (valid: size, mode)');
   });
 
   it("points at the nearest enclosing node when the field is missing", () => {
@@ -52,7 +52,7 @@ describe("YamlSource", () => {
     expect(err.message.split("\n")).toEqual([
       'f.yaml:2:11 items[0].size: expected number, got "x"',
       'f.yaml:3:11 items[0].mode: expected one of fast|slow, got "warp"',
-      "f.yaml:4:7 name: expected string, got 7",
+      'f.yaml:4:7 name: expected string, got number 7 (YAML reads 7 as a number: quote it, "7")',
     ]);
   });
 

@@ -1,13 +1,5 @@
 import { z } from "zod";
-
-function isRegex(source: string): boolean {
-  try {
-    new RegExp(source, "m");
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { RegexSchema } from "../regex.js";
 
 /** `file:` — a path's existence, permission bits and content. */
 export const FileSpecSchema = z.strictObject({
@@ -20,7 +12,7 @@ export const FileSpecSchema = z.strictObject({
     .regex(/^[0-7]{3,4}$/, { message: 'expected an octal mode like "0600" or "644"' })
     .optional(),
   contains: z.string().optional(),
-  matches: z.string().refine(isRegex, { message: "not a valid regular expression" }).optional(),
+  matches: RegexSchema.optional(),
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { message: "expected 64 hex digits" }).optional(),
 });
 export type FileSpec = z.infer<typeof FileSpecSchema>;
