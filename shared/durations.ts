@@ -2,8 +2,14 @@ import { FleetgateError } from "./errors.js";
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
-/** One duration: a number and a unit, or several largest first ("1m30s", "1h30m", "2d12h"). */
-export const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const N = String.raw`\d+(?:\.\d+)?`;
+/**
+ * One duration: a number and a unit, or several largest first, each once ("1m30s", "1h30m",
+ * "2d12h"). The schemas check with this very pattern, so what passes them always parses.
+ */
+export const DURATION_PATTERN = new RegExp(`^(?=\\d)(?:${N}d)?(?:${N}h)?(?:${N}m(?!s))?(?:${N}s)?(?:${N}ms)?$`);
+/** Units in any order, repeats too: only to say what is wrong with such a duration. */
+const UNORDERED = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 const EXPECTED = "expected a duration like 500ms, 30s, 5m, 1h or 1m30s";
 
@@ -11,16 +17,13 @@ const EXPECTED = "expected a duration like 500ms, 30s, 5m, 1h or 1m30s";
 export function parseDuration(text: string): number {
   const t = text.trim();
   if (/^\d+(?:\.\d+)?$/.test(t)) throw new FleetgateError("bad_input", `${EXPECTED}; got "${text}", a number without a unit: did you mean ${t}s?`);
-  if (!DURATION_PATTERN.test(t)) throw new FleetgateError("bad_input", `${EXPECTED}; got "${text}"`);
-  let ms = 0;
-  let previous = Infinity;
-  for (const [, amount, unit] of t.matchAll(PART)) {
-    const size = UNIT_MS[unit as Unit];
+  if (!DURATION_PATTERN.test(t)) {
     // "30s1m" or "1m1m" is more likely a typo than a sum someone meant.
-    if (size >= previous) throw new FleetgateError("bad_input", `${EXPECTED}, largest unit first and each unit once; got "${text}"`);
-    previous = size;
-    ms += Number(amount) * size;
+    if (UNORDERED.test(t)) throw new FleetgateError("bad_input", `${EXPECTED}, largest unit first and each unit once; got "${text}"`);
+    throw new FleetgateError("bad_input", `${EXPECTED}; got "${text}"`);
   }
+  let ms = 0;
+  for (const [, amount, unit] of t.matchAll(PART)) ms += Number(amount) * UNIT_MS[unit as Unit];
   return Math.round(ms);
 }
 
