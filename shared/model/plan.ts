@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { z } from "zod";
+import { checkCaptureRefs } from "./capture-refs.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
 import { YamlSource } from "./yaml-source.js";
 
@@ -114,7 +115,10 @@ const CrossStage = z
     steps: z.array(CrossStep).min(1, "a cross stage needs at least one step"),
     allow_destructive: z.boolean().optional(),
   })
-  .superRefine((stage, ctx) => checkStepRoles(stage.steps as StepRoles[], Object.keys(stage.roles), ["steps"], ctx));
+  .superRefine((stage, ctx) => {
+    checkStepRoles(stage.steps as StepRoles[], Object.keys(stage.roles), ["steps"], ctx);
+    checkCaptureRefs(stage.steps as Parameters<typeof checkCaptureRefs>[0], Object.keys(stage.roles), ctx);
+  });
 
 /** A check run on a leg's node before the leg; a failed probe skips the leg with its hint. */
 const Probe = z

@@ -36,7 +36,6 @@ suite: small
 vars: { host: 10.0.0.5 }
 preconditions:
   - id: wipe-ok
-    destructive: true
     command: { argv: [test, -w, /var/lib/app] }
 checks:
   - id: health
@@ -126,10 +125,10 @@ describe("the dry run: single and fleet stages", () => {
     expect(checks.find((c) => c.id === "secret-set")?.argv).toEqual(["test", "-n", "${env.APP_SECRET}"]);
   });
 
-  it("marks destructive checks skipped unless the stage allows them; a precondition always runs", () => {
+  it("marks destructive checks skipped unless the stage allows them; a precondition (never destructive) always runs", () => {
     const skipOf = (s: ResolvedStage) => Object.fromEntries(s.checks.map((c) => [c.id, [c.precondition, c.destructive, c.skipReason]]));
     expect(skipOf(stage(FLEET))).toEqual({
-      "wipe-ok": [true, true, ""],
+      "wipe-ok": [true, false, ""],
       health: [false, false, ""],
       "secret-set": [false, false, ""],
       restart: [false, true, "destructive, and the stage does not set allow_destructive: true"],

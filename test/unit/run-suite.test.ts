@@ -7,6 +7,7 @@ import { runSuite } from "../../agent/engine/run-suite.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Status } from "../../shared/model/status.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { refusal as refusalOf } from "../support/refusal.js";
 
 let dir: string;
 beforeEach(() => {
@@ -157,9 +158,8 @@ checks:
     expect(out.results[0]?.stdoutTail).toBe("hello ***:8080\n");
   });
 
-  it("refuses an undefined ${vars.x} before running anything, preconditions included", async () => {
-    const suite = parseSuite(
-      `suite: node
+  it("refuses an undefined ${vars.x} when the suite is read, at the reference, before running anything", () => {
+    const text = `suite: node
 vars:
   unit: lnd.service
 preconditions:${touches("pre", "pre-ran")}
@@ -167,13 +167,11 @@ checks:
   - id: active
     command:
       argv: [systemctl, is-active, "\${vars.unti}"]
-`,
-      "node.yaml",
-    );
-    const err = await runSuite(suite, { allowDestructive: false, env: {} }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(FleetgateError);
-    expect((err as FleetgateError).code).toBe("bad_input");
-    expect((err as FleetgateError).message).toBe("node.yaml: check active: ${vars.unti} is undefined; define it under vars: (defined: unit)");
+`;
+    const err = refusalOf(() => parseSuite(text, "node.yaml"));
+    expect(err.code).toBe("bad_input");
+    const line = text.split("\n").findIndex((l) => l.includes("vars.unti")) + 1;
+    expect(err.message).toBe(`node.yaml:${line}:37 checks[0].command.argv[2]: \${vars.unti} is not defined (vars: unit; did you mean unit?)`);
     expect(ran("pre-ran")).toBe(false);
   });
 
@@ -212,9 +210,9 @@ checks:${touches("app", "app-ran")}
     expect(ran("app-ran")).toBe(false);
   });
 
-  it("still refuses an undefined ${vars.X} in a check that also uses an unset ${env.X}", async () => {
-    const suite = parseSuite(`suite: node\nchecks:\n  - id: c\n    command: { argv: [echo, "\${env.FG_NOPE}", "\${vars.nope}"] }\n`, "node.yaml");
-    await expect(runSuite(suite, { allowDestructive: false, env: {} })).rejects.toThrow("${vars.nope} is undefined");
+  it("still refuses an undefined ${vars.X} in a check that also uses an unset ${env.X}", () => {
+    const text = `suite: node\nchecks:\n  - id: c\n    command: { argv: [echo, "\${env.FG_NOPE}", "\${vars.nope}"] }\n`;
+    expect(refusalOf(() => parseSuite(text, "node.yaml")).message).toBe("node.yaml:4:48 checks[0].command.argv[2]: ${vars.nope} is not defined (the suite has no vars:)");
   });
 
   it("redacts every ${env.X} value from output tails, summaries and cases before a result is recorded", async () => {
