@@ -1,6 +1,7 @@
 import { checkSelector } from "../../shared/model/check-selection.js";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
+import { dirname, resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
@@ -26,6 +27,8 @@ import { addCheckLimitOptions, checkLimits, type CheckLimitFlags } from "./limit
 import { DEFAULT_SPOOL_MAX, Spool } from "../daemon/spool.js";
 import { TaskJournal } from "../daemon/task-journal.js";
 import { TaskRunner } from "../daemon/task-runner.js";
+import { removeStaleWorkDirs, workRoot } from "../engine/work-dir.js";
+import { collectSuiteFiles } from "../../shared/collect-suite-files.js";
 import { killRunningChecks } from "../process.js";
 import { checkExitCode, formatCheckLine, formatIterationSummary, outcomeJson, overallStatus } from "./check-output.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from "./config.js";
@@ -96,7 +99,10 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const drained = () => spoolDrained(spool, 5_000);
   if (!prlimitPath()) nodeLog.warn("prlimit not found (Debian package util-linux): checks run without CPU and memory limits");
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits });
+  // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
+  const stale = removeStaleWorkDirs(workRoot(stateDir));
+  if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, workRoot: workRoot(stateDir) });
   connection = new AgentConnection({
     address,
     identity,
@@ -213,6 +219,8 @@ function localSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => 
 async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   const suite = parseSuite(readText(file, "suite"), file);
   const select = localSelector(suite, flags);
+  // The files: a coordinator would ship, checked as coord run checks them; here they are read in place.
+  collectSuiteFiles(suite, file);
   const limits = checkLimits(flags);
   if (!prlimitPath()) process.stderr.write("fleetgate-agent: prlimit not found (Debian package util-linux): checks run without CPU and memory limits\n");
   const outcomes: SuiteOutcome[] = [];
@@ -224,6 +232,8 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
       env: process.env,
       select,
       limits,
+      // Relative paths and cwd: resolve beside the suite, as in the work dir a task unpacks its files: into.
+      check: { baseDir: dirname(resolve(file)) },
       onResult: (r) => {
         if (text) process.stdout.write(`${formatCheckLine(r)}\n`);
       },

@@ -7,6 +7,7 @@ import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
+import { createWorkDir, removeWorkDir } from "../engine/work-dir.js";
 import { killRunningChecks } from "../process.js";
 import type { Spool } from "./spool.js";
 import { fitForSpool } from "./event-size.js";
@@ -23,6 +24,8 @@ export interface TaskRunnerOptions {
   journal: TaskJournal;
   /** CPU and memory limits of every check's processes, unless the check sets its own. */
   limits?: ProcessLimits;
+  /** Where each task gets its work dir (agent/engine/work-dir.ts): the state dir's work/. */
+  workRoot: string;
 }
 
 /** The task running now; `cancelled` is the summary it ends with once stopped. */
@@ -175,10 +178,12 @@ export class TaskRunner {
       await this.applyFault(task, log);
       return;
     }
+    let workDir: string | undefined;
     try {
       const suite = parseSuite(task.suiteYaml, task.suitePath);
       const stopped = () => running.cancelled !== undefined;
-      const unmet = task.probesYaml ? await this.runProbes(task, report, stopped) : undefined;
+      workDir = this.workDir(task);
+      const unmet = task.probesYaml ? await this.runProbes(task, report, stopped, workDir) : undefined;
       if (unmet) {
         status = Status.SKIPPED;
         summary = unmet;
@@ -191,6 +196,8 @@ export class TaskRunner {
           limits: this.opts.limits,
           stopped,
           onResult: report,
+          // Relative paths and cwd: resolve in the task's work dir, among the files its suite shipped.
+          check: { baseDir: workDir },
         });
         status = outcome.status;
         summary = outcome.summary;
@@ -204,8 +211,28 @@ export class TaskRunner {
       // A suite that does not parse or expand is the gate's input breaking, not the node failing.
       status = Status.ERROR;
       summary = err instanceof Error ? err.message : String(err);
+    } finally {
+      if (workDir) this.removeWorkDir(workDir, log);
     }
     this.finish(task, status, summary, log);
+  }
+
+  /** A fresh work dir for the task, with the files its suite shipped; one a task, never shared. */
+  private workDir(task: Task): string {
+    try {
+      return createWorkDir(this.opts.workRoot, task.suitePath, task.files);
+    } catch (err) {
+      throw new Error(`could not unpack the files suite ${task.suitePath} ships into a work dir under ${this.opts.workRoot}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private removeWorkDir(dir: string, log: Logger): void {
+    try {
+      removeWorkDir(dir);
+    } catch (err) {
+      // Left behind, it is removed when the agent next starts.
+      log.warn({ err, dir }, "could not remove the task's work dir");
+    }
   }
 
   /** Spooled first, journalled second: a crash between the two still finds the done event (onTaskReceived). */
@@ -256,13 +283,14 @@ export class TaskRunner {
    * A matrix leg's `requires:` probes, run before the leg (like SKIP_PLASMA when nested KVM is
    * off): the first one that does not pass skips the leg, with its hint. Undefined: all passed.
    */
-  private async runProbes(task: Task, report: (r: CheckResult) => void, stopped: () => boolean): Promise<string | undefined> {
+  private async runProbes(task: Task, report: (r: CheckResult) => void, stopped: () => boolean, baseDir: string): Promise<string | undefined> {
     const probes = parseSuite(task.probesYaml, `${task.suitePath || task.stageId} (probes)`);
     const outcome = await runSuite(probes, {
       allowDestructive: false,
       env: process.env,
       limits: this.opts.limits,
       stopped,
+      check: { baseDir },
       onResult: (r) => report(Object.assign(r, { precondition: true })),
     });
     const failed = outcome.results.find((r) => r.status !== Status.PASSED);

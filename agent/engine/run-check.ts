@@ -7,6 +7,7 @@ import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
 import { toolMissing, type TestCaseOutcome, type Verdict } from "../checks/kind.js";
 import { captureValues } from "./capture.js";
+import { resolvePathsAt } from "./relative-paths.js";
 
 export interface RunCheckOptions {
   maxOutputBytes: number;
@@ -17,6 +18,8 @@ export interface RunCheckOptions {
   now?: () => number;
   /** True once the task was cancelled: no further attempt starts. */
   stopped?: () => boolean;
+  /** Where relative paths and `cwd:` resolve: the suite's directory, or the task's work dir (relative-paths.ts). */
+  baseDir?: string;
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -62,7 +65,7 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
  * RESULT_BUDGET (shared/model/limits.ts) whatever the check printed.
  */
 export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
-  return boundCheckResult(await buildResult(check, opts)).result;
+  return boundCheckResult(await buildResult(opts.baseDir === undefined ? check : resolvePathsAt(check, opts.baseDir), opts)).result;
 }
 
 async function buildResult(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {

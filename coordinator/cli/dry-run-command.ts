@@ -6,14 +6,16 @@ import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import type { ControlClient } from "./client.js";
 import { formatResolvedPlan } from "./dry-run-format.js";
 import { loadPlanFiles } from "./run-command.js";
-import { startRunRequest, type RunFlags } from "./run-flags.js";
+import { checkRequestSize, startRunRequest, type RunFlags } from "./run-flags.js";
 
 export async function dryRunCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
   // Parsed here first: a plan or suite error names the file as the user wrote its path.
   const files = loadPlanFiles(flags.plan);
   // Exactly what the real run would send (skips, --with, --quick, --bind, --only, --tags included);
   // the coordinator resolves it with the function StartRun uses, so it refuses what a run would.
-  const { plan } = await client.call(ControlService.method.resolvePlan, { run: startRunRequest(stages, flags, files) });
+  const req = startRunRequest(stages, flags, files);
+  checkRequestSize(req, files);
+  const { plan } = await client.call(ControlService.method.resolvePlan, { run: req });
   if (!plan) throw new FleetgateError("internal", "the coordinator answered the dry run without a plan");
   process.stdout.write(flags.json ? `${JSON.stringify(toJson(ResolvedPlanSchema, plan), null, 2)}\n` : `${formatResolvedPlan(plan)}\n`);
   // Refused as the real run would be (gating, evidence disk): exit as it would, plan shown anyway.

@@ -7,6 +7,8 @@ import { ControlService, type RunRecord } from "../../shared/gen/fleetgate/v1/co
 import { FleetgateError } from "../../shared/errors.js";
 import { parsePlan, suitePaths } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { collectSuiteFiles } from "../../shared/collect-suite-files.js";
+import type { ShippedFile } from "../../shared/model/suite-files.js";
 import { isTerminal, statusName } from "../../shared/model/status.js";
 import { judgeRun } from "../judgement/verdict.js";
 import type { ControlClient } from "./client.js";
@@ -14,7 +16,7 @@ import { followRun } from "./follow.js";
 import { formatCancelled, formatRunSummary, verdictExitCode } from "./format.js";
 import { askCancelOrDetach, detachHint, processInterrupts, type Choice } from "./interrupt.js";
 import { LiveView, PlainView, silentView, type ProgressView } from "./progress-writer.js";
-import { startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
+import { checkRequestSize, startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
 import { readRun } from "./run-reads.js";
 
 export type { RunFlags };
@@ -30,22 +32,29 @@ function read(path: string, what: string): string {
   }
 }
 
-/** Reads the plan and every suite it names (relative to the plan), validating each locally first. */
+/**
+ * Reads the plan, every suite it names (relative to the plan) and the files each suite ships
+ * (`files:`, relative to the suite), validating each locally first.
+ */
 export function loadPlanFiles(planPath: string): PlanFiles {
   const planYaml = read(planPath, "plan");
   const plan = parsePlan(planYaml, planPath);
   const suites: Record<string, string> = {};
+  const suiteFiles: Record<string, ShippedFile[]> = {};
   for (const rel of suitePaths(plan)) {
     const file = join(dirname(planPath), rel);
     suites[rel] = read(file, "suite");
-    parseSuite(suites[rel], file);
+    const files = collectSuiteFiles(parseSuite(suites[rel], file), file);
+    if (files.length) suiteFiles[rel] = files;
   }
-  return { planYaml, suites };
+  return { planYaml, suites, suiteFiles };
 }
 
 export async function runCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
   const files = loadPlanFiles(flags.plan);
-  const { runId } = await client.call(ControlService.method.startRun, startRunRequest(stages, flags, files));
+  const req = startRunRequest(stages, flags, files);
+  checkRequestSize(req, files);
+  const { runId } = await client.call(ControlService.method.startRun, req);
   process.stderr.write(`run ${runId} started; see where it stands any time with: coord show ${runId}\n`);
   return follow(client, runId, flags, "coord run");
 }

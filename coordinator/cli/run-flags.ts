@@ -2,7 +2,12 @@
 // send the same StartRunRequest, built here, so a dry run resolves exactly what would run.
 import { InvalidArgumentError } from "commander";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { StartRunRequestSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { StartRunRequestSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { MAX_GRPC_MESSAGE_BYTES } from "../../shared/model/limits.js";
+import { formatSize } from "../../shared/model/sizes.js";
+import type { ShippedFile } from "../../shared/model/suite-files.js";
 import { pairReasons, type ReasonToken } from "./reason-pairs.js";
 
 export interface RunFlags {
@@ -49,6 +54,8 @@ export function parseBinding(value: string, prev: Record<string, string> = {}): 
 export interface PlanFiles {
   planYaml: string;
   suites: Record<string, string>;
+  /** Suite path → the files it ships (`files:`); suites that ship none are absent. */
+  suiteFiles?: Record<string, ShippedFile[]>;
 }
 
 /** What StartRun (and ResolvePlan, for --dry-run) is sent. */
@@ -57,6 +64,7 @@ export function startRunRequest(stages: string[], flags: RunFlags, files: PlanFi
     planPath: flags.plan,
     planYaml: files.planYaml,
     suites: files.suites,
+    suiteFiles: Object.fromEntries(Object.entries(files.suiteFiles ?? {}).map(([path, list]) => [path, { files: list }])),
     stages,
     nodeNames: flags.node,
     iterations: flags.iterations ?? 0,
@@ -67,4 +75,24 @@ export function startRunRequest(stages: string[], flags: RunFlags, files: PlanFi
     onlyChecks: flags.only ?? [],
     tags: flags.tags ?? [],
   };
+}
+
+/**
+ * Refuses, before sending, a request larger than one gRPC message (the plan, its suites and their
+ * files together), naming what takes the room; the coordinator would refuse it with less to go on.
+ */
+export function checkRequestSize(req: MessageInitShape<typeof StartRunRequestSchema>, files: PlanFiles): void {
+  const bytes = toBinary(StartRunRequestSchema, create(StartRunRequestSchema, req)).length;
+  if (bytes <= MAX_GRPC_MESSAGE_BYTES) return;
+  const parts = [
+    ...Object.entries(files.suites).map(([path, text]) => ({ what: `suite ${path}`, bytes: Buffer.byteLength(text) })),
+    ...Object.entries(files.suiteFiles ?? {}).map(([path, list]) => ({ what: `files of ${path}`, bytes: list.reduce((n, f) => n + f.content.length, 0) })),
+  ]
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 3)
+    .map((p) => `${p.what} ${formatSize(p.bytes)}`);
+  throw new FleetgateError(
+    "bad_input",
+    `the plan, its suites and their files: come to ${formatSize(bytes)}, more than the ${formatSize(MAX_GRPC_MESSAGE_BYTES)} one run request may carry (MAX_GRPC_MESSAGE_BYTES in shared/model/limits.ts); largest: ${parts.join(", ")}; split the plan or ship fewer files`,
+  );
 }

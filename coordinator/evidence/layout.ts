@@ -3,6 +3,7 @@
 //
 //   plan.yaml                         the plan as sent
 //   suites/<path>                     every suite sent with the run
+//   suite-files.json                  the files those suites shipped (files:): path, sha256, size; when any
 //   run.json                          RunRecord (protobuf JSON) minus nodes and check results
 //   signoff.json                      who signed the run off and which skips they accepted
 //   nodes/<node>.json                 identity and facts when the run started
@@ -18,6 +19,7 @@ import { RunRecordSchema, SignOffSchema, TaskRecordSchema, type RunRecord, type 
 import { buildJunitXml, type JunitCase } from "../../shared/junit-xml.js";
 import { Status } from "../../shared/model/status.js";
 import { FleetgateError } from "../../shared/errors.js";
+import type { ShippedFileHash } from "../../shared/model/suite-files.js";
 import { safeSegment, suiteFilePath } from "./paths.js";
 import { timelineJson, type NodeTimeline } from "./timeline.js";
 
@@ -26,6 +28,8 @@ export interface BundleSource {
   record: RunRecord;
   planYaml: string;
   suites: Record<string, string>;
+  /** Suite path → the files it shipped with its tasks (`files:`), hashed; none for most runs. */
+  suiteFiles?: Record<string, ShippedFileHash[]>;
   /** Generated suite text of cross steps and inline legs, by task id. */
   taskSpecs?: Map<string, { specYaml: string; probesYaml: string }>;
   /** Liveness of each of bundleNodeNames(record), by node name. */
@@ -121,6 +125,9 @@ export function bundleFiles(src: BundleSource): BundleFiles {
   const out = new FileSet();
   out.add("plan.yaml", src.planYaml);
   for (const [path, text] of Object.entries(src.suites).sort(([a], [b]) => a.localeCompare(b))) out.add(suiteFilePath(path), text);
+  // Hashes, not contents: what each task unpacked on its node, provable against the suite's repo.
+  const shipped = Object.entries(src.suiteFiles ?? {}).filter(([, list]) => list.length);
+  if (shipped.length) out.add("suite-files.json", json(Object.fromEntries(shipped.sort(([a], [b]) => a.localeCompare(b)))));
   out.add("run.json", runJson(record));
   if (record.signoff) out.add("signoff.json", json(toJson(SignOffSchema, record.signoff, EXPLICIT)));
   for (const node of record.nodes) out.add(`nodes/${safeSegment(node.name)}.json`, nodeJson(node));

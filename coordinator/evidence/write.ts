@@ -7,6 +7,7 @@ import { judgeStored } from "../judgement/stored.js";
 import type { Db } from "../store/db.js";
 import { getRun } from "../store/runs.js";
 import { listTasks } from "../store/tasks.js";
+import { runFileHashes } from "../store/run-files.js";
 import { nodeEventsAround } from "../store/node-events.js";
 import { bundleFiles, bundleNodeNames } from "./layout.js";
 import { runBundleDir, stateDirOf } from "./location.js";
@@ -52,7 +53,7 @@ export async function writeBundle(db: Db, runId: string, opts: WriteBundleOption
   // bundle is written again (sign-off, export).
   const window = runWindow(run.createdAt, run.finishedAt ?? opts.now ?? Date.now());
   const timelines = new Map<string, NodeTimeline>(bundleNodeNames(record).map((node) => [node, selectTimeline(node, nodeEventsAround(db, node, window.from, window.to), window)]));
-  const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, taskSpecs, timelines });
+  const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, suiteFiles: runFileHashes(db, runId), taskSpecs, timelines });
   const { decision, reasons } = judgement;
   const manifest = manifestText({
     run_id: run.id,

@@ -6,6 +6,8 @@ import { FleetgateError } from "../../shared/errors.js";
 import { MAX_CHECKS_PER_PLAN } from "../../shared/model/limits.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
+import { checkShippedFiles } from "../../shared/model/suite-files.js";
+import type { RunFiles } from "../store/run-files.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
 import { dryRunView } from "../sequencer/dry-run.js";
 import { resolveRun } from "../sequencer/plan-run.js";
@@ -47,10 +49,34 @@ export function parseSentSuites(plan: Plan, sent: Record<string, string>): Recor
   return suites;
 }
 
-export function resolveStartRun(req: pb.StartRunRequest, roster: RosterNode[], runId: string): { plan: Plan; resolved: ResolvedRun } {
+/**
+ * The files sent for each suite (`files:`), checked as the agent checks them before unpacking:
+ * only for suites the plan names, paths inside the suite's directory, within the limits. A suite
+ * that lists files: but came without them would fail on every node, so it is refused here.
+ */
+export function sentSuiteFiles(plan: Plan, suites: Record<string, Suite>, sent: pb.StartRunRequest["suiteFiles"]): RunFiles {
+  const named = suitePaths(plan);
+  const out: RunFiles = {};
+  for (const [path, list] of Object.entries(sent)) {
+    if (!named.includes(path)) throw new FleetgateError("bad_input", `files were sent for suite ${path}, which plan ${plan.file} does not name; suites: ${named.join(", ") || "none"}`);
+    const files = list.files.map((f) => ({ path: f.path, content: f.content, executable: f.executable }));
+    checkShippedFiles(path, files);
+    if (files.length) out[path] = files;
+  }
+  for (const [path, suite] of Object.entries(suites)) {
+    if (suite.files?.length && !out[path]) {
+      throw new FleetgateError("bad_input", `suite ${path} lists files: but none were sent with the run; start it with a coord run that ships them (same version as the coordinator)`);
+    }
+  }
+  return out;
+}
+
+export function resolveStartRun(req: pb.StartRunRequest, roster: RosterNode[], runId: string): { plan: Plan; resolved: ResolvedRun; files: RunFiles } {
   const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
-  const resolved = resolveRun(plan, parseSentSuites(plan, req.suites), runRequest(req), roster, runId);
-  return { plan, resolved };
+  const suites = parseSentSuites(plan, req.suites);
+  const files = sentSuiteFiles(plan, suites, req.suiteFiles);
+  const resolved = resolveRun(plan, suites, runRequest(req), roster, runId);
+  return { plan, resolved, files };
 }
 
 // Task ids embed the run id; a dry run has none and shows no task id.

@@ -19,6 +19,8 @@ import type { Db } from "../store/db.js";
 import { listNodes, type NodeRow } from "../store/nodes.js";
 import { insertRun, latestStageOutcome } from "../store/runs.js";
 import { DRY_RUN_ID, resolveStartRun } from "./run-request.js";
+import { hashShipped } from "../../shared/model/suite-files.js";
+import { insertRunFiles, type RunFiles } from "../store/run-files.js";
 
 export interface StartRunDeps {
   db: Db;
@@ -39,6 +41,8 @@ export interface DecidedRun {
   resolved: ResolvedRun;
   revision: string;
   roster: NodeRow[];
+  /** The files each suite ships (`files:`), checked. */
+  files: RunFiles;
 }
 
 export function newRunId(now = new Date()): string {
@@ -55,8 +59,9 @@ export function rosterOf(nodes: NodeRow[], sessions: AgentSessions): RosterNode[
 function resolveNow(deps: StartRunDeps, req: StartRunRequest, runId: string): DecidedRun {
   const roster = listNodes(deps.db);
   // Parses the plan and every suite (file:line:col) before resolving.
-  const { plan, resolved } = resolveStartRun(req, rosterOf(roster, deps.sessions), runId);
-  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites), roster };
+  const { plan, resolved, files } = resolveStartRun(req, rosterOf(roster, deps.sessions), runId);
+  const hashes = Object.fromEntries(Object.entries(files).map(([suite, list]) => [suite, hashShipped(list)]));
+  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites, hashes), roster, files };
 }
 
 /** Whether the run may start now: every stage before it green (gating), and the coordinator's last say. */
@@ -87,26 +92,31 @@ export function dryRun(deps: StartRunDeps, req: StartRunRequest): ResolvedPlan {
 export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
   const decided = resolveNow(deps, req, newRunId());
   admit(deps, decided);
-  const { runId, plan, resolved, revision, roster } = decided;
+  const { runId, plan, resolved, revision, roster, files } = decided;
   const inRun = roster.filter((n) => resolved.tasks.some((t) => t.node === n.identity.name));
-  insertRun(
-    deps.db,
-    {
-      id: runId,
-      planName: plan.name,
-      planPath: req.planPath,
-      planYaml: req.planYaml,
-      suites: { ...req.suites },
-      stages: resolved.stages.map((s) => s.id),
-      flags: runAttestationFlags(inRun, deps.ownHost, (node) => deps.sessions.cloneOf(node)),
-      createdAt: Date.now(),
-      mode: resolved.mode,
-      planRevision: revision,
-      options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, transport: deps.transport },
-      nodes: inRun.map((n) => n.identity),
-    },
-    resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
-  );
+  // One transaction: a run is never stored without the files its tasks are to carry.
+  const store = deps.db.transaction(() => {
+    insertRun(
+      deps.db,
+      {
+        id: runId,
+        planName: plan.name,
+        planPath: req.planPath,
+        planYaml: req.planYaml,
+        suites: { ...req.suites },
+        stages: resolved.stages.map((s) => s.id),
+        flags: runAttestationFlags(inRun, deps.ownHost, (node) => deps.sessions.cloneOf(node)),
+        createdAt: Date.now(),
+        mode: resolved.mode,
+        planRevision: revision,
+        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, transport: deps.transport },
+        nodes: inRun.map((n) => n.identity),
+      },
+      resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
+    );
+    insertRunFiles(deps.db, runId, files);
+  });
+  store();
   deps.engine.begin(runId, resolved.stages);
   return decided;
 }

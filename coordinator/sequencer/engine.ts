@@ -4,11 +4,14 @@
 // writer of task and run status: each step's statuses are written in one transaction — together
 // with the agent event that caused it, for results — before anything is sent or published.
 import { EventEmitter } from "node:events";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { FaultSchema, TaskSchema, type Fault } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parsePlan } from "../../shared/model/plan.js";
+import { MAX_GRPC_MESSAGE_BYTES } from "../../shared/model/limits.js";
+import { formatSize } from "../../shared/model/sizes.js";
+import { runFiles, type RunFiles } from "../store/run-files.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
@@ -38,6 +41,8 @@ interface Decided {
 interface ActiveRun {
   state: SequencerState;
   suites: Record<string, string>;
+  /** The files each suite ships (`files:`), sent with each of its tasks. */
+  files: RunFiles;
   planPath: string;
   log: Logger;
 }
@@ -131,7 +136,7 @@ export class RunEngine {
   }
 
   private track(runId: string, state: SequencerState, run: StoredRun | undefined): void {
-    this.active.set(runId, { state, suites: run?.suites ?? {}, planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
+    this.active.set(runId, { state, suites: run?.suites ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
   /** Who of the run's nodes is away or lost now; the fleet starts the clock of any not seen yet. */
@@ -227,24 +232,32 @@ export class RunEngine {
           this.apply(runId, { type: "task_done", taskId: task.id, status: Status.FAILED, summary: missingCaptureMessage(missing) });
           return;
         }
-        const sent = this.sessions.send(
-          task.nodeName,
-          create(TaskSchema, {
-            taskId: task.id,
-            runId,
-            stageId: task.stageId,
-            iteration: task.iteration,
-            suiteYaml: task.specYaml || (run.suites[task.suitePath] ?? ""),
-            // A generated step names where it came from, so errors point at the plan.
-            suitePath: task.specYaml ? `${run.planPath}#${task.stageId}/${task.stepId}` : task.suitePath,
-            allowDestructive: task.allowDestructive,
-            captures,
-            onlyTags: task.onlyTags,
-            onlyChecks: task.onlyChecks,
-            probesYaml: task.probesYaml,
-            fault,
-          }),
-        );
+        const message = create(TaskSchema, {
+          taskId: task.id,
+          runId,
+          stageId: task.stageId,
+          iteration: task.iteration,
+          suiteYaml: task.specYaml || (run.suites[task.suitePath] ?? ""),
+          // A generated step names where it came from, so errors point at the plan.
+          suitePath: task.specYaml ? `${run.planPath}#${task.stageId}/${task.stepId}` : task.suitePath,
+          allowDestructive: task.allowDestructive,
+          captures,
+          onlyTags: task.onlyTags,
+          onlyChecks: task.onlyChecks,
+          probesYaml: task.probesYaml,
+          fault,
+          // A generated step or leg is the plan's, not a suite's: it ships nothing.
+          files: task.specYaml ? [] : (run.files[task.suitePath] ?? []),
+        });
+        // Suites and their files are bounded so a task fits (shared/model/limits.ts); captures are
+        // not, so the size is checked here: an error with the reason beats a stream the agent drops.
+        // (plus the few bytes of the ConnectResponse around it)
+        const bytes = toBinary(TaskSchema, message).length + 16;
+        if (bytes > MAX_GRPC_MESSAGE_BYTES) {
+          this.apply(runId, { type: "task_done", taskId: task.id, status: Status.ERROR, summary: `task not sent: ${formatSize(bytes)}, more than the ${formatSize(MAX_GRPC_MESSAGE_BYTES)} one gRPC message may carry (suite ${task.suitePath || task.stepId}, its files and captured values)` });
+          return;
+        }
+        const sent = this.sessions.send(task.nodeName, message);
         run.log.info({ node: task.nodeName, stage: task.stageId, iteration: task.iteration, sent }, sent ? "task sent" : "node offline; task waits for it");
         if (!sent) {
           this.sessions.awaitNode(task.nodeName);

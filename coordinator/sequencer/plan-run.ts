@@ -32,12 +32,14 @@ export function selectStages(plan: Plan, wanted: string[]): StageDef[] {
 }
 
 /**
- * The plan's revision: sha256 over the plan text and every suite it sends, in path order. Runs of
+ * The plan's revision: sha256 over the plan text, every suite it sends and the files they ship, in path order. Runs of
  * one revision ran the same checks, so only they gate each other and count towards flakes.
  */
-export function planRevision(planYaml: string, suites: Record<string, string>): string {
+export function planRevision(planYaml: string, suites: Record<string, string>, files: Record<string, { path: string; sha256: string }[]> = {}): string {
   const h = createHash("sha256").update(planYaml);
   for (const path of Object.keys(suites).sort()) h.update(`\0${path}\0${suites[path]}`);
+  // A bats file edited is another gate; no files shipped leaves the revision as it always was.
+  for (const suite of Object.keys(files).sort()) for (const f of files[suite] ?? []) h.update(`\0file\0${suite}\0${f.path}\0${f.sha256}`);
   return h.digest("hex").slice(0, 16);
 }
 

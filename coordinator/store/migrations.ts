@@ -235,4 +235,21 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- The files each suite of a run ships (its files:, coordinator/store/run-files.ts): sent with
+      -- every task of that suite, and again after a coordinator restart; their sha256 go to the
+      -- evidence bundle.
+      CREATE TABLE run_files (
+        run_id     TEXT NOT NULL,
+        suite_path TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        sha256     TEXT NOT NULL,
+        executable INTEGER NOT NULL,
+        content    BLOB NOT NULL,
+        PRIMARY KEY (run_id, suite_path, path)
+      );
+    `,
+  },
 ];

@@ -85,6 +85,29 @@ export const MAX_CHECKS_PER_SUITE = 1_000;
 /** Checks of every suite a plan names, together: a run stores each once per node and iteration. */
 export const MAX_CHECKS_PER_PLAN = 10_000;
 
+// ---- Files a suite ships with its task (`files:`, shared/model/suite-files.ts) ----
+
+/**
+ * What a Task carries besides a suite's files, at its largest: the suite and a matrix leg's probes
+ * (each a YAML file of at most MAX_YAML_BYTES), ids, tags and captures, with room to spare.
+ */
+const TASK_RESERVE_BYTES = 2 * MAX_YAML_BYTES + 512 * KiB;
+
+/**
+ * The files one suite ships, encoded (paths and contents): a task carries them to the node in one
+ * gRPC message, so they get what MAX_GRPC_MESSAGE_BYTES leaves after the rest of a task (1.5 MiB).
+ * Larger files belong installed on the node, not shipped with every task.
+ */
+export const MAX_SUITE_FILES_BYTES = MAX_GRPC_MESSAGE_BYTES - TASK_RESERVE_BYTES;
+
+/** Files one suite ships: each is written to the node's work dir for every task. */
+export const MAX_SUITE_FILES = 1_000;
+
+/** A shipped file's path, relative to its suite's directory. */
+export const MAX_SUITE_FILE_PATH_BYTES = 1 * KiB;
+
+if (MAX_SUITE_FILES_BYTES <= 0) throw new Error("MAX_SUITE_FILES_BYTES leaves no room in a Task");
+
 // ---- The agent stream, as the coordinator enforces it (coordinator/fleet/agent-gate.ts) ----
 
 /** A stream must say hello within this, or it is closed: a silent stream holds a slot for nothing. */

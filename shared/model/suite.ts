@@ -6,6 +6,7 @@ import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, re
 import { KIND_NAMES, type KindName } from "./kinds/index.js";
 import { findEnvRefs, type EnvRef } from "./env-refs.js";
 import { MAX_CHECKS_PER_SUITE } from "./limits.js";
+import { FilesSchema, type FilesEntry } from "./suite-files.js";
 import { undefinedVarProblems } from "./var-refs.js";
 import { problemsError, YamlSource } from "./yaml-source.js";
 
@@ -24,6 +25,8 @@ export const SuiteSchema = z
   .strictObject({
     suite: IdSchema,
     description: z.string().optional(),
+    /** Paths or globs beside the suite, shipped with its task to the node (shared/model/suite-files.ts). */
+    files: FilesSchema.optional(),
     vars: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
     preconditions: z.array(CheckSchema).optional(),
     checks: z.array(CheckSchema).min(1, "a suite needs at least one check"),
@@ -81,6 +84,8 @@ export interface Suite {
   vars: Record<string, string>;
   preconditions: ResolvedCheck[];
   checks: ResolvedCheck[];
+  /** `files:` as written, each with where it is written; absent or empty: the suite ships none. */
+  files?: FilesEntry[];
   /** Where each check uses `${env.X}`: an unset one makes that check not ready on the node, with this location. */
   envRefs?: EnvRef[];
 }
@@ -128,6 +133,7 @@ export function parseSuite(text: string, file: string): Suite {
     vars: Object.fromEntries(Object.entries(def.vars ?? {}).map(([k, v]) => [k, String(v)])),
     preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true)),
     checks: def.checks.map((c) => resolveCheck(c, false)),
+    files: (def.files ?? []).map((pattern, i) => ({ pattern, where: source.where(["files", i]) })),
     envRefs: findEnvRefs(source.doc, text, file),
   };
 }

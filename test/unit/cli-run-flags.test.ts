@@ -53,13 +53,15 @@ describe("parseBinding", () => {
 describe("startRunRequest", () => {
   it("sends every run flag, each skip marked as decided by --skip", () => {
     const flags = { plan: "gate.yaml", node: ["n1"], iterations: 3, skips: [{ target: "fleet", reason: "r" }], with: ["e2e"], quick: true, bind: { writer: "n1" }, only: ["api"], tags: ["smoke"] };
-    const req = startRunRequest(["all"], flags, { planYaml: "plan: p", suites: { "s.yaml": "suite: s" } });
+    const probe = { path: "bin/probe.sh", content: new Uint8Array([35, 33]), executable: true };
+    const req = startRunRequest(["all"], flags, { planYaml: "plan: p", suites: { "s.yaml": "suite: s" }, suiteFiles: { "s.yaml": [probe] } });
     expect(req).toEqual({
       onlyChecks: ["api"],
       tags: ["smoke"],
       planPath: "gate.yaml",
       planYaml: "plan: p",
       suites: { "s.yaml": "suite: s" },
+      suiteFiles: { "s.yaml": { files: [probe] } },
       stages: ["all"],
       nodeNames: ["n1"],
       iterations: 3,

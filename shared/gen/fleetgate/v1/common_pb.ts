@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/common.proto.
  */
 export const file_fleetgate_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIjEKC0FnZW50SGVhbHRoEhAKCGRlZ3JhZGVkGAEgASgJEhAKCHdhcm5pbmdzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJKukBCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEgoOU1RBVFVTX1BFTkRJTkcQARISCg5TVEFUVVNfUlVOTklORxACEhEKDVNUQVRVU19QQVNTRUQQAxIRCg1TVEFUVVNfRkFJTEVEEAQSFAoQU1RBVFVTX05PVF9SRUFEWRAFEhIKDlNUQVRVU19TS0lQUEVEEAYSDwoLU1RBVFVTX0xPU1QQBxIQCgxTVEFUVVNfRVJST1IQCBIUChBTVEFUVVNfQ0FOQ0VMTEVEEAkSFgoSU1RBVFVTX0lOVEVSUlVQVEVEEApiBnByb3RvMw");
+  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIjEKC0FnZW50SGVhbHRoEhAKCGRlZ3JhZGVkGAEgASgJEhAKCHdhcm5pbmdzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJIj4KCVN1aXRlRmlsZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwSEgoKZXhlY3V0YWJsZRgDIAEoCCI0CgpTdWl0ZUZpbGVzEiYKBWZpbGVzGAEgAygLMhcuZmxlZXRnYXRlLnYxLlN1aXRlRmlsZSrpAQoGU3RhdHVzEhYKElNUQVRVU19VTlNQRUNJRklFRBAAEhIKDlNUQVRVU19QRU5ESU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIRCg1TVEFUVVNfUEFTU0VEEAMSEQoNU1RBVFVTX0ZBSUxFRBAEEhQKEFNUQVRVU19OT1RfUkVBRFkQBRISCg5TVEFUVVNfU0tJUFBFRBAGEg8KC1NUQVRVU19MT1NUEAcSEAoMU1RBVFVTX0VSUk9SEAgSFAoQU1RBVFVTX0NBTkNFTExFRBAJEhYKElNUQVRVU19JTlRFUlJVUFRFRBAKYgZwcm90bzM");
 
 /**
  * Who a node is. Sent by the agent in its hello and stored in the roster.
@@ -331,6 +331,57 @@ export type Attempt = Message<"fleetgate.v1.Attempt"> & {
  */
 export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_common, 6);
+
+/**
+ * A file a suite ships with its task (the suite's `files:`), unpacked into the task's work dir on
+ * the node, where the suite's relative paths and `cwd:` resolve.
+ *
+ * @generated from message fleetgate.v1.SuiteFile
+ */
+export type SuiteFile = Message<"fleetgate.v1.SuiteFile"> & {
+  /**
+   * Relative to the suite's directory, '/'-separated; never absolute, never '..'.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * @generated from field: bytes content = 2;
+   */
+  content: Uint8Array;
+
+  /**
+   * The owner's execute bit, so a shipped helper script stays runnable.
+   *
+   * @generated from field: bool executable = 3;
+   */
+  executable: boolean;
+};
+
+/**
+ * Describes the message fleetgate.v1.SuiteFile.
+ * Use `create(SuiteFileSchema)` to create a new message.
+ */
+export const SuiteFileSchema: GenMessage<SuiteFile> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 7);
+
+/**
+ * @generated from message fleetgate.v1.SuiteFiles
+ */
+export type SuiteFiles = Message<"fleetgate.v1.SuiteFiles"> & {
+  /**
+   * @generated from field: repeated fleetgate.v1.SuiteFile files = 1;
+   */
+  files: SuiteFile[];
+};
+
+/**
+ * Describes the message fleetgate.v1.SuiteFiles.
+ * Use `create(SuiteFilesSchema)` to create a new message.
+ */
+export const SuiteFilesSchema: GenMessage<SuiteFiles> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 8);
 
 /**
  * @generated from enum fleetgate.v1.Status
