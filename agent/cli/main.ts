@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "../../shared/logging.js";
 import { parseDuration } from "../../shared/durations.js";
 import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { parseSuite, type ResolvedCheck, type Suite } from "../../shared/model/suite.js";
+import { parseVarFlag, runVars, VAR_FLAG_HELP, VARS_FILE_HELP, withVars, type ResolvedVars } from "../../shared/model/suite-vars.js";
 import { jsonSchemaFor } from "../../shared/model/json-schema.js";
 import { renderJunit, renderTap } from "./check-formats.js";
 import { runSuite, type SuiteOutcome } from "../engine/run-suite.js";
@@ -201,6 +202,8 @@ interface CheckFlags extends CheckLimitFlags {
   allowDestructive?: boolean;
   only: string[];
   tags: string[];
+  var?: ResolvedVars;
+  varsFile?: string;
 }
 
 /**
@@ -217,7 +220,8 @@ function localSelector(suite: Suite, flags: CheckFlags): ((c: ResolvedCheck) => 
 }
 
 async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
-  const suite = parseSuite(readText(file, "suite"), file);
+  const varsFile = flags.varsFile ? { text: readText(flags.varsFile, "vars file"), file: flags.varsFile } : undefined;
+  const suite = withVars(parseSuite(readText(file, "suite"), file), runVars(flags.var, varsFile), true);
   const select = localSelector(suite, flags);
   // The files: a coordinator would ship, checked as coord run checks them; here they are read in place.
   collectSuiteFiles(suite, file);
@@ -290,6 +294,8 @@ export function buildProgram(): Command {
     .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
     .option("--allow-destructive", "run checks marked destructive: true")
     .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option("--var <name=value>", VAR_FLAG_HELP, (v: string, prev?: ResolvedVars) => parseVarFlag(v, prev))
+    .option("--vars-file <file>", VARS_FILE_HELP)
     .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[]);
   addCheckLimitOptions(check).action(async (file: string, flags: CheckFlags) => {
     process.exitCode = await runLocalCheck(file, flags);

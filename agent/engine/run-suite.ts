@@ -66,10 +66,10 @@ export function resolveVariables(suite: Suite, env: Record<string, string | unde
   });
 }
 
-/** The values that must never leave the node: every `${env.X}` value the suite's checks use. */
+/** The values that must never leave the node: every `${env.X}` value the suite's checks use, and its secret vars. */
 export function suiteSecrets(suite: Suite, env: Record<string, string | undefined>): string[] {
   const names = envNamesIn([...suite.preconditions, ...suite.checks].map((c) => [c.spec, c.then?.spec]));
-  return secretList([...names].map((n) => env[n] ?? ""));
+  return secretList([...[...names].map((n) => env[n] ?? ""), ...(suite.secretVars ?? []).map((n) => suite.vars[n] ?? "")]);
 }
 
 function notReady(check: ResolvedCheck, reason: string): CheckResult {

@@ -5,6 +5,7 @@ import { resolveLimits, type CheckLimits, type LimitsDef } from "./check-limits.
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, requireOneKind, ThenSchema, unknownKeyMessage, type Capture } from "./check-schema.js";
 import { KIND_NAMES, type KindName } from "./kinds/index.js";
 import { findEnvRefs, type EnvRef } from "./env-refs.js";
+import { resolveVars, VarsSchema } from "./suite-vars.js";
 import { MAX_CHECKS_PER_SUITE } from "./limits.js";
 import { FilesSchema, type FilesEntry } from "./suite-files.js";
 import { undefinedVarProblems } from "./var-refs.js";
@@ -27,7 +28,8 @@ export const SuiteSchema = z
     description: z.string().optional(),
     /** Paths or globs beside the suite, shipped with its task to the node (shared/model/suite-files.ts). */
     files: FilesSchema.optional(),
-    vars: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** name: value, or name: { value, secret: true } (shared/model/suite-vars.ts). */
+    vars: VarsSchema.optional(),
     preconditions: z.array(CheckSchema).optional(),
     checks: z.array(CheckSchema).min(1, "a suite needs at least one check"),
   })
@@ -88,6 +90,8 @@ export interface Suite {
   files?: FilesEntry[];
   /** Where each check uses `${env.X}`: an unset one makes that check not ready on the node, with this location. */
   envRefs?: EnvRef[];
+  /** Vars whose values are redacted (***) from every result, like ${env.X} values. */
+  secretVars?: string[];
 }
 
 type BlockDef = { timeout?: string; retry?: { for: string; every?: string }; limits?: LimitsDef } & Partial<Record<KindName, unknown>>;
@@ -130,7 +134,7 @@ export function parseSuite(text: string, file: string): Suite {
     name: def.suite,
     file,
     description: def.description,
-    vars: Object.fromEntries(Object.entries(def.vars ?? {}).map(([k, v]) => [k, String(v)])),
+    ...resolveVars(def.vars),
     preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true)),
     checks: def.checks.map((c) => resolveCheck(c, false)),
     files: (def.files ?? []).map((pattern, i) => ({ pattern, where: source.where(["files", i]) })),
