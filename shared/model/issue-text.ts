@@ -86,6 +86,8 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, textAt: 
   switch (issue.code) {
     case "invalid_type": {
       if (seen === undefined) return `required ${issue.expected} is missing`;
+      // A schema's own message may already say what it saw ("got 30, a number without a unit").
+      if (!isDefaultMessage(issue.message) && issue.message.includes(", got ")) return issue.message;
       const expected = isDefaultMessage(issue.message) ? `expected ${issue.expected}` : issue.message;
       const got = issue.expected === "string" ? seenWithQuoteHint(seen, textAt(path)) : seen === null ? "an empty value (null)" : show(seen);
       return `${expected}, got ${got}`;
@@ -107,6 +109,9 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, textAt: 
       return `${issue.message}, got ${show(seen)}`;
     case "invalid_union":
       return describeUnion(issue, seen);
+    case "too_small":
+    case "too_big":
+      return isDefaultMessage(issue.message) ? describeBound(issue, seen) : issue.message;
     default:
       return issue.message;
   }
@@ -120,8 +125,26 @@ function describeUnion(issue: z.core.$ZodIssueInvalidUnion, seen: unknown): stri
     const kinds = issue.options.map((v) => String(v));
     return tag === undefined ? `required one of ${kinds.join("|")} is missing` : `expected one of ${kinds.join("|")}, got ${show(tag)}${typeof tag === "string" ? didYouMean(tag, kinds) : ""}`;
   }
-  if (!isDefaultMessage(issue.message)) return `${issue.message}, got ${show(seen)}`;
-  return `not a valid value, got ${show(seen)}`;
+  if (!isDefaultMessage(issue.message)) return issue.message.includes(", got ") ? issue.message : `${issue.message}, got ${show(seen)}`;
+  return seen === undefined ? "required value is missing" : `not a valid value, got ${show(seen)}`;
+}
+
+/** "expected a number >= 0, got -1", "expected at least 1 item, got 0". */
+function describeBound(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig, seen: unknown): string {
+  const small = issue.code === "too_small";
+  const limit = small ? (issue as z.core.$ZodIssueTooSmall).minimum : (issue as z.core.$ZodIssueTooBig).maximum;
+  const inclusive = issue.inclusive !== false;
+  const op = small ? (inclusive ? ">=" : ">") : inclusive ? "<=" : "<";
+  const count = (unit: string, n: number | bigint) => `${n} ${unit}${Number(n) === 1 ? "" : "s"}`;
+  switch (issue.origin) {
+    case "array":
+    case "set":
+      return `expected ${small ? "at least" : "at most"} ${count("item", Number(limit))}, got ${Array.isArray(seen) ? seen.length : show(seen)}`;
+    case "string":
+      return `expected ${small ? "at least" : "at most"} ${count("character", Number(limit))}, got ${show(seen)}`;
+    default:
+      return `expected a number ${op} ${limit}, got ${show(seen)}`;
+  }
 }
 
 /**

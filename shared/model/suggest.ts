@@ -51,6 +51,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
   const lower = word.toLowerCase();
   const synonym = SYNONYMS[lower];
   if (synonym && candidates.includes(synonym)) return synonym;
+  const sameLetters = candidates.find((c) => c.toLowerCase() === lower);
+  if (sameLetters !== undefined) return sameLetters === word ? undefined : sameLetters;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

@@ -15,7 +15,7 @@ export function splitAddress(address: string): { host: string; port: number } | 
 /** `tcp:` — can this node open a TCP connection to an address (or, with expect_closed, not)? */
 export const TcpSpecSchema = z.strictObject({
   address: z.string().refine((a) => HAS_VARIABLE.test(a) || splitAddress(a) !== undefined, {
-    message: 'expected host:port, like "127.0.0.1:50001" or "[::1]:50001"',
+    error: (iss) => `expected host:port with a port 1–65535, like "127.0.0.1:50001" or "[::1]:50001", got ${JSON.stringify(iss.input)}`,
   }),
   expect_closed: z.boolean().optional(),
 });
