@@ -141,6 +141,9 @@ function userInfo(t: PersonToken): pb.UserInfo {
   });
 }
 
+/** The longest an enrollment token may be valid: ten years. */
+const MAX_TOKEN_TTL_MS = 3650 * 86_400_000;
+
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
   const bootstrapInfo = () => create(pb.UserInfoSchema, { name: BOOTSTRAP_ADMIN.name, role: BOOTSTRAP_ADMIN.role, tokenId: tokenId(hashToken(deps.adminToken)), bootstrap: true });
@@ -196,6 +199,8 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     createToken: unary(deps, (req: pb.CreateTokenRequest, who): pb.CreateTokenResponse => {
       const ttlMs = Number(req.ttlSeconds) * 1000;
       if (!(ttlMs > 0)) throw new FleetgateError("bad_input", "token ttl must be positive, e.g. --ttl 24h");
+      // Past this an expiry is no date at all (found by fuzzing: stored, then unlistable).
+      if (ttlMs > MAX_TOKEN_TTL_MS) throw new FleetgateError("bad_input", `token ttl ${req.ttlSeconds} s is more than the ${MAX_TOKEN_TTL_MS / 86_400_000}d a token may live; give e.g. --ttl 30d`);
       if (req.maxUses < 0) throw new FleetgateError("bad_input", "token uses must be 0 (any number until it expires) or more, e.g. --uses 1");
       const { token, id, expiresAt } = createEnrollToken(db, ttlMs, req.description, Date.now(), req.maxUses);
       deps.log.info({ token: id, expiresAt: new Date(expiresAt).toISOString(), maxUses: req.maxUses, by: who.name }, "enrollment token created");

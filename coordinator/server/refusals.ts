@@ -42,6 +42,8 @@ export const REFUSAL_KINDS = {
   not_http2: "wire",
   /** A TLS handshake that failed: not TLS, or a client certificate this coordinator does not trust. */
   bad_tls: "wire",
+  /** A message whose bytes are not the call's protobuf message: answered INVALID_ARGUMENT before any handler saw it. */
+  undecodable: "wire",
 } as const satisfies Record<string, RefusalSide>;
 
 export type RefusalKind = keyof typeof REFUSAL_KINDS;

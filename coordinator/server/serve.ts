@@ -6,6 +6,7 @@ import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Health } from "../../shared/gen/grpc/health/v1/health_pb.js";
 import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
+import { undecodableRequests } from "./undecodable.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { BOOT_ID_FILE, MACHINE_ID_FILE } from "../../shared/identity.js";
 import type { Logger } from "../../shared/logging.js";
@@ -131,8 +132,9 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
 
   // Every refusal, agent side, control side and below gRPC: logged, counted, kept (coord refusals).
   const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
-  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [controlRefusals(refusals)] });
-  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals }));
+  // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
+  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [undecodableRequests(refusals), controlRefusals(refusals)] });
+  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals }));
   const controlDeps = {
     db,
     sessions,
@@ -145,8 +147,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
     afterSignoff: (runId: string) => void evidence.record(runId),
   };
-  server.addService(serviceDefinition(ControlService), { ...controlServiceHandlers(controlDeps), exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }) });
-  server.addService(serviceDefinition(Health), healthHandlers());
+  server.addService(serviceDefinition(ControlService, { server: true }), { ...controlServiceHandlers(controlDeps), exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }) });
+  server.addService(serviceDefinition(Health, { server: true }), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(opts.listen, tls.credentials, (err, p) => (err ? reject(err) : resolve(p))),

@@ -22,7 +22,20 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 1,
 };
 
-function methodDefinition(service: DescService, m: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+/**
+ * A request whose bytes are not its method's message (random bytes, a truncated message, a
+ * wire type that does not match the field). A server's deserializer returns it instead of
+ * throwing, because grpc-js answers a throwing deserializer with INTERNAL, which says the
+ * coordinator broke; coordinator/server/undecodable.ts answers it with INVALID_ARGUMENT.
+ */
+export class UndecodableRequest {
+  constructor(
+    readonly typeName: string,
+    readonly reason: string,
+  ) {}
+}
+
+function methodDefinition(service: DescService, m: DescMethod, server = false): grpc.MethodDefinition<unknown, unknown> {
   const streamsIn = m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming";
   const streamsOut = m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming";
   return {
@@ -30,7 +43,7 @@ function methodDefinition(service: DescService, m: DescMethod): grpc.MethodDefin
     requestStream: streamsIn,
     responseStream: streamsOut,
     requestSerialize: (msg) => Buffer.from(toBinary(m.input, msg as MessageShape<DescMessage>)),
-    requestDeserialize: (buf) => fromBinary(m.input, buf),
+    requestDeserialize: server ? (buf) => decodeRequest(m.input, buf) : (buf) => fromBinary(m.input, buf),
     responseSerialize: (msg) => Buffer.from(toBinary(m.output, msg as MessageShape<DescMessage>)),
     responseDeserialize: (buf) => fromBinary(m.output, buf),
     originalName: m.localName,
@@ -41,10 +54,21 @@ function methodPath(service: DescService, m: DescMethod): string {
   return `/${service.typeName}/${m.name}`;
 }
 
-/** A grpc-js ServiceDefinition keyed by each method's localName (e.g. `listNodes`). */
-export function serviceDefinition(service: DescService): grpc.ServiceDefinition {
+function decodeRequest(input: DescMessage, buf: Buffer): unknown {
+  try {
+    return fromBinary(input, buf);
+  } catch (err) {
+    return new UndecodableRequest(input.typeName, err instanceof Error ? err.message : String(err));
+  }
+}
+
+/**
+ * A grpc-js ServiceDefinition keyed by each method's localName (e.g. `listNodes`). With
+ * `server`, a request that does not decode reaches the interceptors as an UndecodableRequest.
+ */
+export function serviceDefinition(service: DescService, opts: { server?: boolean } = {}): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const m of service.methods) def[m.localName] = methodDefinition(service, m);
+  for (const m of service.methods) def[m.localName] = methodDefinition(service, m, opts.server);
   return def as grpc.ServiceDefinition;
 }
 
