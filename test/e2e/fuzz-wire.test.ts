@@ -5,17 +5,17 @@
 // INTERNAL or UNKNOWN; nothing is stored (runs, tasks, nodes, events unchanged); and the
 // coordinator still answers `coord nodes` and a health check afterwards. Fixed seed, a modest
 // number of runs; each call has a deadline, so a hang fails the test instead of stalling it.
-import { fromBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, startCoordinator, type Coordinator } from "../../scripts/local-fleet.js";
-import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { AgentService, ConnectRequestSchema, ConnectResponseSchema, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Health } from "../../shared/gen/grpc/health/v1/health_pb.js";
-import { hostileClient } from "../support/hostile-client.js";
+import { helloRequest, hostileClient, servesTls } from "../support/hostile-client.js";
 import { randomMessageBytes } from "../support/random-messages.js";
 import { queryDb, Workspace } from "./fixtures.js";
 
@@ -160,5 +160,74 @@ describe("random bytes and random messages to every RPC of a real coordinator", 
     expect(r.exitCode, r.stderr).toBe(0);
     const refusals = JSON.parse(r.stdout) as { totals?: { kind: string; count: string }[] };
     expect(Number(refusals.totals?.find((t) => t.kind === "undecodable")?.count ?? 0)).toBeGreaterThan(0);
+  });
+});
+
+describe("random bytes and random messages on an enrolled agent's stream, after its hello", () => {
+  const ws = new Workspace();
+  let c: Coordinator;
+  let client: grpc.Client;
+  let token = "";
+  let n = 0;
+
+  const stored = () => ({
+    runs: queryDb(c.stateDir, "SELECT * FROM runs ORDER BY id"),
+    tasks: queryDb(c.stateDir, "SELECT * FROM tasks ORDER BY id"),
+    results: queryDb(c.stateDir, "SELECT * FROM check_results ORDER BY task_id, check_id"),
+  });
+  const events = () => queryDb(c.stateDir, "SELECT node_name, seq FROM agent_events ORDER BY node_name, seq");
+
+  /** A new node's stream, registered; then `bytes` as its next message. Resolves with how the stream ended. */
+  const afterHello = (bytes: Buffer): Promise<Ended> =>
+    new Promise((resolve) => {
+      const hello = Buffer.from(toBinary(ConnectRequestSchema, helloRequest({ name: `fuzz-${++n}`, enrollToken: token, labels: { role: "fleet" }, tls: servesTls(c) })));
+      const call = client.makeBidiStreamRequest("/fleetgate.v1.AgentService/Connect", identity, (b: Buffer) => fromBinary(ConnectResponseSchema, b), new grpc.Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS });
+      call.on("data", (r: ConnectResponse) => {
+        if (r.msg.case !== "registered") return;
+        call.write(bytes);
+        call.end();
+      });
+      call.on("error", () => undefined);
+      call.on("status", (st: grpc.StatusObject) => resolve({ code: st.code, details: st.details }));
+      call.write(hello);
+    });
+
+  beforeAll(async () => {
+    c = ws.track(await startCoordinator(ws.path("state")));
+    client = hostileClient(c);
+    token = (await coord(c, ["token", "create"])).stdout.trim();
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await ws.cleanup();
+  });
+
+  it("ends the stream INVALID_ARGUMENT on bytes that are not a ConnectRequest, storing no event", async () => {
+    const before = { ...stored(), events: events() };
+    await fc.assert(
+      fc.asyncProperty(garbage.filter((b) => !decodes(ConnectRequestSchema, b)), async (bytes) => {
+        const ended = await afterHello(bytes);
+        expect(ended.code, ended.details).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(ended.details).toMatch(/^\/fleetgate\.v1\.AgentService\/Connect: the request is not a fleetgate\.v1\.ConnectRequest message \(.+\); nothing was done$/);
+      }),
+      { seed: SEED, numRuns: 8 },
+    );
+    expect({ ...stored(), events: events() }).toEqual(before);
+  });
+
+  it("ends cleanly on well-typed nonsense (events for tasks never sent, a second hello, ...), storing no run, task or result", async () => {
+    const before = stored();
+    await fc.assert(
+      fc.asyncProperty(randomMessageBytes(ConnectRequestSchema), async (bytes) => {
+        const ended = await afterHello(bytes);
+        expect(BROKEN.has(ended.code), `${grpc.status[ended.code]}: ${ended.details}`).toBe(false);
+      }),
+      { seed: SEED, numRuns: 12 },
+    );
+    expect(stored()).toEqual(before);
+    const nodes = await coord(c, ["nodes", "--json"]);
+    expect(nodes.exitCode, nodes.stderr).toBe(0);
+    expect((JSON.parse(nodes.stdout) as unknown[]).length).toBe(n);
   });
 });
