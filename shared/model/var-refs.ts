@@ -2,10 +2,13 @@
 // when the suite is read, at the reference itself (`suite.yaml:12:18 checks[0].command.argv[1]`),
 // rather than when a node expands it and only the check id is left to say where.
 import { isMap, isScalar, isSeq, type Node } from "yaml";
-import { didYouMean } from "./suggest.js";
+import { closest, didYouMean } from "./suggest.js";
 import type { PathKey, Problem, YamlSource } from "./yaml-source.js";
 
 const VAR_REF = /\$\{vars\.([A-Za-z_][\w.-]*)\}/g;
+// Any reference; one whose namespace is a slip for vars or env (`${var.host}`) would otherwise
+// reach the node as an unknown capture, or be left as written.
+const ANY_REF = /\$\{([A-Za-z_][\w-]*)\.([A-Za-z_][\w.-]*)\}/g;
 
 /** Every string under `node`, with its path. */
 function* strings(node: unknown, path: PathKey[]): Generator<[PathKey[], string]> {
@@ -18,7 +21,7 @@ function* strings(node: unknown, path: PathKey[]): Generator<[PathKey[], string]
   }
 }
 
-/** `${vars.X}` the suite's checks use but its `vars:` does not define, each where it is written. */
+/** `${vars.X}` the suite's checks use but its `vars:` does not define (and `${var.X}` slips), each where it is written. */
 export function undefinedVarProblems(source: YamlSource, kinds: readonly string[], vars: Record<string, unknown>): Problem[] {
   const defined = Object.keys(vars);
   const list = defined.length ? `vars: ${defined.join(", ")}` : "the suite has no vars:";
@@ -35,6 +38,12 @@ export function undefinedVarProblems(source: YamlSource, kinds: readonly string[
       for (const [base, block] of blocks) {
         if (!block) continue;
         for (const [path, text] of strings(block, base)) {
+          for (const [ref, ns, name] of text.matchAll(ANY_REF)) {
+            const meant = ns === "vars" || ns === "env" ? undefined : closest(ns as string, ["vars", "env"]);
+            if (!meant) continue;
+            const message = `${ref}: a suite's references are \${vars.NAME} and \${env.NAME}; did you mean \${${meant}.${name}}?`;
+            problems.push({ where: source.whereIn(path, ref), path: source.problem(path, "").path, message });
+          }
           for (const m of text.matchAll(VAR_REF)) {
             const name = m[1] as string;
             if (name in vars) continue;

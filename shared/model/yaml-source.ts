@@ -3,7 +3,8 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { FleetgateError, type SourceRef } from "../errors.js";
-import { describeIssue, effectiveIssue, type PathKey } from "./issue-text.js";
+import { describeIssue, effectiveIssue, keysAt, type PathKey } from "./issue-text.js";
+import { closest } from "./suggest.js";
 import { MAX_YAML_BYTES } from "./limits.js";
 import { formatSize } from "./sizes.js";
 import { utf8Bytes } from "./text-cut.js";
@@ -146,7 +147,18 @@ export class YamlSource {
     if (result.success) return result.data;
     // An unknown key (often a check kind this agent lacks) explains its object's other complaints.
     const withUnknownKeys = new Set(result.error.issues.filter((i) => i.code === "unrecognized_keys").map((i) => formatPath(i.path as PathKey[])));
-    const issues = result.error.issues.filter((i) => i.code !== "custom" || !withUnknownKeys.has(formatPath(i.path as PathKey[])));
+    // A misspelt key (`check:`) explains the missing one it meant (`checks`): say only the first.
+    const meant = new Set(
+      result.error.issues.flatMap((i) => {
+        if (i.code !== "unrecognized_keys") return [];
+        const key = closest(i.keys[0] ?? "", keysAt(schema, i.path as PathKey[], (i as { input?: unknown }).input));
+        return key ? [formatPath([...(i.path as PathKey[]), key])] : [];
+      }),
+    );
+    const missing = (i: z.core.$ZodIssue) => i.code === "invalid_type" && (i as { input?: unknown }).input === undefined;
+    const issues = result.error.issues.filter(
+      (i) => (i.code !== "custom" || !withUnknownKeys.has(formatPath(i.path as PathKey[]))) && !(missing(i) && meant.has(formatPath(i.path as PathKey[]))),
+    );
     const textAt = (path: readonly PathKey[]) => this.sourceText(path);
     const problems = issues.map(effectiveIssue).map((issue): Problem => {
       const path = issue.path as PathKey[];

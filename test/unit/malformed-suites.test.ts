@@ -77,6 +77,8 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["56-a-leg-requiring-a-probe-that-does-not-exist.plan.yaml", "a leg requiring a probe that does not exist", "10:20 stages[0].legs[0].requires[0]: no probe \"kmv\" under probes:", "parser only"],
   ["57-a-cross-step-whose-retry-every-is-longer-than-its-window.plan.yaml", "a cross step whose retry every is longer than its window", "9:35 stages[0].steps[0].retry.every: every: 1m is longer than for: 10s, so it would never try again; make every at most 10s", "parser only"],
   ["58-an-http-status-word-in-a-cross-step.plan.yaml", "an http status word in a cross step", "9:51 stages[0].steps[0].http.status: expected an HTTP status 100–599, or a matcher over it: { gte: 200, lt: 300 }, { one_of: [200, 204] }, got \"ok\"", "rejects"],
+  ["59-a-misspelt-top-level-key-that-hides-the-one-it-meant.plan.yaml", "a misspelt top-level key that hides the one it meant", "2:1 stage: unknown key \"stage\" (valid: plan, description, evidence, quick, faults, stages); did you mean stages?", "rejects"],
+  ["60-var-x-written-for-vars-x.suite.yaml", "${var.X} written for ${vars.X}", "5:35 checks[0].command.argv[2]: ${var.host}: a suite's references are ${vars.NAME} and ${env.NAME}; did you mean ${vars.host}?", "parser only"],
 ];
 
 const read = (file: string) => readFileSync(`${DIR}${file}`, "utf8");
