@@ -5,6 +5,7 @@ import type { Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { CheckResult, Origin } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { withVars } from "../../shared/model/suite-vars.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
 import { createWorkDir, removeWorkDir } from "../engine/work-dir.js";
@@ -180,7 +181,8 @@ export class TaskRunner {
     }
     let workDir: string | undefined;
     try {
-      const suite = parseSuite(task.suiteYaml, task.suitePath);
+      // coord run --var: over the vars this suite declares; the others are for other suites of the plan.
+      const suite = withVars(parseSuite(task.suiteYaml, task.suitePath), { vars: task.vars, secretVars: [] }, false);
       const stopped = () => running.cancelled !== undefined;
       workDir = this.workDir(task);
       const unmet = task.probesYaml ? await this.runProbes(task, report, stopped, workDir) : undefined;

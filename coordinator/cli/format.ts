@@ -9,6 +9,7 @@ import type { Decision, Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { foldTasks } from "../reports/run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "../reports/scope.js";
+import { varsLine } from "../reports/run-vars.js";
 import { insecureNote } from "../reports/transport.js";
 
 export function table(rows: string[][]): string {
@@ -146,6 +147,8 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
   for (const r of judgement.reasons) lines.push(`  ${r}`);
   const scope = runScope(run);
   lines.push(scopeLine(scope), ...acceptedOverrideLines(scope).map((a) => `  ${a}`));
+  const vars = varsLine(run);
+  if (vars) lines.push(vars);
   const insecure = insecureNote(run);
   if (insecure) lines.push(insecure);
   if (run.afterSignoff.length) lines.push("learnt after sign-off (the signed verdict stands):", ...run.afterSignoff.map((a) => `  ${a}`));

@@ -12,6 +12,8 @@ import { EXIT_DETACHED, runCommand, watchCommand } from "./run-command.js";
 import { reasonRecorder } from "./reason-pairs.js";
 import { listRunSummaries, readRun } from "./run-reads.js";
 import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-flags.js";
+import { cliRunVars, type VarFlags } from "./run-vars.js";
+import { parseVarFlag, type ResolvedVars } from "../../shared/model/suite-vars.js";
 
 const VERDICT_EXITS = "exit 0 GO, 1 NO-GO, 2 incomplete, 3 bad input, 4 unreachable";
 const EXITS = `${VERDICT_EXITS}, 130 detached with Ctrl-C`;
@@ -53,11 +55,14 @@ function registerRun(program: Command): void {
       .option("--with <leg>", "also run this opt-in matrix leg, repeatable", repeatable, [] as string[])
       .option("--quick", "only checks tagged quick (or the plan's quick: subset); a quick run is never GO")
       .option("--bind <role=node>", "pin a cross stage's role to a node, repeatable", parseBinding, {} as Record<string, string>)
+      .option("--var <name=value>", "set a var of the plan's suites (those declaring it), over its value; repeatable; stored with the run", (v: string, prev?: ResolvedVars) => parseVarFlag(v, prev))
+      .option("--vars-file <file>", "YAML map of vars (NAME: VALUE); --var wins over it")
       .option("--dry-run", "start nothing: print each stage's nodes (and why others are left out), suite, iterations and the exact commands")
       .option("--json", "print only the final status and verdict as JSON (with --dry-run: the resolved plan)"),
-  ).action(async (stages: string[], opts: Omit<RunFlags, "skips"> & ConnectionFlags & { dryRun?: boolean }) => {
+  ).action(async (stages: string[], opts: Omit<RunFlags, "skips"> & ConnectionFlags & VarFlags & { dryRun?: boolean }) => {
     // Refused before anything is sent: a skip with no reason never reaches the coordinator.
     const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips: pairSkips(skipTokens.splice(0)) };
+    flags.vars = cliRunVars(opts);
     finish(await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags))));
   });
 }

@@ -12,6 +12,7 @@ import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
 import { allSkips, isoTime, stageViews, type RowView, type StageView } from "./run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
+import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -48,7 +49,7 @@ function verdict(run: RunRecord, j: Judgement): string {
   return `<header class="verdict ${esc(j.decision)}"><h1>Verdict: <span class="word" id="verdict">${esc(j.decision)}</span></h1>
 <p class="meta">${meta.join(" · ")}</p>
 <p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
-${scopeHtml}
+${scopeHtml}${varsLine(run) ? `<p class="vars" id="vars">${esc(varsLine(run) ?? "")}</p>` : ""}
 ${reasons}</header>`;
 }
 

@@ -106,6 +106,7 @@ export function reportDocument(run: RunRecord, judgement: Judgement): Json {
     run: runPart(run),
     verdict: verdict(judgement),
     scope: scopeJson(runScope(run)),
+    ...(Object.keys(run.vars).length ? { vars: run.vars } : {}),
     stages: stageViews(run).map((s) => ({
       id: s.id,
       kind: s.kind,

@@ -8,6 +8,7 @@ import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, stageViews, type RowView, type StageView } from "./run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
+import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
 
 /** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
@@ -36,6 +37,8 @@ function header(run: RunRecord, j: Judgement): string[] {
   if (insecure) out.push(`**${text(insecure)}**`, "");
   const scope = runScope(run);
   out.push(text(scopeLine(scope)), "");
+  const vars = varsLine(run);
+  if (vars) out.push(text(vars), "");
   const accepted = acceptedOverrideLines(scope);
   for (const a of accepted) out.push(`- ${text(a)}`);
   if (accepted.length) out.push("");

@@ -6,6 +6,7 @@ import { FleetgateError } from "../../shared/errors.js";
 import { MAX_CHECKS_PER_PLAN } from "../../shared/model/limits.js";
 import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
 import { parseSuite, type Suite } from "../../shared/model/suite.js";
+import { checkRunVars } from "../../shared/model/suite-vars.js";
 import { checkShippedFiles } from "../../shared/model/suite-files.js";
 import type { RunFiles } from "../store/run-files.js";
 import type { RosterNode } from "../sequencer/node-choice.js";
@@ -74,6 +75,7 @@ export function sentSuiteFiles(plan: Plan, suites: Record<string, Suite>, sent: 
 export function resolveStartRun(req: pb.StartRunRequest, roster: RosterNode[], runId: string): { plan: Plan; resolved: ResolvedRun; files: RunFiles } {
   const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
   const suites = parseSentSuites(plan, req.suites);
+  checkRunVars(req.vars, suites);
   const files = sentSuiteFiles(plan, suites, req.suiteFiles);
   const resolved = resolveRun(plan, suites, runRequest(req), roster, runId);
   return { plan, resolved, files };

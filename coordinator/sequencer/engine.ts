@@ -41,6 +41,8 @@ interface Decided {
 interface ActiveRun {
   state: SequencerState;
   suites: Record<string, string>;
+  /** coord run --var: values over the suites' vars, sent with every task. */
+  vars: Record<string, string>;
   /** The files each suite ships (`files:`), sent with each of its tasks. */
   files: RunFiles;
   planPath: string;
@@ -136,7 +138,7 @@ export class RunEngine {
   }
 
   private track(runId: string, state: SequencerState, run: StoredRun | undefined): void {
-    this.active.set(runId, { state, suites: run?.suites ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
+    this.active.set(runId, { state, suites: run?.suites ?? {}, vars: run?.options.vars ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
   /** Who of the run's nodes is away or lost now; the fleet starts the clock of any not seen yet. */
@@ -244,6 +246,7 @@ export class RunEngine {
           captures,
           onlyTags: task.onlyTags,
           onlyChecks: task.onlyChecks,
+          vars: run.vars,
           probesYaml: task.probesYaml,
           fault,
           // A generated step or leg is the plan's, not a suite's: it ships nothing.

@@ -103,6 +103,7 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
     unsignable: run.options.unsignable ?? [],
     overrides: run.options.overrides ?? [],
     transport: run.options.transport ?? "plaintext",
+    vars: run.options.vars ?? {},
     afterSignoff: runAudit(db, runId).map((a) => `${new Date(a.at).toISOString()} ${a.what}`),
   });
 }

@@ -39,6 +39,8 @@ export interface RunOptions {
   overrides?: { name: string; detail: string }[];
   /** How the coordinator served when the run started; runs from before TLS have none (plaintext). */
   transport?: "tls" | "plaintext";
+  /** coord run --var / --vars-file: values over the suites' vars, sent with every task. Never secret (coordinator/cli/run-vars.ts). */
+  vars?: Record<string, string>;
 }
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {

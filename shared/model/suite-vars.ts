@@ -89,3 +89,23 @@ export function runVars(flagVars: ResolvedVars | undefined, varsFile?: { text: s
 
 export const VAR_FLAG_HELP = "set a var of the suite, overriding its value (repeatable); NAME:secret=VALUE also redacts it (***) from every result";
 export const VARS_FILE_HELP = "YAML map of vars (NAME: VALUE, or NAME: { value: VALUE, secret: true }); --var wins over it";
+
+/** Why `coord run` takes no secret var. */
+export const RUN_VAR_SECRET_HINT =
+  "a run's vars are stored with the run and shown in its reports; keep a secret on the node instead: set it in the agent's environment and use ${env.NAME}, which the agent redacts";
+
+/**
+ * Checked by the coordinator against the plan's suites: every var given is declared by a suite the
+ * plan uses (a typo would change nothing, silently), and none is declared secret there.
+ */
+export function checkRunVars(vars: Record<string, string>, suites: Record<string, { vars: Record<string, string>; secretVars?: string[] }>): void {
+  for (const name of Object.keys(vars)) {
+    const declaring = Object.entries(suites).filter(([, s]) => name in s.vars || s.secretVars?.includes(name));
+    if (!declaring.length) {
+      const known = [...new Set(Object.values(suites).flatMap((s) => [...Object.keys(s.vars), ...(s.secretVars ?? [])]))].sort();
+      throw new FleetgateError("bad_input", `--var ${name}: no suite of the plan declares a var "${name}"; ${known.length ? `vars: ${known.join(", ")}` : "its suites have no vars:"}`);
+    }
+    const secret = declaring.find(([, s]) => s.secretVars?.includes(name));
+    if (secret) throw new FleetgateError("bad_input", `--var ${name}: suite ${secret[0]} declares it secret: ${RUN_VAR_SECRET_HINT}`);
+  }
+}
