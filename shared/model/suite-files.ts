@@ -79,7 +79,7 @@ export function tooManyBytesError(suite: string, bytes: number, count: number, l
   const top = [...largest].sort((a, b) => b.bytes - a.bytes).slice(0, 3).map((f) => `${f.path} ${formatSize(f.bytes)}`);
   return new FleetgateError(
     "bad_input",
-    `suite ${suite}: files: come to ${formatSize(bytes)} in ${count} files, more than the ${formatSize(MAX_SUITE_FILES_BYTES)} one suite may ship with its task ` +
+    `suite ${suite}: files: come to ${bytes} bytes in ${count} files, more than the ${formatSize(MAX_SUITE_FILES_BYTES)} (${MAX_SUITE_FILES_BYTES} bytes) one suite may ship with its task ` +
       `(MAX_SUITE_FILES_BYTES in shared/model/limits.ts: a task must fit in one ${formatSize(MAX_GRPC_MESSAGE_BYTES)} gRPC message)` +
       `${top.length ? `; largest: ${top.join(", ")}` : ""}; install large files on the node instead`,
   );

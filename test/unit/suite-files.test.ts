@@ -92,7 +92,7 @@ describe("collecting a suite's files:", () => {
     put("big/blob.bin", "x".repeat(MAX_SUITE_FILES_BYTES));
     const err = refusal(() => collect("[big/**]"));
     expect(err.code).toBe("bad_input");
-    expect(err.message).toMatch(/^suite .*gate\.suite\.yaml: files: come to 1\.5 MiB in 1 files, more than the 1\.5 MiB one suite may ship with its task \(MAX_SUITE_FILES_BYTES in shared\/model\/limits\.ts.*largest: big\/blob\.bin 1\.5 MiB/);
+    expect(err.message).toMatch(/^suite .*gate\.suite\.yaml: files: come to \d+ bytes in 1 files, more than the 1\.5 MiB \(1572864 bytes\) one suite may ship with its task \(MAX_SUITE_FILES_BYTES in shared\/model\/limits\.ts.*largest: big\/blob\.bin 1\.5 MiB/);
   });
 });
 
@@ -168,5 +168,18 @@ checks:
     expect(cmd?.then?.spec).toMatchObject({ path: "/w/out.txt" });
     expect(abs?.spec).toMatchObject({ cwd: "/srv" });
     expect(f?.spec).toMatchObject({ path: "/w/conf/app.conf" });
+  });
+});
+
+describe("coord run refuses a run request larger than one gRPC message before sending it", () => {
+  it("names the limit and what takes the room", async () => {
+    const { checkRequestSize, startRunRequest } = await import("../../coordinator/cli/run-flags.js");
+    const big = (n: number): ShippedFile => ({ path: `data/${n}.bin`, content: new Uint8Array(1024 * 1024), executable: false });
+    const files = { planYaml: "plan: p", suites: { "a.yaml": "suite: a", "b.yaml": "suite: b", "c.yaml": "suite: c" }, suiteFiles: { "a.yaml": [big(1), big(2)], "b.yaml": [big(3)], "c.yaml": [big(4)] } };
+    const req = startRunRequest(["all"], { plan: "gate.yaml", node: [] }, files);
+    const err = refusal(() => checkRequestSize(req, files));
+    expect(err.message).toMatch(/^the plan, its suites and their files: come to \d+ bytes, more than the 4 MiB \(4194304 bytes\) one run request may carry \(MAX_GRPC_MESSAGE_BYTES .*largest: files of a\.yaml 2 MiB/);
+    const small = { ...files, suiteFiles: { "a.yaml": [big(1)] } };
+    expect(() => checkRequestSize(startRunRequest(["all"], { plan: "gate.yaml", node: [] }, small), small)).not.toThrow();
   });
 });
