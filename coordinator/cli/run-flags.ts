@@ -96,6 +96,6 @@ export function checkRequestSize(req: MessageInitShape<typeof StartRunRequestSch
     .map((p) => `${p.what} ${formatSize(p.bytes)}`);
   throw new FleetgateError(
     "bad_input",
-    `the plan, its suites and their files: come to ${formatSize(bytes)}, more than the ${formatSize(MAX_GRPC_MESSAGE_BYTES)} one run request may carry (MAX_GRPC_MESSAGE_BYTES in shared/model/limits.ts); largest: ${parts.join(", ")}; split the plan or ship fewer files`,
+    `the plan, its suites and their files: come to ${bytes} bytes, more than the ${formatSize(MAX_GRPC_MESSAGE_BYTES)} (${MAX_GRPC_MESSAGE_BYTES} bytes) one run request may carry (MAX_GRPC_MESSAGE_BYTES in shared/model/limits.ts); largest: ${parts.join(", ")}; split the plan or ship fewer files`,
   );
 }
