@@ -16,6 +16,23 @@ function* strings(value: unknown, path: Path): Generator<[Path, string]> {
   else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) yield* strings(v, [...path, k]);
 }
 
+const VAR_REF = /\$\{vars\.[A-Za-z_][\w.-]*\}/g;
+
+/**
+ * Refines a plan's inline check (a cross step, a matrix leg or probe): a plan declares no vars,
+ * so a `${vars.X}` there could never be given; refused here, at the reference, rather than in
+ * the one-check suite generated from it, whose lines are not the plan's.
+ */
+export function refuseVarRefs(block: Record<string, unknown>, path: Path, ctx: z.RefinementCtx): void {
+  for (const kind of KIND_NAMES) {
+    for (const [at, text] of strings(block[kind], [...path, kind])) {
+      for (const [ref] of text.matchAll(VAR_REF)) {
+        ctx.addIssue({ code: "custom", path: at, message: `${ref}: a plan declares no vars; use the value, \${env.NAME} on the node, or a check in a suite that declares it` });
+      }
+    }
+  }
+}
+
 /** Refines a cross stage: every `${role.name}` a step uses was captured by a step of an earlier group. */
 export function checkCaptureRefs(steps: Step[], roles: string[], ctx: z.RefinementCtx): void {
   const captured = new Set<string>();
@@ -23,6 +40,7 @@ export function checkCaptureRefs(steps: Step[], roles: string[], ctx: z.Refineme
     const group: [Step, Path][] = step.parallel ? step.parallel.map((s, j) => [s, ["steps", i, "parallel", j]]) : [[step, ["steps", i]]];
     // Steps of one group start together: none can use what another of the group captures.
     for (const [s, path] of group) {
+      refuseVarRefs(s, path, ctx);
       for (const kind of KIND_NAMES) {
         for (const [at, text] of strings(s[kind], [...path, kind])) {
           for (const [ref, role, name] of text.matchAll(REF)) {

@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { z } from "zod";
-import { checkCaptureRefs } from "./capture-refs.js";
+import { checkCaptureRefs, refuseVarRefs } from "./capture-refs.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
 import { YamlSource } from "./yaml-source.js";
 
@@ -155,6 +155,8 @@ const MatrixStage = z
     legs: z.array(MatrixLeg).min(1, "a matrix stage needs at least one leg"),
   })
   .superRefine((stage, ctx) => {
+    stage.legs.forEach((leg, i) => refuseVarRefs(leg, ["legs", i], ctx));
+    for (const [name, probe] of Object.entries(stage.probes ?? {})) refuseVarRefs(probe, ["probes", name], ctx);
     stage.legs.forEach((leg, i) =>
       (leg.requires ?? []).forEach((probe, j) => {
         if (!stage.probes?.[probe]) ctx.addIssue({ code: "custom", path: ["legs", i, "requires", j], message: `no probe "${probe}" under probes:` });

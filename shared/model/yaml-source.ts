@@ -167,7 +167,9 @@ export class YamlSource {
         const key = issue.keys[0] ?? "";
         return { where: locate(this.doc, path, this.lines, this.file, key), path: formatPath([...path, key]), message };
       }
-      return { where: this.where(path), path: formatPath(path), message };
+      // A message about a `${ref}` points at the reference inside its string, not at the string.
+      const ref = /^\$\{[^}]+\}/.exec(message)?.[0];
+      return { where: ref ? this.whereIn(path, ref) : this.where(path), path: formatPath(path), message };
     });
     problems.sort((a, b) => a.where.line - b.where.line || a.where.col - b.where.col);
     throw problemsError(problems);

@@ -68,8 +68,8 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["47-a-misspelt-stage-kind.plan.yaml", "a misspelt stage kind", "4:11 stages[0].kind: expected one of single|fleet|cross|matrix, got \"singel\"; did you mean single?", "rejects"],
   ["48-a-stage-id-used-twice.plan.yaml", "a stage id used twice", "6:9 stages[1].id: duplicate stage id \"node\"", "parser only"],
   ["49-node-on-a-fleet-stage.plan.yaml", "node: on a fleet stage", "6:5 stages[0].node: unknown key \"node\" (valid: id, kind, description, suite, nodes, iterations, allow_destructive, parallel, not_ready); did you mean nodes?", "rejects"],
-  ["50-a-capture-used-before-any-step-captures-it.plan.yaml", "a capture used before any step captures it", "9:34 stages[0].steps[0].command.argv[1]: ${origin.doc_id} is not captured by an earlier step (no earlier step on origin captures anything); add capture: { doc_id: … } to a step on origin before this one", "parser only"],
-  ["51-a-capture-used-by-a-step-of-the-same-parallel-group.plan.yaml", "a capture used by a step of the same parallel group", "14:38 stages[0].steps[0].parallel[1].command.argv[1]: ${origin.doc_id} is not captured by an earlier step (no earlier step on origin captures anything); add capture: { doc_id: … } to a step on origin before this one", "parser only"],
+  ["50-a-capture-used-before-any-step-captures-it.plan.yaml", "a capture used before any step captures it", "9:35 stages[0].steps[0].command.argv[1]: ${origin.doc_id} is not captured by an earlier step (no earlier step on origin captures anything); add capture: { doc_id: … } to a step on origin before this one", "parser only"],
+  ["51-a-capture-used-by-a-step-of-the-same-parallel-group.plan.yaml", "a capture used by a step of the same parallel group", "14:39 stages[0].steps[0].parallel[1].command.argv[1]: ${origin.doc_id} is not captured by an earlier step (no earlier step on origin captures anything); add capture: { doc_id: … } to a step on origin before this one", "parser only"],
   ["52-a-step-on-a-role-the-stage-does-not-declare.plan.yaml", "a step on a role the stage does not declare", "8:13 stages[0].steps[0].on: no role \"peer\" under roles: (declared: origin)", "parser only"],
   ["53-zero-iterations.plan.yaml", "zero iterations", "6:17 stages[0].iterations: iterations must be at least 1", "rejects"],
   ["54-quick-naming-a-stage-the-plan-lacks.plan.yaml", "quick: naming a stage the plan lacks", "2:19 quick.stages[0]: no stage \"nodes\" (stages: node)", "parser only"],
@@ -79,6 +79,8 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["58-an-http-status-word-in-a-cross-step.plan.yaml", "an http status word in a cross step", "9:51 stages[0].steps[0].http.status: expected an HTTP status 100–599, or a matcher over it: { gte: 200, lt: 300 }, { one_of: [200, 204] }, got \"ok\"", "rejects"],
   ["59-a-misspelt-top-level-key-that-hides-the-one-it-meant.plan.yaml", "a misspelt top-level key that hides the one it meant", "2:1 stage: unknown key \"stage\" (valid: plan, description, evidence, quick, faults, stages); did you mean stages?", "rejects"],
   ["60-var-x-written-for-vars-x.suite.yaml", "${var.X} written for ${vars.X}", "5:35 checks[0].command.argv[2]: ${var.host}: a suite's references are ${vars.NAME} and ${env.NAME}; did you mean ${vars.host}?", "parser only"],
+  ["61-a-vars-reference-in-a-cross-step.plan.yaml", "a ${vars.X} in a cross step, where a plan has no vars", "9:39 stages[0].steps[0].command.argv[2]: ${vars.host}: a plan declares no vars; use the value, ${env.NAME} on the node, or a check in a suite that declares it", "parser only"],
+  ["62-a-vars-reference-in-a-matrix-probe.plan.yaml", "a ${vars.X} in a matrix probe", "7:24 stages[0].probes.kvm.file.path: ${vars.kvm_device}: a plan declares no vars; use the value, ${env.NAME} on the node, or a check in a suite that declares it", "parser only"],
 ];
 
 const read = (file: string) => readFileSync(`${DIR}${file}`, "utf8");
