@@ -1,12 +1,15 @@
 // Human and JSON output of `fleetgate-agent check`. Pure: results in, text out.
 import { toJson } from "@bufbuild/protobuf";
 import { CheckResultSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { foldStatuses, Status, statusMark, statusName } from "../../shared/model/status.js";
+import { foldStatuses, isGreen, Status, statusMark, statusName } from "../../shared/model/status.js";
+import { waivedText } from "../../shared/model/waivers.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
 
 export function formatCheckLine(r: CheckResult): string {
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-  const lines = [`  ${statusMark(r.status)}  ${what.padEnd(32)} ${r.summary}`];
+  // A waived check shows what it came to underneath: "waived (failed: expected exit 0, saw 1)".
+  const summary = r.status === Status.WAIVED ? waivedText(r) : r.summary;
+  const lines = [`  ${statusMark(r.status)}  ${what.padEnd(32)} ${summary}`];
   if (r.hint && r.status !== Status.PASSED) lines.push(`        hint: ${r.hint}`);
   return lines.join("\n");
 }
@@ -37,9 +40,12 @@ export function overallStatus(iterations: SuiteOutcome[]): Status {
   return foldStatuses(iterations.map((o) => o.status));
 }
 
-/** 0 green, 1 failed, 2 not ready or skipped (not green, not failed), 3 bad input or agent error. */
+/**
+ * 0 green (passed, or waived: judged, its failure excused), 1 failed, 2 not ready or skipped (not
+ * green, not failed), 3 bad input or agent error. The fold keeps a waiver from hiding any of these.
+ */
 export function checkExitCode(status: Status): number {
-  if (status === Status.PASSED) return 0;
+  if (isGreen(status)) return 0;
   if (status === Status.FAILED) return 1;
   if (status === Status.ERROR) return 3;
   return 2;

@@ -31,6 +31,7 @@ import { TaskRunner } from "../daemon/task-runner.js";
 import { removeStaleWorkDirs, workRoot } from "../engine/work-dir.js";
 import { collectSuiteFiles } from "../../shared/collect-suite-files.js";
 import { killRunningChecks } from "../process.js";
+import { localWaivers, waivedLines } from "./local-waivers.js";
 import { checkExitCode, formatCheckLine, formatIterationSummary, outcomeJson, overallStatus } from "./check-output.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from "./config.js";
 
@@ -204,6 +205,9 @@ interface CheckFlags extends CheckLimitFlags {
   tags: string[];
   var?: ResolvedVars;
   varsFile?: string;
+  waivers?: string;
+  name?: string;
+  role?: string;
 }
 
 /**
@@ -227,6 +231,8 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   collectSuiteFiles(suite, file);
   const limits = checkLimits(flags);
   if (!prlimitPath()) process.stderr.write("fleetgate-agent: prlimit not found (Debian package util-linux): checks run without CPU and memory limits\n");
+  const waived = flags.waivers ? localWaivers(readText(flags.waivers, "waivers"), flags.waivers, flags.name, flags.role ?? "", Date.now()) : undefined;
+  for (const line of waived?.expired ?? []) process.stderr.write(`fleetgate-agent: ${line}\n`);
   const outcomes: SuiteOutcome[] = [];
   const text = flags.format === "text";
   for (let i = 1; i <= flags.iterations; i++) {
@@ -236,6 +242,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
       env: process.env,
       select,
       limits,
+      waivers: waived?.waivers,
       // Relative paths and cwd: resolve beside the suite, as in the work dir a task unpacks its files: into.
       check: { baseDir: dirname(resolve(file)) },
       onResult: (r) => {
@@ -244,6 +251,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
     });
     outcomes.push(outcome);
     if (text) process.stdout.write(`${formatIterationSummary(i, flags.iterations, outcome)}\n`);
+    if (text) for (const line of waivedLines(outcome.results)) process.stdout.write(`${line}\n`);
   }
   if (flags.format === "json") process.stdout.write(`${outcomeJson(suite.name, outcomes)}\n`);
   if (flags.format === "tap") process.stdout.write(renderTap(outcomes));
@@ -296,7 +304,10 @@ export function buildProgram(): Command {
     .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("--var <name=value>", VAR_FLAG_HELP, (v: string, prev?: ResolvedVars) => parseVarFlag(v, prev))
     .option("--vars-file <file>", VARS_FILE_HELP)
-    .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[]);
+    .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option("--waivers <file>", "waivers.yaml: a check it names that passes or fails is shown waived (exit 0 unless something else is not green); expired ones are ignored with a warning")
+    .option("--name <name>", "this node's name for waivers with node: (default: hostname)")
+    .option("--role <role>", "this node's role for waivers with role: (default: none)");
   addCheckLimitOptions(check).action(async (file: string, flags: CheckFlags) => {
     process.exitCode = await runLocalCheck(file, flags);
   });

@@ -197,6 +197,8 @@ export class TaskRunner {
           select: checkSelector(task.onlyTags, task.onlyChecks),
           limits: this.opts.limits,
           stopped,
+          // The coordinator sends only the waivers in force on this node for this run.
+          waivers: task.waivers,
           onResult: report,
           // Relative paths and cwd: resolve in the task's work dir, among the files its suite shipped.
           check: { baseDir: workDir },

@@ -6,6 +6,7 @@ import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { redactResult, secretList } from "../../shared/model/redact.js";
 import { foldStatuses, Status } from "../../shared/model/status.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
+import { applyWaiver, type Waiver } from "../../shared/model/waivers.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
 import { runCheck, type RunCheckOptions } from "./run-check.js";
 
@@ -23,6 +24,8 @@ export interface SuiteRunOptions {
   scope?: ExpansionScope;
   /** True once the task was cancelled: no further check starts. */
   stopped?: () => boolean;
+  /** Waivers in force on this node (shared/model/waivers.ts): a gate check they name is reported waived. */
+  waivers?: Waiver[];
   /** More values to redact from results (vars marked secret); `${env.X}` values are redacted anyway. */
   secrets?: string[];
 }
@@ -107,6 +110,7 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
   const results: CheckResult[] = [];
   const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, limits: opts.limits, stopped: opts.stopped, ...opts.check };
   const record = async (r: CheckResult) => {
+    applyWaiver(r, opts.waivers ?? []);
     redactResult(r, secrets);
     results.push(r);
     await opts.onResult?.(r);
@@ -145,6 +149,7 @@ function summarize(results: CheckResult[], status: Status): string {
   if (count(Status.FAILED)) parts.push(`${count(Status.FAILED)} failed`);
   if (count(Status.SKIPPED)) parts.push(`${count(Status.SKIPPED)} skipped`);
   if (count(Status.ERROR)) parts.push(`${count(Status.ERROR)} errors`);
+  if (count(Status.WAIVED)) parts.push(`${count(Status.WAIVED)} waived`);
   const firstBad = results.find((r) => r.status === status && status !== Status.PASSED);
   return firstBad ? `${parts.join(", ")}; ${firstBad.checkId}: ${firstBad.summary}` : parts.join(", ");
 }

@@ -72,7 +72,7 @@ export function formatTokens(tokens: TokenInfo[], now = Date.now()): string {
   return table(rows);
 }
 
-const DOT: Partial<Record<Status, string>> = { [Status.PASSED]: "+", [Status.FAILED]: "x", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I" };
+const DOT: Partial<Record<Status, string>> = { [Status.PASSED]: "+", [Status.FAILED]: "x", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I", [Status.WAIVED]: "w" };
 
 /** One mark per task, in order: `++x.` (a dot for one still to run). */
 export function iterationDots(tasks: TaskRecord[]): string {
@@ -100,8 +100,9 @@ export function groupTasks(tasks: TaskRecord[]): TaskGroup[] {
 }
 
 /** What the run's tasks came to, as the sequencer folded them. The verdict is judged apart. */
-export function runOutcome(status: Status): "PASSED" | "FAILED" | "INCOMPLETE" | "RUNNING" {
+export function runOutcome(status: Status): "PASSED" | "WAIVED" | "FAILED" | "INCOMPLETE" | "RUNNING" {
   if (status === Status.PASSED) return "PASSED";
+  if (status === Status.WAIVED) return "WAIVED";
   if (status === Status.FAILED) return "FAILED";
   if (status === Status.RUNNING || status === Status.PENDING) return "RUNNING";
   return "INCOMPLETE";
@@ -136,6 +137,14 @@ function skipLines(run: RunRecord): string[] {
   return [...lines, ""];
 }
 
+/** Every waived check (GO or not, a waiver is never silent) and every waiver ignored as expired. */
+function waiverLines(judgement: Judgement): string[] {
+  const lines: string[] = [];
+  if (judgement.waived.length) lines.push(`waived (${judgement.waived.length}; each ran, its outcome excused by a waiver until it expires):`, ...judgement.waived.map((w) => `  ${w}`));
+  if (judgement.expiredWaivers.length) lines.push("expired waivers (ignored; those checks count as they are):", ...judgement.expiredWaivers.map((w) => `  ${w}`));
+  return lines;
+}
+
 /**
  * What `coord run`, `coord watch` and `coord show` end with: the status table, every skip, the
  * run's outcome, then the verdict and each reason it is not GO, the run's scope (full, or how it
@@ -145,6 +154,7 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
   const mode = run.mode === "quick" ? ", quick mode" : "";
   const lines = [statusTable(run), "", ...skipLines(run), `run ${run.runId} (${run.planName}${mode}): ${runOutcome(run.status)}`, `verdict: ${judgement.decision}`];
   for (const r of judgement.reasons) lines.push(`  ${r}`);
+  lines.push(...waiverLines(judgement));
   const scope = runScope(run);
   lines.push(scopeLine(scope), ...acceptedOverrideLines(scope).map((a) => `  ${a}`));
   const vars = varsLine(run);

@@ -1,6 +1,7 @@
 // What `coord run` and `coord watch` show while a run goes on. Pure: WatchRun updates fold into a
 // state, and the state (or one update) becomes lines. The writers in progress-writer.ts only put
 // those lines on a terminal or a pipe.
+import { waivedText } from "../../shared/model/waivers.js";
 import { create } from "@bufbuild/protobuf";
 import { TaskRecordSchema, type CheckUpdate, type RunSummary, type TaskRecord, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { isTerminal, Status, statusMark, statusName } from "../../shared/model/status.js";
@@ -75,7 +76,7 @@ export function plainLines(state: ProgressState, update: WatchRunResponse): stri
     const r = e.value.result;
     if (!r) return [];
     const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-    const line = `${where(state, e.value)}  ${statusMark(r.status)}  ${what}  ${oneLine(r.summary)}`;
+    const line = `${where(state, e.value)}  ${statusMark(r.status)}  ${what}  ${oneLine(r.status === Status.WAIVED ? waivedText(r) : r.summary)}`;
     return [r.hint && r.status !== Status.PASSED ? `${line}\n      hint: ${oneLine(r.hint)}` : line];
   }
   if (e.case === "task") {

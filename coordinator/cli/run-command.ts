@@ -69,7 +69,7 @@ export async function watchCommand(client: ControlClient, runId: string, flags: 
 function printEnd(run: RunRecord, flags: { json?: boolean }): number {
   const judgement = judgeRun(run);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status), verdict: judgement.decision, reasons: judgement.reasons })}\n`);
+    process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status), verdict: judgement.decision, reasons: judgement.reasons, waived: judgement.waived, expiredWaivers: judgement.expiredWaivers })}\n`);
   } else {
     process.stdout.write(`${formatRunSummary(run, judgement)}\n`);
   }

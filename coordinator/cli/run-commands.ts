@@ -1,9 +1,11 @@
 // `coord run`, `coord watch`, `coord cancel`, `coord runs`, `coord show`: starting runs, following
 // them, stopping them and looking them up.
 import { toJson } from "@bufbuild/protobuf";
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ControlService, RunRecordSchema, RunSummarySchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { parseWaivers } from "../../shared/model/waivers.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { dryRunCommand } from "./dry-run-command.js";
 import { formatCancelled, formatRunList, formatRunSummary, verdictExitCode } from "./format.js";
@@ -23,8 +25,8 @@ const EXITS = `${VERDICT_EXITS}, 130 detached with Ctrl-C`;
  * run whose status is passed may still not be GO (narrowed, quick, skipped, attestation).
  */
 function runJson(run: RunRecord): object {
-  const { decision, reasons } = judgeRun(run);
-  return { ...(toJson(RunRecordSchema, run) as object), verdict: decision, reasons };
+  const { decision, reasons, waived, expiredWaivers } = judgeRun(run);
+  return { ...(toJson(RunRecordSchema, run) as object), verdict: decision, reasons, waived, expiredWaivers };
 }
 
 /** Sets the exit status; after a detach, exits at once (see below). */
@@ -55,16 +57,29 @@ function registerRun(program: Command): void {
       .option("--with <leg>", "also run this opt-in matrix leg, repeatable", repeatable, [] as string[])
       .option("--quick", "only checks tagged quick (or the plan's quick: subset); a quick run is never GO")
       .option("--bind <role=node>", "pin a cross stage's role to a node, repeatable", parseBinding, {} as Record<string, string>)
+      .option("--waivers <file>", "waivers.yaml: checks it names still run and are reported waived (a failure excused until the waiver expires); stored with the run")
       .option("--var <name=value>", "set a var of the plan's suites (those declaring it), over its value; repeatable; stored with the run", (v: string, prev?: ResolvedVars) => parseVarFlag(v, prev))
       .option("--vars-file <file>", "YAML map of vars (NAME: VALUE); --var wins over it")
       .option("--dry-run", "start nothing: print each stage's nodes (and why others are left out), suite, iterations and the exact commands")
       .option("--json", "print only the final status and verdict as JSON (with --dry-run: the resolved plan)"),
   ).action(async (stages: string[], opts: Omit<RunFlags, "skips"> & ConnectionFlags & VarFlags & { dryRun?: boolean }) => {
     // Refused before anything is sent: a skip with no reason never reaches the coordinator.
-    const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips: pairSkips(skipTokens.splice(0)) };
+    const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips: pairSkips(skipTokens.splice(0)), waiversYaml: opts.waivers ? readWaivers(opts.waivers) : undefined };
     flags.vars = cliRunVars(opts);
     finish(await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags))));
   });
+}
+
+/** The waivers file's text, checked here first (file:line:col) so a bad one never reaches the coordinator. */
+function readWaivers(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw FleetgateError.from(err, "bad_input", `cannot read waivers ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  parseWaivers(text, path);
+  return text;
 }
 
 export function registerRunCommands(program: Command): void {

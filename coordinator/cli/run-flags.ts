@@ -24,6 +24,9 @@ export interface RunFlags {
   /** --only CHECK, --tags T. */
   only?: string[];
   tags?: string[];
+  /** --waivers FILE, and the file's text (read and checked by the CLI before anything is sent). */
+  waivers?: string;
+  waiversYaml?: string;
   /** --var NAME=VALUE over --vars-file (cliRunVars), as sent. */
   vars?: Record<string, string>;
 }
@@ -76,6 +79,8 @@ export function startRunRequest(stages: string[], flags: RunFlags, files: PlanFi
     bindings: flags.bind ?? {},
     onlyChecks: flags.only ?? [],
     tags: flags.tags ?? [],
+    waiversPath: flags.waivers ?? "",
+    waiversYaml: flags.waiversYaml ?? "",
     vars: flags.vars ?? {},
   };
 }

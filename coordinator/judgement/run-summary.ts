@@ -35,5 +35,7 @@ export function runSummary(run: RunRecord, judgement: Judgement): RunSummary {
     signoff: run.signoff,
     verdict: judgement.decision,
     reasons: listedReasons(run.runId, judgement.reasons),
+    waived: listedReasons(run.runId, judgement.waived),
+    expiredWaivers: judgement.expiredWaivers,
   });
 }

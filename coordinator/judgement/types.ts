@@ -22,4 +22,8 @@ export interface Judgement {
   flakes: Flake[];
   /** Whether `coord signoff` may record it (GO, full mode, clean attestation, no dev node). */
   signable: boolean;
+  /** Each waived check, one line (what it came to, whose waiver, until when): listed even when GO. */
+  waived: string[];
+  /** Each waiver ignored because it had expired when the run started. */
+  expiredWaivers: string[];
 }

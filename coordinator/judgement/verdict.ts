@@ -1,10 +1,11 @@
 // The verdict a release is signed off on. Pure: a run (and, for flakes, earlier runs of the same
 // plan revision) in, a decision with every reason out.
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { isTerminal, Status, statusName } from "../../shared/model/status.js";
+import { isGreen, isTerminal, Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import { taskSkipAccepted } from "./skips.js";
 import type { Decision, Flake, Judgement } from "./types.js";
+import { expiredWaiverLines, waivedLines } from "./waivers.js";
 
 /**
  * Whether an override holds the verdict until `--accept-override` names it. Not quick (a quick run
@@ -25,6 +26,9 @@ function isFull(run: RunRecord): boolean {
  * check is flaky. A failure (or a flake) is NO-GO;
  * anything unverified (not ready, lost, interrupted, skipped, cancelled, error, quick, narrowed, still running, nothing
  * run at all) is INCOMPLETE. Skips and overrides count as accepted only when run.signoff names them.
+ * A waived task (its failures excused by active waivers, shared/model/waivers.ts) does not hold GO;
+ * its waived checks are listed with the judgement. A waiver covers only a check that passed or
+ * failed, so anything unverified stays INCOMPLETE whatever the waivers say.
  */
 export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgement {
   const noGo: string[] = [];
@@ -36,7 +40,7 @@ export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgemen
   else if (!isFull(run)) incomplete.push(`mode ${run.mode}: only a full run can be GO`);
   if (finished && !run.tasks.length) incomplete.push("run has no task: nothing was verified");
   for (const t of run.tasks) {
-    if (t.status === Status.PASSED) continue;
+    if (isGreen(t.status)) continue;
     // A running run already said so once; its pending tasks are not each a reason.
     if (!finished && !isTerminal(t.status)) continue;
     if (t.status === Status.SKIPPED && taskSkipAccepted(t, accepted)) continue;
@@ -57,7 +61,7 @@ export function judgeRun(run: RunRecord, flakes: Flake[] = run.flakes): Judgemen
   for (const f of run.attestationFlags) incomplete.push(`not valid for sign-off: ${f}`);
   for (const u of run.unsignable) incomplete.push(`not valid for sign-off: ${u}`);
   // The run's own status is the sequencer's fold; if it disagrees with the tasks, trust neither.
-  if (finished && run.status !== Status.PASSED && !noGo.length && !incomplete.length) incomplete.push(`run ended ${statusName(run.status)}`);
+  if (finished && !isGreen(run.status) && !noGo.length && !incomplete.length) incomplete.push(`run ended ${statusName(run.status)}`);
   const decision: Decision = noGo.length ? "NO-GO" : incomplete.length ? "INCOMPLETE" : "GO";
-  return { decision, reasons: [...noGo, ...incomplete], flakes, signable: decision === "GO" };
+  return { decision, reasons: [...noGo, ...incomplete], flakes, signable: decision === "GO", waived: waivedLines(run), expiredWaivers: expiredWaiverLines(run) };
 }

@@ -11,6 +11,8 @@ import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
+import { waivedText, waiverText } from "../../shared/model/waivers.js";
+import { waiverJson } from "./waiver-view.js";
 import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
 import { isoTime, reportedStatus, skippedCheckReason } from "./run-view.js";
@@ -58,6 +60,7 @@ function where(t: TaskRecord): Record<string, unknown> {
 
 function checkMessage(t: TaskRecord, c: CheckResult): string | undefined {
   if (c.status === Status.PASSED) return undefined;
+  if (c.waiver) return `${waivedText(c)}; ${waiverText(c.waiver)}`;
   if (reportedStatus(t, c.status) !== c.status) return skippedCheckReason(c);
   return [c.summary || c.reason, c.hint && `hint: ${c.hint}`].filter(Boolean).join("; ") || statusName(c.status);
 }
@@ -86,6 +89,8 @@ function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolea
       kind: c.kind,
       precondition: c.precondition,
       hint: c.hint || undefined,
+      unwaivedStatus: c.waiver ? statusName(c.unwaivedStatus) : undefined,
+      waiver: c.waiver ? waiverJson(c.waiver) : undefined,
       reproduce: r ? { where: r.where, node: r.node, command: r.command } : undefined,
     }),
   });
@@ -130,7 +135,7 @@ function verdictTest(run: RunRecord, judgement: Judgement): CtrfTest {
     message: v.passed ? undefined : v.message,
     trace: v.reasons || undefined,
     rawStatus: judgement.decision,
-    extra: { decision: judgement.decision, reasons: [...judgement.reasons], scope: v.scopeText, accepted: v.scopeLines.slice(1) },
+    extra: { decision: judgement.decision, reasons: [...judgement.reasons], ...(judgement.waived.length ? { waived: [...judgement.waived] } : {}), ...(judgement.expiredWaivers.length ? { expiredWaivers: [...judgement.expiredWaivers] } : {}), scope: v.scopeText, accepted: v.scopeLines.slice(1) },
   });
 }
 

@@ -7,6 +7,7 @@
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
+import { waivedText, waiverText } from "../../shared/model/waivers.js";
 import type { Judgement } from "../judgement/types.js";
 import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
@@ -24,7 +25,7 @@ export function esc(text: string): string {
 
 const label = (s: Status) => `<span class="label s-${statusName(s)}">${statusName(s)}</span>`;
 
-const MARK: Partial<Record<Status, string>> = { [Status.PASSED]: "✓", [Status.FAILED]: "✗", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I" };
+const MARK: Partial<Record<Status, string>> = { [Status.PASSED]: "✓", [Status.FAILED]: "✗", [Status.NOT_READY]: "n", [Status.SKIPPED]: "s", [Status.LOST]: "L", [Status.ERROR]: "E", [Status.CANCELLED]: "c", [Status.INTERRUPTED]: "I", [Status.WAIVED]: "w" };
 
 function dot(iteration: number, s: Status): string {
   return `<i class="dot s-${statusName(s)}" title="#${iteration} ${statusName(s)}">${MARK[s] ?? "·"}</i>`;
@@ -50,7 +51,14 @@ function verdict(run: RunRecord, j: Judgement): string {
 <p class="meta">${meta.join(" · ")}</p>
 <p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
 ${scopeHtml}${varsLine(run) ? `<p class="vars" id="vars">${esc(varsLine(run) ?? "")}</p>` : ""}
-${reasons}</header>`;
+${reasons}${waivers(j)}</header>`;
+}
+
+// A waiver is never silent: each waived check and each waiver ignored as expired, beside the verdict.
+function waivers(j: Judgement): string {
+  const waived = j.waived.length ? `<p>Waived (each ran; its outcome excused by a waiver until it expires):</p><ul class="waived" id="waived">${j.waived.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : "";
+  const expired = j.expiredWaivers.length ? `<p>Expired waivers, ignored (those checks count as they are):</p><ul class="flag" id="expired-waivers">${j.expiredWaivers.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>` : "";
+  return waived + expired;
 }
 
 function attestation(run: RunRecord): string {
@@ -63,10 +71,11 @@ function signoff(run: RunRecord): string {
   const s = run.signoff;
   if (!s?.by) return `<section id="signoff"><h2>Sign-off</h2><p>Not signed off.</p></section>`;
   const accepted = s.accepted.length ? `<p>Skips accepted by name:</p><ul>${s.accepted.map((a) => `<li><code>${esc(a.target)}</code>: ${esc(a.reason)}</li>`).join("")}</ul>` : "";
+  const waived = s.waivers.length ? `<p>Waivers in force when signed off:</p><ul>${s.waivers.map((w) => `<li><code>${esc(w.checkId)}</code> on ${esc(w.node ? `node ${w.node}` : w.role ? `role ${w.role}` : "every node")}: ${esc(w.reason)} (owner ${esc(w.owner)}, expires ${esc(w.expires)}, ${esc(w.source)})</li>`).join("")}</ul>` : "";
   const after = run.afterSignoff.length
     ? `<p>Learnt after sign-off (the signed verdict stands; judge for yourself):</p><ul id="after-signoff">${run.afterSignoff.map((a) => `<li class="flag">${esc(a)}</li>`).join("")}</ul>`
     : "";
-  return `<section id="signoff"><h2>Sign-off</h2><p>Signed off by ${esc(s.by)} at ${esc(isoTime(s.atMs))}.</p>${accepted}${after}</section>`;
+  return `<section id="signoff"><h2>Sign-off</h2><p>Signed off by ${esc(s.by)} at ${esc(isoTime(s.atMs))}.</p>${accepted}${waived}${after}</section>`;
 }
 
 function skips(run: RunRecord): string {
@@ -103,7 +112,7 @@ function checkDetail(run: RunRecord, t: TaskRecord, c: CheckResult): string {
   const r = reproduceCheck(run, t, c);
   const parts = [
     `<h4>#${t.iteration} ${esc(c.precondition ? `precondition ${c.checkId}` : c.checkId)} ${label(c.status)}</h4>`,
-    `<p>${esc(c.summary || c.reason || "no summary")}</p>`,
+    `<p>${esc(c.waiver ? `${waivedText(c)}; ${waiverText(c.waiver)}` : c.summary || c.reason || "no summary")}</p>`,
     c.reason && c.summary ? `<p>reason: ${esc(c.reason)}</p>` : "",
     c.hint ? `<p>hint: ${esc(c.hint)}</p>` : "",
     r ? `<p class="repro">reproduce ${r.where === "node" ? `on ${esc(r.node)}` : "from the workstation"}: <code>${esc(r.command)}</code></p>` : "",

@@ -9,6 +9,7 @@ import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
 import { isoTime, stageViews } from "./run-view.js";
 import { runScope, scopeJson } from "./scope.js";
+import { waiverJson } from "./waiver-view.js";
 
 export const REPORT_SCHEMA = "fleetgate.report/v1";
 
@@ -49,6 +50,8 @@ function check(run: RunRecord, t: TaskRecord, c: CheckResult): Json {
     attemptLog: c.attemptLog.map(attempt),
     captured: sorted(c.captured),
     reproduce: r ? { where: r.where, node: r.node, command: r.command } : null,
+    // Only on a waived check: what it came to by itself, and the waiver that covered it.
+    ...(c.waiver ? { unwaivedStatus: statusName(c.unwaivedStatus), waiver: waiverJson(c.waiver) } : {}),
   };
 }
 
@@ -86,7 +89,8 @@ function runPart(run: RunRecord): Json {
     ...(run.transport ? { transport: run.transport } : {}),
     ...(run.afterSignoff.length ? { afterSignoff: [...run.afterSignoff] } : {}),
     skips: run.skips.map(skip),
-    signoff: s?.by ? { by: s.by, at: time(s.atMs), accepted: s.accepted.map(skip) } : null,
+    ...(run.waivers.length ? { waivers: run.waivers.map(waiverJson) } : {}),
+    signoff: s?.by ? { by: s.by, at: time(s.atMs), accepted: s.accepted.map(skip), ...(s.waivers.length ? { waivers: s.waivers.map(waiverJson) } : {}) } : null,
   };
 }
 
@@ -95,6 +99,8 @@ function verdict(j: Judgement): Json {
     decision: j.decision,
     signable: j.signable,
     reasons: [...j.reasons],
+    ...(j.waived.length ? { waived: [...j.waived] } : {}),
+    ...(j.expiredWaivers.length ? { expiredWaivers: [...j.expiredWaivers] } : {}),
     flakes: j.flakes.map((f) => ({ stage: f.stageId, node: f.node, check: f.checkId, passed: f.passed, total: f.total, runIds: [...f.runIds] })),
   };
 }

@@ -12,6 +12,7 @@ import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
+import { waivedText, waiverText } from "../../shared/model/waivers.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
@@ -30,7 +31,8 @@ const oneLine = (text: string) => xmlSafe(text.replace(/\s*\r?\n\s*/g, " ").trim
 export function junitOutcome(status: Status): JunitCase["outcome"] {
   if (status === Status.PASSED) return "passed";
   if (status === Status.FAILED) return "failed";
-  if (status === Status.SKIPPED || status === Status.CANCELLED) return "skipped";
+  // JUnit has no waived: a waived check is not a failure of the gate, and its message says waived.
+  if (status === Status.SKIPPED || status === Status.CANCELLED || status === Status.WAIVED) return "skipped";
   return "error";
 }
 
@@ -58,7 +60,7 @@ function checkCases(classname: string, t: TaskRecord, c: CheckResult): JunitCase
     seconds: Number(c.durationMs) / 1000,
     outcome: junitOutcome(status),
     type: statusName(status),
-    message: status === c.status ? message(c.status, c.summary, c.reason, c.hint) : message(status, "", skippedCheckReason(c), ""),
+    message: c.waiver ? oneLine(`${waivedText(c)}; ${waiverText(c.waiver)}`) : status === c.status ? message(c.status, c.summary, c.reason, c.hint) : message(status, "", skippedCheckReason(c), ""),
     output: output(c),
   };
   const inner = c.cases.map((k: TestCase): JunitCase => {

@@ -10,6 +10,7 @@ import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, sta
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
+import { waivedRows, waiverSelector } from "./waiver-view.js";
 
 /** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
 function text(s: string): string {
@@ -33,6 +34,7 @@ function header(run: RunRecord, j: Judgement): string[] {
   out.push(`**Verdict: ${j.decision}** — ${j.signable ? "can be signed off" : "cannot be signed off"}`, "");
   for (const r of j.reasons) out.push(`- ${text(r)}`);
   if (j.reasons.length) out.push("");
+  if (j.waived.length) out.push(`**Waived: ${j.waived.length} check result${j.waived.length === 1 ? "" : "s"}** (see Waivers): each ran; its outcome is excused by a waiver until it expires.`, "");
   const insecure = insecureNote(run);
   if (insecure) out.push(`**${text(insecure)}**`, "");
   const scope = runScope(run);
@@ -74,7 +76,32 @@ function signoff(run: RunRecord): string[] {
     out.push("", "Skips accepted by name:", "");
     for (const a of s.accepted) out.push(`- ${code(a.target)}: ${text(a.reason)}`);
   }
+  if (s.waivers.length) {
+    out.push("", "Waivers in force when signed off:", "");
+    for (const w of s.waivers) out.push(`- ${code(w.checkId)} on ${text(waiverSelector(w))}: ${text(w.reason)} (owner ${text(w.owner)}, expires ${w.expires}, ${text(w.source)})`);
+  }
   return [...out, ""];
+}
+
+// A waiver is never silent: every waived check, GO or not, and every waiver ignored as expired.
+function waivers(run: RunRecord, j: Judgement): string[] {
+  const rows = waivedRows(run);
+  if (!rows.length && !j.expiredWaivers.length) return [];
+  const out = ["## Waivers", ""];
+  if (rows.length) {
+    out.push("| stage | node | # | check | underneath | observed | owner | expires | reason | waiver |", "|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of rows) {
+      const w = r.waiver;
+      out.push(`| ${[r.target, r.node, String(r.iteration), r.check, r.underneath, r.summary, w.owner, w.expires, w.reason, w.source].map(cell).join(" | ")} |`);
+    }
+    out.push("");
+  }
+  if (j.expiredWaivers.length) {
+    out.push("Expired, ignored (those checks count as they are):", "");
+    for (const e of j.expiredWaivers) out.push(`- ${text(e)}`);
+    out.push("");
+  }
+  return out;
 }
 
 function skips(run: RunRecord): string[] {
@@ -124,7 +151,8 @@ function stage(s: StageView): string[] {
 function notPassed(run: RunRecord): string[] {
   // Skipped checks are listed with the other skips (a probe that skipped its leg, as the leg's
   // skip); everything else that did not pass is here.
-  const entries = notPassedChecks(run).filter((e) => reportedStatus(e.task, e.check.status) !== Status.SKIPPED);
+  // Waived checks are listed under Waivers, with what they came to.
+  const entries = notPassedChecks(run).filter((e) => reportedStatus(e.task, e.check.status) !== Status.SKIPPED && e.check.status !== Status.WAIVED);
   if (!entries.length) return [];
   const out = ["## Checks that did not pass", "", "| stage | node | # | check | status | observed | hint |", "|---|---|---|---|---|---|---|"];
   for (const { task: t, check: c } of entries) {
@@ -153,7 +181,7 @@ function flakes(j: Judgement): string[] {
 
 /** `judgement` defaults to this run judged alone (no flake history). */
 export function markdownReport(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
-  const out = [...header(run, judgement), ...attestation(run), ...signoff(run), ...skips(run), "## Stages", ""];
+  const out = [...header(run, judgement), ...attestation(run), ...signoff(run), ...waivers(run, judgement), ...skips(run), "## Stages", ""];
   for (const s of stageViews(run)) out.push(...stage(s));
   out.push(...notPassed(run), ...flakes(judgement));
   while (out.at(-1) === "") out.pop();

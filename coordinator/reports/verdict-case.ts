@@ -27,7 +27,7 @@ export function verdictCase(run: RunRecord, j: Judgement): VerdictCase {
   const oneLine = (r: string) => r.replace(/\s*\r?\n\s*/g, " ").trim();
   return {
     passed: j.decision === "GO",
-    message: j.reasons.length ? `${j.decision}: ${j.reasons.map(oneLine).join("; ")}` : j.decision,
+    message: (j.reasons.length ? `${j.decision}: ${j.reasons.map(oneLine).join("; ")}` : j.decision) + (j.waived.length ? ` (waived: ${j.waived.map(oneLine).join("; ")})` : ""),
     reasons: j.reasons.join("\n"),
     scope,
     scopeText: scopeText(scope),

@@ -9,6 +9,9 @@ import { insertSignoff } from "../store/signoffs.js";
 import { acceptedSkips, signoffRefusal, withSignoff, type Acceptance } from "../judgement/signoff-rules.js";
 import { runWithFlakes, summarizeStored } from "../judgement/stored.js";
 import { judgeRun } from "../judgement/verdict.js";
+import { usedWaivers } from "../judgement/waivers.js";
+import { toJson } from "@bufbuild/protobuf";
+import { WaiverSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 
 export interface SignOffInput {
   runId: string;
@@ -35,7 +38,9 @@ export function signOff(db: Db, req: SignOffInput, now: number): RunSummary {
     const judgement = judgeRun(withSignoff(run, by, req.accept, now, overrides), run.flakes);
     const refusal = signoffRefusal(run, judgement, req.accept, overrides);
     if (refusal) throw new FleetgateError(refusal.code, refusal.message);
-    insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept), acceptedOverrides: acceptedSkips(overrides) });
+    // The signer accepts exactly the waivers that covered a check of this run: recorded with the sign-off.
+    const waivers = usedWaivers(run).map((w) => toJson(WaiverSchema, w));
+    insertSignoff(db, run.runId, { by, at: now, accepted: acceptedSkips(req.accept), acceptedOverrides: acceptedSkips(overrides), waivers });
     return summarizeStored(db, run.runId) as RunSummary;
   })();
 }

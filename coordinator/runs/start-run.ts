@@ -3,6 +3,9 @@
 // with its scope and attestation, then handed to the engine. The dry run is the same decision,
 // shown instead of started: it refuses exactly what a real run would, gating included.
 import { randomBytes } from "node:crypto";
+import { toJson } from "@bufbuild/protobuf";
+import { WaiverSchema, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { markExpired, parseWaivers } from "../../shared/model/waivers.js";
 import type { ResolvedPlan, StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Plan } from "../../shared/model/plan.js";
@@ -41,6 +44,8 @@ export interface DecidedRun {
   resolved: ResolvedRun;
   revision: string;
   roster: NodeRow[];
+  /** coord run --waivers, parsed (file:line:col errors): every one given, expired or not. */
+  waivers: Waiver[];
   /** The files each suite ships (`files:`), checked. */
   files: RunFiles;
 }
@@ -58,10 +63,11 @@ export function rosterOf(nodes: NodeRow[], sessions: AgentSessions): RosterNode[
 /** Parses and resolves `req` against the roster now; reads the store, writes nothing, sends nothing. */
 function resolveNow(deps: StartRunDeps, req: StartRunRequest, runId: string): DecidedRun {
   const roster = listNodes(deps.db);
+  const waivers = req.waiversYaml ? parseWaivers(req.waiversYaml, req.waiversPath || "waivers.yaml") : [];
   // Parses the plan and every suite (file:line:col) before resolving.
   const { plan, resolved, files } = resolveStartRun(req, rosterOf(roster, deps.sessions), runId);
   const hashes = Object.fromEntries(Object.entries(files).map(([suite, list]) => [suite, hashShipped(list)]));
-  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites, hashes), roster, files };
+  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites, hashes), roster, files, waivers };
 }
 
 /** Whether the run may start now: every stage before it green (gating), and the coordinator's last say. */
@@ -93,6 +99,9 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
   const decided = resolveNow(deps, req, newRunId());
   admit(deps, decided);
   const { runId, plan, resolved, revision, roster, files } = decided;
+  const createdAt = Date.now();
+  // Expiry is judged once, at the run's start, and stored: the run reads the same forever.
+  const waivers = markExpired(decided.waivers, createdAt).map((w) => toJson(WaiverSchema, w));
   const inRun = roster.filter((n) => resolved.tasks.some((t) => t.node === n.identity.name));
   // One transaction: a run is never stored without the files its tasks are to carry.
   const store = deps.db.transaction(() => {
@@ -106,7 +115,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
         suites: { ...req.suites },
         stages: resolved.stages.map((s) => s.id),
         flags: runAttestationFlags(inRun, deps.ownHost, (node) => deps.sessions.cloneOf(node)),
-        createdAt: Date.now(),
+        createdAt,
         mode: resolved.mode,
         planRevision: revision,
         options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport },

@@ -1,7 +1,7 @@
 // The sequencer as a pure state machine: (state, event) → { state, commands }. No clock, no
 // sockets, no database: whether a node is alive arrives as events from the fleet (online, offline,
 // lost — coordinator/fleet/ owns the clock), and the shell applies the commands.
-import { foldStatuses, isTerminal, Status, statusName } from "../../shared/model/status.js";
+import { foldStatuses, isGreen, isTerminal, Status, statusName } from "../../shared/model/status.js";
 
 export interface PlannedTask {
   id: string;
@@ -96,7 +96,7 @@ export function resumedState(stages: PlannedStage[], tasks: TaskState[], livenes
     const done = tasksOf(tasks, stages[current]?.id);
     // A finished stage that did not pass stays current, so the first step skips the stages after
     // it: the coordinator may have stopped after storing the failure but before storing the skips.
-    if (!done.every((t) => isTerminal(t.status)) || foldStatuses(done.map((t) => t.status)) !== Status.PASSED) break;
+    if (!done.every((t) => isTerminal(t.status)) || !isGreen(foldStatuses(done.map((t) => t.status)))) break;
   }
   return { stages, tasks: tasks.map((t) => ({ ...t })), current, ...livenessState(liveness), finished: false };
 }
@@ -169,8 +169,8 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
     for (const t of tasks) if (!isTerminal(t.status) && t.group <= due && state.lost[t.node] !== undefined) set(t, Status.LOST, state.lost[t.node] as string);
     if (tasks.every((t) => isTerminal(t.status))) {
       const outcome = foldStatuses(tasks.map((t) => t.status));
-      if (outcome !== Status.PASSED) {
-        // Gating: a stage runs only when every stage before it is green.
+      if (!isGreen(outcome)) {
+        // Gating: a stage runs only when every stage before it is green (passed, or waived).
         for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `stage ${stage.id} did not pass (${statusName(outcome)})`);
       }
       state.current++;
@@ -178,7 +178,7 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
     }
     const group = openGroup(tasks);
     if (stage.stopOnFailure) {
-      const broken = tasks.find((t) => t.group < group && t.status !== Status.PASSED);
+      const broken = tasks.find((t) => t.group < group && !isGreen(t.status));
       if (broken) {
         const why = `${broken.label} ${statusName(broken.status).replace("_", " ")}${broken.summary ? `: ${broken.summary}` : ""}`;
         for (const t of tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `not run: ${why}`);
@@ -210,7 +210,7 @@ function finish(state: SequencerState, commands: SequencerCommand[]): void {
   const status = foldStatuses(state.tasks.map((t) => t.status));
   const count = (s: Status) => state.tasks.filter((t) => t.status === s).length;
   const parts = [`${count(Status.PASSED)}/${state.tasks.length} tasks passed`];
-  for (const s of [Status.FAILED, Status.NOT_READY, Status.LOST, Status.ERROR, Status.SKIPPED, Status.CANCELLED, Status.INTERRUPTED]) {
+  for (const s of [Status.WAIVED, Status.FAILED, Status.NOT_READY, Status.LOST, Status.ERROR, Status.SKIPPED, Status.CANCELLED, Status.INTERRUPTED]) {
     if (count(s)) parts.push(`${count(s)} ${statusName(s).replace("_", " ")}`);
   }
   commands.push({ type: "run_finished", status, summary: parts.join(", ") });

@@ -17,7 +17,8 @@ import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { recordAgentEvent, type CommitOutcome } from "../store/agent-events.js";
-import { addRunFlag, finishRun, getRun, listRuns, type StoredRun } from "../store/runs.js";
+import { addRunFlag, finishRun, getRun, listRuns, runWaiversOn, type StoredRun } from "../store/runs.js";
+import type { Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
@@ -40,6 +41,8 @@ interface Decided {
 
 interface ActiveRun {
   state: SequencerState;
+  /** Node → the run's waivers in force on it (not expired, selector matching), sent with each task. */
+  waivers: (node: string) => Waiver[];
   suites: Record<string, string>;
   /** coord run --var: values over the suites' vars, sent with every task. */
   vars: Record<string, string>;
@@ -138,7 +141,7 @@ export class RunEngine {
   }
 
   private track(runId: string, state: SequencerState, run: StoredRun | undefined): void {
-    this.active.set(runId, { state, suites: run?.suites ?? {}, vars: run?.options.vars ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
+    this.active.set(runId, { state, waivers: (node) => (run ? runWaiversOn(run, node) : []), suites: run?.suites ?? {}, vars: run?.options.vars ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
   /** Who of the run's nodes is away or lost now; the fleet starts the clock of any not seen yet. */
@@ -246,6 +249,7 @@ export class RunEngine {
           captures,
           onlyTags: task.onlyTags,
           onlyChecks: task.onlyChecks,
+          waivers: run.waivers(task.nodeName),
           vars: run.vars,
           probesYaml: task.probesYaml,
           fault,

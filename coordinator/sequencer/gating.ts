@@ -3,7 +3,7 @@
 // plan revision that ran it. A stage skipped with --skip (and its reason) does not hold others.
 import { FleetgateError } from "../../shared/errors.js";
 import type { Plan } from "../../shared/model/plan.js";
-import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
+import { foldStatuses, isGreen, type Status, statusName } from "../../shared/model/status.js";
 
 export interface StageHistory {
   runId: string;
@@ -28,7 +28,7 @@ export function checkGating(
       throw new FleetgateError("conflict", `stage ${needer} needs stage ${before} green first, and no full run of plan ${plan.name} (revision ${revision}) has run it: ${fix}`);
     }
     const outcome = foldStatuses(history.statuses);
-    if (outcome !== Status.PASSED) {
+    if (!isGreen(outcome)) {
       throw new FleetgateError("conflict", `stage ${needer} needs stage ${before} green first; its latest full run ${history.runId} ended ${statusName(outcome)}: ${fix}`);
     }
   }

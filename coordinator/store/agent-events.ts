@@ -1,7 +1,7 @@
 // Agent events, committed exactly once: the (node, seq) row and its effect land in one transaction.
 import { create, toJson } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { isTerminal, type Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
 import { getTask, type TaskRow } from "./tasks.js";
@@ -21,6 +21,11 @@ export type CommitOutcome =
  * A task's status is not written here: the run engine decides it and writes it in the same
  * transaction (RunEngine.ingest), so there is one writer of task status.
  */
+/** What a waived result keeps of its waiver: the waiver and the status underneath; '' when none. */
+function waiverColumn(r: CheckResult): string {
+  return r.waiver ? JSON.stringify({ waiver: toJson(WaiverSchema, r.waiver), unwaived: statusName(r.unwaivedStatus) }) : "";
+}
+
 export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now()): CommitOutcome {
   return db.transaction((): CommitOutcome => {
     const bootId = event.origin?.bootId ?? "";
@@ -48,11 +53,12 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
       const r = event.body.value.result ?? create(CheckResultSchema);
       db.prepare(
         `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
-           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json, waiver_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(taskId, r.checkId, r.kind, r.precondition ? 1 : 0, statusName(r.status), r.summary, r.reason, r.hint, r.startedAtMs, r.durationMs, r.attempts,
         r.stdoutTail, r.stderrTail, event.origin.machineId, event.origin.hostname, event.origin.bootId,
-        JSON.stringify(r.cases.map((c) => toJson(TestCaseSchema, c))), JSON.stringify(r.attemptLog.map((a) => toJson(AttemptSchema, a))), JSON.stringify(r.captured));
+        JSON.stringify(r.cases.map((c) => toJson(TestCaseSchema, c))), JSON.stringify(r.attemptLog.map((a) => toJson(AttemptSchema, a))), JSON.stringify(r.captured),
+        waiverColumn(r));
       return { kind: "check", task, result: r };
     }
     const { status, summary } = event.body.value;

@@ -236,6 +236,16 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     `,
   },
   {
+    version: 11,
+    sql: `
+      -- Waivers (shared/model/waivers.ts): the waiver that covered a check result and what the check
+      -- came to underneath ('' when none), and the waivers a sign-off accepted (what the signer saw).
+      -- A run's waivers themselves live in runs.options_json, stored with the run.
+      ALTER TABLE check_results ADD COLUMN waiver_json TEXT NOT NULL DEFAULT '';
+      ALTER TABLE signoffs ADD COLUMN waivers_json TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
     version: 12,
     sql: `
       -- The files each suite of a run ships (its files:, coordinator/store/run-files.ts): sent with

@@ -1,10 +1,10 @@
 // A stored run as the wire describes it (RunRecord): run row, tasks in plan order, check results.
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { AttemptSchema, CheckResultSchema, TestCaseSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { RunRecordSchema, TaskRecordSchema, type RunRecord, type TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { statusFromName } from "../../shared/model/status.js";
+import { statusFromName, type Status } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
-import { getRun, runAudit } from "./runs.js";
+import { getRun, runAudit, runWaivers } from "./runs.js";
 import type { RawTask } from "./tasks.js";
 
 interface RawCheck {
@@ -24,6 +24,13 @@ interface RawCheck {
   cases_json: string;
   attempts_json: string;
   captured_json: string;
+  waiver_json: string;
+}
+
+function waiverOf(column: string): { waiver?: Waiver; unwaivedStatus?: Status } {
+  if (!column) return {};
+  const { waiver, unwaived } = JSON.parse(column) as { waiver: JsonValue; unwaived: string };
+  return { waiver: fromJson(WaiverSchema, waiver), unwaivedStatus: statusFromName(unwaived) };
 }
 
 function checkFromRow(r: RawCheck): CheckResult {
@@ -43,11 +50,12 @@ function checkFromRow(r: RawCheck): CheckResult {
     cases: (JSON.parse(r.cases_json) as JsonValue[]).map((c) => fromJson(TestCaseSchema, c)),
     attemptLog: (JSON.parse(r.attempts_json) as JsonValue[]).map((a) => fromJson(AttemptSchema, a)),
     captured: JSON.parse(r.captured_json) as Record<string, string>,
+    ...waiverOf(r.waiver_json),
   });
 }
 
 // Every column of a check result but its output tails, which are by far its largest part.
-const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, c.summary, c.reason, c.hint, c.started_at, c.duration_ms, c.attempts, c.cases_json, c.attempts_json, c.captured_json";
+const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, c.summary, c.reason, c.hint, c.started_at, c.duration_ms, c.attempts, c.cases_json, c.attempts_json, c.captured_json, c.waiver_json";
 
 export interface LoadOptions {
   /**
@@ -98,12 +106,19 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
     planRevision: run.planRevision,
     bindings: run.options.bindings ?? [],
     nodes: run.nodes,
-    signoff: run.signoff && { by: run.signoff.by, atMs: BigInt(run.signoff.at), accepted: run.signoff.accepted, acceptedOverrides: run.signoff.acceptedOverrides },
+    signoff: run.signoff && {
+      by: run.signoff.by,
+      atMs: BigInt(run.signoff.at),
+      accepted: run.signoff.accepted,
+      acceptedOverrides: run.signoff.acceptedOverrides,
+      waivers: (run.signoff.waivers ?? []).map((w) => fromJson(WaiverSchema, w)),
+    },
     withLegs: run.options.withLegs ?? [],
     unsignable: run.options.unsignable ?? [],
     overrides: run.options.overrides ?? [],
     transport: run.options.transport ?? "plaintext",
     vars: run.options.vars ?? {},
+    waivers: runWaivers(run),
     afterSignoff: runAudit(db, runId).map((a) => `${new Date(a.at).toISOString()} ${a.what}`),
   });
 }

@@ -1,6 +1,7 @@
 // Run rows: what was asked for (plan, suites, options, overrides), how it ended, and lookups.
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { NodeIdentitySchema, WaiverSchema, type NodeIdentity, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { waiversFor } from "../../shared/model/waivers.js";
 import { Status, statusFromName, statusName } from "../../shared/model/status.js";
 import type { SkipRecord } from "../sequencer/run-types.js";
 import type { Db } from "./db.js";
@@ -39,8 +40,21 @@ export interface RunOptions {
   overrides?: { name: string; detail: string }[];
   /** How the coordinator served when the run started; runs from before TLS have none (plaintext). */
   transport?: "tls" | "plaintext";
+  /** coord run --waivers: every waiver given, as WaiverSchema JSON, marked expired at the run's start. */
+  waivers?: JsonValue[];
   /** coord run --var / --vars-file: values over the suites' vars, sent with every task. Never secret (coordinator/cli/run-vars.ts). */
   vars?: Record<string, string>;
+}
+
+/** The run's waivers (every one given, the expired ones marked). */
+export function runWaivers(run: Pick<NewRun, "options">): Waiver[] {
+  return (run.options.waivers ?? []).map((w) => fromJson(WaiverSchema, w));
+}
+
+/** The waivers in force on `node` in this run: not expired, matching its name or its role label. */
+export function runWaiversOn(run: Pick<NewRun, "options" | "nodes">, node: string): Waiver[] {
+  const role = run.nodes.find((n) => n.name === node)?.labels.role ?? "";
+  return waiversFor(runWaivers(run), { node, role });
 }
 
 export function insertRun(db: Db, run: NewRun, tasks: NewTask[]): void {
@@ -88,6 +102,8 @@ export interface SignoffRecord {
   accepted: SkipRecord[];
   /** Overrides (RunOptions.overrides) accepted by name, each with a reason. */
   acceptedOverrides: SkipRecord[];
+  /** The waivers that covered a check of the run when it was signed off, as WaiverSchema JSON. */
+  waivers?: JsonValue[];
 }
 
 interface RawRun {
@@ -109,9 +125,10 @@ interface RawRun {
   signed_at: number | null;
   accepted_json: string | null;
   accepted_overrides_json: string | null;
+  waivers_json: string | null;
 }
 
-const RUN_SELECT = "SELECT r.*, s.signed_by, s.signed_at, s.accepted_json, s.accepted_overrides_json FROM runs r LEFT JOIN signoffs s ON s.run_id = r.id";
+const RUN_SELECT = "SELECT r.*, s.signed_by, s.signed_at, s.accepted_json, s.accepted_overrides_json, s.waivers_json FROM runs r LEFT JOIN signoffs s ON s.run_id = r.id";
 
 function runFromRow(r: RawRun): StoredRun {
   return {
@@ -135,6 +152,7 @@ function runFromRow(r: RawRun): StoredRun {
           at: r.signed_at ?? 0,
           accepted: JSON.parse(r.accepted_json ?? "[]") as SkipRecord[],
           acceptedOverrides: JSON.parse(r.accepted_overrides_json ?? "[]") as SkipRecord[],
+          waivers: JSON.parse(r.waivers_json ?? "[]") as JsonValue[],
         }
       : undefined,
   };

@@ -14,6 +14,7 @@ const NAMES: Record<Status, string> = {
   [Status.ERROR]: "error",
   [Status.CANCELLED]: "cancelled",
   [Status.INTERRUPTED]: "interrupted",
+  [Status.WAIVED]: "waived",
 };
 
 /** Every status, in enum order: what the fold table and its property test range over. */
@@ -38,25 +39,30 @@ export function isTerminal(s: Status): boolean {
 //  - Then whatever left the work unverified, machinery first: error, interrupted, lost, not
 //    ready, cancelled, skipped. None of them ever folds into a pass.
 //  - Then work still under way (running, pending): a stage with one task left is not passed yet.
+//  - Then waived (a check that passed or failed under an active waiver, shared/model/waivers.ts):
+//    it was judged, so it does not hold the gate, but a stage or run with one is waived, never
+//    passed, so every report says so. It sits just above passed and below everything that left
+//    work unverified: a waiver can never hide a not-ready, lost or errored node.
 //  - Passed is the identity: it survives only when everything passed.
 //  - Unspecified (a status nobody set, or one from a newer peer) is the machinery breaking: error.
 // The table is a total order's max (proved in test/unit/status-fold.test.ts over every pair and
 // every permutation), so the fold is commutative, associative and idempotent.
 const P = Status.PASSED, F = Status.FAILED, N = Status.NOT_READY, S = Status.SKIPPED, L = Status.LOST;
-const E = Status.ERROR, C = Status.CANCELLED, I = Status.INTERRUPTED, R = Status.RUNNING, Q = Status.PENDING;
+const E = Status.ERROR, C = Status.CANCELLED, I = Status.INTERRUPTED, R = Status.RUNNING, Q = Status.PENDING, W = Status.WAIVED;
 const FOLD: Record<Status, Record<Status, Status>> = row({
-  //                 unspec pending running passed failed not_rdy skipped lost  error cancel interr
-  [Status.UNSPECIFIED]: [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E],
-  [Status.PENDING]:     [E,    Q,      R,      Q,     F,     N,      S,      L,    E,    C,     I],
-  [Status.RUNNING]:     [E,    R,      R,      R,     F,     N,      S,      L,    E,    C,     I],
-  [Status.PASSED]:      [E,    Q,      R,      P,     F,     N,      S,      L,    E,    C,     I],
-  [Status.FAILED]:      [F,    F,      F,      F,     F,     F,      F,      F,    F,    F,     F],
-  [Status.NOT_READY]:   [E,    N,      N,      N,     F,     N,      N,      L,    E,    N,     I],
-  [Status.SKIPPED]:     [E,    S,      S,      S,     F,     N,      S,      L,    E,    C,     I],
-  [Status.LOST]:        [E,    L,      L,      L,     F,     L,      L,      L,    E,    L,     I],
-  [Status.ERROR]:       [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E],
-  [Status.CANCELLED]:   [E,    C,      C,      C,     F,     N,      C,      L,    E,    C,     I],
-  [Status.INTERRUPTED]: [E,    I,      I,      I,     F,     I,      I,      I,    E,    I,     I],
+  //                 unspec pending running passed failed not_rdy skipped lost  error cancel interr waived
+  [Status.UNSPECIFIED]: [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E,     E],
+  [Status.PENDING]:     [E,    Q,      R,      Q,     F,     N,      S,      L,    E,    C,     I,     Q],
+  [Status.RUNNING]:     [E,    R,      R,      R,     F,     N,      S,      L,    E,    C,     I,     R],
+  [Status.PASSED]:      [E,    Q,      R,      P,     F,     N,      S,      L,    E,    C,     I,     W],
+  [Status.FAILED]:      [F,    F,      F,      F,     F,     F,      F,      F,    F,    F,     F,     F],
+  [Status.NOT_READY]:   [E,    N,      N,      N,     F,     N,      N,      L,    E,    N,     I,     N],
+  [Status.SKIPPED]:     [E,    S,      S,      S,     F,     N,      S,      L,    E,    C,     I,     S],
+  [Status.LOST]:        [E,    L,      L,      L,     F,     L,      L,      L,    E,    L,     I,     L],
+  [Status.ERROR]:       [E,    E,      E,      E,     F,     E,      E,      E,    E,    E,     E,     E],
+  [Status.CANCELLED]:   [E,    C,      C,      C,     F,     N,      C,      L,    E,    C,     I,     C],
+  [Status.INTERRUPTED]: [E,    I,      I,      I,     F,     I,      I,      I,    E,    I,     I,     I],
+  [Status.WAIVED]:      [E,    Q,      R,      W,     F,     N,      S,      L,    E,    C,     I,     W],
 });
 
 function row(cells: Record<Status, Status[]>): Record<Status, Record<Status, Status>> {
@@ -83,6 +89,14 @@ export function foldStatuses(statuses: Iterable<Status>): Status {
   return out ?? Status.SKIPPED;
 }
 
+/**
+ * Whether an outcome lets the gate go on: passed, or waived (judged, its failure excused by an
+ * active waiver). The stages after it run, and the verdict may be GO with the waivers listed.
+ */
+export function isGreen(s: Status): boolean {
+  return s === Status.PASSED || s === Status.WAIVED;
+}
+
 const MARK: Partial<Record<Status, string>> = {
   [Status.PASSED]: "ok  ",
   [Status.FAILED]: "FAIL",
@@ -92,6 +106,7 @@ const MARK: Partial<Record<Status, string>> = {
   [Status.LOST]: "LOST",
   [Status.CANCELLED]: "cncl",
   [Status.INTERRUPTED]: "INTR",
+  [Status.WAIVED]: "WAIV",
 };
 
 /** Four-column mark for live and local output lines. */

@@ -275,7 +275,7 @@ describe("atomic writes", () => {
     s.signOff("r1");
     await writeBundle(s.db, "r1", { root: s.root, now: NOW + 1000, signingKey: privateKey });
 
-    expect(readJson(dir, "signoff.json")).toEqual({ by: "alice", atMs: "1732600000000", accepted: [{ target: "matrix", reason: "KVM host ordered", source: "sign-off" }], acceptedOverrides: [] });
+    expect(readJson(dir, "signoff.json")).toEqual({ by: "alice", atMs: "1732600000000", accepted: [{ target: "matrix", reason: "KVM host ordered", source: "sign-off" }], acceptedOverrides: [], waivers: [] });
     const m = readJson(dir, "manifest.json") as { files: Record<string, string>; verdict: { decision: string } };
     expect(Object.keys(m.files)).toContain("signoff.json");
     expect(m.verdict.decision).toBe("GO");

@@ -164,7 +164,7 @@ describe("signOff against the store", () => {
     store("r1");
     const signed = signOff(db, { runId: "r1", by: " alice ", accept: [] }, NOW);
     expect(signed.signoff).toMatchObject({ by: "alice", atMs: BigInt(NOW), accepted: [] });
-    expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [], acceptedOverrides: [] });
+    expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [], acceptedOverrides: [], waivers: [] });
     expect(listRuns(db, 10, { signedOnly: true }).map((r) => r.id)).toEqual(["r1"]);
   });
 

@@ -14,7 +14,7 @@ const probeSkippedLeg = () => [
 describe("judgeRun", () => {
   it("says GO for a finished full run where every task passed, with nothing to explain", () => {
     const j = judgeRun(run());
-    expect(j).toEqual({ decision: "GO", reasons: [], flakes: [], signable: true });
+    expect(j).toEqual({ decision: "GO", reasons: [], flakes: [], signable: true, waived: [], expiredWaivers: [] });
   });
 
   it("never says GO for a quick run, even when every check passed", () => {

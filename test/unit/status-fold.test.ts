@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ALL_STATUSES, foldPair, foldStatuses, Status, statusName } from "../../shared/model/status.js";
 
 // The order the table must be the max of, lowest first; unspecified counts as error.
-const ORDER = [Status.PASSED, Status.PENDING, Status.RUNNING, Status.SKIPPED, Status.CANCELLED, Status.NOT_READY, Status.LOST, Status.INTERRUPTED, Status.ERROR, Status.FAILED];
+const ORDER = [Status.PASSED, Status.WAIVED, Status.PENDING, Status.RUNNING, Status.SKIPPED, Status.CANCELLED, Status.NOT_READY, Status.LOST, Status.INTERRUPTED, Status.ERROR, Status.FAILED];
 const rank = (s: Status) => ORDER.indexOf(s === Status.UNSPECIFIED ? Status.ERROR : s);
 const status = fc.constantFrom(...ALL_STATUSES);
 const pairs = ALL_STATUSES.flatMap((a) => ALL_STATUSES.map((b) => [a, b] as const));
@@ -11,7 +11,7 @@ const name = (a: Status, b: Status) => `${statusName(a)} + ${statusName(b)}`;
 
 describe("the status fold table", () => {
   it("has a cell for every pair, and each cell is the higher of the two in the documented order", () => {
-    expect(pairs).toHaveLength(121);
+    expect(pairs).toHaveLength(144);
     for (const [a, b] of pairs) expect(rank(foldPair(a, b)), name(a, b)).toBe(Math.max(rank(a), rank(b)));
   });
 
@@ -28,6 +28,14 @@ describe("the status fold table", () => {
   it("keeps passed only when both sides passed", () => {
     for (const [a, b] of pairs) {
       if (foldPair(a, b) === Status.PASSED) expect([a, b], name(a, b)).toEqual([Status.PASSED, Status.PASSED]);
+    }
+  });
+
+  it("keeps waived above passed and below everything unverified: a waiver never hides not ready, lost or an error", () => {
+    expect(foldPair(Status.PASSED, Status.WAIVED)).toBe(Status.WAIVED);
+    for (const s of [Status.NOT_READY, Status.LOST, Status.ERROR, Status.INTERRUPTED, Status.CANCELLED, Status.SKIPPED, Status.FAILED, Status.UNSPECIFIED]) {
+      expect(foldPair(Status.WAIVED, s), statusName(s)).not.toBe(Status.WAIVED);
+      expect(foldPair(Status.WAIVED, s), statusName(s)).not.toBe(Status.PASSED);
     }
   });
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetgate/v1/common.proto.
  */
 export const file_fleetgate_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIjEKC0FnZW50SGVhbHRoEhAKCGRlZ3JhZGVkGAEgASgJEhAKCHdhcm5pbmdzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkivwMKC0NoZWNrUmVzdWx0EhAKCGNoZWNrX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxIPCgdzdW1tYXJ5GAQgASgJEg4KBnJlYXNvbhgFIAEoCRIUCgxwcmVjb25kaXRpb24YBiABKAgSFQoNc3RhcnRlZF9hdF9tcxgHIAEoAxITCgtkdXJhdGlvbl9tcxgIIAEoAxIQCghhdHRlbXB0cxgJIAEoBRITCgtzdGRvdXRfdGFpbBgKIAEoCRITCgtzdGRlcnJfdGFpbBgLIAEoCRIMCgRoaW50GAwgASgJEiUKBWNhc2VzGA0gAygLMhYuZmxlZXRnYXRlLnYxLlRlc3RDYXNlEioKC2F0dGVtcHRfbG9nGA4gAygLMhUuZmxlZXRnYXRlLnYxLkF0dGVtcHQSOQoIY2FwdHVyZWQYDyADKAsyJy5mbGVldGdhdGUudjEuQ2hlY2tSZXN1bHQuQ2FwdHVyZWRFbnRyeRovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJIj4KCVN1aXRlRmlsZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwSEgoKZXhlY3V0YWJsZRgDIAEoCCI0CgpTdWl0ZUZpbGVzEiYKBWZpbGVzGAEgAygLMhcuZmxlZXRnYXRlLnYxLlN1aXRlRmlsZSrpAQoGU3RhdHVzEhYKElNUQVRVU19VTlNQRUNJRklFRBAAEhIKDlNUQVRVU19QRU5ESU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIRCg1TVEFUVVNfUEFTU0VEEAMSEQoNU1RBVFVTX0ZBSUxFRBAEEhQKEFNUQVRVU19OT1RfUkVBRFkQBRISCg5TVEFUVVNfU0tJUFBFRBAGEg8KC1NUQVRVU19MT1NUEAcSEAoMU1RBVFVTX0VSUk9SEAgSFAoQU1RBVFVTX0NBTkNFTExFRBAJEhYKElNUQVRVU19JTlRFUlJVUFRFRBAKYgZwcm90bzM");
+  fileDesc("ChlmbGVldGdhdGUvdjEvY29tbW9uLnByb3RvEgxmbGVldGdhdGUudjEirwIKDE5vZGVJZGVudGl0eRIMCgRuYW1lGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSDwoHYm9vdF9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRI2CgZsYWJlbHMYBSADKAsyJi5mbGVldGdhdGUudjEuTm9kZUlkZW50aXR5LkxhYmVsc0VudHJ5EhQKDGNhcGFiaWxpdGllcxgGIAMoCRISCgpmYWN0c19qc29uGAcgASgJEhUKDWFnZW50X3ZlcnNpb24YCCABKAkSMgoJdGFpbHNjYWxlGAkgASgLMh8uZmxlZXRnYXRlLnYxLlRhaWxzY2FsZUlkZW50aXR5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMgoRVGFpbHNjYWxlSWRlbnRpdHkSEAoIZG5zX25hbWUYASABKAkSCwoDaXBzGAIgAygJIjEKC0FnZW50SGVhbHRoEhAKCGRlZ3JhZGVkGAEgASgJEhAKCHdhcm5pbmdzGAIgAygJIj8KBk9yaWdpbhISCgptYWNoaW5lX2lkGAEgASgJEg8KB2Jvb3RfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkingEKBldhaXZlchIQCghjaGVja19pZBgBIAEoCRIMCgRub2RlGAIgASgJEgwKBHJvbGUYAyABKAkSDgoGcmVhc29uGAQgASgJEg0KBW93bmVyGAUgASgJEg8KB2V4cGlyZXMYBiABKAkSFQoNZXhwaXJlc19hdF9tcxgHIAEoAxIOCgZzb3VyY2UYCCABKAkSDwoHZXhwaXJlZBgJIAEoCCKUBAoLQ2hlY2tSZXN1bHQSEAoIY2hlY2tfaWQYASABKAkSDAoEa2luZBgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB3N1bW1hcnkYBCABKAkSDgoGcmVhc29uGAUgASgJEhQKDHByZWNvbmRpdGlvbhgGIAEoCBIVCg1zdGFydGVkX2F0X21zGAcgASgDEhMKC2R1cmF0aW9uX21zGAggASgDEhAKCGF0dGVtcHRzGAkgASgFEhMKC3N0ZG91dF90YWlsGAogASgJEhMKC3N0ZGVycl90YWlsGAsgASgJEgwKBGhpbnQYDCABKAkSJQoFY2FzZXMYDSADKAsyFi5mbGVldGdhdGUudjEuVGVzdENhc2USKgoLYXR0ZW1wdF9sb2cYDiADKAsyFS5mbGVldGdhdGUudjEuQXR0ZW1wdBI5CghjYXB0dXJlZBgPIAMoCzInLmZsZWV0Z2F0ZS52MS5DaGVja1Jlc3VsdC5DYXB0dXJlZEVudHJ5EiQKBndhaXZlchgQIAEoCzIULmZsZWV0Z2F0ZS52MS5XYWl2ZXISLQoPdW53YWl2ZWRfc3RhdHVzGBEgASgOMhQuZmxlZXRnYXRlLnYxLlN0YXR1cxovCg1DYXB0dXJlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoIVGVzdENhc2USDAoEbmFtZRgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5mbGVldGdhdGUudjEuU3RhdHVzEg8KB21lc3NhZ2UYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAMiVgoHQXR0ZW1wdBIVCg1zdGFydGVkX2F0X21zGAEgASgDEhMKC2R1cmF0aW9uX21zGAIgASgDEg4KBnBhc3NlZBgDIAEoCBIPCgdzdW1tYXJ5GAQgASgJIj4KCVN1aXRlRmlsZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAwSEgoKZXhlY3V0YWJsZRgDIAEoCCI0CgpTdWl0ZUZpbGVzEiYKBWZpbGVzGAEgAygLMhcuZmxlZXRnYXRlLnYxLlN1aXRlRmlsZSr8AQoGU3RhdHVzEhYKElNUQVRVU19VTlNQRUNJRklFRBAAEhIKDlNUQVRVU19QRU5ESU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIRCg1TVEFUVVNfUEFTU0VEEAMSEQoNU1RBVFVTX0ZBSUxFRBAEEhQKEFNUQVRVU19OT1RfUkVBRFkQBRISCg5TVEFUVVNfU0tJUFBFRBAGEg8KC1NUQVRVU19MT1NUEAcSEAoMU1RBVFVTX0VSUk9SEAgSFAoQU1RBVFVTX0NBTkNFTExFRBAJEhYKElNUQVRVU19JTlRFUlJVUFRFRBAKEhEKDVNUQVRVU19XQUlWRUQQC2IGcHJvdG8z");
 
 /**
  * Who a node is. Sent by the agent in its hello and stored in the roster.
@@ -164,6 +164,76 @@ export const OriginSchema: GenMessage<Origin> = /*@__PURE__*/
   messageDesc(file_fleetgate_v1_common, 3);
 
 /**
+ * A known failure excused for a while (waivers.yaml, like InSpec's waivers): who, why, until when.
+ * A waived check still runs; it is reported as waived with what it came to.
+ *
+ * @generated from message fleetgate.v1.Waiver
+ */
+export type Waiver = Message<"fleetgate.v1.Waiver"> & {
+  /**
+   * @generated from field: string check_id = 1;
+   */
+  checkId: string;
+
+  /**
+   * The node it covers; empty: every node (unless role is set).
+   *
+   * @generated from field: string node = 2;
+   */
+  node: string;
+
+  /**
+   * The role (the node's `role` label) it covers; empty: every role.
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string owner = 5;
+   */
+  owner: string;
+
+  /**
+   * As written, YYYY-MM-DD: the waiver holds until that day begins (00:00 UTC).
+   *
+   * @generated from field: string expires = 6;
+   */
+  expires: string;
+
+  /**
+   * @generated from field: int64 expires_at_ms = 7;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * Where it was written: "waivers.yaml:4:3".
+   *
+   * @generated from field: string source = 8;
+   */
+  source: string;
+
+  /**
+   * In a run's record: the waiver had expired when the run started, so it was ignored.
+   *
+   * @generated from field: bool expired = 9;
+   */
+  expired: boolean;
+};
+
+/**
+ * Describes the message fleetgate.v1.Waiver.
+ * Use `create(WaiverSchema)` to create a new message.
+ */
+export const WaiverSchema: GenMessage<Waiver> = /*@__PURE__*/
+  messageDesc(file_fleetgate_v1_common, 4);
+
+/**
  * One check's outcome on one node.
  *
  * @generated from message fleetgate.v1.CheckResult
@@ -255,6 +325,19 @@ export type CheckResult = Message<"fleetgate.v1.CheckResult"> & {
    * @generated from field: map<string, string> captured = 15;
    */
   captured: { [key: string]: string };
+
+  /**
+   * The waiver that covered this check (status is STATUS_WAIVED), and what the check came to by
+   * itself: STATUS_PASSED or STATUS_FAILED, the only outcomes a waiver covers.
+   *
+   * @generated from field: fleetgate.v1.Waiver waiver = 16;
+   */
+  waiver?: Waiver | undefined;
+
+  /**
+   * @generated from field: fleetgate.v1.Status unwaived_status = 17;
+   */
+  unwaivedStatus: Status;
 };
 
 /**
@@ -262,7 +345,7 @@ export type CheckResult = Message<"fleetgate.v1.CheckResult"> & {
  * Use `create(CheckResultSchema)` to create a new message.
  */
 export const CheckResultSchema: GenMessage<CheckResult> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 4);
+  messageDesc(file_fleetgate_v1_common, 5);
 
 /**
  * One inner test reported by a check (a bats test, a JUnit testcase).
@@ -298,7 +381,7 @@ export type TestCase = Message<"fleetgate.v1.TestCase"> & {
  * Use `create(TestCaseSchema)` to create a new message.
  */
 export const TestCaseSchema: GenMessage<TestCase> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 5);
+  messageDesc(file_fleetgate_v1_common, 6);
 
 /**
  * @generated from message fleetgate.v1.Attempt
@@ -330,7 +413,7 @@ export type Attempt = Message<"fleetgate.v1.Attempt"> & {
  * Use `create(AttemptSchema)` to create a new message.
  */
 export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 6);
+  messageDesc(file_fleetgate_v1_common, 7);
 
 /**
  * A file a suite ships with its task (the suite's `files:`), unpacked into the task's work dir on
@@ -364,7 +447,7 @@ export type SuiteFile = Message<"fleetgate.v1.SuiteFile"> & {
  * Use `create(SuiteFileSchema)` to create a new message.
  */
 export const SuiteFileSchema: GenMessage<SuiteFile> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 7);
+  messageDesc(file_fleetgate_v1_common, 8);
 
 /**
  * @generated from message fleetgate.v1.SuiteFiles
@@ -381,7 +464,7 @@ export type SuiteFiles = Message<"fleetgate.v1.SuiteFiles"> & {
  * Use `create(SuiteFilesSchema)` to create a new message.
  */
 export const SuiteFilesSchema: GenMessage<SuiteFiles> = /*@__PURE__*/
-  messageDesc(file_fleetgate_v1_common, 8);
+  messageDesc(file_fleetgate_v1_common, 9);
 
 /**
  * @generated from enum fleetgate.v1.Status
@@ -452,6 +535,15 @@ export enum Status {
    * @generated from enum value: STATUS_INTERRUPTED = 10;
    */
   INTERRUPTED = 10,
+
+  /**
+   * A check that passed or failed while an active waiver (waivers.yaml) covered it: reported as
+   * waived, never as passed, with what it came to in CheckResult.unwaived_status. Only a judged
+   * check can be waived; it folds just above passed, below everything unverified.
+   *
+   * @generated from enum value: STATUS_WAIVED = 11;
+   */
+  WAIVED = 11,
 }
 
 /**
