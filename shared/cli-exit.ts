@@ -11,6 +11,9 @@ import { EXIT_CODE, FleetgateError } from "./errors.js";
 /** 128 + SIGPIPE, what a shell reports for a writer whose reader went away (`yes | head -1`). */
 export const EXIT_PIPE_CLOSED = 141;
 
+/** The user's arguments (argv after node and the script), as runCli was given them. */
+let commandLine = process.argv.slice(2);
+
 /** Errors commander has already printed ("error: option '--x' argument ..."), so not twice. */
 const printedByCommander = new WeakSet<CommanderError>();
 
@@ -66,7 +69,11 @@ export function internalErrorLine(program: string, err: unknown): string {
 function writeCrashFile(program: string, err: unknown): string | undefined {
   const file = join(process.env.FLEETGATE_CRASH_DIR ?? tmpdir(), `${program}-crash-${new Date().toISOString().replace(/[:.]/g, "")}-${process.pid}.log`);
   try {
-    writeFileSync(file, `${program} ${process.argv.slice(2).join(" ")}\n${inspect(err, { depth: 6 })}\n`, { mode: 0o600 });
+    // The command, not its arguments: a --token or a --var secret must not land in a file in /tmp.
+    const args = commandLine;
+    const firstOption = args.findIndex((a) => a.startsWith("-"));
+    const command = args.slice(0, Math.min(2, firstOption < 0 ? args.length : firstOption)).join(" ");
+    writeFileSync(file, `${new Date().toISOString()} ${program} ${command}\n${inspect(err, { depth: 6 })}\n`, { mode: 0o600 });
     return file;
   } catch {
     return undefined;
@@ -85,6 +92,7 @@ function fromCoordinator(err: unknown): boolean {
  * exception nothing caught (a bug in a callback) into exit 70 instead of a stack trace and 1.
  */
 export async function runCli(program: string, build: () => Command, argv: string[]): Promise<void> {
+  commandLine = argv.slice(2);
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
       // Not 0: for `coord run`, 0 means GO, and the run was not watched to its end.

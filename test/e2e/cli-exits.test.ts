@@ -114,10 +114,10 @@ describe("an internal error", () => {
   const program = (body: string) => `
     import { Command } from "commander";
     import { exitOnUsageErrors, runCli } from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/shared/cli-exit.js")).href)};
-    await runCli("coord", () => { const p = exitOnUsageErrors(new Command("coord")); p.command("go").action(async () => { ${body} }); return p; }, ["node", "coord", ...process.argv.slice(1)]);
+    await runCli("coord", () => { const p = exitOnUsageErrors(new Command("coord")); p.command("go").option("--token <t>").action(async () => { ${body} }); return p; }, ["node", "coord", ...process.argv.slice(1)]);
   `;
   const runBuggy = async (body: string, env: Record<string, string>) => {
-    const r = await execa(process.execPath, ["--input-type=module", "-e", program(body), "--", "go"], { reject: false, stdin: "ignore", env, cwd: ROOT, stripFinalNewline: false });
+    const r = await execa(process.execPath, ["--input-type=module", "-e", program(body), "--", "go", "--token", "fge_secret"], { reject: false, stdin: "ignore", env, cwd: ROOT, stripFinalNewline: false });
     return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
   };
 
@@ -132,7 +132,11 @@ describe("an internal error", () => {
       expect(r.exitCode).toBe(70);
       const m = /^coord: internal error: Cannot (?:read|set) properties of undefined \(\w+ '[yz]'\) \(not a verdict: fleetgate itself failed; details in (\S+)\)\n$/.exec(r.stderr);
       expect(m, r.stderr).not.toBeNull();
-      expect(readFileSync(m![1]!, "utf8")).toContain("TypeError: Cannot");
+      const crashFile = readFileSync(m![1]!, "utf8");
+      expect(crashFile).toContain("TypeError: Cannot");
+      // The command is named, its arguments are not: they may hold a token.
+      expect(crashFile.split("\n")[0]).toMatch(/^\S+ coord go$/);
+      expect(crashFile).not.toContain("fge_secret");
     } finally {
       await ws.cleanup();
     }
