@@ -5,6 +5,7 @@ import { expandVariables, type ExpansionScope } from "../../shared/model/expand.
 import type { ProcessLimits } from "../../shared/model/check-limits.js";
 import { redactResult, secretList } from "../../shared/model/redact.js";
 import { foldStatuses, Status } from "../../shared/model/status.js";
+import { unvaluedVarError } from "../../shared/model/var-refs.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { applyWaiver, type Waiver } from "../../shared/model/waivers.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
@@ -58,6 +59,8 @@ function unsetEnvMessage(suite: Suite, check: ResolvedCheck, names: string[]): s
  */
 export function resolveVariables(suite: Suite, env: Record<string, string | undefined>, extra: ExpansionScope = {}): NodeCheck[] {
   return [...suite.preconditions, ...suite.checks].map((c) => {
+    const unvalued = unvaluedVarError(suite.varRefs, suite.vars, c);
+    if (unvalued) throw unvalued;
     const missing = [...envNamesIn([c.spec, c.then?.spec])].filter((n) => env[n] === undefined);
     // Unset names expand to "" so an undefined ${vars.X} in the same check is still refused.
     const scope = { ...extra, vars: suite.vars, env: { ...env, ...Object.fromEntries(missing.map((n) => [n, ""])) } };

@@ -8,7 +8,7 @@ import { findEnvRefs, type EnvRef } from "./env-refs.js";
 import { resolveVars, VarsSchema } from "./suite-vars.js";
 import { MAX_CHECKS_PER_SUITE } from "./limits.js";
 import { FilesSchema, type FilesEntry } from "./suite-files.js";
-import { undefinedVarProblems } from "./var-refs.js";
+import { findRefs, undefinedVarProblems, type VarRef } from "./var-refs.js";
 import { problemsError, YamlSource } from "./yaml-source.js";
 
 export const DEFAULT_CHECK_TIMEOUT = "60s";
@@ -90,6 +90,8 @@ export interface Suite {
   files?: FilesEntry[];
   /** Where each check uses `${env.X}`: an unset one makes that check not ready on the node, with this location. */
   envRefs?: EnvRef[];
+  /** Where each check uses a `${ns.X}`: a var given no value is refused with this location. */
+  varRefs?: VarRef[];
   /** Vars whose values are redacted (***) from every result, like ${env.X} values. */
   secretVars?: string[];
 }
@@ -124,7 +126,8 @@ export function resolveCheck(def: CheckDef, precondition: boolean): ResolvedChec
 export function parseSuite(text: string, file: string): Suite {
   const source = YamlSource.parse(text, file);
   const def = source.validate(SuiteSchema);
-  const undefinedVars = undefinedVarProblems(source, KIND_NAMES, def.vars ?? {});
+  const varRefs = findRefs(source, KIND_NAMES);
+  const undefinedVars = undefinedVarProblems(varRefs, def.vars ?? {});
   if (undefinedVars.length) throw problemsError(undefinedVars);
   const count = (def.preconditions?.length ?? 0) + def.checks.length;
   if (count > MAX_CHECKS_PER_SUITE) {
@@ -139,5 +142,6 @@ export function parseSuite(text: string, file: string): Suite {
     checks: def.checks.map((c) => resolveCheck(c, false)),
     files: (def.files ?? []).map((pattern, i) => ({ pattern, where: source.where(["files", i]) })),
     envRefs: findEnvRefs(source.doc, text, file),
+    varRefs,
   };
 }

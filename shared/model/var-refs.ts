@@ -2,8 +2,9 @@
 // when the suite is read, at the reference itself (`suite.yaml:12:18 checks[0].command.argv[1]`),
 // rather than when a node expands it and only the check id is left to say where.
 import { isMap, isScalar, isSeq, type Node } from "yaml";
+import { FleetgateError, type SourceRef } from "../errors.js";
 import { closest, didYouMean } from "./suggest.js";
-import type { PathKey, Problem, YamlSource } from "./yaml-source.js";
+import { formatPath, type PathKey, type Problem, type YamlSource } from "./yaml-source.js";
 
 const VAR_REF = /\$\{vars\.([A-Za-z_][\w.-]*)\}/g;
 // Any reference; one whose namespace is a slip for vars or env (`${var.host}`) would otherwise
@@ -21,17 +22,27 @@ function* strings(node: unknown, path: PathKey[]): Generator<[PathKey[], string]
   }
 }
 
-/** `${vars.X}` the suite's checks use but its `vars:` does not define (and `${var.X}` slips), each where it is written. */
-export function undefinedVarProblems(source: YamlSource, kinds: readonly string[], vars: Record<string, unknown>): Problem[] {
-  const defined = Object.keys(vars);
-  const list = defined.length ? `vars: ${defined.join(", ")}` : "the suite has no vars:";
-  const problems: Problem[] = [];
+/** One `${ns.name}` written in a check's kind block (or its `then:`'s), where it is written. */
+export interface VarRef {
+  ref: string;
+  ns: string;
+  name: string;
+  checkId: string;
+  precondition: boolean;
+  /** `checks[0].command.argv[1]` */
+  path: string;
+  where: SourceRef;
+}
+
+/** Every reference in the suite's checks: only what is expanded, the kind blocks of a check and of its `then:`. */
+export function findRefs(source: YamlSource, kinds: readonly string[]): VarRef[] {
+  const refs: VarRef[] = [];
   for (const section of ["preconditions", "checks"]) {
     const seq = source.doc.get(section, true);
     if (!isSeq(seq)) continue;
     seq.items.forEach((check, i) => {
       if (!isMap(check)) return;
-      // Only what is expanded: the kind blocks of the check and of its `then:`.
+      const checkId = String(check.get("id") ?? "");
       const blocks: [PathKey[], Node | undefined][] = kinds.map((k) => [[section, i, k], check.get(k, true) as Node | undefined]);
       const then = check.get("then", true);
       if (isMap(then)) for (const k of kinds) blocks.push([[section, i, "then", k], then.get(k, true) as Node | undefined]);
@@ -39,20 +50,35 @@ export function undefinedVarProblems(source: YamlSource, kinds: readonly string[
         if (!block) continue;
         for (const [path, text] of strings(block, base)) {
           for (const [ref, ns, name] of text.matchAll(ANY_REF)) {
-            const meant = ns === "vars" || ns === "env" ? undefined : closest(ns as string, ["vars", "env"]);
-            if (!meant) continue;
-            const message = `${ref}: a suite's references are \${vars.NAME} and \${env.NAME}; did you mean \${${meant}.${name}}?`;
-            problems.push({ where: source.whereIn(path, ref), path: source.problem(path, "").path, message });
-          }
-          for (const m of text.matchAll(VAR_REF)) {
-            const name = m[1] as string;
-            if (name in vars) continue;
-            const where = source.whereIn(path, m[0]);
-            problems.push({ where, path: source.problem(path, "").path, message: `${m[0]} is not defined (${list}${didYouMean(name, defined)})` });
+            const at = { where: source.whereIn(path, ref), path: formatPath(path) };
+            refs.push({ ref, ns: ns as string, name: name as string, checkId, precondition: section === "preconditions", ...at });
           }
         }
       }
     });
   }
+  return refs;
+}
+
+/** `${vars.X}` the suite's checks use but its `vars:` does not define (and `${var.X}` slips), each where it is written. */
+export function undefinedVarProblems(refs: readonly VarRef[], vars: Record<string, unknown>): Problem[] {
+  const defined = Object.keys(vars);
+  const list = defined.length ? `vars: ${defined.join(", ")}` : "the suite has no vars:";
+  const problems: Problem[] = [];
+  for (const r of refs) {
+    const meant = r.ns === "vars" || r.ns === "env" ? undefined : closest(r.ns, ["vars", "env"]);
+    if (meant) problems.push({ where: r.where, path: r.path, message: `${r.ref}: a suite's references are \${vars.NAME} and \${env.NAME}; did you mean \${${meant}.${r.name}}?` });
+    if (r.ns === "vars" && !(r.name in vars)) problems.push({ where: r.where, path: r.path, message: `${r.ref} is not defined (${list}${didYouMean(r.name, defined)})` });
+  }
   return problems;
+}
+
+/**
+ * A `${vars.X}` declared without a value (`token: { secret: true }`) and given none at run time,
+ * as a located error: the first such reference in `check`, or undefined when every one has a value.
+ */
+export function unvaluedVarError(refs: readonly VarRef[] | undefined, vars: Record<string, string>, check: { id: string; precondition: boolean }): FleetgateError | undefined {
+  const r = refs?.find((x) => x.ns === "vars" && x.checkId === check.id && x.precondition === check.precondition && vars[x.name] === undefined);
+  if (!r) return undefined;
+  return new FleetgateError("bad_input", `${r.path}: ${r.ref} is undefined: the suite declares it without a value; give it with --var ${r.name}=VALUE or --vars-file`, r.where);
 }

@@ -210,6 +210,24 @@ checks:${touches("app", "app-ran")}
     expect(ran("app-ran")).toBe(false);
   });
 
+  it("refuses a var declared without a value and given none, at the reference, before running anything", async () => {
+    const text = `suite: node
+vars:
+  token: { secret: true }
+preconditions:${touches("pre", "pre-ran")}
+checks:
+  - id: login
+    command: { argv: [login, "--token=\${vars.token}"] }
+`;
+    const err = await runSuite(parseSuite(text, "node.yaml"), { allowDestructive: false, env: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FleetgateError);
+    const line = text.split("\n").findIndex((l) => l.includes("vars.token}")) + 1;
+    expect((err as FleetgateError).message).toBe(
+      `node.yaml:${line}:39 checks[0].command.argv[1]: \${vars.token} is undefined: the suite declares it without a value; give it with --var token=VALUE or --vars-file`,
+    );
+    expect(ran("pre-ran")).toBe(false);
+  });
+
   it("still refuses an undefined ${vars.X} in a check that also uses an unset ${env.X}", () => {
     const text = `suite: node\nchecks:\n  - id: c\n    command: { argv: [echo, "\${env.FG_NOPE}", "\${vars.nope}"] }\n`;
     expect(refusalOf(() => parseSuite(text, "node.yaml")).message).toBe("node.yaml:4:48 checks[0].command.argv[2]: ${vars.nope} is not defined (the suite has no vars:)");
