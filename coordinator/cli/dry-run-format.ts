@@ -5,6 +5,7 @@ import { formatDuration } from "../../shared/durations.js";
 import { formatLabels } from "../../shared/labels.js";
 import { scopeLine } from "../reports/scope.js";
 import { argvText, quoteArg } from "./argv-text.js";
+import { envWarningLines } from "./dry-run-env.js";
 
 const REASON: Record<ExclusionReason, string> = {
   [ExclusionReason.UNSPECIFIED]: "not chosen",
@@ -72,6 +73,8 @@ function suiteStageLines(s: ResolvedStage): string[] {
     ...labelled("suite", [`${s.suitePath} (${s.suiteName})`]),
     ...labelled("nodes", (s.nodes?.chosen ?? []).map(nodeText)),
     ...labelled("not chosen", (s.nodes?.excluded ?? []).map(excludedText)),
+    // The coordinator cannot see a node's environment: it says what each node needs.
+    ...labelled("warning", envWarningLines(s)),
     ...suiteCheckLines(s.checks, 2),
   ];
 }

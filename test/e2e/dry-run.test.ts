@@ -49,6 +49,9 @@ describe("coord run --dry-run on a real fleet", () => {
       "stage federation  (cross, 1 iteration)",
       "stage matrix  (matrix, 1 iteration)",
       "  nodes       primary-1 (role=primary)",
+      // The coordinator cannot see a node's environment: it names what each node needs.
+      "  warning     primary-1: needs env ARCHY_PASSWORD (lifecycle-bats); where unset, those checks are not ready on the node",
+      "              fleet-2: needs env ARCHY_PASSWORD (lifecycle-bats); where unset, those checks are not ready on the node",
       "  not chosen  fleet-1: label mismatch (role=fleet; wants role=primary)",
       "  roles       origin (wants role=fleet) → fleet-1 (role=fleet)",
       "              peer (wants role=fleet) → fleet-2 (role=fleet)",
