@@ -183,3 +183,27 @@ describe("coord run refuses a run request larger than one gRPC message before se
     expect(() => checkRequestSize(startRunRequest(["all"], { plan: "gate.yaml", node: [] }, small), small)).not.toThrow();
   });
 });
+
+describe("StartRun checks the files it is sent, whoever sent them", () => {
+  const load = async () => {
+    const { sentSuiteFiles } = await import("../../coordinator/runs/run-request.js");
+    const { parsePlan } = await import("../../shared/model/plan.js");
+    const plan = parsePlan("plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: gate.yaml, nodes: { role: fleet } }\n", "p.yaml");
+    const suites = { "gate.yaml": parseSuite("suite: g\nfiles: [tests/**]\nchecks:\n  - id: a\n    command: { argv: [\"true\"] }\n", "gate.yaml") };
+    const sent = (path: string, files: ShippedFile[]) => ({ [path]: { $typeName: "fleetgate.v1.SuiteFiles" as const, files: files.map((f) => ({ $typeName: "fleetgate.v1.SuiteFile" as const, ...f })) } });
+    return { sentSuiteFiles, plan, suites, sent };
+  };
+  const f = (path: string): ShippedFile => ({ path, content: new TextEncoder().encode("x"), executable: false });
+
+  it("keeps the files of each suite the plan names, paths checked", async () => {
+    const { sentSuiteFiles, plan, suites, sent } = await load();
+    expect(Object.keys(sentSuiteFiles(plan, suites, sent("gate.yaml", [f("tests/a.bats")])))).toEqual(["gate.yaml"]);
+    expect(() => sentSuiteFiles(plan, suites, sent("gate.yaml", [f("../../etc/cron.d/x")]))).toThrow(/suite gate\.yaml: shipped file "\.\.\/\.\.\/etc\/cron\.d\/x": a path that leaves the suite's directory/);
+    expect(() => sentSuiteFiles(plan, suites, { ...sent("gate.yaml", [f("tests/a.bats")]), ...sent("other.yaml", [f("a")]) })).toThrow(/files were sent for suite other\.yaml, which plan p\.yaml does not name/);
+  });
+
+  it("refuses a suite that lists files: sent without them, instead of failing on every node", async () => {
+    const { sentSuiteFiles, plan, suites } = await load();
+    expect(() => sentSuiteFiles(plan, suites, {})).toThrow(/suite gate\.yaml lists files: but none were sent with the run/);
+  });
+});
