@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { expiredWarning, markExpired, parseWaivers, waiversFor, waiverText, type Waiver } from "../../shared/model/waivers.js";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { Status } from "../../shared/model/status.js";
+import { Status, statusName } from "../../shared/model/status.js";
 
 export interface LocalWaivers {
   /** In force on this host: not expired, selector matching its name and role. */
@@ -22,5 +22,5 @@ export function localWaivers(text: string, file: string, node: string | undefine
 export function waivedLines(results: CheckResult[]): string[] {
   return results
     .filter((r) => r.status === Status.WAIVED && r.waiver)
-    .map((r) => `waived: ${r.checkId}: ${r.summary} — ${waiverText(r.waiver as Waiver)}`);
+    .map((r) => `waived: ${r.checkId} (${statusName(r.unwaivedStatus)}${r.summary ? `: ${r.summary}` : ""}); ${waiverText(r.waiver as Waiver)}`);
 }

@@ -31,6 +31,9 @@ export function formatSignedOff(run: RunSummary): string {
   const lines = [`run ${run.runId} (${run.planName}) signed off by ${s?.by ?? "?"} at ${iso(s?.atMs ?? 0n)}`];
   for (const a of s?.accepted ?? []) lines.push(`  accepted skip ${a.target}: ${a.reason}`);
   for (const a of s?.acceptedOverrides ?? []) lines.push(`  accepted override ${a.target}: ${a.reason}`);
+  // The signer sees exactly what was waived, by whom, until when: recorded with the sign-off.
+  for (const w of s?.waivers ?? []) lines.push(`  accepted waiver ${w.checkId} on ${w.node ? `node ${w.node}` : w.role ? `role ${w.role}` : "every node"}: ${w.reason} (owner ${w.owner}, expires ${w.expires}, ${w.source})`);
+  if (run.waived.length) lines.push("  waived in this run:", ...run.waived.map((w) => `    ${w}`));
   return lines.join("\n");
 }
 
