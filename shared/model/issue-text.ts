@@ -90,7 +90,11 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, textAt: 
       if (!isDefaultMessage(issue.message) && issue.message.includes(", got ")) return issue.message;
       const expected = isDefaultMessage(issue.message) ? `expected ${issue.expected}` : issue.message;
       const got = issue.expected === "string" ? seenWithQuoteHint(seen, textAt(path)) : seen === null ? "an empty value (null)" : show(seen);
-      return `${expected}, got ${got}`;
+      // YAML 1.1 read yes/no/on/off as booleans; YAML 1.2 (this parser) keeps them as text.
+      const word = issue.expected === "boolean" && typeof seen === "string" && /^(y|yes|n|no|on|off|true|false)$/i.test(seen);
+      const quoted = /^["']/.test(textAt(path) ?? "");
+      const hint = !word ? "" : quoted ? " (write true or false, unquoted)" : ` (YAML 1.2 reads ${seen} as text: write true or false)`;
+      return `${expected}, got ${got}${hint}`;
     }
     case "invalid_value": {
       const values = issue.values.map((v) => String(v));

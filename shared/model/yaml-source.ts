@@ -160,7 +160,9 @@ export class YamlSource {
       (i) => (i.code !== "custom" || !withUnknownKeys.has(formatPath(i.path as PathKey[]))) && !(missing(i) && meant.has(formatPath(i.path as PathKey[]))),
     );
     const textAt = (path: readonly PathKey[]) => this.sourceText(path);
-    const problems = issues.map(effectiveIssue).map((issue): Problem => {
+    // zod puts every unknown key of an object in one issue; each gets its own line and position.
+    const oneKeyEach = (i: z.core.$ZodIssue): z.core.$ZodIssue[] => (i.code === "unrecognized_keys" ? i.keys.map((k) => ({ ...i, keys: [k] })) : [i]);
+    const problems = issues.map(effectiveIssue).flatMap(oneKeyEach).map((issue): Problem => {
       const path = issue.path as PathKey[];
       const message = describeIssue(issue, schema, textAt);
       if (issue.code === "unrecognized_keys") {

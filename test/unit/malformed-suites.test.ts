@@ -59,7 +59,7 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["38-a-suite-with-an-empty-checks-list.suite.yaml", "a suite with an empty checks list", "2:9 checks: a suite needs at least one check", "rejects"],
   ["39-a-hint-yaml-reads-as-a-number.suite.yaml", "a hint YAML reads as a number", "4:11 checks[0].hint: expected string, got number 42 (YAML reads 42 as a number: quote it, \"42\")", "rejects"],
   ["40-a-misspelt-http-field.suite.yaml", "a misspelt http field", "6:7 checks[0].http.stauts: unknown key \"stauts\" (valid: url, method, headers, body_send, status, body, json, insecure); did you mean status?", "rejects"],
-  ["41-a-boolean-field-written-as-a-word-yaml-keeps-as-text.suite.yaml", "a boolean field written as a word YAML keeps as text", "4:41 checks[0].file.exists: expected boolean, got \"no\"", "rejects"],
+  ["41-a-boolean-field-written-as-a-word-yaml-keeps-as-text.suite.yaml", "a boolean field written as a word YAML keeps as text", "4:41 checks[0].file.exists: expected boolean, got \"no\" (write true or false, unquoted)", "rejects"],
   ["42-a-quadlet-orphans-value-other-than-none.suite.yaml", "a quadlet orphans value other than none", "4:38 checks[0].quadlet.orphans: expected one of none, got \"some\"", "rejects"],
   ["43-a-key-written-twice.suite.yaml", "a key written twice", "5:5 yaml: Map keys must be unique", "not YAML"],
   ["44-a-bitcoin-rpc-that-reads-as-an-option.suite.yaml", "a bitcoin RPC that reads as an option", "4:21 checks[0].bitcoin.rpc: an RPC method name, e.g. getblockchaininfo, got \"-getinfo\"", "rejects"],
@@ -81,6 +81,9 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["60-var-x-written-for-vars-x.suite.yaml", "${var.X} written for ${vars.X}", "5:35 checks[0].command.argv[2]: ${var.host}: a suite's references are ${vars.NAME} and ${env.NAME}; did you mean ${vars.host}?", "parser only"],
   ["61-a-vars-reference-in-a-cross-step.plan.yaml", "a ${vars.X} in a cross step, where a plan has no vars", "9:39 stages[0].steps[0].command.argv[2]: ${vars.host}: a plan declares no vars; use the value, ${env.NAME} on the node, or a check in a suite that declares it", "parser only"],
   ["62-a-vars-reference-in-a-matrix-probe.plan.yaml", "a ${vars.X} in a matrix probe", "7:24 stages[0].probes.kvm.file.path: ${vars.kvm_device}: a plan declares no vars; use the value, ${env.NAME} on the node, or a check in a suite that declares it", "parser only"],
+  ["63-a-boolean-written-as-yes.suite.yaml", "a boolean written as yes", "4:18 checks[0].destructive: expected boolean, got \"yes\" (YAML 1.2 reads yes as text: write true or false)", "rejects"],
+  // Every unknown key of one block on its own line, at its own position.
+  ["64-two-misspelt-keys-in-one-block.suite.yaml", "two misspelt keys in one block", "6:7 checks[0].http.methd: unknown key \"methd\" (valid: url, method, headers, body_send, status, body, json, insecure); did you mean method?\n64-two-misspelt-keys-in-one-block.suite.yaml:7:7 checks[0].http.hedaers: unknown key \"hedaers\" (valid: url, method, headers, body_send, status, body, json, insecure); did you mean headers?", "rejects"],
 ];
 
 const read = (file: string) => readFileSync(`${DIR}${file}`, "utf8");
