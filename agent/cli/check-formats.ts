@@ -3,7 +3,8 @@
 import { hostname } from "node:os";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { buildJunitXml, VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
-import { Status, statusName } from "../../shared/model/status.js";
+import { isGreen, Status, statusName } from "../../shared/model/status.js";
+import { waivedText, waiverText } from "../../shared/model/waivers.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
 import { overallStatus } from "./check-output.js";
 
@@ -36,6 +37,11 @@ export function renderTap(outcomes: SuiteOutcome[]): string {
         lines.push(`ok ${n} - ${name} # SKIP ${r.reason}`);
         continue;
       }
+      if (r.status === Status.WAIVED) {
+        // TAP's TODO is a known failure that does not fail the run: a waiver, keeping what happened.
+        lines.push(`${r.unwaivedStatus === Status.PASSED ? "ok" : "not ok"} ${n} - ${name} # TODO ${waivedText(r).replace(/#/g, "\\#")}${r.waiver ? `; ${waiverText(r.waiver).replace(/#/g, "\\#")}` : ""}`);
+        continue;
+      }
       lines.push(`${r.status === Status.PASSED ? "ok" : "not ok"} ${n} - ${name}`);
       if (r.status !== Status.PASSED) {
         lines.push("  ---", `  status: ${statusName(r.status)}`, `  message: ${yamlString(r.summary)}`);
@@ -50,7 +56,8 @@ export function renderTap(outcomes: SuiteOutcome[]): string {
 
 function junitOutcome(r: CheckResult): JunitCase["outcome"] {
   if (r.status === Status.PASSED) return "passed";
-  if (r.status === Status.SKIPPED) return "skipped";
+  // JUnit has no waived: not a failure of the gate, and its message says waived.
+  if (r.status === Status.SKIPPED || r.status === Status.WAIVED) return "skipped";
   if (r.status === Status.FAILED) return "failed";
   // not ready, error: CI must show them as neither passed nor failed tests.
   return "error";
@@ -74,7 +81,8 @@ function verdictSuite(outcomes: SuiteOutcome[], host: string): JunitSuite {
         classname: VERDICT_CLASSNAME,
         name: VERDICT_NAME,
         seconds: 0,
-        outcome: status === Status.PASSED ? "passed" : "failed",
+        // As the exit code: passed or waived is green (the waived iterations are listed in the message).
+        outcome: isGreen(status) ? "passed" : "failed",
         type: statusName(status),
         message: why.map((w) => w.replace(/\s*\r?\n\s*/g, " ")).join("; ") || statusName(status),
         output: why.join("\n") || undefined,
@@ -95,7 +103,7 @@ export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = 
         name: r.precondition ? `precondition ${r.checkId}` : r.checkId,
         seconds: Number(r.durationMs) / 1000,
         outcome: junitOutcome(r),
-        message: r.status === Status.SKIPPED ? r.reason : `${statusName(r.status)}: ${r.summary}${r.hint ? ` (hint: ${r.hint})` : ""}`,
+        message: r.status === Status.SKIPPED ? r.reason : r.waiver ? `${waivedText(r)}; ${waiverText(r.waiver)}` : `${statusName(r.status)}: ${r.summary}${r.hint ? ` (hint: ${r.hint})` : ""}`,
         output: r.status === Status.PASSED ? undefined : [r.stdoutTail, r.stderrTail].filter(Boolean).join("\n"),
       })),
     })),

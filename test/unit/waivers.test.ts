@@ -8,6 +8,7 @@ import { parseSuite } from "../../shared/model/suite.js";
 import { applyWaiver, markExpired, parseWaivers, waiversFor, type Waiver } from "../../shared/model/waivers.js";
 import { runSuite } from "../../agent/engine/run-suite.js";
 import { checkExitCode, formatCheckLine } from "../../agent/cli/check-output.js";
+import { renderJunit, renderTap } from "../../agent/cli/check-formats.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { usedWaivers } from "../../coordinator/judgement/waivers.js";
 import { initialState, step } from "../../coordinator/sequencer/core.js";
@@ -263,5 +264,22 @@ describe("reports of a run with waivers", () => {
     expect(html).toContain('id="waived"');
     expect(html).toContain('id="expired-waivers"');
     expect(html).toContain("waiver by alice, expires 2026-12-31");
+  });
+});
+
+describe("fleetgate-agent check's TAP and JUnit with a waiver", () => {
+  it("writes a waived failure as a TAP TODO (a known failure) and a JUnit skip naming the waiver, with the verdict green as the exit code", async () => {
+    const waivers = waiversFor(markExpired(parseWaivers(FILE, "w.yaml"), NOW), { node: "n1", role: "fleet" });
+    const { outcome } = await suiteTask(waivers);
+    const tap = renderTap([outcome]);
+    expect(tap).toMatch(/^not ok 2 - api # TODO waived \(failed: expected exit 0, saw 1\); waiver by alice, expires 2026-12-31 \(w\.yaml:2:3\): upstream bug INC-7, fix in 2\.4$/m);
+    expect(tap).toMatch(/^ok 3 - health$/m);
+    const xml = renderJunit("node", [outcome], "h1");
+    expect(xml).toMatch(/<testcase[^>]*name="api"[^>]*>\s*<skipped message="waived \(failed: expected exit 0, saw 1\); waiver by alice/);
+    expect(xml).not.toMatch(/<failure/);
+    // Without the waiver the same run fails in both.
+    const { outcome: bare } = await suiteTask([]);
+    expect(renderTap([bare])).toMatch(/^not ok 2 - api$/m);
+    expect(renderJunit("node", [bare], "h1")).toMatch(/<failure/);
   });
 });
