@@ -46,7 +46,10 @@ function unsetEnvMessage(suite: Suite, check: ResolvedCheck, names: string[]): s
   return names
     .map((name) => {
       const ref = suite.envRefs?.find((r) => r.name === name && r.checkId === check.id && r.precondition === check.precondition);
-      const at = ref ? ` at ${ref.where.file}:${ref.where.line}:${ref.where.col}` : "";
+      // A suite generated from a plan (a cross step, a matrix leg: "gate.yaml#stage/step") has no
+      // lines of its own that a person wrote; its name says where it came from.
+      const generated = suite.file.includes("#");
+      const at = generated ? ` in ${suite.file}` : ref ? ` at ${ref.where.file}:${ref.where.line}:${ref.where.col}` : "";
       return `env ${name} is not set on this node; used by ${what}${at}`;
     })
     .join("; ");

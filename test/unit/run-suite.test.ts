@@ -193,6 +193,12 @@ checks:${touches("app", "app-ran")}
     expect(rpc?.summary).toBe("env FG_RPC_PASSWORD is not set on this node; used by check rpc-auth at node.yaml:8:41");
   });
 
+  it("names a suite generated from a plan instead of a line of its generated text", async () => {
+    const suite = parseSuite(`suite: federation.fetch\nchecks:\n  - id: fetch\n    command: { argv: [echo, "\${env.FG_PEER_URL}"] }\n`, "gate.yaml#federation/fetch");
+    const out = await runSuite(suite, { allowDestructive: false, env: {} });
+    expect(out.results[0]?.summary).toBe("env FG_PEER_URL is not set on this node; used by check fetch in gate.yaml#federation/fetch");
+  });
+
   it("makes the node not ready when a precondition uses an unset ${env.X}, and runs no gate check", async () => {
     const suite = parseSuite(
       `suite: node
