@@ -17,6 +17,7 @@ export function show(value: unknown): string {
 
 /** "boolean true (YAML reads true as a boolean: quote it, "true")" for a non-string where a string belongs. */
 function seenWithQuoteHint(seen: unknown, written: string | undefined): string {
+  if (seen === null) return `nothing (the key has no value${written === "" || written === undefined ? "" : `: YAML reads ${written} as null`}; write "" for an empty string)`;
   if (typeof seen !== "boolean" && typeof seen !== "number") return show(seen);
   const kind = typeof seen;
   const text = written?.trim() || String(seen);
@@ -89,7 +90,7 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, textAt: 
       // A schema's own message may already say what it saw ("got 30, a number without a unit").
       if (!isDefaultMessage(issue.message) && issue.message.includes(", got ")) return issue.message;
       const expected = isDefaultMessage(issue.message) ? `expected ${issue.expected}` : issue.message;
-      const got = issue.expected === "string" ? seenWithQuoteHint(seen, textAt(path)) : seen === null ? "an empty value (null)" : show(seen);
+      const got = issue.expected === "string" ? seenWithQuoteHint(seen, textAt(path)) : seen === null ? "nothing (the key has no value)" : show(seen);
       // YAML 1.1 read yes/no/on/off as booleans; YAML 1.2 (this parser) keeps them as text.
       const word = issue.expected === "boolean" && typeof seen === "string" && /^(y|yes|n|no|on|off|true|false)$/i.test(seen);
       const quoted = /^["']/.test(textAt(path) ?? "");

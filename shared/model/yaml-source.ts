@@ -1,10 +1,11 @@
 // Parses a YAML file and validates it against a zod schema, reporting every problem as
 // `file:line:col path: what was expected, what was seen` (DESIGN rule 5).
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node, type YAMLError } from "yaml";
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { FleetgateError, type SourceRef } from "../errors.js";
 import { describeIssue, effectiveIssue, keysAt, type PathKey } from "./issue-text.js";
 import { closest } from "./suggest.js";
+import { syntaxError } from "./yaml-syntax.js";
 import { MAX_YAML_BYTES } from "./limits.js";
 import { formatSize } from "./sizes.js";
 import { utf8Bytes } from "./text-cut.js";
@@ -50,43 +51,6 @@ export function problemsError(problems: Problem[]): FleetgateError {
   return new FleetgateError("bad_input", lines.join("\n"), first.where);
 }
 
-// The parser's words for an unclosed flow collection name indentation, which is seldom the
-// mistake: a `{` or `[` opened and never closed is, so say that, where it was opened.
-const UNCLOSED = /^Flow (map|sequence) in block collection must be sufficiently indented and end with a ([}\]])/;
-
-/** Offset of the `{` or `[` left open before `end`, skipping quoted text; undefined if none. */
-function openingBefore(text: string, end: number, open: string, close: string): number | undefined {
-  const stack: number[] = [];
-  let quote: string | undefined;
-  for (let i = 0; i < end; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] as string))) i = text.indexOf("\n", i) < 0 ? end : text.indexOf("\n", i);
-    else if (c === open) stack.push(i);
-    else if (c === close) stack.pop();
-  }
-  return stack.at(-1);
-}
-
-function syntaxMessage(e: YAMLError, text: string): string {
-  const m = UNCLOSED.exec(e.message);
-  if (m) {
-    const [open, close, what] = m[1] === "map" ? ["{", "}", "mapping"] : ["[", "]", "sequence"];
-    if (openingBefore(text, e.pos[0], open, close) !== undefined) return `flow ${what} opened with ${open} is not closed: end it with ${close} (on the same line, or indent the lines it continues on)`;
-  }
-  return e.message.split("\n")[0] ?? e.message;
-}
-
-function syntaxWhere(e: YAMLError, text: string, lines: LineCounter, file: string): SourceRef {
-  const m = UNCLOSED.exec(e.message);
-  const opening = m ? (m[1] === "map" ? openingBefore(text, e.pos[0], "{", "}") : openingBefore(text, e.pos[0], "[", "]")) : undefined;
-  // With prettyErrors off, yaml leaves linePos unset; the offset in `pos` is always there.
-  const pos = opening !== undefined ? lines.linePos(opening) : (e.linePos?.[0] ?? lines.linePos(e.pos[0]));
-  return { file, line: pos.line, col: pos.col };
-}
-
 /** A parsed YAML file that can point back into its own text. */
 export class YamlSource {
   private constructor(
@@ -109,7 +73,7 @@ export class YamlSource {
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     // One message: the parser's first complaint; the ones after it follow from it.
     const first = doc.errors[0];
-    if (first) throw new FleetgateError("bad_input", `yaml: ${syntaxMessage(first, text)}`, syntaxWhere(first, text, lines, file));
+    if (first) throw syntaxError(first, text, lines, file);
     return new YamlSource(file, doc, lines, text);
   }
 

@@ -84,6 +84,10 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["63-a-boolean-written-as-yes.suite.yaml", "a boolean written as yes", "4:18 checks[0].destructive: expected boolean, got \"yes\" (YAML 1.2 reads yes as text: write true or false)", "rejects"],
   // Every unknown key of one block on its own line, at its own position.
   ["64-two-misspelt-keys-in-one-block.suite.yaml", "two misspelt keys in one block", "6:7 checks[0].http.methd: unknown key \"methd\" (valid: url, method, headers, body_send, status, body, json, insecure); did you mean method?\n64-two-misspelt-keys-in-one-block.suite.yaml:7:7 checks[0].http.hedaers: unknown key \"hedaers\" (valid: url, method, headers, body_send, status, body, json, insecure); did you mean headers?", "rejects"],
+  ["65-an-unclosed-quote.suite.yaml", "an unclosed quote", "4:23 yaml: a string opened with \" is not closed: end it with \"", "not YAML"],
+  ["66-a-tab-as-indentation.suite.yaml", "a tab as indentation", "4:1 yaml: tabs are not allowed as indentation: indent with spaces", "not YAML"],
+  ["67-two-keys-on-one-line.suite.yaml", "two keys on one line", "4:14 yaml: a second key: on one line (like command: argv: [x]); put the inner mapping on its own indented line, or quote a value that holds \": \"", "not YAML"],
+  ["68-a-key-with-no-value.suite.yaml", "a key with no value", "4:10 checks[0].hint: expected string, got nothing (the key has no value; write \"\" for an empty string)", "rejects"],
 ];
 
 const read = (file: string) => readFileSync(`${DIR}${file}`, "utf8");
