@@ -39,6 +39,10 @@ const WAIVERS = `
   reason: an old waiver nobody removed
   owner: bob
   expires: 2020-01-01
+- check: apii
+  reason: a typo, which waives nothing
+  owner: carol
+  expires: 2099-12-31
 `;
 
 const EXPIRED = `
@@ -98,7 +102,10 @@ describe("waivers on a real coordinator and agent", () => {
     expect(stored?.status).toBe("waived");
     // Stored with the run as given, expiry judged at its start.
     const waivers = (JSON.parse(stored?.options_json ?? "{}") as { waivers: { checkId: string; expired?: boolean }[] }).waivers;
-    expect(waivers.map((w) => [w.checkId, w.expired ?? false])).toEqual([["api", false], ["health", true]]);
+    expect(waivers.map((w) => [w.checkId, w.expired ?? false])).toEqual([["api", false], ["health", true], ["apii", false]]);
+    // Said before the run starts, on stderr: the expired waiver, and the one naming no check.
+    expect(r.stderr).toMatch(/warning: waiver for health on node node-a \(.*waivers\.yaml:7:3, owner bob\) expired 2020-01-01: ignored/);
+    expect(r.stderr).toMatch(/warning: waiver for apii \(.*waivers\.yaml:12:3\): plan .*plan\.yaml has no check apii; it waives nothing/);
 
     const s = await show(waivedRun);
     expect(s.verdict).toBe("INCOMPLETE");

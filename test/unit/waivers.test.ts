@@ -9,6 +9,8 @@ import { applyWaiver, markExpired, parseWaivers, waiversFor, type Waiver } from 
 import { runSuite } from "../../agent/engine/run-suite.js";
 import { checkExitCode, formatCheckLine } from "../../agent/cli/check-output.js";
 import { renderJunit, renderTap } from "../../agent/cli/check-formats.js";
+import { waiverWarnings } from "../../coordinator/cli/waiver-warnings.js";
+import { parsePlan } from "../../shared/model/plan.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { usedWaivers } from "../../coordinator/judgement/waivers.js";
 import { initialState, step } from "../../coordinator/sequencer/core.js";
@@ -281,5 +283,18 @@ describe("fleetgate-agent check's TAP and JUnit with a waiver", () => {
     const { outcome: bare } = await suiteTask([]);
     expect(renderTap([bare])).toMatch(/^not ok 2 - api$/m);
     expect(renderJunit("node", [bare], "h1")).toMatch(/<failure/);
+  });
+});
+
+describe("coord run's warnings about a waivers file", () => {
+  it("warns of an expired waiver, one naming no check of the plan, and one naming a precondition, and of nothing else", () => {
+    const plan = parsePlan("plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: node.suite.yaml, nodes: { role: fleet } }\n", "plan.yaml");
+    const suite = parseSuite(SUITE.replace("${vars.ready}", "true"), "node.suite.yaml");
+    const waivers = parseWaivers("- {check: api, reason: r, owner: o, expires: 2099-01-01}\n- {check: apii, reason: r, owner: o, expires: 2099-01-01}\n- {check: ready, reason: r, owner: o, expires: 2099-01-01}\n- {check: health, reason: r, owner: o, expires: 2020-01-01}\n", "w.yaml");
+    expect(waiverWarnings(waivers, plan, [suite], NOW)).toEqual([
+      "waiver for apii (w.yaml:2:3): plan plan.yaml has no check apii; it waives nothing",
+      "waiver for ready (w.yaml:3:3) names a precondition: preconditions are never waived (a node that is not ready cannot be judged); it waives nothing",
+      "waiver for health on every node (w.yaml:4:3, owner o) expired 2020-01-01: ignored, the check counts as it is",
+    ]);
   });
 });
