@@ -18,6 +18,21 @@ const Operator = z
 export const MatcherSchema = z.union([Scalar, z.array(z.unknown()), Operator]);
 export type Matcher = z.infer<typeof MatcherSchema>;
 
+/**
+ * A matcher over a whole number the node reports (an HTTP status, an exit code, a restart count):
+ * the number itself or a numeric operator, never text or a list, which would never match (`status:
+ * ok` and `exit: [0, 1]` were once accepted and run). `what` and `examples` are for messages.
+ */
+export function integerMatcherSchema(min: number, max: number, what: string, examples: string) {
+  const help = `${what}, or a matcher over it: ${examples}`;
+  const got = (iss: { input?: unknown }) => `expected ${help}, got ${JSON.stringify(iss.input) ?? "nothing"}`;
+  const Int = z.number({ error: got }).int({ error: got }).min(min, { error: got }).max(max, { error: got });
+  const Ops = z
+    .strictObject({ gte: Int.optional(), lte: Int.optional(), gt: Int.optional(), lt: Int.optional(), one_of: z.array(Int).min(1).optional() })
+    .refine((o) => Object.keys(o).length === 1, { message: "a matcher takes exactly one of gte, lte, gt, lt, one_of" });
+  return z.union([Int, Ops], { error: got });
+}
+
 export interface MatchOutcome {
   ok: boolean;
   /** What was expected, for "expected X, saw Y". */

@@ -88,6 +88,8 @@ const CASES: [string, string, string, SchemaVerdict][] = [
   ["66-a-tab-as-indentation.suite.yaml", "a tab as indentation", "4:1 yaml: tabs are not allowed as indentation: indent with spaces", "not YAML"],
   ["67-two-keys-on-one-line.suite.yaml", "two keys on one line", "4:14 yaml: a second key: on one line (like command: argv: [x]); put the inner mapping on its own indented line, or quote a value that holds \": \"", "not YAML"],
   ["68-a-key-with-no-value.suite.yaml", "a key with no value", "4:10 checks[0].hint: expected string, got nothing (the key has no value; write \"\" for an empty string)", "rejects"],
+  ["69-an-exit-status-written-as-text.suite.yaml", "an exit status written as text", "6:23 checks[0].command.expect.exit: expected an exit status 0–255, or a matcher over it: { one_of: [0, 1] }, { lte: 2 }, got \"0\"", "rejects"],
+  ["70-a-restart-count-written-as-a-word.suite.yaml", "a restart count written as a word", "4:45 checks[0].systemd.restarts: expected a restart count, or a matcher over it: { lte: 3 }, got \"few\"", "rejects"],
 ];
 
 const read = (file: string) => readFileSync(`${DIR}${file}`, "utf8");

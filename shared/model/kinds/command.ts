@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MatcherSchema } from "../matchers.js";
+import { integerMatcherSchema, MatcherSchema } from "../matchers.js";
 
 /** `command:` — an argv array run with no shell, or a `shell:` script when the suite asks for one. */
 export const CommandSpecSchema = z
@@ -11,7 +11,7 @@ export const CommandSpecSchema = z
     env: z.record(z.string(), z.string()).optional(),
     expect: z
       .strictObject({
-        exit: MatcherSchema.optional(),
+        exit: integerMatcherSchema(0, 255, "an exit status 0–255", "{ one_of: [0, 1] }, { lte: 2 }").optional(),
         stdout: MatcherSchema.optional(),
         stderr: MatcherSchema.optional(),
         json: z.record(z.string(), MatcherSchema).optional(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FleetgateError } from "../../errors.js";
-import { MatcherSchema } from "../matchers.js";
+import { integerMatcherSchema, MatcherSchema } from "../matchers.js";
 
 // podman's own rule for container names (libpod/define NameRegex). It also keeps a name from
 // being read as an option once it is in podman's argv.
@@ -34,7 +34,7 @@ export const PodmanSpecSchema = z
     /** Matched against ImageName, e.g. `docker.io/lightninglabs/lnd:v0.18.3-beta`. */
     image: MatcherSchema.optional(),
     /** Matched against RestartCount, a number. */
-    restarts: MatcherSchema.optional(),
+    restarts: integerMatcherSchema(0, Number.MAX_SAFE_INTEGER, "a restart count", "{ lte: 3 }").optional(),
     running: z.array(ContainerNameSchema).min(1, "list at least one container name").optional(),
   })
   .superRefine((spec, ctx) => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MatcherSchema } from "../matchers.js";
+import { integerMatcherSchema, MatcherSchema } from "../matchers.js";
 
 /** Which service manager to ask: the system one, or the user's (`systemctl --user`). */
 export const ScopeSchema = z.enum(["system", "user"]);
@@ -17,7 +17,7 @@ export const SystemdSpecSchema = z.strictObject({
   /** Matched against Result (success, exit-code, …). */
   result: MatcherSchema.optional(),
   /** Matched against NRestarts, a number. */
-  restarts: MatcherSchema.optional(),
+  restarts: integerMatcherSchema(0, Number.MAX_SAFE_INTEGER, "a restart count", "{ lte: 3 }").optional(),
 });
 export type SystemdSpec = z.infer<typeof SystemdSpecSchema>;
 
