@@ -22,6 +22,8 @@ thead th { background: #f6f8fa; }
 .s-passed { --c: var(--passed); } .s-failed { --c: var(--failed); } .s-not_ready { --c: var(--not_ready); } .s-skipped { --c: var(--skipped); }
 .s-lost { --c: var(--lost); } .s-error { --c: var(--error); } .s-cancelled { --c: var(--cancelled); } .s-pending, .s-running { --c: var(--pending); }
 .s-unspecified { --c: var(--unspecified); }
+/* waived: judged, its outcome excused by a waiver; never the green of passed */
+.s-waived { --c: #0969da; }
 .label, .dot { background: var(--c, var(--muted)); }
 td.cell { padding: 0; background: color-mix(in srgb, var(--c, #fff) 12%, white); }
 td.cell button { all: unset; display: block; cursor: pointer; padding: .3rem .5rem; width: 100%; }

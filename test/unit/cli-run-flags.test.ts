@@ -52,7 +52,7 @@ describe("parseBinding", () => {
 
 describe("startRunRequest", () => {
   it("sends every run flag, each skip marked as decided by --skip", () => {
-    const flags = { plan: "gate.yaml", node: ["n1"], iterations: 3, skips: [{ target: "fleet", reason: "r" }], with: ["e2e"], quick: true, bind: { writer: "n1" }, only: ["api"], tags: ["smoke"], vars: { host: "10.0.0.5" } };
+    const flags = { plan: "gate.yaml", node: ["n1"], iterations: 3, skips: [{ target: "fleet", reason: "r" }], with: ["e2e"], quick: true, bind: { writer: "n1" }, only: ["api"], tags: ["smoke"], vars: { host: "10.0.0.5" }, waivers: "w.yaml", waiversYaml: "- {check: api}\n" };
     const probe = { path: "bin/probe.sh", content: new Uint8Array([35, 33]), executable: true };
     const req = startRunRequest(["all"], flags, { planYaml: "plan: p", suites: { "s.yaml": "suite: s" }, suiteFiles: { "s.yaml": [probe] } });
     expect(req).toEqual({
@@ -70,6 +70,8 @@ describe("startRunRequest", () => {
       quick: true,
       bindings: { writer: "n1" },
       vars: { host: "10.0.0.5" },
+      waiversPath: "w.yaml",
+      waiversYaml: "- {check: api}\n",
     });
   });
 });
