@@ -118,7 +118,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
         createdAt,
         mode: resolved.mode,
         planRevision: revision,
-        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport },
+        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport, waivers },
         nodes: inRun.map((n) => n.identity),
       },
       resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
