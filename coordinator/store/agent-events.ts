@@ -2,9 +2,10 @@
 import { create, toJson } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { isTerminal, type Status, statusName } from "../../shared/model/status.js";
+import { isTerminal, Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
 import { getTask, type TaskRow } from "./tasks.js";
+import { addRunFlag, getRun, runWaiversOn } from "./runs.js";
 
 export type CommitOutcome =
   /** `forkedFrom`: the boot id the stored event came from, when this one came from another (a fork). */
@@ -21,6 +22,20 @@ export type CommitOutcome =
  * A task's status is not written here: the run engine decides it and writes it in the same
  * transaction (RunEngine.ingest), so there is one writer of task status.
  */
+/**
+ * Why a result the agent calls waived is not one this run waived, or undefined when it is: the
+ * run's waiver in force on the node for that check (as sent with the task), over a gate check
+ * that passed or failed. A waived result is otherwise the agent breaking, never a pass.
+ */
+function waiverProblem(db: Db, task: TaskRow, nodeName: string, r: CheckResult): string | undefined {
+  if (r.status !== Status.WAIVED) return undefined;
+  const run = getRun(db, task.runId);
+  const sent = run ? runWaiversOn(run, nodeName).some((w) => w.checkId === r.checkId && w.source === r.waiver?.source) : false;
+  const judged = !r.precondition && (r.unwaivedStatus === Status.PASSED || r.unwaivedStatus === Status.FAILED);
+  if (sent && judged) return undefined;
+  return `node ${nodeName} reported check ${r.checkId} waived (${statusName(r.unwaivedStatus)}), but no waiver of run ${task.runId} in force on it covers that result`;
+}
+
 /** What a waived result keeps of its waiver: the waiver and the status underneath; '' when none. */
 function waiverColumn(r: CheckResult): string {
   return r.waiver ? JSON.stringify({ waiver: toJson(WaiverSchema, r.waiver), unwaived: statusName(r.unwaivedStatus) }) : "";
@@ -51,6 +66,12 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
       // A task re-run after an agent restart must not overwrite the results that finished it.
       if (isTerminal(task.status)) return { kind: "stale", task };
       const r = event.body.value.result ?? create(CheckResultSchema);
+      const forged = waiverProblem(db, task, nodeName, r);
+      if (forged) {
+        // Stored as the error it is, and the run can no longer be signed off whatever its tasks say.
+        Object.assign(r, { status: Status.ERROR, summary: forged, waiver: undefined, unwaivedStatus: Status.UNSPECIFIED });
+        addRunFlag(db, task.runId, forged);
+      }
       db.prepare(
         `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
            duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json, waiver_json)
