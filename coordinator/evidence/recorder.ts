@@ -78,16 +78,21 @@ export class EvidenceRecorder {
       log.error({ err }, "evidence bundle not written");
       return undefined;
     }
-    const run = getRun(this.db, runId);
-    const keep = run && planEvidence(run)?.keep;
-    if (run && keep) {
-      try {
+    try {
+      const run = getRun(this.db, runId);
+      const keep = run && planEvidence(run)?.keep;
+      if (run && keep) {
         const { deleted } = await pruneBundles(this.db, this.location.root, keep, { stateDir: this.location.stateDir, planName: run.planName });
         if (deleted.length) log.info({ keep, deleted: deleted.map((b) => b.runId) }, "old evidence bundles pruned");
-      } catch (err) {
-        log.error({ err, keep }, "old evidence bundles not pruned");
       }
+    } catch (err) {
+      log.error({ err }, "old evidence bundles not pruned");
     }
     return dir;
+  }
+
+  /** Resolves once every bundle being written is done: the coordinator stops only after, so none is cut off. */
+  async drain(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending.values()]);
   }
 }

@@ -179,6 +179,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
           resolve();
         });
       });
+      // A bundle still being written reads the store: let it finish before the store closes.
+      await evidence.drain();
       refusals.stop();
       db.close();
     },

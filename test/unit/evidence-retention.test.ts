@@ -124,6 +124,22 @@ describe("EvidenceRecorder", () => {
     expect(existsSync(join(s.root, "r1", "signoff.json"))).toBe(true);
   });
 
+  it("lets every bundle being written finish before drain() resolves, so the coordinator closes the store after it", async () => {
+    const ev = recorder();
+    s.addRun("r1", { evidence: "{ keep: 2 }" });
+    void ev.record("r1");
+    await ev.drain();
+    expect(existsSync(join(s.root, "r1", "manifest.json"))).toBe(true);
+  });
+
+  it("never rejects, even when the store closes under a write (the coordinator stopping)", async () => {
+    const ev = recorder();
+    s.addRun("r1", { evidence: "{ keep: 2 }" });
+    const written = ev.record("r1");
+    s.db.close();
+    await expect(written).resolves.toSatisfy((v) => v === undefined || typeof v === "string");
+  });
+
   it("logs and resolves undefined when a bundle cannot be written", async () => {
     expect(await recorder().record("no-such-run")).toBeUndefined();
   });
