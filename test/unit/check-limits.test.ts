@@ -1,23 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { limitHit, type EndedProcess } from "../../agent/limits/limit-hit.js";
 import { limitedArgv, prlimitExecFailure } from "../../agent/limits/prlimit.js";
-import { FleetgateError } from "../../shared/errors.js";
 import { cpuSeconds, defaultCheckMemoryBytes, effectiveLimits, parseCpuLimitFlag, parseMemoryLimitFlag, type ProcessLimits } from "../../shared/model/check-limits.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
+import { refusal } from "../support/refusal.js";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
-function refusal(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("limits: in a suite", () => {
   it("reads CPU seconds (rounded up) and memory bytes for a check and its then:, and leaves checks without limits to the agent", () => {

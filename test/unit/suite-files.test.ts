@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collectSuiteFiles, globMatches } from "../../shared/collect-suite-files.js";
-import { FleetgateError } from "../../shared/errors.js";
 import { MAX_SUITE_FILES_BYTES } from "../../shared/model/limits.js";
 import { checkShippedFiles, sha256Hex, type ShippedFile } from "../../shared/model/suite-files.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { resolvePathsAt } from "../../agent/engine/relative-paths.js";
 import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from "../../agent/engine/work-dir.js";
+import { refusal } from "../support/refusal.js";
 
 let dir: string;
 beforeEach(() => {
@@ -37,15 +37,6 @@ function collect(files: string): ShippedFile[] {
   return collectSuiteFiles(parseSuite(text, file), file);
 }
 
-function refusal(fn: () => unknown): FleetgateError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FleetgateError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("collecting a suite's files:", () => {
   beforeEach(() => {
