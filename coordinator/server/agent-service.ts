@@ -144,12 +144,14 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             claimed = hello.identity?.name ?? "";
             gate.hello(address, claimed);
             // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
-            const admission = admit(deps.db, hello, { address, tls: deps.certificates ? { peer: verifiedPeer(call) } : undefined });
+            // Parsed once: admission checks it, and a certificate kept as it is sets when to renew.
+            const peer = deps.certificates ? verifiedPeer(call) : undefined;
+            const admission = admit(deps.db, hello, { address, tls: deps.certificates ? { peer } : undefined });
             const { nodeToken, tokenHash } = admission;
             const identity = hello.identity!;
             upsertNode(deps.db, identity, tokenHash);
             const certificate = bindKey(identity, admission);
-            if (admission.key) renewal = { publicKeyPem: admission.key.publicKeyPem, at: deps.certificates!.renewAt(certificate?.notAfterMs ?? verifiedPeer(call)!.notAfterMs) };
+            if (admission.key) renewal = { publicKeyPem: admission.key.publicKeyPem, at: deps.certificates!.renewAt(certificate?.notAfterMs ?? peer!.notAfterMs) };
             machineId = identity.machineId;
             log = deps.log.child({ node: identity.name });
             session = {

@@ -2,7 +2,7 @@
 // find the CA without loading the certificate machinery.
 import { join } from "node:path";
 
-export const TLS_DIR = "tls";
+const TLS_DIR = "tls";
 export const CA_CERT_FILE = "ca.crt";
 export const CA_KEY_FILE = "ca.key";
 export const SERVER_CERT_FILE = "server.crt";
