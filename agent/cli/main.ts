@@ -23,7 +23,7 @@ import { NodeTls } from "../daemon/node-tls.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { stopGracefully, type StopCause, type StopOutcome } from "../daemon/graceful-stop.js";
 import { ceilingMessage, DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE, MemoryCeiling, parseMaxMemory } from "../daemon/memory-ceiling.js";
-import { prlimitPath } from "../limits/prlimit.js";
+import { PRLIMIT_MISSING, prlimitPath } from "../limits/prlimit.js";
 import { addCheckLimitOptions, checkLimits, type CheckLimitFlags } from "./limit-flags.js";
 import { DEFAULT_SPOOL_MAX, Spool } from "../daemon/spool.js";
 import { TaskJournal } from "../daemon/task-journal.js";
@@ -100,7 +100,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   let connection: AgentConnection | undefined;
   const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
   const drained = () => spoolDrained(spool, 5_000);
-  if (!prlimitPath()) nodeLog.warn("prlimit not found (Debian package util-linux): checks run without CPU and memory limits");
+  if (!prlimitPath()) nodeLog.warn(PRLIMIT_MISSING);
   // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
   const stale = removeStaleWorkDirs(workRoot(stateDir));
   if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
@@ -230,7 +230,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   // The files: a coordinator would ship, checked as coord run checks them; here they are read in place.
   collectSuiteFiles(suite, file);
   const limits = checkLimits(flags);
-  if (!prlimitPath()) process.stderr.write("fleetgate-agent: prlimit not found (Debian package util-linux): checks run without CPU and memory limits\n");
+  if (!prlimitPath()) process.stderr.write(`fleetgate-agent: ${PRLIMIT_MISSING}\n`);
   const waived = flags.waivers ? localWaivers(readText(flags.waivers, "waivers"), flags.waivers, flags.name, flags.role ?? "", Date.now()) : undefined;
   for (const line of waived?.expired ?? []) process.stderr.write(`fleetgate-agent: ${line}\n`);
   const outcomes: SuiteOutcome[] = [];

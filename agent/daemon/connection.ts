@@ -213,7 +213,7 @@ export class AgentConnection {
     this.backoff.reset();
     if (this.overTls) {
       try {
-        this.opts.tls?.registered(undefined);
+        this.opts.tls?.registered();
       } catch (err) {
         this.opts.log.error({ err: (err as Error).message }, "cannot pin the coordinator's CA in the state dir");
       }

@@ -87,20 +87,13 @@ export class NodeTls {
     return { caPem: this.caPem, client: this.certPem ? { certPem: this.certPem, keyPem: this.keyPem } : undefined };
   }
 
-  /** When the certificate we hold expires, if we hold one: the agent warns before it lapses. */
-  certificateExpiry(): number | undefined {
-    if (!this.certPem) return undefined;
-    return Date.parse(new X509Certificate(this.certPem).validTo);
-  }
-
-  /** The coordinator accepted us over TLS: pin the CA, and keep the certificate it issued (if any). */
-  registered(certPem: string | undefined): void {
+  /** The coordinator accepted us over TLS: pin the CA (a certificate it issued comes to saveCertificate). */
+  registered(): void {
     if (!this.caPem) return;
     if (!this.pinned && this.stateDir) {
       writeFileSync(join(this.stateDir, PINNED_CA_FILE), this.caPem, { mode: 0o644 });
       this.pinned = true;
     }
-    if (certPem) this.saveCertificate(certPem);
   }
 
   saveCertificate(certPem: string): void {

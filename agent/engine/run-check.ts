@@ -46,9 +46,9 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
   const now = opts.now ?? Date.now;
   const deadline = now() + (block.retry?.forMs ?? 0);
   const log: Attempt[] = [];
+  const limits = effectiveLimits(opts.limits ?? NO_LIMITS, block.limits);
   for (;;) {
     const started = now();
-    const limits = effectiveLimits(opts.limits ?? NO_LIMITS, block.limits);
     const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits });
     const verdict = kind.evaluate(block.spec, seen);
     log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));

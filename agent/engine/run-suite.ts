@@ -27,8 +27,6 @@ export interface SuiteRunOptions {
   stopped?: () => boolean;
   /** Waivers in force on this node (shared/model/waivers.ts): a gate check they name is reported waived. */
   waivers?: Waiver[];
-  /** More values to redact from results (vars marked secret); `${env.X}` values are redacted anyway. */
-  secrets?: string[];
 }
 
 export interface SuiteOutcome {
@@ -112,7 +110,7 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
  */
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
   const checks = resolveVariables(suite, opts.env, opts.scope);
-  const secrets = secretList([...suiteSecrets(suite, opts.env), ...(opts.secrets ?? [])]);
+  const secrets = suiteSecrets(suite, opts.env);
   const results: CheckResult[] = [];
   const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, limits: opts.limits, stopped: opts.stopped, ...opts.check };
   const record = async (r: CheckResult) => {

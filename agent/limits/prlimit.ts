@@ -41,6 +41,9 @@ export function prlimitExecFailure(exitCode: number | null, stderr: string): str
   return `spawn ${m[1]} ${ERRNO[m[2] as string] ?? m[2]}`;
 }
 
+/** What the agent says when it cannot limit checks. */
+export const PRLIMIT_MISSING = "prlimit not found (Debian package util-linux): checks run without CPU and memory limits";
+
 let found: string | null | undefined;
 
 /** prlimit's path on PATH, looked up once; null when util-linux's prlimit is not installed. */
