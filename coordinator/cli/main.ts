@@ -46,6 +46,7 @@ export function buildProgram(): Command {
       const log = createLogger("coordinator");
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
       const minFree = flags.minFree ?? config.min_free;
+      const nodeCertTtl = flags.nodeCertTtl ?? config.node_cert_ttl;
       const coordinator = await startCoordinator({
         listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
         stateDir,
@@ -58,7 +59,7 @@ export function buildProgram(): Command {
         tlsCertFile: flags.tlsCert ?? config.tls_cert,
         tlsKeyFile: flags.tlsKey ?? config.tls_key,
         sans: [...(config.san ?? []), ...flags.san],
-        nodeCertTtlMs: flags.nodeCertTtl ?? config.node_cert_ttl ? durationFlag("--node-cert-ttl", flags.nodeCertTtl ?? config.node_cert_ttl!) : undefined,
+        nodeCertTtlMs: nodeCertTtl ? durationFlag("--node-cert-ttl", nodeCertTtl) : undefined,
       });
       const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
       process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);

@@ -46,11 +46,12 @@ function verdict(run: RunRecord, j: Judgement): string {
   if (insecure) meta.push(`<strong class="insecure" id="insecure">${esc(insecure)}</strong>`);
   const scope = runScope(run);
   const accepted = acceptedOverrideLines(scope);
+  const vars = varsLine(run);
   const scopeHtml = `<p class="scope" id="scope">${esc(scopeLine(scope))}</p>${accepted.length ? `<ul class="accepted-overrides">${accepted.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>` : ""}`;
   return `<header class="verdict ${esc(j.decision)}"><h1>Verdict: <span class="word" id="verdict">${esc(j.decision)}</span></h1>
 <p class="meta">${meta.join(" · ")}</p>
 <p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
-${scopeHtml}${varsLine(run) ? `<p class="vars" id="vars">${esc(varsLine(run) ?? "")}</p>` : ""}
+${scopeHtml}${vars ? `<p class="vars" id="vars">${esc(vars)}</p>` : ""}
 ${reasons}${waivers(j)}</header>`;
 }
 

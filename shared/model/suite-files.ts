@@ -14,12 +14,6 @@ export interface FilesEntry {
   where: SourceRef;
 }
 
-/** One `files:` entry, a path or glob as written, and where it is written. */
-export interface FilesEntry {
-  pattern: string;
-  where: SourceRef;
-}
-
 /** One file a suite ships: its path relative to the suite's directory, `/`-separated. */
 export interface ShippedFile {
   path: string;

@@ -59,11 +59,6 @@ export function mergeVars(base: ResolvedVars, over: ResolvedVars): ResolvedVars 
   return { vars: { ...base.vars, ...over.vars }, secretVars: [...new Set([...base.secretVars, ...over.secretVars])] };
 }
 
-/** `{ name: value }` with every secret value shown as ***: what is stored with a run and shown in reports. */
-export function shownVars(v: ResolvedVars): Record<string, string> {
-  return Object.fromEntries(Object.entries(v.vars).map(([k, val]) => [k, v.secretVars.includes(k) ? "***" : val]));
-}
-
 /**
  * The suite with run-time values over its own vars. Naming a var the suite does not declare is an
  * error when `strict` (a typo would otherwise change nothing, silently).
