@@ -9,12 +9,19 @@ import { FleetgateError } from "../errors.js";
 // grpc-js sends the dialled host as the TLS server name, an IP address included, and Node warns
 // (DEP0123) on every such connection. Coordinators are commonly dialled by address, and the
 // certificate is still checked against that address (IP SANs), so this one warning is noise.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const code = typeof rest[0] === "object" && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
-  if (code === "DEP0123") return;
-  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+// Installed with the first TLS channel, so a process that only imports this module (the
+// coordinator, for hostOf) keeps its warnings as they are.
+let quieted = false;
+function quietIpServerNameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emitWarning = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === "DEP0123") return;
+    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
 
 export interface ChannelTls {
   caPem: string;
@@ -49,5 +56,6 @@ export function channelCredentials(address: string, tls: ChannelTls | undefined,
       `refusing plaintext to ${address}: tokens would cross the network in the clear. Pass ${opts.caFlag} FILE (the coordinator's STATE_DIR/tls/ca.crt), or --insecure if the coordinator runs coord serve --insecure`,
     );
   }
+  quietIpServerNameWarning();
   return grpc.credentials.createSsl(Buffer.from(tls.caPem), tls.client ? Buffer.from(tls.client.keyPem) : null, tls.client ? Buffer.from(tls.client.certPem) : null);
 }
