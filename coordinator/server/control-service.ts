@@ -1,6 +1,6 @@
 // ControlService: what the `coord` CLI calls. Every call carries a control token (a person's, or the
 // bootstrap admin.token) and passes authorize(), which applies the role table (access/roles.ts).
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -147,6 +147,16 @@ const MAX_TOKEN_TTL_MS = 3650 * 86_400_000;
 export function controlServiceHandlers(deps: ControlServiceDeps) {
   const { db } = deps;
   const bootstrapInfo = () => create(pb.UserInfoSchema, { name: BOOTSTRAP_ADMIN.name, role: BOOTSTRAP_ADMIN.role, tokenId: tokenId(hashToken(deps.adminToken)), bootstrap: true });
+  const registeredNode = (name: string): NodeRow => {
+    const node = getNode(db, name);
+    if (!node) throw new FleetgateError("not_found", `no node ${name}; list them with: coord nodes`);
+    return node;
+  };
+  /** A connected node keeps its name: freeing or handing it over waits until its agent stops. */
+  const refuseWhileConnected = (node: NodeRow): void => {
+    const name = node.identity.name;
+    if (deps.sessions.isOnline(name)) throw new FleetgateError("conflict", `node ${name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
+  };
   return bindMethods({
     listNodes: unary(deps, (): pb.ListNodesResponse => {
       const nodes = listNodes(db);
@@ -168,32 +178,21 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     forgetNode: unary(deps, (req: pb.ForgetNodeRequest, who): pb.ForgetNodeResponse => {
-      const node = getNode(db, req.name);
-      if (!node) throw new FleetgateError("not_found", `no node ${req.name}; list them with: coord nodes`);
-      if (deps.sessions.isOnline(req.name)) {
-        throw new FleetgateError("conflict", `node ${req.name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
-      }
+      const node = registeredNode(req.name);
+      refuseWhileConnected(node);
       forgetNode(db, req.name);
       deps.log.warn({ node: req.name, machineId: node.identity.machineId, by: who.name }, "node forgotten: the next machine to enroll takes the name");
-      return create(pb.ForgetNodeResponseSchema, {
-        node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
-      });
+      return create(pb.ForgetNodeResponseSchema, { node: offlineInfo(node) });
     }),
 
     replaceNode: unary(deps, (req: pb.ReplaceNodeRequest, who): pb.ReplaceNodeResponse => {
-      const node = getNode(db, req.name);
-      if (!node) throw new FleetgateError("not_found", `no node ${req.name}; list them with: coord nodes`);
+      const node = registeredNode(req.name);
       const claim = getClaim(db, req.name);
       if (!claim) throw new FleetgateError("conflict", `no other machine has claimed ${req.name}; start the replacement's agent with an enrollment token first, then run this again (or free the name for anyone: coord nodes forget ${req.name})`);
-      if (deps.sessions.isOnline(req.name)) {
-        throw new FleetgateError("conflict", `node ${req.name} is connected now (machine-id ${node.identity.machineId.slice(0, 12)}); stop its agent first, or it keeps the name`);
-      }
+      refuseWhileConnected(node);
       approveClaim(db, req.name);
       deps.log.warn({ node: req.name, machineId: node.identity.machineId, claimant: claim.machineId, by: who.name }, "node replaced: the claimant's next enrollment takes the name");
-      return create(pb.ReplaceNodeResponseSchema, {
-        node: { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) },
-        claimant: claimInfo(claim),
-      });
+      return create(pb.ReplaceNodeResponseSchema, { node: offlineInfo(node), claimant: claimInfo(claim) });
     }),
 
     createToken: unary(deps, (req: pb.CreateTokenRequest, who): pb.CreateTokenResponse => {
@@ -358,4 +357,9 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
 function claimInfo(c: NodeClaimRow | undefined): pb.NodeClaim | undefined {
   if (!c) return undefined;
   return create(pb.NodeClaimSchema, { machineId: c.machineId, hostname: c.hostname, address: c.address, attempts: BigInt(c.attempts), firstAtMs: BigInt(c.firstAt), lastAtMs: BigInt(c.lastAt) });
+}
+
+/** The registration as it stands, for a node whose name is about to be freed or handed over. */
+function offlineInfo(node: NodeRow): MessageInitShape<typeof pb.NodeInfoSchema> {
+  return { identity: node.identity, online: false, lastSeenMs: BigInt(node.lastSeen), registeredAtMs: BigInt(node.registeredAt) };
 }
