@@ -16,8 +16,9 @@ import { Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { recordAgentEvent, type CommitOutcome } from "../store/agent-events.js";
-import { addRunFlag, finishRun, getRun, listRuns, runWaiversOn, type StoredRun } from "../store/runs.js";
+import { waiversFor } from "../../shared/model/waivers.js";
+import { recordAgentEvent, storedWaiversOn, type CommitOutcome } from "../store/agent-events.js";
+import { addRunFlag, finishRun, getRun, listRuns, runWaivers, type StoredRun } from "../store/runs.js";
 import type { Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
 import type { AgentSessions } from "../fleet/sessions.js";
@@ -105,7 +106,8 @@ export class RunEngine {
   ingest(node: string, machineId: string, event: AgentEvent): CommitOutcome {
     let decided: Decided | undefined;
     const outcome = this.db.transaction((): CommitOutcome => {
-      const o = recordAgentEvent(this.db, node, machineId, event);
+      // The run's waivers from memory: no run read for each waived result.
+      const o = recordAgentEvent(this.db, node, machineId, event, Date.now(), (runId, on) => this.active.get(runId)?.waivers(on) ?? storedWaiversOn(this.db)(runId, on));
       if (o.kind === "task_done") decided = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary });
       return o;
     })();
@@ -141,7 +143,10 @@ export class RunEngine {
   }
 
   private track(runId: string, state: SequencerState, run: StoredRun | undefined): void {
-    this.active.set(runId, { state, waivers: (node) => (run ? runWaiversOn(run, node) : []), suites: run?.suites ?? {}, vars: run?.options.vars ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
+    // Parsed once a run, matched per node as tasks go out and waived results come in.
+    const all = run ? runWaivers(run) : [];
+    const roleOf = (node: string) => run?.nodes.find((n) => n.name === node)?.labels.role ?? "";
+    this.active.set(runId, { state, waivers: (node) => waiversFor(all, { node, role: roleOf(node) }), suites: run?.suites ?? {}, vars: run?.options.vars ?? {}, files: runFiles(this.db, runId), planPath: run?.planPath ?? "", log: this.log.child({ run: runId }) });
   }
 
   /** Who of the run's nodes is away or lost now; the fleet starts the clock of any not seen yet. */

@@ -1,7 +1,7 @@
 // Agent events, committed exactly once: the (node, seq) row and its effect land in one transaction.
 import { create, toJson } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
 import { getTask, type TaskRow } from "./tasks.js";
@@ -27,10 +27,9 @@ export type CommitOutcome =
  * run's waiver in force on the node for that check (as sent with the task), over a gate check
  * that passed or failed. A waived result is otherwise the agent breaking, never a pass.
  */
-function waiverProblem(db: Db, task: TaskRow, nodeName: string, r: CheckResult): string | undefined {
+function waiverProblem(waiversOn: WaiversOn, task: TaskRow, nodeName: string, r: CheckResult): string | undefined {
   if (r.status !== Status.WAIVED) return undefined;
-  const run = getRun(db, task.runId);
-  const sent = run ? runWaiversOn(run, nodeName).some((w) => w.checkId === r.checkId && w.source === r.waiver?.source) : false;
+  const sent = waiversOn(task.runId, nodeName).some((w) => w.checkId === r.checkId && w.source === r.waiver?.source);
   const judged = !r.precondition && (r.unwaivedStatus === Status.PASSED || r.unwaivedStatus === Status.FAILED);
   if (sent && judged) return undefined;
   return `node ${nodeName} reported check ${r.checkId} waived (${statusName(r.unwaivedStatus)}), but no waiver of run ${task.runId} in force on it covers that result`;
@@ -41,7 +40,18 @@ function waiverColumn(r: CheckResult): string {
   return r.waiver ? JSON.stringify({ waiver: toJson(WaiverSchema, r.waiver), unwaived: statusName(r.unwaivedStatus) }) : "";
 }
 
-export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now()): CommitOutcome {
+/** The waivers of a run in force on a node, as sent with its tasks. */
+export type WaiversOn = (runId: string, node: string) => Waiver[];
+
+/** Read from the store: for callers without the run in memory (the engine passes its own). */
+export function storedWaiversOn(db: Db): WaiversOn {
+  return (runId, node) => {
+    const run = getRun(db, runId);
+    return run ? runWaiversOn(run, node) : [];
+  };
+}
+
+export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now(), waiversOn: WaiversOn = storedWaiversOn(db)): CommitOutcome {
   return db.transaction((): CommitOutcome => {
     const bootId = event.origin?.bootId ?? "";
     const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?)").run(nodeName, event.seq, now, bootId);
@@ -66,7 +76,7 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
       // A task re-run after an agent restart must not overwrite the results that finished it.
       if (isTerminal(task.status)) return { kind: "stale", task };
       const r = event.body.value.result ?? create(CheckResultSchema);
-      const forged = waiverProblem(db, task, nodeName, r);
+      const forged = waiverProblem(waiversOn, task, nodeName, r);
       if (forged) {
         // Stored as the error it is, and the run can no longer be signed off whatever its tasks say.
         Object.assign(r, { status: Status.ERROR, summary: forged, waiver: undefined, unwaivedStatus: Status.UNSPECIFIED });
