@@ -6,11 +6,10 @@ import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import type { ControlClient } from "./client.js";
 import { formatResolvedPlan } from "./dry-run-format.js";
 import { loadPlanFiles } from "./run-command.js";
-import { checkRequestSize, startRunRequest, type RunFlags } from "./run-flags.js";
+import { checkRequestSize, startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
 
-export async function dryRunCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
-  // Parsed here first: a plan or suite error names the file as the user wrote its path.
-  const files = loadPlanFiles(flags.plan);
+// Parsed here first (unless the caller already did): a plan or suite error names the file as the user wrote its path.
+export async function dryRunCommand(client: ControlClient, stages: string[], flags: RunFlags, files: PlanFiles = loadPlanFiles(flags.plan)): Promise<number> {
   // Exactly what the real run would send (skips, --with, --quick, --bind, --only, --tags included);
   // the coordinator resolves it with the function StartRun uses, so it refuses what a run would.
   const req = startRunRequest(stages, flags, files);

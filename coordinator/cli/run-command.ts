@@ -5,8 +5,8 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ControlService, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
-import { parsePlan, suitePaths } from "../../shared/model/plan.js";
-import { parseSuite } from "../../shared/model/suite.js";
+import { parsePlan, suitePaths, type Plan } from "../../shared/model/plan.js";
+import { parseSuite, type Suite } from "../../shared/model/suite.js";
 import { collectSuiteFiles } from "../../shared/collect-suite-files.js";
 import type { ShippedFile } from "../../shared/model/suite-files.js";
 import { isTerminal, statusName } from "../../shared/model/status.js";
@@ -36,22 +36,30 @@ function read(path: string, what: string): string {
  * Reads the plan, every suite it names (relative to the plan) and the files each suite ships
  * (`files:`, relative to the suite), validating each locally first.
  */
-export function loadPlanFiles(planPath: string): PlanFiles {
+/** The plan, its suites and their shipped files as sent; the parsed plan and suites for the CLI's own checks. */
+export interface LoadedPlan extends PlanFiles {
+  plan: Plan;
+  parsedSuites: Suite[];
+}
+
+export function loadPlanFiles(planPath: string): LoadedPlan {
   const planYaml = read(planPath, "plan");
   const plan = parsePlan(planYaml, planPath);
   const suites: Record<string, string> = {};
   const suiteFiles: Record<string, ShippedFile[]> = {};
+  const parsedSuites: Suite[] = [];
   for (const rel of suitePaths(plan)) {
     const file = join(dirname(planPath), rel);
     suites[rel] = read(file, "suite");
-    const files = collectSuiteFiles(parseSuite(suites[rel], file), file);
+    const suite = parseSuite(suites[rel], file);
+    parsedSuites.push(suite);
+    const files = collectSuiteFiles(suite, file);
     if (files.length) suiteFiles[rel] = files;
   }
-  return { planYaml, suites, suiteFiles };
+  return { planYaml, suites, suiteFiles, plan, parsedSuites };
 }
 
-export async function runCommand(client: ControlClient, stages: string[], flags: RunFlags): Promise<number> {
-  const files = loadPlanFiles(flags.plan);
+export async function runCommand(client: ControlClient, stages: string[], flags: RunFlags, files: PlanFiles = loadPlanFiles(flags.plan)): Promise<number> {
   const req = startRunRequest(stages, flags, files);
   checkRequestSize(req, files);
   const { runId } = await client.call(ControlService.method.startRun, req);

@@ -6,15 +6,12 @@ import type { Command } from "commander";
 import { ControlService, RunRecordSchema, RunSummarySchema, type RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parseWaivers } from "../../shared/model/waivers.js";
-import { parsePlan } from "../../shared/model/plan.js";
-import { parseSuite } from "../../shared/model/suite.js";
-import { dirname, join } from "node:path";
 import { waiverWarnings } from "./waiver-warnings.js";
 import { judgeRun } from "../judgement/verdict.js";
 import { dryRunCommand } from "./dry-run-command.js";
 import { formatCancelled, formatRunList, formatRunSummary, verdictExitCode } from "./format.js";
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
-import { EXIT_DETACHED, loadPlanFiles, runCommand, watchCommand } from "./run-command.js";
+import { EXIT_DETACHED, loadPlanFiles, runCommand, watchCommand, type LoadedPlan } from "./run-command.js";
 import { reasonRecorder } from "./reason-pairs.js";
 import { listRunSummaries, readRun } from "./run-reads.js";
 import { pairSkips, parseBinding, type RunFlags, type SkipToken } from "./run-flags.js";
@@ -68,14 +65,17 @@ function registerRun(program: Command): void {
       .option("--json", "print only the final status and verdict as JSON (with --dry-run: the resolved plan)"),
   ).action(async (stages: string[], opts: Omit<RunFlags, "skips"> & ConnectionFlags & VarFlags & { dryRun?: boolean }) => {
     // Refused before anything is sent: a skip with no reason never reaches the coordinator.
-    const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips: pairSkips(skipTokens.splice(0)), waiversYaml: opts.waivers ? readWaivers(opts.waivers, opts.plan) : undefined };
+    const skips = pairSkips(skipTokens.splice(0));
+    // Read and parsed once: sent as is, and checked here against the waivers.
+    const files = loadPlanFiles(opts.plan);
+    const flags: RunFlags & ConnectionFlags & { dryRun?: boolean } = { ...opts, skips, waiversYaml: opts.waivers ? readWaivers(opts.waivers, files) : undefined };
     flags.vars = cliRunVars(opts);
-    finish(await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags) : runCommand(c, stages, flags))));
+    finish(await withClient(flags, (c) => (flags.dryRun ? dryRunCommand(c, stages, flags, files) : runCommand(c, stages, flags, files))));
   });
 }
 
 /** The waivers file's text, checked here first (file:line:col) so a bad one never reaches the coordinator. */
-function readWaivers(path: string, planPath: string): string {
+function readWaivers(path: string, { plan, parsedSuites }: LoadedPlan): string {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -83,10 +83,7 @@ function readWaivers(path: string, planPath: string): string {
     throw FleetgateError.from(err, "bad_input", `cannot read waivers ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const waivers = parseWaivers(text, path);
-  const files = loadPlanFiles(planPath);
-  const plan = parsePlan(files.planYaml, planPath);
-  const suites = Object.entries(files.suites).map(([rel, yaml]) => parseSuite(yaml, join(dirname(planPath), rel)));
-  for (const line of waiverWarnings(waivers, plan, suites, Date.now())) process.stderr.write(`warning: ${line}\n`);
+  for (const line of waiverWarnings(waivers, plan, parsedSuites, Date.now())) process.stderr.write(`warning: ${line}\n`);
   return text;
 }
 
