@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { buildJunitXml, VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { isGreen, Status, statusName } from "../../shared/model/status.js";
-import { waivedText, waiverText } from "../../shared/model/waivers.js";
+import { waivedDetail, waivedText, waiverText } from "../../shared/model/waivers.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
 import { overallStatus } from "./check-output.js";
 
@@ -103,7 +103,7 @@ export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = 
         name: r.precondition ? `precondition ${r.checkId}` : r.checkId,
         seconds: Number(r.durationMs) / 1000,
         outcome: junitOutcome(r),
-        message: r.status === Status.SKIPPED ? r.reason : r.waiver ? `${waivedText(r)}; ${waiverText(r.waiver)}` : `${statusName(r.status)}: ${r.summary}${r.hint ? ` (hint: ${r.hint})` : ""}`,
+        message: r.status === Status.SKIPPED ? r.reason : r.waiver ? waivedDetail(r) : `${statusName(r.status)}: ${r.summary}${r.hint ? ` (hint: ${r.hint})` : ""}`,
         output: r.status === Status.PASSED ? undefined : [r.stdoutTail, r.stderrTail].filter(Boolean).join("\n"),
       })),
     })),

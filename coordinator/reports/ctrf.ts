@@ -11,7 +11,7 @@ import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
-import { waivedText, waiverText } from "../../shared/model/waivers.js";
+import { waivedDetail } from "../../shared/model/waivers.js";
 import { waiverJson } from "./waiver-view.js";
 import type { Judgement } from "../judgement/types.js";
 import { reproduceCheck } from "./reproduce.js";
@@ -60,7 +60,7 @@ function where(t: TaskRecord): Record<string, unknown> {
 
 function checkMessage(t: TaskRecord, c: CheckResult): string | undefined {
   if (c.status === Status.PASSED) return undefined;
-  if (c.waiver) return `${waivedText(c)}; ${waiverText(c.waiver)}`;
+  if (c.waiver) return waivedDetail(c);
   if (reportedStatus(t, c.status) !== c.status) return skippedCheckReason(c);
   return [c.summary || c.reason, c.hint && `hint: ${c.hint}`].filter(Boolean).join("; ") || statusName(c.status);
 }

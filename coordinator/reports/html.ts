@@ -7,7 +7,7 @@
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
-import { waivedText, waiverText } from "../../shared/model/waivers.js";
+import { waivedDetail } from "../../shared/model/waivers.js";
 import type { Judgement } from "../judgement/types.js";
 import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
@@ -113,7 +113,7 @@ function checkDetail(run: RunRecord, t: TaskRecord, c: CheckResult): string {
   const r = reproduceCheck(run, t, c);
   const parts = [
     `<h4>#${t.iteration} ${esc(c.precondition ? `precondition ${c.checkId}` : c.checkId)} ${label(c.status)}</h4>`,
-    `<p>${esc(c.waiver ? `${waivedText(c)}; ${waiverText(c.waiver)}` : c.summary || c.reason || "no summary")}</p>`,
+    `<p>${esc(c.waiver ? waivedDetail(c) : c.summary || c.reason || "no summary")}</p>`,
     c.reason && c.summary ? `<p>reason: ${esc(c.reason)}</p>` : "",
     c.hint ? `<p>hint: ${esc(c.hint)}</p>` : "",
     r ? `<p class="repro">reproduce ${r.where === "node" ? `on ${esc(r.node)}` : "from the workstation"}: <code>${esc(r.command)}</code></p>` : "",

@@ -12,7 +12,7 @@ import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
-import { waivedText, waiverText } from "../../shared/model/waivers.js";
+import { waivedDetail } from "../../shared/model/waivers.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import type { Judgement } from "../judgement/types.js";
 import { judgeRun } from "../judgement/verdict.js";
@@ -60,7 +60,7 @@ function checkCases(classname: string, t: TaskRecord, c: CheckResult): JunitCase
     seconds: Number(c.durationMs) / 1000,
     outcome: junitOutcome(status),
     type: statusName(status),
-    message: c.waiver ? oneLine(`${waivedText(c)}; ${waiverText(c.waiver)}`) : status === c.status ? message(c.status, c.summary, c.reason, c.hint) : message(status, "", skippedCheckReason(c), ""),
+    message: c.waiver ? oneLine(waivedDetail(c)) : status === c.status ? message(c.status, c.summary, c.reason, c.hint) : message(status, "", skippedCheckReason(c), ""),
     output: output(c),
   };
   const inner = c.cases.map((k: TestCase): JunitCase => {

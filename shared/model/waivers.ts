@@ -124,6 +124,11 @@ export function waivedText(result: Pick<CheckResult, "status" | "unwaivedStatus"
   return result.summary ? `waived (${under}: ${result.summary})` : `waived (${under})`;
 }
 
+/** A waived check with its waiver when it carries one: `waived (failed: …); waiver by alice, …`. */
+export function waivedDetail(result: Pick<CheckResult, "status" | "unwaivedStatus" | "summary" | "waiver">): string {
+  return result.waiver ? `${waivedText(result)}; ${waiverText(result.waiver)}` : waivedText(result);
+}
+
 /** `waiver by alice, expires 2026-12-31 (waivers.yaml:4:3): upstream bug #12` */
 export function waiverText(w: Waiver): string {
   return `waiver by ${w.owner}, expires ${w.expires} (${w.source}): ${w.reason}`;
