@@ -10,10 +10,10 @@ import { NodeIdentitySchema, type NodeIdentity } from "./gen/fleetgate/v1/common
 import { readTailscaleStatus } from "./tailscale.js";
 import { FleetgateError } from "./errors.js";
 import { installedVersions } from "./packages.js";
+import { FLEETGATE_VERSION } from "./version.js";
 
 export const MACHINE_ID_FILE = "/etc/machine-id";
 export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
-export const AGENT_VERSION = "0.1.0";
 
 /** Tools whose checks need them on the node. */
 export const CAPABILITY_PROGRAMS = ["podman", "systemctl", "bitcoin-cli", "bats", "curl", "nginx"] as const;
@@ -81,7 +81,7 @@ export async function readIdentity(opts: IdentityOptions = {}): Promise<NodeIden
     labels: opts.labels ?? {},
     capabilities,
     factsJson: JSON.stringify(facts),
-    agentVersion: AGENT_VERSION,
+    agentVersion: FLEETGATE_VERSION,
     tailscale: tailscale ? { dnsName: tailscale.dnsName, ips: tailscale.ips } : undefined,
   });
 }

@@ -7,7 +7,8 @@ import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
-import { AGENT_VERSION, readIdentity } from "../../shared/identity.js";
+import { readIdentity } from "../../shared/identity.js";
+import { FLEETGATE_VERSION } from "../../shared/version.js";
 import { parseLabel } from "../../shared/labels.js";
 import { createLogger, type Logger } from "../../shared/logging.js";
 import { parseDuration } from "../../shared/durations.js";
@@ -262,7 +263,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
 export function buildProgram(): Command {
   const program = new Command("fleetgate-agent")
     .description("Runs a node's lifecycle checks on the node and reports them to the fleetgate coordinator.")
-    .version(AGENT_VERSION);
+    .version(FLEETGATE_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 

@@ -18,11 +18,12 @@ import { registerUserCommands } from "./user-commands.js";
 import { loadServeConfig } from "./serve-config.js";
 import { initCa } from "../tls/ca-files.js";
 import { caCertPath } from "../tls/paths.js";
+import { FLEETGATE_VERSION } from "../../shared/version.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
 
 export function buildProgram(): Command {
-  const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version("0.1.0");
+  const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version(FLEETGATE_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
