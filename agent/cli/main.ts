@@ -1,5 +1,5 @@
 import { checkSelector } from "../../shared/model/check-selection.js";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
@@ -54,6 +54,16 @@ function readText(path: string, what: string): string {
   }
 }
 
+/**
+ * The enrollment token in `file`; undefined when the file is gone or empty, which is fine once the node
+ * token from the first registration is in the state dir (the agent's unit starts on either).
+ */
+function readTokenFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  if (!existsSync(file)) return undefined;
+  return readText(file, "token file").trim() || undefined;
+}
+
 interface RunFlags extends CheckLimitFlags {
   config?: string;
   coordinator?: string;
@@ -79,11 +89,16 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const config = loadAgentConfig(flags.config ?? DEFAULT_AGENT_CONFIG, flags.config !== undefined);
   const log = createLogger("agent");
   const address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? config.coordinator ?? DEFAULT_COORDINATOR;
-  const token = flags.token ?? process.env.FLEETGATE_TOKEN ?? config.token ?? (config.token_file ? readText(config.token_file, "token file").trim() : undefined);
+  const token = flags.token ?? process.env.FLEETGATE_TOKEN ?? config.token ?? readTokenFile(config.token_file);
   const stateDir = flags.stateDir ?? process.env.FLEETGATE_AGENT_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
   const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label }, packages: config.packages });
   const credentials = new Credentials(stateDir, token);
-  if (!credentials.current()) throw new FleetgateError("bad_input", "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN");
+  if (!credentials.current()) {
+    const why = config.token_file
+      ? `no token: ${config.token_file} (token_file) is missing or empty and ${stateDir} holds no node token; put a token from \`coord token create\` in ${config.token_file}`
+      : "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN";
+    throw new FleetgateError("bad_input", why);
+  }
   const tls = new NodeTls(stateDir, flags.ca ?? process.env.FLEETGATE_CA ?? config.ca);
   const insecure = flags.insecure ?? config.insecure ?? false;
   if (tls.unsaved) log.error(tls.unsaved);
