@@ -58,3 +58,44 @@ export const FLEETGATE_VERSION: string = typeof __FLEETGATE_VERSION__ === "strin
 export function releaseOf(version: string): string {
   return version.split("+")[0]!;
 }
+
+interface Release {
+  core: [number, number, number];
+  pre: string[];
+}
+
+function parseRelease(version: string): Release | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/.exec(releaseOf(version).trim());
+  if (!m) return undefined;
+  return { core: [Number(m[1]), Number(m[2]), Number(m[3])], pre: m[4] ? m[4].split(".") : [] };
+}
+
+/** One semver prerelease identifier against another: numbers below words, numbers by value. */
+function comparePre(a: string, b: string): number {
+  const [na, nb] = [/^\d+$/.test(a), /^\d+$/.test(b)];
+  if (na && nb) return Math.sign(Number(a) - Number(b));
+  if (na !== nb) return na ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Semver order of two releases, build metadata ignored ("0.1.0+g1a2b3c4" is 0.1.0): negative when
+ * `a` is older, 0 the same release, positive when newer; undefined when either is not a version.
+ */
+export function compareReleases(a: string, b: string): number | undefined {
+  const [ra, rb] = [parseRelease(a), parseRelease(b)];
+  if (!ra || !rb) return undefined;
+  for (let i = 0; i < 3; i++) if (ra.core[i] !== rb.core[i]) return Math.sign(ra.core[i]! - rb.core[i]!);
+  // A prerelease comes before its release (0.2.0-rc.1 < 0.2.0).
+  if (!ra.pre.length || !rb.pre.length) return ra.pre.length ? -1 : rb.pre.length ? 1 : 0;
+  for (let i = 0; i < Math.min(ra.pre.length, rb.pre.length); i++) {
+    const c = comparePre(ra.pre[i]!, rb.pre[i]!);
+    if (c) return c;
+  }
+  return Math.sign(ra.pre.length - rb.pre.length);
+}
+
+/** An agent release older than the coordinator's (coord nodes: outdated); an agent that sent no version is not judged. */
+export function isOutdated(agentVersion: string, coordinatorVersion: string): boolean {
+  return (compareReleases(agentVersion, coordinatorVersion) ?? 0) < 0;
+}

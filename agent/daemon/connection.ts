@@ -16,6 +16,7 @@ import type { Credentials } from "./credentials.js";
 import type { Spool } from "./spool.js";
 import type { NodeTls } from "./node-tls.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
+import { PROTOCOL_VERSION } from "../../shared/protocol.js";
 
 export interface ConnectionOptions {
   address: string;
@@ -89,9 +90,17 @@ export class AgentConnection {
       }
       // A coordinator refusing for a rate limit says when to come back; never sooner than that.
       const delay = Math.max(this.backoff.next(), retryAfterMs(error) ?? 0);
-      // In plaintext, a coordinator serving TLS just drops the connection: say what would fix it.
-      const hint = this.overTls || this.opts.insecure ? undefined : "connecting in plaintext (no --ca): a coordinator serving TLS needs its STATE_DIR/tls/ca.crt as --ca";
-      this.opts.log.warn({ retryInMs: delay, err: error?.details, hint }, "not connected to coordinator; retrying");
+      if (error?.code === grpc.status.FAILED_PRECONDITION) {
+        // Refused until someone acts elsewhere: a protocol the coordinator does not serve (install
+        // the release it names, or upgrade the coordinator), or another machine holding the name
+        // (coord nodes replace). Said as an error, and asked again at the coordinator's pace: an
+        // upgraded coordinator takes this agent without touching the node.
+        this.opts.log.error({ retryInMs: delay }, `coordinator at ${this.opts.address} refuses this agent: ${error.details}`);
+      } else {
+        // In plaintext, a coordinator serving TLS just drops the connection: say what would fix it.
+        const hint = this.overTls || this.opts.insecure ? undefined : "connecting in plaintext (no --ca): a coordinator serving TLS needs its STATE_DIR/tls/ca.crt as --ca";
+        this.opts.log.warn({ retryInMs: delay, err: error?.details, hint }, "not connected to coordinator; retrying");
+      }
       await new Promise<void>((r) => {
         // stop() wakes the loop and clears the timer, so a stopped agent exits now, not after the backoff.
         const timer = setTimeout(r, delay);
@@ -192,7 +201,7 @@ export class AgentConnection {
       stream.on("end", () => end(undefined));
       stream.write(
         create(ConnectRequestSchema, {
-          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "", agentInstance: AGENT_INSTANCE } },
+          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "", agentInstance: AGENT_INSTANCE, protocolVersion: PROTOCOL_VERSION } },
         }),
       );
     });

@@ -23,8 +23,8 @@ function nodeStatus(n: NodeInfo): string {
   return n.health?.degraded ? "degraded" : "online";
 }
 
-/** Attestation flags, then what the agent says of itself: why it is degraded, what it repaired. */
-function nodeFlags(n: NodeInfo): string[] {
+/** Attestation flags, then an agent older than the coordinator, then what the agent says of itself: why it is degraded, what it repaired. */
+function nodeFlags(n: NodeInfo, coordinatorVersion: string): string[] {
   const health = n.online ? n.health : undefined;
   const name = n.identity?.name ?? "";
   const c = n.conflict;
@@ -32,7 +32,9 @@ function nodeFlags(n: NodeInfo): string[] {
     ? [`CONFLICT: machine-id ${c.machineId.slice(0, 12)} (host ${c.hostname || "?"}, ${c.address}) claimed this name ${c.attempts}x; coord nodes replace ${name} hands it over, forget ${name} frees it`]
     : [];
   const plaintext = n.transport === "plaintext" ? ["plaintext"] : [];
-  return [...conflict, ...n.flags, ...plaintext, ...(health?.degraded ? [`degraded: ${health.degraded}`] : []), ...(health?.warnings ?? [])];
+  // A rolling upgrade goes coordinator first; an agent left behind is refused after the next one.
+  const outdated = n.outdated ? [coordinatorVersion ? `outdated (coordinator ${coordinatorVersion})` : "outdated"] : [];
+  return [...conflict, ...n.flags, ...outdated, ...plaintext, ...(health?.degraded ? [`degraded: ${health.degraded}`] : []), ...(health?.warnings ?? [])];
 }
 
 /** The line every listing and run starts with when the coordinator serves plaintext. */
@@ -40,9 +42,10 @@ export function insecureBanner(transport: string): string {
   return transport === "plaintext" ? "INSECURE: plaintext gRPC (coord serve --insecure): tokens and results cross the network unencrypted\n" : "";
 }
 
-export function formatNodes(nodes: NodeInfo[], now = Date.now(), transport = "tls"): string {
+/** `coord nodes`: one row per node; VERSION is the agent's, flagged outdated when older than `coordinatorVersion`'s release. */
+export function formatNodes(nodes: NodeInfo[], now = Date.now(), transport = "tls", coordinatorVersion = ""): string {
   if (!nodes.length) return `${insecureBanner(transport)}no nodes registered; start an agent with: fleetgate-agent run --coordinator HOST:PORT --ca ca.crt --token $(coord token create)`;
-  const rows = [["NAME", "ROLE", "STATUS", "LAST SEEN", "MACHINE-ID", "HOSTNAME", "LABELS", "FLAGS"]];
+  const rows = [["NAME", "ROLE", "STATUS", "LAST SEEN", "VERSION", "MACHINE-ID", "HOSTNAME", "LABELS", "FLAGS"]];
   for (const n of nodes) {
     const id = n.identity;
     rows.push([
@@ -50,10 +53,11 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now(), transport = "tl
       id?.labels.role ?? "-",
       nodeStatus(n),
       n.online ? "now" : `${humanDuration(now - Number(n.lastSeenMs))} ago`,
+      id?.agentVersion || "?",
       (id?.machineId ?? "").slice(0, 12),
       id?.hostname ?? "",
       formatLabels(id?.labels ?? {}) || "-",
-      nodeFlags(n).join("; ") || "-",
+      nodeFlags(n, coordinatorVersion).join("; ") || "-",
     ]);
   }
   return insecureBanner(transport) + table(rows);

@@ -86,11 +86,11 @@ export function buildProgram(): Command {
     });
 
   const nodes = program.command("nodes").description("the roster: list nodes, hand a name to a replacement (replace), or free it (forget)");
-  connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline (the default)"))
+  connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline, agent version (outdated: older than the coordinator) (the default)"))
     .option("--json", "print JSON")
     .action(async (flags: ConnectionFlags & { json?: boolean }) => {
-      const { nodes, transport } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
-      print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes, Date.now(), transport));
+      const { nodes, transport, coordinatorVersion } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
+      print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes, Date.now(), transport, coordinatorVersion));
     });
   connected(
     nodes

@@ -24,7 +24,7 @@ export function registerRefusalsCommand(program: Command): void {
   connected(
     program
       .command("refusals")
-      .description("what the coordinator refused: counts by kind (bad credentials, conflicts, rate limits, foreign events, bad control tokens, garbage, oversize messages) and the newest refusals with time, peer and claimed name"),
+      .description("what the coordinator refused: counts by kind (bad credentials, conflicts, agent protocol versions not served, rate limits, foreign events, bad control tokens, garbage, oversize messages) and the newest refusals with time, peer and claimed name"),
   )
     .option("--limit <n>", "how many of the newest refusals to list (the coordinator keeps 1000)", positiveInt, 20)
     .option("--json", "print JSON")

@@ -21,6 +21,8 @@ import { boundIncomingEvent } from "./event-bounds.js";
 import { EVENTS_PER_MINUTE_PER_NODE, HELLO_TIMEOUT_MS } from "../../shared/model/limits.js";
 import { AgentGate } from "../fleet/agent-gate.js";
 import { helloRefusalKind, RefusalLog, type RefusalKind } from "./refusals.js";
+import { PROTOCOL_REFUSED_RETRY_MS, PROTOCOL_VERSION, protocolRefusal } from "../../shared/protocol.js";
+import { FLEETGATE_VERSION } from "../../shared/version.js";
 
 export interface AgentServiceDeps {
   db: Db;
@@ -143,6 +145,12 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             const hello = req.msg.value;
             claimed = hello.identity?.name ?? "";
             gate.hello(address, claimed);
+            // Before admission, so a refused agent spends no enrollment token and changes no row.
+            const skew = protocolRefusal({ node: claimed || "?", agentProtocol: hello.protocolVersion, agentVersion: hello.identity?.agentVersion ?? "", coordinatorProtocol: PROTOCOL_VERSION, coordinatorVersion: FLEETGATE_VERSION });
+            if (skew) {
+              fail(new FleetgateError("conflict", skew, undefined, { retryAfterMs: PROTOCOL_REFUSED_RETRY_MS }), "protocol_version");
+              return;
+            }
             // The name is bound to the machine that enrolled: no takeover, no clone (fleet/admission.ts).
             // Parsed once: admission checks it, and a certificate kept as it is sets when to renew.
             const peer = deps.certificates ? verifiedPeer(call) : undefined;

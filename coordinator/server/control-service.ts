@@ -24,6 +24,7 @@ import { runWithFlakes, summarizeStored, type LoadedRuns } from "../judgement/st
 import { loadRunRecord } from "../store/run-record.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { refusalList } from "./refusal-list.js";
+import { FLEETGATE_VERSION, isOutdated } from "../../shared/version.js";
 import type { RefusalLog } from "./refusals.js";
 
 export interface ControlServiceDeps extends StartRunDeps {
@@ -164,6 +165,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       const claims = listClaims(db);
       return create(pb.ListNodesResponseSchema, {
         transport: deps.transport,
+        coordinatorVersion: FLEETGATE_VERSION,
         nodes: nodes.map((n) => ({
           identity: n.identity,
           online: deps.sessions.isOnline(n.identity.name),
@@ -173,6 +175,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           flags: flags.get(n.identity.name) ?? [],
           transport: n.transport,
           conflict: claimInfo(claims.get(n.identity.name)),
+          outdated: isOutdated(n.identity.agentVersion, FLEETGATE_VERSION),
         })),
       });
     }),

@@ -24,6 +24,8 @@ export const REFUSAL_KINDS = {
   bad_credential: "agent",
   /** Another machine claiming a registered node's name. */
   conflict: "agent",
+  /** An agent speaking a protocol this coordinator does not serve (shared/protocol.ts: N and N-1 only). */
+  protocol_version: "agent",
   /** Hellos beyond HELLOS_PER_MINUTE_PER_(NODE|ADDRESS). */
   registration_rate: "agent",
   /** An event for a task not sent to that node (another node's, or none at all): acked, not applied. */

@@ -10,6 +10,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { AgentEventSchema, AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse, type Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
+import { PROTOCOL_VERSION } from "../../shared/protocol.js";
 
 export interface Target {
   address: string;
@@ -78,6 +79,10 @@ export interface HelloOptions {
   labels?: Record<string, string>;
   /** Over TLS an agent sends the public key its certificate is to be issued for. */
   tls?: boolean;
+  /** Hello.protocol_version; default: this release's (PROTOCOL_VERSION). */
+  protocolVersion?: number;
+  /** NodeIdentity.agent_version; default: none sent. */
+  agentVersion?: string;
 }
 
 let keyPem: string | undefined;
@@ -90,8 +95,9 @@ function publicKeyPem(): string {
 export function helloRequest(o: HelloOptions): ConnectRequest {
   const credential = o.nodeToken !== undefined ? { case: "nodeToken" as const, value: o.nodeToken } : { case: "enrollToken" as const, value: o.enrollToken ?? "" };
   const key = o.tls ? { publicKeyPem: publicKeyPem() } : {};
-  const identity = { name: o.name, machineId: o.machineId ?? newMachineId(), bootId: randomUUID(), hostname: `hostile-${o.name}`, labels: o.labels ?? {} };
-  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
+  const identity = { name: o.name, machineId: o.machineId ?? newMachineId(), bootId: randomUUID(), hostname: `hostile-${o.name}`, labels: o.labels ?? {}, agentVersion: o.agentVersion ?? "" };
+  const protocolVersion = o.protocolVersion ?? PROTOCOL_VERSION;
+  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, protocolVersion, ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
 }
 
 /** An agent stream the test drives by hand: what came back, and how the stream ended. */

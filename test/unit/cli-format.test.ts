@@ -34,6 +34,16 @@ describe("formatNodes", () => {
     expect(lines[3]).toMatch(/^c\s+fleet\s+online\s+now\s.*\s-$/);
   });
 
+  it("shows each agent's version and flags one older than the coordinator outdated", () => {
+    const versioned = (name: string, agentVersion: string, outdated: boolean) =>
+      create(NodeInfoSchema, { identity: { name, machineId: "0123456789abcdef0123456789abcdef", hostname: name, labels: { role: "fleet" }, agentVersion }, online: true, outdated });
+    const lines = formatNodes([versioned("a", "0.1.0", true), versioned("b", "0.2.0+g1a2b3c4", false), versioned("c", "", false)], 0, "tls", "0.2.0").split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+ROLE\s+STATUS\s+LAST SEEN\s+VERSION\s+MACHINE-ID/);
+    expect(lines[1]).toMatch(/^a\s+fleet\s+online\s+now\s+0\.1\.0\s.*\soutdated \(coordinator 0\.2\.0\)$/);
+    expect(lines[2]).toMatch(/^b\s+fleet\s+online\s+now\s+0\.2\.0\+g1a2b3c4\s.*\s-$/);
+    expect(lines[3]).toMatch(/^c\s+fleet\s+online\s+now\s+\?\s.*\s-$/);
+  });
+
   it("shows an offline node as offline whatever its agent last said", () => {
     const [, row] = formatNodes([node("a", false, { degraded: "spool unwritable" })], 60_000).split("\n");
     expect(row).toMatch(/^a\s+fleet\s+offline\s+1 min ago\s.*\s-$/);
