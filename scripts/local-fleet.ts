@@ -28,8 +28,10 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function spawn(name: string, bin: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = execa(process.execPath, [bin, ...args], { env: { FLEETGATE_LOG_LEVEL: "info", ...env }, reject: false, stdin: "ignore", buffer: false });
+/** `command` is the program and its leading arguments, e.g. [node, bin/coord.js]. */
+function spawn(name: string, command: string[], args: string[], env: Record<string, string> = {}): Proc {
+  const [file, ...leading] = command;
+  const child = execa(file!, [...leading, ...args], { env: { FLEETGATE_LOG_LEVEL: "info", ...env }, reject: false, stdin: "ignore", buffer: false });
   let err = "";
   child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
   child.stdout?.resume();
@@ -67,7 +69,7 @@ export interface Coordinator extends Proc {
 const caByAddress = new Map<string, string>();
 
 export async function startCoordinator(stateDir: string, extraArgs: string[] = [], listen = "127.0.0.1:0"): Promise<Coordinator> {
-  const proc = spawn("coordinator", COORD_BIN, ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
+  const proc = spawn("coordinator", [process.execPath, COORD_BIN], ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
   const address = await waitFor("the coordinator to listen", () => {
     if (proc.process.exitCode !== null) throw new Error(`coordinator exited early:\n${proc.stderr()}`);
     return /listening on (\S+);/.exec(proc.stderr())?.[1];
@@ -89,13 +91,15 @@ export interface AgentOptions {
   args?: string[];
   /** --ca; default: the CA of the coordinator started here at `address`, if any; "" for none (a pinned CA). */
   caFile?: string;
+  /** The agent program and its leading arguments; default [node, bin/fleetgate-agent.js]. The one-file agent: [dist/package/fleetgate-agent]. */
+  command?: string[];
 }
 
 export function startAgent(o: AgentOptions): Proc {
   const labels = Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
   const caFile = o.caFile ?? caByAddress.get(o.address);
   const ca = caFile ? ["--ca", caFile] : [];
-  return spawn(`agent ${o.name}`, AGENT_BIN, ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...ca, ...labels, ...(o.args ?? [])], o.env);
+  return spawn(`agent ${o.name}`, o.command ?? [process.execPath, AGENT_BIN], ["run", "--coordinator", o.address, "--token", o.token, "--name", o.name, "--state-dir", o.stateDir, ...ca, ...labels, ...(o.args ?? [])], o.env);
 }
 
 export interface CliResult {

@@ -30,14 +30,17 @@ export interface PackageJson {
 
 /**
  * The install path of the package a bundle input belongs to, as package-lock.json keys it:
- * "node_modules/a/node_modules/@s/b/lib/x.js" → "node_modules/a/node_modules/@s/b"; undefined for our own files.
+ * "node_modules/a/node_modules/@s/b/lib/x.js" → "node_modules/a/node_modules/@s/b"; undefined for
+ * our own files. What comes before the first node_modules/ is dropped: esbuild names files by
+ * their real path, outside the checkout when node_modules is a symlink.
  */
 export function packageKeyOfInput(path: string): string | undefined {
-  const at = path.lastIndexOf("node_modules/");
-  if (at < 0) return undefined;
-  const parts = path.slice(at + "node_modules/".length).split("/");
+  const first = path.indexOf("node_modules/");
+  if (first < 0) return undefined;
+  const last = path.lastIndexOf("node_modules/");
+  const parts = path.slice(last + "node_modules/".length).split("/");
   const name = parts[0]?.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
-  return `${path.slice(0, at)}node_modules/${name}`;
+  return `${path.slice(first, last)}node_modules/${name}`;
 }
 
 /** The package name at an install path: "node_modules/a/node_modules/@s/b" → "@s/b". */
