@@ -1,10 +1,12 @@
 // Every child process the agent starts goes through here: argv arrays, no shell, bounded
 // output, and a timeout that kills the whole process group, not just the direct child.
 import { execa } from "execa";
-import { NO_LIMITS, type ProcessLimits } from "../shared/model/check-limits.js";
+import type { ProcessLimits } from "../shared/model/check-limits.js";
 import { decodeTail } from "../shared/model/text-cut.js";
+import { checkCommandLine } from "./command-line.js";
 import { limitHit } from "./limits/limit-hit.js";
-import { limitedArgv, prlimitExecFailure, prlimitPath } from "./limits/prlimit.js";
+import { prlimitPath, wrapperExecFailure } from "./limits/prlimit.js";
+import type { RunAs } from "./run-as/resolve.js";
 
 /**
  * Keeps the last `limit` bytes written to it: the end of a log is what explains a failure. Its
@@ -57,6 +59,8 @@ export interface ProcessRequest {
   killGraceMs?: number;
   /** CPU and memory limits of the process and everything it starts (via prlimit); none when absent. */
   limits?: ProcessLimits;
+  /** The user it runs as (a check's `user:`, via setpriv); the agent's own when absent. */
+  runAs?: RunAs;
 }
 
 export interface ProcessOutcome {
@@ -96,16 +100,9 @@ export function killRunningChecks(): number {
   return liveGroups.size;
 }
 
-/** The limits to apply and the argv that applies them; none where prlimit is missing (the daemon says so at start). */
-function withLimits(req: ProcessRequest): { argv: string[]; limits: ProcessLimits; wrapped: boolean } {
-  const prlimit = req.limits && prlimitPath();
-  if (!req.limits || !prlimit) return { argv: req.argv, limits: NO_LIMITS, wrapped: false };
-  const argv = limitedArgv(prlimit, req.limits, req.argv);
-  return { argv, limits: req.limits, wrapped: argv !== req.argv };
-}
-
 export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
-  const limited = withLimits(req);
+  // prlimit missing: no limits (the daemon says so at start); the argv and env composed in one place.
+  const limited = checkCommandLine(req, req.limits ? prlimitPath() : null, process.env);
   const [file, ...args] = limited.argv as [string, ...string[]];
   const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const stdout = new OutputTail(limit);
@@ -114,8 +111,8 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
   // detached: the child leads a new process group, so one kill(-pid) reaches every descendant.
   const child = execa(file, args, {
     cwd: req.cwd,
-    env: req.env,
-    extendEnv: true,
+    env: limited.env,
+    extendEnv: limited.extendEnv,
     detached: true,
     reject: false,
     buffer: false,
@@ -154,9 +151,9 @@ export async function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
   const signal = result.signal ?? null;
   const err = stderr.text();
   const failedToStart = result.failed && result.exitCode === undefined && !result.signal && !timedOut;
-  const notExeced = limited.wrapped ? prlimitExecFailure(result.exitCode ?? null, err) : undefined;
+  const notExeced = limited.wrapped ? wrapperExecFailure(result.exitCode ?? null, err) : undefined;
   const spawnError = failedToStart ? (result.originalMessage ?? result.shortMessage) : notExeced;
-  // prlimit's 126/127 is its own, not the check's: like an unwrapped spawn error, no exit code.
+  // A wrapper's 126/127 is its own, not the check's: like an unwrapped spawn error, no exit code.
   const exitCode = notExeced ? null : (result.exitCode ?? null);
   return {
     exitCode,

@@ -1,6 +1,6 @@
 import { batsArgv, BatsSpecSchema, type BatsSpec } from "../../shared/model/kinds/bats.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { firstLine, processFailure, spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 import { parseTap, type TapReport } from "./tap.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
@@ -49,7 +49,7 @@ export const batsCheck: CheckKind<BatsSpec, Observed> = {
   kind: "bats",
   schema: BatsSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: batsArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: batsArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateBats,

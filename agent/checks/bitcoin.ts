@@ -3,7 +3,7 @@ import { match } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { describeCliError, parseCliResult, readings, shown } from "./bitcoin-cli-output.js";
 import { jsonPath } from "./json-path.js";
-import { processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { processFailure, spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
@@ -39,7 +39,7 @@ export const bitcoinCheck: CheckKind<BitcoinSpec, Observed> = {
   kind: "bitcoin",
   schema: BitcoinSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: bitcoinCliArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: bitcoinCliArgv(spec), timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateBitcoin,

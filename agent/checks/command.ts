@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { parseJunitCases } from "./junit-cases.js";
 import { jsonPath } from "./json-path.js";
-import { firstLine, processFailure, type CheckKind, type TestCaseOutcome, type Verdict } from "./kind.js";
+import { firstLine, processFailure, spawnOptions, type CheckKind, type TestCaseOutcome, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number; junitXml?: string; junitError?: string };
 
@@ -75,7 +75,7 @@ export const commandCheck: CheckKind<CommandSpec, Observed> = {
   kind: "command",
   schema: CommandSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: commandArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: commandArgv(spec), cwd: spec.cwd, env: spec.env, timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs, ...(await readJunit(spec, outcome)) };
   },
   evaluate: evaluateCommand,

@@ -2,7 +2,7 @@ import { curlArgv, HttpSpecSchema, type HttpSpec } from "../../shared/model/kind
 import { match, preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { jsonPath } from "./json-path.js";
-import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { firstLine, processFailure, spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 
 // The argv is built in shared/ so the coordinator's dry run prints exactly what runs here.
 export { curlArgv };
@@ -61,7 +61,7 @@ export const httpCheck: CheckKind<HttpSpec, Observed> = {
   schema: HttpSpecSchema,
   async observe(spec, ctx) {
     // curl enforces the timeout itself; the process timeout is a backstop a little later.
-    const outcome = await runProcess({ argv: curlArgv(spec, ctx.timeoutMs), timeoutMs: ctx.timeoutMs + 2000, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: curlArgv(spec, ctx.timeoutMs), timeoutMs: ctx.timeoutMs + 2000, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateHttp,

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { ProcessLimits } from "../../shared/model/check-limits.js";
-import type { ProcessOutcome } from "../process.js";
+import type { ProcessOutcome, ProcessRequest } from "../process.js";
+import type { RunAs } from "../run-as/resolve.js";
 
 /** What a check needs from where it runs. */
 export interface CheckContext {
@@ -8,6 +9,16 @@ export interface CheckContext {
   maxOutputBytes: number;
   /** CPU and memory limits for the processes it starts; none when absent. */
   limits?: ProcessLimits;
+  /** The user its processes run as (its `user:`); the agent's own when absent. */
+  runAs?: RunAs;
+}
+
+/**
+ * What every process a check starts inherits from its context: output bound, limits and user.
+ * Spread into each runProcess() call, so no check kind can forget one of them.
+ */
+export function spawnOptions(ctx: CheckContext): Pick<ProcessRequest, "maxOutputBytes" | "limits" | "runAs"> {
+  return { maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits, runAs: ctx.runAs };
 }
 
 /** One inner test a check observed (a bats test, a JUnit testcase). */

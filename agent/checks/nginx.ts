@@ -2,7 +2,7 @@ import { nginxArgv, NginxSpecSchema, type NginxSpec } from "../../shared/model/k
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
 import { findLocations, splitDump, type FoundLocation } from "./nginx-dump.js";
-import { firstLine, processFailure, type CheckKind, type Verdict } from "./kind.js";
+import { firstLine, processFailure, spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 
 type Observed = ProcessOutcome & { timeoutMs: number };
 
@@ -57,7 +57,7 @@ export const nginxCheck: CheckKind<NginxSpec, Observed> = {
   kind: "nginx",
   schema: NginxSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: nginxArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: nginxArgv(spec), timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateNginx,

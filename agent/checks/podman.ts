@@ -3,7 +3,7 @@
 // test/fixtures/podman, observe() through a fake podman that replays them.
 import { podmanArgv, PodmanSpecSchema, STATE_FORMAT, type PodmanSpec } from "../../shared/model/kinds/podman.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import type { CheckKind, Verdict } from "./kind.js";
+import { spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 import { evaluateInspect } from "./podman-inspect.js";
 import { evaluateRunningList } from "./podman-ps.js";
 
@@ -22,7 +22,7 @@ export const podmanCheck: CheckKind<PodmanSpec, Observed> = {
   kind: "podman",
   schema: PodmanSpecSchema,
   async observe(spec, ctx) {
-    const outcome = await runProcess({ argv: podmanArgv(spec), timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv: podmanArgv(spec), timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluatePodman,

@@ -5,7 +5,8 @@ import { PODMAN_PS_ARGV } from "../../shared/model/kinds/podman.js";
 import { QUADLET_SERVICE_PROPERTIES, QuadletSpecSchema, type QuadletSpec } from "../../shared/model/kinds/quadlet.js";
 import { preview } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import { firstLine, processFailure, toolMissing, type CheckKind, type Verdict } from "./kind.js";
+import { runtimeDir } from "../run-as/setpriv.js";
+import { firstLine, processFailure, toolMissing, spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 import { describeContainerUnit, quadletSearchPaths, type ContainerUnit } from "./quadlet-units.js";
 import { parseShowProperties, systemctlFailure, systemctlShowArgv } from "./systemctl-show.js";
 
@@ -95,14 +96,16 @@ export const quadletCheck: CheckKind<QuadletSpec, QuadletObserved> = {
   kind: "quadlet",
   schema: QuadletSpecSchema,
   async observe(spec, ctx) {
-    // The user scope means the user this agent runs as: its home, uid and rootless podman store.
-    const { XDG_RUNTIME_DIR, XDG_CONFIG_HOME } = process.env;
-    const dirs = spec.dirs ?? quadletSearchPaths(spec.scope, { XDG_RUNTIME_DIR, XDG_CONFIG_HOME, home: homedir(), uid: process.getuid?.() ?? 0 });
+    // The user scope means the user the check runs as (its user:, else the agent's): its home,
+    // uid and rootless podman store. Another user's units are where its processes would see them.
+    const other = ctx.runAs?.setpriv ? ctx.runAs.user : undefined;
+    const { XDG_RUNTIME_DIR, XDG_CONFIG_HOME } = other ? { XDG_RUNTIME_DIR: runtimeDir(other.uid), XDG_CONFIG_HOME: undefined } : process.env;
+    const dirs = spec.dirs ?? quadletSearchPaths(spec.scope, { XDG_RUNTIME_DIR, XDG_CONFIG_HOME, home: other?.home ?? homedir(), uid: other?.uid ?? process.getuid?.() ?? 0 });
     const seen: QuadletObserved = { dirs, ...(await listContainerUnits(dirs)), services: [], timeoutMs: ctx.timeoutMs };
     if (!seen.units.length) return seen;
     // One budget for the whole check: every process gets what is left of it.
     const deadline = Date.now() + ctx.timeoutMs;
-    const run = (argv: string[]) => runProcess({ argv, timeoutMs: Math.max(1, deadline - Date.now()), maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const run = (argv: string[]) => runProcess({ argv, timeoutMs: Math.max(1, deadline - Date.now()), ...spawnOptions(ctx) });
     seen.containers = await run([...PODMAN_PS_ARGV]);
     for (const { service } of seen.units) {
       seen.services.push({ service, outcome: await run(systemctlShowArgv(spec.scope, service, QUADLET_SERVICE_PROPERTIES)) });

@@ -1,7 +1,7 @@
 import { SYSTEMD_PROPERTIES, systemdArgv, SystemdSpecSchema, type SystemdSpec } from "../../shared/model/kinds/systemd.js";
 import { match, preview, type Matcher } from "../../shared/model/matchers.js";
 import { runProcess, type ProcessOutcome } from "../process.js";
-import type { CheckKind, Verdict } from "./kind.js";
+import { spawnOptions, type CheckKind, type Verdict } from "./kind.js";
 import { parseShowProperties, systemctlFailure } from "./systemctl-show.js";
 
 export { SYSTEMD_PROPERTIES };
@@ -62,7 +62,7 @@ export const systemdCheck: CheckKind<SystemdSpec, Observed> = {
   schema: SystemdSpecSchema,
   async observe(spec, ctx) {
     const argv = systemdArgv(spec);
-    const outcome = await runProcess({ argv, timeoutMs: ctx.timeoutMs, maxOutputBytes: ctx.maxOutputBytes, limits: ctx.limits });
+    const outcome = await runProcess({ argv, timeoutMs: ctx.timeoutMs, ...spawnOptions(ctx) });
     return { ...outcome, timeoutMs: ctx.timeoutMs };
   },
   evaluate: evaluateSystemd,

@@ -120,7 +120,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
   const stale = removeStaleWorkDirs(workRoot(stateDir));
   if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, workRoot: workRoot(stateDir) });
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, workRoot: workRoot(stateDir), nodeName: identity.name });
   connection = new AgentConnection({
     address,
     identity,

@@ -9,6 +9,7 @@ import { withVars } from "../../shared/model/suite-vars.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { runSuite } from "../engine/run-suite.js";
 import { createWorkDir, removeWorkDir } from "../engine/work-dir.js";
+import { otherUsers, suiteUsers } from "../run-as/resolve.js";
 import { killRunningChecks } from "../process.js";
 import type { Spool } from "./spool.js";
 import { fitForSpool } from "./event-size.js";
@@ -27,6 +28,8 @@ export interface TaskRunnerOptions {
   limits?: ProcessLimits;
   /** Where each task gets its work dir (agent/engine/work-dir.ts): the state dir's work/. */
   workRoot: string;
+  /** This node's name, for messages about it ("user 'x' does not exist on node-a"). */
+  nodeName?: string;
 }
 
 /** The task running now; `cancelled` is the summary it ends with once stopped. */
@@ -184,7 +187,8 @@ export class TaskRunner {
       // coord run --var: over the vars this suite declares; the others are for other suites of the plan.
       const suite = withVars(parseSuite(task.suiteYaml, task.suitePath), { vars: task.vars, secretVars: [] }, false);
       const stopped = () => running.cancelled !== undefined;
-      workDir = this.workDir(task);
+      const probes = task.probesYaml ? [parseSuite(task.probesYaml, `${task.suitePath || task.stageId} (probes)`)] : [];
+      workDir = await this.workDir(task, suiteUsers([suite, ...probes]));
       const unmet = task.probesYaml ? await this.runProbes(task, report, stopped, workDir) : undefined;
       if (unmet) {
         status = Status.SKIPPED;
@@ -201,7 +205,7 @@ export class TaskRunner {
           waivers: task.waivers,
           onResult: report,
           // Relative paths and cwd: resolve in the task's work dir, among the files its suite shipped.
-          check: { baseDir: workDir },
+          check: { baseDir: workDir, nodeName: this.opts.nodeName },
         });
         status = outcome.status;
         summary = outcome.summary;
@@ -221,10 +225,11 @@ export class TaskRunner {
     this.finish(task, status, summary, log);
   }
 
-  /** A fresh work dir for the task, with the files its suite shipped; one a task, never shared. */
-  private workDir(task: Task): string {
+  /** A fresh work dir for the task, with the files its suite shipped, reachable by the users its checks run as; one a task, never shared. */
+  private async workDir(task: Task, users: string[]): Promise<string> {
+    const others = users.length ? await otherUsers(users) : [];
     try {
-      return createWorkDir(this.opts.workRoot, task.suitePath, task.files);
+      return createWorkDir(this.opts.workRoot, task.suitePath, task.files, others);
     } catch (err) {
       throw new Error(`could not unpack the files suite ${task.suitePath} ships into a work dir under ${this.opts.workRoot}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -294,7 +299,7 @@ export class TaskRunner {
       env: process.env,
       limits: this.opts.limits,
       stopped,
-      check: { baseDir },
+      check: { baseDir, nodeName: this.opts.nodeName },
       onResult: (r) => report(Object.assign(r, { precondition: true })),
     });
     const failed = outcome.results.find((r) => r.status !== Status.PASSED);

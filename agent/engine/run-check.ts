@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { hostname } from "node:os";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, type Attempt, type CheckResult, type TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { effectiveLimits, NO_LIMITS, type ProcessLimits } from "../../shared/model/check-limits.js";
 import { boundCheckResult } from "../../shared/model/result-bounds.js";
@@ -6,6 +7,7 @@ import { Status } from "../../shared/model/status.js";
 import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
 import { CHECK_KINDS } from "../checks/registry.js";
 import { toolMissing, type TestCaseOutcome, type Verdict } from "../checks/kind.js";
+import { resolveRunAs, type RunAs, type RunAsDeps } from "../run-as/resolve.js";
 import { captureValues } from "./capture.js";
 import { resolvePathsAt } from "./relative-paths.js";
 
@@ -20,6 +22,10 @@ export interface RunCheckOptions {
   stopped?: () => boolean;
   /** Where relative paths and `cwd:` resolve: the suite's directory, or the task's work dir (relative-paths.ts). */
   baseDir?: string;
+  /** This node's name, for messages about it ("user 'x' does not exist on node-a"); its hostname when absent. */
+  nodeName?: string;
+  /** Injected so tests of `user:` can play any node. */
+  runAsDeps?: RunAsDeps;
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -40,7 +46,7 @@ interface Attempts {
  * done as soon as an attempt passes, or with the last observation when the window closes.
  * Throws only when the agent itself breaks.
  */
-async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Attempts> {
+async function attempt(block: ResolvedBlock, opts: RunCheckOptions, runAs: Map<string, RunAs>): Promise<Attempts> {
   const kind = CHECK_KINDS[block.kind];
   const sleep = opts.sleep ?? realSleep;
   const now = opts.now ?? Date.now;
@@ -49,7 +55,7 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions): Promise<Att
   const limits = effectiveLimits(opts.limits ?? NO_LIMITS, block.limits);
   for (;;) {
     const started = now();
-    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits });
+    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits, runAs: block.user === undefined ? undefined : runAs.get(block.user) });
     const verdict = kind.evaluate(block.spec, seen);
     log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));
     if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline || opts.stopped?.()) {
@@ -68,16 +74,40 @@ export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Pro
   return boundCheckResult(await buildResult(opts.baseDir === undefined ? check : resolvePathsAt(check, opts.baseDir), opts)).result;
 }
 
+/** The users a check and its then: run as, as written in the suite. */
+const usersOf = (check: ResolvedCheck) => [...new Set([check.user, check.then?.user].filter((u): u is string => u !== undefined))];
+
+/**
+ * Each `user:` of the check resolved on this node, or the result saying why it cannot run as it:
+ * an error, never a pass and never a run as the agent instead.
+ */
+async function resolveUsers(check: ResolvedCheck, opts: RunCheckOptions): Promise<Map<string, RunAs> | { error: string; hint: string }> {
+  const resolved = new Map<string, RunAs>();
+  for (const user of usersOf(check)) {
+    const r = await resolveRunAs(user, opts.nodeName ?? hostname(), opts.runAsDeps);
+    if ("error" in r) return r;
+    resolved.set(user, r.runAs);
+  }
+  return resolved;
+}
+
 async function buildResult(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
   const now = opts.now ?? Date.now;
   const started = now();
-  const base = { checkId: check.id, kind: check.kind, precondition: check.precondition, startedAtMs: BigInt(started) };
+  // run_as: the user its programs run as, by name as the node knows it (a uid written is shown as its name).
+  const base = { checkId: check.id, kind: check.kind, precondition: check.precondition, startedAtMs: BigInt(started), runAs: check.user ?? check.then?.user ?? "" };
   let main: Attempts;
   let follow: Attempts | undefined;
   let captured: Record<string, string> = {};
   try {
-    main = await attempt(check, opts);
-    if (main.verdict.passed && check.then) follow = await attempt(check.then, opts);
+    const runAs = await resolveUsers(check, opts);
+    if (!(runAs instanceof Map)) {
+      return create(CheckResultSchema, { ...base, status: Status.ERROR, summary: runAs.error, durationMs: BigInt(now() - started), attempts: 0, hint: runAs.hint });
+    }
+    const named = base.runAs && runAs.get(base.runAs)?.user.name;
+    if (named) base.runAs = named;
+    main = await attempt(check, opts, runAs);
+    if (main.verdict.passed && check.then) follow = await attempt(check.then, opts, runAs);
     if (main.verdict.passed && (!follow || follow.verdict.passed) && check.capture) {
       try {
         captured = await captureValues(check.capture, main.evidence.stdout, (check.spec as { cwd?: string }).cwd);

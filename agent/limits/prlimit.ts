@@ -12,9 +12,8 @@
 //
 // CPU is RLIMIT_CPU: SIGXCPU at the limit, SIGKILL CPU_HARD_GRACE_S later for a program that
 // catches SIGXCPU. The check's `timeout` still bounds its wall-clock time.
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import type { ProcessLimits } from "../../shared/model/check-limits.js";
+import { toolOnPath } from "../tool-path.js";
 
 /** Seconds between the soft CPU limit (SIGXCPU) and the hard one (SIGKILL). */
 export const CPU_HARD_GRACE_S = 5;
@@ -30,13 +29,14 @@ export function limitedArgv(prlimit: string, limits: ProcessLimits, argv: string
 const ERRNO: Record<string, string> = { "No such file or directory": "ENOENT", "Permission denied": "EACCES" };
 
 /**
- * Pure: the command prlimit could not start, said as a check without limits says it ("spawn X
- * ENOENT"), or undefined. prlimit exits 127 (not found) or 126 (not executable) and prints
- * "prlimit: failed to execute X: No such file or directory".
+ * Pure: the command a wrapper (prlimit, or setpriv for `user:`) could not start, said as an
+ * unwrapped check says it ("spawn X ENOENT"), or undefined. Both exit 127 (not found) or 126 (not
+ * executable) and print "prlimit: failed to execute X: No such file or directory" (setpriv the
+ * same with its name: test/fixtures/setpriv/).
  */
-export function prlimitExecFailure(exitCode: number | null, stderr: string): string | undefined {
+export function wrapperExecFailure(exitCode: number | null, stderr: string): string | undefined {
   if (exitCode !== 126 && exitCode !== 127) return undefined;
-  const m = /^prlimit: failed to execute (.*): ([^:\n]+)$/m.exec(stderr);
+  const m = /^(?:prlimit|setpriv): failed to execute (.*): ([^:\n]+)$/m.exec(stderr);
   if (!m) return undefined;
   return `spawn ${m[1]} ${ERRNO[m[2] as string] ?? m[2]}`;
 }
@@ -44,21 +44,7 @@ export function prlimitExecFailure(exitCode: number | null, stderr: string): str
 /** What the agent says when it cannot limit checks. */
 export const PRLIMIT_MISSING = "prlimit not found (Debian package util-linux): checks run without CPU and memory limits";
 
-let found: string | null | undefined;
-
 /** prlimit's path on PATH, looked up once; null when util-linux's prlimit is not installed. */
 export function prlimitPath(): string | null {
-  if (found !== undefined) return found;
-  found = null;
-  for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(delimiter)) {
-    const file = join(dir || ".", "prlimit");
-    try {
-      accessSync(file, constants.X_OK);
-      found = file;
-      break;
-    } catch {
-      // Not here.
-    }
-  }
-  return found;
+  return toolOnPath("prlimit");
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { DURATION_PATTERN, parseDuration } from "../durations.js";
 import { LimitsSchema } from "./check-limits.js";
 import { RegexSchema } from "./regex.js";
+import { UserSchema } from "./run-as.js";
 import { KIND_NAMES, KIND_SCHEMAS, type KindName } from "./kinds/index.js";
 
 // A bare number in YAML (`timeout: 30`) is a duration without its unit, not a string to quote.
@@ -49,12 +50,14 @@ export const kindBlocks = () =>
     [K in KindName]: z.ZodOptional<(typeof KIND_SCHEMAS)[K]>;
   };
 
-export const COMMON_FIELDS = ["timeout", "retry", "limits", "destructive", "tags", "hint", "capture"] as const;
+export const COMMON_FIELDS = ["timeout", "retry", "limits", "user", "destructive", "tags", "hint", "capture"] as const;
 
 export const commonCheckFields = () => ({
   timeout: PositiveDurationSchema.optional(),
   retry: RetrySchema.optional(),
   limits: LimitsSchema.optional(),
+  /** The user its programs run as (shared/model/run-as.ts); the suite's user: when absent. */
+  user: UserSchema.optional(),
   destructive: z.boolean().optional(),
   tags: z.array(z.string()).optional(),
   hint: z.string().optional(),

@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import { z } from "zod";
 import { checkCaptureRefs, refuseVarRefs } from "./capture-refs.js";
 import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema as Id, kindsOf, requireOneKind, unknownKeyMessage } from "./check-schema.js";
+import { userAppliesRule } from "./run-as.js";
 import { YamlSource } from "./yaml-source.js";
 
 /** Label selector: every key must equal the node's label (`{ role: fleet }`). */
@@ -77,6 +78,7 @@ const CrossStep = z
     }
     if (!step.on) ctx.addIssue({ code: "custom", message: "a step needs `on: ROLE`, the role whose node runs it" });
     requireOneKind(step, ctx);
+    userAppliesRule(step, ctx);
   });
 
 type StepRoles = { on?: string; parallel?: unknown[]; fault?: FaultDef };
@@ -123,7 +125,10 @@ const CrossStage = z
 /** A check run on a leg's node before the leg; a failed probe skips the leg with its hint. */
 const Probe = z
   .strictObject({ ...commonCheckFields() }, { error: unknownKeyMessage(COMMON_FIELDS) })
-  .superRefine((p, ctx) => requireOneKind(p, ctx));
+  .superRefine((p, ctx) => {
+    requireOneKind(p, ctx);
+    userAppliesRule(p, ctx);
+  });
 
 const LEG_FIELDS = ["id", "on", "suite", "requires", "opt_in", ...COMMON_FIELDS] as const;
 
@@ -144,6 +149,9 @@ const MatrixLeg = z
     const kinds = kindsOf(leg);
     if (leg.suite && kinds.length) ctx.addIssue({ code: "custom", message: "a leg runs either a suite or one check, not both" });
     else if (!leg.suite) requireOneKind(leg, ctx);
+    if (leg.suite && leg.user !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["user"], message: `a leg that runs a suite takes its user from the suite: write user: at the top of ${leg.suite}, or on its checks` });
+    } else userAppliesRule(leg, ctx);
   });
 
 const MatrixStage = z

@@ -10,6 +10,7 @@ import { MAX_CHECKS_PER_SUITE } from "./limits.js";
 import { FilesSchema, type FilesEntry } from "./suite-files.js";
 import { findRefs, undefinedVarProblems, type VarRef } from "./var-refs.js";
 import { problemsError, YamlSource } from "./yaml-source.js";
+import { runsPrograms, userAppliesRule, userKey, UserSchema, type UserDef } from "./run-as.js";
 
 export const DEFAULT_CHECK_TIMEOUT = "60s";
 
@@ -19,7 +20,10 @@ const CHECK_FIELDS = ["id", ...COMMON_FIELDS, "then"] as const;
 
 export const CheckSchema = z
   .strictObject({ id: IdSchema, ...commonCheckFields(), then: ThenSchema.optional() }, { error: unknownKeyMessage(CHECK_FIELDS) })
-  .superRefine((check, ctx) => requireOneKind(check, ctx));
+  .superRefine((check, ctx) => {
+    requireOneKind(check, ctx);
+    userAppliesRule(check, ctx);
+  });
 export type CheckDef = z.infer<typeof CheckSchema>;
 
 export const SuiteSchema = z
@@ -30,6 +34,8 @@ export const SuiteSchema = z
     files: FilesSchema.optional(),
     /** name: value, or name: { value, secret: true } (shared/model/suite-vars.ts). */
     vars: VarsSchema.optional(),
+    /** The user the programs of its checks run as, unless a check says its own (shared/model/run-as.ts). */
+    user: UserSchema.optional(),
     preconditions: z.array(CheckSchema).optional(),
     checks: z.array(CheckSchema).min(1, "a suite needs at least one check"),
   })
@@ -66,6 +72,11 @@ export interface ResolvedBlock {
   retry?: { forMs: number; everyMs: number };
   /** CPU and memory limits of its processes where the block sets them; the agent's default otherwise. */
   limits?: CheckLimits;
+  /**
+   * The user its programs run as: its check's user:, else its suite's. Only on kinds that run a
+   * program (run-as.ts PROGRAM_KINDS); absent, they run as the agent.
+   */
+  user?: string;
 }
 
 /** A check ready to run. */
@@ -98,9 +109,11 @@ export interface Suite {
 
 type BlockDef = { timeout?: string; retry?: { for: string; every?: string }; limits?: LimitsDef } & Partial<Record<KindName, unknown>>;
 
-export function resolveBlock(def: BlockDef): ResolvedBlock {
+/** `user` is the one the block inherits (its check's, else its suite's); kept only where it applies. */
+export function resolveBlock(def: BlockDef, user?: UserDef): ResolvedBlock {
   const kind = kindsOf(def)[0] as KindName;
   return {
+    ...(user !== undefined && runsPrograms(kind) ? { user: userKey(user) } : {}),
     kind,
     spec: def[kind],
     timeoutMs: parseDuration(def.timeout ?? DEFAULT_CHECK_TIMEOUT),
@@ -109,16 +122,18 @@ export function resolveBlock(def: BlockDef): ResolvedBlock {
   };
 }
 
-export function resolveCheck(def: CheckDef, precondition: boolean): ResolvedCheck {
+/** `suiteUser`: the suite's user:, which the check's own replaces (and its then: inherits). */
+export function resolveCheck(def: CheckDef, precondition: boolean, suiteUser?: UserDef): ResolvedCheck {
+  const user = def.user ?? suiteUser;
   return {
-    ...resolveBlock(def),
+    ...resolveBlock(def, user),
     id: def.id,
     precondition,
     destructive: def.destructive ?? false,
     tags: def.tags ?? [],
     hint: def.hint,
     capture: def.capture,
-    then: def.then ? resolveBlock(def.then) : undefined,
+    then: def.then ? resolveBlock(def.then, user) : undefined,
   };
 }
 
@@ -138,8 +153,8 @@ export function parseSuite(text: string, file: string): Suite {
     file,
     description: def.description,
     ...resolveVars(def.vars),
-    preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true)),
-    checks: def.checks.map((c) => resolveCheck(c, false)),
+    preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true, def.user)),
+    checks: def.checks.map((c) => resolveCheck(c, false, def.user)),
     files: (def.files ?? []).map((pattern, i) => ({ pattern, where: source.where(["files", i]) })),
     envRefs: findEnvRefs(source.doc, text, file),
     varRefs,

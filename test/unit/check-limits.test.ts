@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { limitHit, type EndedProcess } from "../../agent/limits/limit-hit.js";
-import { limitedArgv, prlimitExecFailure } from "../../agent/limits/prlimit.js";
+import { limitedArgv, wrapperExecFailure } from "../../agent/limits/prlimit.js";
 import { cpuSeconds, defaultCheckMemoryBytes, effectiveLimits, parseCpuLimitFlag, parseMemoryLimitFlag, type ProcessLimits } from "../../shared/model/check-limits.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
@@ -118,11 +118,11 @@ describe("prlimit around a check's argv", () => {
   });
 
   it("reads a command prlimit could not start as the spawn error a check without limits reports", () => {
-    expect(prlimitExecFailure(127, "prlimit: failed to execute fleetgate-nope: No such file or directory\n")).toBe("spawn fleetgate-nope ENOENT");
-    expect(prlimitExecFailure(126, "prlimit: failed to execute /tmp/x.sh: Permission denied\n")).toBe("spawn /tmp/x.sh EACCES");
+    expect(wrapperExecFailure(127, "prlimit: failed to execute fleetgate-nope: No such file or directory\n")).toBe("spawn fleetgate-nope ENOENT");
+    expect(wrapperExecFailure(126, "prlimit: failed to execute /tmp/x.sh: Permission denied\n")).toBe("spawn /tmp/x.sh EACCES");
     // A check exiting 127 on its own is its exit code, not a failure to start.
-    expect(prlimitExecFailure(127, "sh: 1: nope: not found\n")).toBeUndefined();
-    expect(prlimitExecFailure(1, "prlimit: failed to execute x: No such file or directory\n")).toBeUndefined();
+    expect(wrapperExecFailure(127, "sh: 1: nope: not found\n")).toBeUndefined();
+    expect(wrapperExecFailure(1, "prlimit: failed to execute x: No such file or directory\n")).toBeUndefined();
   });
 });
 

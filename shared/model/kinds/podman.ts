@@ -23,7 +23,7 @@ const CONTAINER_ONLY = ["state", "health", "image", "restarts"] as const;
 /**
  * `podman:` — either one container (`container:` with its state, health, image, restart count) or
  * a list that must all be running (`running: [lnd, electrumx]`). No `scope:`: rootless podman
- * answers for the user the agent runs as.
+ * answers for the user it runs as — the agent's, or the check's `user:` (shared/model/run-as.ts).
  */
 export const PodmanSpecSchema = z
   .strictObject({
