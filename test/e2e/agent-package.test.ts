@@ -98,12 +98,14 @@ describe("the one-file agent", () => {
     expect(String(packagedRun.stdout)).toContain("expected exit 0, saw 1");
   });
 
-  it("enrolls with a real coordinator over TLS, appears in coord nodes and runs a fleet stage", async () => {
+  it("enrolls with a real coordinator over TLS, appears in coord nodes with its version and runs a fleet stage", async () => {
     const c = ws.track(await startCoordinator(ws.path("state")));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
     ws.track(startAgent({ name: "one-file", address: c.address, token, stateDir: ws.path("agent"), labels: { role: "fleet" }, command: [exe], env: { PATH: tools } }));
     await waitFor("the one-file agent online", async () => ((await onlineNodes(c)).includes("one-file") ? true : undefined));
-    expect((await coord(c, ["nodes"])).stdout).toMatch(/one-file\s+fleet\s+online/);
+    // VERSION is what the agent said in its hello: the version built into the executable.
+    const version = unbundledVersion.replace(/[.+]/g, "\\$&");
+    expect((await coord(c, ["nodes"])).stdout).toMatch(new RegExp(`^one-file\\s+fleet\\s+online\\s+now\\s+${version}\\s`, "m"));
 
     ws.write("plan.yaml", fleetPlan("one-file", "one-file.suite.yaml"));
     const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml")]);
