@@ -38,6 +38,14 @@ export interface JunitSuite {
   systemOut?: string;
 }
 
+/**
+ * `run_as.CHECK` properties for the checks that ran as a `user:` (none when all ran as the agent).
+ * Properties, because the JUnit XSD allows them on a testsuite only, not on a testcase.
+ */
+export function runAsProperties(results: readonly { checkId: string; runAs: string }[]): { name: string; value: string }[] {
+  return results.filter((r) => r.runAs).map((r) => ({ name: `run_as.${r.checkId}`, value: r.runAs }));
+}
+
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", format: true, indentBy: "  ", suppressEmptyNode: true });
 
 const count = (cases: JunitCase[], o: JunitCase["outcome"]) => cases.filter((c) => c.outcome === o).length;

@@ -2,7 +2,7 @@
 // (the JUnit hostname defaults to this host's).
 import { hostname } from "node:os";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { buildJunitXml, VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
+import { buildJunitXml, runAsProperties, VERDICT_CLASSNAME, VERDICT_NAME, VERDICT_SUITE, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { isGreen, Status, statusName } from "../../shared/model/status.js";
 import { waivedDetail, waivedText, waiverText } from "../../shared/model/waivers.js";
 import type { SuiteOutcome } from "../engine/run-suite.js";
@@ -98,6 +98,7 @@ export function renderJunit(suiteName: string, outcomes: SuiteOutcome[], host = 
       name: outcomes.length > 1 ? `${suiteName} [iteration ${i + 1}]` : suiteName,
       hostname: host,
       startedAtMs: Number(o.results[0]?.startedAtMs ?? 0n),
+      ...(runAsProperties(o.results).length ? { properties: runAsProperties(o.results) } : {}),
       cases: o.results.map((r) => ({
         classname: suiteName,
         name: r.precondition ? `precondition ${r.checkId}` : r.checkId,

@@ -9,7 +9,8 @@ export function formatCheckLine(r: CheckResult): string {
   const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
   // A waived check shows what it came to underneath: "waived (failed: expected exit 0, saw 1)".
   const summary = r.status === Status.WAIVED ? waivedText(r) : r.summary;
-  const lines = [`  ${statusMark(r.status)}  ${what.padEnd(32)} ${summary}`];
+  // Only a check that ran as a user: says so; one that ran as the agent, as always, does not.
+  const lines = [`  ${statusMark(r.status)}  ${what.padEnd(32)} ${summary}${r.runAs ? ` (as ${r.runAs})` : ""}`];
   if (r.hint && r.status !== Status.PASSED) lines.push(`        hint: ${r.hint}`);
   return lines.join("\n");
 }

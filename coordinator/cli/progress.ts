@@ -76,7 +76,7 @@ export function plainLines(state: ProgressState, update: WatchRunResponse): stri
     const r = e.value.result;
     if (!r) return [];
     const what = r.precondition ? `precondition ${r.checkId}` : r.checkId;
-    const line = `${where(state, e.value)}  ${statusMark(r.status)}  ${what}  ${oneLine(r.status === Status.WAIVED ? waivedText(r) : r.summary)}`;
+    const line = `${where(state, e.value)}  ${statusMark(r.status)}  ${what}  ${oneLine(r.status === Status.WAIVED ? waivedText(r) : r.summary)}${r.runAs ? ` (as ${oneLine(r.runAs)})` : ""}`;
     return [r.hint && r.status !== Status.PASSED ? `${line}\n      hint: ${oneLine(r.hint)}` : line];
   }
   if (e.case === "task") {

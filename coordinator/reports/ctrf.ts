@@ -89,6 +89,7 @@ function checkTests(run: RunRecord, t: TaskRecord, c: CheckResult, flaky: boolea
       kind: c.kind,
       precondition: c.precondition,
       hint: c.hint || undefined,
+      runAs: c.runAs || undefined,
       unwaivedStatus: c.waiver ? statusName(c.unwaivedStatus) : undefined,
       waiver: c.waiver ? waiverJson(c.waiver) : undefined,
       reproduce: r ? { where: r.where, node: r.node, command: r.command } : undefined,

@@ -116,6 +116,7 @@ function checkDetail(run: RunRecord, t: TaskRecord, c: CheckResult): string {
     `<p>${esc(c.waiver ? waivedDetail(c) : c.summary || c.reason || "no summary")}</p>`,
     c.reason && c.summary ? `<p>reason: ${esc(c.reason)}</p>` : "",
     c.hint ? `<p>hint: ${esc(c.hint)}</p>` : "",
+    c.runAs ? `<p class="meta">ran as user ${esc(c.runAs)}</p>` : "",
     r ? `<p class="repro">reproduce ${r.where === "node" ? `on ${esc(r.node)}` : "from the workstation"}: <code>${esc(r.command)}</code></p>` : "",
     attempts(c),
     cases(c),

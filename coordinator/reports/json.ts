@@ -50,6 +50,8 @@ function check(run: RunRecord, t: TaskRecord, c: CheckResult): Json {
     attemptLog: c.attemptLog.map(attempt),
     captured: sorted(c.captured),
     reproduce: r ? { where: r.where, node: r.node, command: r.command } : null,
+    // Only on a check that ran as a user: (a suite's or its own): whom its programs ran as.
+    ...(c.runAs ? { runAs: c.runAs } : {}),
     // Only on a waived check: what it came to by itself, and the waiver that covered it.
     ...(c.waiver ? { unwaivedStatus: statusName(c.unwaivedStatus), waiver: waiverJson(c.waiver) } : {}),
   };

@@ -10,7 +10,7 @@
 // itself is shared/junit-xml.ts.
 import type { CheckResult, TestCase } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { buildJunitXml, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
+import { buildJunitXml, runAsProperties, type JunitCase, type JunitSuite } from "../../shared/junit-xml.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { waivedDetail } from "../../shared/model/waivers.js";
 import { taskLabel } from "../../shared/model/task-names.js";
@@ -86,7 +86,8 @@ function taskSuite(run: RunRecord, t: TaskRecord): JunitSuite {
     cases.push({ classname, name: "(task)", seconds, outcome: junitOutcome(t.status), type: statusName(t.status), message: message(t.status, t.summary, t.summary, "") });
   }
   const host = run.nodes.find((n) => n.name === t.nodeName)?.hostname || t.nodeName;
-  return { name: oneLine(taskLabel(t)), hostname: oneLine(host), startedAtMs: Number(t.startedAtMs || run.startedAtMs), cases };
+  const properties = runAsProperties(t.checks);
+  return { name: oneLine(taskLabel(t)), hostname: oneLine(host), startedAtMs: Number(t.startedAtMs || run.startedAtMs), cases, ...(properties.length ? { properties } : {}) };
 }
 
 function skipSuite(run: RunRecord): JunitSuite | undefined {

@@ -159,7 +159,7 @@ function notPassed(run: RunRecord): string[] {
     const where = taskTarget(t);
     const id = c.precondition ? `${c.checkId} (precondition)` : c.checkId;
     const failedCases = c.cases.filter((k) => k.status !== Status.PASSED && k.status !== Status.SKIPPED).map((k) => k.name);
-    const observed = failedCases.length ? `${c.summary}; failed: ${failedCases.join(", ")}` : c.summary;
+    const observed = `${failedCases.length ? `${c.summary}; failed: ${failedCases.join(", ")}` : c.summary}${c.runAs ? ` (as ${c.runAs})` : ""}`;
     out.push(`| ${cell(where)} | ${cell(t.nodeName)} | ${t.iteration} | ${cell(id)} | ${statusName(c.status)} | ${cell(observed)} | ${cell(c.hint)} |`);
   }
   out.push("");

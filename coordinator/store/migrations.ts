@@ -262,4 +262,11 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 13,
+    sql: `
+      -- The user a check's programs ran as (its suite's or its own user:), '' when the agent's own.
+      ALTER TABLE check_results ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

@@ -25,6 +25,7 @@ interface RawCheck {
   attempts_json: string;
   captured_json: string;
   waiver_json: string;
+  run_as: string;
 }
 
 function waiverOf(column: string): { waiver?: Waiver; unwaivedStatus?: Status } {
@@ -51,11 +52,12 @@ function checkFromRow(r: RawCheck): CheckResult {
     attemptLog: (JSON.parse(r.attempts_json) as JsonValue[]).map((a) => fromJson(AttemptSchema, a)),
     captured: JSON.parse(r.captured_json) as Record<string, string>,
     ...waiverOf(r.waiver_json),
+    runAs: r.run_as,
   });
 }
 
 // Every column of a check result but its output tails, which are by far its largest part.
-const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, c.summary, c.reason, c.hint, c.started_at, c.duration_ms, c.attempts, c.cases_json, c.attempts_json, c.captured_json, c.waiver_json";
+const CHECK_COLUMNS = "c.task_id, c.check_id, c.kind, c.precondition, c.status, c.summary, c.reason, c.hint, c.started_at, c.duration_ms, c.attempts, c.cases_json, c.attempts_json, c.captured_json, c.waiver_json, c.run_as";
 
 export interface LoadOptions {
   /**
