@@ -58,6 +58,10 @@ export async function buildExecutable(bundle: string, file: string): Promise<voi
     await execa(process.execPath, ["--experimental-sea-config", config], { stdin: "ignore" });
     copyFileSync(process.execPath, partial);
     chmodSync(partial, 0o755);
+    // Node's release binaries carry their symbol tables: ~8 MiB of the copy no node needs (and
+    // Debian policy 10.1 ships binaries stripped). binutils is here wherever better-sqlite3 builds.
+    const stripped = await execa("strip", [partial], { reject: false, stdin: "ignore", all: true });
+    if (stripped.exitCode !== 0) throw new Error(`strip ${partial} failed (install it with: apt-get install -y binutils):\n${String(stripped.all ?? stripped.message)}`);
     // postject's CLI in a child: its ELF library warns about each of node's many .note sections
     // ("Can't find string offset for section name '.note.100'"), harmless noise kept out of our output.
     const postject = createRequire(import.meta.url).resolve("postject/dist/cli.js");
