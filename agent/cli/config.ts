@@ -1,5 +1,7 @@
-// /etc/fleetgate/agent.yaml: the same settings as the `run` flags; flags win.
-import { readFileSync } from "node:fs";
+// /etc/fleetgate/agent.yaml: the same settings as the `run` flags; env variables override it and
+// flags override both (settings.ts).
+import { existsSync, readFileSync } from "node:fs";
+import { FleetgateError } from "../../shared/errors.js";
 import { z } from "zod";
 import { DurationSchema } from "../../shared/model/check-schema.js";
 import { SizeSchema } from "../../shared/model/sizes.js";
@@ -45,4 +47,18 @@ export function loadAgentConfig(path: string, required: boolean): AgentConfig {
     throw err;
   }
   return YamlSource.parse(text, path).validate(AgentConfigSchema);
+}
+
+/**
+ * The enrollment token in `file`; undefined when the file is gone or empty, which is fine once the node
+ * token from the first registration is in the state dir (the agent's unit starts on either).
+ * A file that is there and cannot be read is an error.
+ */
+export function readTokenFile(file: string | undefined): string | undefined {
+  if (file === undefined || !existsSync(file)) return undefined;
+  try {
+    return readFileSync(file, "utf8").trim() || undefined;
+  } catch (err) {
+    throw FleetgateError.from(err, "bad_input", `cannot read token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

@@ -1,5 +1,5 @@
 import { checkSelector } from "../../shared/model/check-selection.js";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
@@ -9,10 +9,7 @@ import { FleetgateError } from "../../shared/errors.js";
 import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
 import { readIdentity } from "../../shared/identity.js";
 import { FLEETGATE_VERSION } from "../../shared/version.js";
-import { parseLabel } from "../../shared/labels.js";
 import { createLogger, type Logger } from "../../shared/logging.js";
-import { parseDuration } from "../../shared/durations.js";
-import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { parseSuite, type ResolvedCheck, type Suite } from "../../shared/model/suite.js";
 import { parseVarFlag, runVars, VAR_FLAG_HELP, VARS_FILE_HELP, withVars, type ResolvedVars } from "../../shared/model/suite-vars.js";
 import { jsonSchemaFor } from "../../shared/model/json-schema.js";
@@ -23,10 +20,10 @@ import { Credentials } from "../daemon/credentials.js";
 import { NodeTls } from "../daemon/node-tls.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { stopGracefully, type StopCause, type StopOutcome } from "../daemon/graceful-stop.js";
-import { ceilingMessage, DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE, MemoryCeiling, parseMaxMemory } from "../daemon/memory-ceiling.js";
+import { ceilingMessage, MEMORY_RESTART_EXIT_CODE, MemoryCeiling } from "../daemon/memory-ceiling.js";
 import { PRLIMIT_MISSING, prlimitPath } from "../limits/prlimit.js";
 import { addCheckLimitOptions, checkLimits, type CheckLimitFlags } from "./limit-flags.js";
-import { DEFAULT_SPOOL_MAX, Spool } from "../daemon/spool.js";
+import { Spool } from "../daemon/spool.js";
 import { TaskJournal } from "../daemon/task-journal.js";
 import { TaskRunner } from "../daemon/task-runner.js";
 import { removeStaleWorkDirs, workRoot } from "../engine/work-dir.js";
@@ -34,11 +31,10 @@ import { collectSuiteFiles } from "../../shared/collect-suite-files.js";
 import { killRunningChecks } from "../process.js";
 import { localWaivers, waivedLines } from "./local-waivers.js";
 import { checkExitCode, formatCheckLine, formatIterationSummary, outcomeJson, overallStatus } from "./check-output.js";
-import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from "./config.js";
-
-const DEFAULT_COORDINATOR = "127.0.0.1:7400";
-const DEFAULT_STATE_DIR = "/var/lib/fleetgate-agent";
-const DEFAULT_STOP_GRACE = "30s";
+import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile } from "./config.js";
+import { registerConfigCommand } from "./config-check.js";
+import { addRunOptions } from "./run-options.js";
+import { noTokenMessage, resolveAgentSettings, runLimits, type RunFlags } from "./settings.js";
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -54,31 +50,6 @@ function readText(path: string, what: string): string {
   }
 }
 
-/**
- * The enrollment token in `file`; undefined when the file is gone or empty, which is fine once the node
- * token from the first registration is in the state dir (the agent's unit starts on either).
- */
-function readTokenFile(file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  if (!existsSync(file)) return undefined;
-  return readText(file, "token file").trim() || undefined;
-}
-
-interface RunFlags extends CheckLimitFlags {
-  config?: string;
-  coordinator?: string;
-  token?: string;
-  ca?: string;
-  insecure?: boolean;
-  name?: string;
-  label: Record<string, string>;
-  stateDir?: string;
-  allowFaults?: boolean;
-  stopGrace?: string;
-  spoolMax?: string;
-  maxMemory?: string;
-}
-
 /** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
 async function spoolDrained(spool: Spool, maxMs: number): Promise<void> {
   const until = Date.now() + maxMs;
@@ -88,33 +59,26 @@ async function spoolDrained(spool: Spool, maxMs: number): Promise<void> {
 async function runDaemon(flags: RunFlags): Promise<void> {
   const config = loadAgentConfig(flags.config ?? DEFAULT_AGENT_CONFIG, flags.config !== undefined);
   const log = createLogger("agent");
-  const address = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? config.coordinator ?? DEFAULT_COORDINATOR;
-  const token = flags.token ?? process.env.FLEETGATE_TOKEN ?? config.token ?? readTokenFile(config.token_file);
-  const stateDir = flags.stateDir ?? process.env.FLEETGATE_AGENT_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
-  const identity = await readIdentity({ name: flags.name ?? config.name, labels: { ...config.labels, ...flags.label }, packages: config.packages });
-  const credentials = new Credentials(stateDir, token);
-  if (!credentials.current()) {
-    const why = config.token_file
-      ? `no token: ${config.token_file} (token_file) is missing or empty and ${stateDir} holds no node token; put a token from \`coord token create\` in ${config.token_file}`
-      : "no token: pass --token (create one with: coord token create) or set FLEETGATE_TOKEN";
-    throw new FleetgateError("bad_input", why);
-  }
-  const tls = new NodeTls(stateDir, flags.ca ?? process.env.FLEETGATE_CA ?? config.ca);
-  const insecure = flags.insecure ?? config.insecure ?? false;
+  // flag > env > file > default for every setting (settings.ts; `config check` shows the same).
+  const settings = resolveAgentSettings(flags, process.env, config);
+  const address = settings.coordinator.value;
+  const stateDir = settings.stateDir.value;
+  const { stopGraceMs, spoolMaxBytes: spoolMax, maxMemoryBytes: maxMemory, checks: limits } = runLimits(settings);
+  const identity = await readIdentity({ name: settings.name.value, labels: settings.labels.value, packages: settings.packages.value });
+  const credentials = new Credentials(stateDir, settings.token.value ?? readTokenFile(settings.tokenFile.value));
+  if (!credentials.current()) throw new FleetgateError("bad_input", noTokenMessage(settings));
+  const tls = new NodeTls(stateDir, settings.ca.value);
+  const insecure = settings.insecure.value;
   if (tls.unsaved) log.error(tls.unsaved);
   // Refuse plaintext off loopback now, with the fix, rather than at the first connection attempt.
   channelCredentials(address, insecure ? undefined : tls.channel(), { insecure, caFlag: "--ca" });
-  const stopGraceMs = stopGrace(flags.stopGrace ?? config.stop_grace ?? DEFAULT_STOP_GRACE);
-  const spoolMax = spoolMaxBytes(flags.spoolMax ?? config.spool_max ?? DEFAULT_SPOOL_MAX);
-  const maxMemory = parseMaxMemory(flags.maxMemory ?? config.max_memory ?? DEFAULT_MAX_MEMORY);
-  const limits = checkLimits(flags, config);
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
   const journal = TaskJournal.open(stateDir);
   if (journal.unwritable) nodeLog.error({ journal: journal.file }, `${journal.unwritable}; tasks sent to this node end as errors`);
   let connection: AgentConnection | undefined;
-  const allowFaults = flags.allowFaults ?? config.allow_faults ?? false;
+  const allowFaults = settings.allowFaults.value;
   const drained = () => spoolDrained(spool, 5_000);
   if (!prlimitPath()) nodeLog.warn(PRLIMIT_MISSING);
   // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
@@ -195,24 +159,6 @@ function onStopSignals(start: (cause: StopCause) => Promise<StopOutcome>, log: L
   return { begin, current: () => stopping, cause: () => why };
 }
 
-function spoolMaxBytes(size: Size): number {
-  try {
-    const bytes = parseSize(size);
-    if (bytes < 1024 ** 2) throw new Error(`${formatSize(bytes)} is too small to hold a task's results; give at least 1MiB`);
-    return bytes;
-  } catch (err) {
-    throw new FleetgateError("bad_input", `--spool-max: ${(err as Error).message}`);
-  }
-}
-
-function stopGrace(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new FleetgateError("bad_input", `--stop-grace: ${(err as Error).message}`);
-  }
-}
-
 interface CheckFlags extends CheckLimitFlags {
   format: "text" | "json" | "tap" | "junit";
   iterations: number;
@@ -282,33 +228,10 @@ export function buildProgram(): Command {
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
-  const run = program
-    .command("run")
-    .description("run the agent daemon: register with the coordinator and run the tasks it sends")
-    .option("--config <file>", `agent config (default ${DEFAULT_AGENT_CONFIG} when present); flags override it`)
-    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
-    .option("--token <token>", "enrollment token from `coord token create` (env FLEETGATE_TOKEN)")
-    .option("--ca <file>", "the coordinator's CA certificate (its STATE_DIR/tls/ca.crt; env FLEETGATE_CA); pinned at enrollment in STATE_DIR/ca.crt")
-    .option("--insecure", "plaintext gRPC, for a coordinator started with coord serve --insecure (without --ca, plaintext goes to loopback only)")
-    .option("--name <name>", "node name in the roster (default: hostname)")
-    .option("--label <key=value>", "node label, repeatable (e.g. role=primary)", (v, prev: Record<string, string>) => parseLabel(v, prev), {})
-    .option("--state-dir <dir>", `spool, task journal and node credential (env FLEETGATE_AGENT_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
-    .option("--allow-faults", "take fault steps of plans with faults: true (partitions via nft, kill_agent); test networks only")
-    .option(
-      "--stop-grace <duration>",
-      `on SIGTERM/SIGINT: take no new task, let the running one finish this long (then kill its checks and report it cancelled), deliver spooled results, exit 0; a second signal stops at once (default ${DEFAULT_STOP_GRACE})`,
-    )
-    .option(
-      "--spool-max <size>",
-      `disk the spool of unacknowledged results may take (e.g. 512MiB, 2GiB); when it is full, new tasks are refused with that reason, results are never dropped (default ${formatSize(DEFAULT_SPOOL_MAX)})`,
-    )
-    .option(
-      "--max-memory <size>",
-      `the agent's own memory ceiling (resident set, checked every 2 s): above it the agent stops like on SIGTERM (no new task, --stop-grace for the running one, spool kept) and exits ${MEMORY_RESTART_EXIT_CODE} for its supervisor to restart it; 0: none (default ${DEFAULT_MAX_MEMORY})`,
-    );
-  addCheckLimitOptions(run).action(async (flags: RunFlags) => {
+  addRunOptions(program.command("run").description("run the agent daemon: register with the coordinator and run the tasks it sends")).action(async (flags: RunFlags) => {
     await runDaemon(flags);
   });
+  registerConfigCommand(program);
 
   const check = program
     .command("check")

@@ -1,0 +1,102 @@
+// `fleetgate-agent config check` (issue 15, part 6), run as an operator would, from bin/: a good
+// agent.yaml exits 0 and shows each setting with where it came from (flag > env > file > default),
+// a bad field exits 3 naming file:line, a missing token_file exits 3 saying what to put where, and
+// the token itself is never printed.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_BIN, COORD_BIN } from "../../scripts/local-fleet.js";
+import { Workspace } from "./fixtures.js";
+
+const TOKEN = "fge_secret_enrollment_token_1234";
+
+async function agent(args: string[], env: Record<string, string> = {}) {
+  // Only the env given: a FLEETGATE_* variable of the test runner must not leak into the precedence.
+  const r = await execa(process.execPath, [AGENT_BIN, ...args], { reject: false, stdin: "ignore", env: { PATH: process.env.PATH ?? "", ...env }, extendEnv: false });
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** The VALUE and FROM columns of one SETTING row. */
+function row(stdout: string, setting: string): { value: string; from: string } | undefined {
+  const line = stdout.split("\n").find((l) => l.startsWith(`${setting} `));
+  const m = line && /^\S+\s+(.*?)\s{2,}(\S.*)$/.exec(line);
+  return m ? { value: m[1]!, from: m[2]! } : undefined;
+}
+
+describe("fleetgate-agent config check", () => {
+  const ws = new Workspace();
+  let ca = "";
+
+  beforeAll(async () => {
+    // A real CA certificate, as the coordinator makes it.
+    const made = await execa(process.execPath, [COORD_BIN, "ca", "init", "--state-dir", ws.path("coord")], { reject: false });
+    expect(made.exitCode, String(made.stderr)).toBe(0);
+    ca = ws.path("coord", "tls", "ca.crt");
+    mkdirSync(ws.path("state"));
+    ws.write("enroll.token", `${TOKEN}\n`);
+    ws.write(
+      "agent.yaml",
+      [`coordinator: coord.example.net:7400`, `token_file: ${ws.path("enroll.token")}`, `ca: ${ca}`, `state_dir: ${ws.path("state")}`, "labels:", "  role: fleet", "stop_grace: 10s", ""].join("\n"),
+    );
+  });
+  afterAll(() => ws.cleanup());
+
+  it("exits 0 for a good file and shows each setting with where it came from, never the token", async () => {
+    const r = await agent(["config", "check", "--config", ws.path("agent.yaml")]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`config ${ws.path("agent.yaml")}: valid`);
+    expect(row(r.stdout, "coordinator")).toEqual({ value: "coord.example.net:7400", from: "file (coordinator)" });
+    expect(row(r.stdout, "token")).toEqual({ value: `enrollment token in ${ws.path("enroll.token")} (not shown)`, from: "file (token_file)" });
+    expect(row(r.stdout, "ca")).toEqual({ value: ca, from: "file (ca)" });
+    expect(row(r.stdout, "stop_grace")).toEqual({ value: "10s", from: "file (stop_grace)" });
+    expect(row(r.stdout, "spool_max")).toEqual({ value: "1 GiB", from: "default" });
+    expect(r.stdout).toMatch(/run would start with these settings$/m);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+  });
+
+  it("shows a flag over an env variable over the file, as run takes them", async () => {
+    const env = { FLEETGATE_COORDINATOR: "env.example.net:7400", FLEETGATE_AGENT_STATE_DIR: ws.path("nowhere"), FLEETGATE_TOKEN: "fge_from_env_secret" };
+    const r = await agent(["config", "check", "--config", ws.path("agent.yaml"), "--state-dir", ws.path("state"), "--label", "site=dc2"], env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(row(r.stdout, "coordinator")).toEqual({ value: "env.example.net:7400", from: "env (FLEETGATE_COORDINATOR)" });
+    expect(row(r.stdout, "state_dir")).toEqual({ value: ws.path("state"), from: "flag (--state-dir)" });
+    expect(row(r.stdout, "token")).toEqual({ value: "enrollment token given (not shown)", from: "env (FLEETGATE_TOKEN)" });
+    expect(row(r.stdout, "labels")).toEqual({ value: "role=fleet,site=dc2", from: "file+flag" });
+    expect(r.stdout + r.stderr).not.toContain("fge_from_env_secret");
+  });
+
+  it("exits 3 naming file:line for a bad field", async () => {
+    const bad = ws.write("bad.yaml", `coordinator: coord.example.net:7400\nstate_dir: ${ws.path("state")}\nspool_maxx: 1GiB\n`);
+    const r = await agent(["config", "check", "--config", bad]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(`${bad}:3:1 spool_maxx: unknown key "spool_maxx"`);
+    expect(r.stderr).toContain("did you mean spool_max?");
+  });
+
+  it("exits 3 for a value run cannot use, naming the key in the file", async () => {
+    const small = ws.write("small.yaml", `token: x\nca: ${ca}\nstate_dir: ${ws.path("state")}\nspool_max: 1KiB\n`);
+    const r = await agent(["config", "check", "--config", small]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain("spool_max in the config file: 1 KiB is too small to hold a task's results; give at least 1MiB");
+  });
+
+  it("exits 3 for a token_file that is not there, on a node not enrolled yet, and a ca that is not there", async () => {
+    const missing = ws.write("missing.yaml", `coordinator: coord.example.net:7400\ntoken_file: ${ws.path("no.token")}\nca: ${ws.path("no-ca.crt")}\nstate_dir: ${ws.path("state")}\n`);
+    const r = await agent(["config", "check", "--config", missing]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(`no token: ${ws.path("no.token")} (token_file) is missing or empty and ${ws.path("state")} holds no node token; put a token from \`coord token create\` in ${ws.path("no.token")}`);
+    expect(r.stderr).toContain(`ca ${ws.path("no-ca.crt")} does not exist; copy the coordinator's STATE_DIR/tls/ca.crt to this node`);
+    expect(r.stdout).toMatch(/run would not start: 2 problems/);
+  });
+
+  it("accepts a missing token_file once the node is enrolled (its node token is in the state dir), as run does", async () => {
+    mkdirSync(ws.path("enrolled"));
+    writeFileSync(ws.path("enrolled", "node.token"), "fgn_node_secret\n", { mode: 0o600 });
+    const f = ws.write("enrolled.yaml", `coordinator: coord.example.net:7400\ntoken_file: ${ws.path("no.token")}\nca: ${ca}\nstate_dir: ${ws.path("enrolled")}\n`);
+    const r = await agent(["config", "check", "--config", f]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(row(r.stdout, "token")?.value).toBe(`node token in ${ws.path("enrolled", "node.token")} (enrolled)`);
+    expect(r.stdout).toContain(`note: ${ws.path("no.token")} (token_file) is missing or empty: fine, this node enrolled`);
+    expect(r.stdout).not.toContain("fgn_node_secret");
+  });
+});
