@@ -98,11 +98,26 @@ describe("the one-file agent", () => {
     expect(String(packagedRun.stdout)).toContain("expected exit 0, saw 1");
   });
 
+  it("prints the same facts as the unbundled agent (systeminformation inside the executable)", async () => {
+    const facts = async (command: string[]) => {
+      const r = await execa(command[0]!, [...command.slice(1), "facts"], { env: { PATH: tools }, extendEnv: false, stdin: "ignore" });
+      return JSON.parse(String(r.stdout)) as { machineId: string; facts: Record<string, unknown> };
+    };
+    const packagedFacts = await facts([exe]);
+    const unbundledFacts = await facts([process.execPath, AGENT_BIN]);
+    expect(packagedFacts.machineId).toMatch(/^[0-9a-f]{32}$/);
+    expect(packagedFacts.machineId).toBe(unbundledFacts.machineId);
+    expect(Object.keys(packagedFacts.facts).sort()).toEqual(Object.keys(unbundledFacts.facts).sort());
+    expect(Object.keys(packagedFacts.facts).length).toBeGreaterThan(0);
+  });
+
   it("enrolls with a real coordinator over TLS, appears in coord nodes with its version and runs a fleet stage", async () => {
     const c = ws.track(await startCoordinator(ws.path("state")));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
-    ws.track(startAgent({ name: "one-file", address: c.address, token, stateDir: ws.path("agent"), labels: { role: "fleet" }, command: [exe], env: { PATH: tools } }));
+    const agent = ws.track(startAgent({ name: "one-file", address: c.address, token, stateDir: ws.path("agent"), labels: { role: "fleet" }, command: [exe], env: { PATH: tools } }));
     await waitFor("the one-file agent online", async () => ((await onlineNodes(c)).includes("one-file") ? true : undefined));
+    // pino, bundled, writes its JSON lines to stderr.
+    expect(agent.stderr()).toMatch(/^\{"level":30,.*"msg":"agent starting"/m);
     // VERSION is what the agent said in its hello: the version built into the executable.
     const version = unbundledVersion.replace(/[.+]/g, "\\$&");
     expect((await coord(c, ["nodes"])).stdout).toMatch(new RegExp(`^one-file\\s+fleet\\s+online\\s+now\\s+${version}\\s`, "m"));
