@@ -47,6 +47,7 @@ function marks(c: PlannedCheck): string {
 function checkBody(c: PlannedCheck, indent: number): string[] {
   const at = pad(indent);
   const lines = [c.argv.length ? `${at}$ ${argvText(c.argv)}` : `${at}observes ${c.observes}`];
+  if (c.runAs) lines.push(`${at}as user ${c.runAs}`);
   if (c.cwd) lines.push(`${at}cwd ${quoteArg(c.cwd)}`);
   const env = Object.entries(c.env).sort(([a], [b]) => a.localeCompare(b));
   if (env.length) lines.push(`${at}env ${env.map(([k, v]) => `${k}=${quoteArg(v)}`).join(" ")}`);

@@ -1,5 +1,5 @@
-// Pure: checks as a dry run shows them — the exact argv (or what is observed), the timeout and
-// retry window, and whether the check would be skipped — without running anything.
+// Pure: checks as a dry run shows them — the exact argv (or what is observed), the user it runs
+// as, the timeout and retry window, and whether the check would be skipped — without running anything.
 import { create } from "@bufbuild/protobuf";
 import { PlannedCheckSchema, type PlannedCheck } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { whyNotSelected } from "../../shared/model/check-selection.js";
@@ -44,6 +44,7 @@ function plannedBlock(id: string, block: ResolvedBlock, vars: Vars): PlannedChec
     timeoutMs: BigInt(block.timeoutMs),
     retryForMs: BigInt(block.retry?.forMs ?? 0),
     retryEveryMs: BigInt(block.retry?.everyMs ?? 0),
+    runAs: block.user ?? "",
   });
 }
 

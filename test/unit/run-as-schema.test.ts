@@ -2,6 +2,10 @@
 // own replaces it and its then: inherits it; it applies only to kinds that run a program, and a
 // user: the agent could not honour is refused where it is written.
 import { describe, expect, it } from "vitest";
+import { formatResolvedPlan } from "../../coordinator/cli/dry-run-format.js";
+import { dryRunView } from "../../coordinator/sequencer/dry-run.js";
+import type { RosterNode } from "../../coordinator/sequencer/node-choice.js";
+import { resolveRun } from "../../coordinator/sequencer/plan-run.js";
 import { parsePlan } from "../../shared/model/plan.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { refusal } from "../support/refusal.js";
@@ -109,5 +113,21 @@ stages:
       ),
     );
     expect(err.message).toMatch(/^p\.yaml:6:\d+ stages\[0\]\.probes\.kvm\.user: a file check runs no program/);
+  });
+});
+
+describe("coord run --dry-run of a suite with user:", () => {
+  it("shows whom each program would run as, under its argv, and nothing for a kind the agent observes itself", () => {
+    const suite = parseSuite(SUITE, "s.suite.yaml");
+    const plan = parsePlan(`plan: p\nstages:\n  - id: fleet\n    kind: fleet\n    suite: s.suite.yaml\n    nodes: { role: fleet }\n`, "p.yaml");
+    const roster: RosterNode[] = [{ name: "n1", labels: { role: "fleet" }, online: true }];
+    const text = formatResolvedPlan(dryRunView(plan, resolveRun(plan, { "s.suite.yaml": suite }, { stages: [], nodeNames: [], iterations: 0 }, roster, "dry-run")));
+    expect(text).toContain("    inherits  systemd  timeout 1m\n      $ systemctl --user show lnd.service -p Result,NRestarts,ExecMainStatus,LoadState,ActiveState,SubState,UnitFileState\n      as user nobody\n");
+    expect(text).toContain("    own  command  timeout 1m\n      $ true\n      as user 1000\n      then command  timeout 1m\n        $ true\n        as user 1000\n");
+    const lines = text.split("\n");
+    const disk = lines.indexOf("    observed-by-the-agent  disk  timeout 1m");
+    // The disk check is the suite's last: nothing follows its observation, no "as user" line.
+    expect(lines.slice(disk + 1)).toEqual(["      observes statfs /"]);
+    expect(text).toContain("      then file  timeout 1m\n        observes stat /etc/hostname\n    observed-by-the-agent");
   });
 });
