@@ -34,8 +34,8 @@ export async function resolveRunAs(user: string, node: string, deps: RunAsDeps =
   if (own.uid === entry.uid) return { runAs: { user: entry } };
   if (!canSwitchUser(own)) {
     return {
-      error: `cannot run as user '${entry.name}': the agent runs as uid ${own.uid} without CAP_SETUID and CAP_SETGID; running checks as another user needs root, or those two capabilities`,
-      hint: "run the agent as root, or give its unit AmbientCapabilities=CAP_SETUID CAP_SETGID (and keep them in CapabilityBoundingSet=)",
+      error: `cannot run as user '${entry.name}': the agent runs as uid ${own.uid} without CAP_SETUID, CAP_SETGID and CAP_KILL; running checks as another user needs root, or those three capabilities`,
+      hint: "run the agent as root, or give its unit AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL (and keep them in CapabilityBoundingSet=)",
     };
   }
   const setpriv = deps.setprivPath();

@@ -94,8 +94,12 @@ stages:
 `,
       "p.yaml",
     );
-    const stage = plan.stages[0];
-    expect(stage?.kind === "cross" && stage.steps[0]?.user).toBe("alice");
+    const roster: RosterNode[] = [{ name: "n1", labels: { role: "fleet" }, online: true }];
+    const run = resolveRun(plan, {}, { stages: [], nodeNames: [], iterations: 0 }, roster, "r1");
+    const task = run.tasks.find((t) => t.stepId === "rootless");
+    // As the agent will parse it: the one check of the generated suite runs as alice.
+    expect(task?.specYaml).toContain("user: alice");
+    expect(task?.suite?.checks[0]?.user).toBe("alice");
   });
 
   it("refuses user: on a matrix leg that runs a suite: the suite says whom its checks run as", () => {

@@ -45,13 +45,17 @@ describe("whether the agent may run a check as another user", () => {
     expect(canSwitchUser(ROOT_STATUS)).toBe(true);
   });
 
-  it("may not as a plain user, and may as a system user holding both as ambient capabilities (AmbientCapabilities=)", () => {
+  it("may not as a plain user, and may as a system user holding CAP_SETUID, CAP_SETGID and CAP_KILL as ambient capabilities (AmbientCapabilities=)", () => {
     expect(canSwitchUser(parseStatus(fixture("proc-status/nobody-no-caps.txt")))).toBe(false);
-    expect(canSwitchUser(parseStatus(fixture("proc-status/nobody-ambient-setuid-setgid.txt")))).toBe(true);
+    expect(canSwitchUser(parseStatus(fixture("proc-status/nobody-ambient-kill-setuid-setgid.txt")))).toBe(true);
+  });
+
+  it("may not without CAP_KILL: it could not stop a timed-out check of another user", () => {
+    expect(canSwitchUser(parseStatus(fixture("proc-status/nobody-ambient-setuid-setgid.txt")))).toBe(false);
   });
 
   it("may not as root whose bounding set dropped CAP_SETUID", () => {
-    expect(canSwitchUser({ uid: 0, capBnd: "000001ffffffff7f", capAmb: "0" })).toBe(false);
+    expect(canSwitchUser({ ...ROOT_STATUS, capBnd: "000001ffffffff7f" })).toBe(false);
   });
 });
 
@@ -112,11 +116,11 @@ describe("a user: on this node", () => {
     expect(r).toEqual({ error: "user 'ghost' does not exist on node-a", hint: "create it on node-a (adduser --system ghost), or change user: in the suite" });
   });
 
-  it("is refused when the agent is not root and holds no CAP_SETUID/CAP_SETGID, saying what it needs", async () => {
-    const plain = { uid: 1000, capBnd: "000001ffffffffff", capAmb: "0" };
+  it("is refused when the agent is not root and holds no CAP_SETUID/CAP_SETGID/CAP_KILL, saying what it needs", async () => {
+    const plain = { uid: 1000, capEff: "0", capBnd: "000001ffffffffff", capAmb: "0" };
     const r = await resolveRunAs("nobody", "node-a", deps({ own: () => plain }));
-    expect("error" in r && r.error).toBe("cannot run as user 'nobody': the agent runs as uid 1000 without CAP_SETUID and CAP_SETGID; running checks as another user needs root, or those two capabilities");
-    expect("hint" in r && r.hint).toContain("AmbientCapabilities=CAP_SETUID CAP_SETGID");
+    expect("error" in r && r.error).toBe("cannot run as user 'nobody': the agent runs as uid 1000 without CAP_SETUID, CAP_SETGID and CAP_KILL; running checks as another user needs root, or those three capabilities");
+    expect("hint" in r && r.hint).toContain("AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL");
   });
 
   it("is refused when setpriv is not installed", async () => {
