@@ -8,22 +8,13 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import { formatSize } from "../../shared/model/sizes.js";
+import { formatConfigReport, type ConfigReport } from "../../shared/config-report.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { Credentials } from "../daemon/credentials.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile, type AgentConfig } from "./config.js";
 import { addRunOptions } from "./run-options.js";
 import { noTokenMessage, resolveAgentSettings, runLimits, type AgentSettings, type RunFlags } from "./settings.js";
-
-/** What config check found: the rows to show, and what would stop `run`. */
-export interface ConfigReport {
-  file: string;
-  /** "valid", or "absent (run uses flags, env and defaults)" for a default file that is not there. */
-  fileState: string;
-  rows: [string, string, string][];
-  notes: string[];
-  problems: string[];
-}
 
 function errnoOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -132,14 +123,6 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };
 }
 
-export function formatConfigReport(r: ConfigReport): string {
-  const all: [string, string, string][] = [["SETTING", "VALUE", "FROM"], ...r.rows];
-  const widths = [0, 1].map((i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
-  const table = all.map(([a, b, c]) => `${a.padEnd(widths[0]!)}  ${b.padEnd(widths[1]!)}  ${c}`.trimEnd());
-  const verdict = r.problems.length ? `run would not start: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} (on stderr)` : "run would start with these settings";
-  return [`config ${r.file}: ${r.fileState}`, ...table, ...r.notes.map((n) => `note: ${n}`), verdict].join("\n");
-}
-
 export function registerConfigCommand(program: Command): void {
   const config = program.command("config").description("the agent's configuration (agent.yaml)");
   addRunOptions(
@@ -150,7 +133,7 @@ export function registerConfigCommand(program: Command): void {
       ),
   ).action((flags: RunFlags) => {
     const report = checkAgentConfig(flags, process.env);
-    process.stdout.write(`${formatConfigReport(report)}\n`);
+    process.stdout.write(`${formatConfigReport(report, "run")}\n`);
     for (const p of report.problems) process.stderr.write(`fleetgate-agent: ${p}\n`);
     if (report.problems.length) process.exitCode = EXIT_CODE.bad_input;
   });

@@ -1,75 +1,53 @@
-import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { ControlService, NodeInfoSchema, TokenInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
 import { startCoordinator } from "../server/serve.js";
-import { DEFAULT_COORDINATOR } from "./client.js";
 import { connected, durationFlag, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatTokens } from "./format.js";
-import { parseSize } from "../../shared/model/sizes.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
 import { registerUserCommands } from "./user-commands.js";
-import { loadServeConfig } from "./serve-config.js";
+import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { registerConfigCommand } from "./config-command.js";
 import { initCa } from "../tls/ca-files.js";
 import { caCertPath } from "../tls/paths.js";
 import { FLEETGATE_VERSION } from "../../shared/version.js";
-
-const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
 
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version(FLEETGATE_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
-  program
-    .command("serve")
-    .description("run the coordinator: gRPC for agents and this CLI, state in SQLite")
-    .option("--config <file>", "coord.yaml with listen, state_dir, lost_after, heartbeat; flags override it")
-    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:7400)")
-    .option("--state-dir <dir>", `coord.db, admin.token, runs/ (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
-    .option("--lost-after <duration>", "a node with work not heard from this long is lost (default 25s: with 5s heartbeats, lost within 30s of dying or losing its link)")
-    .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
-    .option("--signing-key <file>", "sign each evidence bundle's manifest with this ed25519 key (make one with: coord keygen --out DIR)")
-    .option("--min-free <size>", "refuse to start a run with less free space under the evidence dir, e.g. 1GiB (default 256MiB)")
-    .option("--insecure", "serve plaintext gRPC instead of TLS; every run, report and coord nodes then says INSECURE")
-    .option("--tls-cert <file>", "your own server certificate (PEM), with --tls-key; default: one issued at each start from STATE_DIR/tls/ca.key")
-    .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
-    .option("--san <name>", "another DNS name or IP address for the issued server certificate (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
-    .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)")
-    .action(async (flags: { config?: string; listen?: string; stateDir?: string; lostAfter?: string; heartbeat?: string; signingKey?: string; minFree?: string; insecure?: boolean; tlsCert?: string; tlsKey?: string; san: string[]; nodeCertTtl?: string }) => {
-      const config = loadServeConfig(flags.config);
-      const log = createLogger("coordinator");
-      const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? config.state_dir ?? DEFAULT_STATE_DIR;
-      const minFree = flags.minFree ?? config.min_free;
-      const nodeCertTtl = flags.nodeCertTtl ?? config.node_cert_ttl;
-      const coordinator = await startCoordinator({
-        listen: flags.listen ?? config.listen ?? DEFAULT_COORDINATOR,
-        stateDir,
-        lostAfterMs: durationFlag("--lost-after", flags.lostAfter ?? config.lost_after ?? `${DEFAULT_LOST_AFTER_MS / 1000}s`),
-        heartbeatIntervalMs: durationFlag("--heartbeat", flags.heartbeat ?? config.heartbeat ?? "5s"),
-        log,
-        signingKeyPath: flags.signingKey ?? config.signing_key,
-        minFreeBytes: minFree === undefined ? undefined : parseSize(minFree),
-        insecure: flags.insecure ?? config.insecure,
-        tlsCertFile: flags.tlsCert ?? config.tls_cert,
-        tlsKeyFile: flags.tlsKey ?? config.tls_key,
-        sans: [...(config.san ?? []), ...flags.san],
-        nodeCertTtlMs: nodeCertTtl ? durationFlag("--node-cert-ttl", nodeCertTtl) : undefined,
-      });
-      const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
-      process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void coordinator.stop().then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+  addServeOptions(program.command("serve").description("run the coordinator: gRPC for agents and this CLI, state in SQLite")).action(async (flags: ServeFlags) => {
+    const config = loadServeConfig(flags.config);
+    const log = createLogger("coordinator");
+    // flag > env > file > default for every setting (serve-config.ts; `coord config check` shows the same).
+    const s = resolveServeSettings(flags, process.env, config);
+    const stateDir = s.stateDir.value;
+    const coordinator = await startCoordinator({
+      listen: s.listen.value,
+      stateDir,
+      ...serveNumbers(s),
+      log,
+      signingKeyPath: s.signingKey.value,
+      insecure: s.insecure.value,
+      tlsCertFile: s.tlsCert.value,
+      tlsKeyFile: s.tlsKey.value,
+      sans: s.sans,
     });
+    const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
+    process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void coordinator.stop().then(resolve);
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+  });
 
   program
     .command("ca")
@@ -145,6 +123,7 @@ export function buildProgram(): Command {
   registerEvidenceCommands(program);
   registerRefusalsCommand(program);
   registerUserCommands(program);
+  registerConfigCommand(program);
 
   return program;
 }

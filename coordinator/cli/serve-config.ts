@@ -1,9 +1,20 @@
-// coord.yaml: the same settings as the `serve` flags; flags win.
+// coord.yaml: the same settings as the `serve` flags. Every setting resolves flag > env > file >
+// default (shared/settings.ts); `coord serve` and `coord config check` both resolve here.
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { z } from "zod";
-import { SizeSchema } from "../../shared/model/sizes.js";
+import { formatSize, parseSize, SizeSchema } from "../../shared/model/sizes.js";
 import { DurationSchema } from "../../shared/model/suite.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
+import { envValue, pickSetting, type Setting, type SettingName } from "../../shared/settings.js";
+import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
+import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
+import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-issuer.js";
+import { DEFAULT_COORDINATOR } from "./client.js";
+import { durationFlag } from "./kit.js";
+
+export const DEFAULT_SERVE_CONFIG = "/etc/fleetgate/coord.yaml";
+export const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
 
 const ServeConfigSchema = z.strictObject({
   listen: z.string().optional(),
@@ -29,4 +40,93 @@ export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 export function loadServeConfig(path: string | undefined): ServeConfig {
   if (!path) return {};
   return YamlSource.parse(readFileSync(path, "utf8"), path).validate(ServeConfigSchema);
+}
+
+/** Where each setting can be given; the README's configuration table lists the same. */
+export const SERVE_SETTINGS = {
+  listen: { key: "listen", flag: "--listen" },
+  stateDir: { key: "state_dir", flag: "--state-dir", env: "FLEETGATE_STATE_DIR" },
+  lostAfter: { key: "lost_after", flag: "--lost-after" },
+  heartbeat: { key: "heartbeat", flag: "--heartbeat" },
+  signingKey: { key: "signing_key", flag: "--signing-key" },
+  minFree: { key: "min_free", flag: "--min-free" },
+  insecure: { key: "insecure", flag: "--insecure" },
+  tlsCert: { key: "tls_cert", flag: "--tls-cert" },
+  tlsKey: { key: "tls_key", flag: "--tls-key" },
+  nodeCertTtl: { key: "node_cert_ttl", flag: "--node-cert-ttl" },
+} as const satisfies Record<string, SettingName>;
+
+export interface ServeFlags {
+  config?: string;
+  listen?: string;
+  stateDir?: string;
+  lostAfter?: string;
+  heartbeat?: string;
+  signingKey?: string;
+  minFree?: string;
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  san: string[];
+  nodeCertTtl?: string;
+}
+
+export interface ServeSettings {
+  listen: Setting<string>;
+  stateDir: Setting<string>;
+  lostAfter: Setting<string>;
+  heartbeat: Setting<string>;
+  signingKey: Setting<string | undefined>;
+  minFree: Setting<string | number>;
+  insecure: Setting<boolean>;
+  tlsCert: Setting<string | undefined>;
+  tlsKey: Setting<string | undefined>;
+  /** coord.yaml's, then each --san. */
+  sans: string[];
+  nodeCertTtl: Setting<string>;
+}
+
+/** Every `serve` setting with where it came from. Pure: flags, the environment and the parsed file in. */
+export function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, config: ServeConfig): ServeSettings {
+  const s = SERVE_SETTINGS;
+  return {
+    listen: pickSetting(s.listen, { flag: flags.listen, file: config.listen }, DEFAULT_COORDINATOR),
+    stateDir: pickSetting(s.stateDir, { flag: flags.stateDir, env: envValue(env, s.stateDir.env), file: config.state_dir }, DEFAULT_STATE_DIR),
+    lostAfter: pickSetting(s.lostAfter, { flag: flags.lostAfter, file: config.lost_after }, `${DEFAULT_LOST_AFTER_MS / 1000}s`),
+    heartbeat: pickSetting(s.heartbeat, { flag: flags.heartbeat, file: config.heartbeat }, "5s"),
+    signingKey: pickSetting(s.signingKey, { flag: flags.signingKey, file: config.signing_key }, undefined),
+    minFree: pickSetting<string | number>(s.minFree, { flag: flags.minFree, file: config.min_free }, DEFAULT_MIN_FREE_BYTES),
+    insecure: pickSetting(s.insecure, { flag: flags.insecure, file: config.insecure }, false),
+    tlsCert: pickSetting(s.tlsCert, { flag: flags.tlsCert, file: config.tls_cert }, undefined),
+    tlsKey: pickSetting(s.tlsKey, { flag: flags.tlsKey, file: config.tls_key }, undefined),
+    sans: [...(config.san ?? []), ...flags.san],
+    nodeCertTtl: pickSetting(s.nodeCertTtl, { flag: flags.nodeCertTtl, file: config.node_cert_ttl }, `${DEFAULT_NODE_CERT_TTL_MS / 86_400_000}d`),
+  };
+}
+
+/** The numbers `serve` works with; throws bad_input naming the flag for a value it cannot use. */
+export function serveNumbers(s: ServeSettings): { lostAfterMs: number; heartbeatIntervalMs: number; minFreeBytes: number; nodeCertTtlMs: number } {
+  return {
+    lostAfterMs: durationFlag("--lost-after", s.lostAfter.value),
+    heartbeatIntervalMs: durationFlag("--heartbeat", s.heartbeat.value),
+    minFreeBytes: parseSize(s.minFree.value),
+    nodeCertTtlMs: durationFlag("--node-cert-ttl", s.nodeCertTtl.value),
+  };
+}
+
+/** The options of `coord serve`, also taken by `coord config check`. */
+export function addServeOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "coord.yaml with the settings below; env variables override it, flags override both")
+    .option("--listen <host:port>", `address to listen on (default ${DEFAULT_COORDINATOR})`)
+    .option("--state-dir <dir>", `coord.db, admin.token, runs/ (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
+    .option("--lost-after <duration>", "a node with work not heard from this long is lost (default 25s: with 5s heartbeats, lost within 30s of dying or losing its link)")
+    .option("--heartbeat <duration>", "how often agents say they are alive (default 5s)")
+    .option("--signing-key <file>", "sign each evidence bundle's manifest with this ed25519 key (make one with: coord keygen --out DIR)")
+    .option("--min-free <size>", `refuse to start a run with less free space under the evidence dir, e.g. 1GiB (default ${formatSize(DEFAULT_MIN_FREE_BYTES).replace(" ", "")})`)
+    .option("--insecure", "serve plaintext gRPC instead of TLS; every run, report and coord nodes then says INSECURE")
+    .option("--tls-cert <file>", "your own server certificate (PEM), with --tls-key; default: one issued at each start from STATE_DIR/tls/ca.key")
+    .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
+    .option("--san <name>", "another DNS name or IP address for the issued server certificate (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)");
 }

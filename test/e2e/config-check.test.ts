@@ -1,7 +1,7 @@
-// `fleetgate-agent config check` (issue 15, part 6), run as an operator would, from bin/: a good
-// agent.yaml exits 0 and shows each setting with where it came from (flag > env > file > default),
-// a bad field exits 3 naming file:line, a missing token_file exits 3 saying what to put where, and
-// the token itself is never printed.
+// `fleetgate-agent config check` and `coord config check` (issue 15, part 6), run as an operator
+// would, from bin/: a good file exits 0 and shows each setting with where it came from (flag > env
+// > file > default), a bad field exits 3 naming file:line, a missing token_file exits 3 saying what
+// to put where, and a token is never printed.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,11 +10,12 @@ import { Workspace } from "./fixtures.js";
 
 const TOKEN = "fge_secret_enrollment_token_1234";
 
-async function agent(args: string[], env: Record<string, string> = {}) {
+async function cli(bin: string, args: string[], env: Record<string, string> = {}) {
   // Only the env given: a FLEETGATE_* variable of the test runner must not leak into the precedence.
-  const r = await execa(process.execPath, [AGENT_BIN, ...args], { reject: false, stdin: "ignore", env: { PATH: process.env.PATH ?? "", ...env }, extendEnv: false });
+  const r = await execa(process.execPath, [bin, ...args], { reject: false, stdin: "ignore", env: { PATH: process.env.PATH ?? "", ...env }, extendEnv: false });
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+const agent = (args: string[], env: Record<string, string> = {}) => cli(AGENT_BIN, args, env);
 
 /** The VALUE and FROM columns of one SETTING row. */
 function row(stdout: string, setting: string): { value: string; from: string } | undefined {
@@ -98,5 +99,37 @@ describe("fleetgate-agent config check", () => {
     expect(row(r.stdout, "token")?.value).toBe(`node token in ${ws.path("enrolled", "node.token")} (enrolled)`);
     expect(r.stdout).toContain(`note: ${ws.path("no.token")} (token_file) is missing or empty: fine, this node enrolled`);
     expect(r.stdout).not.toContain("fgn_node_secret");
+  });
+});
+
+describe("coord config check", () => {
+  const ws = new Workspace();
+  afterAll(() => ws.cleanup());
+
+  it("shows each coord serve setting with where it came from, a flag over FLEETGATE_STATE_DIR over the file", async () => {
+    const f = ws.write("coord.yaml", `listen: 0.0.0.0:7400\nstate_dir: ${ws.path("file-state")}\nheartbeat: 5s\nmin_free: 1GiB\n`);
+    const env = { FLEETGATE_STATE_DIR: ws.path("env-state") };
+    const byEnv = await cli(COORD_BIN, ["config", "check", "--config", f], env);
+    expect(byEnv.exitCode, byEnv.stderr).toBe(0);
+    expect(row(byEnv.stdout, "state_dir")).toEqual({ value: ws.path("env-state"), from: "env (FLEETGATE_STATE_DIR)" });
+    expect(row(byEnv.stdout, "listen")).toEqual({ value: "0.0.0.0:7400", from: "file (listen)" });
+    expect(row(byEnv.stdout, "min_free")).toEqual({ value: "1GiB", from: "file (min_free)" });
+    expect(row(byEnv.stdout, "lost_after")).toEqual({ value: "25s", from: "default" });
+    expect(byEnv.stdout).toMatch(/coord serve would start with these settings$/m);
+    const byFlag = await cli(COORD_BIN, ["config", "check", "--config", f, "--state-dir", ws.path("flag-state"), "--heartbeat", "2s"], env);
+    expect(row(byFlag.stdout, "state_dir")).toEqual({ value: ws.path("flag-state"), from: "flag (--state-dir)" });
+    expect(row(byFlag.stdout, "heartbeat")).toEqual({ value: "2s", from: "flag (--heartbeat)" });
+  });
+
+  it("exits 3 naming file:line for a bad field, and for a tls_cert without its key or file", async () => {
+    const bad = ws.write("bad.yaml", "listen: 0.0.0.0:7400\nheartbeat: 5\n");
+    const r = await cli(COORD_BIN, ["config", "check", "--config", bad]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(`${bad}:2:12 heartbeat: expected a duration`);
+    const half = ws.write("half.yaml", `state_dir: ${ws.path("s")}\ntls_cert: ${ws.path("none.crt")}\n`);
+    const h = await cli(COORD_BIN, ["config", "check", "--config", half]);
+    expect(h.exitCode).toBe(3);
+    expect(h.stderr).toContain("coord: bring your own server certificate with both tls_cert and tls_key (--tls-cert and --tls-key), or neither");
+    expect(h.stderr).toContain(`coord: tls_cert ${ws.path("none.crt")}: ENOENT`);
   });
 });

@@ -1,0 +1,86 @@
+// `coord config check`: is coord.yaml valid (file:line errors), can the files it names be read, and
+// what would `coord serve` use with the same flags and environment, each setting with where it
+// came from. Exit 0 when serve could start with these, 3 when not.
+import { X509Certificate } from "node:crypto";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { formatConfigReport, type ConfigReport } from "../../shared/config-report.js";
+import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { formatSize } from "../../shared/model/sizes.js";
+import { describeSource, type Setting } from "../../shared/settings.js";
+import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+
+function show<T>(name: string, s: Setting<T>, text: (v: T) => string): [string, string, string] {
+  return [name, text(s.value), describeSource(s)];
+}
+
+/** Why `file` (a setting's value) cannot be used, if it cannot. */
+function fileProblem(key: string, file: string, certificate: boolean): string | undefined {
+  try {
+    const bytes = readFileSync(file);
+    if (certificate) new X509Certificate(bytes);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code ? `${key} ${file}: ${code}` : `${key} ${file} is not a PEM certificate (${(err as Error).message})`;
+  }
+}
+
+/** Pure but for reading the files the settings name. */
+export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ConfigReport {
+  const file = flags.config ?? DEFAULT_SERVE_CONFIG;
+  const present = flags.config !== undefined || existsSync(file);
+  // A YAML or schema error names file:line:col; nothing else can be judged without the file.
+  const s = resolveServeSettings(flags, env, present ? loadServeConfig(file) : {});
+  const problems: string[] = [];
+  const notes: string[] = [];
+  try {
+    serveNumbers(s);
+  } catch (err) {
+    problems.push(FleetgateError.from(err).message);
+  }
+  if ((s.tlsCert.value === undefined) !== (s.tlsKey.value === undefined)) problems.push("bring your own server certificate with both tls_cert and tls_key (--tls-cert and --tls-key), or neither");
+  for (const [key, setting, cert] of [["tls_cert", s.tlsCert, true], ["tls_key", s.tlsKey, false], ["signing_key", s.signingKey, false]] as const) {
+    const problem = setting.value === undefined ? undefined : fileProblem(key, setting.value, cert);
+    if (problem) problems.push(problem);
+  }
+  const stateDir = s.stateDir.value;
+  if (existsSync(stateDir)) {
+    try {
+      accessSync(stateDir, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (err) {
+      problems.push(`state_dir ${stateDir}: ${(err as NodeJS.ErrnoException).code}; run config check as the coordinator's user`);
+    }
+  } else notes.push(`state_dir ${stateDir} does not exist yet: serve creates it (the unit's StateDirectory= does)`);
+  if (s.insecure.value) notes.push("insecure: plaintext gRPC; every run, report and coord nodes says INSECURE");
+  const rows: [string, string, string][] = [
+    show("listen", s.listen, (v) => v),
+    show("state_dir", s.stateDir, (v) => v),
+    show("lost_after", s.lostAfter, (v) => v),
+    show("heartbeat", s.heartbeat, (v) => v),
+    show("signing_key", s.signingKey, (v) => v ?? "none: evidence manifests unsigned"),
+    show("min_free", s.minFree, (v) => (typeof v === "number" ? formatSize(v) : v)),
+    show("insecure", s.insecure, String),
+    show("tls_cert", s.tlsCert, (v) => v ?? "issued at each start from state_dir/tls/ca.key"),
+    show("tls_key", s.tlsKey, (v) => v ?? "-"),
+    ["san", s.sans.join(",") || "none", s.sans.length ? "file+flag" : "default"],
+    show("node_cert_ttl", s.nodeCertTtl, (v) => v),
+  ];
+  return { file, fileState: present ? "valid" : "absent (serve uses flags, env and defaults)", rows, notes, problems };
+}
+
+export function registerConfigCommand(program: Command): void {
+  const config = program.command("config").description("the coordinator's configuration (coord.yaml)");
+  addServeOptions(
+    config
+      .command("check")
+      .description(
+        `validate coord.yaml (default ${DEFAULT_SERVE_CONFIG}, the file the unit gives coord serve; errors name file:line), check the files it names, and show each setting \`coord serve\` would use with the same flags and environment and where it came from (flag > env > file > default); exit 0 when serve could start, 3 when not`,
+      ),
+  ).action((flags: ServeFlags) => {
+    const report = checkServeConfig(flags, process.env);
+    process.stdout.write(`${formatConfigReport(report, "coord serve")}\n`);
+    for (const p of report.problems) process.stderr.write(`coord: ${p}\n`);
+    if (report.problems.length) process.exitCode = EXIT_CODE.bad_input;
+  });
+}
