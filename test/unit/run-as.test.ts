@@ -2,13 +2,14 @@
 // capabilities read from recorded outputs, the command line and environment composed for
 // setpriv (inside prlimit), the refusals a node gives, and every kind that runs a program
 // running it through setpriv — and the kinds the agent observes itself not.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CHECK_KINDS } from "../../agent/checks/registry.js";
 import { checkCommandLine } from "../../agent/command-line.js";
 import { runCheck } from "../../agent/engine/run-check.js";
+import { createWorkDir, removeWorkDir } from "../../agent/engine/work-dir.js";
 import { wrapperExecFailure } from "../../agent/limits/prlimit.js";
 import { parsePasswdEntry, type PasswdEntry } from "../../agent/run-as/passwd.js";
 import { canSwitchUser, parseStatus } from "../../agent/run-as/privilege.js";
@@ -19,6 +20,7 @@ import { PROGRAM_KINDS } from "../../shared/model/run-as.js";
 import { Status } from "../../shared/model/status.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { FIXTURES } from "../fakes/scenario.js";
+import { needs } from "../support/system-tools.js";
 
 const fixture = (path: string) => readFileSync(join(FIXTURES, path), "utf8");
 const NOBODY = parsePasswdEntry(fixture("getent/passwd-nobody.stdout")) as PasswdEntry;
@@ -197,5 +199,51 @@ describe("every kind that runs a program runs it as the check's user", () => {
       expect(switched).toBe("");
     }
     expect(seen).toBeDefined();
+  });
+});
+
+const root = process.getuid?.() === 0;
+
+describe.skipIf(!needs(root ? undefined : "handing a work dir to another user needs root; run the tests as root"))("a task's work dir when its checks run as other users", () => {
+  const stateWork = mkdtempSync(join(tmpdir(), "fleetgate-runas-state-"));
+  afterAll(() => rmSync(stateWork, { recursive: true, force: true }));
+  const files = [
+    { path: "bin/probe.sh", content: Buffer.from("id -un\n"), executable: true },
+    { path: "data.txt", content: Buffer.from("x"), executable: false },
+  ];
+  const info = (p: string) => {
+    const st = statSync(p);
+    return { uid: st.uid, mode: (st.mode & 0o7777).toString(8) };
+  };
+
+  it("stays under the state dir when no check runs as another user", () => {
+    const dir = createWorkDir(stateWork, "s.suite.yaml", files);
+    expect(dir.startsWith(join(stateWork, "task-"))).toBe(true);
+    expect(info(dir)).toEqual({ uid: 0, mode: "700" });
+    removeWorkDir(dir);
+  });
+
+  it("for one user: in the temp dir, and everything in it that user's, modes kept", () => {
+    const dir = createWorkDir(stateWork, "s.suite.yaml", files, [{ uid: 65534, gid: 65534 }]);
+    expect(dir.startsWith(join(tmpdir(), "fleetgate-task-"))).toBe(true);
+    expect([dir, join(dir, "bin"), join(dir, "bin/probe.sh"), join(dir, "data.txt")].map(info)).toEqual([
+      { uid: 65534, mode: "700" },
+      { uid: 65534, mode: "700" },
+      { uid: 65534, mode: "700" },
+      { uid: 65534, mode: "600" },
+    ]);
+    removeWorkDir(dir);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("for several users: readable by all, writable by none but the agent", () => {
+    const dir = createWorkDir(stateWork, "s.suite.yaml", files, [{ uid: 65534, gid: 65534 }, { uid: 1, gid: 1 }]);
+    expect([dir, join(dir, "bin"), join(dir, "bin/probe.sh"), join(dir, "data.txt")].map(info)).toEqual([
+      { uid: 0, mode: "755" },
+      { uid: 0, mode: "755" },
+      { uid: 0, mode: "755" },
+      { uid: 0, mode: "644" },
+    ]);
+    removeWorkDir(dir);
   });
 });
