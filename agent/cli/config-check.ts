@@ -114,10 +114,10 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
     ["state_dir", ...show(s.stateDir, (v) => v)],
     ["allow_faults", ...show(s.allowFaults, String)],
     ["stop_grace", ...show(s.stopGrace, (v) => v)],
-    ["spool_max", ...show(s.spoolMax, (v) => (typeof v === "number" ? formatSize(v) : v))],
-    ["max_memory", ...show(s.maxMemory, (v) => (typeof v === "number" ? formatSize(v) : v))],
+    ["spool_max", ...show(s.spoolMax, (v) => (typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
+    ["max_memory", ...show(s.maxMemory, (v) => (typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
     ["check_cpu_limit", ...show(s.checkCpuLimit, (v) => String(v))],
-    ["check_memory_limit", ...show(s.checkMemoryLimit, (v) => (v === undefined ? "half the memory, at most 4GiB" : typeof v === "number" ? formatSize(v) : v))],
+    ["check_memory_limit", ...show(s.checkMemoryLimit, (v) => (v === undefined ? "half the memory, at most 4GiB" : typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
     ["packages", ...show(s.packages, (v) => (v ? v.join(",") : "a common stack"))],
   ];
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };

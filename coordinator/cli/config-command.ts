@@ -59,7 +59,7 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     show("lost_after", s.lostAfter, (v) => v),
     show("heartbeat", s.heartbeat, (v) => v),
     show("signing_key", s.signingKey, (v) => v ?? "none: evidence manifests unsigned"),
-    show("min_free", s.minFree, (v) => (typeof v === "number" ? formatSize(v) : v)),
+    show("min_free", s.minFree, (v) => (typeof v === "number" ? formatSize(v).replace(" ", "") : v)),
     show("insecure", s.insecure, String),
     show("tls_cert", s.tlsCert, (v) => v ?? "issued at each start from state_dir/tls/ca.key"),
     show("tls_key", s.tlsKey, (v) => v ?? "-"),

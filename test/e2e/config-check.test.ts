@@ -50,7 +50,7 @@ describe("fleetgate-agent config check", () => {
     expect(row(r.stdout, "token")).toEqual({ value: `enrollment token in ${ws.path("enroll.token")} (not shown)`, from: "file (token_file)" });
     expect(row(r.stdout, "ca")).toEqual({ value: ca, from: "file (ca)" });
     expect(row(r.stdout, "stop_grace")).toEqual({ value: "10s", from: "file (stop_grace)" });
-    expect(row(r.stdout, "spool_max")).toEqual({ value: "1 GiB", from: "default" });
+    expect(row(r.stdout, "spool_max")).toEqual({ value: "1GiB", from: "default" });
     expect(r.stdout).toMatch(/run would start with these settings$/m);
     expect(r.stdout + r.stderr).not.toContain(TOKEN);
   });
