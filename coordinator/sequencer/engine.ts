@@ -27,6 +27,13 @@ import { initialState, resumedState, step, type Liveness, type PlannedStage, typ
 import { plannedStage } from "./stage-shape.js";
 import { summarizeStored } from "../judgement/stored.js";
 
+/** An agent's event as its stream delivered it, with the node and machine-id the stream registered. */
+export interface IncomingEvent {
+  node: string;
+  machineId: string;
+  event: AgentEvent;
+}
+
 export interface EngineOptions {
   /** Called once a run has finished and its status is stored (the evidence bundle). */
   onFinished?: (runId: string) => void;
@@ -97,26 +104,44 @@ export class RunEngine {
     this.apply(runId, { type: "start" });
   }
 
+  /** One event, alone in its transaction: `ingestBatch` of one. */
+  ingest(node: string, machineId: string, event: AgentEvent): CommitOutcome {
+    return this.ingestBatch([{ node, machineId, event }])[0] as CommitOutcome;
+  }
+
   /**
-   * Commits an agent's event and what it decides in one transaction: the event row, its check
+   * Commits agent events and what they decide in one transaction: each event's row, its check
    * result, and for a finished task the statuses the sequencer sets. A coordinator that dies
    * right after the ack so never comes back to a task still "running" that nobody will finish.
-   * The caller acks only after this returns.
+   * Within the batch a run's sequencer state goes from one event's step to the next, and becomes
+   * the run's only once the commit returned: a transaction that throws changes no state, sends
+   * nothing and publishes nothing. The caller acks only after this returns. One outcome per event,
+   * in order.
    */
-  ingest(node: string, machineId: string, event: AgentEvent): CommitOutcome {
-    let decided: Decided | undefined;
-    const outcome = this.db.transaction((): CommitOutcome => {
+  ingestBatch(events: readonly IncomingEvent[]): CommitOutcome[] {
+    const decided: (Decided | undefined)[] = [];
+    const outcomes = this.db.transaction((): CommitOutcome[] => {
+      const stepped = new Map<string, SequencerState>();
       // The run's waivers from memory: no run read for each waived result.
-      const o = recordAgentEvent(this.db, node, machineId, event, Date.now(), (runId, on) => this.active.get(runId)?.waivers(on) ?? storedWaiversOn(this.db)(runId, on));
-      if (o.kind === "task_done") decided = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary });
-      return o;
+      const waiversOn = (runId: string, on: string) => this.active.get(runId)?.waivers(on) ?? storedWaiversOn(this.db)(runId, on);
+      return events.map(({ node, machineId, event }, i) => {
+        const o = recordAgentEvent(this.db, node, machineId, event, Date.now(), waiversOn);
+        if (o.kind === "task_done") decided[i] = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary }, stepped);
+        return o;
+      });
     })();
-    if (decided) this.carryOut(decided);
-    if (outcome.kind === "check") {
-      const { task, result } = outcome;
-      this.publish(task.runId, { event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
-    }
-    return outcome;
+    // Every run takes its last state first: a command carried out below (a task that cannot be
+    // sent fails at once) steps the run again, from where the whole batch left it.
+    for (const d of decided) if (d) d.run.state = d.state;
+    outcomes.forEach((outcome, i) => {
+      const d = decided[i];
+      if (d) this.carryOutCommitted(d);
+      if (outcome.kind === "check") {
+        const { task, result } = outcome;
+        this.publish(task.runId, { event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
+      }
+    });
+    return outcomes;
   }
 
   cancel(runId: string, reason: string): void {
@@ -208,16 +233,35 @@ export class RunEngine {
     if (decided) this.carryOut(decided);
   }
 
-  /** Steps the sequencer and writes the statuses it sets; the caller's transaction holds both. */
-  private decide(runId: string, event: SequencerEvent): Decided | undefined {
+  /**
+   * Steps the sequencer and writes the statuses it sets; the caller's transaction holds both.
+   * `stepped`: the states this transaction already stepped runs to (a batch), stepped on from there.
+   */
+  private decide(runId: string, event: SequencerEvent, stepped?: Map<string, SequencerState>): Decided | undefined {
     const run = this.active.get(runId);
     if (!run) return undefined;
-    const { state, commands } = step(run.state, event);
+    const { state, commands } = step(stepped?.get(runId) ?? run.state, event);
     for (const cmd of commands) {
       if (cmd.type === "task_status") setTaskStatus(this.db, cmd.taskId, cmd.status, cmd.summary);
       else if (cmd.type === "run_finished") finishRun(this.db, runId, cmd.status);
     }
+    stepped?.set(runId, state);
     return { runId, run, state, commands };
+  }
+
+  /**
+   * The commands of a committed batch's step. The events are in the store and are acked whatever
+   * happens here (sent again, they would be repeats and decide nothing); a command that fails (a
+   * task failed at once whose status cannot be written) leaves the run to catch up with the
+   * fleet, which sends its running tasks again, as after a failed fleet event.
+   */
+  private carryOutCommitted({ runId, run, commands }: Decided): void {
+    try {
+      for (const cmd of commands) this.execute(runId, run, cmd);
+    } catch (err) {
+      run.log.error({ err }, "could not carry out what a committed result decided; catching up with the fleet in 1 s");
+      setTimeout(() => this.resync(runId), 1_000).unref();
+    }
   }
 
   /** After the commit: the new state becomes the run's, then tasks are sent and watchers told. */
@@ -229,6 +273,9 @@ export class RunEngine {
   private execute(runId: string, run: ActiveRun, cmd: SequencerCommand): void {
     switch (cmd.type) {
       case "dispatch": {
+        // Decided by an earlier event of a batch, and no longer running after a later step of it
+        // (a task failed at once may have stopped the stage): not sent.
+        if (run.state.tasks.find((t) => t.id === cmd.taskId)?.status !== Status.RUNNING) return;
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
         const fault = task.fault ? this.faultFor(task) : undefined;

@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { ConnectResponseSchema, type AgentEvent, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import type { Db } from "../store/db.js";
@@ -12,7 +12,7 @@ import { admit, type Admission } from "../fleet/admission.js";
 import { nodeCertificateFacts } from "../tls/node-certificate.js";
 import type { NodeCertificateIssuer } from "../tls/node-issuer.js";
 import type { IssuedCertificate } from "../tls/issue.js";
-import type { CommitOutcome } from "../store/agent-events.js";
+import { CommitQueue, type Settled } from "./commit-queue.js";
 import { addRunFlag } from "../store/runs.js";
 import type { RunEngine } from "../sequencer/engine.js";
 import { peerAddress, type AgentSession, type AgentSessions } from "../fleet/sessions.js";
@@ -37,6 +37,8 @@ export interface AgentServiceDeps {
   gate?: AgentGate;
   /** Set when serving TLS: node client certificates are checked and issued. Unset: plaintext (--insecure). */
   certificates?: NodeCertificateIssuer;
+  /** Where events wait to be committed in batches; one over `engine` with the default limits when not given. */
+  commits?: CommitQueue;
 }
 
 /** The client certificate the TLS layer verified against our CA, if any, as facts. */
@@ -81,6 +83,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
     return admission.key.issue ? deps.certificates!.issue({ ...identity, publicKeyPem: admission.key.publicKeyPem }) : undefined;
   };
   const refusals = deps.refusals ?? new RefusalLog(deps.log);
+  const commits = deps.commits ?? new CommitQueue((events) => deps.engine.ingestBatch(events), deps.log);
   const gate = deps.gate ?? new AgentGate();
   return {
     connect(call: Call): void {
@@ -131,8 +134,41 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
       });
 
       // Set once an event failed to commit: nothing more is taken from this stream, so no later
-      // event commits past the gap; the agent reconnects and sends again from the one that failed.
+      // event commits past the gap (the queue drops those already taken); the agent reconnects and
+      // sends again from the one that failed.
       let broken = false;
+      /** An event's batch is settled: after the commit, its ack; after a failure, the end of the stream. */
+      const settled = (s: AgentSession, event: AgentEvent, r: Settled) => {
+        if (r.kind === "dropped") return;
+        if (r.kind === "failed") {
+          if (broken) return;
+          broken = true;
+          const err = r.error;
+          log.error({ seq: event.seq, err }, "event not committed: no ack, and nothing more is taken from this stream; the agent sends it again when it reconnects");
+          fail(new FleetgateError("unreachable", `event ${event.seq} could not be stored (${err instanceof Error ? err.message : String(err)}); reconnect and send it again`, undefined, { cause: err }));
+          return;
+        }
+        const { outcome } = r;
+        try {
+          seen(s.node);
+          if (outcome.kind !== "duplicate") deps.sessions.delivered(s.node);
+          else if (outcome.forkedFrom) {
+            const why = `event ${event.seq} was numbered by boot ${outcome.forkedFrom.slice(0, 8)} and again by boot ${(event.origin?.bootId ?? "").slice(0, 8)} (two machines numbering one node's events)`;
+            deps.sessions.markCloned(s.node, why, s.address);
+          }
+          // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent
+          // forever. A stream gone since is not written to: the agent sends the event again, a repeat.
+          if (!closed) call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
+          if (outcome.kind === "rejected") {
+            refusals.record({ kind: outcome.flagsRun ? "wrong_host" : "foreign_event", code: "ignored", peer: s.address, claimed: s.node, message: `event ${event.seq}: ${outcome.reason}` });
+            // A node vouches for its own tasks only: a result from another host for one of them
+            // makes that run unsignable; a report on another node's task changes no run at all.
+            if (outcome.flagsRun) addRunFlag(deps.db, outcome.flagsRun, outcome.reason);
+          }
+        } catch (err) {
+          fail(err);
+        }
+      };
       call.on("data", (req: ConnectRequest) => {
         if (broken) return;
         silence.heard();
@@ -204,28 +240,9 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
           if (req.msg.case === "event") {
             const event = boundIncomingEvent(req.msg.value, log);
             holdOffIfFlooding(session);
-            let outcome: CommitOutcome;
-            try {
-              outcome = deps.engine.ingest(session.node, machineId, event);
-            } catch (err) {
-              broken = true;
-              log.error({ seq: event.seq, err }, "event not committed: no ack, and nothing more is taken from this stream; the agent sends it again when it reconnects");
-              throw new FleetgateError("unreachable", `event ${event.seq} could not be stored (${err instanceof Error ? err.message : String(err)}); reconnect and send it again`, undefined, { cause: err });
-            }
-            seen(session.node);
-            if (outcome.kind !== "duplicate") deps.sessions.delivered(session.node);
-            else if (outcome.forkedFrom) {
-              const why = `event ${event.seq} was numbered by boot ${outcome.forkedFrom.slice(0, 8)} and again by boot ${(event.origin?.bootId ?? "").slice(0, 8)} (two machines numbering one node's events)`;
-              deps.sessions.markCloned(session.node, why, session.address);
-            }
-            // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
-            call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
-            if (outcome.kind === "rejected") {
-              refusals.record({ kind: outcome.flagsRun ? "wrong_host" : "foreign_event", code: "ignored", peer: session.address, claimed: session.node, message: `event ${event.seq}: ${outcome.reason}` });
-              // A node vouches for its own tasks only: a result from another host for one of them
-              // makes that run unsignable; a report on another node's task changes no run at all.
-              if (outcome.flagsRun) addRunFlag(deps.db, outcome.flagsRun, outcome.reason);
-            }
+            const s = session;
+            // Committed with whatever else arrives within a few ms (CommitQueue); acked only after.
+            commits.push({ node: s.node, machineId, event, stream: call, settle: (r) => settled(s, event, r) });
           }
         } catch (err) {
           fail(err);

@@ -17,6 +17,7 @@ import { EvidenceRecorder } from "../evidence/recorder.js";
 import type { Plan } from "../../shared/model/plan.js";
 import { exportEvidenceHandler } from "./evidence-service.js";
 import { agentServiceHandlers } from "./agent-service.js";
+import { CommitQueue } from "./commit-queue.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
 import { AgentSessions } from "../fleet/sessions.js";
@@ -134,7 +135,10 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
   // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
   const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [undecodableRequests(refusals), controlRefusals(refusals)] });
-  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: opts.log.child({ part: "agents" }), heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals }));
+  const agentLog = opts.log.child({ part: "agents" });
+  // Agent events from every stream, committed a batch per transaction and acked after it.
+  const commits = new CommitQueue((events) => engine.ingestBatch(events), agentLog);
+  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: agentLog, heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals, commits }));
   const controlDeps = {
     db,
     sessions,
@@ -167,6 +171,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     address,
     transport,
     async stop() {
+      // What was received is committed and acked while the runs are still followed; nothing after.
+      commits.close();
       engine.stop();
       sessions.closeAll("coordinator shutting down");
       await new Promise<void>((resolve) => {

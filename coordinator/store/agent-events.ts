@@ -3,7 +3,7 @@ import { create, toJson } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
-import type { Db } from "./db.js";
+import { inTransaction, prepared, type Db } from "./db.js";
 import { getTask, type TaskRow } from "./tasks.js";
 import { addRunFlag, getRun, runWaiversOn } from "./runs.js";
 
@@ -18,9 +18,10 @@ export type CommitOutcome =
 
 /**
  * Records one agent event exactly once: the (node, seq) row and its check result land in one
- * transaction, so a resent event is recognised and acknowledged without being applied twice.
+ * transaction (the caller's when one is open: a batch), so a resent event is recognised and
+ * acknowledged without being applied twice.
  * A task's status is not written here: the run engine decides it and writes it in the same
- * transaction (RunEngine.ingest), so there is one writer of task status.
+ * transaction (RunEngine.ingestBatch), so there is one writer of task status.
  */
 /**
  * Why a result the agent calls waived is not one this run waived, or undefined when it is: the
@@ -52,13 +53,13 @@ export function storedWaiversOn(db: Db): WaiversOn {
 }
 
 export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now(), waiversOn: WaiversOn = storedWaiversOn(db)): CommitOutcome {
-  return db.transaction((): CommitOutcome => {
+  return inTransaction(db, (): CommitOutcome => {
     const bootId = event.origin?.bootId ?? "";
-    const fresh = db.prepare("INSERT OR IGNORE INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?)").run(nodeName, event.seq, now, bootId);
+    const fresh = prepared(db, "INSERT OR IGNORE INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?)").run(nodeName, event.seq, now, bootId);
     if (fresh.changes === 0) {
       // A resend carries the boot it was numbered under, whenever it is sent again; another boot
       // with the same seq is a second machine numbering this node's events (a cloned state dir).
-      const stored = (db.prepare("SELECT origin_boot_id FROM agent_events WHERE node_name = ? AND seq = ?").get(nodeName, event.seq) as { origin_boot_id: string }).origin_boot_id;
+      const stored = (prepared(db, "SELECT origin_boot_id FROM agent_events WHERE node_name = ? AND seq = ?").get(nodeName, event.seq) as { origin_boot_id: string }).origin_boot_id;
       return stored && bootId && stored !== bootId ? { kind: "duplicate", forkedFrom: stored } : { kind: "duplicate" };
     }
     if (event.body.case !== "check" && event.body.case !== "taskDone") return { kind: "rejected", reason: `event ${event.seq} has no body` };
@@ -82,7 +83,7 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
         Object.assign(r, { status: Status.ERROR, summary: forged, waiver: undefined, unwaivedStatus: Status.UNSPECIFIED });
         addRunFlag(db, task.runId, forged);
       }
-      db.prepare(
+      prepared(db,
         `INSERT OR REPLACE INTO check_results (task_id, check_id, kind, precondition, status, summary, reason, hint, started_at,
            duration_ms, attempts, stdout_tail, stderr_tail, origin_machine_id, origin_hostname, origin_boot_id, cases_json, attempts_json, captured_json, waiver_json, run_as)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -94,6 +95,6 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
     }
     const { status, summary } = event.body.value;
     return { kind: "task_done", task, status, summary };
-  })();
+  });
 }
 

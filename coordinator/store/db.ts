@@ -20,7 +20,8 @@ export function openDb(path: string): Db {
   db.pragma("busy_timeout = 5000");
   // An ack promises the event survives anything, power loss included: WAL with synchronous=FULL
   // syncs the log at every commit (NORMAL would survive a process crash but could roll back an
-  // acked commit on power loss). The cost is measured in docs/benchmarks.md.
+  // acked commit on power loss). Agent events are committed in batches (server/commit-queue.ts),
+  // so one sync serves up to 500 of them and FULL costs little over NORMAL; docs/benchmarks.md.
   db.pragma("synchronous = FULL");
   migrate(db);
   return db;
@@ -36,4 +37,23 @@ export function migrate(db: Db): void {
       db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(m.version, Date.now());
     })();
   }
+}
+
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * `db.prepare(sql)`, once per connection and text: for the statements of the commit path, where
+ * preparing cost more than running them (issue 16's profile of a batch).
+ */
+export function prepared(db: Db, sql: string): Database.Statement {
+  let mine = statements.get(db);
+  if (!mine) statements.set(db, (mine = new Map()));
+  let stmt = mine.get(sql);
+  if (!stmt) mine.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
+}
+
+/** Runs `fn` in a transaction, or in the caller's when one is open: a batch commits, or fails, whole. */
+export function inTransaction<T>(db: Db, fn: () => T): T {
+  return db.inTransaction ? fn() : db.transaction(fn)();
 }

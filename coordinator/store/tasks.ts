@@ -1,7 +1,7 @@
 // Task rows: one per node × iteration (or cross step, matrix leg) of a run, in plan order.
 import { Status, statusFromName, statusName } from "../../shared/model/status.js";
 import type { FaultSpec } from "../sequencer/run-types.js";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 
 export interface NewTask {
   id: string;
@@ -108,7 +108,7 @@ export function taskFromRow(r: RawTask): TaskRow {
 }
 
 export function getTask(db: Db, id: string): TaskRow | undefined {
-  const r = db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as RawTask | undefined;
+  const r = prepared(db, "SELECT * FROM tasks WHERE id = ?").get(id) as RawTask | undefined;
   return r && taskFromRow(r);
 }
 
@@ -119,9 +119,9 @@ export function listTasks(db: Db, runId: string): TaskRow[] {
 /** Only the run engine calls this: one writer of a task's status (see sequencer/engine.ts). */
 export function setTaskStatus(db: Db, id: string, status: Status, summary: string, now = Date.now()): void {
   if (status === Status.RUNNING) {
-    db.prepare("UPDATE tasks SET status = ?, summary = ?, started_at = COALESCE(started_at, ?) WHERE id = ?").run(statusName(status), summary, now, id);
+    prepared(db, "UPDATE tasks SET status = ?, summary = ?, started_at = COALESCE(started_at, ?) WHERE id = ?").run(statusName(status), summary, now, id);
   } else {
-    db.prepare("UPDATE tasks SET status = ?, summary = ?, finished_at = ? WHERE id = ?").run(statusName(status), summary, now, id);
+    prepared(db, "UPDATE tasks SET status = ?, summary = ?, finished_at = ? WHERE id = ?").run(statusName(status), summary, now, id);
   }
 }
 

@@ -39,12 +39,16 @@ describe("an event whose commit fails", () => {
   });
 
   it("is not acked and nothing after it is taken from that stream; the agent sends it again and every result lands once", async () => {
-    // The second check result of the run fails to commit, as SQLITE_FULL would; later ones go through.
-    const ingest = RunEngine.prototype.ingest;
+    // The second check result of the run fails to commit, as SQLITE_FULL would: in its batch and
+    // alone, until the coordinator has given up on the stream; later ones (and its resend) go through.
+    const ingestBatch = RunEngine.prototype.ingestBatch;
     let checks = 0;
-    vi.spyOn(RunEngine.prototype, "ingest").mockImplementation(function (this: RunEngine, node, machineId, event) {
-      if (event.body.case === "check" && ++checks === 2) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
-      return ingest.call(this, node, machineId, event);
+    let poisoned: bigint | undefined;
+    vi.spyOn(RunEngine.prototype, "ingestBatch").mockImplementation(function (this: RunEngine, events) {
+      for (const { event } of events) if (poisoned === undefined && event.body.case === "check" && ++checks === 2) poisoned = event.seq;
+      const givenUp = logs.join("").includes("event not committed");
+      if (!givenUp && events.some(({ event }) => event.seq === poisoned)) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+      return ingestBatch.call(this, events);
     });
 
     const run = await coord(c, ["run", "fleet", "--plan", ws.path("plan.yaml")]);
