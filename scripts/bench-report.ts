@@ -17,6 +17,8 @@ export interface BenchResult {
   rows: Row[];
   /** One line: what limits the figure. */
   bound: string;
+  /** More after the bound: e.g. figures recorded before a fix, beside today's. */
+  notes?: string;
 }
 
 export interface Machine {
@@ -93,8 +95,28 @@ export function renderReport(r: Report): string {
     "`p95 (worst 5 %)` is the nearest-rank 95th percentile for times and the 5th percentile for rates,",
     "so it is always the slow end. With few repetitions it equals the worst sample.",
   ];
-  for (const b of r.results) {
-    parts.push("", `## ${b.title}`, "", b.method, "", table(b.rows), "", `Bound by: ${b.bound}`);
-  }
+  for (const b of r.results) parts.push("", section(b));
   return `${parts.join("\n")}\n`;
+}
+
+function section(b: BenchResult, alone?: string): string {
+  return [`## ${b.title}`, "", ...(alone ? [alone, ""] : []), b.method, "", table(b.rows), "", `Bound by: ${b.bound}`, ...(b.notes ? ["", b.notes] : [])].join("\n");
+}
+
+/**
+ * docs/benchmarks.md after some parts ran alone (`npm run bench -- reports`): their sections are
+ * replaced (or added), each saying when, how and where it was measured; every other section stays.
+ */
+export function mergeSections(existing: string, r: Report): string {
+  const m = r.machine;
+  const alone = `Measured alone by \`${r.command}\` on ${r.date}: ${m.cpu}, ${m.cores} cores, ${formatNumber(m.memoryGiB)} GiB memory, Node.js ${m.node}, kernel ${m.kernel}; load average ${formatNumber(r.load.start)} at the start.`;
+  const [head = "", ...sections] = existing.trimEnd().split(/^(?=## )/m);
+  const title = (text: string) => text.slice(3, text.indexOf("\n") < 0 ? undefined : text.indexOf("\n"));
+  const out = sections.map((s) => s.trimEnd());
+  for (const b of r.results) {
+    const at = out.findIndex((s) => title(s) === b.title);
+    if (at >= 0) out[at] = section(b, alone);
+    else out.push(section(b, alone));
+  }
+  return `${[head.trimEnd(), ...out].join("\n\n")}\n`;
 }

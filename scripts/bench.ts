@@ -1,6 +1,7 @@
 // npm run bench: measures suite parsing, the store, the local check engine, a real coordinator +
-// agents, and how long a dead agent takes to be lost, on this machine, and writes the figures to
-// docs/benchmarks.md.
+// agents, how long a dead agent takes to be lost, and reports at fleet scale, on this machine, and
+// writes the figures to docs/benchmarks.md. `npm run bench -- PART…` runs only those parts (see
+// PARTS) and replaces only their sections in docs/benchmarks.md.
 // Performance lives here, not in timed tests: tests assert behaviour.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -11,8 +12,9 @@ import { benchEngine, benchParse } from "./bench-components.js";
 import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
 import { benchLost } from "./bench-lost.js";
-import { BUSY_WARNING, describeMachine, renderReport, type BenchResult } from "./bench-report.js";
+import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
+import { benchReports } from "./bench-report-scale.js";
 import { ROOT } from "./local-fleet.js";
 
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -56,11 +58,29 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
 
 function commandLine(): string {
   // Run through npm the figures come from `npm run bench`; say so rather than the inner node call.
-  if (process.env.npm_lifecycle_event === "bench") return "npm run bench";
+  if (process.env.npm_lifecycle_event === "bench") return ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
   return ["node", ...process.argv.slice(1).map((a) => relative(ROOT, a) || a)].join(" ");
 }
 
+/** Each part alone: `npm run bench -- reports`. Every part, in this order, when none is named. */
+type Part = (example: string, cores: number) => Promise<BenchResult[]>;
+const PARTS: Record<string, Part> = {
+  parse: async (example) => [benchParse(example, say)],
+  store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say)],
+  checks: async () => [await benchEngine(say)],
+  fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
+  lost: async () => [await benchLost(cleanup, say)],
+  reports: async () => [await benchReports(cleanup, say)],
+};
+
+function chosenParts(args: string[]): string[] {
+  const unknown = args.filter((a) => !(a in PARTS));
+  if (unknown.length) throw new Error(`no bench part ${unknown.join(", ")}; the parts are: ${Object.keys(PARTS).join(", ")}`);
+  return args.length ? args : Object.keys(PARTS);
+}
+
 async function main(): Promise<number> {
+  const chosen = chosenParts(process.argv.slice(2));
   const started = performance.now();
   const date = new Date().toISOString();
   const machine = describeMachine();
@@ -68,7 +88,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; this takes about 4 minutes`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 5 minutes" : `parts: ${chosen.join(", ")}`}`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
@@ -78,16 +98,14 @@ async function main(): Promise<number> {
   }
 
   const results: BenchResult[] = [];
-  results.push(benchParse(example, say));
-  results.push(await benchStore(cleanup, say));
-  results.push(await benchIngest(cleanup, say));
-  results.push(await benchEngine(say));
-  results.push(await benchFleet([3, 6], machine.cores, cleanup, say));
-  results.push(await benchLost(cleanup, say));
+  for (const part of chosen) results.push(...(await (PARTS[part] as Part)(example, machine.cores)));
 
   const totalSeconds = (performance.now() - started) / 1000;
   const out = join(ROOT, "docs", "benchmarks.md");
-  writeFileSync(out, renderReport({ command: commandLine(), date, machine, load: { start: loadStart, end: loadavg()[0] ?? 0 }, busyBefore, totalSeconds, results }));
+  const report = { command: commandLine(), date, machine, load: { start: loadStart, end: loadavg()[0] ?? 0 }, busyBefore, totalSeconds, results };
+  // A part run alone replaces its own sections and keeps every other part's figures.
+  const whole = chosen.length === Object.keys(PARTS).length || !existsSync(out);
+  writeFileSync(out, whole ? renderReport(report) : mergeSections(readFileSync(out, "utf8"), report));
   say(`done in ${totalSeconds.toFixed(1)} s`);
   process.stdout.write(`wrote ${relative(process.cwd(), out) || out}\n`);
   return 0;
