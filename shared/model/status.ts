@@ -24,9 +24,11 @@ export function statusName(s: Status): string {
   return NAMES[s] ?? "unspecified";
 }
 
+// A map, not a search of NAMES: every stored result's status is read through this.
+const BY_NAME = new Map((Object.entries(NAMES) as [string, string][]).map(([s, n]) => [n, Number(s) as Status]));
+
 export function statusFromName(name: string): Status {
-  const found = (Object.entries(NAMES) as [string, string][]).find(([, n]) => n === name);
-  return found ? (Number(found[0]) as Status) : Status.UNSPECIFIED;
+  return BY_NAME.get(name) ?? Status.UNSPECIFIED;
 }
 
 export function isTerminal(s: Status): boolean {
