@@ -29,6 +29,11 @@ td.cell { padding: 0; background: color-mix(in srgb, var(--c, #fff) 12%, white);
 td.cell button { all: unset; display: block; cursor: pointer; padding: .3rem .5rem; width: 100%; }
 td.cell button:focus-visible { outline: 2px solid var(--pending); }
 td.cell.empty { background: #fff; color: var(--muted); padding: .3rem .5rem; }
+td.cell.all-passed { padding: .3rem .5rem; white-space: nowrap; color: var(--passed); font-size: 12px; }
+tr.row > th { white-space: nowrap; }
+.wide { overflow-x: auto; }
+.reasons.long { max-height: 16rem; overflow-y: auto; border: 1px solid var(--line); background: #fff; padding-top: .3rem; padding-bottom: .3rem; }
+.stage-counts { margin: .2rem 0 .4rem; }
 .dots { display: block; margin-top: .15rem; }
 .dot { display: inline-block; min-width: 1.1rem; height: 1.1rem; margin-right: .15rem; border-radius: .55rem; color: #fff; font-size: 10px; line-height: 1.1rem; text-align: center; }
 tr.details > td { background: #fff; }
@@ -44,7 +49,8 @@ tr.details > td { background: #fff; }
   /* Printed, everything is open: every detail row and every cell's detail. */
   tr.details { display: table-row !important; }
   .detail[hidden] { display: block !important; }
-  pre { max-height: none; overflow: visible; }
+  pre, .reasons.long { max-height: none; overflow: visible; }
+  .wide { overflow: visible; }
   td.cell, .label, .dot, .verdict { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2, h3 { break-after: avoid; }
 }
@@ -52,7 +58,10 @@ tr.details > td { background: #fff; }
 
 /**
  * Cells toggle their detail; filters hide rows by status, node and text. A row's detail row
- * follows it: shown when any of its cells is open and the row itself is not filtered out.
+ * follows it: shown when any of its cells is open and the row itself is not filtered out. The text
+ * a row is matched by is read from the page once, when first filtered: the row, its details, and
+ * the names of the checks it has a cell for (a row where all passed: its data-checks, or every
+ * check of its stage), so no copy of the run's output is carried in attributes.
  */
 export const JS = `
 (function () {
@@ -74,6 +83,21 @@ export const JS = `
   });
   var form = document.getElementById("filters");
   if (!form) return;
+  var texts = new Map();
+  function searchText(row) {
+    var text = texts.get(row);
+    if (text !== undefined) return text;
+    var head = row.closest("table").tHead.rows[0].cells;
+    var words = [row.textContent];
+    var details = document.getElementById(row.getAttribute("data-details"));
+    if (details) words.push(details.textContent);
+    if (row.hasAttribute("data-checks")) words.push(row.getAttribute("data-checks"));
+    else if (row.cells.length === 2 && row.cells[1].colSpan > 1) for (var h = 2; h < head.length; h++) words.push(head[h].textContent);
+    else for (var c = 1; c < row.cells.length; c++) if (!row.cells[c].classList.contains("empty") && head[c]) words.push(head[c].textContent);
+    text = words.join(" ").toLowerCase();
+    texts.set(row, text);
+    return text;
+  }
   function apply() {
     var statuses = Array.prototype.map.call(form.querySelectorAll("input[name=status]:checked"), function (i) { return i.value; });
     var node = form.querySelector("select[name=node]").value;
@@ -82,7 +106,7 @@ export const JS = `
     Array.prototype.forEach.call(document.querySelectorAll("tr.row"), function (row) {
       var ok = statuses.indexOf(row.getAttribute("data-status")) >= 0
         && (!node || row.getAttribute("data-node") === node)
-        && (!text || row.getAttribute("data-search").indexOf(text) >= 0);
+        && (!text || searchText(row).indexOf(text) >= 0);
       row.classList.toggle("hidden-by-filter", !ok);
       if (ok) shown++;
       syncDetails(row);

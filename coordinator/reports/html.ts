@@ -1,8 +1,12 @@
 // The run as one self-contained HTML page: verdict, scope, reasons and attestation on top; per
-// stage a row × check matrix, each cell a colour and a word (never colour only) with one dot per
-// iteration; a click opens the cell's output tails, attempts, inner cases and reproduce line.
-// Filters by status, node and text; printed, everything is expanded. Every piece of run data goes
-// through `esc` and only into element text or quoted attributes, never into <style> or <script>.
+// stage how many rows ended how, then a row × check matrix, rows that did not pass first (worst
+// first), each cell a colour and a word (never colour only) with one dot per iteration; a click
+// opens the cell's output tails, attempts, inner cases and reproduce line. What passed is
+// summarised so a fleet of 1,000 nodes stays a page of a few MB: a row where every task, check and
+// inner case passed is one line ("20 checks × 5 iterations: all 100 results passed"), a cell where
+// every result passed is "✓ passed ×5"; anything else keeps every detail. Filters by status, node
+// and text; printed, everything is expanded. Every piece of run data goes through `esc` and only
+// into element text or quoted attributes, never into <style> or <script>.
 // Pure: same run and judgement, same bytes.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -11,7 +15,7 @@ import { waivedDetail } from "../../shared/model/waivers.js";
 import type { Judgement } from "../judgement/types.js";
 import { CSS, JS } from "./html-assets.js";
 import { reproduceCheck } from "./reproduce.js";
-import { allSkips, isoTime, stageViews, type RowView, type StageView } from "./run-view.js";
+import { allPassed, allSkips, checkPassed, isoTime, reportedStatus, stageViews, worstFirst, type RowView, type StageView } from "./run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
@@ -31,8 +35,21 @@ function dot(iteration: number, s: Status): string {
   return `<i class="dot s-${statusName(s)}" title="#${iteration} ${statusName(s)}">${MARK[s] ?? "·"}</i>`;
 }
 
+const plural = (n: number, one: string) => `${n.toLocaleString("en-US")} ${one}${n === 1 ? "" : "s"}`;
+
+/** Above this many reasons, the list scrolls in its own box (printed, it is shown whole). */
+const MANY_REASONS = 12;
+
 function verdict(run: RunRecord, j: Judgement): string {
-  const reasons = j.reasons.length ? `<ul class="reasons">${j.reasons.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>` : "<p>Every stage passed in full mode, attestation is clean, nothing left skipped.</p>";
+  // Many reasons (a task each, at fleet scale) scroll in a box of their own: every one is there,
+  // and the sections under the verdict stay a glance away.
+  const items = j.reasons.map((r) => `<li>${esc(r)}</li>`).join("");
+  const long = j.reasons.length > MANY_REASONS;
+  const reasons = !j.reasons.length
+    ? "<p>Every stage passed in full mode, attestation is clean, nothing left skipped.</p>"
+    : long
+      ? `<p>${plural(j.reasons.length, "reason")}:</p><ul class="reasons long" tabindex="0">${items}</ul>`
+      : `<ul class="reasons">${items}</ul>`;
   const meta = [
     `run <code>${esc(run.runId)}</code>`,
     `plan <code>${esc(run.planPath)}</code> (${esc(run.planName)})`,
@@ -87,7 +104,9 @@ function skips(run: RunRecord): string {
 }
 
 function filters(run: RunRecord, views: StageView[]): string {
-  const statuses = [...new Set(views.flatMap((v) => v.rows.map((r) => statusName(r.status))))];
+  // One box per status a row shows (shownStatus), worst first: a row whose status had no box would never show.
+  const shown = worstFirst([...new Set(views.flatMap((v) => v.rows.map(shownStatus)))], (s) => s);
+  const statuses = shown.map(({ item }) => statusName(item));
   const nodes = [...new Set(run.tasks.map((t) => t.nodeName))];
   const boxes = statuses.map((s) => `<label><input type="checkbox" name="status" value="${esc(s)}" checked> <span class="label s-${esc(s)}">${esc(s)}</span></label>`);
   const options = nodes.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`);
@@ -140,9 +159,12 @@ function taskCell(row: RowView): Cell {
   return { status: row.status, dots: row.tasks.map((t) => dot(t.iteration, t.status)).join(""), detail: row.tasks.map(taskDetail).join("\n") };
 }
 
-function checkCell(run: RunRecord, row: RowView, checkId: string): Cell | undefined {
-  const seen = row.tasks.flatMap((t) => t.checks.filter((c) => c.checkId === checkId).map((c) => ({ t, c })));
-  if (!seen.length) return undefined;
+/** A check's results in a row, by iteration. */
+function checkResults(row: RowView, checkId: string): { t: TaskRecord; c: CheckResult }[] {
+  return row.tasks.flatMap((t) => t.checks.filter((c) => c.checkId === checkId).map((c) => ({ t, c })));
+}
+
+function checkCell(run: RunRecord, seen: { t: TaskRecord; c: CheckResult }[]): Cell {
   return {
     status: foldStatuses(seen.map((x) => x.c.status)),
     dots: seen.map(({ t, c }) => dot(t.iteration, c.status)).join(""),
@@ -150,29 +172,75 @@ function checkCell(run: RunRecord, row: RowView, checkId: string): Cell | undefi
   };
 }
 
-function searchText(row: RowView): string {
-  const words = [row.label, ...row.tasks.flatMap((t) => [t.summary, ...t.checks.flatMap((c) => [c.checkId, c.summary, c.reason, c.hint, c.stdoutTail, c.stderrTail])])];
-  return words.filter(Boolean).join(" ").toLowerCase();
+/**
+ * A cell whose every result (and inner case) passed, in one word and a count: its passing output
+ * is in the JSON report. Only a pass is ever summarised this way; anything else keeps its cell.
+ */
+function passedCell(seen: { t: TaskRecord; c: CheckResult }[]): string {
+  const summaries = [...new Set(seen.map(({ c }) => c.summary).filter(Boolean))];
+  const title = `passed in ${seen.map(({ t }) => `#${t.iteration}`).join(", ")}${summaries.length ? `: ${summaries.join("; ")}` : ""}`;
+  return `<td class="cell s-passed all-passed" title="${esc(title)}">✓ passed ×${seen.length}</td>`;
+}
+
+/** A row where everything passed: one line saying how much passed, nothing to open. */
+function passedRow(s: StageView, row: RowView, rowId: string): string {
+  const ids = new Set(row.tasks.flatMap((t) => t.checks.map((c) => c.checkId)));
+  const results = row.tasks.reduce((n, t) => n + t.checks.length, 0);
+  const what = results === ids.size * row.tasks.length
+    ? `${plural(ids.size, "check")} × ${plural(row.tasks.length, "iteration")}: all ${plural(results, "result")} passed`
+    : `${plural(results, "result")} of ${plural(ids.size, "check")} in ${plural(row.tasks.length, "iteration")}: all passed`;
+  // The text filter matches a row by its checks: listed only when they are not the stage's.
+  const same = ids.size === s.checkIds.length && s.checkIds.every((id) => ids.has(id));
+  const checks = same ? "" : ` data-checks="${esc([...ids].join(" "))}"`;
+  return `<tr class="row" id="${rowId}" data-status="passed" data-node="${esc(row.node)}"${checks}><th>${esc(row.label)}</th><td class="cell s-passed all-passed" colspan="${s.checkIds.length + 1}"><span class="label s-passed">passed</span> ${what}</td></tr>`;
+}
+
+function fullRow(run: RunRecord, s: StageView, row: RowView, status: Status, rowId: string, cols: string[]): string {
+  const cells: (Cell | string | undefined)[] = [taskCell(row)];
+  for (const id of s.checkIds) {
+    const seen = checkResults(row, id);
+    cells.push(!seen.length ? undefined : seen.every(({ c }) => checkPassed(c)) ? passedCell(seen) : checkCell(run, seen));
+  }
+  const tds = cells.map((cell, c) => {
+    if (!cell) return `<td class="cell empty">—</td>`;
+    if (typeof cell === "string") return cell;
+    const name = statusName(cell.status);
+    return `<td class="cell s-${name}"><button type="button" aria-expanded="false" aria-controls="d-${rowId}-${c}" data-status="${name}"><span class="label s-${name}">${name}</span><span class="dots">${cell.dots}</span></button></td>`;
+  });
+  const details = cells.map((cell, c) => (cell && typeof cell !== "string" ? `<div class="detail s-${statusName(cell.status)}" id="d-${rowId}-${c}" hidden><h3>${esc(row.label)} · ${esc(cols[c] ?? "")}</h3>\n${cell.detail}</div>` : "")).join("");
+  return `<tr class="row" id="${rowId}" data-details="x-${rowId}" data-status="${statusName(status)}" data-node="${esc(row.node)}"><th>${esc(row.label)}</th>${tds.join("")}</tr>
+<tr class="details" id="x-${rowId}" hidden><td colspan="${cols.length + 1}">${details}</td></tr>`;
+}
+
+/**
+ * What a row shows and is filtered by: its tasks and every check in them folded, so a row holding
+ * a check that did not pass never reads (or filters) as passed, whatever its tasks said.
+ */
+function shownStatus(row: RowView): Status {
+  return foldStatuses([row.status, ...row.tasks.flatMap((t) => t.checks.map((c) => reportedStatus(t, c.status)))]);
+}
+
+/** How many rows ended how, worst first: what the stage holds before its first row is read. */
+function stageCounts(rows: { status: Status }[], noun: string): string {
+  const counts = new Map<Status, number>();
+  for (const { item } of worstFirst(rows, (r) => r.status)) counts.set(item.status, (counts.get(item.status) ?? 0) + 1);
+  const parts = [...counts].map(([status, n]) => `${label(status)} ${n.toLocaleString("en-US")}`);
+  return `<p class="stage-counts">${plural(rows.length, noun)}: ${parts.join(" · ")}${counts.size > 1 ? ` — ${noun}s that did not pass first` : ""}</p>`;
 }
 
 function stage(run: RunRecord, s: StageView, index: number): string {
   const head = `<h2 id="stage-${index}">${esc(s.id)}${s.kind ? ` <small>(${esc(s.kind)})</small>` : ""} ${label(s.status)}</h2>`;
   if (!s.rows.length) return `<section class="stage">${head}<p>No task ran in this stage.</p></section>`;
   const cols = ["task", ...s.checkIds];
-  const thead = `<thead><tr><th>${s.kind === "cross" ? "step" : s.kind === "matrix" ? "leg" : "node"}</th>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>`;
-  const body = s.rows.map((row, r) => {
+  const noun = s.kind === "cross" ? "step" : s.kind === "matrix" ? "leg" : "node";
+  const thead = `<thead><tr><th>${noun}</th>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>`;
+  const rows = s.rows.map((row) => ({ row, status: shownStatus(row) }));
+  // Row ids keep plan order (r = the row's place in the plan), whatever order the rows are shown in.
+  const body = worstFirst(rows, (r) => r.status).map(({ item: { row, status }, index: r }) => {
     const rowId = `r${index}-${r}`;
-    const cells = [taskCell(row), ...s.checkIds.map((id) => checkCell(run, row, id))];
-    const tds = cells.map((cell, c) => {
-      if (!cell) return `<td class="cell empty">—</td>`;
-      const name = statusName(cell.status);
-      return `<td class="cell s-${name}"><button type="button" aria-expanded="false" aria-controls="d-${rowId}-${c}" data-status="${name}"><span class="label s-${name}">${name}</span><span class="dots">${cell.dots}</span></button></td>`;
-    });
-    const details = cells.map((cell, c) => (cell ? `<div class="detail s-${statusName(cell.status)}" id="d-${rowId}-${c}" hidden><h3>${esc(row.label)} · ${esc(cols[c] ?? "")}</h3>\n${cell.detail}</div>` : "")).join("");
-    return `<tr class="row" id="${rowId}" data-details="x-${rowId}" data-status="${statusName(row.status)}" data-node="${esc(row.node)}" data-search="${esc(searchText(row))}"><th>${esc(row.label)}</th>${tds.join("")}</tr>
-<tr class="details" id="x-${rowId}" hidden><td colspan="${cols.length + 1}">${details}</td></tr>`;
+    return allPassed(row.tasks) ? passedRow(s, row, rowId) : fullRow(run, s, row, status, rowId, cols);
   });
-  return `<section class="stage">${head}<table class="matrix">${thead}<tbody>${body.join("\n")}</tbody></table></section>`;
+  return `<section class="stage">${head}${stageCounts(rows, noun)}<div class="wide"><table class="matrix">${thead}<tbody>${body.join("\n")}</tbody></table></div></section>`;
 }
 
 export function htmlReport(run: RunRecord, judgement: Judgement): string {

@@ -3,7 +3,7 @@
 // Pure, and ordered by the plan (first appearance in the run), so the reports stay byte-stable.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { foldStatuses, Status, statusName } from "../../shared/model/status.js";
+import { ALL_STATUSES, foldPair, foldStatuses, Status, statusName } from "../../shared/model/status.js";
 import { taskTarget } from "../../shared/model/task-names.js";
 import { taskSkipAccepted } from "../judgement/skips.js";
 import { reproduceCheck, type Reproduce } from "./reproduce.js";
@@ -44,6 +44,33 @@ export interface SkipEntry {
   reason: string;
   /** Accepted by name at sign-off. */
   accepted: boolean;
+}
+
+/**
+ * How far an outcome is from a pass, as the fold table orders them (it is a total order's max): a
+ * failure ranks highest, passed lowest. Reports list what did not pass first, worst first.
+ */
+const dominated = (s: Status) => ALL_STATUSES.filter((o) => o !== s && foldPair(s, o) === s).length;
+// foldPair(s, s) first: an unspecified status counts as the error it folds to.
+const SEVERITY = new Map(ALL_STATUSES.map((s) => [s, dominated(foldPair(s, s))]));
+
+export function severity(s: Status): number {
+  return SEVERITY.get(s) ?? ALL_STATUSES.length;
+}
+
+/** Items worst first (by the severity of their status), their order kept among equals; `index` is where each was. */
+export function worstFirst<T>(items: T[], statusOf: (item: T) => Status): { item: T; index: number }[] {
+  return items.map((item, index) => ({ item, index, rank: severity(statusOf(item)) })).sort((a, b) => b.rank - a.rank || a.index - b.index);
+}
+
+/** True only when the check and every inner case of it passed. */
+export function checkPassed(c: CheckResult): boolean {
+  return c.status === Status.PASSED && c.cases.every((k) => k.status === Status.PASSED);
+}
+
+/** True only when every task, every check and every inner case of the tasks passed. */
+export function allPassed(tasks: TaskRecord[]): boolean {
+  return tasks.every((t) => t.status === Status.PASSED && t.checks.every(checkPassed));
 }
 
 /** The tasks' statuses as one, by the one fold table (shared/model/status.ts). */
@@ -133,10 +160,19 @@ export function reproduceLines(entries: CheckEntry[]): (Reproduce & { what: stri
 export function allSkips(run: RunRecord): SkipEntry[] {
   const accepted = new Set((run.signoff?.accepted ?? []).map((s) => s.target));
   const out: SkipEntry[] = run.skips.map((s) => ({ target: s.target, node: "", iterations: [], source: s.source, reason: s.reason, accepted: accepted.has(s.target) }));
+  // By key, not by a search of every skip so far: a check skipped on every node of a large fleet is thousands.
+  const keyOf = (target: string, node: string, source: string, reason: string) => JSON.stringify([target, node, source, reason]);
+  const folded = new Map<string, SkipEntry>();
+  for (const e of [...out].reverse()) folded.set(keyOf(e.target, e.node, e.source, e.reason), e); // the first of equals wins, as a search would find it
   const add = (target: string, node: string, iteration: number, source: string, reason: string, isAccepted: boolean) => {
-    const same = out.find((e) => e.target === target && e.node === node && e.source === source && e.reason === reason);
+    const key = keyOf(target, node, source, reason);
+    const same = folded.get(key);
     if (same) same.iterations.push(iteration);
-    else out.push({ target, node, iterations: [iteration], source, reason, accepted: isAccepted });
+    else {
+      const entry = { target, node, iterations: [iteration], source, reason, accepted: isAccepted };
+      folded.set(key, entry);
+      out.push(entry);
+    }
   };
   for (const t of run.tasks) {
     const target = taskTarget(t);

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { htmlReport } from "../../coordinator/reports/html.js";
 import { needsTool, toolPath } from "../support/system-tools.js";
+import { Status } from "../../shared/model/status.js";
+import { largeRun } from "../support/large-run.js";
 import { gateRun } from "../unit/run-report.fixture.js";
 
 const CHROMIUM = process.env.FLEETGATE_CHROMIUM ?? "chromium";
@@ -82,6 +84,58 @@ describe.skipIf(!needsTool(CHROMIUM, "chromium"))("HTML report in headless Chrom
     // Printed, every detail is open even though none but one was clicked.
     await page.emulateMedia({ media: "print" });
     expect(await page.locator(".detail").last().isVisible()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("at 200 nodes: lists what did not pass first, filters by status and by text, with no network", async () => {
+    const run = largeRun(200);
+    const file = join(dir, "large.html");
+    writeFileSync(file, htmlReport(run, judgeRun(run)));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("request", (r) => {
+      if (!r.url().startsWith("file:")) problems.push(`network: ${r.url()}`);
+    });
+    await page.goto(pathToFileURL(file).href);
+    expect(await page.locator("#verdict").textContent()).toBe("NO-GO");
+    expect(await page.locator("#verdict").isVisible()).toBe(true);
+
+    const rows = page.locator("tr.row");
+    expect(await rows.count()).toBe(200);
+    expect(await rows.first().getAttribute("data-status")).toBe("failed");
+    const notPassed = run.tasks.filter((t) => t.status !== Status.PASSED || t.checks.some((c) => c.status !== Status.PASSED));
+    const notPassedNodes = new Set(notPassed.map((t) => t.nodeName));
+
+    // Passed unticked: exactly the nodes with something that did not pass stay, each visible.
+    await page.locator('#filters input[name="status"][value="passed"]').uncheck();
+    const visible = async () => (await page.locator("tr.row:visible").evaluateAll((els) => els.map((e) => e.getAttribute("data-node") ?? ""))).sort();
+    expect(await visible()).toEqual([...notPassedNodes].sort());
+    expect(await page.locator("#shown").textContent()).toBe(String(notPassedNodes.size));
+
+    // Text: a line only failed checks print (their stderr tail), found in rows whose details are closed.
+    await page.locator('#filters input[name="q"]').fill("giving up after 3 attempts");
+    const failedNodes = new Set(run.tasks.filter((t) => t.checks.some((c) => c.status === Status.FAILED)).map((t) => t.nodeName));
+    expect(await visible()).toEqual([...failedNodes].sort());
+
+    // A node's name, with every status ticked again: that one row, a passing one shown collapsed.
+    const passing = run.tasks.find((t) => !notPassedNodes.has(t.nodeName))?.nodeName ?? "";
+    await page.locator('#filters input[name="status"][value="passed"]').check();
+    await page.locator('#filters input[name="q"]').fill(passing);
+    expect(await visible()).toEqual([passing]);
+    expect(await page.locator("tr.row:visible td.all-passed").innerText()).toContain("20 checks × 5 iterations: all 100 results passed");
+
+    // A not-ready node: its precondition cell opens on the chain's state and its hint.
+    await page.locator('#filters input[name="q"]').fill("node-0007");
+    const cell = page.locator('tr.row:visible td.cell.s-not_ready button').nth(1);
+    await cell.click();
+    const detail = page.locator(`#${await cell.getAttribute("aria-controls")}`);
+    expect(await detail.isVisible()).toBe(true);
+    expect(await detail.innerText()).toContain("hint: wait for the initial block download to finish");
     expect(problems).toEqual([]);
     await page.close();
   });
