@@ -3,7 +3,7 @@
 // coordinator, where the files its suite ships are nobody's to read and write; an unknown user is
 // an error and never a pass; the coordinator stores whom each check ran as and every report says so.
 // Switching users needs root (these tests run as root in CI) and util-linux's setpriv.
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -15,6 +15,7 @@ import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 const root = process.getuid?.() === 0;
 const ready = needs(root ? undefined : "running checks as another user (user:) needs root; run the tests as root") && needsTool("setpriv", "util-linux");
 const GHOST = "fleetgate-no-such-user";
+const capsh = needsTool("capsh", "libcap2-bin");
 
 const LOCAL_SUITE = `suite: as-nobody
 user: nobody
@@ -73,6 +74,59 @@ describe.skipIf(!ready)("fleetgate-agent check with user:", () => {
     expect(r.stdout).toContain(`ERR   would-pass`);
     expect(r.stdout).toContain(`user '${GHOST}' does not exist on ${hostname()}`);
     expect(r.stdout).not.toMatch(/ok {4}would-pass/);
+  });
+});
+
+// daemon (uid 1) exists on every Debian system; the agent runs as nobody in these.
+const NON_ROOT_SUITE = `suite: from-a-system-user
+checks:
+  - id: as-daemon
+    user: daemon
+    # The check keeps none of the agent's capabilities.
+    command: { argv: [sh, -c, 'id -un; grep -E "^Cap(Eff|Amb)" /proc/self/status'], expect: { stdout: { matches: "^daemon\\nCapEff:\\\\s+0+\\nCapAmb:\\\\s+0+$" } } }
+  - id: stopped-on-timeout
+    user: daemon
+    timeout: 1s
+    command: { argv: [sleep, "60"] }
+`;
+
+/** fleetgate-agent check run as nobody, through `wrap` (setpriv or capsh), as a unit's User= would. */
+async function agentCheckAsNobody(wrap: string[], suite: string) {
+  const started = Date.now();
+  const r = await execa(wrap[0] as string, [...wrap.slice(1), `exec ${process.execPath} ${AGENT_BIN} check ${suite} --format json`], { reject: false, stdin: "ignore", cwd: "/" });
+  const doc = JSON.parse(String(r.stdout) || "{}") as { iterations?: { results: { checkId: string; status: string; summary: string; stdoutTail?: string; runAs?: string }[] }[] };
+  return { exitCode: r.exitCode, stderr: String(r.stderr), results: doc.iterations?.[0]?.results ?? [], ms: Date.now() - started };
+}
+
+describe.skipIf(!ready)("an agent that is not root", () => {
+  const ws = new Workspace();
+  afterAll(() => ws.cleanup());
+  // nobody must read the suite: the workspace is 0700 and root's.
+  chmodSync(ws.dir, 0o755);
+  const suite = ws.write("non-root.suite.yaml", NON_ROOT_SUITE);
+
+  it("without CAP_SETUID, CAP_SETGID and CAP_KILL reports each check as another user an error saying what it needs, and runs none", async () => {
+    const r = await agentCheckAsNobody(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "sh", "-c"], suite);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.results.map((x) => [x.checkId, x.status, x.runAs]), r.stderr).toEqual([
+      ["as-daemon", "STATUS_ERROR", "daemon"],
+      ["stopped-on-timeout", "STATUS_ERROR", "daemon"],
+    ]);
+    expect(r.results[0]?.summary).toBe("cannot run as user 'daemon': the agent runs as uid 65534 without CAP_SETUID, CAP_SETGID and CAP_KILL; running checks as another user needs root, or those three capabilities");
+    expect(r.ms).toBeLessThan(30_000);
+  });
+
+  it.skipIf(!capsh)("with them as ambient capabilities runs the check as that user with no capabilities at all, and stops it on timeout", async () => {
+    const ambient = ["capsh", "--caps=cap_setuid,cap_setgid,cap_kill+eip cap_setpcap+ep", "--keep=1", "--user=nobody", "--addamb=cap_setuid,cap_setgid,cap_kill", "--", "-c"];
+    const r = await agentCheckAsNobody(ambient, suite);
+    expect(r.results.map((x) => [x.checkId, x.status, x.runAs])).toEqual([
+      ["as-daemon", "STATUS_PASSED", "daemon"],
+      ["stopped-on-timeout", "STATUS_FAILED", "daemon"],
+    ]);
+    expect(r.results[0]?.stdoutTail).toMatch(/^daemon\nCapEff:\s+0{16}\nCapAmb:\s+0{16}\n$/);
+    expect(r.results[1]?.summary).toBe("timed out after 1000 ms; process group killed");
+    // The 60 s sleep of another user was killed, not waited for.
+    expect(r.ms).toBeLessThan(30_000);
   });
 });
 
