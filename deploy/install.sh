@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Installs fleetgate from this checkout on a Debian 12 host: the CLIs on PATH and the systemd
-# units. Run as root: deploy/install.sh agent|coordinator
+# Installs the Debian package this checkout built (npm run package:deb) on this Debian 12 host:
+#   deploy/install.sh agent|coordinator [DEB_DIR]      (as root; DEB_DIR default dist/deb)
+# apt resolves the dependencies (the coordinator's nodejs 20: see the README). Nothing of the
+# checkout is copied; uninstall with apt remove (keeps config and state) or apt purge.
 set -euo pipefail
-role=${1:?usage: deploy/install.sh agent|coordinator}
+role=${1:?usage: deploy/install.sh agent|coordinator [DEB_DIR]}
 here=$(cd "$(dirname "$0")/.." && pwd)
-prefix=${PREFIX:-/opt/fleetgate}
+dir=${2:-$here/dist/deb}
 
-mkdir -p "$prefix" /etc/fleetgate
-cp -a "$here/." "$prefix/"
-# npm ci builds dist/ (prepare); the compiler is then pruned away.
-(cd "$prefix" && npm ci && npm prune --omit=dev)
-ln -sf "$prefix/bin/fleetgate-agent.js" /usr/local/bin/fleetgate-agent
-ln -sf "$prefix/bin/coord.js" /usr/local/bin/coord
+case "$role" in
+  agent) package=fleetgate-agent ;;
+  coordinator) package=fleetgate-coord ;;
+  *) echo "unknown role $role (agent|coordinator)" >&2; exit 3 ;;
+esac
+shopt -s nullglob
+debs=("$dir/${package}"_*.deb)
+if [ ${#debs[@]} -ne 1 ]; then
+  echo "expected one $dir/${package}_*.deb, found ${#debs[@]}: build it with npm run package:deb" >&2
+  exit 3
+fi
+apt-get install -y "$(realpath "${debs[0]}")"
 
 case "$role" in
   agent)
-    [ -f /etc/fleetgate/agent.yaml ] || cp "$here/deploy/examples/agent.yaml" /etc/fleetgate/agent.yaml
-    cp "$here/deploy/systemd/fleetgate-agent.service" /etc/systemd/system/
-    echo "edit /etc/fleetgate/agent.yaml, put a token from 'coord token create' in /etc/fleetgate/enroll.token, then:"
-    echo "  systemctl daemon-reload && systemctl enable --now fleetgate-agent"
+    echo "now: set coordinator: in /etc/fleetgate/agent.yaml, copy the coordinator's ca.crt to /etc/fleetgate/ca.crt,"
+    echo "then put a token from 'coord token create' in /etc/fleetgate/enroll.token (mode 0600): the agent starts by itself"
     ;;
   coordinator)
-    [ -f /etc/fleetgate/coord.yaml ] || cp "$here/deploy/examples/coord.yaml" /etc/fleetgate/coord.yaml
-    cp "$here/deploy/systemd/fleetgate-coord.service" /etc/systemd/system/
-    echo "then: systemctl daemon-reload && systemctl enable --now fleetgate-coord"
+    echo "fleetgate-coord runs; agents need /var/lib/fleetgate/tls/ca.crt and a token from: coord token create --state-dir /var/lib/fleetgate"
     ;;
-  *) echo "unknown role $role (agent|coordinator)" >&2; exit 3 ;;
 esac
