@@ -1,7 +1,8 @@
 // npm run bench: measures suite parsing, the store, the local check engine, a real coordinator +
-// agents, how long a dead agent takes to be lost, and reports at fleet scale, on this machine, and
-// writes the figures to docs/benchmarks.md. `npm run bench -- PART…` runs only those parts (see
-// PARTS) and replaces only their sections in docs/benchmarks.md.
+// agents, how long a dead agent takes to be lost, reports at fleet scale, and the one-file agent
+// against the unbundled one, on this machine, and writes the figures to docs/benchmarks.md.
+// `npm run bench -- PART…` runs only those parts (see PARTS) and replaces only their sections in
+// docs/benchmarks.md.
 // Performance lives here, not in timed tests: tests assert behaviour.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -12,6 +13,7 @@ import { benchEngine, benchParse } from "./bench-components.js";
 import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
 import { benchLost } from "./bench-lost.js";
+import { benchPackage } from "./bench-package.js";
 import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchReports } from "./bench-report-scale.js";
@@ -71,6 +73,7 @@ const PARTS: Record<string, Part> = {
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
   lost: async () => [await benchLost(cleanup, say)],
   reports: async () => [await benchReports(cleanup, say)],
+  package: async () => [await benchPackage(cleanup, say)],
 };
 
 function chosenParts(args: string[]): string[] {
@@ -88,7 +91,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 5 minutes" : `parts: ${chosen.join(", ")}`}`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 6 minutes" : `parts: ${chosen.join(", ")}`}`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
