@@ -55,7 +55,7 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions, runAs: Map<s
   const limits = effectiveLimits(opts.limits ?? NO_LIMITS, block.limits);
   for (;;) {
     const started = now();
-    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits, runAs: block.user === undefined ? undefined : runAs.get(block.user) });
+    const seen = await kind.observe(block.spec, { timeoutMs: block.timeoutMs, maxOutputBytes: opts.maxOutputBytes, limits, runAs: runAsOf(block, runAs) });
     const verdict = kind.evaluate(block.spec, seen);
     log.push(create(AttemptSchema, { startedAtMs: BigInt(started), durationMs: BigInt(now() - started), passed: verdict.passed, summary: verdict.summary }));
     if (verdict.passed || !block.retry || now() + block.retry.everyMs > deadline || opts.stopped?.()) {
@@ -72,6 +72,14 @@ async function attempt(block: ResolvedBlock, opts: RunCheckOptions, runAs: Map<s
  */
 export async function runCheck(check: ResolvedCheck, opts: RunCheckOptions): Promise<CheckResult> {
   return boundCheckResult(await buildResult(opts.baseDir === undefined ? check : resolvePathsAt(check, opts.baseDir), opts)).result;
+}
+
+/** Whom a block runs as; a user: left unresolved is the agent breaking, never a run as the agent. */
+function runAsOf(block: ResolvedBlock, runAs: Map<string, RunAs>): RunAs | undefined {
+  if (block.user === undefined) return undefined;
+  const found = runAs.get(block.user);
+  if (!found) throw new Error(`user '${block.user}' was not resolved before the check ran`);
+  return found;
 }
 
 /** The users a check and its then: run as, as written in the suite. */
