@@ -178,7 +178,9 @@ function checkCell(run: RunRecord, seen: { t: TaskRecord; c: CheckResult }[]): C
  */
 function passedCell(seen: { t: TaskRecord; c: CheckResult }[]): string {
   const summaries = [...new Set(seen.map(({ c }) => c.summary).filter(Boolean))];
-  const title = `passed in ${seen.map(({ t }) => `#${t.iteration}`).join(", ")}${summaries.length ? `: ${summaries.join("; ")}` : ""}`;
+  // A check run as a user: says so here too: a passed cell draws no detail.
+  const users = [...new Set(seen.map(({ c }) => c.runAs).filter(Boolean))];
+  const title = `passed in ${seen.map(({ t }) => `#${t.iteration}`).join(", ")}${summaries.length ? `: ${summaries.join("; ")}` : ""}${users.length ? ` (as ${users.join(", ")})` : ""}`;
   return `<td class="cell s-passed all-passed" title="${esc(title)}">✓ passed ×${seen.length}</td>`;
 }
 

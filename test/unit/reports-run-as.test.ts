@@ -51,9 +51,14 @@ describe("coordinator reports of a check run as a user", () => {
     expect(checks.filter((c) => "runAs" in c)).toEqual([expect.objectContaining({ id: "http", runAs: "nobody" })]);
   });
 
-  it("HTML: the check's detail says whom it ran as", () => {
+  it("HTML: the check's detail says whom it ran as, and so does a passed cell's title", () => {
     expect(htmlReport(run, judgement)).toContain('<p class="meta">ran as user nobody</p>');
     expect(htmlReport(sampleRun(), judgeRun(sampleRun()))).not.toContain("ran as user");
+    // A passed check in a row that did not pass: n1's precondition, beside its failed http check.
+    const passed = sampleRun();
+    const synced = passed.tasks.find((t) => t.stageId === "fleet" && t.nodeName === "n1" && t.iteration === 2)?.checks.find((c) => c.checkId === "synced");
+    if (synced) synced.runAs = "bitcoin";
+    expect(htmlReport(passed, judgeRun(passed))).toContain('title="passed in #2: ok (as bitcoin)"');
   });
 
   it("markdown: the observed cell of the check that did not pass", () => {
