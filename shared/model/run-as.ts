@@ -9,7 +9,7 @@ import { KIND_NAMES, type KindName } from "./kinds/index.js";
  * Kinds whose observation is a program the agent starts (podman, systemctl, curl, bats…): the
  * ones `user:` applies to. The others (file, disk, memory, load, tcp) are observed by the agent
  * itself, in its own process, so there is no program to run as anybody.
- * agent/checks/ must agree: test/unit/run-as-schema.test.ts reads which kinds start processes.
+ * agent/checks/ must agree: test/unit/run-as.test.ts observes every kind and sees which start one.
  */
 export const PROGRAM_KINDS: readonly KindName[] = ["command", "http", "systemd", "quadlet", "bats", "bitcoin", "nginx", "podman"];
 
