@@ -93,6 +93,15 @@ describe.skipIf(!analyze)("systemd units (deploy/systemd)", () => {
   }
 });
 
+describe("recorded scores", () => {
+  it("docs/agent-hardening.md shows the scores CI enforces", () => {
+    const doc = readFileSync(join(ROOT, "docs/agent-hardening.md"), "utf8");
+    for (const service of SERVICES) {
+      expect(doc).toMatch(new RegExp(`\\| \`${service.replace(".", "\\.")}\` \\| \\*\\*${scores[service]!.score.toFixed(1)}\\*\\* `));
+    }
+  });
+});
+
 describe("units leave the settings to /etc/fleetgate (flag > env > file)", () => {
   const units = Object.fromEntries(SERVICES.map((s) => [s, readUnitFile(join(UNITS, s))]));
 
