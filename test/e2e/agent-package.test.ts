@@ -68,6 +68,12 @@ describe("the one-file agent", () => {
     expect(String((await execa(exe, ["--version"], { env: { PATH: tools }, extendEnv: false })).stdout)).toBe(unbundledVersion);
   });
 
+  it("prints the unbundled agent's --help, subcommands and all", async () => {
+    const help = String((await execa(process.execPath, [AGENT_BIN, "--help"])).stdout);
+    expect(help).toContain("check [options] <suite>");
+    expect(String((await execa(exe, ["--help"], { env: { PATH: tools }, extendEnv: false })).stdout)).toBe(help);
+  });
+
   it("holds the agent and its packages but no coordinator code, better-sqlite3 or dev dependency (esbuild's metafile)", () => {
     const inputs = Object.keys((JSON.parse(readFileSync(join(out, "fleetgate-agent.meta.json"), "utf8")) as { inputs: object }).inputs);
     // The metafile names real paths the check understands: our compiled files and installed packages.
