@@ -118,6 +118,7 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
     ["max_memory", ...show(s.maxMemory, (v) => (typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
     ["check_cpu_limit", ...show(s.checkCpuLimit, (v) => String(v))],
     ["check_memory_limit", ...show(s.checkMemoryLimit, (v) => (v === undefined ? "half the memory, at most 4GiB" : typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
+    ["concurrency", ...show(s.concurrency, String)],
     ["packages", ...show(s.packages, (v) => (v ? v.join(",") : "a common stack"))],
   ];
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };

@@ -32,6 +32,8 @@ const AgentConfigSchema = z.strictObject({
   check_cpu_limit: z.union([z.literal(0), DurationSchema]).optional(),
   /** Memory each check process may allocate (default half the node's memory, at most 4 GiB; 0: none). */
   check_memory_limit: SizeSchema.optional(),
+  /** At most this many checks of a task at once (default twice the cores, at most 8); a suite's concurrency: may lower it. */
+  concurrency: z.number().int().min(1).optional(),
   /** Packages whose installed versions are reported in the node's facts (for coord diff). */
   packages: z.array(z.string().min(1)).optional(),
 });

@@ -35,11 +35,20 @@ import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile } from "./config.j
 import { registerConfigCommand } from "./config-check.js";
 import { addRunOptions } from "./run-options.js";
 import { noTokenMessage, resolveAgentSettings, runLimits, type RunFlags } from "./settings.js";
+import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
   return n;
+}
+
+function concurrencyFlag(value: string): number {
+  try {
+    return parseConcurrency(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function readText(path: string, what: string): string {
@@ -63,7 +72,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   const settings = resolveAgentSettings(flags, process.env, config);
   const address = settings.coordinator.value;
   const stateDir = settings.stateDir.value;
-  const { stopGraceMs, spoolMaxBytes: spoolMax, maxMemoryBytes: maxMemory, checks: limits } = runLimits(settings);
+  const { stopGraceMs, spoolMaxBytes: spoolMax, maxMemoryBytes: maxMemory, checks: limits, concurrency } = runLimits(settings);
   const identity = await readIdentity({ name: settings.name.value, labels: settings.labels.value, packages: settings.packages.value });
   const credentials = new Credentials(stateDir, settings.token.value ?? readTokenFile(settings.tokenFile.value));
   if (!credentials.current()) throw new FleetgateError("bad_input", noTokenMessage(settings));
@@ -84,7 +93,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
   // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
   const stale = removeStaleWorkDirs(workRoot(stateDir));
   if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, workRoot: workRoot(stateDir), nodeName: identity.name });
+  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name });
   connection = new AgentConnection({
     address,
     identity,
@@ -110,7 +119,7 @@ async function runDaemon(flags: RunFlags): Promise<void> {
     },
   }).start();
   nodeLog.info(
-    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits },
+    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits, concurrency },
     "agent starting",
   );
   await connection.run();
@@ -170,6 +179,7 @@ interface CheckFlags extends CheckLimitFlags {
   waivers?: string;
   name?: string;
   role?: string;
+  concurrency?: number;
 }
 
 /**
@@ -205,6 +215,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
       select,
       limits,
       waivers: waived?.waivers,
+      concurrency: flags.concurrency,
       // Relative paths and cwd: resolve beside the suite, as in the work dir a task unpacks its files: into.
       check: { baseDir: dirname(resolve(file)) },
       onResult: (r) => {
@@ -246,7 +257,8 @@ export function buildProgram(): Command {
     .option("--tags <tag>", "run only checks with this tag (repeatable; with --only, a check must match both); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("--waivers <file>", "waivers.yaml: a check it names that passes or fails is shown waived (exit 0 unless something else is not green); expired ones are ignored with a warning")
     .option("--name <name>", "this node's name for waivers with node: (default: hostname)")
-    .option("--role <role>", "this node's role for waivers with role: (default: none)");
+    .option("--role <role>", "this node's role for waivers with role: (default: none)")
+    .option("--concurrency <n>", `at most N checks at once (the suite's concurrency: may lower it; serial: true and destructive checks run alone); results print in the suite's order (default ${defaultConcurrency()}: twice the cores, at most 8)`, concurrencyFlag);
   addCheckLimitOptions(check).action(async (file: string, flags: CheckFlags) => {
     process.exitCode = await runLocalCheck(file, flags);
   });

@@ -5,6 +5,7 @@ import { parseLabel } from "../../shared/labels.js";
 import { formatSize } from "../../shared/model/sizes.js";
 import { DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE } from "../daemon/memory-ceiling.js";
 import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
+import { defaultConcurrency } from "../engine/concurrency.js";
 import { DEFAULT_AGENT_CONFIG } from "./config.js";
 import { addCheckLimitOptions } from "./limit-flags.js";
 import { DEFAULT_COORDINATOR, DEFAULT_STATE_DIR, DEFAULT_STOP_GRACE } from "./settings.js";
@@ -32,5 +33,9 @@ export function addRunOptions(cmd: Command): Command {
       "--max-memory <size>",
       `the agent's own memory ceiling (resident set, checked every 2 s): above it the agent stops like on SIGTERM (no new task, --stop-grace for the running one, spool kept) and exits ${MEMORY_RESTART_EXIT_CODE} for its supervisor to restart it; 0: none (default ${DEFAULT_MAX_MEMORY})`,
     );
+  cmd.option(
+    "--concurrency <n>",
+    `at most N checks of a task at once; a suite's concurrency: may lower it, serial: true and destructive checks run alone; results are reported in the suite's order either way (env FLEETGATE_AGENT_CONCURRENCY, default ${defaultConcurrency()}: twice the cores, at most 8)`,
+  );
   return addCheckLimitOptions(cmd);
 }

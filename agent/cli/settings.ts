@@ -7,6 +7,7 @@ import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { envValue, pickSetting, type Setting, type SettingName, type SettingSource } from "../../shared/settings.js";
 import { DEFAULT_MAX_MEMORY, parseMaxMemory } from "../daemon/memory-ceiling.js";
 import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
+import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
 import type { AgentConfig } from "./config.js";
 import { checkLimits, type CheckLimitFlags } from "./limit-flags.js";
 
@@ -29,6 +30,7 @@ export const AGENT_SETTINGS = {
   maxMemory: { key: "max_memory", flag: "--max-memory" },
   checkCpuLimit: { key: "check_cpu_limit", flag: "--check-cpu-limit" },
   checkMemoryLimit: { key: "check_memory_limit", flag: "--check-memory-limit" },
+  concurrency: { key: "concurrency", flag: "--concurrency", env: "FLEETGATE_AGENT_CONCURRENCY" },
   packages: { key: "packages" },
 } as const satisfies Record<string, SettingName>;
 
@@ -45,6 +47,7 @@ export interface RunFlags extends CheckLimitFlags {
   stopGrace?: string;
   spoolMax?: string;
   maxMemory?: string;
+  concurrency?: string;
 }
 
 export interface AgentSettings {
@@ -67,6 +70,8 @@ export interface AgentSettings {
   checkCpuLimit: Setting<string | 0>;
   /** Undefined: half the node's memory, at most 4 GiB. */
   checkMemoryLimit: Setting<Size | undefined>;
+  /** At most this many checks of a task at once; a suite's concurrency: may lower it. */
+  concurrency: Setting<string | number>;
   /** Undefined: a common stack (shared/packages.ts). */
   packages: Setting<string[] | undefined>;
 }
@@ -92,6 +97,7 @@ export function resolveAgentSettings(flags: RunFlags, env: NodeJS.ProcessEnv, co
     maxMemory: pickSetting<Size>(s.maxMemory, { flag: flags.maxMemory, file: config.max_memory }, DEFAULT_MAX_MEMORY),
     checkCpuLimit: pickSetting<string | 0>(s.checkCpuLimit, { flag: flags.checkCpuLimit, file: config.check_cpu_limit }, DEFAULT_CHECK_CPU_LIMIT),
     checkMemoryLimit: pickSetting<Size | undefined>(s.checkMemoryLimit, { flag: flags.checkMemoryLimit, file: config.check_memory_limit }, undefined),
+    concurrency: pickSetting<string | number>(s.concurrency, { flag: flags.concurrency, env: envValue(env, s.concurrency.env), file: config.concurrency }, defaultConcurrency()),
     packages: pickSetting<string[] | undefined>(s.packages, { file: config.packages }, undefined),
   };
 }
@@ -102,6 +108,8 @@ export interface RunLimits {
   spoolMaxBytes: number;
   maxMemoryBytes: number;
   checks: ProcessLimits;
+  /** Checks of one task at once (agent/engine/ordered-pool.ts). */
+  concurrency: number;
 }
 
 /** A setting's value parsed; an error names the flag, or the file's key when agent.yaml gave it. */
@@ -127,8 +135,10 @@ export function runLimits(settings: AgentSettings): RunLimits {
     }),
     maxMemoryBytes: parsed(settings.maxMemory, s.maxMemory, parseMaxMemory),
     checks: { cpuSeconds: checkCpu, memoryBytes: checkMemory },
+    concurrency: parsed(settings.concurrency, s.concurrency, parseConcurrency),
   };
 }
+
 
 /** Why `run` cannot start for want of a token: the token_file to fill, or where a token can be given. */
 export function noTokenMessage(settings: AgentSettings): string {

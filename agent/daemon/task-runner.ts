@@ -30,6 +30,8 @@ export interface TaskRunnerOptions {
   workRoot: string;
   /** This node's name, for messages about it ("user 'x' does not exist on node-a"). */
   nodeName?: string;
+  /** At most this many checks of a task at once (--concurrency); results are still reported in the suite's order. */
+  concurrency?: number;
 }
 
 /** The task running now; `cancelled` is the summary it ends with once stopped. */
@@ -200,6 +202,7 @@ export class TaskRunner {
           scope: captureScope(task.captures),
           select: checkSelector(task.onlyTags, task.onlyChecks),
           limits: this.opts.limits,
+          concurrency: this.opts.concurrency,
           stopped,
           // The coordinator sends only the waivers in force on this node for this run.
           waivers: task.waivers,
@@ -298,6 +301,7 @@ export class TaskRunner {
       allowDestructive: false,
       env: process.env,
       limits: this.opts.limits,
+      concurrency: this.opts.concurrency,
       stopped,
       check: { baseDir, nodeName: this.opts.nodeName },
       onResult: (r) => report(Object.assign(r, { precondition: true })),

@@ -9,6 +9,8 @@ import { unvaluedVarError } from "../../shared/model/var-refs.js";
 import type { ResolvedCheck, Suite } from "../../shared/model/suite.js";
 import { applyWaiver, type Waiver } from "../../shared/model/waivers.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../process.js";
+import { defaultConcurrency } from "./concurrency.js";
+import { runOrdered } from "./ordered-pool.js";
 import { runCheck, type RunCheckOptions } from "./run-check.js";
 
 export interface SuiteRunOptions {
@@ -27,6 +29,11 @@ export interface SuiteRunOptions {
   stopped?: () => boolean;
   /** Waivers in force on this node (shared/model/waivers.ts): a gate check they name is reported waived. */
   waivers?: Waiver[];
+  /**
+   * The agent's bound on checks running at once (`--concurrency`); the suite's `concurrency:`
+   * may lower it, never raise it. Default: defaultConcurrency().
+   */
+  concurrency?: number;
 }
 
 export interface SuiteOutcome {
@@ -104,15 +111,30 @@ function skipped(check: ResolvedCheck, reason: string): CheckResult {
   });
 }
 
+/** How many of this suite's checks may run at once on this agent: the lower of the agent's bound and the suite's. */
+export function suiteConcurrency(suite: Suite, agentBound: number | undefined): number {
+  const bound = agentBound ?? defaultConcurrency();
+  return Math.max(1, Math.min(bound, suite.concurrency ?? bound));
+}
+
+/**
+ * A check that runs alone: `serial: true`, or destructive (it changes what the others observe, so
+ * none may be looking while it does). A destructive check that will be skipped changes nothing.
+ */
+const runsAlone = (check: ResolvedCheck, allowDestructive: boolean) => check.serial === true || (check.destructive && allowDestructive);
+
 /**
  * Runs a suite once on this host: preconditions first (any failure makes the node not ready
- * and no gate check runs), then the checks in order.
+ * and no gate check is run), then the checks. Up to suiteConcurrency() run at once
+ * (ordered-pool.ts); results are recorded and reported in declared order whatever order they
+ * finish in, and `then:` follow-ups run inside their check, after it.
  */
 export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<SuiteOutcome> {
   const checks = resolveVariables(suite, opts.env, opts.scope);
   const secrets = suiteSecrets(suite, opts.env);
   const results: CheckResult[] = [];
   const runOpts: RunCheckOptions = { maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, limits: opts.limits, stopped: opts.stopped, ...opts.check };
+  const limit = suiteConcurrency(suite, opts.concurrency);
   const record = async (r: CheckResult) => {
     applyWaiver(r, opts.waivers ?? []);
     redactResult(r, secrets);
@@ -120,12 +142,21 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
     await opts.onResult?.(r);
   };
 
-  for (const pre of checks.filter((c) => c.precondition)) {
-    const r = pre.unsetEnv ? notReady(pre, pre.unsetEnv) : await runCheck(pre, runOpts);
-    // A failed precondition is not a failed gate: the node cannot be judged yet.
-    if (r.status === Status.FAILED) r.status = Status.NOT_READY;
-    await record(r);
-  }
+  // Every precondition runs, even once the task is stopped: the node's readiness is reported whole.
+  await runOrdered(
+    checks.filter((c) => c.precondition),
+    {
+      limit,
+      alone: (pre) => pre.serial === true,
+      run: async (pre) => {
+        const r = pre.unsetEnv ? notReady(pre, pre.unsetEnv) : await runCheck(pre, runOpts);
+        // A failed precondition is not a failed gate: the node cannot be judged yet.
+        if (r.status === Status.FAILED) r.status = Status.NOT_READY;
+        return r;
+      },
+      deliver: record,
+    },
+  );
   const unmet = results.filter((r) => r.status !== Status.PASSED);
   if (unmet.length) {
     const first = unmet[0] as CheckResult;
@@ -134,14 +165,19 @@ export async function runSuite(suite: Suite, opts: SuiteRunOptions): Promise<Sui
     return { status, summary: `not ready: precondition ${first.checkId}: ${first.summary}${hint}`, results };
   }
 
-  for (const check of checks.filter((c) => !c.precondition && (opts.select?.(c) ?? true))) {
-    if (opts.stopped?.()) break;
-    if (check.destructive && !opts.allowDestructive) {
-      await record(skipped(check, "destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)"));
-      continue;
-    }
-    await record(check.unsetEnv ? notReady(check, check.unsetEnv) : await runCheck(check, runOpts));
-  }
+  await runOrdered(
+    checks.filter((c) => !c.precondition && (opts.select?.(c) ?? true)),
+    {
+      limit,
+      alone: (check) => runsAlone(check, opts.allowDestructive),
+      stopped: opts.stopped,
+      run: async (check) => {
+        if (check.destructive && !opts.allowDestructive) return skipped(check, "destructive not allowed (pass --allow-destructive, or allow_destructive: true in the plan)");
+        return check.unsetEnv ? notReady(check, check.unsetEnv) : runCheck(check, runOpts);
+      },
+      deliver: record,
+    },
+  );
   const gate = results.filter((r) => !r.precondition);
   const status = foldStatuses(gate.map((r) => r.status));
   return { status, summary: summarize(gate, status), results };

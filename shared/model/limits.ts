@@ -82,6 +82,9 @@ export const MAX_YAML_BYTES = 1 * MiB;
 /** Preconditions and checks of one suite: each is a result row per iteration and node. */
 export const MAX_CHECKS_PER_SUITE = 1_000;
 
+/** Checks of one suite running at once (`concurrency:`, `--concurrency`): more only queue on the node's CPU and sockets. */
+export const MAX_SUITE_CONCURRENCY = 64;
+
 /** Checks of every suite a plan names, together: a run stores each once per node and iteration. */
 export const MAX_CHECKS_PER_PLAN = 10_000;
 

@@ -6,7 +6,7 @@ import { COMMON_FIELDS, commonCheckFields, DurationSchema, IdSchema, kindsOf, re
 import { KIND_NAMES, type KindName } from "./kinds/index.js";
 import { findEnvRefs, type EnvRef } from "./env-refs.js";
 import { resolveVars, VarsSchema } from "./suite-vars.js";
-import { MAX_CHECKS_PER_SUITE } from "./limits.js";
+import { MAX_CHECKS_PER_SUITE, MAX_SUITE_CONCURRENCY } from "./limits.js";
 import { FilesSchema, type FilesEntry } from "./suite-files.js";
 import { findRefs, undefinedVarProblems, type VarRef } from "./var-refs.js";
 import { problemsError, YamlSource } from "./yaml-source.js";
@@ -16,10 +16,19 @@ export const DEFAULT_CHECK_TIMEOUT = "60s";
 
 export { DurationSchema };
 
-const CHECK_FIELDS = ["id", ...COMMON_FIELDS, "then"] as const;
+const CHECK_FIELDS = ["id", ...COMMON_FIELDS, "serial", "then"] as const;
 
 export const CheckSchema = z
-  .strictObject({ id: IdSchema, ...commonCheckFields(), then: ThenSchema.optional() }, { error: unknownKeyMessage(CHECK_FIELDS) })
+  .strictObject(
+    {
+      id: IdSchema,
+      ...commonCheckFields(),
+      /** Runs alone, at its place in the declared order: nothing else of the suite runs while it does. */
+      serial: z.boolean().optional(),
+      then: ThenSchema.optional(),
+    },
+    { error: unknownKeyMessage(CHECK_FIELDS) },
+  )
   .superRefine((check, ctx) => {
     requireOneKind(check, ctx);
     userAppliesRule(check, ctx);
@@ -36,6 +45,13 @@ export const SuiteSchema = z
     vars: VarsSchema.optional(),
     /** The user the programs of its checks run as, unless a check says its own (shared/model/run-as.ts). */
     user: UserSchema.optional(),
+    /** At most this many of its checks run at once (the agent's --concurrency may lower it); 1: one after the other. */
+    concurrency: z
+      .number({ error: (iss) => (typeof iss.input === "string" ? `expected a whole number of checks, like 4, got "${iss.input}"` : undefined) })
+      .int({ message: "expected a whole number of checks, like 4" })
+      .min(1, { message: `expected 1 to ${MAX_SUITE_CONCURRENCY} (1 runs the checks one after the other)` })
+      .max(MAX_SUITE_CONCURRENCY, { message: `expected 1 to ${MAX_SUITE_CONCURRENCY} (1 runs the checks one after the other)` })
+      .optional(),
     preconditions: z.array(CheckSchema).optional(),
     checks: z.array(CheckSchema).min(1, "a suite needs at least one check"),
   })
@@ -84,6 +100,8 @@ export interface ResolvedCheck extends ResolvedBlock {
   id: string;
   precondition: boolean;
   destructive: boolean;
+  /** Runs alone: nothing else of its suite in flight while it runs. Absent: false. */
+  serial?: boolean;
   tags: string[];
   hint?: string;
   capture?: Capture;
@@ -94,6 +112,8 @@ export interface Suite {
   name: string;
   file: string;
   description?: string;
+  /** `concurrency:` as written; absent: the agent's bound (agent/engine/run-suite.ts suiteConcurrency). */
+  concurrency?: number;
   vars: Record<string, string>;
   preconditions: ResolvedCheck[];
   checks: ResolvedCheck[];
@@ -130,6 +150,7 @@ export function resolveCheck(def: CheckDef, precondition: boolean, suiteUser?: U
     id: def.id,
     precondition,
     destructive: def.destructive ?? false,
+    serial: def.serial ?? false,
     tags: def.tags ?? [],
     hint: def.hint,
     capture: def.capture,
@@ -152,6 +173,7 @@ export function parseSuite(text: string, file: string): Suite {
     name: def.suite,
     file,
     description: def.description,
+    ...(def.concurrency !== undefined ? { concurrency: def.concurrency } : {}),
     ...resolveVars(def.vars),
     preconditions: (def.preconditions ?? []).map((c) => resolveCheck(c, true, def.user)),
     checks: def.checks.map((c) => resolveCheck(c, false, def.user)),

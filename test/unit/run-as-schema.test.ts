@@ -74,7 +74,7 @@ describe("user: in a suite", () => {
 
   it("lists user among a check's fields when one is misspelt", () => {
     const err = refusal(() => parseSuite(`suite: s\nchecks:\n  - id: a\n    usr: nobody\n    command: { argv: ["true"] }\n`, "s.yaml"));
-    expect(err.message).toContain("fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, then; did you mean user?");
+    expect(err.message).toContain("fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, serial, then; did you mean user?");
   });
 });
 

@@ -114,7 +114,7 @@ checks:
     expect(err.code).toBe("bad_input");
     // Only the unknown key is reported: "needs one kind block" would follow from it and hide it.
     expect(err.message).toBe(
-      `bad.yaml:4:5 checks[0].docker: unknown check kind or field "docker"; kinds: ${KINDS}; fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, then`,
+      `bad.yaml:4:5 checks[0].docker: unknown check kind or field "docker"; kinds: ${KINDS}; fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, serial, then`,
     );
   });
 
@@ -127,7 +127,7 @@ checks:
       argv: ["true"]
 `);
     expect(err.message).toBe(
-      `bad.yaml:4:5 checks[0].timout: unknown check kind or field "timout"; kinds: ${KINDS}; fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, then; did you mean timeout?`,
+      `bad.yaml:4:5 checks[0].timout: unknown check kind or field "timout"; kinds: ${KINDS}; fields: id, timeout, retry, limits, user, destructive, tags, hint, capture, serial, then; did you mean timeout?`,
     );
   });
 
