@@ -80,14 +80,15 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
   const columns = `${CHECK_COLUMNS}, ${opts.output === false ? "'' AS stdout_tail, '' AS stderr_tail" : "c.stdout_tail, c.stderr_tail"}`;
   const checks = db
     .prepare(`SELECT ${columns} FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ? ORDER BY c.precondition DESC, c.started_at, c.rowid`)
-    .all(runId) as RawCheck[];
+    .iterate(runId) as IterableIterator<RawCheck>;
   // Grouped once by task, in query order: filtering every result for each task is quadratic, and a
-  // run of 1,000 nodes × 5 iterations × 20 checks took minutes to read that way.
-  const byTask = new Map<string, RawCheck[]>();
+  // run of 1,000 nodes × 5 iterations × 20 checks took minutes to read that way. Each row becomes
+  // its result as it is read, so 100,000 rows are never all held at once.
+  const byTask = new Map<string, CheckResult[]>();
   for (const c of checks) {
     const list = byTask.get(c.task_id);
-    if (list) list.push(c);
-    else byTask.set(c.task_id, [c]);
+    if (list) list.push(checkFromRow(c));
+    else byTask.set(c.task_id, [checkFromRow(c)]);
   }
   const tasks: TaskRecord[] = raws.map((t) =>
     create(TaskRecordSchema, {
@@ -97,7 +98,7 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
       iteration: t.iteration,
       status: statusFromName(t.status),
       summary: t.summary,
-      checks: (byTask.get(t.id) ?? []).map(checkFromRow),
+      checks: byTask.get(t.id) ?? [],
       startedAtMs: BigInt(t.started_at ?? 0),
       finishedAtMs: BigInt(t.finished_at ?? 0),
       stageKind: t.stage_kind,
