@@ -4,9 +4,10 @@
 // opens the cell's output tails, attempts, inner cases and reproduce line. What passed is
 // summarised so a fleet of 1,000 nodes stays a page of a few MB: a row where every task, check and
 // inner case passed is one line ("20 checks × 5 iterations: all 100 results passed"), a cell where
-// every result passed is "✓ passed ×5"; anything else keeps every detail. Filters by status, node
-// and text; printed, everything is expanded. Every piece of run data goes through `esc` and only
-// into element text or quoted attributes, never into <style> or <script>.
+// every result passed is "✓ passed ×5" (its output is in the JSON report); anything else keeps
+// every detail. Filters by status, node and text; printed, everything is expanded. Every piece of
+// run data goes through `esc` and only into element text or quoted attributes, never into <style>
+// or <script>.
 // Pure: same run and judgement, same bytes.
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import type { RunRecord, TaskRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -242,7 +243,9 @@ function stage(run: RunRecord, s: StageView, index: number): string {
     const rowId = `r${index}-${r}`;
     return allPassed(row.tasks) ? passedRow(s, row, rowId) : fullRow(run, s, row, status, rowId, cols);
   });
-  return `<section class="stage">${head}${stageCounts(rows, noun)}<div class="wide"><table class="matrix">${thead}<tbody>${body.join("\n")}</tbody></table></div></section>`;
+  const summarised = body.some((b) => b.includes('class="cell s-passed all-passed"'));
+  const note = summarised ? `<p class="meta">Rows and cells where everything passed are summarised; their output is in the JSON report: <code>coord report ${esc(run.runId)} --format json</code></p>` : "";
+  return `<section class="stage">${head}${stageCounts(rows, noun)}${note}<div class="wide"><table class="matrix">${thead}<tbody>${body.join("\n")}</tbody></table></div></section>`;
 }
 
 export function htmlReport(run: RunRecord, judgement: Judgement): string {

@@ -87,14 +87,16 @@ describe("a run with more than 4 MiB of stored output", () => {
     expect(shownTails).toEqual(storedTails());
   });
 
-  // What each format shows of this passed run: JSON, CTRF and HTML keep a passed check's output
-  // tails too; JUnit names each check (output only in a failure's body); markdown names the run.
+  // What each format shows of this passed run: JSON and CTRF keep a passed check's output tails
+  // too; HTML summarises a node where everything passed in one line (issue 16: a fleet's page stays
+  // small) and says where that output is; JUnit names each check (output only in a failure's
+  // body); markdown names the run.
   it.each([
     ["md", "# Run "],
     ["json", "loud-5 complains again"],
     ["junit", 'name="loud-5"'],
     ["ctrf", "loud-5 complains again"],
-    ["html", "loud-5 complains again"],
+    ["html", "5 checks × 2 iterations: all 10 results passed"],
   ])("coord report --format %s writes the report (it shows %j)", async (format, shown) => {
     const out = ws.path(`report.${format}`);
     const r = await cli("report", runId, "--format", format, "-o", out);
