@@ -112,12 +112,12 @@ export interface RunLimits {
   concurrency: number;
 }
 
-/** A setting's value parsed; an error names the flag, or the file's key when agent.yaml gave it. */
+/** A setting's value parsed; an error names the flag, the env variable or the file's key, whichever gave it. */
 function parsed<T, R>(setting: Setting<T>, name: SettingName, parse: (value: T) => R): R {
   try {
     return parse(setting.value);
   } catch (err) {
-    const where = setting.from === "file" ? `${name.key} in the config file` : (name.flag ?? name.key);
+    const where = setting.from === "file" ? `${name.key} in the config file` : setting.from === "env" ? setting.via : (name.flag ?? name.key);
     throw new FleetgateError("bad_input", `${where}: ${(err as Error).message.replace(/^--[a-z-]+:\s*/, "")}`, undefined, { cause: err });
   }
 }

@@ -5,6 +5,7 @@ import { DEFAULT_COORDINATOR, DEFAULT_STATE_DIR, noTokenMessage, resolveAgentSet
 import type { AgentConfig } from "../../agent/cli/config.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { pickSetting } from "../../shared/settings.js";
+import { defaultConcurrency } from "../../agent/engine/concurrency.js";
 
 const flags = (f: Partial<RunFlags> = {}): RunFlags => ({ label: {}, ...f });
 const FILE: AgentConfig = { coordinator: "file:7400", token: "fge_file", ca: "/file/ca.crt", state_dir: "/file/state", stop_grace: "10s", insecure: true, labels: { role: "fleet", site: "lab" } };
@@ -73,6 +74,27 @@ describe("the agent's settings", () => {
     expect(bad({}, { max_memory: "1MiB" })).toMatch(/^max_memory in the config file: 1 MiB is less than the agent needs to start/);
     expect(bad({ stopGrace: "5" }, {})).toMatch(/^--stop-grace: .*did you mean 5s\?/);
     expect(runLimits(resolveAgentSettings(flags(), {}, { stop_grace: "2s" })).stopGraceMs).toBe(2000);
+  });
+
+  it("takes the checks-at-once bound from --concurrency, else FLEETGATE_AGENT_CONCURRENCY, else concurrency:, else twice the cores (at most 8)", () => {
+    const at = (f: Partial<RunFlags>, env: NodeJS.ProcessEnv, c: AgentConfig) => {
+      const s = resolveAgentSettings(flags(f), env, c);
+      return [runLimits(s).concurrency, s.concurrency.from, s.concurrency.via];
+    };
+    expect(at({ concurrency: "3" }, { FLEETGATE_AGENT_CONCURRENCY: "5" }, { concurrency: 7 })).toEqual([3, "flag", "--concurrency"]);
+    expect(at({}, { FLEETGATE_AGENT_CONCURRENCY: "5" }, { concurrency: 7 })).toEqual([5, "env", "FLEETGATE_AGENT_CONCURRENCY"]);
+    expect(at({}, {}, { concurrency: 7 })).toEqual([7, "file", "concurrency"]);
+    expect(at({}, {}, {})).toEqual([defaultConcurrency(), "default", ""]);
+    const refusal = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as FleetgateError).message;
+      }
+      return "no error";
+    };
+    expect(refusal(() => at({}, { FLEETGATE_AGENT_CONCURRENCY: "lots" }, {}))).toBe('FLEETGATE_AGENT_CONCURRENCY: expected a whole number of checks from 1 to 64 (1 runs them one after the other), got "lots"');
+    expect(refusal(() => at({}, {}, { concurrency: 100 }))).toBe("concurrency in the config file: expected a whole number of checks from 1 to 64 (1 runs them one after the other), got 100");
   });
 
   it("says which token_file to fill when there is no token", () => {
