@@ -6,8 +6,9 @@ import type { Logger } from "pino";
 import { ConnectResponseSchema, type AgentEvent, type ConnectRequest, type ConnectResponse } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
-import type { Db } from "../store/db.js";
-import { bindNodeKey, committedPrefix, highestCommittedSeq, setNodeTransport, touchNode, upsertNode } from "../store/nodes.js";
+import { inTransaction, type Db } from "../store/db.js";
+import { bindNodeKey, committedPrefix, highestCommittedSeq, setNodeTransport, upsertNode } from "../store/nodes.js";
+import { LastSeenWriter } from "../store/last-seen.js";
 import { admit, type Admission } from "../fleet/admission.js";
 import { nodeCertificateFacts } from "../tls/node-certificate.js";
 import type { NodeCertificateIssuer } from "../tls/node-issuer.js";
@@ -39,6 +40,8 @@ export interface AgentServiceDeps {
   certificates?: NodeCertificateIssuer;
   /** Where events wait to be committed in batches; one over `engine` with the default limits when not given. */
   commits?: CommitQueue;
+  /** Writes nodes.last_seen once a heartbeat interval; `coord serve` flushes it before the store closes. */
+  lastSeen?: LastSeenWriter;
 }
 
 /** The client certificate the TLS layer verified against our CA, if any, as facts. */
@@ -59,18 +62,9 @@ export const CLOSED_BY_AGENT = "closed from the agent's side (agent stopped or k
 export function agentServiceHandlers(deps: AgentServiceDeps) {
   // last_seen is for people reading `coord nodes`; failing to write it (a full disk) must not drop the stream.
   // The fleet keeps liveness in memory; this column only shows when an offline node was last
-  // seen, so it is written at most once a heartbeat, not as one more synced commit per event.
-  const lastWritten = new Map<string, number>();
-  const seen = (node: string) => {
-    const now = Date.now();
-    if (now - (lastWritten.get(node) ?? 0) < deps.heartbeatIntervalMs) return;
-    lastWritten.set(node, now);
-    try {
-      touchNode(deps.db, node, now);
-    } catch (err) {
-      deps.log.warn({ node, err }, "could not record that the node was seen");
-    }
-  };
+  // seen, so every node heard is written once a heartbeat interval, all in one commit (last-seen.ts).
+  const lastSeen = deps.lastSeen ?? new LastSeenWriter(deps.db, deps.heartbeatIntervalMs, (err, nodes) => deps.log.warn({ nodes, err }, "could not record that the nodes were seen"));
+  const seen = (node: string) => lastSeen.seen(node);
   /** Binds the node to its key (or records it came in plaintext); a certificate when one is due. */
   const bindKey = (identity: { name: string; machineId: string }, admission: Admission): IssuedCertificate | undefined => {
     if (!admission.key) {
@@ -193,8 +187,12 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             const admission = admit(deps.db, hello, { address, tls: deps.certificates ? { peer } : undefined });
             const { nodeToken, tokenHash } = admission;
             const identity = hello.identity!;
-            upsertNode(deps.db, identity, tokenHash);
-            const certificate = bindKey(identity, admission);
+            // The roster row and its key in one commit: a registration costs synced commits, and a
+            // fleet reconnecting at once after a coordinator restart waits on each of them.
+            const certificate = inTransaction(deps.db, () => {
+              upsertNode(deps.db, identity, tokenHash);
+              return bindKey(identity, admission);
+            });
             if (admission.key) renewal = { publicKeyPem: admission.key.publicKeyPem, at: deps.certificates!.renewAt(certificate?.notAfterMs ?? peer!.notAfterMs) };
             machineId = identity.machineId;
             log = deps.log.child({ node: identity.name });

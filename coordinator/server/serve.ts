@@ -17,6 +17,7 @@ import { EvidenceRecorder } from "../evidence/recorder.js";
 import type { Plan } from "../../shared/model/plan.js";
 import { exportEvidenceHandler } from "./evidence-service.js";
 import { agentServiceHandlers } from "./agent-service.js";
+import { LastSeenWriter } from "../store/last-seen.js";
 import { CommitQueue } from "./commit-queue.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
@@ -138,7 +139,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const agentLog = opts.log.child({ part: "agents" });
   // Agent events from every stream, committed a batch per transaction and acked after it.
   const commits = new CommitQueue((events) => engine.ingestBatch(events), agentLog);
-  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: agentLog, heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals, commits }));
+  const lastSeen = new LastSeenWriter(db, opts.heartbeatIntervalMs, (err, nodes) => agentLog.warn({ nodes, err }, "could not record that the nodes were seen"));
+  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: agentLog, heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals, commits, lastSeen }));
   const controlDeps = {
     db,
     sessions,
@@ -188,6 +190,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       // A bundle still being written reads the store: let it finish before the store closes.
       await evidence.drain();
       refusals.stop();
+      lastSeen.flush();
       db.close();
     },
   };

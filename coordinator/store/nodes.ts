@@ -104,6 +104,14 @@ export function touchNode(db: Db, name: string, now = Date.now()): void {
   db.prepare("UPDATE nodes SET last_seen = ? WHERE name = ?").run(now, name);
 }
 
+/** Sets last_seen of many nodes in one transaction: one synced commit, whatever their number. */
+export function touchNodes(db: Db, seen: Iterable<[name: string, at: number]>): void {
+  const update = db.prepare("UPDATE nodes SET last_seen = ? WHERE name = ?");
+  db.transaction(() => {
+    for (const [name, at] of seen) update.run(at, name);
+  })();
+}
+
 /**
  * What the node's agent may forget: the end of the unbroken run of committed event seqs that
  * starts at its first one. An event that failed to commit leaves a gap here, so the agent keeps it
