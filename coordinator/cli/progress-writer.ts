@@ -1,7 +1,7 @@
 // Puts progress on screen: a live block redrawn in place on a terminal, plain appended lines on a
 // pipe, nothing for --json. The lines themselves come from progress.ts.
 import type { WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { applyUpdate, emptyProgress, notableLines, plainLines, renderLive, type ProgressState } from "./progress.js";
+import { applyUpdateInPlace, emptyProgress, notableLines, plainLines, renderLive, type ProgressState } from "./progress.js";
 
 export interface ProgressView {
   update(u: WatchRunResponse): void;
@@ -30,7 +30,7 @@ export class PlainView implements ProgressView {
 
   update(u: WatchRunResponse): void {
     const lines = plainLines(this.state, u);
-    this.state = applyUpdate(this.state, u);
+    this.state = applyUpdateInPlace(this.state, u);
     if (this.paused) this.held.push(...lines);
     else for (const l of lines) this.out.write(`${l}\n`);
   }
@@ -90,7 +90,7 @@ export class LiveView implements ProgressView {
 
   update(u: WatchRunResponse): void {
     this.pending.push(...notableLines(this.state, u));
-    this.state = applyUpdate(this.state, u);
+    this.state = applyUpdateInPlace(this.state, u);
     this.schedule();
   }
 

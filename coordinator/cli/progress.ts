@@ -24,15 +24,25 @@ export function emptyProgress(): ProgressState {
 
 /** The state after one update; the given state is left as it was. */
 export function applyUpdate(state: ProgressState, update: WatchRunResponse): ProgressState {
+  return applyUpdateInPlace({ ...state, tasks: new Map(state.tasks), lastCheck: new Map(state.lastCheck) }, update);
+}
+
+/**
+ * applyUpdate changing `state` itself, for a view that holds the only reference to it: copying the
+ * maps on every update made following a run of N nodes cost N per check result, N² in all
+ * (1,000 nodes × 20 checks: 40 million entries copied).
+ */
+export function applyUpdateInPlace(state: ProgressState, update: WatchRunResponse): ProgressState {
+  const tasks = state.tasks as Map<string, TaskRecord>;
+  const lastCheck = state.lastCheck as Map<string, { checkId: string; status: Status }>;
   const e = update.event;
-  if (e.case === "task") return { ...state, tasks: new Map(state.tasks).set(e.value.taskId, merged(state.tasks.get(e.value.taskId), e.value)) };
-  if (e.case === "check") {
+  if (e.case === "task") tasks.set(e.value.taskId, merged(tasks.get(e.value.taskId), e.value));
+  else if (e.case === "check") {
     const r = e.value.result;
     if (!r) return state;
-    const tasks = state.tasks.has(e.value.taskId) ? state.tasks : new Map(state.tasks).set(e.value.taskId, taskOf(e.value));
-    return { ...state, tasks, lastCheck: new Map(state.lastCheck).set(e.value.taskId, { checkId: r.checkId, status: r.status }) };
-  }
-  if (e.case === "finished") return { ...state, finished: e.value };
+    if (!tasks.has(e.value.taskId)) tasks.set(e.value.taskId, taskOf(e.value));
+    lastCheck.set(e.value.taskId, { checkId: r.checkId, status: r.status });
+  } else if (e.case === "finished") state.finished = e.value;
   return state;
 }
 
