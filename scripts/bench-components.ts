@@ -76,6 +76,8 @@ export async function benchEngine(say: Progress): Promise<BenchResult> {
     const out = await runSuite(suite, {
       allowDestructive: false,
       env: process.env,
+      // One by one: this measures one check's cost (the parallel figure is bench-http-checks.ts).
+      concurrency: 1,
       onResult: () => {
         const now = performance.now();
         perCheck.push(now - last);

@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cleanup } from "./bench-cleanup.js";
 import { benchEngine, benchParse } from "./bench-components.js";
+import { benchHttpChecks } from "./bench-http-checks.js";
 import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
 import { benchLost } from "./bench-lost.js";
@@ -69,7 +70,7 @@ type Part = (example: string, cores: number) => Promise<BenchResult[]>;
 const PARTS: Record<string, Part> = {
   parse: async (example) => [benchParse(example, say)],
   store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say)],
-  checks: async () => [await benchEngine(say)],
+  checks: async () => [await benchEngine(say), await benchHttpChecks(cleanup, say)],
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
   lost: async () => [await benchLost(cleanup, say)],
   reports: async () => [await benchReports(cleanup, say)],
