@@ -5,15 +5,13 @@ import { X509Certificate } from "node:crypto";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Command } from "commander";
-import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
+import { FleetgateError } from "../../shared/errors.js";
 import { formatSize } from "../../shared/model/sizes.js";
-import { formatConfigReport, type ConfigReport } from "../../shared/config-report.js";
+import type { ConfigReport } from "../../shared/config-report.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { Credentials } from "../daemon/credentials.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile, type AgentConfig } from "./config.js";
-import { addRunOptions } from "./run-options.js";
 import { noTokenMessage, resolveAgentSettings, runLimits, type AgentSettings, type RunFlags } from "./settings.js";
 
 function errnoOf(err: unknown): string {
@@ -122,20 +120,4 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
     ["packages", ...show(s.packages, (v) => (v ? v.join(",") : "a common stack"))],
   ];
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };
-}
-
-export function registerConfigCommand(program: Command): void {
-  const config = program.command("config").description("the agent's configuration (agent.yaml)");
-  addRunOptions(
-    config
-      .command("check")
-      .description(
-        "validate the agent config (errors name file:line), check the files it names (token_file, ca), and show each setting `run` would use with the same flags and environment and where it came from (flag > env > file > default); exit 0 when run could start, 3 when not",
-      ),
-  ).action((flags: RunFlags) => {
-    const report = checkAgentConfig(flags, process.env);
-    process.stdout.write(`${formatConfigReport(report, "run")}\n`);
-    for (const p of report.problems) process.stderr.write(`fleetgate-agent: ${p}\n`);
-    if (report.problems.length) process.exitCode = EXIT_CODE.bad_input;
-  });
 }

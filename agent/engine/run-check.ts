@@ -5,7 +5,7 @@ import { effectiveLimits, NO_LIMITS, type ProcessLimits } from "../../shared/mod
 import { boundCheckResult } from "../../shared/model/result-bounds.js";
 import { Status } from "../../shared/model/status.js";
 import type { ResolvedBlock, ResolvedCheck } from "../../shared/model/suite.js";
-import { CHECK_KINDS } from "../checks/registry.js";
+import { checkKind } from "../checks/registry.js";
 import { toolMissing, type TestCaseOutcome, type Verdict } from "../checks/kind.js";
 import { resolveRunAs, type RunAs, type RunAsDeps } from "../run-as/resolve.js";
 import { captureValues } from "./capture.js";
@@ -47,7 +47,7 @@ interface Attempts {
  * Throws only when the agent itself breaks.
  */
 async function attempt(block: ResolvedBlock, opts: RunCheckOptions, runAs: Map<string, RunAs>): Promise<Attempts> {
-  const kind = CHECK_KINDS[block.kind];
+  const kind = await checkKind(block.kind);
   const sleep = opts.sleep ?? realSleep;
   const now = opts.now ?? Date.now;
   const deadline = now() + (block.retry?.forMs ?? 0);

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CHECK_KINDS } from "../../agent/checks/registry.js";
+import { checkKind } from "../../agent/checks/registry.js";
 import { checkCommandLine } from "../../agent/command-line.js";
 import { runCheck } from "../../agent/engine/run-check.js";
 import { createWorkDir, removeWorkDir } from "../../agent/engine/work-dir.js";
@@ -188,7 +188,7 @@ describe("every kind that runs a program runs it as the check's user", () => {
     rmSync(log, { force: true });
     const suite = parseSuite(`suite: s\nuser: nobody\nchecks:\n  - id: k\n    timeout: 5s\n    ${block}\n`, "s.yaml");
     const check = suite.checks[0]!;
-    const seen = await CHECK_KINDS[kind].observe(check.spec, { timeoutMs: 5000, maxOutputBytes: 4096, runAs: { user: NOBODY, setpriv: recorder } });
+    const seen = await (await checkKind(kind)).observe(check.spec, { timeoutMs: 5000, maxOutputBytes: 4096, runAs: { user: NOBODY, setpriv: recorder } });
     const switched = existsSync(log) ? readFileSync(log, "utf8") : "";
     if (PROGRAM_KINDS.includes(kind)) {
       expect(check.user).toBe("nobody");

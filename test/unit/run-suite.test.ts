@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CHECK_KINDS } from "../../agent/checks/registry.js";
+import { checkKind } from "../../agent/checks/registry.js";
 import { runSuite } from "../../agent/engine/run-suite.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Status } from "../../shared/model/status.js";
@@ -26,7 +26,7 @@ const ran = (name: string) => existsSync(join(dir, name));
 describe("runSuite", () => {
   it("folds a failed check and an errored check into failed: a failure anywhere is NO-GO, not incomplete", async () => {
     // The file check's observe() breaking stands in for the agent breaking (an ERROR result).
-    const broken = vi.spyOn(CHECK_KINDS.file, "observe").mockRejectedValue(new Error("observer broke"));
+    const broken = vi.spyOn(await checkKind("file"), "observe").mockRejectedValue(new Error("observer broke"));
     try {
       const suite = parseSuite(`suite: mixed\nchecks:\n  - id: fails\n    command: { argv: ["false"] }\n  - id: errs\n    file: { path: /etc/hostname }\n`, "mixed.yaml");
       const out = await runSuite(suite, { allowDestructive: false, env: {} });
