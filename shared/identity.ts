@@ -5,8 +5,8 @@ import { access, constants } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
-import si from "systeminformation";
 import { NodeIdentitySchema, type NodeIdentity } from "./gen/fleetgate/v1/common_pb.js";
+import { readNodeFacts } from "./facts.js";
 import { readTailscaleStatus } from "./tailscale.js";
 import { FleetgateError } from "./errors.js";
 import { installedVersions } from "./packages.js";
@@ -43,17 +43,10 @@ export async function detectCapabilities(): Promise<string[]> {
   return found.filter((p): p is (typeof CAPABILITY_PROGRAMS)[number] => p !== undefined);
 }
 
-/** OS, kernel, CPU, memory, disks and load as systeminformation reports them; watched package versions. */
+/** OS, kernel, CPU, memory, disks and load (shared/facts.ts); watched package versions. */
 export async function collectFacts(packages?: string[]): Promise<Record<string, unknown>> {
-  const [os, cpu, mem, disks, load, versions] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(), si.currentLoad(), installedVersions(packages)]);
-  return {
-    os: { distro: os.distro, release: os.release, codename: os.codename, kernel: os.kernel, arch: os.arch },
-    cpu: { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: cpu.physicalCores },
-    memory: { totalBytes: mem.total, availableBytes: mem.available },
-    disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used })),
-    load: { avgLoad: load.avgLoad, currentLoadPercent: Math.round(load.currentLoad * 10) / 10 },
-    packages: versions,
-  };
+  const [facts, versions] = await Promise.all([readNodeFacts(), installedVersions(packages)]);
+  return { ...facts, packages: versions };
 }
 
 export interface IdentityOptions {

@@ -1,5 +1,6 @@
-import si from "systeminformation";
+import { readFile } from "node:fs/promises";
 import { checkNumberBounds, showMeasured } from "../../shared/model/bounds.js";
+import { parseMeminfo } from "../../shared/facts.js";
 import { MemorySpecSchema, type MemorySpec } from "../../shared/model/kinds/memory.js";
 import { checkSizeBounds, formatSize } from "../../shared/model/sizes.js";
 import type { CheckKind, Verdict } from "./kind.js";
@@ -11,10 +12,9 @@ export interface MemoryObserved {
   freeBytes: number;
 }
 
-/** The node's RAM; systeminformation reads /proc/meminfo on Linux, no process is started. */
+/** The node's RAM, from /proc/meminfo: no process is started. */
 export async function measureMemory(): Promise<MemoryObserved> {
-  const mem = await si.mem();
-  return { totalBytes: mem.total, availableBytes: mem.available, freeBytes: mem.free };
+  return parseMeminfo(await readFile("/proc/meminfo", "utf8"));
 }
 
 /** Percent of RAM not available: cache the kernel can drop does not count as used. */
