@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../../shared/logging.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { AgentConnection } from "../daemon/connection.js";
 import { Credentials } from "../daemon/credentials.js";
+import { groupCommit } from "../daemon/group-commit.js";
 import { stopGracefully, type StopCause, type StopOutcome } from "../daemon/graceful-stop.js";
 import { ceilingMessage, MEMORY_RESTART_EXIT_CODE, MemoryCeiling } from "../daemon/memory-ceiling.js";
 import { NodeTls } from "../daemon/node-tls.js";
@@ -53,7 +54,9 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   // Work dirs left by an agent killed mid-task: their tasks report interrupted, nothing needs them.
   const stale = removeStaleWorkDirs(workRoot(stateDir));
   if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
-  const runner = new TaskRunner(spool, origin, () => connection?.flush(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name });
+  // Results of one burst share one fsync; each is still sent only once durable (group-commit.ts).
+  const commit = groupCommit(() => connection?.flush());
+  const runner = new TaskRunner(spool, origin, () => commit.request(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name });
   connection = new AgentConnection({
     address,
     identity,
@@ -84,6 +87,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   );
   await connection.run();
   ceiling.stop();
+  commit.cancel();
   spool.close();
   const outcome = await stop.current();
   const cause = stop.cause();
