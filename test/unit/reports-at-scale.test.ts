@@ -77,7 +77,9 @@ describe("the HTML report of a 200-node run", () => {
           const name = c.precondition ? `precondition ${c.checkId}` : c.checkId;
           const at = row.details?.indexOf(`<h4>#${t.iteration} ${esc(name)} ${label(c.status)}</h4>\n<p>${esc(c.summary)}</p>`) ?? -1;
           expect(at, `${row.node} #${t.iteration} ${c.checkId}`).toBeGreaterThan(0);
-          const detail = row.details?.slice(at, row.details.indexOf("</div>", at)) ?? "";
+          // This iteration's detail only: up to the next iteration's heading or the cell's end.
+          const ends = [row.details?.indexOf("<h4>#", at + 1) ?? -1, row.details?.indexOf("</div>", at) ?? -1].filter((i) => i > 0);
+          const detail = row.details?.slice(at, Math.min(...ends)) ?? "";
           if (c.hint) expect(detail).toContain(`<p>hint: ${esc(c.hint)}</p>`);
           if (c.stdoutTail) expect(detail).toContain(`<pre>${esc(c.stdoutTail)}</pre>`);
           if (c.stderrTail) expect(detail).toContain(`<pre>${esc(c.stderrTail)}</pre>`);
