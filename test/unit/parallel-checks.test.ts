@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { defaultConcurrency, parseConcurrency } from "../../agent/engine/concurrency.js";
@@ -221,6 +222,46 @@ describe("the pool behind it", () => {
     expect(delivered).toEqual([0]);
     // 2 started in 1's slot before 1 broke was seen, or not at all; nothing started after.
     expect(settled).not.toContain(3);
+  });
+});
+
+describe("the pool, over any mix of durations, serial items, bounds and a stop", () => {
+  it("delivers every started item exactly once, in order, a prefix of the list; never more than the bound at once; a serial item alone", async () => {
+    const item = fc.record({ ms: fc.integer({ min: 0, max: 4 }), serial: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { maxLength: 12 }), fc.integer({ min: 1, max: 5 }), fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }), async (items, limit, stopAfter) => {
+        const started: number[] = [];
+        const delivered: number[] = [];
+        const running = new Set<number>();
+        let most = 0;
+        let serialShared = false;
+        await runOrdered(
+          items.map((it, i) => ({ ...it, i })),
+          {
+            limit,
+            alone: (it) => it.serial,
+            // A stop (a cancel) once `stopAfter` results are out.
+            stopped: () => stopAfter !== undefined && delivered.length >= stopAfter,
+            run: async (it) => {
+              started.push(it.i);
+              running.add(it.i);
+              most = Math.max(most, running.size);
+              if (running.size > 1 && [...running].some((r) => items[r]?.serial)) serialShared = true;
+              await new Promise((r) => setTimeout(r, it.ms));
+              running.delete(it.i);
+              return it.i;
+            },
+            deliver: (i) => void delivered.push(i),
+          },
+        );
+        expect(started).toEqual(started.map((_, k) => k));
+        expect(delivered).toEqual(started);
+        expect(most).toBeLessThanOrEqual(limit);
+        expect(serialShared).toBe(false);
+        if (stopAfter === undefined) expect(delivered.length).toBe(items.length);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
