@@ -18,9 +18,10 @@ export interface OrderedPoolOptions<T, R> {
 }
 
 /**
- * Runs `items` under `opts`. Resolves once every started item is delivered. If `run` throws (the
- * agent breaking, not a check failing), nothing more starts, the items in flight finish, the
- * results before the broken one are delivered, and the error is thrown.
+ * Runs `items` under `opts`. Resolves once every started item is delivered. If `run` or `deliver`
+ * throws (the agent breaking, not a check failing), nothing more starts, the items in flight
+ * finish (none is left running behind the caller), the results before the broken one are
+ * delivered, and the error is thrown.
  */
 export async function runOrdered<T, R>(items: readonly T[], opts: OrderedPoolOptions<T, R>): Promise<void> {
   const limit = Math.max(1, Math.floor(opts.limit));
@@ -29,15 +30,21 @@ export async function runOrdered<T, R>(items: readonly T[], opts: OrderedPoolOpt
   let nextToDeliver = 0;
   let broken: { index: number; error: unknown } | undefined;
 
-  // Hands on every result that is next in line; stops at the first gap (an earlier one still running).
+  // Hands on every result that is next in line; stops at the first gap (an earlier one still
+  // running), and for good at the first error, whether the item's or the hand-over's own.
   const deliverReady = async () => {
-    for (let done = finished.get(nextToDeliver); done; done = finished.get(nextToDeliver)) {
+    for (let done = finished.get(nextToDeliver); done && !broken; done = finished.get(nextToDeliver)) {
       finished.delete(nextToDeliver);
       if ("error" in done) {
-        broken ??= { index: nextToDeliver, error: done.error };
+        broken = { index: nextToDeliver, error: done.error };
         return;
       }
-      await opts.deliver(done.result, items[nextToDeliver] as T);
+      try {
+        await opts.deliver(done.result, items[nextToDeliver] as T);
+      } catch (error) {
+        broken = { index: nextToDeliver, error };
+        return;
+      }
       nextToDeliver++;
     }
   };

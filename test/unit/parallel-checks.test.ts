@@ -225,6 +225,26 @@ describe("the pool behind it", () => {
   });
 });
 
+describe("a hand-over that breaks", () => {
+  it("stops the pool only once the items in flight are done, so none runs on behind the caller", async () => {
+    const settled: number[] = [];
+    const pool = runOrdered([0, 1, 2], {
+      limit: 3,
+      alone: () => false,
+      run: async (i) => {
+        await new Promise((r) => setTimeout(r, i === 0 ? 0 : 30));
+        settled.push(i);
+        return i;
+      },
+      deliver: (i) => {
+        if (i === 0) throw new Error("spool unwritable");
+      },
+    });
+    await expect(pool).rejects.toThrow("spool unwritable");
+    expect(settled.sort()).toEqual([0, 1, 2]);
+  });
+});
+
 describe("the pool, over any mix of durations, serial items, bounds and a stop", () => {
   it("delivers every started item exactly once, in order, a prefix of the list; never more than the bound at once; a serial item alone", async () => {
     const item = fc.record({ ms: fc.integer({ min: 0, max: 4 }), serial: fc.boolean() });
