@@ -8,10 +8,10 @@ import { isBuiltin } from "node:module";
 export const COORDINATOR_ONLY_ROOT = "better-sqlite3";
 
 /**
- * require() calls the bundle may leave for packages it does not hold: systeminformation asks for
- * these macOS temperature sensors only on darwin, inside a try/catch that falls back to no reading.
+ * require() calls the bundle may leave for packages it does not hold. None today: the last were
+ * systeminformation's macOS temperature sensors, and the agent reads its facts itself (shared/facts.ts).
  */
-export const OPTIONAL_EXTERNALS: ReadonlySet<string> = new Set(["osx-temperature-sensor", "macos-temperature-sensor"]);
+export const OPTIONAL_EXTERNALS: ReadonlySet<string> = new Set<string>();
 
 interface LockPackage {
   dev?: boolean;
