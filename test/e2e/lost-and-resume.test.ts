@@ -169,9 +169,10 @@ describe("lost nodes and coordinator restarts", () => {
 
   it("a dropped link delays results but loses none", async () => {
     ws = new Workspace();
+    // One check after another (concurrency: 1), so `after` is produced while the coordinator is down.
     ws.write(
       "s.suite.yaml",
-      'suite: s\nchecks:\n  - id: before\n    command: { argv: ["true"] }\n  - id: long\n    command: { argv: [sleep, "3"] }\n  - id: after\n    command: { argv: ["true"] }\n',
+      'suite: s\nconcurrency: 1\nchecks:\n  - id: before\n    command: { argv: ["true"] }\n  - id: long\n    command: { argv: [sleep, "3"] }\n  - id: after\n    command: { argv: ["true"] }\n',
     );
     ws.write("plan.yaml", fleetPlan(1));
     const first = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"]));
