@@ -68,8 +68,9 @@ export interface Coordinator extends Proc {
 /** The CA of each coordinator started here, by address: an agent sent there trusts it (--ca). */
 const caByAddress = new Map<string, string>();
 
-export async function startCoordinator(stateDir: string, extraArgs: string[] = [], listen = "127.0.0.1:0"): Promise<Coordinator> {
-  const proc = spawn("coordinator", [process.execPath, COORD_BIN], ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
+/** `nodeArgs`: flags for node itself before the program, e.g. ["--cpu-prof"] (the load tool profiles the coordinator). */
+export async function startCoordinator(stateDir: string, extraArgs: string[] = [], listen = "127.0.0.1:0", nodeArgs: string[] = []): Promise<Coordinator> {
+  const proc = spawn("coordinator", [process.execPath, ...nodeArgs, COORD_BIN], ["serve", "--listen", listen, "--state-dir", stateDir, ...extraArgs]);
   const address = await waitFor("the coordinator to listen", () => {
     if (proc.process.exitCode !== null) throw new Error(`coordinator exited early:\n${proc.stderr()}`);
     return /listening on (\S+);/.exec(proc.stderr())?.[1];
