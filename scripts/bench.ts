@@ -19,6 +19,7 @@ import { benchAgent } from "./bench-agent.js";
 import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchReports } from "./bench-report-scale.js";
+import { benchScale } from "./bench-scale.js";
 import { ROOT } from "./local-fleet.js";
 
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -76,6 +77,8 @@ const PARTS: Record<string, Part> = {
   lost: async () => [await benchLost(cleanup, say)],
   reports: async () => [await benchReports(cleanup, say)],
   package: async () => [await benchPackage(cleanup, say)],
+  // Alone it adds N=5,000; the whole bench keeps to 100 and 1,000 to stay within its 10 minutes.
+  scale: async (_example, cores) => [await benchScale(process.argv.length > 2 ? [100, 1000, 5000] : [100, 1000], cores, cleanup, say)],
   agent: async () => [await benchAgent(cleanup, say)],
 };
 
