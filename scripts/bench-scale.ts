@@ -30,6 +30,10 @@ export const BEFORE_AFTER = [
   "- `coord run` following the run copied its whole progress state (two maps of N entries) for every result: N² work (40 million entries at 1,000 × 20). Now folded in place (`applyUpdateInPlace`).",
   "- A registration was four synced commits (enrollment use, roster row, key, timeline event); the roster row and the key are now one. The rest still bounds the registration rate: each hello waits on its commits in turn.",
   "",
+  "Found and not fixed yet: the sequencer's pure step (coordinator/sequencer/core.ts) copies every task of the run for each event it takes, and a dispatch looks its task up in the whole run: O(N) per task done, O(N²) per run — about 1 million task copies at N=1,000, 25 million at 5,000. Fixing it needs copy-on-write tasks in the step without changing what any step decides, with the sequencer's property tests as the judge.",
+  "",
+  "N=5,000 (alone, 2026-11-29 00:04 UTC, again with the same tool): 5,000 agents registered (111 agents/s, coordinator RSS 309 MiB with all connected), then `coord run` received nothing for its last 16 s and dropped its connection when a keepalive ping went unanswered for 10 s (exit 4, 1,269 of 5,000 tasks done); the coordinator used 16.6 CPU s in those 30.8 s and peaked at 841 MiB. That points to its event loop held for more than 10 s at a time; what held it is not diagnosed yet (its CPU profile was lost: it had to be killed at the end).",
+  "",
   "Not reached: run overhead ≤ 2 s at N=1,000 (about 10–17 s here, where the coordinator, the load processes and `coord run` share 2 cores: the coordinator alone spends about 0.35 ms of CPU per result — decode, commit, ack, and a copy to each `coord run` following) and RSS ≤ 300 MiB at N=1,000 (the peak comes during the run, from the results in flight and the run record loaded to summarise it, not from the connected agents: 150 MiB before the run).",
 ].join("\n");
 
