@@ -2,7 +2,7 @@
 // with its default concurrency, against a bash loop making the same curl calls one by one (issue 16:
 // target ≤ 0.6× the loop). Each check still runs its own curl, exactly the argv the check builds.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { defaultConcurrency } from "../agent/engine/concurrency.js";
@@ -111,6 +111,7 @@ export async function benchHttpChecks(cleanup: Cleanup, say: (text: string) => v
       say(`http checks: repetition ${rep + 1}/${REPS}: loop ${(loopMs / 1000).toFixed(2)} s, runSuite ${(parallelMs / 1000).toFixed(2)} s (${(parallelMs / loopMs).toFixed(2)}×), one by one ${(serialMs / 1000).toFixed(2)} s, check command ${(wholeMs / 1000).toFixed(2)} s`);
     }
     const n = defaultConcurrency();
+    const cores = availableParallelism();
     const parallelRatio = summarize(ratio.parallel).median;
     // The warm-up run measured CPU too; only the measured repetitions count.
     cpu.perCheck.splice(0, cpu.perCheck.length - REPS);
@@ -141,7 +142,10 @@ export async function benchHttpChecks(cleanup: Cleanup, say: (text: string) => v
       ],
       bound:
         `CPU: each check is still one curl process, and spawning it costs the agent more CPU than bash's fork/exec` +
-        (Number.isFinite(cpuMs) ? ` (about ${cpuMs.toFixed(1)} CPU ms a check, the agent and curl together, against ${(summarize(t.loop).median * 1000 / CHECKS).toFixed(1)} ms of wall time a call for the loop)` : "") +
+        (Number.isFinite(cpuMs)
+          ? ` (about ${cpuMs.toFixed(1)} CPU ms a check, the agent and curl together, against ${((summarize(t.loop).median * 1000) / CHECKS).toFixed(1)} ms of wall time a call for the loop: ` +
+            `with all ${cores} cores to itself the agent could reach ${(cpuMs / cores / ((summarize(t.loop).median * 1000) / CHECKS)).toFixed(2)}×, the rest is other work on the host)`
+          : "") +
         `; in parallel the ${CHECKS} spawns are shared over the cores, so the ratio falls as the per-spawn cost does (the cheaper-spawns part of issue 16), ` +
         `${parallelRatio <= 0.6 ? "within" : "not within"} the 0.6× target here (median ${parallelRatio.toFixed(2)}×); the whole process adds Node's start, module loading and prlimit around each curl (the check command's default CPU limit).`,
     };
