@@ -25,7 +25,7 @@ const RUN_TIMEOUT_MS = 120_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A run's shape: every node runs `iterations` tasks of `checks` checks, each a `sleep` of `checkS` seconds. */
+/** A run's shape: every node runs `iterations` tasks of `checks` checks, each a `sleep` of `checkS` seconds, one at a time. */
 interface Shape {
   iterations: number;
   checks: number;
@@ -55,7 +55,9 @@ describe.skipIf(!needsNetnsHost())("delivery of results under link flaps, packet
   /** Writes the suite and plan, starts `coord run` following it, and returns the run once it is stored. */
   async function startRun(label: string, shape: Shape): Promise<Run> {
     const checks = Array.from({ length: shape.checks }, (_, i) => `  - id: c${String(i + 1).padStart(2, "0")}\n    command: { argv: [sleep, "${shape.checkS}"] }\n`);
-    writeFileSync(join(plans, `${label}.suite.yaml`), `suite: ${label}\nchecks:\n${checks.join("")}`);
+    // One check after another: each shape is sized in check-seconds a node, so that links flap and
+    // the coordinator dies while results are still being produced.
+    writeFileSync(join(plans, `${label}.suite.yaml`), `suite: ${label}\nconcurrency: 1\nchecks:\n${checks.join("")}`);
     const plan = join(plans, `${label}.plan.yaml`);
     writeFileSync(plan, fleetPlan(label, `${label}.suite.yaml`, shape.iterations));
     const eventsBefore = committedEvents();
