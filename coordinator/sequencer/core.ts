@@ -186,12 +186,18 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
       }
     }
     const busy = new Set(tasks.filter((t) => t.status === Status.RUNNING).map((t) => t.node));
+    // Each node's earliest pending iteration, as the loop below starts. A task it starts makes its
+    // node busy, so no later task of that node gets as far as this test: the figure stays true for
+    // every task that reads it. (Asked of the whole stage per task, it made starting a fleet
+    // stage of N nodes cost N².)
+    const earliestPending = new Map<string, number>();
+    for (const o of tasks) if (o.status === Status.PENDING && o.iteration < (earliestPending.get(o.node) ?? Infinity)) earliestPending.set(o.node, o.iteration);
     for (const t of tasks) {
       if (t.group !== group) continue;
       if (busy.size >= stage.parallel) break;
       if (t.status !== Status.PENDING || busy.has(t.node) || state.offline[t.node]) continue;
       // A node's iterations run in order: only its earliest pending task may start.
-      if (tasks.some((o) => o.node === t.node && o.status === Status.PENDING && o.iteration < t.iteration)) continue;
+      if ((earliestPending.get(t.node) ?? Infinity) < t.iteration) continue;
       busy.add(t.node);
       set(t, Status.RUNNING, "");
       commands.push({ type: "dispatch", taskId: t.id });
