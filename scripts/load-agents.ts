@@ -222,7 +222,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     }
     if (c) {
       const coordinator = c;
-      const timer = setTimeout(() => coordinator.process.kill("SIGKILL"), 10_000);
+      // A profiled coordinator writes its profile only when it exits by itself: give it time to close N streams.
+      const timer = setTimeout(() => coordinator.process.kill("SIGKILL"), o.cpuProfDir ? 120_000 : 10_000);
       await coordinator.stop("SIGTERM");
       clearTimeout(timer);
     }
