@@ -17,6 +17,7 @@ import { recordAgentEvent } from "../coordinator/store/agent-events.js";
 import type { Db } from "../coordinator/store/db.js";
 import { finishRun, insertRun, type NewTask } from "../coordinator/store/runs.js";
 import { setTaskStatus } from "../coordinator/store/tasks.js";
+import { mulberry32 } from "./seeded-random.js";
 
 export interface SyntheticSize {
   nodes: number;
@@ -48,18 +49,6 @@ export const isLostNode = (i: number): boolean => i % 250 === 13;
 export const LOST_FROM_ITERATION = 3;
 const skipsKvm = (i: number): boolean => i % 40 === 0;
 const flakyPeers = (i: number, iteration: number): boolean => i % 30 === 0 && iteration === 2;
-
-/** A small deterministic generator (mulberry32): the scattered failures, the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logLines(node: string, check: string, n: number): string {
   return Array.from({ length: n }, (_, k) => `2026-11-28T22:${String(10 + (k % 50)).padStart(2, "0")}:0${k % 10}Z ${node} app[${1200 + k}]: ${check}: upstream 10.0.${k % 256}.${(k * 7) % 256}:8332 answered 503 after ${40 + k} ms (attempt ${1 + (k % 3)})`).join("\n");
@@ -145,7 +134,7 @@ export function writeSyntheticRun(db: Db, runId: string, size: SyntheticSize): v
     options: { transport: "tls" },
     nodes: nodes.map((i) => create(NodeIdentitySchema, { name: nodeName(i), machineId: machineId(i), bootId: `boot-${i}`, hostname: `${nodeName(i)}.fleet.example`, agentVersion: "0.1.0", labels: { role: "fleet" } })),
   }, tasks);
-  const next = random(16);
+  const next = mulberry32(16);
   const noWaivers = () => [];
   for (const i of nodes) {
     // One transaction per node around its events (each event still its own savepoint, as ingest commits it).

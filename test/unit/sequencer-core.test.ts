@@ -12,6 +12,7 @@ import {
 } from "../../coordinator/sequencer/core.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
+import { mulberry32 } from "../../scripts/seeded-random.js";
 
 interface StageSpec {
   id: string;
@@ -301,18 +302,6 @@ describe("sequencer core: resuming after a coordinator restart", () => {
     expect(finished(r.commands)[0]).toMatchObject({ status: Status.FAILED });
   });
 });
-
-/** mulberry32: a tiny seeded PRNG so a failing sequence can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("sequencer core: random event orders", () => {
   it("keeps its invariants over 400 random runs of a 4-stage, 3-node plan with a cross stage, through results, repeats, disconnects, restarts and cancels", () => {
