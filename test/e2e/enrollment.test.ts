@@ -27,7 +27,7 @@ describe("agent enrollment", () => {
     await sleep(1300);
     const agent = ws.track(startAgent({ name: "late", address: c.address, token, stateDir: ws.path("late") }));
     expect((await agent.process).exitCode).toBe(3);
-    expect(agent.stderr()).toMatch(/enrollment token expired \d+(\.\d)? s ago; create one with: coord token create/);
+    expect(agent.stderr()).toMatch(/enrollment token expired \d+(\.\d)? (ms|s) ago; create one with: coord token create/);
     expect(queryDb(c.stateDir, "SELECT name FROM nodes")).toEqual([]);
   });
 

@@ -3,9 +3,9 @@
 // coordinator, where the files its suite ships are nobody's to read and write; an unknown user is
 // an error and never a pass; the coordinator stores whom each check ran as and every report says so.
 // Switching users needs root (these tests run as root in CI) and util-linux's setpriv.
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
@@ -98,7 +98,17 @@ async function agentCheckAsNobody(wrap: string[], suite: string) {
   return { exitCode: r.exitCode, stderr: String(r.stderr), results: doc.iterations?.[0]?.results ?? [], ms: Date.now() - started };
 }
 
-describe.skipIf(!ready)("an agent that is not root", () => {
+/** The first directory above `path` that others (user nobody) cannot enter: a checkout in a 0700 temp dir. */
+function closedToOthers(path: string): string | undefined {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+const closed = closedToOthers(AGENT_BIN);
+const nobodyReachesAgent = needs(closed ? `an agent run as nobody needs the checkout open to others, and ${closed} is not; run: chmod o+x ${closed}` : undefined);
+
+describe.skipIf(!ready || !nobodyReachesAgent)("an agent that is not root", () => {
   const ws = new Workspace();
   afterAll(() => ws.cleanup());
   // nobody must read the suite: the workspace is 0700 and root's.
