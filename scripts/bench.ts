@@ -1,6 +1,7 @@
 // npm run bench: measures suite parsing, the store, the local check engine, a real coordinator +
-// agents, how long a dead agent takes to be lost, reports at fleet scale, and the one-file agent
-// against the unbundled one, on this machine, and writes the figures to docs/benchmarks.md.
+// agents, how long a dead agent takes to be lost, reports at fleet scale, the one-file agent
+// against the unbundled one, and `coord run` against an ssh loop, on this machine, and writes the
+// figures to docs/benchmarks.md.
 // `npm run bench -- PART…` runs only those parts (see PARTS) and replaces only their sections in
 // docs/benchmarks.md.
 // Performance lives here, not in timed tests: tests assert behaviour.
@@ -20,6 +21,7 @@ import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchR
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
+import { benchSsh } from "./bench-ssh.js";
 import { ROOT } from "./local-fleet.js";
 
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -80,6 +82,8 @@ const PARTS: Record<string, Part> = {
   // Alone it adds N=5,000; the whole bench keeps to 100 and 1,000 to stay within its 10 minutes.
   scale: async (_example, cores) => [await benchScale(process.argv.length > 2 ? [100, 1000, 5000] : [100, 1000], cores, cleanup, say)],
   agent: async () => [await benchAgent(cleanup, say)],
+  // Root, network namespaces and sshd; without them it says which is missing and gives no figures.
+  ssh: async () => benchSsh(cleanup, say),
 };
 
 function chosenParts(args: string[]): string[] {
@@ -97,7 +101,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 6 minutes" : `parts: ${chosen.join(", ")}`}`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 7 minutes" : `parts: ${chosen.join(", ")}`}`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
