@@ -1,6 +1,5 @@
 // Where a helper program the agent wraps checks in (prlimit, setpriv) is: looked up once on PATH.
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findOnPath } from "../shared/path-lookup.js";
 
 const found = new Map<string, string | null>();
 
@@ -8,17 +7,7 @@ const found = new Map<string, string | null>();
 export function toolOnPath(name: string): string | null {
   const known = found.get(name);
   if (known !== undefined) return known;
-  let path: string | null = null;
-  for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(delimiter)) {
-    const file = join(dir || ".", name);
-    try {
-      accessSync(file, constants.X_OK);
-      path = file;
-      break;
-    } catch {
-      // Not here.
-    }
-  }
+  const path = findOnPath(name, process.env.PATH ?? "/usr/bin:/bin") ?? null;
   found.set(name, path);
   return path;
 }

@@ -1,14 +1,13 @@
 // Who this node is. The machine-id is what lets the coordinator tell real nodes from clones
 // and from agents that all run on one host (DESIGN rule 1).
 import { readFile } from "node:fs/promises";
-import { access, constants } from "node:fs/promises";
-import { delimiter, join } from "node:path";
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { NodeIdentitySchema, type NodeIdentity } from "./gen/fleetgate/v1/common_pb.js";
 import { readNodeFacts } from "./facts.js";
 import { readTailscaleStatus } from "./tailscale.js";
 import { FleetgateError } from "./errors.js";
+import { findOnPath } from "./path-lookup.js";
 import { installedVersions } from "./packages.js";
 import { FLEETGATE_VERSION } from "./version.js";
 
@@ -26,21 +25,8 @@ async function readId(path: string): Promise<string> {
   }
 }
 
-async function onPath(program: string, pathEnv = process.env.PATH ?? ""): Promise<boolean> {
-  for (const dir of pathEnv.split(delimiter).filter(Boolean)) {
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // keep looking
-    }
-  }
-  return false;
-}
-
 export async function detectCapabilities(): Promise<string[]> {
-  const found = await Promise.all(CAPABILITY_PROGRAMS.map(async (p) => ((await onPath(p)) ? p : undefined)));
-  return found.filter((p): p is (typeof CAPABILITY_PROGRAMS)[number] => p !== undefined);
+  return CAPABILITY_PROGRAMS.filter((p) => findOnPath(p) !== undefined);
 }
 
 /** OS, kernel, CPU, memory, disks and load (shared/facts.ts); watched package versions. */
