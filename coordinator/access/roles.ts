@@ -57,6 +57,12 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   addUser: { role: "admin", what: "add users" },
   listUsers: { role: "admin", what: "list users" },
   revokeUser: { role: "admin", what: "revoke users" },
+  // Drain and labels decide where the next run's tasks go: running the gate, an operator's job.
+  // Forgetting and replacing a node change who the node is, so they stay admin.
+  drainNode: { role: "operator", what: "drain nodes" },
+  undrainNode: { role: "operator", what: "undrain nodes" },
+  labelNode: { role: "operator", what: "label nodes" },
+  listMissingMachines: { role: "viewer", what: "list fleet machines without an agent" },
 };
 
 /** Why `who` may not call `method`, as a message a person can act on; undefined when allowed. */

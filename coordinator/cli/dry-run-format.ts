@@ -14,6 +14,7 @@ const REASON: Record<ExclusionReason, string> = {
   [ExclusionReason.OFFLINE]: "offline",
   [ExclusionReason.NOT_NAMED]: "not named",
   [ExclusionReason.ROLES_FILLED]: "roles filled",
+  [ExclusionReason.DRAINED]: "drained",
 };
 
 const LABEL_WIDTH = 12;
