@@ -39,6 +39,7 @@ export function buildProgram(): Command {
       tlsCertFile: s.tlsCert.value,
       tlsKeyFile: s.tlsKey.value,
       sans: s.sans,
+      alerts: config.alerts,
     });
     const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
     process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);

@@ -7,6 +7,7 @@ import { formatSize, parseSize, SizeSchema } from "../../shared/model/sizes.js";
 import { DurationSchema } from "../../shared/model/suite.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 import { envValue, pickSetting, type Setting, type SettingName } from "../../shared/settings.js";
+import { AlertsConfigSchema } from "../alerts/config.js";
 import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-issuer.js";
@@ -34,6 +35,8 @@ const ServeConfigSchema = z.strictObject({
   san: z.array(z.string()).optional(),
   /** Lifetime of node client certificates, e.g. 7d. */
   node_cert_ttl: DurationSchema.optional(),
+  /** Webhooks alerts are POSTed to, and how long a repeat of an open alert stays quiet (coordinator/alerts/). */
+  alerts: AlertsConfigSchema.optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 

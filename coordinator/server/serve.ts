@@ -33,6 +33,8 @@ import { DEFAULT_NODE_CERT_TTL_MS, NodeCertificateIssuer } from "../tls/node-iss
 import { serverCredentials } from "../tls/server-credentials.js";
 import { hostOf } from "../../shared/tls/channel.js";
 import { hostname, networkInterfaces } from "node:os";
+import { Alerts } from "../alerts/alerts.js";
+import { alertSettings, type AlertsConfig } from "../alerts/config.js";
 
 export interface ServeOptions {
   listen: string;
@@ -53,6 +55,8 @@ export interface ServeOptions {
   /** More names or addresses for the issued server certificate (coord serve --san). */
   sans?: string[];
   nodeCertTtlMs?: number;
+  /** coord.yaml's alerts: (webhooks, dedup window); alert files are written under STATE_DIR/alerts/ either way. */
+  alerts?: AlertsConfig;
 }
 
 /** What "tls" or "plaintext" a run and the roster say the coordinator served with. */
@@ -129,6 +133,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     guardedSink((e) => recordNodeEvent(db, e), opts.log.child({ part: "fleet" })),
     Math.round(1.5 * opts.heartbeatIntervalMs),
   );
+  // Alerts (issue 17): one sink every part raises to and resolves in; webhooks are posted off the event loop's path.
+  const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
 
