@@ -63,6 +63,8 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   undrainNode: { role: "operator", what: "undrain nodes" },
   labelNode: { role: "operator", what: "label nodes" },
   listMissingMachines: { role: "viewer", what: "list fleet machines without an agent" },
+  listSchedules: { role: "viewer", what: "list schedules" },
+  listAlerts: { role: "viewer", what: "list alerts" },
 };
 
 /** Why `who` may not call `method`, as a message a person can act on; undefined when allowed. */

@@ -269,4 +269,24 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE check_results ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 14,
+    sql: `
+      -- Schedules (coord.yaml schedules:, coordinator/schedules/): the schedule that started a run
+      -- ('' for coord run), and each time a schedule came due: the run it started, or why it was
+      -- skipped (a run of the plan still running, a node busy, a plan that does not load), and the
+      -- bound (max_duration, max_checks) that ended its run, if one did.
+      ALTER TABLE runs ADD COLUMN schedule TEXT NOT NULL DEFAULT '';
+      CREATE TABLE schedule_fires (
+        id          INTEGER PRIMARY KEY,
+        schedule    TEXT NOT NULL,
+        due_at      INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        run_id      TEXT NOT NULL DEFAULT '',
+        skip_reason TEXT NOT NULL DEFAULT '',
+        bound       TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX schedule_fires_by_schedule ON schedule_fires(schedule, id);
+    `,
+  },
 ];
