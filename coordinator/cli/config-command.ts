@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { formatConfigReport, type ConfigReport } from "../../shared/config-report.js";
 import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import { formatSize } from "../../shared/model/sizes.js";
+import { parseListen } from "../../shared/metrics/http-server.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
 import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
 
@@ -52,6 +53,13 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
       problems.push(`state_dir ${stateDir}: ${(err as NodeJS.ErrnoException).code}; run config check as the coordinator's user`);
     }
   } else notes.push(`state_dir ${stateDir} does not exist yet: serve creates it (the unit's StateDirectory= does)`);
+  if (s.metricsListen.value !== undefined) {
+    try {
+      parseListen(s.metricsListen.value, "metrics_listen");
+    } catch (err) {
+      problems.push(FleetgateError.from(err).message);
+    }
+  }
   if (s.insecure.value) notes.push("insecure: plaintext gRPC; every run, report and coord nodes says INSECURE");
   const rows: [string, string, string][] = [
     show("listen", s.listen, (v) => v),
@@ -65,6 +73,7 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     show("tls_key", s.tlsKey, (v) => v ?? "-"),
     ["san", s.sans.join(",") || "none", s.sans.length ? "file+flag" : "default"],
     show("node_cert_ttl", s.nodeCertTtl, (v) => v),
+    show("metrics_listen", s.metricsListen, (v) => v ?? "none: no /metrics, /healthz or /readyz"),
   ];
   return { file, fileState: present ? "valid" : "absent (serve uses flags, env and defaults)", rows, notes, problems };
 }

@@ -40,9 +40,11 @@ export function buildProgram(): Command {
       tlsKeyFile: s.tlsKey.value,
       sans: s.sans,
       alerts: config.alerts,
+      metricsListen: s.metricsListen.value,
     });
     const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
     process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
+    if (coordinator.metricsAddress) process.stderr.write(`coord: /metrics, /healthz and /readyz on http://${coordinator.metricsAddress}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => void coordinator.stop().then(resolve);
       process.once("SIGTERM", stop);

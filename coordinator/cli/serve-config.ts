@@ -37,6 +37,8 @@ const ServeConfigSchema = z.strictObject({
   node_cert_ttl: DurationSchema.optional(),
   /** Webhooks alerts are POSTed to, and how long a repeat of an open alert stays quiet (coordinator/alerts/). */
   alerts: AlertsConfigSchema.optional(),
+  /** HOST:PORT of the plain HTTP listener for /metrics, /healthz and /readyz; none when unset. */
+  metrics_listen: z.string().optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -57,6 +59,7 @@ export const SERVE_SETTINGS = {
   tlsCert: { key: "tls_cert", flag: "--tls-cert" },
   tlsKey: { key: "tls_key", flag: "--tls-key" },
   nodeCertTtl: { key: "node_cert_ttl", flag: "--node-cert-ttl" },
+  metricsListen: { key: "metrics_listen", flag: "--metrics-listen", env: "FLEETGATE_METRICS_LISTEN" },
 } as const satisfies Record<string, SettingName>;
 
 export interface ServeFlags {
@@ -72,6 +75,7 @@ export interface ServeFlags {
   tlsKey?: string;
   san: string[];
   nodeCertTtl?: string;
+  metricsListen?: string;
 }
 
 export interface ServeSettings {
@@ -87,6 +91,8 @@ export interface ServeSettings {
   /** coord.yaml's, then each --san. */
   sans: string[];
   nodeCertTtl: Setting<string>;
+  /** Undefined: no metrics listener (the default). */
+  metricsListen: Setting<string | undefined>;
 }
 
 /** Every `serve` setting with where it came from. Pure: flags, the environment and the parsed file in. */
@@ -104,6 +110,7 @@ export function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, 
     tlsKey: pickSetting(s.tlsKey, { flag: flags.tlsKey, file: config.tls_key }, undefined),
     sans: [...(config.san ?? []), ...flags.san],
     nodeCertTtl: pickSetting(s.nodeCertTtl, { flag: flags.nodeCertTtl, file: config.node_cert_ttl }, `${DEFAULT_NODE_CERT_TTL_MS / 86_400_000}d`),
+    metricsListen: pickSetting(s.metricsListen, { flag: flags.metricsListen, env: envValue(env, s.metricsListen.env), file: config.metrics_listen }, undefined),
   };
 }
 
@@ -131,5 +138,6 @@ export function addServeOptions(cmd: Command): Command {
     .option("--tls-cert <file>", "your own server certificate (PEM), with --tls-key; default: one issued at each start from STATE_DIR/tls/ca.key")
     .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
     .option("--san <name>", "another DNS name or IP address for the issued server certificate (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
-    .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)");
+    .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)")
+    .option("--metrics-listen <host:port>", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9464 (env FLEETGATE_METRICS_LISTEN; default: none)");
 }

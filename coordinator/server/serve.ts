@@ -10,7 +10,7 @@ import { undecodableRequests } from "./undecodable.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { BOOT_ID_FILE, MACHINE_ID_FILE } from "../../shared/identity.js";
 import type { Logger } from "../../shared/logging.js";
-import { openDb } from "../store/db.js";
+import { openDb, type Db } from "../store/db.js";
 import { newSecret } from "../store/tokens.js";
 import { RunEngine } from "../sequencer/engine.js";
 import { EvidenceRecorder } from "../evidence/recorder.js";
@@ -35,6 +35,11 @@ import { hostOf } from "../../shared/tls/channel.js";
 import { hostname, networkInterfaces } from "node:os";
 import { Alerts } from "../alerts/alerts.js";
 import { alertSettings, type AlertsConfig } from "../alerts/config.js";
+import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
+import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
+import { methodPaths, rpcErrorCounter } from "../metrics/rpc-errors.js";
+import { listNodes } from "../store/nodes.js";
+import { notReady } from "./readiness.js";
 
 export interface ServeOptions {
   listen: string;
@@ -57,6 +62,8 @@ export interface ServeOptions {
   nodeCertTtlMs?: number;
   /** coord.yaml's alerts: (webhooks, dedup window); alert files are written under STATE_DIR/alerts/ either way. */
   alerts?: AlertsConfig;
+  /** coord serve --metrics-listen HOST:PORT: Prometheus /metrics, /healthz and /readyz over HTTP; none when unset. */
+  metricsListen?: string;
 }
 
 /** What "tls" or "plaintext" a run and the roster say the coordinator served with. */
@@ -65,6 +72,8 @@ export type Transport = "tls" | "plaintext";
 export interface RunningCoordinator {
   address: string;
   transport: Transport;
+  /** Where /metrics, /healthz and /readyz are served (--metrics-listen), if anywhere. */
+  metricsAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -113,6 +122,15 @@ function readId(file: string): string {
   }
 }
 
+/** The instruments, loaded only with --metrics-listen: without it prom-client is never imported. */
+async function coordinatorMetrics(db: Db, sessions: AgentSessions, engine: RunEngine): Promise<CoordinatorMetrics> {
+  const { CoordinatorMetrics } = await import("../metrics/coordinator-metrics.js");
+  const status = (node: string): NodeStatus => (sessions.isOnline(node) ? "online" : sessions.lostReason(node) ? "lost" : "offline");
+  const metrics = new CoordinatorMetrics(() => listNodes(db).map((n) => status(n.identity.name)));
+  metrics.observe(sessions, engine);
+  return metrics;
+}
+
 export async function startCoordinator(opts: ServeOptions): Promise<RunningCoordinator> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   // An existing state dir keeps the mode it was made with: whoever reads it administers the coordinator.
@@ -137,14 +155,18 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
+  const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
+  // Outermost, so it sees the status of every call, those the refusal interceptors end included.
+  const rpcErrors = metrics ? [rpcErrorCounter(methodPaths([AgentService, ControlService, Health]), (method, code) => metrics.rpcEnded(method, code))] : [];
 
   // Every refusal, agent side, control side and below gRPC: logged, counted, kept (coord refusals).
   const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
   // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
-  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [undecodableRequests(refusals), controlRefusals(refusals)] });
+  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [...rpcErrors, undecodableRequests(refusals), controlRefusals(refusals)] });
   const agentLog = opts.log.child({ part: "agents" });
   // Agent events from every stream, committed a batch per transaction and acked after it.
-  const commits = new CommitQueue((events) => engine.ingestBatch(events), agentLog);
+  const commit = (events: Parameters<RunEngine["ingestBatch"]>[0]) => engine.ingestBatch(events);
+  const commits = new CommitQueue(metrics ? metrics.timedCommit(commit) : commit, agentLog);
   const lastSeen = new LastSeenWriter(db, opts.heartbeatIntervalMs, (err, nodes) => agentLog.warn({ nodes, err }, "could not record that the nodes were seen"));
   server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: agentLog, heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals, commits, lastSeen }));
   const controlDeps = {
@@ -168,6 +190,19 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     db.close();
     throw FleetgateError.from(err, "bad_input", `cannot listen on ${opts.listen}: ${err.message}`);
   });
+  let metricsServer: MetricsServer | undefined;
+  if (metrics) {
+    const metricsLog = opts.log.child({ part: "metrics" });
+    const endpoints = { metrics: () => metrics.scrape(), notReady: () => notReady(db, opts.stateDir) };
+    try {
+      metricsServer = await startMetricsServer(opts.metricsListen!, "--metrics-listen", endpoints, (err) => metricsLog.warn({ err }, "a metrics request failed"));
+    } catch (err) {
+      server.forceShutdown();
+      db.close();
+      throw err;
+    }
+    metricsLog.info({ address: metricsServer.address }, "serving /metrics, /healthz and /readyz");
+  }
   watchWire(server, refusals, opts.log.child({ part: "refusals" }));
   engine.start();
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
@@ -178,7 +213,10 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   return {
     address,
     transport,
+    metricsAddress: metricsServer?.address,
     async stop() {
+      // First: a probe or scrape must not read a store being closed.
+      await metricsServer?.close();
       // What was received is committed and acked while the runs are still followed; nothing after.
       commits.close();
       engine.stop();
