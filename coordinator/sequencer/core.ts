@@ -2,6 +2,7 @@
 // sockets, no database: whether a node is alive arrives as events from the fleet (online, offline,
 // lost — coordinator/fleet/ owns the clock), and the shell applies the commands.
 import { foldStatuses, isGreen, isTerminal, Status, statusName } from "../../shared/model/status.js";
+import { countGroups, recount, indexTasks, openGroup, pendingIn, type GroupCounts, type TaskIndex } from "./task-table.js";
 
 export interface PlannedTask {
   id: string;
@@ -33,13 +34,22 @@ export interface TaskState extends PlannedTask {
 
 export interface SequencerState {
   stages: PlannedStage[];
-  /** In plan order; a node's iterations in ascending order. */
-  tasks: TaskState[];
+  /**
+   * In plan order; a node's iterations in ascending order. Copy on write: a step that changes a
+   * task puts a new object in a new array, so the state a step started from stays as it was (the
+   * engine drops a batch's states when its commit fails). Copying every task on every step made
+   * the N results of a fleet stage of N nodes cost N² (8 s at 5,000 nodes).
+   */
+  tasks: readonly TaskState[];
+  /** Where each task is in `tasks`: fixed for the run, shared by all its states. */
+  index: TaskIndex;
+  /** How many tasks of each stage's groups are not over, and pending; copied when they change. */
+  counts: GroupCounts;
   current: number;
   /** Nodes not connected now: no task is sent to them. */
-  offline: Record<string, true>;
+  offline: Readonly<Record<string, true>>;
   /** Nodes the fleet declared lost (away too long), with why: their due work is lost. */
-  lost: Record<string, string>;
+  lost: Readonly<Record<string, string>>;
   finished: boolean;
 }
 
@@ -79,10 +89,14 @@ function livenessState(l: Liveness): Pick<SequencerState, "offline" | "lost"> {
   return { offline, lost: { ...l.lost } };
 }
 
-export function initialState(stages: PlannedStage[], tasks: PlannedTask[], liveness: Liveness = ALL_ONLINE): SequencerState {
+export function initialState(stages: PlannedStage[], planned: readonly PlannedTask[], liveness: Liveness = ALL_ONLINE): SequencerState {
+  const tasks = planned.map((t) => ({ ...t, status: Status.PENDING, summary: "" }));
+  const index = indexTasks(tasks);
   return {
     stages,
-    tasks: tasks.map((t) => ({ ...t, status: Status.PENDING, summary: "" })),
+    tasks,
+    index,
+    counts: countGroups(tasks, index),
     current: 0,
     ...livenessState(liveness),
     finished: false,
@@ -90,36 +104,70 @@ export function initialState(stages: PlannedStage[], tasks: PlannedTask[], liven
 }
 
 /** Rebuilds state from stored task statuses after a coordinator restart. */
-export function resumedState(stages: PlannedStage[], tasks: TaskState[], liveness: Liveness): SequencerState {
+export function resumedState(stages: PlannedStage[], tasks: readonly TaskState[], liveness: Liveness): SequencerState {
+  const index = indexTasks(tasks);
   let current = 0;
   for (; current < stages.length; current++) {
-    const done = tasksOf(tasks, stages[current]?.id);
+    const done = stageTasks(tasks, index, stages[current]?.id);
     // A finished stage that did not pass stays current, so the first step skips the stages after
     // it: the coordinator may have stopped after storing the failure but before storing the skips.
     if (!done.every((t) => isTerminal(t.status)) || !isGreen(foldStatuses(done.map((t) => t.status)))) break;
   }
-  return { stages, tasks: tasks.map((t) => ({ ...t })), current, ...livenessState(liveness), finished: false };
+  return { stages, tasks: tasks.map((t) => ({ ...t })), index, counts: countGroups(tasks, index), current, ...livenessState(liveness), finished: false };
 }
 
-function tasksOf(tasks: TaskState[], stageId: string | undefined): TaskState[] {
-  return tasks.filter((t) => t.stageId === stageId);
+/** The task with this id as it stands in `state`, if the run has it. */
+export function taskById(state: SequencerState, id: string): TaskState | undefined {
+  const at = state.index.byId.get(id);
+  return at === undefined ? undefined : state.tasks[at];
+}
+
+/** A stage's tasks as they stand in `tasks`: read again after a change, never kept across one. */
+function stageTasks(tasks: readonly TaskState[], index: TaskIndex, stageId: string | undefined): TaskState[] {
+  return (index.byStage.get(stageId ?? "") ?? []).map((i) => tasks[i] as TaskState);
+}
+
+/** What a step may change, on a state that starts as the previous one and copies what it writes. */
+interface Draft {
+  state: SequencerState;
+  commands: SequencerCommand[];
+  set(t: TaskState, status: Status, summary: string): void;
+  tasksOf(stageId: string | undefined): TaskState[];
+}
+
+function draftOf(prev: SequencerState): Draft {
+  let tasks: TaskState[] | undefined;
+  let counts: GroupCounts | undefined;
+  const state: SequencerState = { ...prev };
+  const commands: SequencerCommand[] = [];
+  return {
+    state,
+    commands,
+    set(t, status, summary) {
+      const i = state.index.byId.get(t.id) as number;
+      tasks ??= state.tasks.slice();
+      const was = tasks[i] as TaskState;
+      tasks[i] = { ...was, status, summary };
+      state.tasks = tasks;
+      counts ??= state.counts.slice();
+      recount(counts, state.index, i, was.status, status);
+      state.counts = counts;
+      commands.push({ type: "task_status", taskId: t.id, status, summary });
+    },
+    tasksOf: (stageId) => stageTasks(state.tasks, state.index, stageId),
+  };
 }
 
 export function step(prev: SequencerState, event: SequencerEvent): Step {
   if (prev.finished) return { state: prev, commands: [] };
-  const state: SequencerState = { ...prev, tasks: prev.tasks.map((t) => ({ ...t })), offline: { ...prev.offline }, lost: { ...prev.lost } };
-  const commands: SequencerCommand[] = [];
-  const set = (t: TaskState, status: Status, summary: string) => {
-    t.status = status;
-    t.summary = summary;
-    commands.push({ type: "task_status", taskId: t.id, status, summary });
-  };
+  const draft = draftOf(prev);
+  const { state, commands, set } = draft;
 
   switch (event.type) {
     case "start":
       break;
     case "task_done": {
-      const t = state.tasks.find((x) => x.id === event.taskId);
+      const t = taskById(state, event.taskId);
       // Only a running task can finish: a repeat or a result for a lost task changes nothing.
       if (!t || t.status !== Status.RUNNING) break;
       // A status that is not final (from the wire, unchecked) would leave the task neither running
@@ -129,21 +177,21 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       break;
     }
     case "node_online": {
-      delete state.offline[event.node];
-      delete state.lost[event.node];
+      state.offline = without(state.offline, event.node);
+      state.lost = without(state.lost, event.node);
       // A task in flight when the link dropped is asked again; the agent knows it by id.
-      for (const t of tasksOf(state.tasks, state.stages[state.current]?.id)) {
+      for (const t of draft.tasksOf(state.stages[state.current]?.id)) {
         if (t.node === event.node && t.status === Status.RUNNING) commands.push({ type: "dispatch", taskId: t.id });
       }
       break;
     }
     case "node_offline":
-      state.offline[event.node] = true;
+      state.offline = { ...state.offline, [event.node]: true };
       break;
     case "node_lost":
       // The fleet decides (coordinator/fleet/): a node may be lost while connected, when it keeps
       // reconnecting without delivering. Its next connection clears the verdict for later work.
-      state.lost[event.node] = event.why;
+      state.lost = { ...state.lost, [event.node]: event.why };
       break;
     case "cancel":
       for (const t of state.tasks) {
@@ -152,23 +200,41 @@ export function step(prev: SequencerState, event: SequencerEvent): Step {
       }
       break;
   }
-  schedule(state, set, commands);
+  schedule(draft);
   return { state, commands };
 }
 
-function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary: string) => void, commands: SequencerCommand[]): void {
+function without<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
+  if (!(key in record)) return record;
+  const { [key]: _gone, ...rest } = record;
+  return rest;
+}
+
+// Each step reads the current stage's counts first (task-table.ts) and walks its tasks only when
+// there is something to decide: a task that may start, a lost node, a stage that is over. A result
+// arriving while the rest of a fleet stage is still running costs two lookups.
+function schedule(draft: Draft): void {
+  const { state, commands, set } = draft;
   for (;;) {
     const stage = state.stages[state.current];
     if (!stage) {
       finish(state, commands);
       return;
     }
-    const tasks = tasksOf(state.tasks, stage.id);
+    const positions = state.index.byStage.get(stage.id) ?? [];
+    const at = (i: number) => state.tasks[i] as TaskState;
     // Work due now on a lost node is lost; later groups are decided by the barrier (skipped, or waiting).
-    const due = openGroup(tasks);
-    for (const t of tasks) if (!isTerminal(t.status) && t.group <= due && state.lost[t.node] !== undefined) set(t, Status.LOST, state.lost[t.node] as string);
-    if (tasks.every((t) => isTerminal(t.status))) {
-      const outcome = foldStatuses(tasks.map((t) => t.status));
+    if (hasAny(state.lost)) {
+      const due = openGroup(state.counts, state.index, stage.id);
+      for (const i of positions) {
+        const t = at(i);
+        if (!isTerminal(t.status) && t.group <= due && state.lost[t.node] !== undefined) set(t, Status.LOST, state.lost[t.node] as string);
+      }
+    }
+    const group = openGroup(state.counts, state.index, stage.id);
+    if (group === Infinity) {
+      // Every task of the stage is over.
+      const outcome = foldStatuses(positions.map((i) => at(i).status));
       if (!isGreen(outcome)) {
         // Gating: a stage runs only when every stage before it is green (passed, or waived).
         for (const t of state.tasks) if (!isTerminal(t.status)) set(t, Status.SKIPPED, `stage ${stage.id} did not pass (${statusName(outcome)})`);
@@ -176,8 +242,8 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
       state.current++;
       continue;
     }
-    const group = openGroup(tasks);
     if (stage.stopOnFailure) {
+      const tasks = draft.tasksOf(stage.id);
       const broken = tasks.find((t) => t.group < group && !isGreen(t.status));
       if (broken) {
         const why = `${broken.label} ${statusName(broken.status).replace("_", " ")}${broken.summary ? `: ${broken.summary}` : ""}`;
@@ -185,20 +251,33 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
         continue;
       }
     }
-    const busy = new Set(tasks.filter((t) => t.status === Status.RUNNING).map((t) => t.node));
+    if (pendingIn(state.counts, state.index, stage.id, group) === 0) return;
+    const { nodeOf, nodeCount } = state.index;
+    const busy = new Uint8Array(nodeCount);
+    let busyNodes = 0;
     // Each node's earliest pending iteration, as the loop below starts. A task it starts makes its
     // node busy, so no later task of that node gets as far as this test: the figure stays true for
     // every task that reads it. (Asked of the whole stage per task, it made starting a fleet
     // stage of N nodes cost N².)
-    const earliestPending = new Map<string, number>();
-    for (const o of tasks) if (o.status === Status.PENDING && o.iteration < (earliestPending.get(o.node) ?? Infinity)) earliestPending.set(o.node, o.iteration);
-    for (const t of tasks) {
+    const earliestPending = new Float64Array(nodeCount).fill(Infinity);
+    for (const i of positions) {
+      const t = at(i);
+      const n = nodeOf[i] as number;
+      if (t.status === Status.RUNNING && !busy[n]) {
+        busy[n] = 1;
+        busyNodes++;
+      } else if (t.status === Status.PENDING && t.iteration < (earliestPending[n] as number)) earliestPending[n] = t.iteration;
+    }
+    for (const i of positions) {
+      const t = at(i);
+      const n = nodeOf[i] as number;
       if (t.group !== group) continue;
-      if (busy.size >= stage.parallel) break;
-      if (t.status !== Status.PENDING || busy.has(t.node) || state.offline[t.node]) continue;
+      if (busyNodes >= stage.parallel) break;
+      if (t.status !== Status.PENDING || busy[n] || state.offline[t.node]) continue;
       // A node's iterations run in order: only its earliest pending task may start.
-      if ((earliestPending.get(t.node) ?? Infinity) < t.iteration) continue;
-      busy.add(t.node);
+      if ((earliestPending[n] as number) < t.iteration) continue;
+      busy[n] = 1;
+      busyNodes++;
       set(t, Status.RUNNING, "");
       commands.push({ type: "dispatch", taskId: t.id });
     }
@@ -206,9 +285,9 @@ function schedule(state: SequencerState, set: (t: TaskState, s: Status, summary:
   }
 }
 
-/** The earliest group with work left; groups before it have all finished. */
-function openGroup(tasks: TaskState[]): number {
-  return Math.min(...tasks.filter((t) => !isTerminal(t.status)).map((t) => t.group));
+function hasAny(record: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in record) return true;
+  return false;
 }
 
 function finish(state: SequencerState, commands: SequencerCommand[]): void {

@@ -23,7 +23,7 @@ import type { Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
-import { initialState, resumedState, step, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
+import { initialState, resumedState, step, taskById, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
 import { summarizeStored } from "../judgement/stored.js";
 
@@ -275,7 +275,7 @@ export class RunEngine {
       case "dispatch": {
         // Decided by an earlier event of a batch, and no longer running after a later step of it
         // (a task failed at once may have stopped the stage): not sent.
-        if (run.state.tasks.find((t) => t.id === cmd.taskId)?.status !== Status.RUNNING) return;
+        if (taskById(run.state, cmd.taskId)?.status !== Status.RUNNING) return;
         const task = getTask(this.db, cmd.taskId);
         if (!task) return;
         const fault = task.fault ? this.faultFor(task) : undefined;

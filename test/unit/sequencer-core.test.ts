@@ -10,6 +10,7 @@ import {
   type SequencerState,
   type TaskState,
 } from "../../coordinator/sequencer/core.js";
+import { countGroups } from "../../coordinator/sequencer/task-table.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
 import { taskLabel } from "../../shared/model/task-names.js";
 import { mulberry32 } from "../../scripts/seeded-random.js";
@@ -303,6 +304,9 @@ describe("sequencer core: resuming after a coordinator restart", () => {
   });
 });
 
+/** What a state says, as plain data: to tell whether a step changed it. */
+const snapshot = (s: SequencerState) => ({ tasks: s.tasks.map((t) => [t.id, t.status, t.summary]), counts: [...s.counts], offline: s.offline, lost: s.lost, current: s.current, finished: s.finished });
+
 describe("sequencer core: random event orders", () => {
   it("keeps its invariants over 400 random runs of a 4-stage, 3-node plan with a cross stage, through results, repeats, disconnects, restarts and cancels", () => {
     const NODES = ["n1", "n2", "n3"];
@@ -312,7 +316,7 @@ describe("sequencer core: random event orders", () => {
 
     for (let seed = 1; seed <= 400; seed++) {
       const rand = mulberry32(seed);
-      const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
       const specs: StageSpec[] = [
         { id: "s1", nodes: NODES.slice(0, 1 + Math.floor(rand() * 3)), iterations: 1 + Math.floor(rand() * 2), parallel: 1 },
         { id: "s2", nodes: NODES, iterations: 1 + Math.floor(rand() * 3), parallel: 1 + Math.floor(rand() * 3) },
@@ -359,8 +363,14 @@ describe("sequencer core: random event orders", () => {
         } else event = { type: "cancel", reason: "random cancel" };
 
         const prev = state;
+        const before = JSON.stringify(snapshot(prev));
         const r = step(prev, event);
         state = r.state;
+        // The engine keeps the state a batch started from when its commit fails: a step must
+        // leave the state it was given as it was (its tasks are copied on write, not changed).
+        if (JSON.stringify(snapshot(prev)) !== before) expect.fail(`${ctx()}: step ${n} (${event.type}) changed the state it was given`);
+        // The per-group counts a step reads instead of walking the stage agree with the tasks.
+        expect([...state.counts], `${ctx()}: step ${n} (${event.type})`).toEqual([...countGroups(state.tasks, state.index)]);
 
         for (const node of NODES) {
           const busy = state.tasks.filter((t) => t.node === node && t.status === Status.RUNNING);
