@@ -2,9 +2,10 @@
 // every check result keeps tails of both streams — so it can be larger than any message size limit:
 // the coordinator encodes it once and sends the bytes in pieces, and the CLI joins them back into
 // the same RunRecord, so reports stay pure functions of a whole run. Pure.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { GetRunResponseSchema, RunRecordSchema, type GetRunResponse, type RunRecord } from "../gen/fleetgate/v1/control_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { GetRunResponseSchema, type GetRunResponse, type RunRecord } from "../gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../errors.js";
+import { decodeRun, encodeRun } from "./run-codec.js";
 
 /** A quarter of the 4 MiB message limit, as an evidence file's pieces: room for the envelope. */
 export const RUN_PIECE_BYTES = 1024 * 1024;
@@ -14,7 +15,7 @@ export const RUN_PIECE_BYTES = 1024 * 1024;
  * client from before the pieces reads), otherwise its encoding in pieces of `pieceBytes`.
  */
 export function runPieces(run: RunRecord, pieceBytes = RUN_PIECE_BYTES): GetRunResponse[] {
-  const bytes = toBinary(RunRecordSchema, run);
+  const bytes = encodeRun(run);
   if (bytes.length <= pieceBytes) return [create(GetRunResponseSchema, { content: { case: "run", value: run } })];
   const runBytes = BigInt(bytes.length);
   const pieces: GetRunResponse[] = [];
@@ -45,7 +46,7 @@ export function joinRunPieces(messages: readonly GetRunResponse[], runId: string
   const bytes = Buffer.concat(pieces.map((p) => p.content.value as Uint8Array));
   if (BigInt(bytes.length) !== expected) throw broken(runId, `was cut short: ${bytes.length} of ${expected} bytes`);
   try {
-    return fromBinary(RunRecordSchema, bytes);
+    return decodeRun(bytes);
   } catch (err) {
     throw FleetgateError.from(err, "internal", `the coordinator's answer for run ${runId} does not decode as a run: ${(err as Error).message}`);
   }
