@@ -38,26 +38,33 @@ export function comparableHistory(run: RunRecord, history: RunRecord[], k = DEFA
  * not-ready outcomes are no observation. Sorted by stage, node, check.
  */
 export function findFlakes(run: RunRecord, history: RunRecord[], k = DEFAULT_FLAKE_HISTORY): Flake[] {
-  const tallies = new Map<string, Tally>();
-  const observedHere = new Set<string>();
+  // By stage and node (worked out once per task), then by check: a run of 1,000 nodes has 100,000
+  // results, and a key string built for each of them was most of this function's time.
+  const tallies = new Map<string, Map<string, Tally>>();
+  const all: Tally[] = [];
+  const observedHere = new Set<Tally>();
   for (const r of [run, ...comparableHistory(run, history, k)]) {
     for (const t of r.tasks) {
+      const stageId = taskTarget(t);
+      const where = `${stageId}\0${t.nodeName}`;
+      let byCheck = tallies.get(where);
       for (const c of t.checks) {
         if (c.precondition || (c.status !== Status.PASSED && c.status !== Status.FAILED)) continue;
-        const stageId = taskTarget(t);
-        const key = `${stageId}\0${t.nodeName}\0${c.checkId}`;
-        if (r === run) observedHere.add(key);
-        let tally = tallies.get(key);
-        if (!tally) tallies.set(key, (tally = { stageId, node: t.nodeName, checkId: c.checkId, passed: 0, failed: 0, runIds: [] }));
+        if (!byCheck) tallies.set(where, (byCheck = new Map()));
+        let tally = byCheck.get(c.checkId);
+        if (!tally) {
+          byCheck.set(c.checkId, (tally = { stageId, node: t.nodeName, checkId: c.checkId, passed: 0, failed: 0, runIds: [] }));
+          all.push(tally);
+        }
+        if (r === run) observedHere.add(tally);
         if (c.status === Status.PASSED) tally.passed++;
         else tally.failed++;
-        if (!tally.runIds.includes(r.runId)) tally.runIds.push(r.runId);
+        if (tally.runIds.at(-1) !== r.runId && !tally.runIds.includes(r.runId)) tally.runIds.push(r.runId);
       }
     }
   }
-  return [...tallies.entries()]
-    .filter(([key, t]) => observedHere.has(key) && t.passed > 0 && t.failed > 0)
-    .map(([, t]) => t)
+  return all
+    .filter((t) => observedHere.has(t) && t.passed > 0 && t.failed > 0)
     .sort((a, b) => compare(a.stageId, b.stageId) || compare(a.node, b.node) || compare(a.checkId, b.checkId))
     .map((t) => ({ stageId: t.stageId, node: t.node, checkId: t.checkId, passed: t.passed, total: t.passed + t.failed, runIds: t.runIds }));
 }

@@ -12,7 +12,7 @@ import { addRunFlag, getRun, insertRun, runAudit, type NewTask } from "../../coo
 import { insertSignoff } from "../../coordinator/store/signoffs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { OriginSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { CheckResultSchema, OriginSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
 
 const N1_MACHINE = "1f2e3d4c5b6a79880011223344556677";
@@ -234,6 +234,34 @@ describe("loadRunRecord", () => {
     expect(run.tasks[0]).toMatchObject({ summary: "1 failed", finishedAtMs: 1_700_000_002_000n });
     expect(run.tasks[0]?.checks[0]).toMatchObject({ kind: "command", status: Status.FAILED, summary: "expected exit 0, saw 1", durationMs: 12n, attempts: 1 });
     expect(run.tasks[2]?.checks[0]?.precondition).toBe(true);
+  });
+
+  it("returns each check result as the agent reported it, every field, the same message create() makes", () => {
+    const reported = create(CheckResultSchema, {
+      checkId: "bats-smoke",
+      kind: "bats",
+      status: Status.FAILED,
+      summary: "1 of 2 tests failed",
+      reason: "",
+      precondition: false,
+      startedAtMs: 1_700_000_001_000n,
+      durationMs: 2_500n,
+      attempts: 2,
+      stdoutTail: "not ok 2 serves — ünïcødé\n",
+      stderrTail: "boom\n",
+      hint: "read the app's log",
+      cases: [{ name: "starts", status: Status.PASSED, durationMs: 5n }, { name: "serves", status: Status.FAILED, message: "503" }],
+      attemptLog: [{ startedAtMs: 1_700_000_000_000n, durationMs: 900n, passed: false, summary: "first" }],
+      captured: { height: "870000" },
+      runAs: "nobody",
+    });
+    const event = checkEvent(1, "run1/fleet/n1/1", "bats-smoke");
+    if (event.body.case === "check") event.body.value.result = reported;
+    recordAgentEvent(db, "n1", N1_MACHINE, event);
+    const loaded = loadRunRecord(db, "run1")?.tasks[2]?.checks[0];
+    expect(loaded).toStrictEqual(reported);
+    expect(Object.keys(loaded ?? {})).toEqual(Object.keys(reported));
+    expect(loadRunRecord(db, "run1", { output: false })?.tasks[2]?.checks[0]).toStrictEqual({ ...reported, stdoutTail: "", stderrTail: "" });
   });
 
   it("returns undefined for a run that does not exist", () => {
