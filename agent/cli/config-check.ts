@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { FleetgateError } from "../../shared/errors.js";
+import { parseListen } from "../../shared/metrics/http-server.js";
 import { formatSize } from "../../shared/model/sizes.js";
 import type { ConfigReport } from "../../shared/config-report.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
@@ -93,6 +94,13 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
   } catch (err) {
     problems.push(FleetgateError.from(err).message);
   }
+  if (s.metricsListen.value !== undefined) {
+    try {
+      parseListen(s.metricsListen.value, "metrics_listen");
+    } catch (err) {
+      problems.push(FleetgateError.from(err).message);
+    }
+  }
   const stateDir = s.stateDir.value;
   if (existsSync(stateDir)) {
     try {
@@ -118,6 +126,7 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
     ["check_memory_limit", ...show(s.checkMemoryLimit, (v) => (v === undefined ? "half the memory, at most 4GiB" : typeof v === "number" ? formatSize(v).replace(" ", "") : v))],
     ["concurrency", ...show(s.concurrency, String)],
     ["packages", ...show(s.packages, (v) => (v ? v.join(",") : "a common stack"))],
+    ["metrics_listen", ...show(s.metricsListen, (v) => v ?? "none")],
   ];
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };
 }

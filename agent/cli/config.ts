@@ -36,6 +36,8 @@ const AgentConfigSchema = z.strictObject({
   concurrency: z.number().int().min(1).optional(),
   /** Packages whose installed versions are reported in the node's facts (for coord diff). */
   packages: z.array(z.string().min(1)).optional(),
+  /** HOST:PORT of a plain HTTP listener for Prometheus /metrics and /healthz; none when unset. */
+  metrics_listen: z.string().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

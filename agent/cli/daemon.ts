@@ -34,6 +34,9 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const address = settings.coordinator.value;
   const stateDir = settings.stateDir.value;
   const { stopGraceMs, spoolMaxBytes: spoolMax, maxMemoryBytes: maxMemory, checks: limits, concurrency } = runLimits(settings);
+  // --metrics-listen: prom-client is loaded only then (issue 16 counts the idle agent's memory).
+  const listen = settings.metricsListen.value;
+  const metrics = listen === undefined ? undefined : new (await import("../daemon/metrics.js")).AgentMetrics();
   const identity = await readIdentity({ name: settings.name.value, labels: settings.labels.value, packages: settings.packages.value });
   const credentials = new Credentials(stateDir, settings.token.value ?? readTokenFile(settings.tokenFile.value));
   if (!credentials.current()) throw new FleetgateError("bad_input", noTokenMessage(settings));
@@ -45,6 +48,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
+  metrics?.watchSpool(spool);
   const journal = TaskJournal.open(stateDir);
   if (journal.unwritable) nodeLog.error({ journal: journal.file }, `${journal.unwritable}; tasks sent to this node end as errors`);
   let connection: AgentConnection | undefined;
@@ -56,7 +60,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   if (stale) nodeLog.info({ removed: stale, dir: workRoot(stateDir) }, "removed work dirs left by tasks of a previous agent process");
   // Results of one burst share one fsync; each is still sent only once durable (group-commit.ts).
   const commit = groupCommit(() => connection?.flush());
-  const runner = new TaskRunner(spool, origin, () => commit.request(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name });
+  const runner = new TaskRunner(spool, origin, () => commit.request(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name, onCheckResult: metrics && ((r) => metrics.checkFinished(r)) });
   connection = new AgentConnection({
     address,
     identity,
@@ -69,7 +73,10 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
     health: () => ({ ...spool.health(), degraded: spool.health().degraded || (journal.unwritable ?? "") }),
     onTask: (t) => runner.submit(t),
     onCancel: (id) => runner.cancel(id),
+    observer: metrics,
   });
+  // Listening keeps the process alive: from here on, every way out closes it.
+  const metricsServer = metrics && (await metrics.serve(listen!, settings.metricsListen.via, (err) => nodeLog.warn({ err }, "a metrics request failed")));
   const stop = onStopSignals(
     (cause) => stopGracefully({ runner, graceMs: stopGraceMs, drained, pending: () => spool.pendingCount(), disconnect: () => connection?.stop(), log: nodeLog }, cause),
     nodeLog,
@@ -85,7 +92,12 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
     { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits, concurrency },
     "agent starting",
   );
-  await connection.run();
+  if (metricsServer) nodeLog.info({ address: metricsServer.address }, "serving /metrics and /healthz");
+  try {
+    await connection.run();
+  } finally {
+    await metricsServer?.close();
+  }
   ceiling.stop();
   commit.cancel();
   spool.close();

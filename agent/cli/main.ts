@@ -41,7 +41,7 @@ function readText(path: string, what: string): string {
 }
 
 interface CheckFlags extends CheckLimitFlags {
-  format: "text" | "json" | "tap" | "junit";
+  format: "text" | "json" | "tap" | "junit" | "prometheus";
   iterations: number;
   allowDestructive?: boolean;
   only: string[];
@@ -78,6 +78,7 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   const waived = flags.waivers ? localWaivers(readText(flags.waivers, "waivers"), flags.waivers, flags.name, flags.role ?? "", Date.now()) : undefined;
   for (const line of waived?.expired ?? []) process.stderr.write(`fleetgate-agent: ${line}\n`);
   const outcomes: SuiteOutcome[] = [];
+  const startedAt = Date.now();
   const text = flags.format === "text";
   for (let i = 1; i <= flags.iterations; i++) {
     if (text && flags.iterations > 1) process.stdout.write(`iteration ${i}/${flags.iterations}\n`);
@@ -101,6 +102,11 @@ async function runLocalCheck(file: string, flags: CheckFlags): Promise<number> {
   if (flags.format === "json") process.stdout.write(`${outcomeJson(suite.name, outcomes)}\n`);
   if (flags.format === "tap") process.stdout.write((await import("./check-formats.js")).renderTap(outcomes));
   if (flags.format === "junit") process.stdout.write((await import("./check-formats.js")).renderJunit(suite.name, outcomes));
+  // prom-client is loaded for this format only (issue 16: what the agent loads, it carries).
+  if (flags.format === "prometheus") {
+    const { renderPrometheus } = await import("./check-prometheus.js");
+    process.stdout.write(await renderPrometheus({ suite: suite.name, outcomes, durationMs: Date.now() - startedAt, finishedAtMs: Date.now() }));
+  }
   return checkExitCode(overallStatus(outcomes));
 }
 
@@ -120,7 +126,7 @@ export function buildProgram(): Command {
     .command("check")
     .description("run a suite on this host, with no coordinator (exit 0 green, 1 failed, 2 not ready or skipped, 3 bad input)")
     .argument("<suite>", "suite YAML file")
-    .addOption(new Option("--format <format>", "output format (json: see docs/check-json.md)").choices(["text", "json", "tap", "junit"]).default("text"))
+    .addOption(new Option("--format <format>", "output format (json: see docs/check-json.md; prometheus: gauges for node_exporter's textfile collector, see docs/metrics.md)").choices(["text", "json", "tap", "junit", "prometheus"]).default("text"))
     .option("--iterations <n>", "run the suite N times; all must be green", positiveInt, 1)
     .option("--allow-destructive", "run checks marked destructive: true")
     .option("--only <id>", "run only this check (repeatable); preconditions still run", (v: string, prev: string[]) => [...prev, v], [] as string[])

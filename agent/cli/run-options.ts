@@ -37,5 +37,9 @@ export function addRunOptions(cmd: Command): Command {
     "--concurrency <n>",
     `at most N checks of a task at once; a suite's concurrency: may lower it, serial: true and destructive checks run alone; results are reported in the suite's order either way (env FLEETGATE_AGENT_CONCURRENCY, default ${defaultConcurrency()}: twice the cores, at most 8)`,
   );
+  cmd.option(
+    "--metrics-listen <host:port>",
+    "serve Prometheus /metrics (spool depth, reconnects, check durations) and /healthz over plain HTTP here, e.g. 127.0.0.1:9465 (env FLEETGATE_AGENT_METRICS_LISTEN; default: none, and prom-client is not loaded)",
+  );
   return addCheckLimitOptions(cmd);
 }

@@ -32,6 +32,7 @@ export const AGENT_SETTINGS = {
   checkMemoryLimit: { key: "check_memory_limit", flag: "--check-memory-limit" },
   concurrency: { key: "concurrency", flag: "--concurrency", env: "FLEETGATE_AGENT_CONCURRENCY" },
   packages: { key: "packages" },
+  metricsListen: { key: "metrics_listen", flag: "--metrics-listen", env: "FLEETGATE_AGENT_METRICS_LISTEN" },
 } as const satisfies Record<string, SettingName>;
 
 export interface RunFlags extends CheckLimitFlags {
@@ -48,6 +49,7 @@ export interface RunFlags extends CheckLimitFlags {
   spoolMax?: string;
   maxMemory?: string;
   concurrency?: string;
+  metricsListen?: string;
 }
 
 export interface AgentSettings {
@@ -74,6 +76,8 @@ export interface AgentSettings {
   concurrency: Setting<string | number>;
   /** Undefined: a common stack (shared/packages.ts). */
   packages: Setting<string[] | undefined>;
+  /** HOST:PORT for /metrics and /healthz; undefined: none (the default). */
+  metricsListen: Setting<string | undefined>;
 }
 
 /** Every `run` setting with where it came from. Pure: flags, the environment and the parsed file in. */
@@ -99,6 +103,7 @@ export function resolveAgentSettings(flags: RunFlags, env: NodeJS.ProcessEnv, co
     checkMemoryLimit: pickSetting<Size | undefined>(s.checkMemoryLimit, { flag: flags.checkMemoryLimit, file: config.check_memory_limit }, undefined),
     concurrency: pickSetting<string | number>(s.concurrency, { flag: flags.concurrency, env: envValue(env, s.concurrency.env), file: config.concurrency }, defaultConcurrency()),
     packages: pickSetting<string[] | undefined>(s.packages, { file: config.packages }, undefined),
+    metricsListen: pickSetting(s.metricsListen, { flag: flags.metricsListen, env: envValue(env, s.metricsListen.env), file: config.metrics_listen }, undefined),
   };
 }
 

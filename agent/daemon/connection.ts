@@ -38,6 +38,14 @@ export interface ConnectionOptions {
   tls?: NodeTls;
   /** --insecure: plaintext even off loopback, for a coordinator started with coord serve --insecure. */
   insecure?: boolean;
+  /** Told of each registration and each stream's end (the daemon's metrics, --metrics-listen). */
+  observer?: ConnectionObserver;
+}
+
+export interface ConnectionObserver {
+  registered(): void;
+  /** `unacked`: events written on the stream and not acknowledged; they are sent again. */
+  streamEnded(unacked: number): void;
 }
 
 const DEFAULT_ACK_TIMEOUT_MS = 120_000;
@@ -180,6 +188,7 @@ export class AgentConnection {
         const counted = this.registered && !this.stopped;
         this.unackedAtEnd = counted ? this.delivery.ended(this.endedBecause ?? err?.details ?? "the coordinator ended the stream") : [];
         if (!counted) this.delivery.newStream();
+        if (this.registered) this.opts.observer?.streamEnded(this.unackedAtEnd.length);
         this.registered = false;
         this.stream = undefined;
         resolve(err);
@@ -241,6 +250,7 @@ export class AgentConnection {
     // Everything up to the prefix was committed (and acked before the link dropped); drop it here too.
     this.opts.spool.ackThrough(reg.lastAckedSeq);
     this.opts.log.info({ node: reg.nodeName, pending: this.opts.spool.pendingCount() }, "registered with coordinator");
+    this.opts.observer?.registered();
     this.healthSent = JSON.stringify(this.opts.health?.() ?? {});
     const every = reg.heartbeatIntervalMs > 0 ? reg.heartbeatIntervalMs : 5000;
     const ackTimeoutMs = this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;

@@ -32,6 +32,8 @@ export interface TaskRunnerOptions {
   nodeName?: string;
   /** At most this many checks of a task at once (--concurrency); results are still reported in the suite's order. */
   concurrency?: number;
+  /** Told of each check result as it is spooled (the daemon's metrics, --metrics-listen). */
+  onCheckResult?: (result: CheckResult) => void;
 }
 
 /** The task running now; `cancelled` is the summary it ends with once stopped. */
@@ -178,6 +180,7 @@ export class TaskRunner {
     const report = (result: CheckResult) => {
       this.spool.append(fitForSpool({ origin: this.origin, body: { case: "check", value: { taskId: task.taskId, result } } }));
       log.info({ check: result.checkId, status: statusName(result.status) }, result.summary);
+      this.opts.onCheckResult?.(result);
       this.onEvent();
     };
     if (task.fault) {
