@@ -22,8 +22,7 @@ import { CommitQueue } from "./commit-queue.js";
 import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
 import { AgentSessions } from "../fleet/sessions.js";
-import { guardedSink } from "../fleet/liveness-events.js";
-import { recordNodeEvent } from "../store/node-events.js";
+import { NodeEventWriter } from "../store/node-event-writer.js";
 import { REFUSALS_KEPT } from "../../shared/model/limits.js";
 import { refusalStore } from "../store/refusals.js";
 import { RefusalLog } from "./refusals.js";
@@ -145,16 +144,23 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     throw err;
   }
   const transport: Transport = opts.insecure ? "plaintext" : "tls";
-  // Each node's liveness timeline, for the evidence; a write that fails is logged, never fatal.
+  // Each node's liveness timeline, for the evidence, a batch per few ms; a write that fails is logged, never fatal.
+  const nodeEvents = new NodeEventWriter(db, opts.log.child({ part: "fleet" }));
   const sessions = new AgentSessions(
     opts.lostAfterMs,
-    guardedSink((e) => recordNodeEvent(db, e), opts.log.child({ part: "fleet" })),
+    nodeEvents.sink,
     Math.round(1.5 * opts.heartbeatIntervalMs),
   );
   // Alerts (issue 17): one sink every part raises to and resolves in; webhooks are posted off the event loop's path.
   const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
-  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), { onFinished: (id) => void evidence.record(id) });
+  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
+    onFinished: (id) => {
+      // The bundle's node timelines include the events still queued.
+      nodeEvents.flush();
+      void evidence.record(id);
+    },
+  });
   const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
   // Outermost, so it sees the status of every call, those the refusal interceptors end included.
   const rpcErrors = metrics ? [rpcErrorCounter(methodPaths([AgentService, ControlService, Health]), (method, code) => metrics.rpcEnded(method, code))] : [];
@@ -179,7 +185,10 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     transport,
     ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
-    afterSignoff: (runId: string) => void evidence.record(runId),
+    afterSignoff: (runId: string) => {
+      nodeEvents.flush();
+      void evidence.record(runId);
+    },
   };
   server.addService(serviceDefinition(ControlService, { server: true }), { ...controlServiceHandlers(controlDeps), exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }) });
   server.addService(serviceDefinition(Health, { server: true }), healthHandlers());
@@ -235,6 +244,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       await evidence.drain();
       refusals.stop();
       lastSeen.flush();
+      nodeEvents.flush();
       db.close();
     },
   };

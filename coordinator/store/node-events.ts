@@ -1,7 +1,7 @@
 // Liveness events as rows (node_events): what the fleet records of each node's connections, lost
 // verdicts and refusals, read back for the node timelines of evidence bundles.
 import type { LivenessEvent, LivenessKind } from "../fleet/liveness-events.js";
-import type { Db } from "./db.js";
+import { inTransaction, prepared, type Db } from "./db.js";
 
 /** A stored event; `seq` orders events of the same millisecond as they were recorded. */
 export interface StoredLivenessEvent extends LivenessEvent {
@@ -36,19 +36,25 @@ const fromRow = (r: RawEvent): StoredLivenessEvent => ({ seq: r.id, node: r.node
 
 /** Stores one event and drops the oldest beyond `limits`, in one transaction. */
 export function recordNodeEvent(db: Db, e: LivenessEvent, limits: NodeEventLimits = NODE_EVENT_LIMITS): void {
-  db.transaction(() => {
-    const { lastInsertRowid } = db
-      .prepare("INSERT INTO node_events (node_name, at, kind, why, address) VALUES (?, ?, ?, ?, ?)")
-      .run(e.node, e.at, e.kind, e.why, e.address);
-    const refusal = e.kind === "refused";
-    db.prepare(
-      `DELETE FROM node_events WHERE node_name = @node AND (kind = 'refused') = @refusal
-         AND (at, id) <= (SELECT at, id FROM node_events WHERE node_name = @node AND (kind = 'refused') = @refusal
-                          ORDER BY at DESC, id DESC LIMIT 1 OFFSET @keep)`,
-    ).run({ node: e.node, refusal: refusal ? 1 : 0, keep: refusal ? limits.refusalsPerNode : limits.perNode });
-    // ids only grow (the newest row is never deleted), so the newest `total` rows are the last ids.
-    db.prepare("DELETE FROM node_events WHERE id <= ?").run(Number(lastInsertRowid) - limits.total);
-  })();
+  recordNodeEvents(db, [e], limits);
+}
+
+/** Stores the events in order and drops the oldest beyond `limits`: one transaction, one sync, for all. */
+export function recordNodeEvents(db: Db, events: readonly LivenessEvent[], limits: NodeEventLimits = NODE_EVENT_LIMITS): void {
+  inTransaction(db, () => {
+    for (const e of events) {
+      const { lastInsertRowid } = prepared(db, "INSERT INTO node_events (node_name, at, kind, why, address) VALUES (?, ?, ?, ?, ?)").run(e.node, e.at, e.kind, e.why, e.address);
+      const refusal = e.kind === "refused";
+      prepared(
+        db,
+        `DELETE FROM node_events WHERE node_name = @node AND (kind = 'refused') = @refusal
+           AND (at, id) <= (SELECT at, id FROM node_events WHERE node_name = @node AND (kind = 'refused') = @refusal
+                            ORDER BY at DESC, id DESC LIMIT 1 OFFSET @keep)`,
+      ).run({ node: e.node, refusal: refusal ? 1 : 0, keep: refusal ? limits.refusalsPerNode : limits.perNode });
+      // ids only grow (the newest row is never deleted), so the newest `total` rows are the last ids.
+      prepared(db, "DELETE FROM node_events WHERE id <= ?").run(Number(lastInsertRowid) - limits.total);
+    }
+  });
 }
 
 /**

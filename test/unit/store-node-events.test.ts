@@ -1,5 +1,6 @@
 // node_events in a real SQLite file: what the fleet records survives a reopen, reads back per
-// node and window, and stays bounded per node, for refusals apart, and in all.
+// node and window, and stays bounded per node, for refusals apart, and in all; the writer
+// coord serve uses batches them without losing their order.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LivenessEvent } from "../../coordinator/fleet/liveness-events.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { nodeEventsAround, recordNodeEvent, type NodeEventLimits } from "../../coordinator/store/node-events.js";
+import { NodeEventWriter } from "../../coordinator/store/node-event-writer.js";
+import type { Logger } from "../../shared/logging.js";
 
 const T0 = 1_732_514_400_000;
 let dir: string;
@@ -71,5 +74,45 @@ describe("node_events", () => {
     const limits: NodeEventLimits = { perNode: 100, refusalsPerNode: 100, total: 10 };
     for (let i = 0; i < 40; i++) recordNodeEvent(db, event(`made-up-${i}`, T0 + i, "refused", "node token not valid"), limits);
     expect(rows().map((r) => r.node_name)).toEqual(Array.from({ length: 10 }, (_, i) => `made-up-${30 + i}`));
+  });
+});
+
+describe("NodeEventWriter: liveness events a batch at a time", () => {
+  const quiet = () => {
+    const warnings: unknown[] = [];
+    return { warnings, log: { warn: (o: unknown) => warnings.push(o) } as unknown as Logger };
+  };
+
+  it("writes a burst of events in the order they came once its delay is over, and nothing before", async () => {
+    const { log } = quiet();
+    const writer = new NodeEventWriter(db, log, { maxDelayMs: 30, maxEvents: 1_000 });
+    for (let i = 0; i < 300; i++) writer.sink(event(`n${i % 7}`, T0 + i, i % 2 ? "disconnected" : "connected"));
+    expect(rows()).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(rows().map((r) => r.at)).toEqual(Array.from({ length: 300 }, (_, i) => T0 + i));
+  });
+
+  it("writes at once when a burst reaches its batch size, and everything queued on flush", () => {
+    const { log } = quiet();
+    const writer = new NodeEventWriter(db, log, { maxDelayMs: 60_000, maxEvents: 10 });
+    for (let i = 0; i < 25; i++) writer.sink(event("n1", T0 + i, "connected"));
+    expect(rows()).toHaveLength(20);
+    writer.flush();
+    expect(rows()).toHaveLength(25);
+  });
+
+  it("logs the events a failed write lost, never throws, and writes the next batch", () => {
+    const { log, warnings } = quiet();
+    const writer = new NodeEventWriter(db, log, { maxDelayMs: 60_000, maxEvents: 1_000 });
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON node_events BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    writer.sink(event("n1", T0, "connected"));
+    writer.sink(event("n2", T0 + 1, "lost", "node n2 lost"));
+    expect(() => writer.flush()).not.toThrow();
+    expect(warnings).toHaveLength(2);
+    expect(rows()).toHaveLength(0);
+    db.exec("DROP TRIGGER refuse");
+    writer.sink(event("n3", T0 + 2, "connected"));
+    writer.flush();
+    expect(rows().map((r) => r.node_name)).toEqual(["n3"]);
   });
 });
