@@ -9,7 +9,7 @@ import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import { formatSize } from "../../shared/model/sizes.js";
 import { parseListen } from "../../shared/metrics/http-server.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
-import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
 
 function show<T>(name: string, s: Setting<T>, text: (v: T) => string): [string, string, string] {
   return [name, text(s.value), describeSource(s)];
@@ -60,6 +60,11 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
       problems.push(FleetgateError.from(err).message);
     }
   }
+  try {
+    rosterSettings(s);
+  } catch (err) {
+    problems.push(FleetgateError.from(err).message);
+  }
   if (s.insecure.value) notes.push("insecure: plaintext gRPC; every run, report and coord nodes says INSECURE");
   const rows: [string, string, string][] = [
     show("listen", s.listen, (v) => v),
@@ -74,6 +79,8 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     ["san", s.sans.join(",") || "none", s.sans.length ? "file+flag" : "default"],
     show("node_cert_ttl", s.nodeCertTtl, (v) => v),
     show("metrics_listen", s.metricsListen, (v) => v ?? "none: no /metrics, /healthz or /readyz"),
+    show("tailscale_tag", s.tailscaleTag, (v) => v ?? "none: no fleet machines listed as missing"),
+    show("tailscale_socket", s.tailscaleSocket, (v) => v),
   ];
   return { file, fileState: present ? "valid" : "absent (serve uses flags, env and defaults)", rows, notes, problems };
 }

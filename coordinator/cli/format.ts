@@ -11,6 +11,8 @@ import { foldTasks } from "../reports/run-view.js";
 import { acceptedOverrideLines, runScope, scopeLine } from "../reports/scope.js";
 import { varsLine } from "../reports/run-vars.js";
 import { insecureNote } from "../reports/transport.js";
+import { mergedLabels } from "../fleet/node-labels.js";
+import { fleetRosterNote } from "../reports/fleet-roster.js";
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -19,8 +21,25 @@ export function table(rows: string[][]): string {
 
 /** A connected node that cannot record results is `degraded`: online, yet every task sent to it ends in error. */
 function nodeStatus(n: NodeInfo): string {
-  if (!n.online) return "offline";
-  return n.health?.degraded ? "degraded" : "online";
+  const drained = n.drain ? ",drained" : "";
+  if (!n.online) return `offline${drained}`;
+  return `${n.health?.degraded ? "degraded" : "online"}${drained}`;
+}
+
+/** The labels selectors match (fleet/node-labels.ts: the coordinator's over the agent's), those set with `coord nodes label` marked `*`. */
+function nodeLabelsText(n: NodeInfo): string {
+  const merged = mergedLabels(n.identity?.labels ?? {}, n.coordinatorLabels);
+  return formatLabels(merged)
+    .split(",")
+    .filter((kv) => kv !== "")
+    .map((kv) => (kv.slice(0, kv.indexOf("=")) in n.coordinatorLabels ? `${kv}*` : kv))
+    .join(",");
+}
+
+function drainFlag(n: NodeInfo, now: number): string[] {
+  const d = n.drain;
+  if (!d) return [];
+  return [`drained ${humanDuration(now - Number(d.atMs))} ago by ${d.by || "?"}${d.reason ? `: ${d.reason}` : ""} (coord nodes undrain ${n.identity?.name ?? ""})`];
 }
 
 /** Attestation flags, then an agent older than the coordinator, then what the agent says of itself: why it is degraded, what it repaired. */
@@ -50,17 +69,18 @@ export function formatNodes(nodes: NodeInfo[], now = Date.now(), transport = "tl
     const id = n.identity;
     rows.push([
       id?.name ?? "",
-      id?.labels.role ?? "-",
+      mergedLabels(id?.labels ?? {}, n.coordinatorLabels).role ?? "-",
       nodeStatus(n),
       n.online ? "now" : `${humanDuration(now - Number(n.lastSeenMs))} ago`,
       id?.agentVersion || "?",
       (id?.machineId ?? "").slice(0, 12),
       id?.hostname ?? "",
-      formatLabels(id?.labels ?? {}) || "-",
-      nodeFlags(n, coordinatorVersion).join("; ") || "-",
+      nodeLabelsText(n) || "-",
+      [...drainFlag(n, now), ...nodeFlags(n, coordinatorVersion)].join("; ") || "-",
     ]);
   }
-  return insecureBanner(transport) + table(rows);
+  const marked = nodes.some((n) => Object.keys(n.coordinatorLabels).length) ? "\n* label set on the coordinator (coord nodes label), over the agent's own" : "";
+  return insecureBanner(transport) + table(rows) + marked;
 }
 
 /** `coord token list`: one row per enrollment token, whether it can still enroll, and why not. */
@@ -165,6 +185,8 @@ export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun
   if (vars) lines.push(vars);
   const insecure = insecureNote(run);
   if (insecure) lines.push(insecure);
+  const roster = fleetRosterNote(run);
+  if (roster) lines.push(`fleet roster: ${roster}`);
   if (run.afterSignoff.length) lines.push("learnt after sign-off (the signed verdict stands):", ...run.afterSignoff.map((a) => `  ${a}`));
   lines.push(`report: coord report ${run.runId} --format md`);
   return lines.join("\n");

@@ -6,13 +6,14 @@ import { createLogger } from "../../shared/logging.js";
 import { startCoordinator } from "../server/serve.js";
 import { connected, durationFlag, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatTokens } from "./format.js";
+import { registerNodeLifecycleCommands, showMissing } from "./node-commands.js";
 import { registerEvidenceCommands } from "./evidence-commands.js";
 import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
 import { registerUserCommands } from "./user-commands.js";
-import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
 import { registerConfigCommand } from "./config-command.js";
 import { initCa } from "../tls/ca-files.js";
 import { caCertPath } from "../tls/paths.js";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
       sans: s.sans,
       alerts: config.alerts,
       metricsListen: s.metricsListen.value,
+      tailscale: rosterSettings(s),
     });
     const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
     process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
@@ -66,13 +68,16 @@ export function buildProgram(): Command {
       print(created ? `created CA ${certPath}; copy it to each node: fleetgate-agent run --ca ${certPath} ...` : `a CA exists already: ${certPath} (kept: every node certificate hangs on it)`);
     });
 
-  const nodes = program.command("nodes").description("the roster: list nodes, hand a name to a replacement (replace), or free it (forget)");
-  connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline, agent version (outdated: older than the coordinator) (the default)"))
+  const nodes = program.command("nodes").description("the roster: list nodes, drain and label them, hand a name to a replacement (replace), or free it (forget)");
+  connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline, drained, agent version (outdated: older than the coordinator) (the default)"))
     .option("--json", "print JSON")
-    .action(async (flags: ConnectionFlags & { json?: boolean }) => {
+    .option("--missing", "instead, the tailnet's fleet machines with no agent (coord serve --tailscale-tag): name, DNS name, IPs, online in tailscale, last seen; tailscaled is asked now")
+    .action(async (flags: ConnectionFlags & { json?: boolean; missing?: boolean }) => {
+      if (flags.missing) return showMissing(flags);
       const { nodes, transport, coordinatorVersion } = await withClient(flags, (c) => c.call(ControlService.method.listNodes, {}));
       print(flags.json ? JSON.stringify(nodes.map((n) => toJson(NodeInfoSchema, n)), null, 2) : formatNodes(nodes, Date.now(), transport, coordinatorVersion));
     });
+  registerNodeLifecycleCommands(nodes);
   connected(
     nodes
       .command("forget")

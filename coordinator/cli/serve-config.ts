@@ -13,9 +13,14 @@ import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-issuer.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
 import { durationFlag } from "./kit.js";
+import { DEFAULT_TAILSCALED_SOCKET } from "../../shared/tailscale.js";
+import { FleetgateError } from "../../shared/errors.js";
 
 export const DEFAULT_SERVE_CONFIG = "/etc/fleetgate/coord.yaml";
 export const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
+
+/** Tailscale ACL tags are "tag:" and a name of letters, digits and dashes. */
+const TAILSCALE_TAG = /^tag:[A-Za-z0-9][A-Za-z0-9-]*$/;
 
 const ServeConfigSchema = z.strictObject({
   listen: z.string().optional(),
@@ -39,6 +44,10 @@ const ServeConfigSchema = z.strictObject({
   alerts: AlertsConfigSchema.optional(),
   /** HOST:PORT of the plain HTTP listener for /metrics, /healthz and /readyz; none when unset. */
   metrics_listen: z.string().optional(),
+  /** Tailscale ACL tag of the fleet's machines, e.g. tag:fleet: tagged peers with no agent are listed as missing. */
+  tailscale_tag: z.string().regex(TAILSCALE_TAG, { message: "expected a Tailscale ACL tag such as tag:fleet" }).optional(),
+  /** tailscaled's LocalAPI socket on the coordinator's host. */
+  tailscale_socket: z.string().optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -60,6 +69,8 @@ export const SERVE_SETTINGS = {
   tlsKey: { key: "tls_key", flag: "--tls-key" },
   nodeCertTtl: { key: "node_cert_ttl", flag: "--node-cert-ttl" },
   metricsListen: { key: "metrics_listen", flag: "--metrics-listen", env: "FLEETGATE_METRICS_LISTEN" },
+  tailscaleTag: { key: "tailscale_tag", flag: "--tailscale-tag", env: "FLEETGATE_TAILSCALE_TAG" },
+  tailscaleSocket: { key: "tailscale_socket", flag: "--tailscale-socket", env: "FLEETGATE_TAILSCALE_SOCKET" },
 } as const satisfies Record<string, SettingName>;
 
 export interface ServeFlags {
@@ -76,6 +87,8 @@ export interface ServeFlags {
   san: string[];
   nodeCertTtl?: string;
   metricsListen?: string;
+  tailscaleTag?: string;
+  tailscaleSocket?: string;
 }
 
 export interface ServeSettings {
@@ -93,6 +106,9 @@ export interface ServeSettings {
   nodeCertTtl: Setting<string>;
   /** Undefined: no metrics listener (the default). */
   metricsListen: Setting<string | undefined>;
+  /** Undefined: no Tailscale roster (the default). */
+  tailscaleTag: Setting<string | undefined>;
+  tailscaleSocket: Setting<string>;
 }
 
 /** Every `serve` setting with where it came from. Pure: flags, the environment and the parsed file in. */
@@ -111,6 +127,8 @@ export function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, 
     sans: [...(config.san ?? []), ...flags.san],
     nodeCertTtl: pickSetting(s.nodeCertTtl, { flag: flags.nodeCertTtl, file: config.node_cert_ttl }, `${DEFAULT_NODE_CERT_TTL_MS / 86_400_000}d`),
     metricsListen: pickSetting(s.metricsListen, { flag: flags.metricsListen, env: envValue(env, s.metricsListen.env), file: config.metrics_listen }, undefined),
+    tailscaleTag: pickSetting(s.tailscaleTag, { flag: flags.tailscaleTag, env: envValue(env, s.tailscaleTag.env), file: config.tailscale_tag }, undefined),
+    tailscaleSocket: pickSetting(s.tailscaleSocket, { flag: flags.tailscaleSocket, env: envValue(env, s.tailscaleSocket.env), file: config.tailscale_socket }, DEFAULT_TAILSCALED_SOCKET),
   };
 }
 
@@ -122,6 +140,14 @@ export function serveNumbers(s: ServeSettings): { lostAfterMs: number; heartbeat
     minFreeBytes: parseSize(s.minFree.value),
     nodeCertTtlMs: durationFlag("--node-cert-ttl", s.nodeCertTtl.value),
   };
+}
+
+/** The Tailscale roster to keep, if a tag is set; throws bad_input naming the flag for a tag that is not one. */
+export function rosterSettings(s: ServeSettings): { tag: string; socketPath: string } | undefined {
+  const tag = s.tailscaleTag.value;
+  if (tag === undefined) return undefined;
+  if (!TAILSCALE_TAG.test(tag)) throw new FleetgateError("bad_input", `--tailscale-tag ${JSON.stringify(tag)}: expected a Tailscale ACL tag such as tag:fleet`);
+  return { tag, socketPath: s.tailscaleSocket.value };
 }
 
 /** The options of `coord serve`, also taken by `coord config check`. */
@@ -139,5 +165,7 @@ export function addServeOptions(cmd: Command): Command {
     .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
     .option("--san <name>", "another DNS name or IP address for the issued server certificate (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
     .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)")
-    .option("--metrics-listen <host:port>", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9464 (env FLEETGATE_METRICS_LISTEN; default: none)");
+    .option("--metrics-listen <host:port>", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9464 (env FLEETGATE_METRICS_LISTEN; default: none)")
+    .option("--tailscale-tag <tag>", "the Tailscale ACL tag of fleet machines, e.g. tag:fleet: tagged peers of this host's tailnet with no registered agent are listed by coord nodes --missing, in every run report, and alerted (env FLEETGATE_TAILSCALE_TAG; default: none)")
+    .option("--tailscale-socket <path>", `tailscaled's LocalAPI socket on this host (env FLEETGATE_TAILSCALE_SOCKET, default ${DEFAULT_TAILSCALED_SOCKET})`);
 }

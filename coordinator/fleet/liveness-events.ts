@@ -4,7 +4,9 @@
 // logic stays free of the database and a failing write never reaches a stream.
 import type { Logger } from "../../shared/logging.js";
 
-export type LivenessKind = "connected" | "disconnected" | "lost" | "refused" | "cloned";
+// drained, undrained, labelled, forgotten: an operator's change to the node (fleet/node-lifecycle.ts),
+// in the same timeline so a bundle shows it beside the connections around a run.
+export type LivenessKind = "connected" | "disconnected" | "lost" | "refused" | "cloned" | "drained" | "undrained" | "labelled" | "forgotten";
 
 export interface LivenessEvent {
   node: string;
@@ -15,6 +17,7 @@ export interface LivenessEvent {
    * disconnected: why the stream ended ("silent for 15000 ms (3 heartbeats)", "replaced by a newer
    * connection from the same node"…); lost: the verdict text; refused: the admission's reason;
    * cloned: which two boot ids and addresses answered as the node at once;
+   * drained, undrained, labelled, forgotten: who, and the reason or the labels changed;
    * connected: empty.
    */
   why: string;

@@ -20,6 +20,7 @@ import { allPassed, allSkips, checkPassed, isoTime, reportedStatus, stageViews, 
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
+import { fleetRosterNote } from "./fleet-roster.js";
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -65,11 +66,12 @@ function verdict(run: RunRecord, j: Judgement): string {
   const scope = runScope(run);
   const accepted = acceptedOverrideLines(scope);
   const vars = varsLine(run);
+  const roster = fleetRosterNote(run);
   const scopeHtml = `<p class="scope" id="scope">${esc(scopeLine(scope))}</p>${accepted.length ? `<ul class="accepted-overrides">${accepted.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>` : ""}`;
   return `<header class="verdict ${esc(j.decision)}"><h1>Verdict: <span class="word" id="verdict">${esc(j.decision)}</span></h1>
 <p class="meta">${meta.join(" · ")}</p>
 <p>${j.signable ? "Can be signed off." : "Cannot be signed off."}</p>
-${scopeHtml}${vars ? `<p class="vars" id="vars">${esc(vars)}</p>` : ""}
+${scopeHtml}${vars ? `<p class="vars" id="vars">${esc(vars)}</p>` : ""}${roster ? `<p class="fleet-roster" id="fleet-roster">Fleet roster: ${esc(roster)}</p>` : ""}
 ${reasons}${waivers(j)}</header>`;
 }
 

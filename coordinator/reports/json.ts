@@ -10,6 +10,7 @@ import { reproduceCheck } from "./reproduce.js";
 import { isoTime, stageViews } from "./run-view.js";
 import { runScope, scopeJson } from "./scope.js";
 import { waiverJson } from "./waiver-view.js";
+import { fleetRosterJson } from "./fleet-roster.js";
 
 export const REPORT_SCHEMA = "fleetgate.report/v1";
 
@@ -115,6 +116,7 @@ export function reportDocument(run: RunRecord, judgement: Judgement): Json {
     verdict: verdict(judgement),
     scope: scopeJson(runScope(run)),
     ...(Object.keys(run.vars).length ? { vars: run.vars } : {}),
+    ...(run.fleetRoster ? { fleetRoster: fleetRosterJson(run) as Json } : {}),
     stages: stageViews(run).map((s) => ({
       id: s.id,
       kind: s.kind,

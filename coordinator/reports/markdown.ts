@@ -10,6 +10,7 @@ import { allSkips, isoTime, notPassedChecks, reportedStatus, reproduceLines, sta
 import { acceptedOverrideLines, runScope, scopeLine } from "./scope.js";
 import { varsLine } from "./run-vars.js";
 import { insecureNote } from "./transport.js";
+import { fleetRosterNote } from "./fleet-roster.js";
 import { waivedRows, waiverSelector } from "./waiver-view.js";
 
 /** Free text that must read as itself: no emphasis, link, code or HTML tag can start in it. */
@@ -37,6 +38,8 @@ function header(run: RunRecord, j: Judgement): string[] {
   if (j.waived.length) out.push(`**Waived: ${j.waived.length} check result${j.waived.length === 1 ? "" : "s"}** (see Waivers): each ran; its outcome is excused by a waiver until it expires.`, "");
   const insecure = insecureNote(run);
   if (insecure) out.push(`**${text(insecure)}**`, "");
+  const roster = fleetRosterNote(run);
+  if (roster) out.push(`**Fleet roster:** ${text(roster)}`, "");
   const scope = runScope(run);
   out.push(text(scopeLine(scope)), "");
   const vars = varsLine(run);

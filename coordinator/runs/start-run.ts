@@ -3,7 +3,8 @@
 // with its scope and attestation, then handed to the engine. The dry run is the same decision,
 // shown instead of started: it refuses exactly what a real run would, gating included.
 import { randomBytes } from "node:crypto";
-import { toJson } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
+import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { WaiverSchema, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { markExpired, parseWaivers } from "../../shared/model/waivers.js";
 import type { ResolvedPlan, StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -19,11 +20,13 @@ import { planRevision } from "../sequencer/plan-run.js";
 import type { ResolvedRun } from "../sequencer/run-types.js";
 import { NARROWS_STAGES } from "../sequencer/scope.js";
 import type { Db } from "../store/db.js";
-import { listNodes, type NodeRow } from "../store/nodes.js";
+import { listNodes, nodeLabels, type NodeRow } from "../store/nodes.js";
 import { insertRun, latestStageOutcome } from "../store/runs.js";
 import { DRY_RUN_ID, resolveStartRun } from "./run-request.js";
 import { hashShipped } from "../../shared/model/suite-files.js";
 import { insertRunFiles, type RunFiles } from "../store/run-files.js";
+import { rosterOverride, storedRoster, type StoredFleetRoster } from "../fleet/run-roster.js";
+import type { FleetRosterView } from "../fleet/tailscale-roster.js";
 
 export interface StartRunDeps {
   db: Db;
@@ -35,6 +38,8 @@ export interface StartRunDeps {
   beforeRun?: (plan: Plan) => void;
   /** How the coordinator serves; recorded on each run, so a plaintext run says so in every report. */
   transport: "tls" | "plaintext";
+  /** coord serve --tailscale-tag: the fleet roster as last polled; none without a tag. */
+  fleetRoster?: () => FleetRosterView;
 }
 
 /** A run resolved but not started: what StartRun stores and the dry run shows. */
@@ -48,6 +53,8 @@ export interface DecidedRun {
   waivers: Waiver[];
   /** The files each suite ships (`files:`), checked. */
   files: RunFiles;
+  /** The Tailscale fleet machines without an agent now, when a tag is configured. */
+  fleetRoster?: StoredFleetRoster;
 }
 
 export function newRunId(now = new Date()): string {
@@ -55,9 +62,14 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(2).toString("hex")}`;
 }
 
-/** The roster as the resolver takes it: names, labels, and who is connected now. */
+/** The roster as the resolver takes it: names, labels (the agent's with the coordinator's over them), who is connected now, who is drained. */
 export function rosterOf(nodes: NodeRow[], sessions: AgentSessions): RosterNode[] {
-  return nodes.map((n) => ({ name: n.identity.name, labels: n.identity.labels, online: sessions.isOnline(n.identity.name) }));
+  return nodes.map((n) => ({ name: n.identity.name, labels: nodeLabels(n), online: sessions.isOnline(n.identity.name), drained: n.drain?.reason }));
+}
+
+/** The node as a run records it: its identity with the labels the run's selectors matched. */
+function asRunNode(n: NodeRow): NodeIdentity {
+  return create(NodeIdentitySchema, { ...n.identity, labels: nodeLabels(n) });
 }
 
 /** Parses and resolves `req` against the roster now; reads the store, writes nothing, sends nothing. */
@@ -66,8 +78,13 @@ function resolveNow(deps: StartRunDeps, req: StartRunRequest, runId: string): De
   const waivers = req.waiversYaml ? parseWaivers(req.waiversYaml, req.waiversPath || "waivers.yaml") : [];
   // Parses the plan and every suite (file:line:col) before resolving.
   const { plan, resolved, files } = resolveStartRun(req, rosterOf(roster, deps.sessions), runId);
+  // In the one decision both the run and the dry run use, so the dry run shows this override too.
+  const fleetRoster = deps.fleetRoster && storedRoster(deps.fleetRoster());
+  const fleetStages = new Set(plan.stages.filter((s) => s.kind === "fleet").map((s) => s.id));
+  const override = rosterOverride(fleetRoster, resolved.tasks.some((t) => fleetStages.has(t.stageId)));
+  if (override) resolved.overrides.push(override);
   const hashes = Object.fromEntries(Object.entries(files).map(([suite, list]) => [suite, hashShipped(list)]));
-  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites, hashes), roster, files, waivers };
+  return { runId, plan, resolved, revision: planRevision(req.planYaml, req.suites, hashes), roster, files, waivers, fleetRoster };
 }
 
 /** Whether the run may start now: every stage before it green (gating), and the coordinator's last say. */
@@ -118,8 +135,8 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
         createdAt,
         mode: resolved.mode,
         planRevision: revision,
-        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport, waivers },
-        nodes: inRun.map((n) => n.identity),
+        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport, waivers, fleetRoster: decided.fleetRoster },
+        nodes: inRun.map(asRunNode),
       },
       resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),
     );

@@ -9,9 +9,11 @@ export interface RosterNode {
   name: string;
   labels: Record<string, string>;
   online: boolean;
+  /** Set while an operator has the node drained (`coord nodes drain`): the reason given, maybe "". */
+  drained?: string;
 }
 
-export type ExclusionReason = "label_mismatch" | "dev_node" | "offline" | "not_named" | "roles_filled";
+export type ExclusionReason = "label_mismatch" | "dev_node" | "offline" | "not_named" | "roles_filled" | "drained";
 
 export interface ExcludedNode {
   name: string;
@@ -27,7 +29,21 @@ export interface NodeChoice {
 }
 
 export function describeNode(n: RosterNode): string {
-  return `${n.name} (${formatLabels(n.labels) || "no labels"}${n.online ? "" : ", offline"})`;
+  return `${n.name} (${formatLabels(n.labels) || "no labels"}${n.online ? "" : ", offline"}${n.drained !== undefined ? ", drained" : ""})`;
+}
+
+/** "drained: kernel upgrade", or "drained" when no reason was given. */
+export function drainText(n: RosterNode): string {
+  return n.drained ? `drained: ${n.drained}` : "drained";
+}
+
+/** What an operator does about a drained node the run needs. */
+const undrainHint = (names: string[]) => `undrain it when it may take work again: ${names.map((n) => `coord nodes undrain ${n}`).join("; ")}`;
+
+/** A node the run cannot do without is drained: said as such, never as a generic "no node". */
+export function drainedError(what: string, nodes: RosterNode[]): FleetgateError {
+  const list = nodes.map((n) => `${n.name} (${drainText(n)})`).join(", ");
+  return new FleetgateError("conflict", `${what} needs ${list}, drained by an operator: it takes no new task; ${undrainHint(nodes.map((n) => n.name))}`);
 }
 
 /** "role=primary", or "any label" for an empty selector. */
@@ -40,6 +56,8 @@ export function checkNamedNodes(named: string[], roster: RosterNode[]): void {
   for (const n of named) {
     if (!roster.some((r) => r.name === n)) throw new FleetgateError("bad_input", `--node ${n}: no such node; see: coord nodes`);
   }
+  const drained = roster.filter((r) => named.includes(r.name) && r.drained !== undefined);
+  if (drained.length) throw drainedError(`--node ${drained.map((n) => n.name).join(", ")}: this run`, drained);
 }
 
 /**
@@ -54,6 +72,8 @@ export function whyNotEligible(node: RosterNode, selector: Selector, named: stri
   if (!matchesSelector(node.labels, selector)) {
     return { name, reason: "label_mismatch", detail: `${formatLabels(node.labels) || "no labels"}; wants ${describeSelector(selector)}` };
   }
+  // Last: a drained node is named as drained only where it would otherwise have been chosen.
+  if (node.drained !== undefined) return { name, reason: "drained", detail: `${drainText(node)}; matches ${describeSelector(selector)}` };
   return undefined;
 }
 
@@ -78,6 +98,12 @@ export function noNodeError(what: string, want: string, roster: RosterNode[]): F
   return new FleetgateError("conflict", `${what}: no node ${want}; nodes: ${known}`);
 }
 
+/** No node for the work: because every one that would do is drained, or none matches at all. */
+export function noEligibleError(what: string, want: string, roster: RosterNode[], excluded: ExcludedNode[]): FleetgateError {
+  const drained = roster.filter((n) => excluded.some((e) => e.name === n.name && e.reason === "drained"));
+  return drained.length ? drainedError(`${what} (${want})`, drained) : noNodeError(what, want, roster);
+}
+
 export function inRosterOrder(excluded: ExcludedNode[], roster: RosterNode[]): ExcludedNode[] {
   const at = new Map(roster.map((n, i) => [n.name, i]));
   return [...excluded].sort((a, b) => (at.get(a.name) ?? 0) - (at.get(b.name) ?? 0));
@@ -90,7 +116,7 @@ export function inRosterOrder(excluded: ExcludedNode[], roster: RosterNode[]): E
 export function chooseTargets(what: string, selector: Selector, count: "one" | "all", roster: RosterNode[], named: string[]): NodeChoice {
   const { chosen, excluded } = eligibleNodes(selector, roster, named);
   const want = describeWant(selector, named);
-  if (!chosen.length) throw noNodeError(what, want, roster);
+  if (!chosen.length) throw noEligibleError(what, want, roster, excluded);
   if (count === "all" || chosen.length === 1) return { chosen, excluded };
   const online = chosen.filter((n) => n.online);
   const only = online[0];

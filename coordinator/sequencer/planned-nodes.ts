@@ -9,6 +9,7 @@ const REASON: Record<Reason, ExclusionReason> = {
   offline: ExclusionReason.OFFLINE,
   not_named: ExclusionReason.NOT_NAMED,
   roles_filled: ExclusionReason.ROLES_FILLED,
+  drained: ExclusionReason.DRAINED,
 };
 
 export function nodeSelection(choice: NodeChoice): NodeSelection {

@@ -3,7 +3,7 @@
 import { FleetgateError } from "../../shared/errors.js";
 import { formatLabels } from "../../shared/labels.js";
 import type { Selector } from "../../shared/model/plan.js";
-import { describeSelector, describeWant, eligibleNodes, noNodeError, whyNotEligible, type ExcludedNode, type NodeChoice, type RosterNode } from "./node-choice.js";
+import { describeSelector, describeWant, drainedError, eligibleNodes, noEligibleError, whyNotEligible, type ExcludedNode, type NodeChoice, type RosterNode } from "./node-choice.js";
 
 export interface RoleBinding {
   role: string;
@@ -55,9 +55,10 @@ export function bindRoles(stageId: string, roles: Record<string, Selector>, rost
   const entries = Object.entries(roles);
   const candidates = entries.map(([role, selector]) => {
     const pinned = roster.find((n) => n.name === pins[role]);
+    if (pinned?.drained !== undefined) throw drainedError(`stage ${stageId} role ${role} (--bind ${role}=${pinned.name})`, [pinned]);
     if (pinned) return [pinned];
-    const { chosen } = eligibleNodes(selector, roster, named);
-    if (!chosen.length) throw noNodeError(`stage ${stageId} role ${role}`, describeWant(selector, named), roster);
+    const { chosen, excluded } = eligibleNodes(selector, roster, named);
+    if (!chosen.length) throw noEligibleError(`stage ${stageId} role ${role}`, describeWant(selector, named), roster, excluded);
     // Online first: a role bound to an offline node would hold the whole stage until it returns.
     return [...chosen.filter((n) => n.online), ...chosen.filter((n) => !n.online)];
   });

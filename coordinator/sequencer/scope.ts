@@ -3,7 +3,7 @@
 // every narrowing is recorded with the run and shown in every report; such a run is signable only
 // when sign-off accepts each override by name, with a reason.
 import { isSuiteStage, type Plan, type StageDef } from "../../shared/model/plan.js";
-import type { RosterNode } from "./node-choice.js";
+import { drainText, type RosterNode } from "./node-choice.js";
 import type { Override, RunRequest } from "./run-types.js";
 import { stageTargets } from "./stage-shape.js";
 
@@ -11,7 +11,7 @@ import { stageTargets } from "./stage-shape.js";
 export const skipOverride = (target: string): string => `skip:${target}`;
 
 /** Narrowings that change what a stage verified, so the run cannot stand in for the stage's full run. */
-export const NARROWS_STAGES = ["iterations", "nodes", "only", "tags"];
+export const NARROWS_STAGES = ["iterations", "nodes", "only", "tags", "drained"];
 
 /** The same nodes a fleet stage would have run on without --node, unless none can be chosen. */
 function fullTargets(stage: StageDef, roster: RosterNode[]): string[] | undefined {
@@ -21,6 +21,22 @@ function fullTargets(stage: StageDef, roster: RosterNode[]): string[] | undefine
   } catch {
     // A single stage whose selector matches two nodes needs --node: naming one is not narrowing.
     return undefined;
+  }
+}
+
+/**
+ * Drained nodes a fleet stage would have run on: the stage runs on the rest, and says whom it
+ * left out. A drained node is never silently skipped into a GO: like a --node subset, this holds
+ * the verdict INCOMPLETE until sign-off accepts the override "drained" by name with a reason.
+ */
+function drainedFromStage(stage: StageDef, roster: RosterNode[], named: string[], nodes: string[]): string[] {
+  if (stage.kind !== "fleet" || !roster.some((n) => n.drained !== undefined)) return [];
+  try {
+    const undrained = roster.map((n) => ({ ...n, drained: undefined }));
+    const full = stageTargets(stage, undrained, named).chosen.map((n) => n.name);
+    return roster.filter((n) => n.drained !== undefined && full.includes(n.name) && !nodes.includes(n.name)).map((n) => `${n.name} (${drainText(n)})`);
+  } catch {
+    return [];
   }
 }
 
@@ -36,6 +52,8 @@ export function runOverrides(plan: Plan, req: RunRequest, ran: { stage: StageDef
     if (req.iterations > 0 && req.iterations < planned) out.push({ name: "iterations", detail: `iterations ${req.iterations} of ${planned} on ${stage.id}` });
     const full = req.nodeNames.length ? fullTargets(stage, roster) : undefined;
     if (full && nodes.length < full.length) out.push({ name: "nodes", detail: `nodes ${nodes.join(", ")} of ${full.join(", ")} on ${stage.id}` });
+    const drained = drainedFromStage(stage, roster, req.nodeNames, nodes);
+    if (drained.length) out.push({ name: "drained", detail: `drained ${drained.join(", ")} left out of ${stage.id}` });
   }
   if (req.onlyChecks?.length) out.push({ name: "only", detail: `only checks ${req.onlyChecks.join(", ")} (--only)` });
   if (req.tags?.length) out.push({ name: "tags", detail: `only checks tagged ${req.tags.join(", ")} (--tags)` });

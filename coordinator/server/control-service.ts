@@ -26,6 +26,9 @@ import type { AgentSessions } from "../fleet/sessions.js";
 import { refusalList } from "./refusal-list.js";
 import { FLEETGATE_VERSION, isOutdated } from "../../shared/version.js";
 import type { RefusalLog } from "./refusals.js";
+import { drain, noteForgotten, relabel, undrain } from "../fleet/node-lifecycle.js";
+import { parseLabelEdits } from "../fleet/node-labels.js";
+import { rosterMessage, storedRoster } from "../fleet/run-roster.js";
 
 export interface ControlServiceDeps extends StartRunDeps {
   log: Logger;
@@ -34,6 +37,8 @@ export interface ControlServiceDeps extends StartRunDeps {
   afterSignoff?: (runId: string) => void;
   /** What `coord refusals` reads; none: it answers with nothing refused. */
   refusals?: RefusalLog;
+  /** coord serve --tailscale-tag: asks tailscaled now (`coord nodes --missing --refresh`). */
+  refreshFleetRoster?: () => Promise<void>;
 }
 
 /**
@@ -176,6 +181,8 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           transport: n.transport,
           conflict: claimInfo(claims.get(n.identity.name)),
           outdated: isOutdated(n.identity.agentVersion, FLEETGATE_VERSION),
+          coordinatorLabels: n.coordLabels,
+          drain: drainInfo(n),
         })),
       });
     }),
@@ -184,6 +191,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       const node = registeredNode(req.name);
       refuseWhileConnected(node);
       forgetNode(db, req.name);
+      noteForgotten(db, req.name, node.identity.machineId, who.name);
       deps.log.warn({ node: req.name, machineId: node.identity.machineId, by: who.name }, "node forgotten: the next machine to enroll takes the name");
       return create(pb.ForgetNodeResponseSchema, { node: offlineInfo(node) });
     }),
@@ -317,6 +325,41 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       return create(pb.WhoAmIResponseSchema, { user: live ? userInfo(live) : { name: who.name, role: who.role } });
     }),
 
+    drainNode: unary(deps, (req: pb.DrainNodeRequest, who): pb.DrainNodeResponse => {
+      const { node, already } = drain(db, req.name, req.reason, who.name);
+      deps.log.warn({ node: req.name, reason: req.reason, by: who.name, already }, "node drained: runs started from now on give it no task");
+      return create(pb.DrainNodeResponseSchema, { node: lifecycleInfo(node, deps), already });
+    }),
+
+    undrainNode: unary(deps, (req: pb.UndrainNodeRequest, who): pb.UndrainNodeResponse => {
+      const { node, wasDrained } = undrain(db, req.name, who.name);
+      if (wasDrained) deps.log.info({ node: req.name, by: who.name }, "node undrained: it takes tasks again");
+      return create(pb.UndrainNodeResponseSchema, { node: lifecycleInfo(node, deps), wasDrained });
+    }),
+
+    labelNode: unary(deps, (req: pb.LabelNodeRequest, who): pb.LabelNodeResponse => {
+      // The CLI parsed k=v / k- already; a request from elsewhere is held to the same keys.
+      const edits = parseLabelEdits([...Object.entries(req.set).map(([k, v]) => `${k}=${v}`), ...req.remove.map((k) => `${k}-`)]);
+      const node = relabel(db, req.name, edits, who.name);
+      deps.log.info({ node: req.name, set: edits.set, remove: edits.remove, labels: node.coordLabels, by: who.name }, "node labels changed");
+      return create(pb.LabelNodeResponseSchema, { node: lifecycleInfo(node, deps) });
+    }),
+
+    // Asks tailscaled first when told to (bounded by the roster's timeout; a failure is the answer's error).
+    listMissingMachines: (method: ControlMethod) => (call: grpc.ServerUnaryCall<pb.ListMissingMachinesRequest, pb.ListMissingMachinesResponse>, callback: grpc.sendUnaryData<pb.ListMissingMachinesResponse>): void => {
+      void (async () => {
+        try {
+          authorize(deps, call, method);
+          const roster = deps.fleetRoster;
+          if (roster && call.request.refresh) await deps.refreshFleetRoster?.();
+          callback(null, create(pb.ListMissingMachinesResponseSchema, { roster: roster && rosterMessage(storedRoster(roster())) }));
+        } catch (err) {
+          if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
+          callback(toGrpcError(err) as grpc.ServiceError);
+        }
+      })();
+    },
+
     // What the coordinator refused: totals by kind and the newest refusals (server/refusals.ts).
     listRefusals: unary(deps, (req: pb.ListRefusalsRequest): pb.ListRefusalsResponse => refusalList(deps.refusals, req.limit)),
 
@@ -355,6 +398,16 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
       }
     },
   });
+}
+
+function drainInfo(n: NodeRow): MessageInitShape<typeof pb.NodeDrainSchema> | undefined {
+  return n.drain && { reason: n.drain.reason, atMs: BigInt(n.drain.at), by: n.drain.by };
+}
+
+/** The node after a drain, undrain or relabel, as `coord nodes` would list it. */
+function lifecycleInfo(n: NodeRow, deps: ControlServiceDeps): MessageInitShape<typeof pb.NodeInfoSchema> {
+  const name = n.identity.name;
+  return { identity: n.identity, online: deps.sessions.isOnline(name), lastSeenMs: BigInt(n.lastSeen), registeredAtMs: BigInt(n.registeredAt), transport: n.transport, coordinatorLabels: n.coordLabels, drain: drainInfo(n) };
 }
 
 function claimInfo(c: NodeClaimRow | undefined): pb.NodeClaim | undefined {

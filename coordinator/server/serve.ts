@@ -33,6 +33,7 @@ import { serverCredentials } from "../tls/server-credentials.js";
 import { hostOf } from "../../shared/tls/channel.js";
 import { hostname, networkInterfaces } from "node:os";
 import { Alerts } from "../alerts/alerts.js";
+import { startFleetRoster, type RosterSettings } from "../fleet/roster-alerts.js";
 import { alertSettings, type AlertsConfig } from "../alerts/config.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
 import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
@@ -63,6 +64,8 @@ export interface ServeOptions {
   alerts?: AlertsConfig;
   /** coord serve --metrics-listen HOST:PORT: Prometheus /metrics, /healthz and /readyz over HTTP; none when unset. */
   metricsListen?: string;
+  /** coord serve --tailscale-tag: keep the tailnet's roster of fleet machines, and list those without an agent. */
+  tailscale?: RosterSettings;
 }
 
 /** What "tls" or "plaintext" a run and the roster say the coordinator served with. */
@@ -162,6 +165,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     },
   });
   const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
+  // Tagged machines of the tailnet with no agent (issue 17): polled in the background, never fatal.
+  const roster = opts.tailscale && startFleetRoster(db, opts.tailscale, alerts, opts.log.child({ part: "tailscale" }));
   // Outermost, so it sees the status of every call, those the refusal interceptors end included.
   const rpcErrors = metrics ? [rpcErrorCounter(methodPaths([AgentService, ControlService, Health]), (method, code) => metrics.rpcEnded(method, code))] : [];
 
@@ -184,6 +189,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     refusals,
     transport,
     ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
+    fleetRoster: roster ? () => roster.view() : undefined,
+    refreshFleetRoster: roster ? () => roster.refresh() : undefined,
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
     afterSignoff: (runId: string) => {
       nodeEvents.flush();
@@ -228,6 +235,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       await metricsServer?.close();
       // What was received is committed and acked while the runs are still followed; nothing after.
       commits.close();
+      roster?.stop();
       engine.stop();
       sessions.closeAll("coordinator shutting down");
       await new Promise<void>((resolve) => {

@@ -289,4 +289,16 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX schedule_fires_by_schedule ON schedule_fires(schedule, id);
     `,
   },
+  {
+    version: 15,
+    sql: `
+      -- Node lifecycle (coord nodes drain|undrain|label, issue 17): kept on the node's row, so a
+      -- re-registration keeps them and coord nodes forget drops them with the node. Labels set here
+      -- are merged over the agent's own (coordinator/fleet/node-labels.ts): this side wins.
+      ALTER TABLE nodes ADD COLUMN coord_labels_json TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE nodes ADD COLUMN drained_at INTEGER;
+      ALTER TABLE nodes ADD COLUMN drain_reason TEXT NOT NULL DEFAULT '';
+      ALTER TABLE nodes ADD COLUMN drained_by TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

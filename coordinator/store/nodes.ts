@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { NodeIdentitySchema, type NodeIdentity } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { mergedLabels } from "../fleet/node-labels.js";
 import type { Db } from "./db.js";
 
 export interface NodeRow {
@@ -11,6 +12,16 @@ export interface NodeRow {
   keySha256: string;
   /** How it last connected: "mtls" or "plaintext". */
   transport: string;
+  /** Labels set with `coord nodes label`, merged over identity.labels (fleet/node-labels.ts). */
+  coordLabels: Record<string, string>;
+  /** Set while an operator has the node drained: it takes no task of a run started meanwhile. */
+  drain?: NodeDrainRow;
+}
+
+export interface NodeDrainRow {
+  reason: string;
+  at: number;
+  by: string;
 }
 
 interface RawNode {
@@ -28,6 +39,10 @@ interface RawNode {
   last_seen: number;
   key_sha256: string;
   transport: string;
+  coord_labels_json: string;
+  drained_at: number | null;
+  drain_reason: string;
+  drained_by: string;
 }
 
 function fromRow(r: RawNode): NodeRow {
@@ -48,7 +63,14 @@ function fromRow(r: RawNode): NodeRow {
     lastSeen: r.last_seen,
     keySha256: r.key_sha256,
     transport: r.transport,
+    coordLabels: JSON.parse(r.coord_labels_json) as Record<string, string>,
+    drain: r.drained_at === null ? undefined : { reason: r.drain_reason, at: r.drained_at, by: r.drained_by },
   };
+}
+
+/** The labels selectors match: the agent's own with the coordinator's (coord nodes label) over them. */
+export function nodeLabels(n: NodeRow): Record<string, string> {
+  return mergedLabels(n.identity.labels, n.coordLabels);
 }
 
 export function getNode(db: Db, name: string): NodeRow | undefined {
@@ -95,7 +117,20 @@ export function setNodeTransport(db: Db, name: string, transport: string): void 
   db.prepare("UPDATE nodes SET transport = ? WHERE name = ?").run(transport, name);
 }
 
-/** Removes the node's registration; its runs and results stay. */
+/** Drains the node (or replaces the reason of its drain); false when no such node. */
+export function drainNode(db: Db, name: string, drain: NodeDrainRow): boolean {
+  return db.prepare("UPDATE nodes SET drained_at = ?, drain_reason = ?, drained_by = ? WHERE name = ?").run(drain.at, drain.reason, drain.by, name).changes > 0;
+}
+
+export function undrainNode(db: Db, name: string): void {
+  db.prepare("UPDATE nodes SET drained_at = NULL, drain_reason = '', drained_by = '' WHERE name = ?").run(name);
+}
+
+export function setCoordLabels(db: Db, name: string, labels: Record<string, string>): void {
+  db.prepare("UPDATE nodes SET coord_labels_json = ? WHERE name = ?").run(JSON.stringify(labels), name);
+}
+
+/** Removes the node's registration, drain and coordinator labels included; its runs and results stay. */
 export function forgetNode(db: Db, name: string): void {
   db.prepare("DELETE FROM nodes WHERE name = ?").run(name);
 }

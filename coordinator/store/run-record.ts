@@ -6,6 +6,7 @@ import { checkResult } from "../../shared/grpc/run-codec.js";
 import { Status, statusFromName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
 import { getRun, runAudit, runWaivers } from "./runs.js";
+import { rosterMessage } from "../fleet/run-roster.js";
 import type { RawTask } from "./tasks.js";
 
 /**
@@ -131,6 +132,7 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
     overrides: run.options.overrides ?? [],
     transport: run.options.transport ?? "plaintext",
     vars: run.options.vars ?? {},
+    fleetRoster: rosterMessage(run.options.fleetRoster),
     waivers: runWaivers(run),
     afterSignoff: runAudit(db, runId).map((a) => `${new Date(a.at).toISOString()} ${a.what}`),
   });

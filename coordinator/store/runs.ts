@@ -4,6 +4,7 @@ import { NodeIdentitySchema, WaiverSchema, type NodeIdentity, type Waiver } from
 import { waiversFor } from "../../shared/model/waivers.js";
 import { Status, statusFromName, statusName } from "../../shared/model/status.js";
 import type { SkipRecord } from "../sequencer/run-types.js";
+import type { StoredFleetRoster } from "../fleet/run-roster.js";
 import type { Db } from "./db.js";
 import { insertTasks, type NewTask } from "./tasks.js";
 
@@ -44,6 +45,8 @@ export interface RunOptions {
   waivers?: JsonValue[];
   /** coord run --var / --vars-file: values over the suites' vars, sent with every task. Never secret (coordinator/cli/run-vars.ts). */
   vars?: Record<string, string>;
+  /** coord serve --tailscale-tag: the fleet machines without an agent when the run started (fleet/run-roster.ts). */
+  fleetRoster?: StoredFleetRoster;
 }
 
 /** The run's waivers (every one given, the expired ones marked). */

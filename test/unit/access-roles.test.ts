@@ -32,9 +32,10 @@ describe("the role table", () => {
 
   it("lets a viewer read, an operator also start and cancel runs, and only an admin sign off or manage people, tokens and nodes", () => {
     const mayCall = (role: Role) => (Object.keys(METHOD_ROLES) as ControlMethod[]).filter((m) => !roleRefusal(person("x", role), m)).sort();
-    const reads = ["exportEvidence", "getRun", "listNodes", "listRuns", "resolvePlan", "watchRun", "whoAmI"];
+    const reads = ["exportEvidence", "getRun", "listAlerts", "listMissingMachines", "listNodes", "listRuns", "listSchedules", "resolvePlan", "watchRun", "whoAmI"];
     expect(mayCall("viewer")).toEqual(reads);
-    expect(mayCall("operator")).toEqual([...reads, "cancelRun", "startRun"].sort());
+    // Drain and labels decide where the next run's tasks go: running the gate, so operators may.
+    expect(mayCall("operator")).toEqual([...reads, "cancelRun", "drainNode", "labelNode", "startRun", "undrainNode"].sort());
     expect(mayCall("admin")).toEqual(Object.keys(METHOD_ROLES).sort());
     for (const m of ["signOff", "addUser", "listUsers", "revokeUser", "createToken", "listTokens", "revokeToken", "forgetNode"] as const) expect(METHOD_ROLES[m].role).toBe("admin");
   });
