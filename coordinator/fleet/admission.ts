@@ -21,6 +21,8 @@ export interface Admission {
   /** The node token to hand back: new on enrollment, "" when the agent keeps its own. */
   nodeToken: string;
   tokenHash: string;
+  /** Enrollment: the enrollment token whose use `recordAdmission` counts. */
+  enrolledWith?: string;
   /** Over TLS: the key to bind the node to (sha256 of its SPKI), and to issue a certificate for when `issue`. */
   key?: { publicKeyPem: string; sha256: string; issue: boolean };
 }
@@ -46,7 +48,21 @@ function helloKey(hello: Hello): { publicKeyPem: string; sha256: string } | unde
   }
 }
 
-/** Checks the hello's credential against the roster; throws FleetgateError when it may not register. */
+/**
+ * Writes what an admission decided: an enrollment spends a use of its token and settles any claim
+ * on the name. Called in the transaction that stores the roster row, so a registration is one
+ * synced commit and a token is never spent for a node the roster does not have.
+ */
+export function recordAdmission(db: Db, name: string, admission: Admission): void {
+  if (admission.enrolledWith === undefined) return;
+  spendEnrollToken(db, admission.enrolledWith);
+  clearClaim(db, name);
+}
+
+/**
+ * Checks the hello's credential against the roster; throws FleetgateError when it may not register.
+ * Writes only a refused claim: what an admission grants, `recordAdmission` writes.
+ */
 export function admit(db: Db, hello: Hello, via: HelloTransport): Admission {
   const id = hello.identity;
   if (!id?.name) throw new FleetgateError("bad_input", "hello has no node name");
@@ -71,10 +87,8 @@ export function admit(db: Db, hello: Hello, via: HelloTransport): Admission {
         );
       }
     }
-    spendEnrollToken(db, cred.value);
-    clearClaim(db, id.name);
     const nodeToken = newSecret("fgn");
-    return { nodeToken, tokenHash: hashToken(nodeToken), key: via.tls && key ? { ...key, issue: true } : undefined };
+    return { nodeToken, tokenHash: hashToken(nodeToken), enrolledWith: cred.value, key: via.tls && key ? { ...key, issue: true } : undefined };
   }
   if (cred.case === "nodeToken") {
     if (!registered || registered.tokenHash !== hashToken(cred.value)) {

@@ -9,7 +9,7 @@ import { toGrpcError } from "../../shared/grpc/status.js";
 import { inTransaction, type Db } from "../store/db.js";
 import { bindNodeKey, committedPrefix, highestCommittedSeq, setNodeTransport, upsertNode } from "../store/nodes.js";
 import { LastSeenWriter } from "../store/last-seen.js";
-import { admit, type Admission } from "../fleet/admission.js";
+import { admit, recordAdmission, type Admission } from "../fleet/admission.js";
 import { nodeCertificateFacts } from "../tls/node-certificate.js";
 import type { NodeCertificateIssuer } from "../tls/node-issuer.js";
 import type { IssuedCertificate } from "../tls/issue.js";
@@ -187,9 +187,10 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             const admission = admit(deps.db, hello, { address, tls: deps.certificates ? { peer } : undefined });
             const { nodeToken, tokenHash } = admission;
             const identity = hello.identity!;
-            // The roster row and its key in one commit: a registration costs synced commits, and a
-            // fleet reconnecting at once after a coordinator restart waits on each of them.
+            // The token's use, the roster row and its key in one commit: a registration costs synced
+            // commits, and a fleet enrolling or reconnecting at once waits on each of them.
             const certificate = inTransaction(deps.db, () => {
+              recordAdmission(deps.db, identity.name, admission);
               upsertNode(deps.db, identity, tokenHash);
               return bindKey(identity, admission);
             });

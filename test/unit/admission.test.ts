@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { admit } from "../../coordinator/fleet/admission.js";
+import { admit, recordAdmission } from "../../coordinator/fleet/admission.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { forgetNode, upsertNode } from "../../coordinator/store/nodes.js";
 import { createEnrollToken } from "../../coordinator/store/tokens.js";
@@ -31,9 +31,10 @@ const hello = (machineId: string, credential: { case: "enrollToken" | "nodeToken
 /** Enrolls node-a from the real machine, as the coordinator would store it; returns its node token. */
 function enrollReal(): string {
   const h = hello(REAL, { case: "enrollToken", value: enroll });
-  const { nodeToken, tokenHash } = admit(db, h, PLAINTEXT);
-  upsertNode(db, h.identity!, tokenHash);
-  return nodeToken;
+  const admission = admit(db, h, PLAINTEXT);
+  recordAdmission(db, "node-a", admission);
+  upsertNode(db, h.identity!, admission.tokenHash);
+  return admission.nodeToken;
 }
 
 beforeEach(() => {
@@ -49,6 +50,13 @@ afterEach(() => {
 describe("admission to a node name", () => {
   it("enrolls a new name with an enrollment token and hands back a node token", () => {
     expect(enrollReal()).toMatch(/^fgn_/);
+  });
+
+  it("spends nothing until the caller records the admission with the roster row", () => {
+    const admission = admit(db, hello(REAL, { case: "enrollToken", value: enroll }), PLAINTEXT);
+    expect(db.prepare("SELECT uses FROM enroll_tokens").get()).toEqual({ uses: 0 });
+    recordAdmission(db, "node-a", admission);
+    expect(db.prepare("SELECT uses FROM enroll_tokens").get()).toEqual({ uses: 1 });
   });
 
   it("spends one use of the enrollment token per node enrolled, not per refused attempt", () => {
@@ -91,6 +99,7 @@ describe("admission to a node name", () => {
     approveClaim(db, "node-a");
     const h = hello(OTHER, { case: "enrollToken", value: enroll });
     const taken = admit(db, h, PLAINTEXT);
+    recordAdmission(db, "node-a", taken);
     upsertNode(db, h.identity!, taken.tokenHash);
     expect(getClaim(db, "node-a")).toBeUndefined();
     expect(refusal(() => admit(db, hello(REAL, { case: "nodeToken", value: realToken }), PLAINTEXT)).code).toBe("unauthenticated");
