@@ -4,7 +4,7 @@
 // every scrape. /readyz is shown failing on a state dir made read-only under the running
 // coordinator, in its own mount namespace.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BIN, COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
@@ -135,6 +135,41 @@ describe("metrics after a real run", () => {
     expect(r.stdout).toContain('fleetgate_check_success{suite="metrics",check="broken",kind="command",precondition="false",iteration="1",status="failed"} 0\n');
     expect(r.stdout).toContain('fleetgate_suite_success{suite="metrics",status="failed"} 0\n');
     expect(await promtoolCheck(r.stdout)).toBe("exit 0");
+  });
+});
+
+describe("prom-client stays unloaded unless asked for (issue 16: the idle agent's memory)", () => {
+  const ws = new Workspace();
+  // Loaded before the agent: at exit it writes every CommonJS module loaded (prom-client is one).
+  const preload = ws.write("loaded.mjs", 'import { createRequire } from "node:module";\nimport { writeFileSync } from "node:fs";\nconst require = createRequire(import.meta.url);\nprocess.on("exit", () => writeFileSync(process.env.LOADED_OUT, Object.keys(require.cache).join("\\n")));\n');
+  afterAll(async () => ws.cleanup());
+
+  /** The modules `fleetgate-agent ARGS` loaded; a daemon is stopped with SIGTERM once it has started. */
+  async function loadedBy(name: string, args: string[], daemon: boolean): Promise<string[]> {
+    const out = ws.path(`${name}.loaded`);
+    const child = execa(process.execPath, ["--import", preload, AGENT_BIN, ...args], { reject: false, stdin: "ignore", env: { LOADED_OUT: out, FLEETGATE_LOG_LEVEL: "info" }, all: true });
+    if (daemon) {
+      let log = "";
+      child.all?.on("data", (b: Buffer) => (log += b.toString()));
+      await waitFor(`${name} to start`, () => (log.includes("agent starting") ? true : undefined));
+      child.kill("SIGTERM");
+    }
+    await child;
+    return readFileSync(out, "utf8").split("\n");
+  }
+  const promClient = (loaded: string[]) => loaded.filter((f) => f.includes("/node_modules/prom-client/"));
+
+  it("is not loaded by a daemon without --metrics-listen, and is with it", async () => {
+    // Nothing listens on port 1: the daemon starts and keeps retrying, which is enough here.
+    const run = ["run", "--coordinator", "127.0.0.1:1", "--insecure", "--token", "fge_unused", "--name", "lazy"];
+    expect(promClient(await loadedBy("plain", [...run, "--state-dir", ws.path("plain")], true))).toEqual([]);
+    expect(promClient(await loadedBy("metrics", [...run, "--state-dir", ws.path("metrics"), "--metrics-listen", "127.0.0.1:0"], true)).length).toBeGreaterThan(0);
+  });
+
+  it("is not loaded by check in another format, and is by --format prometheus", async () => {
+    const suite = ws.write("one.suite.yaml", "suite: one\nchecks:\n  - id: t\n    command: { argv: [\"true\"] }\n");
+    expect(promClient(await loadedBy("json", ["check", suite, "--format", "json"], false))).toEqual([]);
+    expect(promClient(await loadedBy("prometheus", ["check", suite, "--format", "prometheus"], false)).length).toBeGreaterThan(0);
   });
 });
 
