@@ -212,10 +212,10 @@ function scopeWord(run: RunSummary): string {
 /** The run list; each verdict is the coordinator's, reached on the whole run. */
 export function formatRunList(runs: RunSummary[]): string {
   if (!runs.length) return "no runs yet; start one with: coord run all --plan PLAN.yaml";
-  const rows = [["RUN", "PLAN", "STAGES", "MODE", "SCOPE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
+  const rows = [["RUN", "PLAN", "SCHEDULE", "STAGES", "MODE", "SCOPE", "STARTED", "RESULT", "VERDICT", "SIGNED OFF"]];
   for (const r of runs) {
     const verdict = runOutcome(r.status) === "RUNNING" ? "-" : r.verdict;
-    rows.push([r.runId, r.planName, r.stages.join(","), r.mode || "full", scopeWord(r), new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
+    rows.push([r.runId, r.planName, r.schedule || "-", r.stages.join(","), r.mode || "full", scopeWord(r), new Date(Number(r.startedAtMs)).toISOString(), runOutcome(r.status), verdict, r.signoff?.by || "-"]);
   }
   return table(rows);
 }

@@ -3,7 +3,10 @@ import { Command } from "commander";
 import { ControlService, NodeInfoSchema, TokenInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
 import { createLogger } from "../../shared/logging.js";
+import { dirname, resolve } from "node:path";
 import { startCoordinator } from "../server/serve.js";
+import { clockFromEnv } from "../schedules/clock.js";
+import { scheduleDefs } from "../schedules/config.js";
 import { connected, durationFlag, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatTokens } from "./format.js";
 import { registerNodeLifecycleCommands, showMissing } from "./node-commands.js";
@@ -12,6 +15,7 @@ import { registerJudgementCommands } from "./judgement-commands.js";
 import { registerReportCommand } from "./report-command.js";
 import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
+import { registerScheduleAlertCommands } from "./schedule-alert-commands.js";
 import { registerUserCommands } from "./user-commands.js";
 import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
 import { registerConfigCommand } from "./config-command.js";
@@ -41,6 +45,9 @@ export function buildProgram(): Command {
       tlsKeyFile: s.tlsKey.value,
       sans: s.sans,
       alerts: config.alerts,
+      // Plan paths in coord.yaml are relative to it.
+      schedules: scheduleDefs(config.schedules, dirname(resolve(flags.config ?? "."))),
+      scheduleClock: clockFromEnv(process.env),
       metricsListen: s.metricsListen.value,
       tailscale: rosterSettings(s),
     });
@@ -126,6 +133,7 @@ export function buildProgram(): Command {
     });
 
   registerRunCommands(program);
+  registerScheduleAlertCommands(program);
   registerReportCommand(program);
   registerJudgementCommands(program);
   registerEvidenceCommands(program);

@@ -8,6 +8,7 @@ import { DurationSchema } from "../../shared/model/suite.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
 import { envValue, pickSetting, type Setting, type SettingName } from "../../shared/settings.js";
 import { AlertsConfigSchema } from "../alerts/config.js";
+import { SchedulesSchema } from "../schedules/config.js";
 import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
 import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-issuer.js";
@@ -42,6 +43,8 @@ const ServeConfigSchema = z.strictObject({
   node_cert_ttl: DurationSchema.optional(),
   /** Webhooks alerts are POSTed to, and how long a repeat of an open alert stays quiet (coordinator/alerts/). */
   alerts: AlertsConfigSchema.optional(),
+  /** Runs started by cron inside coord serve, each bounded (coordinator/schedules/). */
+  schedules: SchedulesSchema.optional(),
   /** HOST:PORT of the plain HTTP listener for /metrics, /healthz and /readyz; none when unset. */
   metrics_listen: z.string().optional(),
   /** Tailscale ACL tag of the fleet's machines, e.g. tag:fleet: tagged peers with no agent are listed as missing. */

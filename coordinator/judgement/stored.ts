@@ -4,6 +4,7 @@ import { FlakyCheckSchema, type RunRecord, type RunSummary } from "../../shared/
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
 import { listRuns } from "../store/runs.js";
+import { scheduleOfRun } from "../store/schedules.js";
 import { loadRunRecord, type LoadOptions } from "../store/run-record.js";
 import { DEFAULT_FLAKE_HISTORY, findFlakes } from "./flakes.js";
 import { runSummary } from "./run-summary.js";
@@ -60,7 +61,11 @@ export function runWithFlakes(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY, 
  */
 export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map()): RunSummary | undefined {
   const found = loadWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
-  return found && runSummary(found.run, judgeRun(found.run, found.flakes));
+  if (!found) return undefined;
+  const summary = runSummary(found.run, judgeRun(found.run, found.flakes));
+  // Which coord.yaml schedule started it (coord runs shows it); not part of the record's verdict.
+  summary.schedule = scheduleOfRun(db, runId);
+  return summary;
 }
 
 /** Loads a run with its flakes and judges it. */

@@ -35,6 +35,13 @@ import { hostname, networkInterfaces } from "node:os";
 import { Alerts } from "../alerts/alerts.js";
 import { startFleetRoster, type RosterSettings } from "../fleet/roster-alerts.js";
 import { alertSettings, type AlertsConfig } from "../alerts/config.js";
+import { alertOnNodes, alertOnRunEnd, watchEvidenceDisk } from "../alerts/conditions.js";
+import { RUNS_DIR } from "../evidence/paths.js";
+import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
+import { realClock, type SchedulerClock } from "../schedules/clock.js";
+import type { ScheduleDef } from "../schedules/config.js";
+import { Scheduler } from "../schedules/scheduler.js";
+import { scheduleAlertHandlers } from "./schedule-alert-service.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
 import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
 import { methodPaths, rpcErrorCounter } from "../metrics/rpc-errors.js";
@@ -62,6 +69,10 @@ export interface ServeOptions {
   nodeCertTtlMs?: number;
   /** coord.yaml's alerts: (webhooks, dedup window); alert files are written under STATE_DIR/alerts/ either way. */
   alerts?: AlertsConfig;
+  /** coord.yaml's schedules: runs of a plan started by cron, bounded (coordinator/schedules/). */
+  schedules?: ScheduleDef[];
+  /** The schedules' clock; tests move it instead of waiting. Default: the wall clock. */
+  scheduleClock?: SchedulerClock;
   /** coord serve --metrics-listen HOST:PORT: Prometheus /metrics, /healthz and /readyz over HTTP; none when unset. */
   metricsListen?: string;
   /** coord serve --tailscale-tag: keep the tailnet's roster of fleet machines, and list those without an agent. */
@@ -157,11 +168,20 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   // Alerts (issue 17): one sink every part raises to and resolves in; webhooks are posted off the event loop's path.
   const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
+  const alertLog = opts.log.child({ part: "alerts" });
+  const runEnded = (id: string) => {
+    try {
+      alertOnRunEnd(db, alerts, id);
+    } catch (err) {
+      alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
+    }
+  };
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
     onFinished: (id) => {
       // The bundle's node timelines include the events still queued.
       nodeEvents.flush();
       void evidence.record(id);
+      runEnded(id);
     },
   });
   const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
@@ -197,7 +217,13 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       void evidence.record(runId);
     },
   };
-  server.addService(serviceDefinition(ControlService, { server: true }), { ...controlServiceHandlers(controlDeps), exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }) });
+  // A scheduled run is started through StartRun's own path, with StartRun's dependencies.
+  const scheduler = opts.schedules?.length ? new Scheduler({ schedules: opts.schedules, start: controlDeps, clock: opts.scheduleClock ?? realClock(), alerts, log: opts.log.child({ part: "schedules" }) }) : undefined;
+  server.addService(serviceDefinition(ControlService, { server: true }), {
+    ...controlServiceHandlers(controlDeps),
+    exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }),
+    ...scheduleAlertHandlers({ ...controlDeps, scheduler, alerts }),
+  });
   server.addService(serviceDefinition(Health, { server: true }), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -221,6 +247,10 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   }
   watchWire(server, refusals, opts.log.child({ part: "refusals" }));
   engine.start();
+  scheduler?.start();
+  // A node offline past lost_after, or lost, is alerted; so is the evidence disk running low.
+  const unwatchNodes = alertOnNodes(sessions, alerts, opts.lostAfterMs);
+  const unwatchDisk = watchEvidenceDisk(alerts, join(opts.stateDir, RUNS_DIR), opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, 60_000, alertLog);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const address = `${host}:${port}`;
   if (opts.insecure) opts.log.warn({ address }, "INSECURE: serving plaintext gRPC (--insecure); tokens and results cross the network in the clear, and every run says so");
@@ -234,6 +264,10 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       // First: a probe or scrape must not read a store being closed.
       await metricsServer?.close();
       // What was received is committed and acked while the runs are still followed; nothing after.
+      // Nothing scheduled starts now, and closing every stream is not the fleet going offline.
+      scheduler?.stop();
+      unwatchNodes();
+      unwatchDisk();
       commits.close();
       roster?.stop();
       engine.stop();

@@ -154,7 +154,7 @@ describe("formatRunList", () => {
     const narrowed = narrowedSignedOff(sampleRun());
     narrowed.runId = "r4";
     const lines = formatRunList([failed, quick, signed, narrowed].map((r) => runSummary(r, judgeRun(r)))).split("\n");
-    expect(lines[0]).toMatch(/^RUN\s+PLAN\s+STAGES\s+MODE\s+SCOPE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
+    expect(lines[0]).toMatch(/^RUN\s+PLAN\s+SCHEDULE\s+STAGES\s+MODE\s+SCOPE\s+STARTED\s+RESULT\s+VERDICT\s+SIGNED OFF$/);
     expect(lines[1]).toMatch(/^r1 .* full\s+full .* FAILED\s+NO-GO\s+-$/);
     expect(lines[2]).toMatch(/^r2 .* quick\s+full .* PASSED\s+INCOMPLETE\s+-$/);
     expect(lines[3]).toMatch(/^r3 .* full\s+full .* PASSED\s+GO\s+ana$/);
