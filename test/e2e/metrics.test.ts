@@ -129,6 +129,17 @@ describe("metrics after a real run", () => {
     if (promtool) expect(await promtoolCheck(scrape)).toBe("exit 0");
   });
 
+  it("counts the node's second stream as a reconnect when its agent restarts", async () => {
+    await agent.stop("SIGTERM");
+    await waitFor("agent offline", async () => (!(await onlineNodes(c)).includes("node-a") ? true : undefined));
+    ws.track(startAgent({ name: "node-a", address: c.address, token: "", stateDir: ws.path("node-a"), labels: { role: "fleet" } }));
+    await waitFor("agent online again", async () => ((await onlineNodes(c)).includes("node-a") ? true : undefined));
+    const scrape = (await get(coordMetrics, "/metrics")).body;
+    expect(samples(scrape, "fleetgate_agent_connections_total").get("")).toBe(2);
+    expect(samples(scrape, "fleetgate_agent_reconnects_total").get("")).toBe(1);
+    expect(samples(scrape, "fleetgate_nodes").get('status="online"')).toBe(1);
+  });
+
   it.skipIf(!promtool)("prints check --format prometheus that promtool accepts, exiting 1 for the failed check", async () => {
     const r = await execa(process.execPath, [AGENT_BIN, "check", ws.path("metrics.suite.yaml"), "--format", "prometheus"], { reject: false, stripFinalNewline: false });
     expect(r.exitCode, r.stderr).toBe(1);
