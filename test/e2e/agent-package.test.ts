@@ -9,9 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { forbiddenInputs, forbiddenPackages } from "../../scripts/package-inputs.js";
 import { AGENT_BIN, coord, onlineNodes, ROOT, startAgent, startCoordinator, waitFor } from "../../scripts/local-fleet.js";
 import { toolPath } from "../support/host-tools.js";
+import { needsTool } from "../support/system-tools.js";
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const PACKAGE_SCRIPT = join(ROOT, "dist", "scripts", "package.js");
+const promtool = needsTool("promtool", "prometheus");
 
 const suite = (port: number) => `suite: one-file
 checks:
@@ -102,6 +104,14 @@ describe("the one-file agent", () => {
     ]);
     expect(results(packagedRun)).toEqual(results(unbundledRun));
     expect(String(packagedRun.stdout)).toContain("expected exit 0, saw 1");
+  });
+
+  it.skipIf(!promtool)("prints check --format prometheus from inside the executable (prom-client bundled, loaded for it), as promtool accepts it", async () => {
+    const r = await execa(exe, ["check", ws.path("one-file.suite.yaml"), "--format", "prometheus"], { env: { PATH: tools }, extendEnv: false, reject: false, stdin: "ignore", stripFinalNewline: false });
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(String(r.stdout)).toContain('fleetgate_check_success{suite="one-file",check="fails-on-purpose",kind="command",precondition="false",iteration="1",status="failed"} 0\n');
+    const checked = await execa("promtool", ["check", "metrics"], { input: String(r.stdout), reject: false });
+    expect(`${checked.exitCode}${checked.stdout}${checked.stderr}`).toBe("0");
   });
 
   it("prints the same facts as the unbundled agent (systeminformation inside the executable)", async () => {
