@@ -21,7 +21,7 @@ import { addRunFlag } from "../store/runs.js";
 import { busyNodes, checkCount, markScheduled, recordBound, recordFire, runningRunsOfPlan, runningScheduledRuns } from "../store/schedules.js";
 import type { SchedulerClock, Timer } from "./clock.js";
 import type { ScheduleDef } from "./config.js";
-import { nextFire } from "./next-fire.js";
+import { nextFire, zonedTime } from "./next-fire.js";
 
 export interface SchedulerDeps {
   schedules: ScheduleDef[];
@@ -86,6 +86,7 @@ export class Scheduler {
       this.deps.log.warn({ schedule: s.name, cron: s.cron }, "schedule never comes due again; not armed");
       return;
     }
+    this.deps.log.info({ schedule: s.name, next: new Date(due).toISOString(), local: zonedTime(new Date(due), s.timezone) }, `schedule ${s.name} next fires at ${zonedTime(new Date(due), s.timezone)}`);
     this.timers.set(s.name, this.deps.clock.after(Math.max(0, due - this.deps.clock.now()), () => this.fire(s, due)));
   }
 
