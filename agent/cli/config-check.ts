@@ -127,6 +127,7 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
     ["concurrency", ...show(s.concurrency, String)],
     ["packages", ...show(s.packages, (v) => (v ? v.join(",") : "a common stack"))],
     ["metrics_listen", ...show(s.metricsListen, (v) => v ?? "none")],
+    ["tailscale_socket", ...show(s.tailscaleSocket, (v) => v)],
   ];
   return { file, fileState: present ? "valid" : "absent (run uses flags, env and defaults)", rows, notes, problems };
 }

@@ -38,6 +38,8 @@ const AgentConfigSchema = z.strictObject({
   packages: z.array(z.string().min(1)).optional(),
   /** HOST:PORT of a plain HTTP listener for Prometheus /metrics and /healthz; none when unset. */
   metrics_listen: z.string().optional(),
+  /** tailscaled's LocalAPI socket, read for the node's Tailscale DNS name and IPs (its identity). */
+  tailscale_socket: z.string().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

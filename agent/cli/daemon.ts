@@ -37,7 +37,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   // --metrics-listen: prom-client is loaded only then (issue 16 counts the idle agent's memory).
   const listen = settings.metricsListen.value;
   const metrics = listen === undefined ? undefined : new (await import("../daemon/metrics.js")).AgentMetrics();
-  const identity = await readIdentity({ name: settings.name.value, labels: settings.labels.value, packages: settings.packages.value });
+  const identity = await readIdentity({ name: settings.name.value, labels: settings.labels.value, packages: settings.packages.value, tailscaleSocket: settings.tailscaleSocket.value });
   const credentials = new Credentials(stateDir, settings.token.value ?? readTokenFile(settings.tokenFile.value));
   if (!credentials.current()) throw new FleetgateError("bad_input", noTokenMessage(settings));
   const tls = new NodeTls(stateDir, settings.ca.value);

@@ -5,6 +5,7 @@ import { parseDuration } from "../../shared/durations.js";
 import { DEFAULT_CHECK_CPU_LIMIT, type ProcessLimits } from "../../shared/model/check-limits.js";
 import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { envValue, pickSetting, type Setting, type SettingName, type SettingSource } from "../../shared/settings.js";
+import { DEFAULT_TAILSCALED_SOCKET } from "../../shared/tailscale.js";
 import { DEFAULT_MAX_MEMORY, parseMaxMemory } from "../daemon/memory-ceiling.js";
 import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
 import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
@@ -33,6 +34,7 @@ export const AGENT_SETTINGS = {
   concurrency: { key: "concurrency", flag: "--concurrency", env: "FLEETGATE_AGENT_CONCURRENCY" },
   packages: { key: "packages" },
   metricsListen: { key: "metrics_listen", flag: "--metrics-listen", env: "FLEETGATE_AGENT_METRICS_LISTEN" },
+  tailscaleSocket: { key: "tailscale_socket", env: "FLEETGATE_TAILSCALE_SOCKET" },
 } as const satisfies Record<string, SettingName>;
 
 export interface RunFlags extends CheckLimitFlags {
@@ -78,6 +80,11 @@ export interface AgentSettings {
   packages: Setting<string[] | undefined>;
   /** HOST:PORT for /metrics and /healthz; undefined: none (the default). */
   metricsListen: Setting<string | undefined>;
+  /**
+   * Where the node's tailscaled answers: its Tailscale DNS name and IPs go into the identity, which
+   * is how the coordinator's fleet roster knows the machine has an agent (coordinator/fleet/roster-diff.ts).
+   */
+  tailscaleSocket: Setting<string>;
 }
 
 /** Every `run` setting with where it came from. Pure: flags, the environment and the parsed file in. */
@@ -104,6 +111,7 @@ export function resolveAgentSettings(flags: RunFlags, env: NodeJS.ProcessEnv, co
     concurrency: pickSetting<string | number>(s.concurrency, { flag: flags.concurrency, env: envValue(env, s.concurrency.env), file: config.concurrency }, defaultConcurrency()),
     packages: pickSetting<string[] | undefined>(s.packages, { file: config.packages }, undefined),
     metricsListen: pickSetting(s.metricsListen, { flag: flags.metricsListen, env: envValue(env, s.metricsListen.env), file: config.metrics_listen }, undefined),
+    tailscaleSocket: pickSetting(s.tailscaleSocket, { env: envValue(env, s.tailscaleSocket.env), file: config.tailscale_socket }, DEFAULT_TAILSCALED_SOCKET),
   };
 }
 
