@@ -4,11 +4,9 @@
 // connection and the task runner as it happens. docs/metrics.md lists every metric.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { CHECK_SECONDS } from "../../shared/metrics/buckets.js";
 import { defaultMetrics } from "../../shared/metrics/default-metrics.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
-
-/** The coordinator's buckets: a check of 5 ms to one of 30 min, in seconds. */
-const CHECK_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
 
 /** What the spool holds now; a function, since the spool is opened after the listener. */
 export interface SpoolDepth {

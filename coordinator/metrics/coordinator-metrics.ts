@@ -4,6 +4,7 @@
 // run engine's updates, the gRPC calls' final statuses. Nothing else in the coordinator knows
 // about metrics. docs/metrics.md lists every metric.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CHECK_SECONDS } from "../../shared/metrics/buckets.js";
 import { defaultMetrics } from "../../shared/metrics/default-metrics.js";
 import { statusName } from "../../shared/model/status.js";
 import type { CommitOutcome } from "../store/agent-events.js";
@@ -15,8 +16,6 @@ import { ReplayWatch } from "./replays.js";
 export type NodeStatus = "online" | "offline" | "lost";
 const NODE_STATUSES: readonly NodeStatus[] = ["online", "offline", "lost"];
 
-/** Checks take milliseconds (a file, a port) to minutes (a bats file, a sync): seconds, 5 ms to 30 min. */
-const CHECK_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
 /** One transaction and its WAL fsync: sub-millisecond on tmpfs, tens of ms on a busy disk. */
 const COMMIT_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
