@@ -113,7 +113,7 @@ export function registerJudgementCommands(program: Command): void {
       .argument("<run>", "run id")
       .option("--by <name>", "who you are: optional, the sign-off records the person your token belongs to, and refuses any other name")
       .option("--accept-skip <target>", "accept a skip by its name in the report (stage, leg or STAGE/STEP); repeatable, each followed by its --reason", token("accept-skip"))
-      .option("--accept-override <name>", "accept a narrowing of the run by the name on the report's scope line (iterations, nodes, only, tags, with:LEG); repeatable, each followed by its --reason", token("accept-override"))
+      .option("--accept-override <name>", "accept a narrowing of the run by the name on the report's scope line (iterations, nodes, only, tags, with:LEG, drained, missing-agents); repeatable, each followed by its --reason", token("accept-override"))
       .option("--reason <text>", "why the --accept-skip or --accept-override before it is acceptable", token("reason"))
       .option("--json", "print the signed-off run's summary (who, when, what was accepted, the verdict) as JSON"),
   ).action(async (runId: string, flags: ConnectionFlags & { by?: string; json?: boolean }) => {

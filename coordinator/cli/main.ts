@@ -88,12 +88,12 @@ export function buildProgram(): Command {
   connected(
     nodes
       .command("forget")
-      .description("free a node's name, bound to the machine that enrolled with it, so a replacement (or the same machine after losing its state dir) can enroll; refused while the node is connected")
+      .description("free a node's name, bound to the machine that enrolled with it, so a replacement (or the same machine after losing its state dir) can enroll: its node token stops working, and its drain and coordinator labels go with it; refused while the node is connected")
       .argument("<name>", "node name"),
   ).action(async (name: string, flags: ConnectionFlags) => {
     const { node } = await withClient(flags, (c) => c.call(ControlService.method.forgetNode, { name }));
     const id = node?.identity;
-    print(`forgot node ${name} (machine-id ${id?.machineId.slice(0, 12) ?? "?"}, host ${id?.hostname || "?"}); its runs and results stay. The next agent to enroll as ${name} takes the name.`);
+    print(`forgot node ${name} (machine-id ${id?.machineId.slice(0, 12) ?? "?"}, host ${id?.hostname || "?"}); its node token no longer works; its runs and results stay. The next agent to enroll as ${name} takes the name.`);
   });
 
   connected(
