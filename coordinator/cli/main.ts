@@ -75,7 +75,7 @@ export function buildProgram(): Command {
       print(created ? `created CA ${certPath}; copy it to each node: fleetgate-agent run --ca ${certPath} ...` : `a CA exists already: ${certPath} (kept: every node certificate hangs on it)`);
     });
 
-  const nodes = program.command("nodes").description("the roster: list nodes, drain and label them, hand a name to a replacement (replace), or free it (forget)");
+  const nodes = program.command("nodes").description("the roster: list nodes (list --missing: the tailnet's fleet machines with no agent), drain and label them, hand a name to a replacement (replace), or free it (forget)");
   connected(nodes.command("list", { isDefault: true }).description("list registered nodes: identity, role, last seen, online/offline, drained, agent version (outdated: older than the coordinator) (the default)"))
     .option("--json", "print JSON")
     .option("--missing", "instead, the tailnet's fleet machines with no agent (coord serve --tailscale-tag): name, DNS name, IPs, online in tailscale, last seen; tailscaled is asked now")
