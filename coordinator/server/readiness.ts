@@ -71,3 +71,16 @@ export function notReady(db: Db, stateDir: string): string | undefined {
   if (!db.open) return "the store is closed (coordinator stopping)";
   return stateDirProblem(stateDir) ?? storeProblem(db);
 }
+
+/**
+ * `probe` at most once per `intervalMs`; a request in between gets the last answer. The listener
+ * has no auth, and each probe costs two fsyncs: a flood of /readyz must not become disk load.
+ */
+export function throttled(probe: () => string | undefined, intervalMs = 1000, now: () => number = Date.now): () => string | undefined {
+  let last: { at: number; answer: string | undefined } | undefined;
+  return () => {
+    const t = now();
+    if (!last || t - last.at >= intervalMs) last = { at: t, answer: probe() };
+    return last.answer;
+  };
+}

@@ -46,7 +46,7 @@ import { startMetricsServer, type MetricsServer } from "../../shared/metrics/htt
 import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
 import { methodPaths, rpcErrorCounter } from "../metrics/rpc-errors.js";
 import { listNodes } from "../store/nodes.js";
-import { notReady } from "./readiness.js";
+import { notReady, throttled } from "./readiness.js";
 
 export interface ServeOptions {
   listen: string;
@@ -235,7 +235,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   let metricsServer: MetricsServer | undefined;
   if (metrics) {
     const metricsLog = opts.log.child({ part: "metrics" });
-    const endpoints = { metrics: () => metrics.scrape(), notReady: () => notReady(db, opts.stateDir) };
+    const endpoints = { metrics: () => metrics.scrape(), notReady: throttled(() => notReady(db, opts.stateDir)) };
     try {
       metricsServer = await startMetricsServer(opts.metricsListen!, "--metrics-listen", endpoints, (err) => metricsLog.warn({ err }, "a metrics request failed"));
     } catch (err) {

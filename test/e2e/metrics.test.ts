@@ -219,10 +219,18 @@ describe.skipIf(!haveNamespaces)("/readyz on a state dir made read-only under a 
     const inNamespace = (...argv: string[]) => execFileSync(toolPath("nsenter")!, ["-t", String(child.pid), "-m", "--", ...argv]);
     inNamespace("mount", "--bind", state, state);
     inNamespace("mount", "-o", "remount,bind,ro", state);
-    expect(await get(metrics, "/readyz")).toEqual({ status: 503, body: `not ready: cannot write in the state dir ${state}: EROFS\n` });
+    // Probed at most once a second: the answer changes within one.
+    const refused = await waitFor("/readyz to answer 503", async () => {
+      const r = await get(metrics, "/readyz");
+      return r.status === 503 ? r : undefined;
+    });
+    expect(refused.body).toBe(`not ready: cannot write in the state dir ${state}: EROFS\n`);
     expect((await get(metrics, "/healthz")).status).toBe(200);
 
     inNamespace("umount", state);
-    expect(await get(metrics, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+    expect(await waitFor("/readyz to answer 200 again", async () => {
+      const r = await get(metrics, "/readyz");
+      return r.status === 200 ? r : undefined;
+    })).toEqual({ status: 200, body: "ready\n" });
   });
 });

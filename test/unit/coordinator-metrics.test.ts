@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CoordinatorMetrics } from "../../coordinator/metrics/coordinator-metrics.js";
 import { ReplayWatch } from "../../coordinator/metrics/replays.js";
-import { migrationProblem, notReady, READY_PROBE_FILE } from "../../coordinator/server/readiness.js";
+import { migrationProblem, notReady, READY_PROBE_FILE, throttled } from "../../coordinator/server/readiness.js";
 import type { IncomingEvent } from "../../coordinator/sequencer/engine.js";
 import type { CommitOutcome } from "../../coordinator/store/agent-events.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
@@ -168,6 +168,19 @@ describe("readiness", () => {
   it("is not ready when the store is closed", () => {
     db.close();
     expect(notReady(db, dir)).toBe("the store is closed (coordinator stopping)");
+  });
+
+  it("probes at most once a second, answering requests in between with the last answer", () => {
+    let t = 0;
+    let probes = 0;
+    const answers = ["disk full", undefined];
+    const probe = throttled(() => answers[probes++], 1000, () => t);
+    expect([probe(), probe()]).toEqual(["disk full", "disk full"]);
+    t = 999;
+    expect(probe()).toBe("disk full");
+    t = 1000;
+    expect([probe(), probe()]).toEqual([undefined, undefined]);
+    expect(probes).toBe(2);
   });
 
   it("names migrations not applied, and ones a newer coordinator applied", () => {
