@@ -60,7 +60,7 @@ export class Scheduler {
     const byName = new Map(this.deps.schedules.map((s) => [s.name, s]));
     for (const r of runningScheduledRuns(this.deps.start.db)) {
       const s = byName.get(r.schedule);
-      if (s) this.track(r.runId, s, r.createdAt);
+      if (s) this.track(r.runId, s, r.startedAt);
     }
     for (const s of this.deps.schedules) this.arm(s, this.deps.clock.now());
   }

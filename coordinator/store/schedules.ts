@@ -50,9 +50,15 @@ export function lastFires(db: Db, schedule: string): { run?: ScheduleFire; skip?
   return { run: run && fire(run), skip: skip && fire(skip) };
 }
 
-/** Running runs started by a schedule, with when they started: their bounds are kept across a restart. */
-export function runningScheduledRuns(db: Db): { runId: string; schedule: string; createdAt: number }[] {
-  return (db.prepare("SELECT id, schedule, created_at FROM runs WHERE status = 'running' AND schedule != ''").all() as { id: string; schedule: string; created_at: number }[]).map((r) => ({ runId: r.id, schedule: r.schedule, createdAt: r.created_at }));
+/**
+ * Running runs started by a schedule, with when they started on the scheduler's clock (the fire's
+ * time, which is what max_duration counts from): their bounds are kept across a restart.
+ */
+export function runningScheduledRuns(db: Db): { runId: string; schedule: string; startedAt: number }[] {
+  const rows = db
+    .prepare("SELECT r.id, r.schedule, COALESCE(MAX(f.at), r.created_at) AS started FROM runs r LEFT JOIN schedule_fires f ON f.run_id = r.id WHERE r.status = 'running' AND r.schedule != '' GROUP BY r.id")
+    .all() as { id: string; schedule: string; started: number }[];
+  return rows.map((r) => ({ runId: r.id, schedule: r.schedule, startedAt: r.started }));
 }
 
 /** Running runs of the plan `planName` (a scheduled run never overlaps one). */

@@ -227,6 +227,21 @@ describe("a schedule", () => {
     expect(alerts.list().map((a) => [a.kind, a.state, a.resolvedSummary])).toEqual([["scheduled_run_incomplete", "resolved", `scheduled run ${next.id} of nightly-plan ended GO`]]);
   });
 
+  it("keeps a running scheduled run's max_duration across a coordinator restart, counted from the run's start", () => {
+    startScheduler(schedule({ max_duration: "2h", max_checks: 100 }));
+    clock.advanceTo(Date.parse("2026-11-29T03:00:00Z"));
+    const [run] = runs();
+    // The coordinator stops an hour in; a new scheduler (the next process) finds the run running.
+    scheduler!.stop();
+    clock.advanceTo(Date.parse("2026-11-29T04:00:00Z"));
+    startScheduler(schedule({ max_duration: "2h", max_checks: 100 }));
+    clock.advanceTo(Date.parse("2026-11-29T04:59:59Z"));
+    expect(runs()[0]!.status).toBe("running");
+    clock.advanceTo(Date.parse("2026-11-29T05:00:00Z"));
+    expect(runs()[0]!.status).toBe("cancelled");
+    expect(judgeStored(db, run!.id).judgement.decision).toBe("INCOMPLETE");
+  });
+
   it("records a plan it cannot read as a skip with the reason, and fires again next time", () => {
     startScheduler({ ...schedule(), planPath: join(dir, "missing.plan.yaml") });
     clock.advanceTo(Date.parse("2026-11-29T03:00:00Z"));
