@@ -62,7 +62,19 @@ export class Scheduler {
       const s = byName.get(r.schedule);
       if (s) this.track(r.runId, s, r.startedAt);
     }
-    for (const s of this.deps.schedules) this.arm(s, this.deps.clock.now());
+    for (const s of this.deps.schedules) {
+      this.checkPlan(s);
+      this.arm(s, this.deps.clock.now());
+    }
+  }
+
+  /** A plan path with a typo should be known at start, not at 03:00: said now, and skipped then. */
+  private checkPlan(s: ScheduleDef): void {
+    try {
+      loadPlanFiles(s.planPath);
+    } catch (err) {
+      this.deps.log.warn({ schedule: s.name, plan: s.planPath, err: (err as Error).message }, `schedule ${s.name}: its plan cannot be read now; each fire is skipped until it can`);
+    }
   }
 
   stop(): void {
