@@ -61,7 +61,9 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     }
   }
   try {
-    rosterSettings(s);
+    const roster = rosterSettings(s);
+    // Not a problem: serve starts and logs each failed poll; the roster is unknown until tailscaled answers.
+    if (roster && !existsSync(roster.socketPath)) notes.push(`tailscale_socket ${roster.socketPath} does not exist: the fleet roster stays unknown (and fleet runs INCOMPLETE) until tailscaled listens there`);
   } catch (err) {
     problems.push(FleetgateError.from(err).message);
   }
