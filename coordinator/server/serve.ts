@@ -169,13 +169,16 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
   const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const alertLog = opts.log.child({ part: "alerts" });
-  const runEnded = (id: string) => {
-    try {
-      alertOnRunEnd(db, alerts, id);
-    } catch (err) {
-      alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
-    }
-  };
+  // Off the step that finished the run: its watchers hear first, and judging a large run again
+  // (with its known-good run, for regressions) is a moment of CPU that should not hold up the batch.
+  const runEnded = (id: string) =>
+    setImmediate(() => {
+      try {
+        alertOnRunEnd(db, alerts, id);
+      } catch (err) {
+        alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
+      }
+    });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
     onFinished: (id) => {
       // The bundle's node timelines include the events still queued.
