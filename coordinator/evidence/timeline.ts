@@ -1,7 +1,7 @@
 // A node's liveness during a run, as the bundle keeps it (nodes/<node>/timeline.json): the
 // events from a little before the run started to when it finished, so a release manager can read
 // why a node was lost and when. Pure: the events and the window come in, the same bytes go out.
-import type { LivenessEvent } from "../fleet/liveness-events.js";
+import { OPERATOR_KINDS, type LivenessEvent } from "../fleet/liveness-events.js";
 import type { StoredLivenessEvent } from "../store/node-events.js";
 import { sortedJson } from "./sorted-json.js";
 
@@ -37,7 +37,8 @@ const plain = ({ node, at, kind, why, address }: LivenessEvent): LivenessEvent =
 /** `node`'s timeline in `window` from any set of stored events (other nodes' and later ones are left out). */
 export function selectTimeline(node: string, stored: StoredLivenessEvent[], window: TimelineWindow): NodeTimeline {
   const mine = stored.filter((e) => e.node === node && e.at <= window.to).sort(inOrder);
-  const before = mine.filter((e) => e.at < window.from);
+  // An operator's drain or relabel before the window says nothing of whether the node was there.
+  const before = mine.filter((e) => e.at < window.from && !OPERATOR_KINDS.includes(e.kind));
   const previous = before[before.length - 1];
   return { node, window, previous: previous && plain(previous), events: mine.filter((e) => e.at >= window.from).map(plain) };
 }

@@ -8,6 +8,9 @@ import type { Logger } from "../../shared/logging.js";
 // in the same timeline so a bundle shows it beside the connections around a run.
 export type LivenessKind = "connected" | "disconnected" | "lost" | "refused" | "cloned" | "drained" | "undrained" | "labelled" | "forgotten";
 
+/** The kinds an operator's action records: they say nothing of whether the node was connected. */
+export const OPERATOR_KINDS: readonly LivenessKind[] = ["drained", "undrained", "labelled", "forgotten"];
+
 export interface LivenessEvent {
   node: string;
   /** ms since epoch. */

@@ -1,6 +1,6 @@
 // Liveness events as rows (node_events): what the fleet records of each node's connections, lost
 // verdicts and refusals, read back for the node timelines of evidence bundles.
-import type { LivenessEvent, LivenessKind } from "../fleet/liveness-events.js";
+import { OPERATOR_KINDS, type LivenessEvent, type LivenessKind } from "../fleet/liveness-events.js";
 import { inTransaction, prepared, type Db } from "./db.js";
 
 /** A stored event; `seq` orders events of the same millisecond as they were recorded. */
@@ -58,15 +58,17 @@ export function recordNodeEvents(db: Db, events: readonly LivenessEvent[], limit
 }
 
 /**
- * The node's events from `from` to `to` inclusive, and the last one before `from` (how things stood
- * when the window opened), in no particular order: evidence/timeline.ts sorts and splits them.
+ * The node's events from `from` to `to` inclusive, and the last connection event before `from` (how
+ * things stood when the window opened; an operator's drain or relabel does not say), in no
+ * particular order: evidence/timeline.ts sorts and splits them.
  */
 export function nodeEventsAround(db: Db, node: string, from: number, to: number): StoredLivenessEvent[] {
   const rows = db
     .prepare(
       `SELECT * FROM node_events WHERE node_name = @node AND at BETWEEN @from AND @to
        UNION ALL
-       SELECT * FROM (SELECT * FROM node_events WHERE node_name = @node AND at < @from ORDER BY at DESC, id DESC LIMIT 1)`,
+       SELECT * FROM (SELECT * FROM node_events WHERE node_name = @node AND at < @from AND kind NOT IN (${OPERATOR_KINDS.map((k) => `'${k}'`).join(", ")})
+                      ORDER BY at DESC, id DESC LIMIT 1)`,
     )
     .all({ node, from, to }) as RawEvent[];
   return rows.map(fromRow);

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyLabelEdits, mergedLabels, parseLabelEdits } from "../../coordinator/fleet/node-labels.js";
 import { drain, noteForgotten, relabel, undrain } from "../../coordinator/fleet/node-lifecycle.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
-import { nodeEventsAround } from "../../coordinator/store/node-events.js";
+import { nodeEventsAround, recordNodeEvent } from "../../coordinator/store/node-events.js";
+import { selectTimeline } from "../../coordinator/evidence/timeline.js";
 import { forgetNode, getNode, nodeLabels, upsertNode } from "../../coordinator/store/nodes.js";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { refusal } from "../support/refusal.js";
@@ -72,6 +73,16 @@ describe("drain, undrain and labels in the store", () => {
     // Nothing changed: nothing recorded.
     relabel(db, "n1", parseLabelEdits(["rack=r7"]), "bob", 3500);
     expect(timeline()).toEqual(["labelled: by ann: rack=r7, role=canary", "labelled: by bob: role- (was canary)"]);
+  });
+
+  it("shows an operator's change inside a run's timeline window, but never takes one for how things stood when it opened", () => {
+    recordNodeEvent(db, { node: "n1", at: 1500, kind: "connected", why: "", address: "10.0.0.7" });
+    drain(db, "n1", "disk swap", "ann", 2000);
+    const window = { from: 3000, to: 9000 };
+    undrain(db, "n1", "ann", 4000);
+    const t = selectTimeline("n1", nodeEventsAround(db, "n1", window.from, window.to), window);
+    expect(t.previous?.kind).toBe("connected");
+    expect(t.events.map((e) => e.kind)).toEqual(["undrained"]);
   });
 
   it("refuses an unknown node, and forget drops drain and labels with the row while the timeline keeps who forgot it", () => {
