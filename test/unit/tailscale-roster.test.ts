@@ -162,3 +162,19 @@ describe("TailscaleRoster against a fake LocalAPI socket", () => {
     expect(roster.view().error).toBe(`tailscaled at ${socket}: no answer within 200 ms`);
   });
 });
+
+describe("coord nodes --missing as text", () => {
+  it("lists each machine with its DNS name, IPs, whether tailscale sees it online, and when it was last seen", async () => {
+    const { formatMissing } = await import("../../coordinator/cli/node-commands.js");
+    const now = Date.parse("2024-11-02T10:30:00Z");
+    const peers = parseTailscalePeers(TAGGED);
+    const r = rosterMessage(storedRoster({ tag: "tag:fleet", polledAt: now - 3_000, error: "", ...missingMachines(peers, "tag:fleet", [{ name: "a", tailscale: { dnsName: "fleet-a.tail1234.ts.net", ips: [] } }]) }))!;
+    expect(formatMissing(r, now).split("\n")).toEqual([
+      "2 fleet machines have no agent: fleet-b.tail1234.ts.net, fleet-c.tail1234.ts.net (tailscale tag:fleet); tailscale roster read 3.0 s ago",
+      "NAME     DNS NAME                 IPS                            TAILSCALE  LAST SEEN",
+      "fleet-b  fleet-b.tail1234.ts.net  100.64.0.12,fd7a:115c:a1e0::c  offline    2 h ago",
+      "fleet-c  fleet-c.tail1234.ts.net  100.64.0.13,fd7a:115c:a1e0::d  online     now",
+      "install and start fleetgate-agent on each (or remove the tag); an agent counts once it registers with this machine's tailscale IP or DNS name",
+    ]);
+  });
+});
