@@ -100,6 +100,25 @@ describe("node lifecycle and the Tailscale roster on a real coordinator", () => 
     expect(open.map((a) => a.subject).sort()).toEqual(["fleet-b.tail1234.ts.net", "fleet-c.tail1234.ts.net"]);
   });
 
+  it("serves on when tailscaled cannot be read, says the roster is unknown, and holds a fleet run INCOMPLETE for it", async () => {
+    const blind = ws.track(await startCoordinator(ws.path("state-blind"), ["--tailscale-tag", "tag:fleet", "--tailscale-socket", ws.path("no-tailscaled.sock")]));
+    const t = (await coord(blind, ["token", "create"])).stdout.trim();
+    ws.track(startAgent({ name: "node-a", address: blind.address, token: t, stateDir: ws.path("blind-a"), labels: { role: "fleet" }, env: { FLEETGATE_TAILSCALE_SOCKET: ws.path("absent.sock") } }));
+    await waitFor("node-a online", async () => ((await onlineNodes(blind)).includes("node-a") ? true : undefined), 60_000);
+    const missing = await coord(blind, ["nodes", "--missing"]);
+    expect(missing.exitCode).toBe(4);
+    expect(missing.stderr).toContain(`the coordinator could not read its tailnet: tailscaled at ${ws.path("no-tailscaled.sock")}: no such socket (is tailscaled running here?)`);
+    expect(blind.stderr()).toContain("tailscale roster not read");
+    const run = await coord(blind, ["run", "fleet", "--plan", ws.path("plan.yaml")]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout).toContain("scope narrowed: fleet roster (tailscale tag:fleet) unknown: tailscaled at");
+    // Without --tailscale-tag there is no roster to ask for.
+    const plain = ws.track(await startCoordinator(ws.path("state-plain")));
+    const none = await coord(plain, ["nodes", "--missing"]);
+    expect(none.exitCode, none.stderr).toBe(3);
+    expect(none.stderr).toContain("the coordinator keeps no Tailscale roster; start it with: coord serve --tailscale-tag tag:fleet");
+  });
+
   it("gives a drained node no task of a new run, refuses a run that names it, and takes it back once undrained", async () => {
     agent("node-a", { role: "fleet" });
     agent("node-b", { role: "fleet" });
