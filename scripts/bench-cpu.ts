@@ -16,6 +16,21 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * CPU seconds used by the children this process has waited for (cutime + cstime of /proc/self/stat):
+ * read before and after a child runs to completion, the difference is that child's CPU, GC and
+ * start included. Undefined off Linux.
+ */
+export function reapedChildrenCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    return ((f[13] ?? 0) + (f[14] ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HostCpu {
   /** CPU seconds all processes on the host spent not idle, summed over cores. */
   busy: number;
