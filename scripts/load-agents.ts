@@ -186,6 +186,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     const runWallSeconds = (performance.now() - t0) / 1000;
     const cpu3 = processCpuSeconds(pid);
     const after = memoryMiB(pid);
+    // A run that did not end well: was it the coordinator? Its exit and last words, for the report.
+    const coordExit = c.process.exitCode ?? c.process.signalCode;
+    if (run.exitCode !== 0 && coordExit !== null) o.say(`the coordinator exited (${coordExit}) during the run; its last log lines:\n${c.stderr().trim().split("\n").slice(-8).join("\n")}`);
     const runId = /run (\S+) started/.exec(String(run.stderr))?.[1];
     if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
     // The workers report every 100 ms: wait for the last task durations.

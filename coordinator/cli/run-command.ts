@@ -18,6 +18,7 @@ import { askCancelOrDetach, detachHint, processInterrupts, type Choice } from ".
 import { LiveView, PlainView, silentView, type ProgressView } from "./progress-writer.js";
 import { checkRequestSize, startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
 import { readRun } from "./run-reads.js";
+import { DEFAULT_REWATCH_PATIENCE_MS, rewatch } from "./rewatch.js";
 
 export type { RunFlags };
 
@@ -95,12 +96,20 @@ function decide(runId: string) {
     process.stdin.isTTY ? askCancelOrDetach(runId, { input: process.stdin, output: process.stderr, onInterrupt: processInterrupts }, abort) : Promise.resolve("detach");
 }
 
+/** A line on stderr without tearing a live block drawn on the same terminal. */
+function noteBeside(view: ProgressView, text: string): void {
+  view.pause();
+  process.stderr.write(`${text}\n`);
+  view.resume();
+}
+
 async function follow(client: ControlClient, runId: string, flags: { json?: boolean }, who: string): Promise<number> {
   const view = progressView(flags);
   try {
     const end = await followRun({
       runId,
-      updates: client.stream(ControlService.method.watchRun, { runId }),
+      // A dropped watch is opened again: the run goes on in the coordinator whatever this stream does.
+      updates: rewatch(() => client.stream(ControlService.method.watchRun, { runId }), { runId, patienceMs: DEFAULT_REWATCH_PATIENCE_MS, note: (text) => noteBeside(view, text) }),
       view,
       interrupts: processInterrupts,
       decide: decide(runId),

@@ -115,7 +115,7 @@ describe("lost nodes and coordinator restarts", () => {
     expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
   });
 
-  it("completes a run after the coordinator is killed and restarted mid-run, with no duplicate or missing result", async () => {
+  it("completes a run after the coordinator is killed and restarted mid-run, with no duplicate or missing result, coord run following it throughout", async () => {
     ws = new Workspace();
     ws.write("s.suite.yaml", 'suite: s\nchecks:\n  - id: quick\n    command: { argv: ["true"] }\n  - id: slow\n    command: { argv: [sleep, "1"] }\n');
     ws.write("plan.yaml", fleetPlan(3));
@@ -123,18 +123,28 @@ describe("lost nodes and coordinator restarts", () => {
     const nodes = ["node-a", "node-b"];
     await enrollFleet(ws, first, nodes);
 
-    const run = startRun(ws, first, ["fleet", "--plan", ws.path("plan.yaml")]);
+    const run = ws.track(coordInBackground(first, ["run", "fleet", "--plan", ws.path("plan.yaml")]));
     await waitFor("a first task to pass", () => tasks(first).some((t) => t.status === "passed") || undefined);
     await first.stop("SIGKILL");
     const atKill = tasks(first).filter((t) => t.status === "passed").length;
     expect(atKill).toBeGreaterThanOrEqual(1);
     expect(atKill).toBeLessThan(6);
-    // The CLI following the run says it lost the coordinator; the run itself goes on.
-    const followed = await run;
-    expect(followed.exitCode).toBe(4);
-    expect(followed.stderr).toContain(`coordinator unreachable at ${first.address}`);
+    // The CLI following the run says it lost the coordinator and keeps trying; the run itself goes on.
+    await waitFor("coord run to say it lost the watch", () => run.stderr().includes("coord: lost the watch of run") || undefined);
+    expect(run.stderr()).toContain(`coordinator unreachable at ${first.address}`);
 
     const second = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"], first.address));
+    // Following again, it sees the run to its end: the verdict and exit status of a run never interrupted.
+    const followed = await run.result;
+    // Every task passed; the verdict is INCOMPLETE (exit 2), as for any run here: both agents run
+    // on this one host, one machine-id, which no release may sign off.
+    expect(followed.stdout, followed.stderr).toMatch(/\): PASSED\nverdict: INCOMPLETE\n/);
+    expect(followed.exitCode).toBe(2);
+    expect(followed.stderr).toMatch(/coord: following run \S+ again/);
+    // The new watch replayed the run so far: every check result was printed once, none twice.
+    const printed = followed.stdout.split("\n").filter((l) => /\b(quick|slow)\b/.test(l));
+    expect(printed.length, followed.stdout).toBe(nodes.length * 3 * 2);
+    expect(new Set(printed).size, followed.stdout).toBe(printed.length);
     await waitFor("the resumed run to finish", () => (runStatus(second) !== "running" ? true : undefined), 30_000);
     expect(second.stderr()).toContain("resuming run left running by the previous coordinator");
     expect(runStatus(second)).toBe("passed");
@@ -178,11 +188,11 @@ describe("lost nodes and coordinator restarts", () => {
     const first = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"]));
     await enrollFleet(ws, first, ["node-a"]);
 
-    const run = startRun(ws, first, ["fleet", "--plan", ws.path("plan.yaml")]);
+    const run = ws.track(coordInBackground(first, ["run", "fleet", "--plan", ws.path("plan.yaml")]));
     await waitFor("the first check's result", () => queryDb(first.stateDir, "SELECT 1 FROM check_results WHERE check_id = 'before'").length > 0 || undefined);
     await first.stop("SIGKILL");
     const killedAt = Date.now();
-    expect((await run).exitCode).toBe(4);
+    await waitFor("coord run to say it lost the watch", () => run.stderr().includes("coord: lost the watch of run") || undefined);
 
     // The agent goes on with the long check and spools what it produces: two checks and the task's end.
     await waitFor("the agent to spool the rest of the task", () => (spooled(ws.path("node-a")).length >= 3 ? true : undefined), 10_000);
@@ -191,6 +201,8 @@ describe("lost nodes and coordinator restarts", () => {
     const second = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"], first.address));
     await waitFor("the run to finish", () => (runStatus(second) !== "running" ? true : undefined), 30_000);
     expect(runStatus(second)).toBe("passed");
+    const followed = await run.result;
+    expect(followed.stdout, followed.stderr).toMatch(/\): PASSED\nverdict: INCOMPLETE\n/);
 
     const checks = queryDb<{ check_id: string; status: string; started_at: number }>(second.stateDir, "SELECT check_id, status, started_at FROM check_results ORDER BY started_at");
     expect(checks.map((r) => [r.check_id, r.status])).toEqual([
