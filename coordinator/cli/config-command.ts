@@ -10,6 +10,11 @@ import { formatSize } from "../../shared/model/sizes.js";
 import { parseListen } from "../../shared/metrics/http-server.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
 import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { dirname, resolve } from "node:path";
+import { redactUrl } from "../alerts/alerts.js";
+import { alertSettings } from "../alerts/config.js";
+import { scheduleDefs, scheduleNotes } from "../schedules/config.js";
+import { loadPlanFiles } from "./run-command.js";
 
 function show<T>(name: string, s: Setting<T>, text: (v: T) => string): [string, string, string] {
   return [name, text(s.value), describeSource(s)];
@@ -32,7 +37,8 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
   const file = flags.config ?? DEFAULT_SERVE_CONFIG;
   const present = flags.config !== undefined || existsSync(file);
   // A YAML or schema error names file:line:col; nothing else can be judged without the file.
-  const s = resolveServeSettings(flags, env, present ? loadServeConfig(file) : {});
+  const config = present ? loadServeConfig(file) : {};
+  const s = resolveServeSettings(flags, env, config);
   const problems: string[] = [];
   const notes: string[] = [];
   try {
@@ -68,6 +74,18 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     problems.push(FleetgateError.from(err).message);
   }
   if (s.insecure.value) notes.push("insecure: plaintext gRPC; every run, report and coord nodes says INSECURE");
+  // Plan paths are relative to coord.yaml, as serve reads them; a plan that cannot be read is a note: serve starts and skips its fires.
+  const planProblem = (path: string) => {
+    try {
+      loadPlanFiles(path);
+      return undefined;
+    } catch (err) {
+      return FleetgateError.from(err).message;
+    }
+  };
+  const schedules = scheduleDefs(config.schedules, dirname(resolve(file)));
+  notes.push(...scheduleNotes(schedules, Date.now(), planProblem));
+  const alerts = alertSettings(config.alerts);
   const rows: [string, string, string][] = [
     show("listen", s.listen, (v) => v),
     show("state_dir", s.stateDir, (v) => v),
@@ -83,6 +101,8 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     show("metrics_listen", s.metricsListen, (v) => v ?? "none: no /metrics, /healthz or /readyz"),
     show("tailscale_tag", s.tailscaleTag, (v) => v ?? "none: no fleet machines listed as missing"),
     show("tailscale_socket", s.tailscaleSocket, (v) => v),
+    ["schedules", schedules.map((d) => `${d.name} (${d.cron} ${d.timezone})`).join(", ") || "none", schedules.length ? "file (schedules)" : "default"],
+    ["alerts", `files under state_dir/alerts/; ${alerts.webhooks.length ? alerts.webhooks.map((w) => `${w.format} ${redactUrl(w.url)}`).join(", ") : "no webhook"}; dedup ${config.alerts?.dedup_window ?? "1h"}`, config.alerts ? "file (alerts)" : "default"],
   ];
   return { file, fileState: present ? "valid" : "absent (serve uses flags, env and defaults)", rows, notes, problems };
 }

@@ -6,6 +6,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { parseDuration } from "../../shared/durations.js";
 import { DurationSchema } from "../../shared/model/suite.js";
+import { nextFire, zonedTime } from "./next-fire.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -87,4 +88,14 @@ export function scheduleDefs(list: ScheduleConfig[] | undefined, configDir: stri
     maxChecks: s.max_checks,
     mode: s.mode,
   }));
+}
+
+/** What `coord config check` says of each schedule: when it fires next, or why it cannot start a run. */
+export function scheduleNotes(defs: ScheduleDef[], now: number, planProblem: (path: string) => string | undefined): string[] {
+  return defs.map((s) => {
+    const next = nextFire(s.cron, s.timezone, new Date(now));
+    const when = next ? `next fires ${zonedTime(next, s.timezone)} (${next.toISOString()})` : "never fires again (the cron matches no future time)";
+    const problem = planProblem(s.planPath);
+    return `schedule ${s.name}: ${when}; ${s.stages.join(",")} of ${s.planPath}${problem ? `, which cannot be read now (${problem}): each fire is skipped until it can` : ""}`;
+  });
 }

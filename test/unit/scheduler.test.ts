@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Alerts } from "../../coordinator/alerts/alerts.js";
 import { formatRunList } from "../../coordinator/cli/format.js";
 import { loadServeConfig } from "../../coordinator/cli/serve-config.js";
+import { checkServeConfig } from "../../coordinator/cli/config-command.js";
 import { startRunRequest } from "../../coordinator/cli/run-flags.js";
 import { loadPlanFiles } from "../../coordinator/cli/run-command.js";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
@@ -267,6 +268,21 @@ describe("schedules in coord.yaml", () => {
   it("refuses a cron croner does not take and a zone that does not exist", () => {
     expect(load("schedules:\n  - { name: n, plan: g.yaml, cron: '0 3 * *', timezone: UTC, max_duration: 2h, max_checks: 5 }\n")).toThrow(/cron.*not a 5-field cron expression/s);
     expect(load("schedules:\n  - { name: n, plan: g.yaml, cron: '0 3 * * *', timezone: Mars/Olympus, max_duration: 2h, max_checks: 5 }\n")).toThrow(/timezone.*not an IANA time zone/s);
+  });
+
+  it("is shown by coord config check: each schedule's next fire in its zone, a plan that cannot be read, the webhooks by origin", () => {
+    const file = join(dir, "coord.yaml");
+    writeFileSync(
+      file,
+      `state_dir: ${dir}\nschedules:\n  - { name: nightly, plan: nightly.plan.yaml, cron: '0 3 * * *', timezone: Europe/Berlin, max_duration: 2h, max_checks: 5000 }\n  - { name: weekly, plan: gone.yaml, cron: '30 4 * * 0', timezone: UTC, max_duration: 6h, max_checks: 9 }\nalerts:\n  webhooks:\n    - { url: "https://ntfy.sh/secret-topic", format: ntfy }\n`,
+    );
+    const report = checkServeConfig({ config: file, san: [] }, {});
+    expect(report.problems).toEqual([]);
+    expect(report.rows.find((r) => r[0] === "schedules")).toEqual(["schedules", "nightly (0 3 * * * Europe/Berlin), weekly (30 4 * * 0 UTC)", "file (schedules)"]);
+    expect(report.rows.find((r) => r[0] === "alerts")).toEqual(["alerts", "files under state_dir/alerts/; ntfy https://ntfy.sh/…; dedup 1h", "file (alerts)"]);
+    const notes = report.notes.filter((n) => n.startsWith("schedule "));
+    expect(notes[0]).toMatch(/^schedule nightly: next fires \d{4}-\d\d-\d\d 03:00 CES?T \(\d{4}-\d\d-\d\dT0[12]:00:00\.000Z\); all of .*nightly\.plan\.yaml$/);
+    expect(notes[1]).toMatch(/^schedule weekly: next fires \d{4}-\d\d-\d\d 04:30 UTC .*gone\.yaml, which cannot be read now \(cannot read plan .*gone\.yaml: ENOENT\): each fire is skipped until it can$/);
   });
 
   it("takes a valid schedule with its defaults: all stages, full mode", () => {
