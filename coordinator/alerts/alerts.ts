@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Logger } from "../../shared/logging.js";
 import type { AlertKind } from "./kinds.js";
 import { DEFAULT_RETRY, postWithRetries, realSleep, type RetryPolicy, type Sleep } from "./delivery.js";
-import { alertId, ALERTS_DIR, readAlerts, writeAlert, type AlertRecord, type Delivery, type WebhookFormat } from "./record.js";
+import { alertId, ALERTS_DIR, readAlerts, removeAlert, writeAlert, type AlertRecord, type Delivery, type WebhookFormat } from "./record.js";
 import { alertLine, webhookRequest } from "./webhook-body.js";
 
 export interface Webhook {
@@ -34,6 +34,8 @@ export interface AlertsOptions {
 }
 
 export const DEFAULT_DEDUP_WINDOW_MS = 3_600_000;
+/** How long a resolved alert stays listed: its files are deleted at the next start after that. */
+export const RESOLVED_KEPT_MS = 30 * 86_400_000;
 
 /** What other parts of the coordinator are handed: raise and resolve, nothing else. */
 export interface AlertSink {
@@ -52,9 +54,12 @@ export class Alerts implements AlertSink {
   constructor(private readonly opts: AlertsOptions) {
     this.dir = join(opts.stateDir, ALERTS_DIR);
     this.now = opts.now ?? Date.now;
-    // Open alerts survive a restart: a node still offline is not alerted twice.
+    // Open alerts survive a restart: a node still offline is not alerted twice. Resolved ones are
+    // kept RESOLVED_KEPT_MS for coord alerts, then deleted, so the directory does not grow forever.
+    const now = this.now();
     for (const a of readAlerts(this.dir, (file, err) => opts.log.warn({ file, err }, "alert file not readable; ignored"))) {
       if (a.state === "open") this.open.set(key(a.kind, a.subject), a);
+      else if (now - a.resolvedAt > RESOLVED_KEPT_MS) removeAlert(this.dir, a.id);
     }
   }
 

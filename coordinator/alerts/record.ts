@@ -1,7 +1,7 @@
 // One alert as it is kept: a JSON file per alert under STATE_DIR/alerts/, rewritten whole
 // (write to a temporary file, then rename) so a reader never sees half of one.
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { AlertKind } from "./kinds.js";
 
@@ -78,4 +78,8 @@ export function readAlerts(dir: string, onBad: (file: string, err: unknown) => v
     }
   }
   return out;
+}
+
+export function removeAlert(dir: string, id: string): void {
+  rmSync(join(dir, `${id}.json`), { force: true });
 }

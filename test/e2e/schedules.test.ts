@@ -4,7 +4,7 @@
 // cron's time): croner's next time and the start of the run through StartRun are production's.
 // The agent runs on the coordinator's own host, so attestation flags the run and it ends
 // INCOMPLETE: that raises the scheduled-run alert (and the attestation one).
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -132,4 +132,42 @@ alerts:
     const alerts = await coord(c, ["alerts"]);
     expect(alerts.stdout).toMatch(/^open\s+scheduled_run_incomplete\s+nightly\s+.*delivered http:\/\/127\.0\.0\.1:\d+\/…/m);
   }, 120_000);
+});
+
+describe("a node alert from a real coord serve", () => {
+  let ws: Workspace;
+  let c: Coordinator;
+  let hook: Awaited<ReturnType<typeof webhookReceiver>>;
+
+  beforeEach(async () => {
+    ws = new Workspace();
+    hook = await webhookReceiver();
+    const config = ws.write("coord.yaml", `lost_after: 2s\nheartbeat: 1s\nalerts:\n  webhooks:\n    - { url: "${hook.url}", format: json }\n`);
+    c = ws.track(await startCoordinator(ws.path("state"), ["--config", config]));
+  });
+
+  afterEach(async () => {
+    await ws.cleanup();
+    await new Promise((r) => hook.server.close(r));
+  });
+
+  it("raises node_offline once when an agent stays away past lost_after, and resolves it when the agent is back", async () => {
+    const token = (await coord(c, ["token", "create"])).stdout.trim();
+    const agent = () => startAgent({ name: "node-a", address: c.address, token, stateDir: ws.path("node-a"), labels: { role: "fleet" } });
+    const first = ws.track(agent());
+    await waitFor("the agent online", async () => ((await onlineNodes(c)).length === 1 ? true : undefined));
+    await first.stop("SIGKILL");
+    const alertFiles = () => (existsSync(ws.path("state", "alerts")) ? readdirSync(ws.path("state", "alerts")) : []).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(ws.path("state", "alerts", f), "utf8")) as { kind: string; subject: string; state: string; deliveries: { event: string; state: string; attempts: number }[] });
+    await waitFor("node_offline delivered", () => alertFiles().find((a) => a.kind === "node_offline" && a.deliveries[0]?.state === "delivered"), 30_000);
+
+    ws.track(agent());
+    const resolved = await waitFor("node_offline resolved and delivered", () => alertFiles().find((a) => a.kind === "node_offline" && a.state === "resolved" && a.deliveries[1]?.state === "delivered"), 30_000);
+    expect(resolved).toMatchObject({ subject: "node-a", deliveries: [{ event: "raised", state: "delivered", attempts: 3 }, { event: "resolved", state: "delivered", attempts: 3 }] });
+    // One alert for the one condition: one file, one raised and one resolved POST delivered.
+    expect(alertFiles().filter((a) => a.kind === "node_offline")).toHaveLength(1);
+    const delivered = hook.posts.filter((p) => p.kind === "node_offline" && p.status === 200).map((p) => p.event);
+    expect(delivered).toEqual(["raised", "resolved"]);
+    const listed = await coord(c, ["alerts"]);
+    expect(listed.stdout).toMatch(/^resolved\s+node_offline\s+node-a\s+resolved .* ago/m);
+  }, 90_000);
 });

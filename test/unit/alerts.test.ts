@@ -140,6 +140,19 @@ describe("alerts", () => {
     expect(again.list().map((a) => [a.state, a.subject, a.repeats])).toEqual([["open", "node-a", 1]]);
   });
 
+  it("deletes resolved alerts older than 30 days at start, and keeps open ones however old", () => {
+    const alerts = alertsWith([]);
+    alerts.raise({ kind: "node_offline", subject: "old-open", summary: "offline since long ago" });
+    alerts.raise({ kind: "node_offline", subject: "old-resolved", summary: "offline" });
+    alerts.resolve("node_offline", "old-resolved", "back");
+    now += 29 * 86_400_000;
+    alerts.raise({ kind: "node_offline", subject: "recent", summary: "offline" });
+    alerts.resolve("node_offline", "recent", "back");
+    now += 2 * 86_400_000;
+    expect(alertsWith([]).list().map((a) => `${a.state} ${a.subject}`)).toEqual(["open old-open", "resolved recent"]);
+    expect(files().map((f) => f.subject).sort()).toEqual(["old-open", "recent"]);
+  });
+
   it("writes the alert file even with no webhook configured, and lists open alerts before resolved ones", () => {
     const alerts = alertsWith([]);
     alerts.raise({ kind: "node_offline", subject: "node-a", summary: "node-a went offline" });
