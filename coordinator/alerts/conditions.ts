@@ -6,7 +6,9 @@ import type { Logger } from "../../shared/logging.js";
 import { checkFreeSpace, statfsFreeBytes, type FreeBytesProbe } from "../evidence/disk.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { diffRuns } from "../judgement/diff.js";
-import { judgeStored } from "../judgement/stored.js";
+import { DEFAULT_FLAKE_HISTORY } from "../judgement/flakes.js";
+import { runWithFlakes, type LoadedRuns } from "../judgement/stored.js";
+import { judgeRun } from "../judgement/verdict.js";
 import type { Db } from "../store/db.js";
 import { loadRunRecord } from "../store/run-record.js";
 import { listRuns } from "../store/runs.js";
@@ -17,7 +19,11 @@ const BOUND_FLAG = /^schedule \S+ hit its bound/;
 
 /** After a run finished: alerts on its verdict, its attestation flags and regressions from known-good. */
 export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string): void {
-  const { run, judgement } = judgeStored(db, runId);
+  // Without output: only statuses matter here, and a large run's output is most of its size.
+  const loaded: LoadedRuns = new Map();
+  const run = runWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
+  if (!run) return;
+  const judgement = judgeRun(run);
   const plan = run.planName;
   if (judgement.decision === "NO-GO") {
     alerts.raise({ kind: "run_no_go", subject: plan, summary: `run ${runId} of plan ${plan} is NO-GO: ${judgement.reasons[0] ?? ""}; see: coord show ${runId}`, details: { run: runId, reasons: judgement.reasons.slice(0, 10) } });
@@ -34,7 +40,7 @@ export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string): void {
 
   // The plan's last signed-off run is its known-good: a check that passed there and fails now regressed.
   const [known] = listRuns(db, 2, { planName: plan, signedOnly: true }).filter((r) => r.id !== runId);
-  const good = known && loadRunRecord(db, known.id, { output: false });
+  const good = known && (loaded.get(known.id) ?? loadRunRecord(db, known.id, { output: false }));
   if (!good) return;
   const d = diffRuns(good, run);
   if (d.newlyFailing.length) {
