@@ -59,7 +59,26 @@ export class Alerts implements AlertSink {
     const now = this.now();
     for (const a of readAlerts(this.dir, (file, err) => opts.log.warn({ file, err }, "alert file not readable; ignored"))) {
       if (a.state === "open") this.open.set(key(a.kind, a.subject), a);
-      else if (now - a.resolvedAt > RESOLVED_KEPT_MS) removeAlert(this.dir, a.id);
+      else if (now - a.resolvedAt > RESOLVED_KEPT_MS) {
+        removeAlert(this.dir, a.id);
+        continue;
+      }
+      this.resendPending(a);
+    }
+  }
+
+  /**
+   * A delivery still pending in the file was cut short by a stop: it is marked failed, and sent
+   * again as a new delivery if that webhook is still configured.
+   */
+  private resendPending(alert: AlertRecord): void {
+    const pending = alert.deliveries.filter((d) => d.state === "pending");
+    if (!pending.length) return;
+    for (const d of pending) Object.assign(d, { state: "failed", lastError: d.lastError || "the coordinator stopped before it was delivered" });
+    this.save(alert);
+    for (const d of pending) {
+      const hook = (this.opts.webhooks ?? []).find((h) => h.url === d.url && h.format === d.format);
+      if (hook) this.deliver(alert, d.event, hook);
     }
   }
 
@@ -123,25 +142,27 @@ export class Alerts implements AlertSink {
   }
 
   private notify(alert: AlertRecord, event: "raised" | "resolved"): void {
-    for (const hook of this.opts.webhooks ?? []) {
-      const delivery: Delivery = { url: hook.url, format: hook.format, event, state: "pending", attempts: 0, lastError: "", at: 0 };
-      alert.deliveries.push(delivery);
+    for (const hook of this.opts.webhooks ?? []) this.deliver(alert, event, hook);
+  }
+
+  private deliver(alert: AlertRecord, event: "raised" | "resolved", hook: Webhook): void {
+    const delivery: Delivery = { url: hook.url, format: hook.format, event, state: "pending", attempts: 0, lastError: "", at: 0 };
+    alert.deliveries.push(delivery);
+    this.save(alert);
+    const req = webhookRequest(alert, event, hook.format);
+    const onAttempt = (n: number, error: string) => {
+      Object.assign(delivery, { attempts: n, lastError: error, at: this.now() });
       this.save(alert);
-      const req = webhookRequest(alert, event, hook.format);
-      const onAttempt = (n: number, error: string) => {
-        Object.assign(delivery, { attempts: n, lastError: error, at: this.now() });
+      this.opts.log.warn({ alert: alert.id, webhook: redactUrl(hook.url), attempt: n, error }, "webhook did not take the alert; retrying");
+    };
+    const p = postWithRetries(hook.url, req, this.opts.retry ?? DEFAULT_RETRY, this.opts.sleep ?? realSleep, onAttempt)
+      .then((out) => {
+        Object.assign(delivery, { state: out.ok ? "delivered" : "failed", attempts: out.attempts, lastError: out.lastError, at: this.now() });
         this.save(alert);
-        this.opts.log.warn({ alert: alert.id, webhook: redactUrl(hook.url), attempt: n, error }, "webhook did not take the alert; retrying");
-      };
-      const p = postWithRetries(hook.url, req, this.opts.retry ?? DEFAULT_RETRY, this.opts.sleep ?? realSleep, onAttempt)
-        .then((out) => {
-          Object.assign(delivery, { state: out.ok ? "delivered" : "failed", attempts: out.attempts, lastError: out.lastError, at: this.now() });
-          this.save(alert);
-          if (!out.ok) this.opts.log.error({ alert: alert.id, webhook: redactUrl(hook.url), attempts: out.attempts, error: out.lastError }, "webhook never took the alert; it stays in the alert file");
-        })
-        .finally(() => this.inFlight.delete(p));
-      this.inFlight.add(p);
-    }
+        if (!out.ok) this.opts.log.error({ alert: alert.id, webhook: redactUrl(hook.url), attempts: out.attempts, error: out.lastError }, "webhook never took the alert; it stays in the alert file");
+      })
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
   }
 }
 

@@ -140,6 +140,24 @@ describe("alerts", () => {
     expect(again.list().map((a) => [a.state, a.subject, a.repeats])).toEqual([["open", "node-a", 1]]);
   });
 
+  it("sends again at start a delivery a stop cut short, and marks the cut one failed", async () => {
+    const hook = await receiver([500, 200]);
+    servers.push(hook.server);
+    const webhooks: Webhook[] = [{ url: hook.url, format: "json" }];
+    // The first coordinator's backoff never ends: it stops with the delivery pending.
+    const stopped = new Alerts({ stateDir: dir, webhooks, log: pino({ level: "silent" }), now: () => now, sleep: () => new Promise(() => {}) });
+    stopped.raise({ kind: "node_lost", subject: "node-d", summary: "node-d lost" });
+    for (let i = 0; i < 100 && files()[0]!.deliveries[0]!.attempts < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(files()[0]!.deliveries).toMatchObject([{ state: "pending", attempts: 1, lastError: "HTTP 500" }]);
+    const next = alertsWith(webhooks);
+    await next.drain();
+    expect(files()[0]!.deliveries).toMatchObject([
+      { event: "raised", state: "failed", lastError: "HTTP 500" },
+      { event: "raised", state: "delivered", attempts: 1 },
+    ]);
+    expect(hook.received).toHaveLength(2);
+  });
+
   it("deletes resolved alerts older than 30 days at start, and keeps open ones however old", () => {
     const alerts = alertsWith([]);
     alerts.raise({ kind: "node_offline", subject: "old-open", summary: "offline since long ago" });
