@@ -121,7 +121,7 @@ describe("a run with more than 4 MiB of stored output", () => {
   it("coord runs lists it with the coordinator's verdict, and --json gives the verdict and reasons", async () => {
     const list = await cli("runs");
     expect(list.exitCode, list.stderr).toBe(0);
-    expect(list.stdout.split("\n")[1]).toMatch(new RegExp(`^${runId}\\s+big-output\\s+fleet\\s+full\\s+full\\s+\\S+\\s+PASSED\\s+INCOMPLETE\\s+-$`));
+    expect(list.stdout.split("\n")[1]).toMatch(new RegExp(`^${runId}\\s+big-output\\s+-\\s+fleet\\s+full\\s+full\\s+\\S+\\s+PASSED\\s+INCOMPLETE\\s+-$`));
     const json = await cli("runs", "--json");
     expect(JSON.parse(json.stdout)).toMatchObject([{ runId, verdict: "INCOMPLETE", reasons: ["not valid for sign-off: node node-a runs on the coordinator's own host"] }]);
   });

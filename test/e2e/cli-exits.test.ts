@@ -86,7 +86,7 @@ describe("every exit 3 says why", () => {
     [COORD_BIN, ["nodes", "--bogus"], "error: unknown option '--bogus'\n"],
     [COORD_BIN, ["run", "fleet", "--iterations", "0"], "error: option '--iterations <n>' argument '0' is invalid. expected a whole number >= 1\n"],
     [AGENT_BIN, ["check"], "error: missing required argument 'suite'\n"],
-    [AGENT_BIN, ["check", "s.yaml", "--format", "xml"], "error: option '--format <format>' argument 'xml' is invalid. Allowed choices are text, json, tap, junit.\n"],
+    [AGENT_BIN, ["check", "s.yaml", "--format", "xml"], "error: option '--format <format>' argument 'xml' is invalid. Allowed choices are text, json, tap, junit, prometheus.\n"],
   ])("%s %j: commander's usage error, printed once", async (bin, args, stderr) => {
     const r = await cli(bin, args);
     expect(r.exitCode).toBe(3);

@@ -95,7 +95,7 @@ describe("openDb and migrations", () => {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
     expect(tables).toEqual([
       "agent_events", "check_results", "enroll_tokens", "node_claims", "node_events", "nodes", "person_tokens",
-      "refusal_totals", "refusals", "run_audit", "run_files", "runs", "schema_migrations", "signoffs", "tasks",
+      "refusal_totals", "refusals", "run_audit", "run_files", "runs", "schedule_fires", "schema_migrations", "signoffs", "tasks",
     ]);
   });
 });
