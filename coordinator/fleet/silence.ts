@@ -6,8 +6,9 @@
 // held (a burst of 100,000 results on 2 cores, a starved host) runs its timers before it reads the
 // sockets again: every agent's heartbeat of the last seconds sits unread, and every stream would
 // be dropped as silent at once — at 5,000 simulated agents, hundreds of healthy nodes went offline
-// and then lost in one run. A timer that fires late says the coordinator was away; the agent then
-// gets another window of listening, up to MAX_WAIT_WINDOWS windows since it was last heard.
+// and then lost in one run. A timer that fires late says the coordinator was away: the verdict
+// waits GRACE_MS, time to read what waits in the sockets, and again while the loop stays held,
+// never past a second window.
 
 /** How long a stream may stay silent: three heartbeats, 5 s at least so a loaded host's late timer is not a lost node. */
 export function silenceLimitMs(heartbeatIntervalMs: number): number {
@@ -16,8 +17,8 @@ export function silenceLimitMs(heartbeatIntervalMs: number): number {
 
 /** A timer this late (ms) means the coordinator was not reading its sockets meanwhile. */
 export const LATE_TIMER_MS = 1_000;
-/** However late the coordinator's timers, a stream silent this many windows is dropped. */
-export const MAX_WAIT_WINDOWS = 4;
+/** How long a late verdict waits for the heartbeats that were waiting unread. */
+export const GRACE_MS = 2_000;
 
 export interface SilenceWatch {
   /** Call on every message from the agent. */
@@ -29,25 +30,27 @@ export interface SilenceWatch {
 export function watchSilence(heartbeatIntervalMs: number, onSilent: (silentMs: number) => void, now: () => number = Date.now): SilenceWatch {
   const limit = silenceLimitMs(heartbeatIntervalMs);
   let timer: NodeJS.Timeout | undefined;
+  let graceTimer = false;
   let lastHeard = 0;
   let due = 0;
+  const arm = (ms: number, grace: boolean) => {
+    clearTimeout(timer);
+    due = now() + ms;
+    graceTimer = grace;
+    timer = setTimeout(fire, ms);
+  };
   const fire = () => {
     const at = now();
-    const silent = at - lastHeard;
-    if (at - due > LATE_TIMER_MS && silent < MAX_WAIT_WINDOWS * limit) {
-      due = at + limit;
-      timer = setTimeout(fire, limit);
-      return;
-    }
-    onSilent(silent);
+    if (at - due > LATE_TIMER_MS && at - lastHeard < 2 * limit) return arm(GRACE_MS, true);
+    onSilent(at - lastHeard);
   };
   return {
     heard: () => {
       lastHeard = now();
       due = lastHeard + limit;
       // refresh() restarts the one timer rather than making a new one per message.
-      if (timer) timer.refresh();
-      else timer = setTimeout(fire, limit);
+      if (timer && !graceTimer) timer.refresh();
+      else arm(limit, false);
     },
     stop: () => clearTimeout(timer),
   };
