@@ -5,6 +5,7 @@ import type { Progress } from "./bench-components.js";
 import type { BenchResult, Row } from "./bench-report.js";
 import { summarize } from "./bench-stats.js";
 import { runLoad, type LoadFigures } from "./load-agents.js";
+import { timeSequencer } from "./bench-sequencer.js";
 
 const CHECKS = 20;
 const WORKERS = 3;
@@ -30,11 +31,15 @@ export const BEFORE_AFTER = [
   "- `coord run` following the run copied its whole progress state (two maps of N entries) for every result: N² work (40 million entries at 1,000 × 20). Now folded in place (`applyUpdateInPlace`).",
   "- A registration was four synced commits (enrollment use, roster row, key, timeline event); the roster row and the key are now one. The rest still bounds the registration rate: each hello waits on its commits in turn.",
   "",
-  "Found in the sequencer's pure step (coordinator/sequencer/core.ts), timed alone over a fleet stage of N tasks: starting the stage asked the whole stage, per task, whether its node had an earlier pending iteration (N²: 857 ms in one step at N=5,000, 25 ms at 1,000); it now reads each node's earliest pending iteration once (6 ms and 4 ms). Not fixed yet: each step copies every task of the run to stay pure, so the N task-done steps of a run cost N² together (0.35 s at N=1,000, 10 s at 5,000, spread over the run); fixing it needs copy-on-write tasks or an undo log for a batch that fails to commit, without changing what any step decides.",
+  "Found at N=5,000 on 2026-11-29 (01:40–02:45 UTC; other sessions' tests on the host, load average 7–13), with `load-agents.js --nodes 5000`, an event-loop delay monitor and a CPU profile of the coordinator taken through the inspector (`--cpu-prof` writes nothing when the process is stopped by a signal), and what changed:",
+  "- The sequencer's pure step copied every task of the run on every step, and walked the current stage several times, to stay pure: the N task-done steps of a fleet stage of N nodes cost N² together (7.9 s at N=5,000, 0.25 s at 1,000, in its own loop). Tasks are now copied on write and each stage group's counts of tasks not over and pending are kept as statuses change (`coordinator/sequencer/task-table.ts`): a result that starts nothing reads two numbers (the sequencer rows above). A property test holds that a step leaves the state it was given as it was, and that the counts match the tasks.",
+  "- Liveness events (a node's timeline: connected, disconnected, lost) were one synced commit each on the event loop: 7.4 of 35 profiled CPU seconds at N=1,000, at registration and again at shutdown. Now a batch per 20 ms (`coordinator/store/node-event-writer.ts`).",
+  "- An enrollment was two synced commits (the token's use, then the roster row and key); now one.",
+  "- A burst of results held the coordinator's event loop for seconds (a gap of 14–23 s between two ticks of a 2 s timer, with 10 s of CPU used in it, on a host whose other load left it a fraction of a core). Its timers then ran before it read the sockets: `coord run` saw its keepalive unanswered and exited 4 mid-run (610–1,269 of 5,000 tasks done, three runs), and every agent's silence timer fired with its heartbeats unread, so hundreds of healthy nodes went offline, then lost (729 of 5,000 tasks lost in one run). Now `coord run` follows the run again after a dropped watch (`coordinator/cli/rewatch.ts`), and a silence timer that fires more than 1 s late waits 2 s for the unread heartbeats before it drops a stream (`coordinator/fleet/silence.ts`).",
+  "- With these, N=5,000 completes on this host: GO, 5,000 tasks and 100,000 results stored once (the rows above, measured with the host otherwise quiet).",
+  "- Left: registration still waits on one synced commit per hello in turn (406 agents/s at N=5,000 on the quiet host above, 64–116 while other sessions' tests ran); the coordinator's RSS reaches 1.2 GiB after a run of 5,000 nodes (the whole run record of 100,000 results is held to summarise it and to write its evidence bundle, and a `coord run` that re-attaches gets the whole run replayed at once); alert files are written with an fsync each on the event loop, which a whole fleet going offline at once would feel.",
   "",
-  "N=5,000 (alone, 2026-11-29 00:04 UTC, again with the same tool, and the same at 00:08 after the fix above): 5,000 agents registered (111 agents/s, coordinator RSS 309 MiB with all connected), then `coord run` received nothing for its last 16 s and dropped its connection when a keepalive ping went unanswered for 10 s (exit 4, 1,269 of 5,000 tasks done); the coordinator used 16.6 CPU s in those 30.8 s and peaked at 841 MiB. That points to its event loop held for more than 10 s at a time; what held it is not diagnosed yet (`--cpu-prof` wrote no coordinator profile at this size, twice).",
-  "",
-  "Not reached: run overhead ≤ 2 s at N=1,000 (about 10–17 s here, where the coordinator, the load processes and `coord run` share 2 cores: the coordinator alone spends about 0.35 ms of CPU per result — decode, commit, ack, and a copy to each `coord run` following) and RSS ≤ 300 MiB at N=1,000 (the peak comes during the run, from the results in flight and the run record loaded to summarise it, not from the connected agents: 150 MiB before the run).",
+  "Not reached: run overhead ≤ 2 s at N=1,000 — here the coordinator, the 3 load processes (which use more CPU than the coordinator) and `coord run` share 2 cores, so the figure is bounded by the host as much as by the coordinator, whose own CPU per result is the figure to watch — and RSS ≤ 300 MiB at N=1,000 (the peak comes during the run, from the results in flight and the run record loaded to summarise it, not from the connected agents).",
 ].join("\n");
 
 function rows(f: LoadFigures): Row[] {
@@ -67,6 +72,19 @@ function verified(f: LoadFigures): LoadFigures {
   return f;
 }
 
+/** The pure sequencer over a fleet stage of N, median of 5 after a warm-up: its own share of a run. */
+function sequencerRows(sizes: number[]): Row[] {
+  return sizes.flatMap((nodes) => {
+    timeSequencer(nodes);
+    const runs = Array.from({ length: 5 }, () => timeSequencer(nodes));
+    if (!runs.every((r) => r.finished)) throw new Error(`sequencer at N=${nodes}: the stage did not finish with every task passed`);
+    return [
+      { measure: `N=${nodes}: sequencer alone, starting a fleet stage of N (N dispatches)`, unit: "ms", better: "lower" as const, summary: summarize(runs.map((r) => r.startMs)) },
+      { measure: `N=${nodes}: sequencer alone, the N task-done steps of that stage`, unit: "ms", better: "lower" as const, summary: summarize(runs.map((r) => r.allDoneMs)) },
+    ];
+  });
+}
+
 export async function benchScale(sizes: number[], cores: number, _cleanup: Cleanup, say: Progress): Promise<BenchResult> {
   const all: LoadFigures[] = [];
   /** Sizes beyond the goal's 1,000 that did not complete: said in the report instead of failing the bench. */
@@ -94,12 +112,13 @@ export async function benchScale(sizes: number[], cores: number, _cleanup: Clean
       `each a real gRPC stream saying what an agent says (hello with its own machine-id, boot-id, name and a loopback source address of its own, heartbeats at the coordinator's interval, ` +
       `numbered CheckEvents and a TaskDone per task); the results are synthetic (every check passes at once), so the agents' side costs no process spawns. ` +
       `One fleet run (\`coord run fleet --plan\`, one iteration) of a ${CHECKS}-check suite on all N; GO, N tasks passed and N × ${CHECKS} results stored exactly once are checked ` +
-      `in SQLite after it. Memory from /proc/PID/status (VmRSS, VmHWM), CPU from /proc/PID/stat. One sample per N (the figures are a growth table, not a distribution).`,
-    rows: all.flatMap(rows),
+      `in SQLite after it. Memory from /proc/PID/status (VmRSS, VmHWM), CPU from /proc/PID/stat. One sample per N (the figures are a growth table, not a distribution). ` +
+      `The sequencer alone: its pure step (coordinator/sequencer/core.ts) timed in this process over a fleet stage of N nodes (scripts/bench-sequencer.ts), median of 5 after a warm-up.`,
+    rows: [...all.flatMap(rows), ...sequencerRows(sizes)],
     notes: [...beyond, BEFORE_AFTER].join("\n\n"),
     bound:
       `the coordinator's one thread: at N=${biggest.nodes} it used ${(biggest.coordCpuRunSeconds ?? Number.NaN).toFixed(1)} CPU s for ${biggest.checkResults} results ` +
       `while the ${WORKERS} load processes used ${(biggest.workersCpuSeconds ?? Number.NaN).toFixed(1)} CPU s and \`coord run\` follows every result, all on ${cores} cores; ` +
-      `registration waits on synced SQLite commits (enrollment, roster row, node timeline) one hello at a time. Peak memory per simulated node at N=${biggest.nodes}: ${perNode(biggest).toFixed(2)} MiB.`,
+      `registration waits on a synced SQLite commit per hello (the roster row with the token's use and the key), one hello at a time. Peak memory per simulated node at N=${biggest.nodes}: ${perNode(biggest).toFixed(2)} MiB.`,
   };
 }
