@@ -54,6 +54,8 @@ export function suiteChecks(task: Task): { id: string; kind: string }[] {
 
 export class SimAgent {
   private readonly machineId = randomBytes(16).toString("hex");
+  /** As an agent keeps it in its state dir: a hello said again after a lost reply is known by it. */
+  private readonly enrollmentSecret = randomBytes(32).toString("base64url");
   private readonly origin: { machineId: string; bootId: string; hostname: string };
   private stream: grpc.ClientDuplexStream<ConnectRequest, ConnectResponse> | undefined;
   private client: grpc.Client | undefined;
@@ -82,7 +84,7 @@ export class SimAgent {
     const identity = { name: this.o.name, machineId: this.machineId, bootId: this.origin.bootId, hostname: this.o.name, labels: this.o.labels, agentVersion: FLEETGATE_VERSION };
     stream.write(
       create(ConnectRequestSchema, {
-        msg: { case: "hello", value: { credential: { case: "enrollToken", value: this.o.enrollToken }, identity, publicKeyPem: this.o.publicKeyPem ?? "", agentInstance: randomUUID(), protocolVersion: PROTOCOL_VERSION } },
+        msg: { case: "hello", value: { credential: { case: "enrollToken", value: this.o.enrollToken }, enrollmentSecret: this.enrollmentSecret, identity, publicKeyPem: this.o.publicKeyPem ?? "", agentInstance: randomUUID(), protocolVersion: PROTOCOL_VERSION } },
       }),
     );
   }

@@ -210,7 +210,19 @@ export class AgentConnection {
       stream.on("end", () => end(undefined));
       stream.write(
         create(ConnectRequestSchema, {
-          msg: { case: "hello", value: { credential: { case: credential.case, value: credential.value }, identity: this.opts.identity, health: this.opts.health?.(), publicKeyPem: this.opts.tls?.publicKeyPem ?? "", agentInstance: AGENT_INSTANCE, protocolVersion: PROTOCOL_VERSION } },
+          msg: {
+            case: "hello",
+            value: {
+              credential: { case: credential.case, value: credential.value },
+              identity: this.opts.identity,
+              health: this.opts.health?.(),
+              publicKeyPem: this.opts.tls?.publicKeyPem ?? "",
+              agentInstance: AGENT_INSTANCE,
+              protocolVersion: PROTOCOL_VERSION,
+              // Enrolling: the secret that lets this agent enroll again if the reply is lost.
+              enrollmentSecret: credential.case === "enrollToken" ? this.opts.credentials.enrollmentSecret() : "",
+            },
+          },
         }),
       );
     });

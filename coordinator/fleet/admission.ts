@@ -8,9 +8,9 @@
 import type { Hello } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import type { Db } from "../store/db.js";
-import { getNode, type NodeRow } from "../store/nodes.js";
+import { getNode, setEnrollmentSecret, type NodeRow } from "../store/nodes.js";
 import { clearClaim, getClaim, recordClaim } from "../store/node-claims.js";
-import { hashToken, newSecret, spendEnrollToken, verifyEnrollToken } from "../store/tokens.js";
+import { hashToken, knownEnrollToken, newSecret, spendEnrollToken, verifyEnrollToken } from "../store/tokens.js";
 import { checkNodeCertificate, publicKeySha256, wantsRenewal, type NodeCertificateFacts } from "../tls/node-certificate.js";
 
 const MACHINE_ID = /^[0-9a-f]{32}$/;
@@ -23,6 +23,8 @@ export interface Admission {
   tokenHash: string;
   /** Enrollment: the enrollment token whose use `recordAdmission` counts. */
   enrolledWith?: string;
+  /** Enrollment: the hash of the secret the agent sent with it, which `recordAdmission` keeps. */
+  enrollmentSecretHash?: string;
   /** Over TLS: the key to bind the node to (sha256 of its SPKI), and to issue a certificate for when `issue`. */
   key?: { publicKeyPem: string; sha256: string; issue: boolean };
 }
@@ -49,14 +51,26 @@ function helloKey(hello: Hello): { publicKeyPem: string; sha256: string } | unde
 }
 
 /**
- * Writes what an admission decided: an enrollment spends a use of its token and settles any claim
- * on the name. Called in the transaction that stores the roster row, so a registration is one
- * synced commit and a token is never spent for a node the roster does not have.
+ * Writes what an admission decided: an enrollment spends a use of its token, settles any claim
+ * on the name and keeps the hash of the agent's enrollment secret. Called after the roster row is
+ * stored, in its transaction, so a registration is one synced commit and a token is never spent
+ * for a node the roster does not have.
  */
 export function recordAdmission(db: Db, name: string, admission: Admission): void {
+  if (admission.enrollmentSecretHash !== undefined) setEnrollmentSecret(db, name, admission.enrollmentSecretHash);
   if (admission.enrolledWith === undefined) return;
   spendEnrollToken(db, admission.enrolledWith);
   clearClaim(db, name);
+}
+
+/**
+ * The agent that enrolled this name, enrolling again: same machine, and it knows the secret it
+ * sent the first time, so its Registered reply was lost (a dropped link, a coordinator stopped
+ * right after the commit). Nobody else has the secret: it never left that agent's state dir but
+ * in its first hello.
+ */
+function sameEnrollment(registered: NodeRow, machineId: string, secret: string): boolean {
+  return secret !== "" && registered.enrollmentSecretHash !== "" && registered.identity.machineId === machineId && hashToken(secret) === registered.enrollmentSecretHash;
 }
 
 /**
@@ -75,6 +89,13 @@ export function admit(db: Db, hello: Hello, via: HelloTransport): Admission {
   const claim = () => recordClaim(db, { name: id.name, machineId: id.machineId, hostname: id.hostname, address: via.address }, via.nowMs);
 
   if (cred.case === "enrollToken") {
+    const secretHash = hello.enrollmentSecret ? hashToken(hello.enrollmentSecret) : "";
+    if (registered && sameEnrollment(registered, id.machineId, hello.enrollmentSecret)) {
+      // Its first try spent the token's use; a revoked token still ends it.
+      knownEnrollToken(db, cred.value);
+      const nodeToken = newSecret("fgn");
+      return { nodeToken, tokenHash: hashToken(nodeToken), enrollmentSecretHash: secretHash, key: via.tls && key ? { ...key, issue: true } : undefined };
+    }
     verifyEnrollToken(db, cred.value);
     if (registered) {
       const approved = getClaim(db, id.name);
@@ -88,7 +109,7 @@ export function admit(db: Db, hello: Hello, via: HelloTransport): Admission {
       }
     }
     const nodeToken = newSecret("fgn");
-    return { nodeToken, tokenHash: hashToken(nodeToken), enrolledWith: cred.value, key: via.tls && key ? { ...key, issue: true } : undefined };
+    return { nodeToken, tokenHash: hashToken(nodeToken), enrolledWith: cred.value, enrollmentSecretHash: secretHash, key: via.tls && key ? { ...key, issue: true } : undefined };
   }
   if (cred.case === "nodeToken") {
     if (!registered || registered.tokenHash !== hashToken(cred.value)) {

@@ -190,8 +190,8 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             // The token's use, the roster row and its key in one commit: a registration costs synced
             // commits, and a fleet enrolling or reconnecting at once waits on each of them.
             const certificate = inTransaction(deps.db, () => {
-              recordAdmission(deps.db, identity.name, admission);
               upsertNode(deps.db, identity, tokenHash);
+              recordAdmission(deps.db, identity.name, admission);
               return bindKey(identity, admission);
             });
             if (admission.key) renewal = { publicKeyPem: admission.key.publicKeyPem, at: deps.certificates!.renewAt(certificate?.notAfterMs ?? peer!.notAfterMs) };

@@ -301,4 +301,10 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE nodes ADD COLUMN drained_by TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    // sha256 of the secret the agent sent with its enrollment (Hello.enrollment_secret): the same
+    // agent enrolling again after a lost Registered reply is known by it. "" for none.
+    version: 16,
+    sql: `ALTER TABLE nodes ADD COLUMN enrollment_secret_hash TEXT NOT NULL DEFAULT '';`,
+  },
 ];

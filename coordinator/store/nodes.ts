@@ -10,6 +10,8 @@ export interface NodeRow {
   lastSeen: number;
   /** sha256 of the public key its client certificates are issued for; "" until it first connects over TLS. */
   keySha256: string;
+  /** sha256 of the secret sent with the enrollment (Hello.enrollment_secret), "" for none. */
+  enrollmentSecretHash: string;
   /** How it last connected: "mtls" or "plaintext". */
   transport: string;
   /** Labels set with `coord nodes label`, merged over identity.labels (fleet/node-labels.ts). */
@@ -38,6 +40,7 @@ interface RawNode {
   registered_at: number;
   last_seen: number;
   key_sha256: string;
+  enrollment_secret_hash: string;
   transport: string;
   coord_labels_json: string;
   drained_at: number | null;
@@ -62,6 +65,7 @@ function fromRow(r: RawNode): NodeRow {
     registeredAt: r.registered_at,
     lastSeen: r.last_seen,
     keySha256: r.key_sha256,
+    enrollmentSecretHash: r.enrollment_secret_hash,
     transport: r.transport,
     coordLabels: JSON.parse(r.coord_labels_json) as Record<string, string>,
     drain: r.drained_at === null ? undefined : { reason: r.drain_reason, at: r.drained_at, by: r.drained_by },
@@ -106,6 +110,11 @@ export function upsertNode(db: Db, id: NodeIdentity, tokenHash: string, now = Da
     token_hash: tokenHash,
     now,
   });
+}
+
+/** Keeps the hash of the secret the node enrolled with (see Hello.enrollment_secret). */
+export function setEnrollmentSecret(db: Db, name: string, secretHash: string): void {
+  db.prepare("UPDATE nodes SET enrollment_secret_hash = ? WHERE name = ?").run(secretHash, name);
 }
 
 /** Binds the node to the key its certificates are issued for ("" unbinds), and says how it connected. */

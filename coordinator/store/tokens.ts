@@ -83,6 +83,21 @@ export function spendEnrollToken(db: Db, token: string): void {
 
 /** Throws an actionable error unless `token` is a live enrollment token. */
 export function verifyEnrollToken(db: Db, token: string, now = Date.now()): void {
+  const row = knownEnrollToken(db, token, now);
+  if (row.max_uses > 0 && row.uses >= row.max_uses) {
+    throw new FleetgateError("unauthenticated", `enrollment token already used ${row.uses} of ${row.max_uses} times; create one with: coord token create`);
+  }
+  if (row.expires_at <= now) {
+    throw new FleetgateError("unauthenticated", `enrollment token expired ${humanDuration(now - row.expires_at)} ago; create one with: coord token create`);
+  }
+}
+
+/**
+ * Throws unless `token` is an enrollment token of this coordinator that nobody revoked; its uses
+ * and expiry are not asked. What an enrollment retried after a lost reply needs: its first try
+ * spent the use, and the retry may come after the token expired.
+ */
+export function knownEnrollToken(db: Db, token: string, now = Date.now()): { expires_at: number; max_uses: number; uses: number } {
   const row = db.prepare("SELECT expires_at, max_uses, uses, revoked_at FROM enroll_tokens WHERE hash = ?").get(hashToken(token)) as
     | { expires_at: number; max_uses: number; uses: number; revoked_at: number | null }
     | undefined;
@@ -90,10 +105,5 @@ export function verifyEnrollToken(db: Db, token: string, now = Date.now()): void
   if (row.revoked_at !== null) {
     throw new FleetgateError("unauthenticated", `enrollment token revoked ${humanDuration(Math.max(0, now - row.revoked_at))} ago; create one with: coord token create`);
   }
-  if (row.max_uses > 0 && row.uses >= row.max_uses) {
-    throw new FleetgateError("unauthenticated", `enrollment token already used ${row.uses} of ${row.max_uses} times; create one with: coord token create`);
-  }
-  if (row.expires_at <= now) {
-    throw new FleetgateError("unauthenticated", `enrollment token expired ${humanDuration(now - row.expires_at)} ago; create one with: coord token create`);
-  }
+  return row;
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
 import { queryDb, Workspace } from "./fixtures.js";
+import { helloRequest, hostileClient, newMachineId, ScriptedAgent } from "../support/hostile-client.js";
 
 describe("agent enrollment", () => {
   let ws: Workspace;
@@ -69,6 +70,33 @@ describe("agent enrollment", () => {
     expect(hashes.map((h) => h.hash)).not.toContain(token);
     const nodes = await coord(c, ["nodes"]);
     expect(nodes.stdout).toMatch(/node-1\s+primary\s+online\s+now/);
+  });
+
+  it("lets an agent whose Registered reply was lost enroll again with the secret it sent, once, and nobody else", async () => {
+    const token = (await coord(c, ["token", "create", "--uses", "1"])).stdout.trim();
+    const client = hostileClient(c);
+    const machineId = newMachineId();
+    const hello = (enrollmentSecret: string) => helloRequest({ name: "node-a", machineId, enrollToken: token, enrollmentSecret, labels: { role: "fleet" }, tls: true });
+    try {
+      // The coordinator stores the node and replies; the agent never reads the reply (the link dropped).
+      const first = new ScriptedAgent(client, hello("secret-of-node-a-".padEnd(43, "x")));
+      await first.registered();
+      first.close();
+      await waitFor("node-a offline", async () => ((await onlineNodes(c)).includes("node-a") ? undefined : true));
+      // Without the secret, the same hello is a new enrollment: the single-use token is spent.
+      const impostor = new ScriptedAgent(client, hello("another-secret".padEnd(43, "y")));
+      expect((await impostor.ended)?.details).toBe("enrollment token already used 1 of 1 times; create one with: coord token create");
+      // The agent says hello again as it did, single-use token and all: it is let in.
+      const again = new ScriptedAgent(client, hello("secret-of-node-a-".padEnd(43, "x")));
+      await again.registered();
+      const registered = again.responses.find((r) => r.msg.case === "registered");
+      expect(registered?.msg.case === "registered" && registered.msg.value.nodeToken).toMatch(/^fgn_/);
+      expect(await onlineNodes(c)).toEqual(["node-a"]);
+      expect(queryDb(c.stateDir, "SELECT uses, max_uses FROM enroll_tokens")).toEqual([{ uses: 1, max_uses: 1 }]);
+      again.close();
+    } finally {
+      client.close();
+    }
   });
 
   it("refuses CLI calls without the admin token", async () => {

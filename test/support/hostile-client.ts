@@ -83,6 +83,8 @@ export interface HelloOptions {
   protocolVersion?: number;
   /** NodeIdentity.agent_version; default: none sent. */
   agentVersion?: string;
+  /** Hello.enrollment_secret; default: none sent. */
+  enrollmentSecret?: string;
 }
 
 let keyPem: string | undefined;
@@ -97,7 +99,7 @@ export function helloRequest(o: HelloOptions): ConnectRequest {
   const key = o.tls ? { publicKeyPem: publicKeyPem() } : {};
   const identity = { name: o.name, machineId: o.machineId ?? newMachineId(), bootId: randomUUID(), hostname: `hostile-${o.name}`, labels: o.labels ?? {}, agentVersion: o.agentVersion ?? "" };
   const protocolVersion = o.protocolVersion ?? PROTOCOL_VERSION;
-  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, protocolVersion, ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
+  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, protocolVersion, enrollmentSecret: o.enrollmentSecret ?? "", ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
 }
 
 /** An agent stream the test drives by hand: what came back, and how the stream ended. */

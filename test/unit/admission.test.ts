@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { admit, recordAdmission } from "../../coordinator/fleet/admission.js";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { forgetNode, upsertNode } from "../../coordinator/store/nodes.js";
-import { createEnrollToken } from "../../coordinator/store/tokens.js";
+import { createEnrollToken, hashToken, revokeEnrollToken, tokenId } from "../../coordinator/store/tokens.js";
 import { approveClaim, getClaim } from "../../coordinator/store/node-claims.js";
 import { bindNodeKey, getNode } from "../../coordinator/store/nodes.js";
 import { issueNodeCertificate, newCa, newKeyPair } from "../../coordinator/tls/issue.js";
@@ -32,8 +32,8 @@ const hello = (machineId: string, credential: { case: "enrollToken" | "nodeToken
 function enrollReal(): string {
   const h = hello(REAL, { case: "enrollToken", value: enroll });
   const admission = admit(db, h, PLAINTEXT);
-  recordAdmission(db, "node-a", admission);
   upsertNode(db, h.identity!, admission.tokenHash);
+  recordAdmission(db, "node-a", admission);
   return admission.nodeToken;
 }
 
@@ -99,8 +99,8 @@ describe("admission to a node name", () => {
     approveClaim(db, "node-a");
     const h = hello(OTHER, { case: "enrollToken", value: enroll });
     const taken = admit(db, h, PLAINTEXT);
-    recordAdmission(db, "node-a", taken);
     upsertNode(db, h.identity!, taken.tokenHash);
+    recordAdmission(db, "node-a", taken);
     expect(getClaim(db, "node-a")).toBeUndefined();
     expect(refusal(() => admit(db, hello(REAL, { case: "nodeToken", value: realToken }), PLAINTEXT)).code).toBe("unauthenticated");
   });
@@ -177,3 +177,51 @@ describe("admission over TLS: the node's key and client certificate", () => {
   });
 });
 
+
+describe("an enrollment retried after its Registered reply was lost", () => {
+  const SECRET = "s".repeat(43);
+  const withSecret = (machineId: string, token: string, enrollmentSecret: string) =>
+    create(HelloSchema, { credential: { case: "enrollToken", value: token }, enrollmentSecret, identity: { name: "node-a", machineId, hostname: "real" } });
+  /** What the coordinator stores for an admitted hello, in the order agent-service stores it. */
+  const register = (h: ReturnType<typeof withSecret>) => {
+    const a = admit(db, h, PLAINTEXT);
+    upsertNode(db, h.identity!, a.tokenHash);
+    recordAdmission(db, "node-a", a);
+    return a;
+  };
+  const uses = () => (db.prepare("SELECT uses FROM enroll_tokens WHERE hash = ?").get(hashToken(single)) as { uses: number }).uses;
+  let single = "";
+  beforeEach(() => {
+    single = createEnrollToken(db, 60_000, "one node", Date.now(), 1).token;
+  });
+
+  it("lets the same agent in again by the secret it enrolled with: a new node token, the old one void, the single-use token not spent twice", () => {
+    const first = register(withSecret(REAL, single, SECRET));
+    expect(uses()).toBe(1);
+    // The reply with first.nodeToken never reached the agent; it says hello again, as it did.
+    const again = register(withSecret(REAL, single, SECRET));
+    expect(again.nodeToken).toMatch(/^fgn_/);
+    expect(again.nodeToken).not.toBe(first.nodeToken);
+    expect(uses()).toBe(1);
+    expect(getNode(db, "node-a")?.tokenHash).toBe(hashToken(again.nodeToken));
+    expect(refusal(() => admit(db, hello(REAL, { case: "nodeToken", value: first.nodeToken }), PLAINTEXT)).code).toBe("unauthenticated");
+    expect(admit(db, hello(REAL, { case: "nodeToken", value: again.nodeToken }), PLAINTEXT)).toMatchObject({ nodeToken: "" });
+  });
+
+  it("refuses another machine with the secret, and the same machine with another secret or none, as a takeover", () => {
+    register(withSecret(REAL, single, SECRET));
+    const other = createEnrollToken(db, 60_000, "more").token;
+    for (const h of [withSecret(OTHER, other, SECRET), withSecret(REAL, other, "t".repeat(43)), withSecret(REAL, other, "")]) {
+      const err = refusal(() => admit(db, h, PLAINTEXT));
+      expect(err.code).toBe("conflict");
+      expect(err.message).toContain("may not take it over with an enrollment token");
+    }
+  });
+
+  it("refuses the retry once its enrollment token was revoked, and one this coordinator never made", () => {
+    register(withSecret(REAL, single, SECRET));
+    expect(refusal(() => admit(db, withSecret(REAL, "fge_made-up", SECRET), PLAINTEXT)).message).toContain("enrollment token not recognised");
+    revokeEnrollToken(db, tokenId(hashToken(single)));
+    expect(refusal(() => admit(db, withSecret(REAL, single, SECRET), PLAINTEXT)).message).toMatch(/^enrollment token revoked/);
+  });
+});
