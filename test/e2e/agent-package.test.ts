@@ -114,7 +114,7 @@ describe("the one-file agent", () => {
     expect(`${checked.exitCode}${checked.stdout}${checked.stderr}`).toBe("0");
   });
 
-  it("prints the same facts as the unbundled agent (systeminformation inside the executable)", async () => {
+  it("prints the same facts as the unbundled agent (the /proc and node:os readers inside the executable)", async () => {
     const facts = async (command: string[]) => {
       const r = await execa(command[0]!, [...command.slice(1), "facts"], { env: { PATH: tools }, extendEnv: false, stdin: "ignore" });
       return JSON.parse(String(r.stdout)) as { machineId: string; facts: Record<string, unknown> };
