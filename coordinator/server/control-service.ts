@@ -66,7 +66,7 @@ export function authorize(deps: ControlServiceDeps, call: { metadata: grpc.Metad
 type ForMethod<H> = (method: ControlMethod) => H;
 
 /** Gives each handler its own key as the method it authorizes. */
-function bindMethods<T extends { [K in ControlMethod]?: ForMethod<unknown> }>(handlers: T): { [K in keyof T]: T[K] extends ForMethod<infer H> ? H : never } {
+export function bindMethods<T extends { [K in ControlMethod]?: ForMethod<unknown> }>(handlers: T): { [K in keyof T]: T[K] extends ForMethod<infer H> ? H : never } {
   return Object.fromEntries(Object.entries(handlers).map(([method, h]) => [method, (h as ForMethod<unknown>)(method as ControlMethod)])) as {
     [K in keyof T]: T[K] extends ForMethod<infer H> ? H : never;
   };
@@ -75,15 +75,19 @@ function bindMethods<T extends { [K in ControlMethod]?: ForMethod<unknown> }>(ha
 /** Cancelled tasks a CancelRun answer names; the rest are counted (CancelRunResponse). */
 const CANCELLED_LISTED = 100;
 
-/** Wraps a unary handler: auth, then FleetgateError → gRPC status. */
-function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req, who: Identity) => Res): ForMethod<grpc.handleUnaryCall<Req, Res>> {
+/** Wraps a unary handler, sync or async: auth, then FleetgateError → gRPC status. */
+export function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req, who: Identity) => Res | Promise<Res>): ForMethod<grpc.handleUnaryCall<Req, Res>> {
   return (method) => (call, callback) => {
-    try {
-      const who = authorize(deps, call, method);
-      callback(null, fn(call.request, who));
-    } catch (err) {
+    const fail = (err: unknown) => {
       if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
       callback(toGrpcError(err) as grpc.ServiceError);
+    };
+    try {
+      const res = fn(call.request, authorize(deps, call, method));
+      if (res instanceof Promise) res.then((r) => callback(null, r), fail);
+      else callback(null, res);
+    } catch (err) {
+      fail(err);
     }
   };
 }
@@ -172,17 +176,11 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         transport: deps.transport,
         coordinatorVersion: FLEETGATE_VERSION,
         nodes: nodes.map((n) => ({
-          identity: n.identity,
-          online: deps.sessions.isOnline(n.identity.name),
+          ...lifecycleInfo(n, deps),
           health: deps.sessions.healthOf(n.identity.name),
-          lastSeenMs: BigInt(n.lastSeen),
-          registeredAtMs: BigInt(n.registeredAt),
           flags: flags.get(n.identity.name) ?? [],
-          transport: n.transport,
           conflict: claimInfo(claims.get(n.identity.name)),
           outdated: isOutdated(n.identity.agentVersion, FLEETGATE_VERSION),
-          coordinatorLabels: n.coordLabels,
-          drain: drainInfo(n),
         })),
       });
     }),
@@ -346,19 +344,11 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     }),
 
     // Asks tailscaled first when told to (bounded by the roster's timeout; a failure is the answer's error).
-    listMissingMachines: (method: ControlMethod) => (call: grpc.ServerUnaryCall<pb.ListMissingMachinesRequest, pb.ListMissingMachinesResponse>, callback: grpc.sendUnaryData<pb.ListMissingMachinesResponse>): void => {
-      void (async () => {
-        try {
-          authorize(deps, call, method);
-          const roster = deps.fleetRoster;
-          if (roster && call.request.refresh) await deps.refreshFleetRoster?.();
-          callback(null, create(pb.ListMissingMachinesResponseSchema, { roster: roster && rosterMessage(storedRoster(roster())) }));
-        } catch (err) {
-          if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
-          callback(toGrpcError(err) as grpc.ServiceError);
-        }
-      })();
-    },
+    listMissingMachines: unary(deps, async (req: pb.ListMissingMachinesRequest): Promise<pb.ListMissingMachinesResponse> => {
+      const roster = deps.fleetRoster;
+      if (roster && req.refresh) await deps.refreshFleetRoster?.();
+      return create(pb.ListMissingMachinesResponseSchema, { roster: roster && rosterMessage(storedRoster(roster())) });
+    }),
 
     // What the coordinator refused: totals by kind and the newest refusals (server/refusals.ts).
     listRefusals: unary(deps, (req: pb.ListRefusalsRequest): pb.ListRefusalsResponse => refusalList(deps.refusals, req.limit)),

@@ -1,33 +1,17 @@
 // ControlService.ListSchedules and ListAlerts (`coord schedules`, `coord alerts`): what the
 // scheduler and the alert files say now. Authorized like every other control call.
 import { create } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
 import * as pb from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { FleetgateError } from "../../shared/errors.js";
-import { toGrpcError } from "../../shared/grpc/status.js";
 import { type Alerts, redactUrl } from "../alerts/alerts.js";
 import { summarizeStored } from "../judgement/stored.js";
 import { zonedTime } from "../schedules/next-fire.js";
 import type { Scheduler } from "../schedules/scheduler.js";
 import { lastFires } from "../store/schedules.js";
-import { authorize, type ControlServiceDeps } from "./control-service.js";
-import type { ControlMethod } from "../access/roles.js";
+import { bindMethods, unary, type ControlServiceDeps } from "./control-service.js";
 
 export interface ScheduleAlertDeps extends ControlServiceDeps {
   scheduler?: Scheduler;
   alerts: Alerts;
-}
-
-function unary<Req, Res>(deps: ScheduleAlertDeps, method: ControlMethod, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    try {
-      authorize(deps, call, method);
-      callback(null, fn(call.request));
-    } catch (err) {
-      if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");
-      callback(toGrpcError(err) as grpc.ServiceError);
-    }
-  };
 }
 
 function scheduleInfos(deps: ScheduleAlertDeps): pb.ScheduleInfo[] {
@@ -36,8 +20,8 @@ function scheduleInfos(deps: ScheduleAlertDeps): pb.ScheduleInfo[] {
   return scheduler.schedules.map((s) => {
     const next = scheduler.nextFireAt(s);
     const { run, skip } = lastFires(deps.db, s.name);
-    const summary = run ? summarizeStored(deps.db, run.runId) : undefined;
-    const outcome = !summary ? "" : deps.engine.isActive(run!.runId) ? "RUNNING" : summary.verdict;
+    // A run still going is RUNNING: judging it would be thrown away.
+    const outcome = !run ? "" : deps.engine.isActive(run.runId) ? "RUNNING" : (summarizeStored(deps.db, run.runId)?.verdict ?? "");
     return create(pb.ScheduleInfoSchema, {
       name: s.name,
       planPath: s.planPath,
@@ -81,8 +65,8 @@ function alertInfos(deps: ScheduleAlertDeps, openOnly: boolean): pb.AlertInfo[] 
 }
 
 export function scheduleAlertHandlers(deps: ScheduleAlertDeps) {
-  return {
-    listSchedules: unary(deps, "listSchedules", (): pb.ListSchedulesResponse => create(pb.ListSchedulesResponseSchema, { schedules: scheduleInfos(deps) })),
-    listAlerts: unary(deps, "listAlerts", (req: pb.ListAlertsRequest): pb.ListAlertsResponse => create(pb.ListAlertsResponseSchema, { alerts: alertInfos(deps, req.openOnly) })),
-  };
+  return bindMethods({
+    listSchedules: unary(deps, (): pb.ListSchedulesResponse => create(pb.ListSchedulesResponseSchema, { schedules: scheduleInfos(deps) })),
+    listAlerts: unary(deps, (req: pb.ListAlertsRequest): pb.ListAlertsResponse => create(pb.ListAlertsResponseSchema, { alerts: alertInfos(deps, req.openOnly) })),
+  });
 }
