@@ -45,7 +45,7 @@ import { scheduleAlertHandlers } from "./schedule-alert-service.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
 import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
 import { methodPaths, rpcErrorCounter } from "../metrics/rpc-errors.js";
-import { listNodes } from "../store/nodes.js";
+import { nodeNames } from "../store/nodes.js";
 import { notReady, throttled } from "./readiness.js";
 
 export interface ServeOptions {
@@ -139,7 +139,7 @@ function readId(file: string): string {
 async function coordinatorMetrics(db: Db, sessions: AgentSessions, engine: RunEngine): Promise<CoordinatorMetrics> {
   const { CoordinatorMetrics } = await import("../metrics/coordinator-metrics.js");
   const status = (node: string): NodeStatus => (sessions.isOnline(node) ? "online" : sessions.lostReason(node) ? "lost" : "offline");
-  const metrics = new CoordinatorMetrics(() => listNodes(db).map((n) => status(n.identity.name)));
+  const metrics = new CoordinatorMetrics(() => nodeNames(db).map(status));
   metrics.observe(sessions, engine);
   return metrics;
 }
@@ -166,9 +166,14 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     Math.round(1.5 * opts.heartbeatIntervalMs),
   );
   // Alerts (issue 17): one sink every part raises to and resolves in; webhooks are posted off the event loop's path.
-  const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: opts.log.child({ part: "alerts" }) });
-  const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
   const alertLog = opts.log.child({ part: "alerts" });
+  const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: alertLog });
+  const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
+  // A bundle's node timelines include the liveness events still queued.
+  const recordEvidence = (runId: string) => {
+    nodeEvents.flush();
+    void evidence.record(runId);
+  };
   // Off the step that finished the run: its watchers hear first, and judging a large run again
   // (with its known-good run, for regressions) is a moment of CPU that should not hold up the batch.
   const runEnded = (id: string) =>
@@ -181,9 +186,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     });
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
     onFinished: (id) => {
-      // The bundle's node timelines include the events still queued.
-      nodeEvents.flush();
-      void evidence.record(id);
+      recordEvidence(id);
       runEnded(id);
     },
   });
@@ -215,10 +218,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     fleetRoster: roster ? () => roster.view() : undefined,
     refreshFleetRoster: roster ? () => roster.refresh() : undefined,
     beforeRun: (plan: Plan) => evidence.beforeRun(plan),
-    afterSignoff: (runId: string) => {
-      nodeEvents.flush();
-      void evidence.record(runId);
-    },
+    afterSignoff: recordEvidence,
   };
   // A scheduled run is started through StartRun's own path, with StartRun's dependencies.
   const scheduler = opts.schedules?.length ? new Scheduler({ schedules: opts.schedules, start: controlDeps, clock: opts.scheduleClock ?? realClock(), alerts, log: opts.log.child({ part: "schedules" }) }) : undefined;

@@ -112,6 +112,11 @@ export function upsertNode(db: Db, id: NodeIdentity, tokenHash: string, now = Da
   });
 }
 
+/** Every registered node's name: what a metrics scrape needs, without decoding whole rows. */
+export function nodeNames(db: Db): string[] {
+  return db.prepare("SELECT name FROM nodes").pluck().all() as string[];
+}
+
 /** Keeps the hash of the secret the node enrolled with (see Hello.enrollment_secret). */
 export function setEnrollmentSecret(db: Db, name: string, secretHash: string): void {
   db.prepare("UPDATE nodes SET enrollment_secret_hash = ? WHERE name = ?").run(secretHash, name);
