@@ -1,8 +1,13 @@
 import { FleetgateError } from "./errors.js";
 
+const KEY_PATTERN = "[A-Za-z0-9][\\w./-]*";
+/** What a label key may be: on the agent's `--label` and on `coord nodes label`. */
+export const LABEL_KEY = new RegExp(`^${KEY_PATTERN}$`);
+const LABEL = new RegExp(`^(${KEY_PATTERN})=(.*)$`);
+
 /** `role=primary` → ["role", "primary"]; used by `--label` on both CLIs. */
 export function parseLabel(text: string, previous: Record<string, string> = {}): Record<string, string> {
-  const m = /^([A-Za-z0-9][\w./-]*)=(.*)$/.exec(text);
+  const m = LABEL.exec(text);
   if (!m) throw new FleetgateError("bad_input", `--label expects KEY=VALUE (e.g. role=primary), got "${text}"`);
   return { ...previous, [m[1] as string]: m[2] as string };
 }

@@ -4,8 +4,7 @@
 // set, the coordinator's value wins: it is the later, central decision, and the one `coord nodes`
 // shows beside the agent's. Removing a coordinator label (`key-`) lets the agent's value show again.
 import { FleetgateError } from "../../shared/errors.js";
-
-const KEY = /^[A-Za-z0-9][\w./-]*$/;
+import { LABEL_KEY as KEY } from "../../shared/labels.js";
 
 /** The set selectors match: the agent's labels with the coordinator's over them. */
 export function mergedLabels(agent: Record<string, string>, coordinator: Record<string, string>): Record<string, string> {

@@ -13,11 +13,11 @@ export const skipOverride = (target: string): string => `skip:${target}`;
 /** Narrowings that change what a stage verified, so the run cannot stand in for the stage's full run. */
 export const NARROWS_STAGES = ["iterations", "nodes", "only", "tags", "drained"];
 
-/** The same nodes a fleet stage would have run on without --node, unless none can be chosen. */
-function fullTargets(stage: StageDef, roster: RosterNode[]): string[] | undefined {
+/** The nodes a stage would have run on with only `named` named (none: without --node), unless none can be chosen. */
+function fullTargets(stage: StageDef, roster: RosterNode[], named: string[] = []): string[] | undefined {
   if (!isSuiteStage(stage)) return undefined;
   try {
-    return stageTargets(stage, roster, []).chosen.map((n) => n.name);
+    return stageTargets(stage, roster, named).chosen.map((n) => n.name);
   } catch {
     // A single stage whose selector matches two nodes needs --node: naming one is not narrowing.
     return undefined;
@@ -31,13 +31,8 @@ function fullTargets(stage: StageDef, roster: RosterNode[]): string[] | undefine
  */
 function drainedFromStage(stage: StageDef, roster: RosterNode[], named: string[], nodes: string[]): string[] {
   if (stage.kind !== "fleet" || !roster.some((n) => n.drained !== undefined)) return [];
-  try {
-    const undrained = roster.map((n) => ({ ...n, drained: undefined }));
-    const full = stageTargets(stage, undrained, named).chosen.map((n) => n.name);
-    return roster.filter((n) => n.drained !== undefined && full.includes(n.name) && !nodes.includes(n.name)).map((n) => `${n.name} (${drainText(n)})`);
-  } catch {
-    return [];
-  }
+  const full = fullTargets(stage, roster.map((n) => ({ ...n, drained: undefined })), named) ?? [];
+  return roster.filter((n) => n.drained !== undefined && full.includes(n.name) && !nodes.includes(n.name)).map((n) => `${n.name} (${drainText(n)})`);
 }
 
 /**
