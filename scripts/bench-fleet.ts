@@ -10,7 +10,7 @@ import type { Progress } from "./bench-components.js";
 import { busyFraction, hostCpu, processCpuSeconds, type HostCpu } from "./bench-cpu.js";
 import type { BenchResult, Row } from "./bench-report.js";
 import { since, summarize } from "./bench-stats.js";
-import { COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, waitFor, type Proc } from "./local-fleet.js";
+import { COORD_BIN, coord, onlineNodes, startAgent, startCoordinator, stopWithin, waitFor, type Proc } from "./local-fleet.js";
 
 const CHECKS = 10;
 const ITERATIONS = 5;
@@ -25,16 +25,6 @@ const sumCpu = (procs: Proc[]): number | undefined =>
     const s = processCpuSeconds(p.process.pid);
     return acc === undefined || s === undefined ? undefined : acc + s;
   }, 0);
-
-/** SIGTERM, then SIGKILL if the process has not gone within `ms`. */
-async function stopWithin(p: Proc, ms = 5000): Promise<void> {
-  const timer = setTimeout(() => p.process.kill("SIGKILL"), ms);
-  try {
-    await p.stop("SIGTERM");
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface RunFigures {
   wallMs: number;

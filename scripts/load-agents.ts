@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { processCpuSeconds } from "./bench-cpu.js";
 import type { WorkerConfig, WorkerReport } from "./load-agent-worker.js";
-import { COORD_BIN, coord, startCoordinator, waitFor, type Coordinator } from "./local-fleet.js";
+import { COORD_BIN, coord, startCoordinator, stopWithin, waitFor, type Coordinator } from "./local-fleet.js";
 
 export interface LoadOptions {
   nodes: number;
@@ -223,13 +223,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       if (w.connected) w.disconnect();
       setTimeout(() => w.kill("SIGKILL"), 3_000).unref();
     }
-    if (c) {
-      const coordinator = c;
-      // A profiled coordinator writes its profile only when it exits by itself: give it time to close N streams.
-      const timer = setTimeout(() => coordinator.process.kill("SIGKILL"), o.cpuProfDir ? 120_000 : 10_000);
-      await coordinator.stop("SIGTERM");
-      clearTimeout(timer);
-    }
+    // A profiled coordinator writes its profile only when it exits by itself: give it time to close N streams.
+    if (c) await stopWithin(c, o.cpuProfDir ? 120_000 : 10_000);
     rmSync(work, { recursive: true, force: true });
     if (!o.stateDir) rmSync(stateDir, { recursive: true, force: true });
   }

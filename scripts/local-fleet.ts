@@ -47,6 +47,16 @@ function spawn(name: string, command: string[], args: string[], env: Record<stri
   };
 }
 
+/** SIGTERM, then SIGKILL if the process has not gone within `ms`. */
+export async function stopWithin(p: Proc, ms = 5000): Promise<void> {
+  const timer = setTimeout(() => p.process.kill("SIGKILL"), ms);
+  try {
+    await p.stop("SIGTERM");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `probe` until it returns a value, at most `timeoutMs`; the loop is bounded. */
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -47,7 +47,7 @@ export class Credentials {
     }
     if (this.secret) return this.secret;
     this.secret = randomBytes(32).toString("base64url");
-    if (file && this.stateDir) {
+    if (file) {
       try {
         mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
         writeFileSync(file, `${this.secret}\n`, { mode: 0o600 });

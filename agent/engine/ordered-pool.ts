@@ -29,6 +29,8 @@ export async function runOrdered<T, R>(items: readonly T[], opts: OrderedPoolOpt
   const inFlight = new Map<number, Promise<void>>();
   let nextToDeliver = 0;
   let broken: { index: number; error: unknown } | undefined;
+  /** An item failed (delivered yet or not): nothing more starts. */
+  let anyFailed = false;
 
   // Hands on every result that is next in line; stops at the first gap (an earlier one still
   // running), and for good at the first error, whether the item's or the hand-over's own.
@@ -58,11 +60,14 @@ export async function runOrdered<T, R>(items: readonly T[], opts: OrderedPoolOpt
     const alone = opts.alone(item);
     // An item that runs alone waits for the pool to empty; any other, for a free slot.
     while (inFlight.size >= (alone ? 1 : limit)) await settleOne();
-    if (broken || [...finished.values()].some((f) => "error" in f) || opts.stopped?.()) break;
+    if (broken || anyFailed || opts.stopped?.()) break;
     const index = i;
     const running = opts.run(item).then(
       (result) => void finished.set(index, { result }),
-      (error: unknown) => void finished.set(index, { error }),
+      (error: unknown) => {
+        anyFailed = true;
+        finished.set(index, { error });
+      },
     );
     inFlight.set(
       index,

@@ -46,7 +46,7 @@ export interface AlertSink {
 const key = (kind: string, subject: string) => `${kind}\0${subject}`;
 
 export class Alerts implements AlertSink {
-  readonly dir: string;
+  private readonly dir: string;
   private readonly open = new Map<string, AlertRecord>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly now: () => number;
@@ -115,10 +115,6 @@ export class Alerts implements AlertSink {
     this.save(alert);
     this.opts.log.info({ alert: alert.id, kind, subject }, alertLine(alert, "resolved"));
     this.notify(alert, "resolved");
-  }
-
-  isOpen(kind: AlertKind, subject: string): boolean {
-    return this.open.has(key(kind, subject));
   }
 
   /** Every alert kept: open ones first, then resolved, newest first in each. */

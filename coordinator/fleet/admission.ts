@@ -69,8 +69,8 @@ export function recordAdmission(db: Db, name: string, admission: Admission): voi
  * right after the commit). Nobody else has the secret: it never left that agent's state dir but
  * in its first hello.
  */
-function sameEnrollment(registered: NodeRow, machineId: string, secret: string): boolean {
-  return secret !== "" && registered.enrollmentSecretHash !== "" && registered.identity.machineId === machineId && hashToken(secret) === registered.enrollmentSecretHash;
+function sameEnrollment(registered: NodeRow, machineId: string, secretHash: string): boolean {
+  return secretHash !== "" && registered.identity.machineId === machineId && secretHash === registered.enrollmentSecretHash;
 }
 
 /**
@@ -90,7 +90,7 @@ export function admit(db: Db, hello: Hello, via: HelloTransport): Admission {
 
   if (cred.case === "enrollToken") {
     const secretHash = hello.enrollmentSecret ? hashToken(hello.enrollmentSecret) : "";
-    if (registered && sameEnrollment(registered, id.machineId, hello.enrollmentSecret)) {
+    if (registered && sameEnrollment(registered, id.machineId, secretHash)) {
       // Its first try spent the token's use; a revoked token still ends it.
       knownEnrollToken(db, cred.value);
       const nodeToken = newSecret("fgn");

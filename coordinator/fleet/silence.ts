@@ -16,7 +16,7 @@ export function silenceLimitMs(heartbeatIntervalMs: number): number {
 }
 
 /** A timer this late (ms) means the coordinator was not reading its sockets meanwhile. */
-export const LATE_TIMER_MS = 1_000;
+const LATE_TIMER_MS = 1_000;
 /** How long a late verdict waits for the heartbeats that were waiting unread. */
 export const GRACE_MS = 2_000;
 

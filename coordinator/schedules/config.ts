@@ -20,7 +20,7 @@ function validTimeZone(tz: string): boolean {
 }
 
 /** croner's own complaint about a pattern, or undefined when it takes it. */
-export function cronProblem(pattern: string): string | undefined {
+function cronProblem(pattern: string): string | undefined {
   try {
     new Cron(pattern, { paused: true, mode: "5-part" }).stop();
     return undefined;

@@ -113,7 +113,8 @@ export function resumedState(stages: PlannedStage[], tasks: readonly TaskState[]
     // it: the coordinator may have stopped after storing the failure but before storing the skips.
     if (!done.every((t) => isTerminal(t.status)) || !isGreen(foldStatuses(done.map((t) => t.status)))) break;
   }
-  return { stages, tasks: tasks.map((t) => ({ ...t })), index, counts: countGroups(tasks, index), current, ...livenessState(liveness), finished: false };
+  // No copy: a state's tasks are never changed in place (copy on write).
+  return { stages, tasks, index, counts: countGroups(tasks, index), current, ...livenessState(liveness), finished: false };
 }
 
 /** The task with this id as it stands in `state`, if the run has it. */

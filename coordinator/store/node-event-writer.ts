@@ -16,7 +16,7 @@ export interface NodeEventBatching {
   maxEvents: number;
 }
 
-export const DEFAULT_NODE_EVENT_BATCHING: NodeEventBatching = { maxDelayMs: 20, maxEvents: 1_000 };
+const DEFAULT_NODE_EVENT_BATCHING: NodeEventBatching = { maxDelayMs: 20, maxEvents: 1_000 };
 
 export class NodeEventWriter {
   private pending: LivenessEvent[] = [];
