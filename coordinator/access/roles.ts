@@ -65,6 +65,13 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   listMissingMachines: { role: "viewer", what: "list fleet machines without an agent" },
   listSchedules: { role: "viewer", what: "list schedules" },
   listAlerts: { role: "viewer", what: "list alerts" },
+  // A rollout changes nodes the way a run tests them: an operator's job. Approving a held node (a
+  // major bump, a manual migration) is a release decision, as sign-off is: admin.
+  startRollout: { role: "operator", what: "start rollouts" },
+  abortRollout: { role: "operator", what: "abort rollouts" },
+  approveRollout: { role: "admin", what: "approve held rollouts" },
+  getRollout: { role: "viewer", what: "read rollouts" },
+  listRollouts: { role: "viewer", what: "list rollouts" },
 };
 
 /** Why `who` may not call `method`, as a message a person can act on; undefined when allowed. */
