@@ -19,11 +19,19 @@ export const ALERT_KINDS = [
   "evidence_disk_low",
   /** A tagged fleet machine (Tailscale) with no registered agent; subject: the machine. */
   "fleet_machine_without_agent",
+  /** A rollout holds a node for approval (major bump, manual migration); subject: ROLLOUT/NODE. Resolved by approve or abort. */
+  "rollout_held",
+  /** A rollout rolled a node back (or failed to); subject: ROLLOUT/NODE. */
+  "rollout_rolled_back",
+  /** A node lost (or its run cancelled) after a change began: what it runs is unknown; subject: ROLLOUT/NODE. */
+  "rollout_unknown_state",
+  /** A rollout stopped before changing a node (its facts or snapshot failed); subject: ROLLOUT/NODE. */
+  "rollout_stopped",
 ] as const;
 
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** How urgent a kind is, for webhooks that rank messages (ntfy Priority). */
 export function alertPriority(kind: AlertKind): "high" | "default" {
-  return kind === "run_no_go" || kind === "node_lost" || kind === "known_good_regression" || kind === "evidence_disk_low" ? "high" : "default";
+  return kind === "run_no_go" || kind === "node_lost" || kind === "known_good_regression" || kind === "evidence_disk_low" || kind === "rollout_rolled_back" || kind === "rollout_unknown_state" ? "high" : "default";
 }

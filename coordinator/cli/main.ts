@@ -16,6 +16,7 @@ import { registerReportCommand } from "./report-command.js";
 import { registerRefusalsCommand } from "./refusals-command.js";
 import { registerRunCommands } from "./run-commands.js";
 import { registerScheduleAlertCommands } from "./schedule-alert-commands.js";
+import { registerRolloutCommands } from "./rollout-commands.js";
 import { registerUserCommands } from "./user-commands.js";
 import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
 import { registerConfigCommand } from "./config-command.js";
@@ -134,6 +135,7 @@ export function buildProgram(): Command {
 
   registerRunCommands(program);
   registerScheduleAlertCommands(program);
+  registerRolloutCommands(program);
   registerReportCommand(program);
   registerJudgementCommands(program);
   registerEvidenceCommands(program);

@@ -21,7 +21,7 @@ import type { ResolvedRun } from "../sequencer/run-types.js";
 import { NARROWS_STAGES } from "../sequencer/scope.js";
 import type { Db } from "../store/db.js";
 import { listNodes, nodeLabels, type NodeRow } from "../store/nodes.js";
-import { insertRun, latestStageOutcome } from "../store/runs.js";
+import { insertRun, latestStageOutcome, type RunOrigin } from "../store/runs.js";
 import { DRY_RUN_ID, resolveStartRun } from "./run-request.js";
 import { hashShipped } from "../../shared/model/suite-files.js";
 import { insertRunFiles, type RunFiles } from "../store/run-files.js";
@@ -111,10 +111,14 @@ export function dryRun(deps: StartRunDeps, req: StartRunRequest): ResolvedPlan {
   return view;
 }
 
-/** Stores the run with its scope and attestation, and starts it. */
-export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
+/**
+ * Stores the run with its scope and attestation, and starts it. A run that carries out a rollout
+ * phase says so (`origin`): it is a step of the rollout, never a gate run that can be signed off.
+ */
+export function startRun(deps: StartRunDeps, req: StartRunRequest, origin?: RunOrigin): DecidedRun {
   const decided = resolveNow(deps, req, newRunId());
   admit(deps, decided);
+  if (origin) decided.resolved.unsignable.push(`${origin.phase} on ${origin.node} for rollout ${origin.rollout}: a rollout phase, not a gate run of the plan`);
   const { runId, plan, resolved, revision, roster, files } = decided;
   const createdAt = Date.now();
   // Expiry is judged once, at the run's start, and stored: the run reads the same forever.
@@ -135,7 +139,7 @@ export function startRun(deps: StartRunDeps, req: StartRunRequest): DecidedRun {
         createdAt,
         mode: resolved.mode,
         planRevision: revision,
-        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport, waivers, fleetRoster: decided.fleetRoster },
+        options: { skips: resolved.skips, withLegs: [...req.withLegs], bindings: resolved.bindings, unsignable: resolved.unsignable, overrides: resolved.overrides, vars: { ...req.vars }, transport: deps.transport, waivers, fleetRoster: decided.fleetRoster, ...(origin ? { rollout: origin } : {}) },
         nodes: inRun.map(asRunNode),
       },
       resolved.tasks.map((t) => ({ ...t, nodeName: t.node })),

@@ -40,6 +40,8 @@ import { RUNS_DIR } from "../evidence/paths.js";
 import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import { realClock, type SchedulerClock } from "../schedules/clock.js";
 import type { ScheduleDef } from "../schedules/config.js";
+import { RolloutController } from "../rollouts/controller.js";
+import { rolloutHandlers } from "./rollout-service.js";
 import { Scheduler } from "../schedules/scheduler.js";
 import { scheduleAlertHandlers } from "./schedule-alert-service.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
@@ -184,10 +186,13 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
         alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
       }
     });
+  // A rollout's phases are runs: the controller hears each one end (set below, once it exists).
+  let rolloutRunEnded: (id: string) => void = () => {};
   const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
     onFinished: (id) => {
       recordEvidence(id);
       runEnded(id);
+      rolloutRunEnded(id);
     },
   });
   const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
@@ -222,8 +227,12 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   };
   // A scheduled run is started through StartRun's own path, with StartRun's dependencies.
   const scheduler = opts.schedules?.length ? new Scheduler({ schedules: opts.schedules, start: controlDeps, clock: opts.scheduleClock ?? realClock(), alerts, log: opts.log.child({ part: "schedules" }) }) : undefined;
+  const rollouts = new RolloutController({ start: controlDeps, alerts, log: opts.log.child({ part: "rollouts" }) });
+  // Off the engine's step: the next phase starts a run, which must not happen inside the engine's own.
+  rolloutRunEnded = (id) => setImmediate(() => rollouts.runFinished(id));
   server.addService(serviceDefinition(ControlService, { server: true }), {
     ...controlServiceHandlers(controlDeps),
+    ...rolloutHandlers({ ...controlDeps, rollouts }),
     exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }),
     ...scheduleAlertHandlers({ ...controlDeps, scheduler, alerts }),
   });
@@ -250,6 +259,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   }
   watchWire(server, refusals, opts.log.child({ part: "refusals" }));
   engine.start();
+  rollouts.start();
   scheduler?.start();
   // A node offline past lost_after, or lost, is alerted; so is the evidence disk running low.
   const unwatchNodes = alertOnNodes(sessions, alerts, opts.lostAfterMs);

@@ -307,4 +307,34 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     version: 16,
     sql: `ALTER TABLE nodes ADD COLUMN enrollment_secret_hash TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    version: 17,
+    sql: `
+      -- Rollouts (coord rollout, issue 18): the request as sent (gate plan, suites, change file) and
+      -- the rollout's state as coordinator/rollouts/core.ts keeps it, written whole after every
+      -- step; each phase is an ordinary run. A node's known-good facts are what the facts: steps
+      -- read after a full-mode gate passed on it: merged over the ones before, by fact name.
+      CREATE TABLE rollouts (
+        id           TEXT PRIMARY KEY,
+        change_name  TEXT NOT NULL,
+        plan_name    TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        started_by   TEXT NOT NULL,
+        request      BLOB NOT NULL,
+        state_json   TEXT NOT NULL
+      );
+      CREATE INDEX rollouts_by_status ON rollouts(status);
+      CREATE TABLE known_good_facts (
+        node         TEXT NOT NULL,
+        fact         TEXT NOT NULL,
+        value        TEXT NOT NULL,
+        rollout_id   TEXT NOT NULL,
+        change_name  TEXT NOT NULL,
+        recorded_at  INTEGER NOT NULL,
+        PRIMARY KEY (node, fact)
+      );
+    `,
+  },
 ];

@@ -47,6 +47,23 @@ export interface RunOptions {
   vars?: Record<string, string>;
   /** coord serve --tailscale-tag: the fleet machines without an agent when the run started (fleet/run-roster.ts). */
   fleetRoster?: StoredFleetRoster;
+  /** A phase of a rollout (coordinator/rollouts/): which one, so a restarted coordinator finds it again. */
+  rollout?: RunOrigin;
+}
+
+/** The rollout phase a run carries out. */
+export interface RunOrigin {
+  rollout: string;
+  node: string;
+  phase: string;
+}
+
+/** Runs started for this rollout phase (normally one), oldest first. */
+export function runsOfOrigin(db: Db, origin: RunOrigin): string[] {
+  const rows = db
+    .prepare("SELECT id FROM runs WHERE json_extract(options_json, '$.rollout.rollout') = ? AND json_extract(options_json, '$.rollout.node') = ? AND json_extract(options_json, '$.rollout.phase') = ? ORDER BY created_at, rowid")
+    .all(origin.rollout, origin.node, origin.phase) as { id: string }[];
+  return rows.map((r) => r.id);
 }
 
 /** The run's waivers (every one given, the expired ones marked). */

@@ -32,12 +32,12 @@ describe("the role table", () => {
 
   it("lets a viewer read, an operator also start and cancel runs, and only an admin sign off or manage people, tokens and nodes", () => {
     const mayCall = (role: Role) => (Object.keys(METHOD_ROLES) as ControlMethod[]).filter((m) => !roleRefusal(person("x", role), m)).sort();
-    const reads = ["exportEvidence", "getRun", "listAlerts", "listMissingMachines", "listNodes", "listRuns", "listSchedules", "resolvePlan", "watchRun", "whoAmI"];
+    const reads = ["exportEvidence", "getRollout", "getRun", "listAlerts", "listMissingMachines", "listNodes", "listRollouts", "listRuns", "listSchedules", "resolvePlan", "watchRun", "whoAmI"];
     expect(mayCall("viewer")).toEqual(reads);
     // Drain and labels decide where the next run's tasks go: running the gate, so operators may.
-    expect(mayCall("operator")).toEqual([...reads, "cancelRun", "drainNode", "labelNode", "startRun", "undrainNode"].sort());
+    expect(mayCall("operator")).toEqual([...reads, "abortRollout", "cancelRun", "drainNode", "labelNode", "startRollout", "startRun", "undrainNode"].sort());
     expect(mayCall("admin")).toEqual(Object.keys(METHOD_ROLES).sort());
-    for (const m of ["signOff", "addUser", "listUsers", "revokeUser", "createToken", "listTokens", "revokeToken", "forgetNode"] as const) expect(METHOD_ROLES[m].role).toBe("admin");
+    for (const m of ["signOff", "approveRollout", "addUser", "listUsers", "revokeUser", "createToken", "listTokens", "revokeToken", "forgetNode"] as const) expect(METHOD_ROLES[m].role).toBe("admin");
   });
 
   it("refuses saying who, what they may not do, the role it needs, and the command that grants it", () => {

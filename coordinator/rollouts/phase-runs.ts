@@ -1,0 +1,84 @@
+// Pure: the run that carries out one phase of one node, as a StartRunRequest of a generated plan,
+// so every phase goes through the one path runs take (exactly-once results, lost nodes, evidence
+// bundles). Step phases are a cross stage with one role bound to the node: steps run in order and
+// the first that fails skips the rest. The gate and the rollback proof are the gate plan's stages
+// named by the change, each as a fleet stage on this node alone.
+import { posix } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { stringify } from "yaml";
+import { StartRunRequestSchema, type StartRolloutRequest, type StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
+import { fillCaptured, type Change, type ChangeStep, type StepPhase } from "../../shared/model/change.js";
+import { isSuiteStage, type Plan } from "../../shared/model/plan.js";
+import type { NodeState, Phase } from "./core.js";
+
+/** The change's steps each phase runs; the gate phases run the plan's stages instead. */
+export function stepsOf(change: Change, phase: Phase): ChangeStep[] | undefined {
+  const from: Record<Phase, StepPhase | undefined> = { facts: "facts", snapshot: "snapshot", apply: "apply", gate: undefined, facts_after: "facts", rollback: "rollback", proof: undefined, facts_rolled_back: "facts" };
+  const source = from[phase];
+  return source ? change[source] : undefined;
+}
+
+/** The gate stages, checked against the plan: each one is there and runs a suite on a node. */
+export function gateStages(change: Change, plan: Plan): Extract<Plan["stages"][number], { suite: string }>[] {
+  return change.gate.stages.map((id) => {
+    const stage = plan.stages.find((s) => s.id === id);
+    if (!stage) throw new FleetgateError("bad_input", `${change.file}: gate.stages names "${id}", which plan ${plan.file} does not have (stages: ${plan.stages.map((s) => s.id).join(", ")})`);
+    if (!isSuiteStage(stage)) {
+      throw new FleetgateError("bad_input", `${change.file}: gate stage "${id}" is a ${stage.kind} stage; a rollout gates one node at a time, so only single and fleet stages can judge it`);
+    }
+    return stage;
+  });
+}
+
+/** Step phases generate a plan; the role is the phase's name, so `${snapshot.X}` works within the snapshot phase. */
+function stepsPlan(change: Change, phase: Phase, steps: ChangeStep[], n: NodeState): string {
+  const role = phase === "facts_after" || phase === "facts_rolled_back" ? "facts" : phase;
+  // A phase's own references (a snapshot step using an earlier snapshot step's value) are the
+  // cross stage's, filled on the node; only what earlier phases captured is filled in here.
+  const earlier = { facts: role === "facts" ? {} : n.factsBefore, snapshot: role === "snapshot" || role === "facts" ? {} : n.snapshot };
+  const filled = steps.map((s) => ({ ...fillCaptured(s, earlier), on: role }));
+  return stringify({
+    plan: `${change.name}.${phase}`,
+    description: `rollout of change ${change.name}: ${phase} on ${n.name}`,
+    stages: [{ id: phase, kind: "cross", roles: { [role]: {} }, steps: filled, allow_destructive: true }],
+  });
+}
+
+function gatePlan(change: Change, plan: Plan): string {
+  const stages = gateStages(change, plan).map((s) => ({
+    id: s.id,
+    kind: "fleet",
+    ...(s.description ? { description: s.description } : {}),
+    suite: s.suite,
+    iterations: change.gate.iterations ?? s.iterations ?? 1,
+    ...(s.allow_destructive ? { allow_destructive: true } : {}),
+    ...(s.kind === "fleet" && s.not_ready ? { not_ready: s.not_ready } : {}),
+  }));
+  return stringify({ plan: `${plan.name}.gate`, description: `the gate of plan ${plan.name} on one node, judging change ${change.name}`, ...(plan.quick?.tags ? { quick: { tags: plan.quick.tags } } : {}), stages });
+}
+
+/** The run for `phase` on node `n`; undefined when the phase has no steps (facts: none declared). */
+export function phaseRunRequest(req: StartRolloutRequest, change: Change, plan: Plan, phase: Phase, n: NodeState): StartRunRequest | undefined {
+  const steps = stepsOf(change, phase);
+  if (steps) {
+    if (!steps.length) return undefined;
+    return create(StartRunRequestSchema, {
+      planPath: `${req.changePath}#${phase}`,
+      planYaml: stepsPlan(change, phase, steps, n),
+      nodeNames: [n.name],
+      bindings: { [phase === "facts_after" || phase === "facts_rolled_back" ? "facts" : phase]: n.name },
+    });
+  }
+  const stages = gateStages(change, plan);
+  const used = new Set(stages.map((s) => posix.normalize(s.suite)));
+  return create(StartRunRequestSchema, {
+    planPath: `${req.planPath}#gate`,
+    planYaml: gatePlan(change, plan),
+    suites: Object.fromEntries(Object.entries(req.suites).filter(([path]) => used.has(posix.normalize(path)))),
+    suiteFiles: Object.fromEntries(Object.entries(req.suiteFiles).filter(([path]) => used.has(posix.normalize(path)))),
+    nodeNames: [n.name],
+    quick: req.quick,
+    vars: req.vars,
+  });
+}
