@@ -115,8 +115,8 @@ function read(path: string, what: string): string {
 }
 
 interface RolloutFlags extends ConnectionFlags, VarFlags {
-  plan: string;
-  change: string;
+  plan?: string;
+  change?: string;
   nodes?: Record<string, string>;
   node: string[];
   batch?: number;
@@ -125,6 +125,9 @@ interface RolloutFlags extends ConnectionFlags, VarFlags {
   detach?: boolean;
   json?: boolean;
 }
+
+/** `coord rollout show ID --json`: commander gives a --json after the subcommand to `coord rollout`, which has one too. */
+const jsonFlag = (flags: { json?: boolean }, cmd: Command) => !!(flags.json || cmd.parent?.opts<{ json?: boolean }>().json);
 
 const setExit = (code: number) => {
   process.exitCode = code;
@@ -135,8 +138,9 @@ export function registerRolloutCommands(program: Command): void {
     program
       .command("rollout")
       .description("apply a change node by node (batches, primary first): facts, hold rules, snapshot, apply, gate; green keeps it and advances known-good, red rolls it back, proves the rollback with the gate, alerts and stops (exit 0 completed, 1 stopped, 2 held/aborted/unknown state, 3 bad input)")
-      .requiredOption("--plan <file>", "the gate plan; the change's gate: names its stages")
-      .requiredOption("--change <file>", "the change: facts, snapshot, apply, rollback steps, gate stages, hold rules (docs/rollouts.md)")
+      // Not requiredOption: commander would then demand them of `coord rollout show ID` too.
+      .option("--plan <file>", "the gate plan; the change's gate: names its stages (required)")
+      .option("--change <file>", "the change: facts, snapshot, apply, rollback steps, gate stages, hold rules (docs/rollouts.md) (required)")
       .option("--nodes <key=value>", "only nodes with this label, repeatable (e.g. role=fleet)", (v: string, prev?: Record<string, string>) => parseLabel(v, prev))
       .option("--node <name>", "only this node, repeatable", repeatable, [] as string[])
       .option("--batch <n>", "nodes changed at once", positiveInt, 1)
@@ -146,16 +150,20 @@ export function registerRolloutCommands(program: Command): void {
       .option("--dry-run", "execute nothing: print the nodes in order and every step each would run")
       .option("--detach", "start it and return; follow later with coord rollout watch ID")
       .option("--json", "print the final report as JSON"),
-  ).action(async (flags: RolloutFlags) => {
-    const files = loadPlanFiles(flags.plan);
-    const changeYaml = read(flags.change, "change file");
-    parseChange(changeYaml, flags.change); // file:line:col here, before anything is sent
+  )
+    .action(async (flags: RolloutFlags) => {
+    const missing = (["plan", "change"] as const).filter((f) => !flags[f]).map((f) => `--${f} FILE`);
+    if (missing.length) throw new FleetgateError("bad_input", `coord rollout needs ${missing.join(" and ")}; or a subcommand: show, watch, resume, abort (coord rollout --help)`);
+    const [plan, changePath] = [flags.plan as string, flags.change as string];
+    const files = loadPlanFiles(plan);
+    const changeYaml = read(changePath, "change file");
+    parseChange(changeYaml, changePath); // file:line:col here, before anything is sent
     const req = {
-      planPath: flags.plan,
+      planPath: plan,
       planYaml: files.planYaml,
       suites: files.suites,
       suiteFiles: Object.fromEntries(Object.entries(files.suiteFiles ?? {}).map(([path, list]) => [path, { files: list }])),
-      changePath: flags.change,
+      changePath,
       changeYaml,
       selector: flags.nodes ?? {},
       nodeNames: flags.node,
@@ -185,15 +193,15 @@ export function registerRolloutCommands(program: Command): void {
 
   connected(rollout.command("show").description("the rollout's report: per node facts before/after, gate, rollback and its proof, known-good; phase runs and events").argument("<id>", "rollout id"))
     .option("--json", "print JSON")
-    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }) => {
+    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }, cmd: Command) => {
       const r = await withClient(flags, (c) => c.call(ControlService.method.getRollout, { rolloutId: id }));
-      print(flags.json ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : formatRollout(r));
+      print(jsonFlag(flags, cmd) ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : formatRollout(r));
     });
 
   connected(rollout.command("watch").description("follow a rollout until it ends or holds (exit codes as coord rollout)").argument("<id>", "rollout id"))
     .option("--json", "print the final report as JSON")
-    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }) => {
-      setExit(await withClient(flags, (c) => follow(c, id, flags.json ?? false)));
+    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }, cmd: Command) => {
+      setExit(await withClient(flags, (c) => follow(c, id, jsonFlag(flags, cmd))));
     });
 
   connected(rollout.command("resume").description("let the nodes a rollout holds go on (admin); the approval and its reason are recorded, and cover the same rules on later nodes").argument("<id>", "rollout id"))
