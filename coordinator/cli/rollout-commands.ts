@@ -126,8 +126,11 @@ interface RolloutFlags extends ConnectionFlags, VarFlags {
   json?: boolean;
 }
 
-/** `coord rollout show ID --json`: commander gives a --json after the subcommand to `coord rollout`, which has one too. */
-const jsonFlag = (flags: { json?: boolean }, cmd: Command) => !!(flags.json || cmd.parent?.opts<{ json?: boolean }>().json);
+/**
+ * A subcommand's flags with `coord rollout`'s: commander gives a flag both declare (--json,
+ * --coordinator, --state-dir…) to the parent even when it is typed after the subcommand.
+ */
+const flagsOf = <T>(cmd: Command): T => cmd.optsWithGlobals<T & object>();
 
 const setExit = (code: number) => {
   process.exitCode = code;
@@ -150,8 +153,7 @@ export function registerRolloutCommands(program: Command): void {
       .option("--dry-run", "execute nothing: print the nodes in order and every step each would run")
       .option("--detach", "start it and return; follow later with coord rollout watch ID")
       .option("--json", "print the final report as JSON"),
-  )
-    .action(async (flags: RolloutFlags) => {
+  ).action(async (flags: RolloutFlags) => {
     const missing = (["plan", "change"] as const).filter((f) => !flags[f]).map((f) => `--${f} FILE`);
     if (missing.length) throw new FleetgateError("bad_input", `coord rollout needs ${missing.join(" and ")}; or a subcommand: show, watch, resume, abort (coord rollout --help)`);
     const [plan, changePath] = [flags.plan as string, flags.change as string];
@@ -193,28 +195,32 @@ export function registerRolloutCommands(program: Command): void {
 
   connected(rollout.command("show").description("the rollout's report: per node facts before/after, gate, rollback and its proof, known-good; phase runs and events").argument("<id>", "rollout id"))
     .option("--json", "print JSON")
-    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }, cmd: Command) => {
+    .action(async (id: string, _: unknown, cmd: Command) => {
+      const flags = flagsOf<ConnectionFlags & { json?: boolean }>(cmd);
       const r = await withClient(flags, (c) => c.call(ControlService.method.getRollout, { rolloutId: id }));
-      print(jsonFlag(flags, cmd) ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : formatRollout(r));
+      print(flags.json ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : formatRollout(r));
     });
 
   connected(rollout.command("watch").description("follow a rollout until it ends or holds (exit codes as coord rollout)").argument("<id>", "rollout id"))
     .option("--json", "print the final report as JSON")
-    .action(async (id: string, flags: ConnectionFlags & { json?: boolean }, cmd: Command) => {
-      setExit(await withClient(flags, (c) => follow(c, id, jsonFlag(flags, cmd))));
+    .action(async (id: string, _: unknown, cmd: Command) => {
+      const flags = flagsOf<ConnectionFlags & { json?: boolean }>(cmd);
+      setExit(await withClient(flags, (c) => follow(c, id, flags.json ?? false)));
     });
 
   connected(rollout.command("resume").description("let the nodes a rollout holds go on (admin); the approval and its reason are recorded, and cover the same rules on later nodes").argument("<id>", "rollout id"))
     .requiredOption("--approve", "approve what holds the nodes (a major bump, a manual migration)")
     .requiredOption("--reason <text>", "why; recorded with the rollout")
-    .action(async (id: string, flags: ConnectionFlags & { reason: string }) => {
+    .action(async (id: string, _: unknown, cmd: Command) => {
+      const flags = flagsOf<ConnectionFlags & { reason: string }>(cmd);
       const r = await withClient(flags, (c) => c.call(ControlService.method.approveRollout, { rolloutId: id, reason: flags.reason }));
       print(`rollout ${id}: approved; ${r.nodes.filter((n) => n.approval).map((n) => n.name).join(", ")} go on. Follow it with: coord rollout watch ${id}`);
     });
 
   connected(rollout.command("abort").description("stop a rollout: nodes not reached stay untouched; a node past its snapshot finishes its sequence (rolled back if red)").argument("<id>", "rollout id"))
     .requiredOption("--reason <text>", "why; recorded with the rollout")
-    .action(async (id: string, flags: ConnectionFlags & { reason: string }) => {
+    .action(async (id: string, _: unknown, cmd: Command) => {
+      const flags = flagsOf<ConnectionFlags & { reason: string }>(cmd);
       await withClient(flags, (c) => c.call(ControlService.method.abortRollout, { rolloutId: id, reason: flags.reason }));
       print(`rollout ${id}: aborting; see how it ended with: coord rollout watch ${id}`);
     });
