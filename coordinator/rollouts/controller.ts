@@ -200,7 +200,8 @@ export class RolloutController {
     const tasks = listTasks(this.db, runId);
     const captured: Record<string, string> = {};
     for (const values of capturesOf(this.db, tasks.map((t) => t.id)).values()) Object.assign(captured, values);
-    const status = run?.status ?? Status.ERROR;
+    // A task its agent was stopped in the middle of says more than the run's folded status.
+    const status = tasks.some((t) => t.status === Status.INTERRUPTED) ? Status.INTERRUPTED : (run?.status ?? Status.ERROR);
     const failed = tasks.find((t) => t.status !== Status.PASSED && t.status !== Status.WAIVED && t.status !== Status.SKIPPED) ?? tasks.find((t) => t.status !== Status.PASSED);
     const summary = isTerminal(status) && status !== Status.PASSED && failed ? `${failed.stepId || failed.stageId}: ${failed.summary || "no summary"}` : "";
     const a = this.active.get(rolloutId);

@@ -211,10 +211,13 @@ function phaseDone(state: RolloutState, n: NodeState, input: Extract<Input, { ty
     n.phase = phase;
     commands.push({ type: "start_phase", node: n.name, phase });
   };
-  // Lost, or cancelled by an abort, once the change may be on the node: nobody knows what it runs.
-  if (!green && (input.lost || input.status === Status.CANCELLED) && TOUCHED.includes(input.phase)) {
+  // Lost, its agent killed mid-step (interrupted: the restarted agent never runs it again), or its
+  // run cancelled, once the change may be on the node: nobody knows what it runs. Rolling back
+  // from there would act on a guess, so a person looks first.
+  const cut = input.lost ? "node lost" : input.status === Status.INTERRUPTED ? "its agent was stopped mid-step" : input.status === Status.CANCELLED ? "its run was cancelled" : "";
+  if (!green && cut && TOUCHED.includes(input.phase)) {
     end(n, "unknown_state", `${what}; the node may carry the change half applied: check it by hand (its version, data, services) before resuming work on it`);
-    commands.push({ type: "alert", kind: "rollout_unknown_state", node: n.name, summary: `${n.name} is in an unknown state: ${input.phase} did not finish (${input.lost ? "node lost" : "aborted"}); check the node by hand before anything else runs on it` });
+    commands.push({ type: "alert", kind: "rollout_unknown_state", node: n.name, summary: `${n.name} is in an unknown state: ${input.phase} did not finish (${cut}); check the node by hand before anything else runs on it` });
     return;
   }
   switch (input.phase) {

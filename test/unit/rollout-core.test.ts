@@ -136,6 +136,16 @@ describe("rollout state machine", () => {
     expect(d.node("alpha").outcome).toBe("unknown_state");
   });
 
+  it("an apply its agent was stopped in the middle of (interrupted) is unknown state too, never rolled back on a guess", () => {
+    const d = new Driver(["alpha"]);
+    d.finish("alpha", Status.PASSED);
+    d.finish("alpha", Status.PASSED);
+    d.finish("alpha", Status.INTERRUPTED);
+    expect(d.node("alpha").outcome).toBe("unknown_state");
+    expect(d.started("alpha")).not.toContain("rollback");
+    expect(d.of("alert")[0]?.summary).toMatch(/apply did not finish \(its agent was stopped mid-step\)/);
+  });
+
   it("a node lost before apply is not changed: nothing was applied", () => {
     const d = new Driver(["alpha"]);
     d.finish("alpha", Status.PASSED);
