@@ -29,6 +29,7 @@ import type { RefusalLog } from "./refusals.js";
 import { drain, noteForgotten, relabel, undrain } from "../fleet/node-lifecycle.js";
 import { parseLabelEdits } from "../fleet/node-labels.js";
 import { rosterMessage, storedRoster } from "../fleet/run-roster.js";
+import { streamWatch } from "./watch-stream.js";
 
 export interface ControlServiceDeps extends StartRunDeps {
   log: Logger;
@@ -353,41 +354,49 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     // What the coordinator refused: totals by kind and the newest refusals (server/refusals.ts).
     listRefusals: unary(deps, (req: pb.ListRefusalsRequest): pb.ListRefusalsResponse => refusalList(deps.refusals, req.limit)),
 
+    // Written as fast as the watcher reads, with a bounded backlog for a slow one (watch-stream.ts).
     watchRun: (method: ControlMethod) => (call: grpc.ServerWritableStream<pb.WatchRunRequest, pb.WatchRunResponse>): void => {
       try {
         authorize(deps, call, method);
         const runId = call.request.runId;
         if (!getRun(db, runId)) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
-        // Subscribe before reading the store, so nothing between the two is missed.
-        const listener = (id: string, update: pb.WatchRunResponse) => {
-          if (id !== runId) return;
-          call.write(update);
-          if (update.event.case === "finished") stop();
-        };
-        const stop = () => {
-          deps.engine.updates.off("update", listener);
-          call.end();
-        };
-        deps.engine.updates.on("update", listener);
-        call.on("cancelled", () => deps.engine.updates.off("update", listener));
-        // The replay sends one check result a message, each bounded as the agent sent it.
-        const record = loadRunRecord(db, runId);
-        for (const task of record?.tasks ?? []) {
-          for (const result of task.checks) {
-            call.write(create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } }));
-          }
-          call.write(create(pb.WatchRunResponseSchema, { event: { case: "task", value: { ...task, checks: [] } } }));
-        }
-        const summary = record && !deps.engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
-        if (summary) {
-          call.write(create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }));
-          stop();
-        }
+        streamWatch(
+          call,
+          {
+            subscribe(listener) {
+              const onUpdate = (id: string, update: pb.WatchRunResponse) => id === runId && listener(update);
+              deps.engine.updates.on("update", onUpdate);
+              return () => deps.engine.updates.off("update", onUpdate);
+            },
+            snapshot() {
+              // Without output tails: a watch shows progress, and the tails are the bulk of a run's
+              // results (GetRun and the reports read them); each watch joining a large run held them all.
+              const record = loadRunRecord(db, runId, { output: false });
+              const summary = record && !deps.engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
+              return { replay: replayRecord(record), finished: summary && create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }) };
+            },
+          },
+          {
+            onEnd: (end) => {
+              if (end.dropped) deps.log.warn({ run: runId, ...end }, `a watcher of run ${runId} fell behind: ${end.dropped} check updates were not sent to it (the stored run has them all)`);
+            },
+          },
+        );
       } catch (err) {
         call.emit("error", Object.assign(new Error(String(err)), toGrpcError(err)));
       }
     },
   });
+}
+
+/** The run so far as WatchRun updates: each task's check results, one a message, then the task. */
+function* replayRecord(record: pb.RunRecord | undefined): Generator<pb.WatchRunResponse> {
+  for (const task of record?.tasks ?? []) {
+    for (const result of task.checks) {
+      yield create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
+    }
+    yield create(pb.WatchRunResponseSchema, { event: { case: "task", value: { ...task, checks: [] } } });
+  }
 }
 
 function drainInfo(n: NodeRow): MessageInitShape<typeof pb.NodeDrainSchema> | undefined {
