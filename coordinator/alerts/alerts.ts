@@ -7,7 +7,8 @@ import { join } from "node:path";
 import type { Logger } from "../../shared/logging.js";
 import type { AlertKind } from "./kinds.js";
 import { DEFAULT_RETRY, postWithRetries, realSleep, type RetryPolicy, type Sleep } from "./delivery.js";
-import { alertId, ALERTS_DIR, readAlerts, removeAlert, writeAlert, type AlertRecord, type Delivery, type WebhookFormat } from "./record.js";
+import { AlertWrites } from "./alert-writes.js";
+import { alertId, ALERTS_DIR, readAlerts, removeAlert, type AlertRecord, type Delivery, type WebhookFormat } from "./record.js";
 import { alertLine, webhookRequest } from "./webhook-body.js";
 
 export interface Webhook {
@@ -50,10 +51,13 @@ export class Alerts implements AlertSink {
   private readonly open = new Map<string, AlertRecord>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly now: () => number;
+  private readonly writes: AlertWrites;
 
   constructor(private readonly opts: AlertsOptions) {
     this.dir = join(opts.stateDir, ALERTS_DIR);
     this.now = opts.now ?? Date.now;
+    // The webhooks may still get through; the log keeps what the file could not.
+    this.writes = new AlertWrites(this.dir, (id, err) => opts.log.error({ alert: id, err }, "could not write the alert file"));
     // Open alerts survive a restart: a node still offline is not alerted twice. Resolved ones are
     // kept RESOLVED_KEPT_MS for coord alerts, then deleted, so the directory does not grow forever.
     const now = this.now();
@@ -117,24 +121,28 @@ export class Alerts implements AlertSink {
     this.notify(alert, "resolved");
   }
 
-  /** Every alert kept: open ones first, then resolved, newest first in each. */
+  /** Every alert kept, as last saved (a file not yet rewritten is read as it will be): open ones first, then resolved, newest first in each. */
   list(): AlertRecord[] {
-    const all = readAlerts(this.dir).reverse();
+    const byId = new Map(readAlerts(this.dir).map((a) => [a.id, a]));
+    for (const a of this.writes.unwritten()) byId.set(a.id, a);
+    // An id starts with its raise time, so sorting ids is sorting by age, as the file names are.
+    const all = [...byId.keys()].sort().reverse().map((id) => byId.get(id) as AlertRecord);
     return [...all.filter((a) => a.state === "open"), ...all.filter((a) => a.state !== "open")];
   }
 
-  /** Resolves once every delivery started so far has ended (delivered or out of attempts). */
+  /** Resolves once every delivery started so far has ended (delivered or out of attempts) and its files are written. */
   async drain(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
+    await this.writes.flush();
+  }
+
+  /** Resolves once every alert file saved so far is written: the coordinator awaits it as it stops. Deliveries are not waited for. */
+  async close(): Promise<void> {
+    await this.writes.flush();
   }
 
   private save(alert: AlertRecord): void {
-    try {
-      writeAlert(this.dir, alert);
-    } catch (err) {
-      // The webhooks may still get through; the log keeps what the file could not.
-      this.opts.log.error({ alert: alert.id, err }, "could not write the alert file");
-    }
+    this.writes.save(alert);
   }
 
   private notify(alert: AlertRecord, event: "raised" | "resolved"): void {

@@ -1,7 +1,8 @@
 // One alert as it is kept: a JSON file per alert under STATE_DIR/alerts/, rewritten whole
 // (write to a temporary file, then rename) so a reader never sees half of one.
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { AlertKind } from "./kinds.js";
 
@@ -46,18 +47,24 @@ export function alertId(kind: AlertKind, subject: string, at: number): string {
   return `${stamp}-${kind}-${hash}`;
 }
 
-export function writeAlert(dir: string, alert: AlertRecord): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${alert.id}.json`);
+/** An alert file's bytes: the record as indented JSON and a newline. */
+export function alertText(alert: AlertRecord): string {
+  return `${JSON.stringify(alert, null, 2)}\n`;
+}
+
+/** Writes one alert's file off the event loop: its text to `ID.json.tmp`, fsynced, then renamed over `ID.json`. */
+export async function writeAlertFile(dir: string, id: string, text: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${id}.json`);
   const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
+  const fh = await open(tmp, "w", 0o600);
   try {
-    writeSync(fd, `${JSON.stringify(alert, null, 2)}\n`);
-    fsyncSync(fd);
+    await fh.writeFile(text);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
-  renameSync(tmp, file);
+  await rename(tmp, file);
 }
 
 /** Every alert kept under `dir`, oldest first; a file that does not parse is reported, not fatal. */

@@ -297,6 +297,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       });
       // A bundle still being written reads the store: let it finish before the store closes.
       await evidence.drain();
+      // Alert files are written off the event loop: the last state of each is on disk before exit.
+      await alerts.close();
       refusals.stop();
       lastSeen.flush();
       nodeEvents.flush();

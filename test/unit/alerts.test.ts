@@ -2,7 +2,7 @@
 // webhook, retried with backoff, deduplicated by (kind, subject) within the window, and a resolved
 // alert when the condition clears. A real HTTP server on 127.0.0.1 receives the webhooks; the
 // backoff's sleep and the clock are injected, so nothing waits.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -147,7 +147,10 @@ describe("alerts", () => {
     // The first coordinator's backoff never ends: it stops with the delivery pending.
     const stopped = new Alerts({ stateDir: dir, webhooks, log: pino({ level: "silent" }), now: () => now, sleep: () => new Promise(() => {}) });
     stopped.raise({ kind: "node_lost", subject: "node-d", summary: "node-d lost" });
-    for (let i = 0; i < 100 && files()[0]!.deliveries[0]!.attempts < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    // Files are written off the caller's path: the first may not be there yet.
+    const attempts = () => (existsSync(join(dir, "alerts")) ? (files()[0]?.deliveries[0]?.attempts ?? 0) : 0);
+    for (let i = 0; i < 100 && attempts() < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    await stopped.close();
     expect(files()[0]!.deliveries).toMatchObject([{ state: "pending", attempts: 1, lastError: "HTTP 500" }]);
     const next = alertsWith(webhooks);
     await next.drain();
@@ -158,7 +161,7 @@ describe("alerts", () => {
     expect(hook.received).toHaveLength(2);
   });
 
-  it("deletes resolved alerts older than 30 days at start, and keeps open ones however old", () => {
+  it("deletes resolved alerts older than 30 days at start, and keeps open ones however old", async () => {
     const alerts = alertsWith([]);
     alerts.raise({ kind: "node_offline", subject: "old-open", summary: "offline since long ago" });
     alerts.raise({ kind: "node_offline", subject: "old-resolved", summary: "offline" });
@@ -166,18 +169,22 @@ describe("alerts", () => {
     now += 29 * 86_400_000;
     alerts.raise({ kind: "node_offline", subject: "recent", summary: "offline" });
     alerts.resolve("node_offline", "recent", "back");
+    // The coordinator stops (its files written), and starts again two days later.
+    await alerts.close();
     now += 2 * 86_400_000;
     expect(alertsWith([]).list().map((a) => `${a.state} ${a.subject}`)).toEqual(["open old-open", "resolved recent"]);
     expect(files().map((f) => f.subject).sort()).toEqual(["old-open", "recent"]);
   });
 
-  it("writes the alert file even with no webhook configured, and lists open alerts before resolved ones", () => {
+  it("writes the alert file even with no webhook configured, and lists open alerts before resolved ones", async () => {
     const alerts = alertsWith([]);
     alerts.raise({ kind: "node_offline", subject: "node-a", summary: "node-a went offline" });
     now += 1000;
     alerts.raise({ kind: "node_offline", subject: "node-b", summary: "node-b went offline" });
     alerts.resolve("node_offline", "node-a", "node-a is back online");
     expect(alerts.list().map((a) => `${a.state} ${a.subject}`)).toEqual(["open node-b", "resolved node-a"]);
+    await alerts.close();
+    expect(files().map((f) => `${f.state} ${f.subject}`)).toEqual(["resolved node-a", "open node-b"]);
     expect(readdirSync(join(dir, "alerts")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
