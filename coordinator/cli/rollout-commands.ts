@@ -140,7 +140,7 @@ export function registerRolloutCommands(program: Command): void {
   const rollout = connected(
     program
       .command("rollout")
-      .description("apply a change node by node (batches, primary first): facts, hold rules, snapshot, apply, gate; green keeps it and advances known-good, red rolls it back, proves the rollback with the gate, alerts and stops (exit 0 completed, 1 stopped, 2 held/aborted/unknown state, 3 bad input)")
+      .description("apply a change node by node (batches, primary first): facts, hold rules, the gate's preconditions, snapshot, apply, gate; green keeps it and advances known-good, red rolls it back, proves the rollback with the gate, alerts and stops (exit 0 completed, 1 stopped, 2 held/aborted/unknown state, 3 bad input)")
       // Not requiredOption: commander would then demand them of `coord rollout show ID` too.
       .option("--plan <file>", "the gate plan; the change's gate: names its stages (required)")
       .option("--change <file>", "the change: facts, snapshot, apply, rollback steps, gate stages, hold rules (docs/rollouts.md) (required)")

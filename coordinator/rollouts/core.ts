@@ -1,5 +1,6 @@
 // The rollout as a pure state machine: (state, event) → { state, commands }, like the sequencer.
-// Each node goes facts → hold rules → snapshot → apply → gate → facts_after, or on red rollback →
+// Each node goes facts → hold rules → preconditions (the gate suites') → snapshot → apply → gate →
+// facts_after, or on red rollback →
 // proof (the gate again) → facts_rolled_back; every phase is an ordinary run the shell starts. No
 // clock, no store, no runs here: the shell feeds what each phase run ended with and carries out
 // the commands. The rules that make it a guard (issue 18):
@@ -11,7 +12,7 @@
 import { isGreen, Status, statusName } from "../../shared/model/status.js";
 import type { Hold } from "./holds.js";
 
-export const PHASES = ["facts", "snapshot", "apply", "gate", "facts_after", "rollback", "proof", "facts_rolled_back"] as const;
+export const PHASES = ["facts", "preconditions", "snapshot", "apply", "gate", "facts_after", "rollback", "proof", "facts_rolled_back"] as const;
 export type Phase = (typeof PHASES)[number];
 export type NodePhase = Phase | "pending" | "held" | "done";
 export type Outcome = "" | "changed" | "rolled_back" | "rollback_failed" | "unknown_state" | "not_changed" | "untouched";
@@ -167,9 +168,9 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
       for (const n of held) {
         for (const h of n.holds) if (!state.approved.some((a) => a.rule === h.rule)) state.approved.push({ rule: h.rule, text });
         n.approval = text;
-        n.phase = "snapshot";
+        n.phase = "preconditions";
         commands.push({ type: "resolve_alert", kind: "rollout_held", node: n.name });
-        commands.push({ type: "start_phase", node: n.name, phase: "snapshot" });
+        commands.push({ type: "start_phase", node: n.name, phase: "preconditions" });
       }
       log("approved", `${held.map((n) => n.name).join(", ")}: ${input.reason}`, input.who);
       state.status = "running";
@@ -183,7 +184,7 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
       // its sequence (rolled back if red): an apply killed half way is the worst state to leave.
       for (const n of state.nodes) {
         const current = n.runs.at(-1);
-        if ((n.phase === "facts" || n.phase === "snapshot") && current?.phase === n.phase && current.status === Status.RUNNING) {
+        if ((n.phase === "facts" || n.phase === "preconditions" || n.phase === "snapshot") && current?.phase === n.phase && current.status === Status.RUNNING) {
           commands.push({ type: "cancel_run", runId: current.runId, reason: `rollout aborted by ${input.who}: ${input.reason}` });
         }
         if (n.phase === "held") {
@@ -222,15 +223,21 @@ function phaseDone(state: RolloutState, n: NodeState, input: Extract<Input, { ty
   }
   switch (input.phase) {
     case "facts":
+    case "preconditions":
     case "snapshot":
       if (!green) {
-        end(n, "not_changed", `${what}; nothing was applied`);
+        // Not ready is the node's state, not the change's fault: it is left as it is.
+        end(n, "not_changed", `${input.status === Status.NOT_READY ? `the gate's preconditions do not hold (${input.summary || "not ready"})` : what}; nothing was applied`);
         if (!state.aborted) commands.push({ type: "alert", kind: "rollout_stopped", node: n.name, summary: `rollout stopped at ${n.name}: ${what}; nothing was applied` });
         return;
       }
       if (input.phase === "snapshot") {
         n.snapshot = input.captured;
         next("apply");
+        return;
+      }
+      if (input.phase === "preconditions") {
+        next("snapshot");
         return;
       }
       n.factsBefore = input.captured;
@@ -245,7 +252,7 @@ function phaseDone(state: RolloutState, n: NodeState, input: Extract<Input, { ty
         }
         if (n.holds.length) n.approval = state.approved.find((a) => n.holds.some((h) => h.rule === a.rule))?.text ?? "";
       }
-      next("snapshot");
+      next("preconditions");
       return;
     case "apply":
     case "gate":

@@ -5,7 +5,7 @@
 // named by the change, each as a fleet stage on this node alone.
 import { posix } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { stringify } from "yaml";
+import { isSeq, parseDocument, stringify } from "yaml";
 import { StartRunRequestSchema, type StartRolloutRequest, type StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { fillCaptured, type Change, type ChangeStep, type StepPhase } from "../../shared/model/change.js";
@@ -14,7 +14,7 @@ import type { NodeState, Phase } from "./core.js";
 
 /** The change's steps each phase runs; the gate phases run the plan's stages instead. */
 export function stepsOf(change: Change, phase: Phase): ChangeStep[] | undefined {
-  const from: Record<Phase, StepPhase | undefined> = { facts: "facts", snapshot: "snapshot", apply: "apply", gate: undefined, facts_after: "facts", rollback: "rollback", proof: undefined, facts_rolled_back: "facts" };
+  const from: Record<Phase, StepPhase | undefined> = { facts: "facts", preconditions: undefined, snapshot: "snapshot", apply: "apply", gate: undefined, facts_after: "facts", rollback: "rollback", proof: undefined, facts_rolled_back: "facts" };
   const source = from[phase];
   return source ? change[source] : undefined;
 }
@@ -58,7 +58,24 @@ function gatePlan(change: Change, plan: Plan): string {
   return stringify({ plan: `${plan.name}.gate`, description: `the gate of plan ${plan.name} on one node, judging change ${change.name}`, ...(plan.quick?.tags ? { quick: { tags: plan.quick.tags } } : {}), stages });
 }
 
-/** The run for `phase` on node `n`; undefined when the phase has no steps (facts: none declared). */
+/**
+ * A gate suite cut down to its preconditions, run before the change: a node that is not ready (a
+ * bitcoin node mid-IBD) is not changed at all. One `true` check follows them, so the suite runs as
+ * suites do — a failed precondition makes the task not ready, with its hint — and passes when all
+ * hold. Undefined for a suite with no preconditions.
+ */
+export function preconditionsSuite(text: string): string | undefined {
+  const doc = parseDocument(text);
+  const pre = doc.get("preconditions");
+  if (!isSeq(pre) || !pre.items.length) return undefined;
+  const taken = new Set(pre.items.map((item) => String((item as { get?: (k: string) => unknown }).get?.("id") ?? "")));
+  let id = "ready";
+  for (let i = 2; taken.has(id); i++) id = `ready-${i}`;
+  doc.set("checks", [{ id, command: { argv: ["true"] }, hint: "every precondition of the gate holds" }]);
+  return doc.toString();
+}
+
+/** The run for `phase` on node `n`; undefined when the phase has nothing to run (no facts: steps, no preconditions). */
 export function phaseRunRequest(req: StartRolloutRequest, change: Change, plan: Plan, phase: Phase, n: NodeState): StartRunRequest | undefined {
   const steps = stepsOf(change, phase);
   if (steps) {
@@ -72,13 +89,26 @@ export function phaseRunRequest(req: StartRolloutRequest, change: Change, plan: 
   }
   const stages = gateStages(change, plan);
   const used = new Set(stages.map((s) => posix.normalize(s.suite)));
+  let suites = Object.fromEntries(Object.entries(req.suites).filter(([path]) => used.has(posix.normalize(path))));
+  let planYaml = gatePlan(change, plan);
+  if (phase === "preconditions") {
+    const cut = Object.entries(suites).flatMap(([path, text]) => {
+      const only = preconditionsSuite(text);
+      return only ? [[path, only] as const] : [];
+    });
+    if (!cut.length) return undefined;
+    suites = Object.fromEntries(cut);
+    const keep = new Set(cut.map(([path]) => posix.normalize(path)));
+    planYaml = gatePlan({ ...change, gate: { stages: stages.filter((s) => keep.has(posix.normalize(s.suite))).map((s) => s.id), iterations: 1 } }, plan);
+  }
   return create(StartRunRequestSchema, {
-    planPath: `${req.planPath}#gate`,
-    planYaml: gatePlan(change, plan),
-    suites: Object.fromEntries(Object.entries(req.suites).filter(([path]) => used.has(posix.normalize(path)))),
-    suiteFiles: Object.fromEntries(Object.entries(req.suiteFiles).filter(([path]) => used.has(posix.normalize(path)))),
+    planPath: `${req.planPath}#${phase === "preconditions" ? "preconditions" : "gate"}`,
+    planYaml,
+    suites,
+    suiteFiles: Object.fromEntries(Object.entries(req.suiteFiles).filter(([path]) => path in suites)),
     nodeNames: [n.name],
-    quick: req.quick,
+    // Preconditions always run; a quick gate is the gate's business.
+    quick: phase === "preconditions" ? false : req.quick,
     vars: req.vars,
   });
 }

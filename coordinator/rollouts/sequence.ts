@@ -39,6 +39,19 @@ function gateLines(change: Change, plan: Plan, suites: Record<string, string>, q
   });
 }
 
+/** The gate suites' preconditions, run before anything changes: a node not ready is left as it is. */
+function preconditionLines(change: Change, plan: Plan, suites: Record<string, string>): string[] {
+  const lines = gateStages(change, plan).flatMap((stage) => {
+    const text = suites[stage.suite];
+    if (text === undefined) return [];
+    const suite = parseSuite(text, stage.suite);
+    return plannedSuiteChecks(suite, { allowDestructive: false, onlyTags: [], onlyChecks: [] })
+      .filter((c) => c.precondition)
+      .map((c) => `${stage.suite}: ${checkLine(c)}`);
+  });
+  return lines.length ? [...lines, "one not holding: the node is not ready and is not changed"] : ["(the gate suites have no preconditions)"];
+}
+
 function holdLines(change: Change): string[] {
   if (!change.hold.length) return ["(no hold rules)"];
   return change.hold.map((rule) =>
@@ -58,14 +71,15 @@ export function dryRunSequence(change: Change, plan: Plan, state: RolloutState, 
     "each node, one phase at a time:",
     ...section("1 facts", stepLines(change, "facts")),
     ...section("2 hold", holdLines(change)),
-    ...section("3 snapshot", stepLines(change, "snapshot")),
-    ...section("4 apply", stepLines(change, "apply")),
-    ...section("5 gate", gateLines(change, plan, suites, quick)),
-    ...section("6 facts_after", [quick ? "the facts again; a quick gate never advances known-good" : "the facts again → the node's known-good facts"]),
+    ...section("3 preconditions", preconditionLines(change, plan, suites)),
+    ...section("4 snapshot", stepLines(change, "snapshot")),
+    ...section("5 apply", stepLines(change, "apply")),
+    ...section("6 gate", gateLines(change, plan, suites, quick)),
+    ...section("7 facts_after", [quick ? "the facts again; a quick gate never advances known-good" : "the facts again → the node's known-good facts"]),
     "if apply or the gate is red:",
-    ...section("7 rollback", stepLines(change, "rollback")),
-    ...section("8 proof", ["the gate again, on the restored version"]),
-    ...section("9 facts", ["the facts again: what the node runs after the rollback"]),
+    ...section("8 rollback", stepLines(change, "rollback")),
+    ...section("9 proof", ["the gate again, on the restored version"]),
+    ...section("10 facts", ["the facts again: what the node runs after the rollback"]),
     "then the rollout stops: nodes not reached are untouched. A node lost after apply began is in unknown state (never assumed rolled back), and the rollout stops.",
   ];
 }

@@ -3,7 +3,8 @@ import { parse } from "yaml";
 import { create } from "@bufbuild/protobuf";
 import { holdsFor, majorOf } from "../../coordinator/rollouts/holds.js";
 import { initialRollout } from "../../coordinator/rollouts/core.js";
-import { phaseRunRequest } from "../../coordinator/rollouts/phase-runs.js";
+import { phaseRunRequest, preconditionsSuite } from "../../coordinator/rollouts/phase-runs.js";
+import { parseSuite } from "../../shared/model/suite.js";
 import { StartRolloutRequestSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parseChange } from "../../shared/model/change.js";
 import { parsePlan } from "../../shared/model/plan.js";
@@ -155,6 +156,23 @@ describe("phase runs", () => {
   it("refuses a gate stage the plan lacks, or one that is not a suite on a node", () => {
     expect(errorOf(() => phaseRunRequest(req, { ...change, gate: { stages: ["helth"] } }, plan, "gate", node))).toMatch(/gate\.stages names "helth", which plan web\.plan\.yaml does not have \(stages: smoke, health, peers\)/);
     expect(errorOf(() => phaseRunRequest(req, { ...change, gate: { stages: ["peers"] } }, plan, "gate", node))).toMatch(/gate stage "peers" is a cross stage; a rollout gates one node at a time/);
+  });
+
+  it("runs the gate suites' preconditions before the change, as a suite whose one check is true, so a failed one is not ready with its hint", () => {
+    const health = "suite: health\nvars:\n  port: 8080\npreconditions:\n  - id: synced\n    command: { argv: [is-synced] }\n    hint: wait for IBD\nchecks:\n  - id: up\n    http: { url: 'http://127.0.0.1:${vars.port}/' }\n";
+    const only = preconditionsSuite(health)!;
+    const suite = parseSuite(only, "health.suite.yaml");
+    expect(suite.preconditions.map((c) => [c.id, c.hint])).toEqual([["synced", "wait for IBD"]]);
+    expect(suite.checks.map((c) => c.id)).toEqual(["ready"]);
+    expect(suite.vars).toEqual({ port: "8080" });
+    expect(preconditionsSuite("suite: s\nchecks:\n  - id: a\n    command: { argv: [\"true\"] }\n")).toBeUndefined();
+    const withPre = create(StartRolloutRequestSchema, { ...req, suites: { "health.suite.yaml": health }, quick: true });
+    const run = phaseRunRequest(withPre, change, plan, "preconditions", node)!;
+    expect(run.suites["health.suite.yaml"]).toBe(only);
+    expect(run.quick).toBe(false);
+    expect(parsePlan(run.planYaml, "p").stages.map((st) => [st.id, (st as { iterations?: number }).iterations])).toEqual([["health", 1]]);
+    // No gate suite with preconditions: nothing to run.
+    expect(phaseRunRequest(req, change, plan, "preconditions", node)).toBeUndefined();
   });
 
   it("has nothing to run for facts when the change declares none", () => {

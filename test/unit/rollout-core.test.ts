@@ -54,7 +54,7 @@ describe("rollout state machine", () => {
     const d = new Driver(["alpha", "beta", "gamma"]);
     expect([...d.running.keys()]).toEqual(["alpha"]);
     d.pass("alpha", { version: "1.1.0" });
-    expect(d.started("alpha")).toEqual(["facts", "snapshot", "apply", "gate", "facts_after"]);
+    expect(d.started("alpha")).toEqual(["facts", "preconditions", "snapshot", "apply", "gate", "facts_after"]);
     expect([...d.running.keys()]).toEqual(["beta"]);
     d.pass("beta");
     d.pass("gamma");
@@ -75,7 +75,7 @@ describe("rollout state machine", () => {
 
   it("rolls a red gate back, proves the rollback with the gate, alerts, and leaves later nodes untouched", () => {
     const d = new Driver(["alpha", "beta", "gamma"]);
-    for (const phase of ["facts", "snapshot", "apply"]) {
+    for (const phase of ["facts", "preconditions", "snapshot", "apply"]) {
       expect(d.phaseOf("alpha")).toBe(phase);
       d.finish("alpha", Status.PASSED);
     }
@@ -103,22 +103,21 @@ describe("rollout state machine", () => {
 
   it("a proof that stays red is a failed rollback, not a rollback", () => {
     const d = new Driver(["alpha"]);
-    for (const s of [Status.PASSED, Status.PASSED, Status.FAILED, Status.PASSED, Status.FAILED, Status.PASSED]) d.finish("alpha", s);
+    for (const s of [Status.PASSED, Status.PASSED, Status.PASSED, Status.FAILED, Status.PASSED, Status.FAILED, Status.PASSED]) d.finish("alpha", s);
     expect(d.node("alpha").outcome).toBe("rollback_failed");
     expect(d.state.status).toBe("stopped");
   });
 
   it("a red rollback stops there: no proof is claimed", () => {
     const d = new Driver(["alpha"]);
-    for (const s of [Status.PASSED, Status.PASSED, Status.FAILED, Status.FAILED]) d.finish("alpha", s);
-    expect(d.started("alpha")).toEqual(["facts", "snapshot", "apply", "rollback"]);
+    for (const s of [Status.PASSED, Status.PASSED, Status.PASSED, Status.FAILED, Status.FAILED]) d.finish("alpha", s);
+    expect(d.started("alpha")).toEqual(["facts", "preconditions", "snapshot", "apply", "rollback"]);
     expect(d.node("alpha").outcome).toBe("rollback_failed");
   });
 
   it("a node lost during apply is in unknown state: never rolled back, never assumed rolled back, and the rollout stops", () => {
     const d = new Driver(["alpha", "beta"]);
-    d.finish("alpha", Status.PASSED);
-    d.finish("alpha", Status.PASSED);
+    for (let i = 0; i < 3; i++) d.finish("alpha", Status.PASSED);
     expect(d.phaseOf("alpha")).toBe("apply");
     d.finish("alpha", Status.LOST, { lost: true });
     expect(d.node("alpha").outcome).toBe("unknown_state");
@@ -131,27 +130,40 @@ describe("rollout state machine", () => {
 
   it("a gate whose run failed but had a lost task is unknown state too: lost wins over failed", () => {
     const d = new Driver(["alpha"]);
-    for (let i = 0; i < 3; i++) d.finish("alpha", Status.PASSED);
+    for (let i = 0; i < 4; i++) d.finish("alpha", Status.PASSED);
+    expect(d.phaseOf("alpha")).toBe("gate");
     d.finish("alpha", Status.FAILED, { lost: true });
     expect(d.node("alpha").outcome).toBe("unknown_state");
   });
 
   it("an apply its agent was stopped in the middle of (interrupted) is unknown state too, never rolled back on a guess", () => {
     const d = new Driver(["alpha"]);
-    d.finish("alpha", Status.PASSED);
-    d.finish("alpha", Status.PASSED);
+    for (let i = 0; i < 3; i++) d.finish("alpha", Status.PASSED);
+    expect(d.phaseOf("alpha")).toBe("apply");
     d.finish("alpha", Status.INTERRUPTED);
     expect(d.node("alpha").outcome).toBe("unknown_state");
     expect(d.started("alpha")).not.toContain("rollback");
     expect(d.of("alert")[0]?.summary).toMatch(/apply did not finish \(its agent was stopped mid-step\)/);
   });
 
+  it("a node whose gate preconditions do not hold is not changed: not ready is the node's state, not the change's fault", () => {
+    const d = new Driver(["alpha", "beta"]);
+    d.finish("alpha", Status.PASSED);
+    expect(d.phaseOf("alpha")).toBe("preconditions");
+    d.finish("alpha", Status.NOT_READY);
+    expect(d.node("alpha").outcome).toBe("not_changed");
+    expect(d.node("alpha").note).toBe("the gate's preconditions do not hold (it broke); nothing was applied");
+    expect(d.started("alpha")).toEqual(["facts", "preconditions"]);
+    expect(d.node("beta").outcome).toBe("untouched");
+  });
+
   it("a node lost before apply is not changed: nothing was applied", () => {
     const d = new Driver(["alpha"]);
     d.finish("alpha", Status.PASSED);
+    d.finish("alpha", Status.PASSED);
     d.finish("alpha", Status.LOST, { lost: true });
     expect(d.node("alpha").outcome).toBe("not_changed");
-    expect(d.started("alpha")).toEqual(["facts", "snapshot"]);
+    expect(d.started("alpha")).toEqual(["facts", "preconditions", "snapshot"]);
     expect(d.of("alert").map((a) => a.kind)).toEqual(["rollout_stopped"]);
   });
 
@@ -165,11 +177,11 @@ describe("rollout state machine", () => {
     expect(d.of("alert").map((a) => a.kind)).toEqual(["rollout_held"]);
     d.feed({ type: "approve", who: "ops", reason: "tested in staging" });
     expect(d.of("resolve_alert").map((a) => a.node)).toEqual(["alpha"]);
-    expect(d.phaseOf("alpha")).toBe("snapshot");
+    expect(d.phaseOf("alpha")).toBe("preconditions");
     expect(d.node("alpha").approval).toBe("approved by ops: tested in staging");
     d.pass("alpha");
     d.finish("beta", Status.PASSED, { captured: { version: "1.4.0" }, holds: hold });
-    expect(d.phaseOf("beta")).toBe("snapshot");
+    expect(d.phaseOf("beta")).toBe("preconditions");
     expect(d.node("beta").approval).toBe("approved by ops: tested in staging");
     d.pass("beta");
     expect(d.state.status).toBe("completed");
@@ -196,8 +208,7 @@ describe("rollout state machine", () => {
 
   it("an abort lets a node past its snapshot finish its sequence, cancels only reading facts, and starts nothing new", () => {
     const d = new Driver(["alpha", "beta", "gamma"], 2);
-    d.finish("alpha", Status.PASSED);
-    d.finish("alpha", Status.PASSED);
+    for (let i = 0; i < 3; i++) d.finish("alpha", Status.PASSED);
     expect(d.phaseOf("alpha")).toBe("apply");
     expect(d.phaseOf("beta")).toBe("facts");
     const cmds = d.feed({ type: "abort", who: "ops", reason: "stop" });
@@ -235,7 +246,8 @@ describe("rollout state machine", () => {
 
   it("green facts after a red read are kept as changed but do not advance known-good", () => {
     const d = new Driver(["alpha"]);
-    for (let i = 0; i < 4; i++) d.finish("alpha", Status.PASSED);
+    for (let i = 0; i < 5; i++) d.finish("alpha", Status.PASSED);
+    expect(d.phaseOf("alpha")).toBe("facts_after");
     d.finish("alpha", Status.FAILED);
     expect(d.node("alpha").outcome).toBe("changed");
     expect(d.node("alpha").knownGoodAdvanced).toBe(false);

@@ -21,14 +21,14 @@ function driven(results: { status: Status; lost?: boolean; captured?: Record<str
 
 describe("rollout report and exit status", () => {
   it("exits 0 completed, 1 rolled back, 2 held or unknown state", () => {
-    const done = driven(Array(10).fill({ status: Status.PASSED }));
+    const done = driven(Array(12).fill({ status: Status.PASSED }));
     expect(rolloutExitCode(rolloutMessage(header, done))).toBe(0);
-    const rolledBack = driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.FAILED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }]);
+    const rolledBack = driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.FAILED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }]);
     expect(rolledBack.status).toBe("stopped");
     expect(rolloutExitCode(rolloutMessage(header, rolledBack))).toBe(1);
     const held = driven([{ status: Status.PASSED, holds: [{ rule: "major_bump:version", reason: "major bump: version 1.4.0 → 2.0.0" }] }]);
     expect(rolloutExitCode(rolloutMessage(header, held))).toBe(2);
-    const lost = driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.LOST, lost: true }]);
+    const lost = driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }, { status: Status.LOST, lost: true }]);
     expect(lost.status).toBe("stopped");
     expect(rolloutExitCode(rolloutMessage(header, lost))).toBe(2);
   });
@@ -36,6 +36,7 @@ describe("rollout report and exit status", () => {
   it("shows per node facts before and after, gate, rollback, proof and known-good, and says how to approve a hold", () => {
     const rolledBack = driven([
       { status: Status.PASSED, captured: { version: "1.4.0" } },
+      { status: Status.PASSED },
       { status: Status.PASSED },
       { status: Status.PASSED },
       { status: Status.FAILED },
@@ -47,7 +48,7 @@ describe("rollout report and exit status", () => {
     expect(text).toMatch(/^rollout ro-1: change app-2\.0\.0 \(version 2\.0\.0\), gate plan gate, batches of 1, full gate: STOPPED/);
     expect(text).toMatch(/alpha\s+1\s+done\s+rolled back\s+version=1\.4\.0\s+version=1\.4\.0\s+failed\s+passed\s+passed\s+kept/);
     expect(text).toMatch(/beta\s+2\s+pending\s+untouched/);
-    expect(text).toMatch(/alpha gate: run r4 failed \(broke\)/);
+    expect(text).toMatch(/alpha gate: run r5 failed \(broke\)/);
     const held = formatRollout(rolloutMessage(header, driven([{ status: Status.PASSED, holds: [{ rule: "flag:manual_migration", reason: "release says manual_migration: true" }] }])));
     expect(held).toMatch(/alpha: held: release says manual_migration: true/);
     expect(held).toMatch(/held for approval: coord rollout resume ro-1 --approve --reason TEXT, or coord rollout abort ro-1 --reason TEXT/);
@@ -55,7 +56,7 @@ describe("rollout report and exit status", () => {
 
   it("prints a line per phase a node enters and per event, once", () => {
     const a = rolloutMessage(header, driven([]));
-    const b = rolloutMessage(header, driven([{ status: Status.PASSED }, { status: Status.PASSED }]));
+    const b = rolloutMessage(header, driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }]));
     expect(progressLines(a, b)).toEqual(["alpha        apply"]);
     expect(progressLines(b, b)).toEqual([]);
     expect(progressLines(undefined, a)).toEqual(["alpha        facts", "started: 2 node(s) in batches: alpha → beta"]);
