@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { parse } from "yaml";
+import { KIND_NAMES } from "../shared/model/kinds/index.js";
 import { AgentEventSchema, AgentService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse, type Task } from "../shared/gen/fleetgate/v1/agent_pb.js";
 import { CheckResultSchema, Status } from "../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS, callBidiStream } from "../shared/grpc/adapter.js";
@@ -42,14 +43,21 @@ export interface SimEvents {
   failed(name: string, why: string): void;
 }
 
+/** Suite text → its checks' ids and kinds: every task of a fleet stage carries the same suite, so it is parsed once. */
+const parsedSuites = new Map<string, { id: string; kind: string }[]>();
+
 /** The check ids of a task's suite, in declared order (what the real agent would run and report). */
 export function suiteChecks(task: Task): { id: string; kind: string }[] {
-  const suite = parse(task.suiteYaml) as { checks?: Record<string, unknown>[] };
+  let checks = parsedSuites.get(task.suiteYaml);
+  if (!checks) {
+    const suite = parse(task.suiteYaml) as { checks?: Record<string, unknown>[] };
+    checks = (suite.checks ?? []).map((c) => ({ id: String(c.id), kind: KIND_NAMES.find((k) => k in c) ?? "command" }));
+    // A handful of suites per load run; bounded anyway, so a long run of generated suites cannot grow it.
+    if (parsedSuites.size > 100) parsedSuites.clear();
+    parsedSuites.set(task.suiteYaml, checks);
+  }
   const only = new Set(task.onlyChecks);
-  const kinds = ["command", "http", "systemd", "podman", "quadlet", "bats", "nginx", "bitcoin", "kind"];
-  return (suite.checks ?? [])
-    .map((c) => ({ id: String(c.id), kind: kinds.find((k) => k in c) ?? "command" }))
-    .filter((c) => only.size === 0 || only.has(c.id));
+  return only.size === 0 ? checks : checks.filter((c) => only.has(c.id));
 }
 
 export class SimAgent {
