@@ -1,7 +1,7 @@
 // What an agent event becomes in the store, whichever engine holds it (SQLite: agent-events.ts,
 // PostgreSQL: pg/agent-events.ts): which events count, what a forged waiver turns into, and the
 // check_results row a result is stored as. One answer for both, so the engines cannot drift.
-import { create, toJson } from "@bufbuild/protobuf";
+import { clone, create, toJson } from "@bufbuild/protobuf";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema, type CheckResult, type Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { isTerminal, Status, statusName } from "../../shared/model/status.js";
@@ -77,8 +77,10 @@ export function resultToStore(event: AgentEvent, task: TaskRow, nodeName: string
   const r = (event.body.case === "check" ? event.body.value.result : undefined) ?? create(CheckResultSchema);
   const forged = waiverProblem(waiversOn, task, nodeName, r);
   if (!forged) return { result: r };
-  Object.assign(r, { status: Status.ERROR, summary: forged, waiver: undefined, unwaivedStatus: Status.UNSPECIFIED });
-  return { result: r, runFlag: forged };
+  // A copy: the event stays as the agent sent it, so committing it again (its batch failed and
+  // CommitQueue retries it alone) judges it again and flags the run again.
+  const stored = Object.assign(clone(CheckResultSchema, r), { status: Status.ERROR, summary: forged, waiver: undefined, unwaivedStatus: Status.UNSPECIFIED });
+  return { result: stored, runFlag: forged };
 }
 
 /** What a waived result keeps of its waiver: the waiver and the status underneath; '' when none. */
