@@ -2,7 +2,7 @@
 // of examples/rollout/ (a version file, a data marker and a health endpoint served in the node's own
 // namespace), and the example change files move it. What is asserted is what is on each node's
 // disk, the exit code, and the report (`coord rollout show ID --json`).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -24,6 +24,21 @@ const NODES = [
 ];
 const NAMES = NODES.map((n) => n.name);
 const ORIGINAL = { version: "1.0.0\n", marker: "original\n" };
+/** The slow apply's sleep: a length no other program on the host is likely to sleep, so it can be found. */
+const SLOW_APPLY_SECONDS = "7.913";
+
+/** Whether a process with exactly this argv runs on the host (any namespace: /proc shows them all). */
+function running(argv: string[]): boolean {
+  const want = `${argv.join("\0")}\0`;
+  return readdirSync("/proc").some((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8") === want;
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
 
 /** `coord rollout show ID --json`: the Rollout message as proto3 JSON (empty fields omitted). */
 interface RolloutJson {
@@ -121,7 +136,8 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     if (!n) throw new Error(`rollout ${r.id} has no node ${name}: ${JSON.stringify(r.nodes.map((x) => x.name))}`);
     return n;
   };
-  const phasesRun = (n: RolloutNodeJson) => (n.runs ?? []).map((x) => x.phase);
+  /** The phases that ran as runs (a phase with nothing to run is listed without a run id). */
+  const phasesRun = (n: RolloutNodeJson) => (n.runs ?? []).filter((x) => x.runId).map((x) => x.phase);
   const said = (r: CliResult) => `exit ${r.exitCode}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
   beforeAll(async () => {
@@ -158,6 +174,7 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     ] as const) {
       expect(r.stdout, `step ${step} in:\n${r.stdout}`).toMatch(new RegExp(`\\b${step}  \\$ .*${command}`));
     }
+    expect(r.stdout, "the gate's preconditions, checked before anything changes").toContain("app-data-present");
     expect(r.stdout).toMatch(/nothing was executed/);
     for (const node of NAMES) expect(onDisk(node)).toEqual(ORIGINAL);
     for (const node of NAMES) expect(existsSync(join(appDir(node), "snap-data")), `${node} has a snapshot`).toBe(false);
@@ -177,7 +194,7 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
       expect(n.factsAfter?.version).toBe("1.1.0");
       expect(n.knownGoodAdvanced).toBe(true);
       expect(n.gateStatus).toBe("STATUS_PASSED");
-      expect(phasesRun(n)).toEqual(["facts", "snapshot", "apply", "gate", "facts_after"]);
+      expect(phasesRun(n)).toEqual(["facts", "preconditions", "snapshot", "apply", "gate", "facts_after"]);
       expect(onDisk(node)).toEqual({ version: "1.1.0\n", marker: "original\nmigrated to 1.1.0\n" });
       expect(await health(node)).toBe("200");
     }
@@ -185,7 +202,7 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     // next node's first phase starts, as the runs the coordinator stored show.
     expect(NAMES.map((node) => nodeOf(report, node).batch)).toEqual([1, 2, 3]);
     const times = (node: string) => {
-      const ids = (nodeOf(report, node).runs ?? []).map((x) => x.runId);
+      const ids = (nodeOf(report, node).runs ?? []).flatMap((x) => (x.runId ? [x.runId] : []));
       const rows = queryDb<{ created_at: number; finished_at: number }>(fleet.coordinator.stateDir, `SELECT created_at, finished_at FROM runs WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
       expect(rows).toHaveLength(ids.length);
       return { first: Math.min(...rows.map((x) => x.created_at)), last: Math.max(...rows.map((x) => x.finished_at)) };
@@ -205,7 +222,7 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     expect(alpha.outcome, JSON.stringify(alpha)).toBe("rolled_back");
     expect(alpha.gateStatus).toBe("STATUS_FAILED");
     expect(alpha.proofStatus).toBe("STATUS_PASSED");
-    expect(phasesRun(alpha)).toEqual(["facts", "snapshot", "apply", "gate", "rollback", "proof", "facts_rolled_back"]);
+    expect(phasesRun(alpha)).toEqual(["facts", "preconditions", "snapshot", "apply", "gate", "rollback", "proof", "facts_rolled_back"]);
     // The migration rewrote the marker; only the snapshot could have brought "original" back.
     expect(onDisk("alpha")).toEqual(ORIGINAL);
     expect(await health("alpha")).toBe("200");
@@ -218,6 +235,27 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
       expect(existsSync(join(appDir(node), "snap-data")), `${node} has a snapshot`).toBe(false);
     }
     expect(await alertOf("rollout_rolled_back", id, "alpha")).toBeDefined();
+  }, 180_000);
+
+  it("changes nothing on a node whose gate preconditions do not hold, and stops there with the precondition's hint", async () => {
+    rmSync(join(appDir("alpha"), "data", "marker"));
+    const r = await rollout("good", ["--batch", "1"]);
+    expect(r.exitCode, said(r)).toBe(1);
+    const id = await newestRollout("app-1.1.0");
+    const report = await show(id);
+    expect(report.status).toBe("stopped");
+    const alpha = nodeOf(report, "alpha");
+    expect(alpha.outcome, JSON.stringify(alpha)).toBe("not_changed");
+    expect(alpha.note).toMatch(/app-data-present/);
+    expect(alpha.note).toMatch(/restore it first/);
+    expect(phasesRun(alpha)).toEqual(["facts", "preconditions"]);
+    expect(readFileSync(join(appDir("alpha"), "version"), "utf8")).toBe(ORIGINAL.version);
+    expect(existsSync(join(appDir("alpha"), "snap-data")), "alpha has a snapshot").toBe(false);
+    for (const node of ["beta", "gamma"]) {
+      expect(nodeOf(report, node).outcome).toBe("untouched");
+      expect(onDisk(node)).toEqual(ORIGINAL);
+    }
+    expect(await alertOf("rollout_stopped", id, "alpha")).toBeDefined();
   }, 180_000);
 
   it("holds a major bump on the first node before touching it, then completes once a person approves", async () => {
@@ -254,20 +292,22 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     // A change whose apply says when it started, then takes long enough to be caught in the act.
     const slow = readFileSync(change("good"), "utf8").replace("change: app-1.1.0\n", "change: app-1.1.0-slow\n").replace(
       /apply:\n[\s\S]*?\n\n/,
-      `apply:\n  - id: install\n    command: { shell: 'touch "$APP_DIR/applying" && sleep 8 && printf "1.1.0\\n" > "$APP_DIR/version"' }\n    timeout: 30s\n\n`,
+      `apply:\n  - id: install\n    command: { shell: 'touch "$APP_DIR/applying" && sleep ${SLOW_APPLY_SECONDS} && printf "1.1.0\\n" > "$APP_DIR/version"' }\n    timeout: 30s\n\n`,
     );
     expect(slow).toContain("change: app-1.1.0-slow\n");
-    expect(slow).toContain("sleep 8");
+    expect(slow).toContain(`sleep ${SLOW_APPLY_SECONDS}`);
     const slowFile = join(work, "slow.change.yaml");
     writeFileSync(slowFile, slow);
     const cli = coordInBackground(fleet.coordinator, ["rollout", "--plan", PLAN, "--change", slowFile, "--batch", "1"]);
     try {
       await waitFor("alpha's apply to start", () => {
         if (cli.process.exitCode !== null) throw new Error(`coord rollout ended before alpha's apply started:\n${cli.stdout()}\n${cli.stderr()}`);
-        return existsSync(join(appDir("alpha"), "applying")) || undefined;
+        return (existsSync(join(appDir("alpha"), "applying")) && running(["sleep", SLOW_APPLY_SECONDS])) || undefined;
       }, 60_000);
       await fleet.killAgent("alpha");
-      const r = await Promise.race([cli.result, new Promise<undefined>((res) => setTimeout(res, 90_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([cli.result, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), 90_000)))]);
+      clearTimeout(timer);
       if (!r) throw new Error(`coord rollout did not end within 90 s of alpha's agent dying:\n${cli.stdout()}\n${cli.stderr()}`);
       expect(r.exitCode, said(r)).toBe(2);
       const id = await newestRollout("app-1.1.0-slow");
@@ -275,7 +315,7 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
       expect(report.status).toBe("stopped");
       const alpha = nodeOf(report, "alpha");
       expect(alpha.outcome, JSON.stringify(alpha)).toBe("unknown_state");
-      expect(alpha.note ?? "").not.toBe("");
+      expect(alpha.note ?? "", "the note says what to check").toMatch(/check/);
       // Never assumed rolled back: no rollback ran on a node nobody can hear.
       expect(phasesRun(alpha)).not.toContain("rollback");
       for (const node of ["beta", "gamma"]) {
@@ -285,6 +325,9 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
       expect(await alertOf("rollout_unknown_state", id, "alpha")).toBeDefined();
     } finally {
       await cli.stop("SIGKILL");
+      // The apply's shell is in a process group of its own, which outlives the agent that started
+      // it (nothing is left to kill it): let it end before the fleet goes away.
+      await waitFor("the killed agent's apply step to end", () => !running(["sleep", SLOW_APPLY_SECONDS]) || undefined, 20_000);
       fleet.startAgent("alpha");
       await fleet.waitOnline(["alpha"]);
     }
