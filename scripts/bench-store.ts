@@ -40,7 +40,7 @@ function openBenchDb(path: string, sync: Sync): Db {
 }
 
 /** The file system holding `path` (longest mount point that contains it): fsync is free on tmpfs. */
-function fileSystemOf(path: string): string {
+export function fileSystemOf(path: string): string {
   try {
     let best = { at: "", fs: "unknown" };
     for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {

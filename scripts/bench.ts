@@ -19,6 +19,7 @@ import { benchPackage } from "./bench-package.js";
 import { benchAgent } from "./bench-agent.js";
 import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
+import { benchStorePg } from "./bench-store-pg.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
 import { benchSsh } from "./bench-ssh.js";
@@ -73,7 +74,8 @@ function commandLine(): string {
 type Part = (example: string, cores: number) => Promise<BenchResult[]>;
 const PARTS: Record<string, Part> = {
   parse: async (example) => [benchParse(example, say)],
-  store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say)],
+  // With PostgreSQL installed, also its commit path against SQLite's (issue 19).
+  store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say), ...(await benchStorePg(cleanup, say))],
   checks: async () => [await benchEngine(say), await benchHttpChecks(cleanup, say)],
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
   lost: async () => [await benchLost(cleanup, say)],
