@@ -212,6 +212,21 @@ describe.skipIf(!runs)("coord rollout on network-namespace hosts", () => {
     expect(beta.last).toBeLessThanOrEqual(gamma.first);
   }, 180_000);
 
+  it("keeps a change its quick gate passed but never advances known-good with --quick", async () => {
+    const r = await rollout("good", ["--quick"]);
+    expect(r.exitCode, said(r)).toBe(0);
+    const report = await show(await newestRollout("app-1.1.0"));
+    expect(report.status).toBe("completed");
+    for (const node of NAMES) {
+      const n = nodeOf(report, node);
+      expect(n.outcome, JSON.stringify(n)).toBe("changed");
+      expect(n.gateStatus).toBe("STATUS_PASSED");
+      expect(n.knownGoodAdvanced ?? false).toBe(false);
+      expect(n.factsAfter?.version).toBe("1.1.0");
+      expect(onDisk(node).version).toBe("1.1.0\n");
+    }
+  }, 180_000);
+
   it("rolls a bad version back on the first node with its data restored, and leaves the other two untouched", async () => {
     const r = await rollout("broken", ["--batch", "1"]);
     expect(r.exitCode, said(r)).toBe(1);
