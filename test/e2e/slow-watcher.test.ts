@@ -33,6 +33,8 @@ describe("a follower that stops reading while the run goes on", () => {
 
     const follower = ws.track(coordInBackground(c, ["run", "fleet", "--plan", ws.path("plan.yaml")]));
     runId = await waitFor("the run to start", () => /run (\S+) started/.exec(follower.stderr())?.[1]);
+    // Its watch is open and read: the first task is shown started (during the `settle` check).
+    await waitFor("the follower to show the first task", () => (follower.stdout().includes("[fleet] node-a #1  started") ? true : undefined));
     const pid = follower.process.pid!;
     process.kill(pid, "SIGSTOP");
     try {
