@@ -373,7 +373,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
               // results (GetRun and the reports read them); each watch joining a large run held them all.
               const record = loadRunRecord(db, runId, { output: false });
               const summary = record && !deps.engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
-              return { replay: replayRecord(record), finished: summary && create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }) };
+              return { replay: replayTasks(record?.tasks ?? []), finished: summary && create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }) };
             },
           },
           {
@@ -389,9 +389,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
   });
 }
 
-/** The run so far as WatchRun updates: each task's check results, one a message, then the task. */
-function* replayRecord(record: pb.RunRecord | undefined): Generator<pb.WatchRunResponse> {
-  for (const task of record?.tasks ?? []) {
+/**
+ * The run so far as WatchRun updates: each task's check results, one a message, then the task.
+ * A task is let go once sent, so a watcher reading a long replay slowly holds less and less of it.
+ */
+function* replayTasks(tasks: (pb.TaskRecord | undefined)[]): Generator<pb.WatchRunResponse> {
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i] as pb.TaskRecord;
+    tasks[i] = undefined;
     for (const result of task.checks) {
       yield create(pb.WatchRunResponseSchema, { event: { case: "check", value: { taskId: task.taskId, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
     }
