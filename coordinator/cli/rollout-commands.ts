@@ -77,7 +77,9 @@ export function formatRollout(r: Rollout): string {
 
 /** Pure: what changed between two looks at a rollout, one line each (phases entered, events). */
 export function progressLines(before: Rollout | undefined, now: Rollout): string[] {
-  const out: string[] = [];
+  // Events first: they happened before the phases the nodes are in now.
+  const seen = before?.events.length ?? 0;
+  const out = now.events.slice(seen).filter((e) => e.kind !== "node_done").map((e) => `${e.kind}: ${e.text}${e.who ? ` (${e.who})` : ""}`);
   for (const n of now.nodes) {
     const was = before?.nodes.find((x) => x.name === n.name);
     if (was?.phase === n.phase && was.outcome === n.outcome) continue;
@@ -86,8 +88,6 @@ export function progressLines(before: Rollout | undefined, now: Rollout): string
     const detail = n.outcome ? n.outcome.replace(/_/g, " ") : run && run.phase === n.phase ? `run ${run.runId}` : "";
     out.push(`${n.name.padEnd(12)} ${n.phase.padEnd(18)} ${detail}`.trimEnd());
   }
-  const seen = before?.events.length ?? 0;
-  for (const e of now.events.slice(seen)) if (e.kind !== "node_done") out.push(`${e.kind}: ${e.text}${e.who ? ` (${e.who})` : ""}`);
   return out;
 }
 

@@ -19,7 +19,7 @@ import { resolveStartRun, DRY_RUN_ID } from "../runs/run-request.js";
 import { rosterOf } from "../runs/start-run.js";
 import { initialRollout, inFlight, rolloutStep, PHASES, type Command, type Input, type Phase, type RolloutState } from "./core.js";
 import { holdsFor } from "./holds.js";
-import { gateStages, phaseRunRequest } from "./phase-runs.js";
+import { emptyGateProblem, phaseRunRequest } from "./phase-runs.js";
 import { dryRunSequence } from "./sequence.js";
 
 export interface RolloutDeps {
@@ -78,7 +78,8 @@ export class RolloutController {
     if (!req.changeYaml) throw new FleetgateError("bad_input", "no change file: give --change FILE");
     const change = parseChange(req.changeYaml, req.changePath || "change.yaml");
     const plan = parsePlan(req.planYaml, req.planPath || "plan.yaml");
-    gateStages(change, plan);
+    const empty = emptyGateProblem(change, plan, req.suites, req.quick);
+    if (empty) throw new FleetgateError("bad_input", empty);
     const roster = listNodes(this.db);
     const notes: string[] = [];
     const selector = Object.entries(req.selector);
@@ -267,7 +268,7 @@ export class RolloutController {
           this.deps.alerts.raise({ kind: cmd.kind, subject: subject(cmd.node), summary: cmd.summary.replace("coord rollout resume ID", `coord rollout resume ${id}`), details: { rollout: id, node: cmd.node, change: a.change.name } });
           return;
         case "resolve_alert":
-          this.deps.alerts.resolve(cmd.kind, subject(cmd.node), `rollout ${id} went on`);
+          this.deps.alerts.resolve(cmd.kind, subject(cmd.node), `rollout ${id}: ${cmd.summary}`);
           return;
         case "finished":
           this.deps.log.info({ rollout: id, status: cmd.status }, `rollout ${cmd.summary}`);

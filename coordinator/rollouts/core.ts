@@ -80,7 +80,7 @@ export type Command =
   | { type: "cancel_run"; runId: string; reason: string }
   | { type: "record_known_good"; node: string; facts: Record<string, string> }
   | { type: "alert"; kind: "rollout_held" | "rollout_rolled_back" | "rollout_unknown_state" | "rollout_stopped"; node: string; summary: string }
-  | { type: "resolve_alert"; kind: "rollout_held"; node: string }
+  | { type: "resolve_alert"; kind: "rollout_held"; node: string; summary: string }
   | { type: "finished"; status: RolloutStatus; summary: string };
 
 export interface Step {
@@ -156,9 +156,11 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
       const n = state.nodes.find((x) => x.name === input.node);
       // A run the node is not waiting for (a repeat after a restart) decides nothing.
       if (!n || n.phase !== input.phase) break;
-      const run = n.runs.find((r) => r.runId === input.runId);
+      const run = n.runs.find((r) => r.runId && r.runId === input.runId);
       if (run) Object.assign(run, { status: input.status, summary: input.summary });
-      else n.runs.push({ phase: input.phase, runId: input.runId, status: input.status, summary: input.summary });
+      // A phase with nothing to run (no facts: steps, no preconditions) leaves no run behind; one
+      // that could not start is kept, with why.
+      else if (input.runId || !isGreen(input.status)) n.runs.push({ phase: input.phase, runId: input.runId, status: input.status, summary: input.summary });
       phaseDone(state, n, input, { end, log, commands });
       break;
     }
@@ -169,7 +171,7 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
         for (const h of n.holds) if (!state.approved.some((a) => a.rule === h.rule)) state.approved.push({ rule: h.rule, text });
         n.approval = text;
         n.phase = "preconditions";
-        commands.push({ type: "resolve_alert", kind: "rollout_held", node: n.name });
+        commands.push({ type: "resolve_alert", kind: "rollout_held", node: n.name, summary: `${n.name} ${text}` });
         commands.push({ type: "start_phase", node: n.name, phase: "preconditions" });
       }
       log("approved", `${held.map((n) => n.name).join(", ")}: ${input.reason}`, input.who);
@@ -188,7 +190,7 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
           commands.push({ type: "cancel_run", runId: current.runId, reason: `rollout aborted by ${input.who}: ${input.reason}` });
         }
         if (n.phase === "held") {
-          commands.push({ type: "resolve_alert", kind: "rollout_held", node: n.name });
+          commands.push({ type: "resolve_alert", kind: "rollout_held", node: n.name, summary: `${n.name} not approved: the rollout was ${state.aborted}` });
           untouched(n, "held, and the rollout was aborted before approval");
         }
       }
@@ -217,6 +219,8 @@ function phaseDone(state: RolloutState, n: NodeState, input: Extract<Input, { ty
   // from there would act on a guess, so a person looks first.
   const cut = input.lost ? "node lost" : input.status === Status.INTERRUPTED ? "its agent was stopped mid-step" : input.status === Status.CANCELLED ? "its run was cancelled" : "";
   if (!green && cut && TOUCHED.includes(input.phase)) {
+    if (input.phase === "gate") n.gateStatus = input.lost ? Status.LOST : input.status;
+    if (input.phase === "proof") n.proofStatus = input.lost ? Status.LOST : input.status;
     end(n, "unknown_state", `${what}; the node may carry the change half applied: check it by hand (its version, data, services) before resuming work on it`);
     commands.push({ type: "alert", kind: "rollout_unknown_state", node: n.name, summary: `${n.name} is in an unknown state: ${input.phase} did not finish (${cut}); check the node by hand before anything else runs on it` });
     return;

@@ -9,7 +9,9 @@ import { isSeq, parseDocument, stringify } from "yaml";
 import { StartRunRequestSchema, type StartRolloutRequest, type StartRunRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { fillCaptured, type Change, type ChangeStep, type StepPhase } from "../../shared/model/change.js";
-import { isSuiteStage, type Plan } from "../../shared/model/plan.js";
+import { DEFAULT_QUICK_TAGS, isSuiteStage, type Plan } from "../../shared/model/plan.js";
+import { parseSuite } from "../../shared/model/suite.js";
+import { plannedSuiteChecks } from "../sequencer/planned-checks.js";
 import type { NodeState, Phase } from "./core.js";
 
 /** The change's steps each phase runs; the gate phases run the plan's stages instead. */
@@ -29,6 +31,24 @@ export function gateStages(change: Change, plan: Plan): Extract<Plan["stages"][n
     }
     return stage;
   });
+}
+
+/**
+ * A gate that would run no check (every one left out by --quick's tags, or destructive in a stage
+ * that does not allow it) judges nothing: it is refused before the rollout starts, rather than
+ * rolling every node back for a skip (a skip is never a pass).
+ */
+export function emptyGateProblem(change: Change, plan: Plan, suites: Record<string, string>, quick: boolean): string | undefined {
+  const tags = quick ? (plan.quick?.tags ?? DEFAULT_QUICK_TAGS) : [];
+  for (const stage of gateStages(change, plan)) {
+    const text = suites[stage.suite] ?? suites[posix.normalize(stage.suite)];
+    if (text === undefined) continue;
+    const checks = plannedSuiteChecks(parseSuite(text, stage.suite), { allowDestructive: stage.allow_destructive ?? false, onlyTags: tags, onlyChecks: [] }).filter((c) => !c.precondition);
+    if (checks.some((c) => !c.skipReason)) continue;
+    const why = quick ? `none of its checks is tagged ${tags.join(" or ")} (--quick)` : "every check is destructive and the stage does not set allow_destructive: true";
+    return `${change.file}: gate stage ${stage.id} would run no check of ${stage.suite}: ${why}; a gate that judges nothing cannot keep a change${quick ? ": tag the checks that judge health, or leave out --quick" : ""}`;
+  }
+  return undefined;
 }
 
 /** Step phases generate a plan; the role is the phase's name, so `${snapshot.X}` works within the snapshot phase. */

@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { create } from "@bufbuild/protobuf";
 import { holdsFor, majorOf } from "../../coordinator/rollouts/holds.js";
 import { initialRollout } from "../../coordinator/rollouts/core.js";
-import { phaseRunRequest, preconditionsSuite } from "../../coordinator/rollouts/phase-runs.js";
+import { emptyGateProblem, phaseRunRequest, preconditionsSuite } from "../../coordinator/rollouts/phase-runs.js";
 import { parseSuite } from "../../shared/model/suite.js";
 import { StartRolloutRequestSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { parseChange } from "../../shared/model/change.js";
@@ -173,6 +173,18 @@ describe("phase runs", () => {
     expect(parsePlan(run.planYaml, "p").stages.map((st) => [st.id, (st as { iterations?: number }).iterations])).toEqual([["health", 1]]);
     // No gate suite with preconditions: nothing to run.
     expect(phaseRunRequest(req, change, plan, "preconditions", node)).toBeUndefined();
+  });
+
+  it("refuses a gate that would judge nothing: no check tagged quick under --quick, or only destructive checks not allowed", () => {
+    const untagged = { "health.suite.yaml": "suite: h\nchecks:\n  - id: up\n    command: { argv: [\"true\"] }\n" };
+    expect(emptyGateProblem(change, plan, untagged, false)).toBeUndefined();
+    expect(emptyGateProblem(change, plan, untagged, true)).toBe(
+      "c.yaml: gate stage health would run no check of ./health.suite.yaml: none of its checks is tagged quick (--quick); a gate that judges nothing cannot keep a change: tag the checks that judge health, or leave out --quick",
+    );
+    const tagged = { "health.suite.yaml": "suite: h\nchecks:\n  - id: up\n    tags: [quick]\n    command: { argv: [\"true\"] }\n" };
+    expect(emptyGateProblem(change, plan, tagged, true)).toBeUndefined();
+    const destructive = { "health.suite.yaml": "suite: h\nchecks:\n  - id: restart\n    destructive: true\n    command: { argv: [\"true\"] }\n" };
+    expect(emptyGateProblem(change, plan, destructive, false)).toMatch(/every check is destructive and the stage does not set allow_destructive: true/);
   });
 
   it("has nothing to run for facts when the change declares none", () => {

@@ -134,6 +134,7 @@ describe("rollout state machine", () => {
     expect(d.phaseOf("alpha")).toBe("gate");
     d.finish("alpha", Status.FAILED, { lost: true });
     expect(d.node("alpha").outcome).toBe("unknown_state");
+    expect(d.node("alpha").gateStatus).toBe(Status.LOST);
   });
 
   it("an apply its agent was stopped in the middle of (interrupted) is unknown state too, never rolled back on a guess", () => {
@@ -176,7 +177,7 @@ describe("rollout state machine", () => {
     expect(d.running.size).toBe(0);
     expect(d.of("alert").map((a) => a.kind)).toEqual(["rollout_held"]);
     d.feed({ type: "approve", who: "ops", reason: "tested in staging" });
-    expect(d.of("resolve_alert").map((a) => a.node)).toEqual(["alpha"]);
+    expect(d.of("resolve_alert").map((a) => [a.node, a.summary])).toEqual([["alpha", "alpha approved by ops: tested in staging"]]);
     expect(d.phaseOf("alpha")).toBe("preconditions");
     expect(d.node("alpha").approval).toBe("approved by ops: tested in staging");
     d.pass("alpha");
@@ -203,7 +204,7 @@ describe("rollout state machine", () => {
     d.feed({ type: "abort", who: "ops", reason: "not this week" });
     expect(d.state.status).toBe("aborted");
     expect(d.state.nodes.map((n) => n.outcome)).toEqual(["untouched", "untouched"]);
-    expect(d.of("resolve_alert")).toHaveLength(1);
+    expect(d.of("resolve_alert").map((a) => a.summary)).toEqual(["alpha not approved: the rollout was aborted by ops: not this week"]);
   });
 
   it("an abort lets a node past its snapshot finish its sequence, cancels only reading facts, and starts nothing new", () => {

@@ -59,6 +59,6 @@ describe("rollout report and exit status", () => {
     const b = rolloutMessage(header, driven([{ status: Status.PASSED }, { status: Status.PASSED }, { status: Status.PASSED }]));
     expect(progressLines(a, b)).toEqual(["alpha        apply"]);
     expect(progressLines(b, b)).toEqual([]);
-    expect(progressLines(undefined, a)).toEqual(["alpha        facts", "started: 2 node(s) in batches: alpha → beta"]);
+    expect(progressLines(undefined, a)).toEqual(["started: 2 node(s) in batches: alpha → beta", "alpha        facts"]);
   });
 });
