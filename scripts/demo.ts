@@ -1,6 +1,6 @@
 // npm run demo: a coordinator, three agents and a small app on this machine, the demo plan,
-// the report, then everything is stopped and removed.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// the report, then two rollouts of examples/rollout (one rolled back, one kept); then everything is stopped and removed.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,11 +10,28 @@ import { execa } from "execa";
 const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
 
 const NODES = [
-  { name: "alpha", role: "primary", proxy: 18083 },
-  { name: "beta", role: "fleet", proxy: 18083 },
+  { name: "alpha", role: "primary", proxy: 18083, appPort: 18091 },
+  { name: "beta", role: "fleet", proxy: 18083, appPort: 18092 },
   // gamma's config still points /app/lnd/ at the old port: the gate must catch it.
-  { name: "gamma", role: "fleet", proxy: 18080 },
+  { name: "gamma", role: "fleet", proxy: 18080, appPort: 18093 },
 ];
+
+/** examples/rollout's app on one node: version 1.0.0 and its data, served on the node's port. */
+function startRolloutApp(dir: string, port: number): Proc {
+  mkdirSync(join(dir, "data"), { recursive: true });
+  writeFileSync(join(dir, "version"), "1.0.0\n");
+  writeFileSync(join(dir, "data", "marker"), "original\n");
+  const child = execa(process.execPath, [join(ROOT, "examples", "rollout", "app-server.mjs"), dir, String(port)], { reject: false, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  return {
+    name: `app ${dir}`,
+    process: child,
+    stderr: () => "",
+    async stop() {
+      child.kill("SIGTERM");
+      await child;
+    },
+  };
+}
 
 async function requireCurl(): Promise<void> {
   const r = await execa("curl", ["--version"], { reject: false });
@@ -44,6 +61,8 @@ async function main(): Promise<number> {
 
     say("starting three agents: alpha (primary), beta and gamma (fleet)");
     for (const n of NODES) {
+      const appDir = join(work, n.name, "app");
+      procs.push(startRolloutApp(appDir, n.appPort));
       const conf = join(work, `${n.name}.conf`);
       writeFileSync(conf, `location /app/lnd/ {\n    proxy_pass http://127.0.0.1:${n.proxy}/;\n}\n`);
       procs.push(
@@ -53,7 +72,7 @@ async function main(): Promise<number> {
           token: token.stdout.trim(),
           stateDir: join(work, n.name),
           labels: { role: n.role },
-          env: { DEMO_NODE_CONF: conf, DEMO_APP_URL: appUrl },
+          env: { DEMO_NODE_CONF: conf, DEMO_APP_URL: appUrl, APP_DIR: appDir, APP_PORT: String(n.appPort) },
         }),
       );
     }
@@ -99,8 +118,19 @@ async function main(): Promise<number> {
     const verify = await coord(c, ["verify", join(c.stateDir, "runs", runId)]);
     console.log(verify.stdout.trim());
     console.log(`\nthe HTML report is in ${html}; open it in a browser`);
-    // The demo worked if the gate reached a verdict both times and the evidence is intact.
-    return first.exitCode === 1 && second.exitCode === 2 && verify.exitCode === 0 ? 0 : 1;
+
+    // A change guarded by the gate (examples/rollout): the broken release is rolled back on the
+    // first node and goes no further; the good one goes through every node.
+    const rolloutPlan = join(ROOT, "examples", "rollout", "gate.plan.yaml");
+    say("coord rollout --plan examples/rollout/gate.plan.yaml --change examples/rollout/broken.change.yaml");
+    const broken = await cli(["rollout", "--plan", rolloutPlan, "--change", join(ROOT, "examples", "rollout", "broken.change.yaml")]);
+    console.log(`\ncoord rollout exited ${broken.exitCode}: alpha rolled back (its data restored, the gate green again), beta and gamma untouched`);
+    say("coord rollout --plan examples/rollout/gate.plan.yaml --change examples/rollout/good.change.yaml");
+    const good = await cli(["rollout", "--plan", rolloutPlan, "--change", join(ROOT, "examples", "rollout", "good.change.yaml")]);
+    const versions = NODES.map((n) => `${n.name} ${readFileSync(join(work, n.name, "app", "version"), "utf8").trim()}`);
+    console.log(`\ncoord rollout exited ${good.exitCode}: every node changed and its known-good facts advanced (${versions.join(", ")})`);
+    // The demo worked if the gate reached a verdict both times, the evidence is intact, and each rollout ended as it should.
+    return first.exitCode === 1 && second.exitCode === 2 && verify.exitCode === 0 && broken.exitCode === 1 && good.exitCode === 0 ? 0 : 1;
   } finally {
     say("stopping agents and coordinator, removing the temp dir");
     await Promise.all(procs.reverse().map((p) => p.stop()));
