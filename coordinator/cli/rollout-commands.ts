@@ -91,11 +91,17 @@ export function progressLines(before: Rollout | undefined, now: Rollout): string
   return out;
 }
 
+/** The rollout an answer carries; one without it is the coordinator breaking. */
+function rolloutOf(res: { rollout?: Rollout }): Rollout {
+  if (!res.rollout) throw new FleetgateError("internal", "the coordinator answered without the rollout");
+  return res.rollout;
+}
+
 /** Follows until the rollout ends or holds; prints progress on stderr and the report on stdout. */
 async function follow(client: ControlClient, id: string, json: boolean): Promise<number> {
   let last: Rollout | undefined;
   for (;;) {
-    const now = await client.call(ControlService.method.getRollout, { rolloutId: id });
+    const now = rolloutOf(await client.call(ControlService.method.getRollout, { rolloutId: id }));
     for (const line of progressLines(last, now)) process.stderr.write(`${line}\n`);
     last = now;
     if (FINAL.has(now.status) || now.status === "held") {
@@ -177,8 +183,7 @@ export function registerRolloutCommands(program: Command): void {
     setExit(
       await withClient(flags, async (c) => {
         const res = await c.call(ControlService.method.startRollout, req);
-        const r = res.rollout;
-        if (!r) throw new FleetgateError("internal", "the coordinator answered without the rollout");
+        const r = rolloutOf(res);
         if (flags.dryRun) {
           print(flags.json ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : [formatRollout(r).split("\n")[0] ?? "", ...r.notes.map((n) => `note: ${n}`), ...r.sequence, "dry run: nothing was executed"].join("\n"));
           return 0;
@@ -197,7 +202,7 @@ export function registerRolloutCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (id: string, _: unknown, cmd: Command) => {
       const flags = flagsOf<ConnectionFlags & { json?: boolean }>(cmd);
-      const r = await withClient(flags, (c) => c.call(ControlService.method.getRollout, { rolloutId: id }));
+      const r = rolloutOf(await withClient(flags, (c) => c.call(ControlService.method.getRollout, { rolloutId: id })));
       print(flags.json ? JSON.stringify(toJson(RolloutSchema, r), null, 2) : formatRollout(r));
     });
 
@@ -213,7 +218,7 @@ export function registerRolloutCommands(program: Command): void {
     .requiredOption("--reason <text>", "why; recorded with the rollout")
     .action(async (id: string, _: unknown, cmd: Command) => {
       const flags = flagsOf<ConnectionFlags & { reason: string }>(cmd);
-      const r = await withClient(flags, (c) => c.call(ControlService.method.approveRollout, { rolloutId: id, reason: flags.reason }));
+      const r = rolloutOf(await withClient(flags, (c) => c.call(ControlService.method.approveRollout, { rolloutId: id, reason: flags.reason })));
       print(`rollout ${id}: approved; ${r.nodes.filter((n) => n.approval).map((n) => n.name).join(", ")} go on. Follow it with: coord rollout watch ${id}`);
     });
 

@@ -43,15 +43,15 @@ export function rolloutHandlers(deps: RolloutServiceDeps) {
       const r = rolloutMessage({ id, change: decided.change.name, plan: decided.plan.name, version: decided.change.version, batch: req.batch || 1, createdAt: Date.now(), startedBy: who.name }, stored(id).state, { notes: decided.notes });
       return create(pb.StartRolloutResponseSchema, { rolloutId: id, rollout: r });
     }),
-    getRollout: unary(deps, (req: pb.GetRolloutRequest): pb.Rollout => message(stored(req.rolloutId))),
+    getRollout: unary(deps, (req: pb.GetRolloutRequest): pb.GetRolloutResponse => create(pb.GetRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) })),
     listRollouts: unary(deps, (req: pb.ListRolloutsRequest): pb.ListRolloutsResponse => create(pb.ListRolloutsResponseSchema, { rollouts: listRollouts(deps.db, req.limit || 50).map(message) })),
-    approveRollout: unary(deps, (req: pb.ApproveRolloutRequest, who): pb.Rollout => {
+    approveRollout: unary(deps, (req: pb.ApproveRolloutRequest, who): pb.ApproveRolloutResponse => {
       deps.rollouts.approve(req.rolloutId, who.name, reasonOf(req.reason, "approving a held rollout"));
-      return message(stored(req.rolloutId));
+      return create(pb.ApproveRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) });
     }),
-    abortRollout: unary(deps, (req: pb.AbortRolloutRequest, who): pb.Rollout => {
+    abortRollout: unary(deps, (req: pb.AbortRolloutRequest, who): pb.AbortRolloutResponse => {
       deps.rollouts.abort(req.rolloutId, who.name, reasonOf(req.reason, "aborting a rollout"));
-      return message(stored(req.rolloutId));
+      return create(pb.AbortRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) });
     }),
   });
 }
