@@ -107,13 +107,18 @@ describe("rollouts across a coordinator restart", () => {
     ]);
   }, 120_000);
 
-  it("is still held after a restart, refuses approval without a reason, and goes on when approved there", async () => {
+  it("refuses a second rollout on nodes it holds, is still held after a restart, refuses approval without a reason, and goes on when approved there", async () => {
     const { c: first, appDir } = await fleet();
     ws.write("major.yaml", change("2.0.0", "hold:\n  - major_bump: version\n"));
     const held = await coord(first, ["rollout", "--plan", ws.path("plan.yaml"), "--change", ws.path("major.yaml")]);
     expect(held.exitCode, held.stderr).toBe(2);
     expect(held.stdout).toMatch(/alpha: held: major bump: version 1\.0\.0 → 2\.0\.0/);
     const id = /rollout (ro-\S+) started/.exec(held.stderr)?.[1] as string;
+    // One rollout at a time per node: a second one is refused while this one holds them.
+    ws.write("minor.yaml", change("1.0.1"));
+    const other = await coord(first, ["rollout", "--plan", ws.path("plan.yaml"), "--change", ws.path("minor.yaml")]);
+    expect(other.exitCode).toBe(3);
+    expect(other.stderr).toContain(`rollout ${id} (change app-2.0.0) is still going on alpha, beta: one rollout at a time per node; wait for it, or coord rollout abort ${id}`);
     await first.stop("SIGKILL");
     const second = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"], first.address));
     expect((await show(second, id)).status).toBe("held");
