@@ -3,7 +3,7 @@
 // this follows it by asking where it stands once a second, so a CLI that goes away loses nothing.
 import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { ControlService, RolloutSchema, type Rollout, type RolloutNode } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parseLabel } from "../../shared/labels.js";
@@ -138,6 +138,15 @@ interface RolloutFlags extends ConnectionFlags, VarFlags {
  */
 const flagsOf = <T>(cmd: Command): T => cmd.optsWithGlobals<T & object>();
 
+/** --nodes KEY=VALUE, repeatable: a label selector. */
+function nodesFlag(value: string, prev?: Record<string, string>): Record<string, string> {
+  try {
+    return parseLabel(value, prev);
+  } catch {
+    throw new InvalidArgumentError(`--nodes expects KEY=VALUE (e.g. role=fleet), got "${value}"`);
+  }
+}
+
 const setExit = (code: number) => {
   process.exitCode = code;
 };
@@ -150,7 +159,7 @@ export function registerRolloutCommands(program: Command): void {
       // Not requiredOption: commander would then demand them of `coord rollout show ID` too.
       .option("--plan <file>", "the gate plan; the change's gate: names its stages (required)")
       .option("--change <file>", "the change: facts, snapshot, apply, rollback steps, gate stages, hold rules (docs/rollouts.md) (required)")
-      .option("--nodes <key=value>", "only nodes with this label, repeatable (e.g. role=fleet)", (v: string, prev?: Record<string, string>) => parseLabel(v, prev))
+      .option("--nodes <key=value>", "only nodes with this label, repeatable (e.g. role=fleet); role=dev nodes only when asked for", nodesFlag)
       .option("--node <name>", "only this node, repeatable", repeatable, [] as string[])
       .option("--batch <n>", "nodes changed at once", positiveInt, 1)
       .option("--quick", "run the gate in quick mode: a green gate keeps the change but never advances known-good")

@@ -90,6 +90,11 @@ export class RolloutController {
       if (req.nodeNames.length && !req.nodeNames.includes(name)) return false;
       const labels = nodeLabels(n);
       if (!selector.every(([k, v]) => labels[k] === v)) return false;
+      // As in runs: a dev node takes part only when asked for, by name or by its role.
+      if (labels.role === "dev" && !req.nodeNames.includes(name) && req.selector.role !== "dev") {
+        notes.push(`${name} left out: role=dev (name it with --node ${name}, or select --nodes role=dev)`);
+        return false;
+      }
       if (n.drain) {
         notes.push(`${name} left out: drained (${n.drain.reason})`);
         return false;

@@ -44,6 +44,7 @@ interface RolloutJson {
   id: string;
   status: string;
   nodes: { name: string; phase: string; outcome?: string; approval?: string; runs?: { phase: string; runId: string }[] }[];
+  notes?: string[];
 }
 
 async function show(c: Coordinator, id: string): Promise<RolloutJson> {
@@ -63,18 +64,22 @@ describe("rollouts across a coordinator restart", () => {
     const appDir = (n: string) => ws.path(`app-${n}`);
     const c = ws.track(await startCoordinator(ws.path("state"), ["--heartbeat", "1s"]));
     const token = (await coord(c, ["token", "create"])).stdout.trim();
-    for (const [i, name] of ["alpha", "beta"].entries()) {
+    // dev-1 is a developer's node: a rollout leaves it out unless asked for it.
+    for (const [name, role] of [["alpha", "primary"], ["beta", "fleet"], ["dev-1", "dev"]] as const) {
       mkdirSync(appDir(name));
       writeFileSync(`${appDir(name)}/version`, "1.0.0\n");
-      ws.track(startAgent({ name, address: c.address, token, stateDir: ws.path(name), labels: { role: i === 0 ? "primary" : "fleet" }, env: { APP_DIR: appDir(name) } }));
+      ws.track(startAgent({ name, address: c.address, token, stateDir: ws.path(name), labels: { role }, env: { APP_DIR: appDir(name) } }));
     }
-    await waitFor("alpha and beta online", async () => ((await onlineNodes(c)).length === 2 ? true : undefined), 30_000);
+    await waitFor("alpha, beta and dev-1 online", async () => ((await onlineNodes(c)).length === 3 ? true : undefined), 30_000);
     return { c, appDir };
   }
 
   it("follows the apply run a killed coordinator started, runs it once, and completes the rollout", async () => {
     const { c: first, appDir } = await fleet();
     ws.write("change.yaml", change("1.1.0"));
+    const dry = await coord(first, ["rollout", "--plan", ws.path("plan.yaml"), "--change", ws.path("change.yaml"), "--dry-run", "--json"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect((JSON.parse(dry.stdout) as RolloutJson).notes).toEqual(["dev-1 left out: role=dev (name it with --node dev-1, or select --nodes role=dev)"]);
     const start = await coord(first, ["rollout", "--plan", ws.path("plan.yaml"), "--change", ws.path("change.yaml"), "--detach"]);
     expect(start.exitCode, start.stderr).toBe(0);
     const id = start.stdout.trim();
@@ -91,6 +96,7 @@ describe("rollouts across a coordinator restart", () => {
       ["alpha", "changed"],
       ["beta", "changed"],
     ]);
+    expect(readFileSync(`${appDir("dev-1")}/version`, "utf8")).toBe("1.0.0\n");
     // Exactly once on each node, across the restart: no phase was started twice.
     for (const n of ["alpha", "beta"]) expect(readFileSync(`${appDir(n)}/applies.log`, "utf8")).toBe("apply 1.1.0\n");
     const phases = queryDb<{ node: string; phase: string; n: number }>(
