@@ -55,10 +55,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A run of the plan on n1 where check `b` ends `b`; returns its id once it has finished. */
-function runWith(b: Status): string {
+/** A run of the plan on n1 where check `b` ends `b`; returns its id once it has finished. `origin`: the rollout phase it carries out. */
+function runWith(b: Status, origin?: Parameters<typeof startRun>[2]): string {
   const req = create(StartRunRequestSchema, startRunRequest(["all"], { plan: join(dir, "plan.yaml"), node: [] }, loadPlanFiles(join(dir, "plan.yaml"))));
-  const { runId } = startRun({ db, sessions, engine, ownHost: { machineId: "", bootId: "" }, transport: "plaintext" }, req);
+  const { runId } = startRun({ db, sessions, engine, ownHost: { machineId: "", bootId: "" }, transport: "plaintext" }, req, origin);
   const taskId = (db.prepare("SELECT id FROM tasks WHERE run_id = ?").get(runId) as { id: string }).id;
   const ev = (body: MessageInitShape<typeof AgentEventSchema>["body"]) => engine.ingest("n1", MACHINE, create(AgentEventSchema, { seq: BigInt(++seq), origin: { machineId: MACHINE, bootId: "boot", hostname: "n1" }, body }));
   ev({ case: "check", value: { taskId, result: { checkId: "a", kind: "command", status: Status.PASSED, summary: "exit 0", attempts: 1 } } });
@@ -88,6 +88,16 @@ describe("alerts from runs", () => {
     const fixed = runWith(Status.PASSED);
     expect(state().sort()).toEqual(["resolved known_good_regression gate", "resolved run_no_go gate"]);
     expect(alerts.list().find((a) => a.kind === "run_no_go")!.resolvedSummary).toBe(`run ${fixed} of plan gate is GO`);
+  });
+});
+
+describe("alerts from rollout phases", () => {
+  it("leaves a rollout's phase runs to the rollout: a red gate phase raises no run_no_go (the rollout raises its own)", () => {
+    runWith(Status.FAILED, { rollout: "ro-1", node: "n1", phase: "gate" });
+    expect(state()).toEqual([]);
+    // An ordinary run of the same plan still does.
+    runWith(Status.FAILED);
+    expect(state()).toEqual(["open run_no_go gate"]);
   });
 });
 
