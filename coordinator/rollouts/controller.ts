@@ -51,6 +51,7 @@ export class RolloutController {
   private readonly byRun = new Map<string, { rolloutId: string; node: string; phase: Phase }>();
   private readonly queue: { rolloutId: string; input: Input }[] = [];
   private draining = false;
+  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly deps: RolloutDeps) {
@@ -155,12 +156,29 @@ export class RolloutController {
     return a.stored;
   }
 
+  /**
+   * Stops following: nothing is stepped or started after this (coord serve is closing the store).
+   * The rollouts stay as stored, and the next start follows them again.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.active.clear();
+    this.byRun.clear();
+    this.queue.length = 0;
+    this.pending.length = 0;
+  }
+
   /** The engine finished a run: a phase run's end steps its rollout. */
   runFinished(runId: string): void {
     const phase = this.byRun.get(runId);
-    if (!phase) return;
+    if (!phase || this.stopped) return;
     this.byRun.delete(runId);
-    this.enqueue(phase.rolloutId, this.phaseDone(phase.rolloutId, phase.node, phase.phase, runId));
+    try {
+      this.enqueue(phase.rolloutId, this.phaseDone(phase.rolloutId, phase.node, phase.phase, runId));
+    } catch (err) {
+      // Its state is as stored: a restarted coordinator finds the finished run and steps on from it.
+      this.deps.log.error({ rollout: phase.rolloutId, run: runId, err }, "could not step the rollout after its phase run ended; a restart of the coordinator takes it up again");
+    }
   }
 
   private activeOrRefuse(id: string): Active {

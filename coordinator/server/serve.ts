@@ -283,6 +283,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       unwatchDisk();
       commits.close();
       roster?.stop();
+      rollouts.stop();
       engine.stop();
       sessions.closeAll("coordinator shutting down");
       await new Promise<void>((resolve) => {
