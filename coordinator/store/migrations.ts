@@ -337,4 +337,21 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 18,
+    sql: `
+      -- Who the active coordinator is (issue 19, coordinator/ha/): one row, named 'active', written
+      -- by the coordinator that holds the leadership advisory lock on PostgreSQL and renewed every
+      -- few seconds; standbys read it for the active one's address. Unused on SQLite, where one
+      -- coordinator owns coord.db; here so both engines keep one history with the same numbers.
+      CREATE TABLE coordinator_lease (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        acquired_at  INTEGER NOT NULL,
+        renewed_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+      );
+    `,
+  },
 ];

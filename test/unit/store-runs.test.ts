@@ -94,7 +94,7 @@ describe("openDb and migrations", () => {
     expect(count("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'run1'")).toBe(3);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
     expect(tables).toEqual([
-      "agent_events", "check_results", "enroll_tokens", "known_good_facts", "node_claims", "node_events", "nodes", "person_tokens",
+      "agent_events", "check_results", "coordinator_lease", "enroll_tokens", "known_good_facts", "node_claims", "node_events", "nodes", "person_tokens",
       "refusal_totals", "refusals", "rollouts", "run_audit", "run_files", "runs", "schedule_fires", "schema_migrations", "signoffs", "tasks",
     ]);
   });

@@ -307,4 +307,18 @@ export const PG_MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // coordinator/ha/election.ts: the holder of the leadership lock writes and renews it.
+    version: 18,
+    sql: `
+      CREATE TABLE coordinator_lease (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        acquired_at  BIGINT NOT NULL,
+        renewed_at   BIGINT NOT NULL,
+        expires_at   BIGINT NOT NULL
+      );
+    `,
+  },
 ];
