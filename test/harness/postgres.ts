@@ -69,6 +69,11 @@ export interface PostgresServer {
   createDatabase(name: string): Promise<string>;
   /** What the server wrote to stderr (its log), the last 64 KiB. */
   log(): string;
+  /**
+   * Fast shutdown (every session ends, as in a PostgreSQL restart), `downMs` with no server, then
+   * postgres again on the same data dir and port; resolves once it accepts connections.
+   */
+  restart(downMs?: number): Promise<void>;
   /** Fast shutdown of the whole process group (SIGKILL after `graceMs`), then the temp dir goes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -137,24 +142,46 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     await execa(initdb, ["-D", data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], { ...asUser, stdin: "ignore" });
     const settings = { listen_addresses: "127.0.0.1", unix_socket_directories: sockets, max_connections: "50", ...options.settings };
     let out = "";
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+    /** postgres on `port`, resolved once it accepts connections; killed (group and all) if it never does. */
+    // Wrapped: an async function returning the subprocess (a promise itself) would wait for its exit.
+    const launch = async (port: number): Promise<{ server: ResultPromise }> => {
       const args = ["-D", data, "-p", String(port), "-k", sockets, ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
       // Its own process group (detached): stop() and the exit hook signal the postmaster and every backend at once.
       const started = execa(postgres, args, { ...asUser, stdin: "ignore", stdout: "ignore", buffer: false, reject: false, detached: true });
       child = started;
       out = "";
       started.stderr?.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-KEEP_LOG_BYTES)));
-      const url = (database = "postgres") => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`;
       try {
-        await waitReady(started, url(), () => out, options.readyTimeoutMs ?? 30_000);
+        await waitReady(started, `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`, () => out, options.readyTimeoutMs ?? 30_000);
+        return { server: started };
       } catch (err) {
         killGroup(started.pid, "SIGKILL");
         await started;
+        throw err;
+      }
+    };
+    /** SIGINT is postgres's fast shutdown: open transactions roll back, every session ends, the server exits. */
+    const shutDown = async (server: ResultPromise, graceMs: number) => {
+      if (alive(server)) {
+        killGroup(server.pid, "SIGINT");
+        const exited = await Promise.race([server.then(() => true), sleep(graceMs).then(() => false)]);
+        if (!exited) killGroup(server.pid, "SIGKILL");
+        await server;
+      }
+      // Backends left behind by a postmaster that died first are in the same group.
+      killGroup(server.pid, "SIGKILL");
+    };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      let started: ResultPromise;
+      try {
+        ({ server: started } = await launch(port));
+      } catch (err) {
         // Another process took the port between freePort() and postgres binding it: try another.
         if (attempt < 3 && /could not (bind|create listen)/i.test(out)) continue;
         throw err;
       }
+      const url = (database = "postgres") => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`;
       return {
         port,
         url,
@@ -170,16 +197,14 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
           }
           return url(name);
         },
+        async restart(downMs = 0) {
+          await shutDown(started, 10_000);
+          await sleep(downMs);
+          // The same port, so clients reconnect to the address they know.
+          ({ server: started } = await launch(port));
+        },
         async stop(graceMs = 10_000) {
-          if (alive(started)) {
-            // SIGINT is postgres's fast shutdown: open transactions roll back, the server exits.
-            killGroup(started.pid, "SIGINT");
-            const exited = await Promise.race([started.then(() => true), sleep(graceMs).then(() => false)]);
-            if (!exited) killGroup(started.pid, "SIGKILL");
-            await started;
-          }
-          // Backends left behind by a postmaster that died first are in the same group.
-          killGroup(started.pid, "SIGKILL");
+          await shutDown(started, graceMs);
           process.removeListener("exit", removeAtExit);
           rmSync(dir, { recursive: true, force: true });
         },
