@@ -71,6 +71,7 @@ export class Election {
   private lease: LeaseRow | undefined;
   private seen: { active: ActiveCoordinator | undefined; dbNow: number } = { active: undefined, dbNow: 0 };
   private lastRenewalSentAt = 0;
+  private notBefore = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private lastTrouble = "";
   private lastStandby = "";
@@ -141,6 +142,11 @@ export class Election {
     const { signal } = this.stopping;
     while (!signal.aborted) {
       let waitMs = this.timings.pollMs;
+      const hold = this.notBefore - performance.now();
+      if (hold > 0) {
+        await sleep(hold, undefined, { signal }).catch(() => {});
+        continue;
+      }
       try {
         const client = this.client ?? (await this.connect());
         if (signal.aborted) break;
@@ -206,6 +212,9 @@ export class Election {
     this.roleNow = "standby";
     this.lease = undefined;
     this.clearWatchdog();
+    // One poll period before trying again: the standbys get the first go, rather than the lead
+    // going straight back to a coordinator whose session just failed.
+    this.notBefore = performance.now() + this.timings.pollMs;
     this.emit({ kind: "lost", reason });
     // Whatever state the session is in, it must not keep the lock: a new one is opened next round.
     if (this.client) this.broken(this.client, reason);

@@ -10,6 +10,7 @@ import { Election, LEADER_LOCK, type ElectionEvent } from "../../coordinator/ha/
 import type { LeaseTimings } from "../../coordinator/ha/leadership.js";
 import { migratePg } from "../../coordinator/store/pg/db.js";
 import { postgresBinary, startPostgres, type PostgresServer } from "../harness/postgres.js";
+import { freezableRelay, type FreezableRelay } from "../harness/tcp-relay.js";
 import { needsTool } from "../support/system-tools.js";
 
 const ready = needsTool(postgresBinary("initdb"), "postgresql");
@@ -138,6 +139,11 @@ describe.skipIf(!ready)("electing the active coordinator on PostgreSQL", () => {
     // What a SIGKILLed coordinator's connection does: the session ends, and its lock with it.
     const killedAt = performance.now();
     await (admin as pg.Client).query("SELECT pg_terminate_backend($1)", [leader.election.backendPid]);
+    // A SIGKILLed coordinator is gone: once this one has reported the loss, it leaves (it would
+    // otherwise rejoin, and might win the lock back, after a poll period).
+    await waitFor("the old active to report losing the lead", () => leader.election.role !== "active", TIMINGS.leaseMs);
+    await leader.election.stop();
+    members = members.filter((m) => m !== leader);
     await waitFor("the standby to become active", () => standby.election.role === "active", TIMINGS.leaseMs * 3);
     const takeoverMs = performance.now() - killedAt;
     // Behaviour, not speed: within the lease (the bench measures the time).
@@ -182,6 +188,43 @@ describe.skipIf(!ready)("electing the active coordinator on PostgreSQL", () => {
     await (admin as pg.Client).query("COMMIT");
     expect(await expectOneActive()).toBe(standby);
     neverTwoActive();
+  }, 60_000);
+
+  it("lets the standby take over from an active cut off from PostgreSQL with its session open, only after the old one stepped down", async () => {
+    const url = await server.createDatabase(`election_${++dbs}`);
+    admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await migratePg(admin);
+    const relay: FreezableRelay = await freezableRelay(server.port);
+    try {
+      const join = async (id: string, connection: string) => {
+        const events: ElectionEvent[] = [];
+        const onEvent = (e: ElectionEvent) => {
+          events.push(e);
+          timeline.push({ id, kind: e.kind });
+        };
+        const m: Member = { id, events, election: new Election({ connection, id, address: `${id}.example:7400`, timings: TIMINGS, onEvent }) };
+        members.push(m);
+        await m.election.start();
+        return m;
+      };
+      // The first one joins alone through the relay, so it is the active one.
+      const cut = await join("a", url.replace(`:${server.port}/`, `:${relay.port}/`));
+      expect(cut.election.role).toBe("active");
+      const standby = await join("b", url);
+      await expectOneActive();
+      relay.freeze();
+      const frozenAt = performance.now();
+      // Nothing reaches the server, not even the end of the session: only the lease ends it.
+      await waitFor("the standby to take over", () => standby.election.role === "active", TIMINGS.leaseMs * 3);
+      expect(performance.now() - frozenAt).toBeLessThan(TIMINGS.leaseMs * 2);
+      const lost = cut.events.find((e) => e.kind === "lost");
+      expect(lost?.kind === "lost" && lost.reason).toMatch(/no renewal of the lease/);
+      neverTwoActive();
+      expect(await lockHolders()).toEqual([standby.election.backendPid]);
+    } finally {
+      await relay.close();
+    }
   }, 60_000);
 
   it("hands over promptly when the active stops", async () => {
