@@ -20,6 +20,7 @@ import { benchAgent } from "./bench-agent.js";
 import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchStorePg } from "./bench-store-pg.js";
+import { benchFailover } from "./bench-failover-pg.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
 import { benchSsh } from "./bench-ssh.js";
@@ -76,6 +77,8 @@ const PARTS: Record<string, Part> = {
   parse: async (example) => [benchParse(example, say)],
   // With PostgreSQL installed, also its commit path against SQLite's (issue 19).
   store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say), ...(await benchStorePg(cleanup, say))],
+  // The coordinator election on PostgreSQL (issue 19): a standby taking the lead, about 80 s.
+  failover: async () => benchFailover(cleanup, say),
   checks: async () => [await benchEngine(say), await benchHttpChecks(cleanup, say)],
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
   lost: async () => [await benchLost(cleanup, say)],
@@ -103,7 +106,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 7 minutes" : `parts: ${chosen.join(", ")}`}`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 8 minutes" : `parts: ${chosen.join(", ")}`}`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
