@@ -1,23 +1,23 @@
 // `coord rollout` (issue 18): apply a change node by node, each node gated, kept or rolled back;
 // `coord rollout show|watch|resume|abort` and `coord rollouts`. The rollout runs in the coordinator:
 // this follows it by asking where it stands once a second, so a CLI that goes away loses nothing.
-import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
 import { InvalidArgumentError, type Command } from "commander";
 import { ControlService, RolloutSchema, type Rollout, type RolloutNode } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { parseLabel } from "../../shared/labels.js";
 import { parseChange } from "../../shared/model/change.js";
+import { isFinished } from "../rollouts/core.js";
 import { Status, statusName } from "../../shared/model/status.js";
 import { parseVarFlag, type ResolvedVars } from "../../shared/model/suite-vars.js";
 import type { ControlClient } from "./client.js";
 import { table } from "./format.js";
 import { connected, positiveInt, print, repeatable, withClient, type ConnectionFlags } from "./kit.js";
-import { loadPlanFiles } from "./run-command.js";
+import { loadPlanFiles, read } from "./run-command.js";
+import { suiteFilesMessage } from "./run-flags.js";
 import { cliRunVars, type VarFlags } from "./run-vars.js";
 
 const POLL_MS = 1_000;
-const FINAL = new Set(["completed", "stopped", "aborted"]);
 
 /** 0 completed, 1 stopped with a node rolled back or not changed, 2 held, aborted, or a node in unknown state. */
 export function rolloutExitCode(r: Rollout): number {
@@ -104,19 +104,11 @@ async function follow(client: ControlClient, id: string, json: boolean): Promise
     const now = rolloutOf(await client.call(ControlService.method.getRollout, { rolloutId: id }));
     for (const line of progressLines(last, now)) process.stderr.write(`${line}\n`);
     last = now;
-    if (FINAL.has(now.status) || now.status === "held") {
+    if (isFinished(now.status) || now.status === "held") {
       print(json ? JSON.stringify(toJson(RolloutSchema, now), null, 2) : formatRollout(now));
       return rolloutExitCode(now);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
-
-function read(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    throw FleetgateError.from(err, "bad_input", `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -179,7 +171,7 @@ export function registerRolloutCommands(program: Command): void {
       planPath: plan,
       planYaml: files.planYaml,
       suites: files.suites,
-      suiteFiles: Object.fromEntries(Object.entries(files.suiteFiles ?? {}).map(([path, list]) => [path, { files: list }])),
+      suiteFiles: suiteFilesMessage(files),
       changePath,
       changeYaml,
       selector: flags.nodes ?? {},

@@ -25,7 +25,8 @@ export type { RunFlags };
 /** Exit status after detaching with Ctrl-C (128 + SIGINT, as shells report it). */
 export const EXIT_DETACHED = 130;
 
-function read(path: string, what: string): string {
+/** A file the user named, or bad_input saying which and why it cannot be read. */
+export function read(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {

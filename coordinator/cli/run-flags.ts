@@ -63,13 +63,18 @@ export interface PlanFiles {
   suiteFiles?: Record<string, ShippedFile[]>;
 }
 
+/** The suites' shipped files as a request carries them (suite path → SuiteFiles). */
+export function suiteFilesMessage(files: PlanFiles): Record<string, { files: ShippedFile[] }> {
+  return Object.fromEntries(Object.entries(files.suiteFiles ?? {}).map(([path, list]) => [path, { files: list }]));
+}
+
 /** What StartRun (and ResolvePlan, for --dry-run) is sent. */
 export function startRunRequest(stages: string[], flags: RunFlags, files: PlanFiles): MessageInitShape<typeof StartRunRequestSchema> {
   return {
     planPath: flags.plan,
     planYaml: files.planYaml,
     suites: files.suites,
-    suiteFiles: Object.fromEntries(Object.entries(files.suiteFiles ?? {}).map(([path, list]) => [path, { files: list }])),
+    suiteFiles: suiteFilesMessage(files),
     stages,
     nodeNames: flags.node,
     iterations: flags.iterations ?? 0,

@@ -10,14 +10,14 @@ import { parseChange, type Change } from "../../shared/model/change.js";
 import { parsePlan, type Plan } from "../../shared/model/plan.js";
 import { isTerminal, Status } from "../../shared/model/status.js";
 import type { AlertSink } from "../alerts/alerts.js";
+import { matchesSelector } from "../../shared/labels.js";
 import { nodeLabels, listNodes } from "../store/nodes.js";
 import { getRun, runsOfOrigin } from "../store/runs.js";
 import { capturesOf, listTasks } from "../store/tasks.js";
 import { getRollout, insertRollout, knownGoodFacts, listRollouts, recordKnownGoodFacts, saveRolloutState, type StoredRollout } from "../store/rollouts.js";
-import { newRunId, startRun, type StartRunDeps } from "../runs/start-run.js";
+import { newRunId, rosterOf, startRun, type StartRunDeps } from "../runs/start-run.js";
 import { resolveStartRun, DRY_RUN_ID } from "../runs/run-request.js";
-import { rosterOf } from "../runs/start-run.js";
-import { initialRollout, inFlight, rolloutStep, PHASES, type Command, type Input, type Phase, type RolloutState } from "./core.js";
+import { initialRollout, inFlight, isFinished, rolloutStep, PHASES, type Command, type Input, type Phase, type RolloutState } from "./core.js";
 import { holdsFor } from "./holds.js";
 import { emptyGateProblem, phaseRunRequest } from "./phase-runs.js";
 import { dryRunSequence } from "./sequence.js";
@@ -43,13 +43,13 @@ export interface DecidedRollout {
   notes: string[];
 }
 
-const FINAL = new Set(["completed", "stopped", "aborted"]);
-
 export class RolloutController {
   private readonly active = new Map<string, Active>();
   /** Phase run → the rollout and node it carries out. */
   private readonly byRun = new Map<string, { rolloutId: string; node: string; phase: Phase }>();
   private readonly queue: { rolloutId: string; input: Input }[] = [];
+  /** Commands of a stored step (or of a resume), carried out in order before the next input. */
+  private readonly pending: { rolloutId: string; a: Active; cmd: Command }[] = [];
   private draining = false;
   private stopped = false;
   private readonly now: () => number;
@@ -90,7 +90,7 @@ export class RolloutController {
       const name = n.identity.name;
       if (req.nodeNames.length && !req.nodeNames.includes(name)) return false;
       const labels = nodeLabels(n);
-      if (!selector.every(([k, v]) => labels[k] === v)) return false;
+      if (!matchesSelector(labels, req.selector)) return false;
       // As in runs: a dev node takes part only when asked for, by name or by its role.
       if (labels.role === "dev" && !req.nodeNames.includes(name) && req.selector.role !== "dev") {
         notes.push(`${name} left out: role=dev (name it with --node ${name}, or select --nodes role=dev)`);
@@ -122,8 +122,8 @@ export class RolloutController {
     return { change, plan, nodes, notes };
   }
 
-  /** Stores the rollout and starts its first batch; returns its id. */
-  begin(req: StartRolloutRequest, who: string): { id: string; decided: DecidedRollout } {
+  /** Stores the rollout and starts its first batch; returns it as it stands once started. */
+  begin(req: StartRolloutRequest, who: string): { stored: StoredRollout; decided: DecidedRollout } {
     const decided = this.decide(req);
     const id = `ro-${newRunId(new Date(this.now()))}`;
     const state = initialRollout(decided.nodes, req.batch || 1, req.quick);
@@ -133,7 +133,7 @@ export class RolloutController {
     this.active.set(id, { stored, change: decided.change, plan: decided.plan });
     this.deps.log.info({ rollout: id, change: decided.change.name, nodes: decided.nodes }, "rollout started");
     this.enqueue(id, { type: "start" });
-    return { id, decided };
+    return { stored, decided };
   }
 
   /** The dry run: the whole sequence, nothing stored, nothing started. */
@@ -245,8 +245,6 @@ export class RolloutController {
     this.drain();
   }
 
-  private readonly pending: { rolloutId: string; a: Active; cmd: Command }[] = [];
-
   private drain(): void {
     if (this.draining) return;
     this.draining = true;
@@ -264,10 +262,12 @@ export class RolloutController {
         const { state, commands } = rolloutStep(a.stored.state, next.input, this.now());
         if (state === a.stored.state) continue;
         // Stored before anything is carried out: a restart finds the phase it was about to start.
-        saveRolloutState(this.db, a.stored.id, state, this.now());
+        const now = this.now();
+        saveRolloutState(this.db, a.stored.id, state, now);
         a.stored.state = state;
+        if (isFinished(state.status)) a.stored.finishedAt = now;
         for (const cmd of commands) this.pending.push({ rolloutId: next.rolloutId, a, cmd });
-        if (FINAL.has(state.status)) this.active.delete(next.rolloutId);
+        if (isFinished(state.status)) this.active.delete(next.rolloutId);
       }
     } finally {
       this.draining = false;

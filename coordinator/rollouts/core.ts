@@ -18,6 +18,10 @@ export type NodePhase = Phase | "pending" | "held" | "done";
 export type Outcome = "" | "changed" | "rolled_back" | "rollback_failed" | "unknown_state" | "not_changed" | "untouched";
 export type RolloutStatus = "running" | "held" | "completed" | "stopped" | "aborted";
 
+/** A rollout in one of these has ended: nothing steps it any more. */
+export const FINAL_STATUSES: readonly string[] = ["completed", "stopped", "aborted"];
+export const isFinished = (status: string) => FINAL_STATUSES.includes(status);
+
 export interface PhaseRun {
   phase: Phase;
   runId: string;
@@ -128,7 +132,7 @@ export function rolloutStep(prev: RolloutState, input: Input, at: number): Step 
   const state: RolloutState = structuredClone(prev);
   const commands: Command[] = [];
   const log = (kind: string, text: string, who = "") => state.events.push({ atMs: at, kind, text, who });
-  if (state.status === "completed" || state.status === "stopped" || state.status === "aborted") return { state: prev, commands };
+  if (isFinished(state.status)) return { state: prev, commands };
 
   const stop = (why: string) => {
     if (!state.stopping) state.stopping = why;

@@ -13,9 +13,10 @@ export interface RolloutServiceDeps extends ControlServiceDeps {
   rollouts: RolloutController;
 }
 
-function message(r: StoredRollout): pb.Rollout {
-  const version = parseChange(r.request.changeYaml, r.request.changePath || "change.yaml").version;
-  return rolloutMessage({ id: r.id, change: r.changeName, plan: r.planName, version, batch: r.request.batch || 1, createdAt: r.createdAt, finishedAt: r.finishedAt, startedBy: r.startedBy }, r.state);
+/** `version`: the change's, when the caller has it parsed already; read from the stored change file otherwise. */
+function message(r: StoredRollout, extra: { version?: string; notes?: string[] } = {}): pb.Rollout {
+  const version = extra.version ?? parseChange(r.request.changeYaml, r.request.changePath || "change.yaml").version;
+  return rolloutMessage({ id: r.id, change: r.changeName, plan: r.planName, version, batch: r.request.batch || 1, createdAt: r.createdAt, finishedAt: r.finishedAt, startedBy: r.startedBy }, r.state, { notes: extra.notes });
 }
 
 /** A reason is what the record keeps of a decision: required, as for --skip and sign-off. */
@@ -38,20 +39,18 @@ export function rolloutHandlers(deps: RolloutServiceDeps) {
         const header = { id: "", change: decided.change.name, plan: decided.plan.name, version: decided.change.version, batch: req.batch || 1, createdAt: Date.now(), startedBy: who.name };
         return create(pb.StartRolloutResponseSchema, { rollout: rolloutMessage(header, state, { sequence, notes: decided.notes, status: "dry-run" }) });
       }
-      const { id, decided } = deps.rollouts.begin(req, who.name);
-      deps.log.info({ rollout: id, who: who.name }, "rollout started");
-      const r = rolloutMessage({ id, change: decided.change.name, plan: decided.plan.name, version: decided.change.version, batch: req.batch || 1, createdAt: Date.now(), startedBy: who.name }, stored(id).state, { notes: decided.notes });
-      return create(pb.StartRolloutResponseSchema, { rolloutId: id, rollout: r });
+      const { stored: r, decided } = deps.rollouts.begin(req, who.name);
+      return create(pb.StartRolloutResponseSchema, { rolloutId: r.id, rollout: message(r, { version: decided.change.version, notes: decided.notes }) });
     }),
     getRollout: unary(deps, (req: pb.GetRolloutRequest): pb.GetRolloutResponse => create(pb.GetRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) })),
-    listRollouts: unary(deps, (req: pb.ListRolloutsRequest): pb.ListRolloutsResponse => create(pb.ListRolloutsResponseSchema, { rollouts: listRollouts(deps.db, req.limit || 50).map(message) })),
+    listRollouts: unary(deps, (req: pb.ListRolloutsRequest): pb.ListRolloutsResponse => create(pb.ListRolloutsResponseSchema, { rollouts: listRollouts(deps.db, req.limit || 50).map((r) => message(r)) })),
     approveRollout: unary(deps, (req: pb.ApproveRolloutRequest, who): pb.ApproveRolloutResponse => {
-      deps.rollouts.approve(req.rolloutId, who.name, reasonOf(req.reason, "approving a held rollout"));
-      return create(pb.ApproveRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) });
+      const r = deps.rollouts.approve(req.rolloutId, who.name, reasonOf(req.reason, "approving a held rollout"));
+      return create(pb.ApproveRolloutResponseSchema, { rollout: message(r) });
     }),
     abortRollout: unary(deps, (req: pb.AbortRolloutRequest, who): pb.AbortRolloutResponse => {
-      deps.rollouts.abort(req.rolloutId, who.name, reasonOf(req.reason, "aborting a rollout"));
-      return create(pb.AbortRolloutResponseSchema, { rollout: message(stored(req.rolloutId)) });
+      const r = deps.rollouts.abort(req.rolloutId, who.name, reasonOf(req.reason, "aborting a rollout"));
+      return create(pb.AbortRolloutResponseSchema, { rollout: message(r) });
     }),
   });
 }

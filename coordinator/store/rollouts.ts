@@ -2,7 +2,7 @@
 // written whole after each step; and each node's known-good facts.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { StartRolloutRequestSchema, type StartRolloutRequest } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import type { RolloutState } from "../rollouts/core.js";
+import { FINAL_STATUSES, isFinished, type RolloutState } from "../rollouts/core.js";
 import type { Db } from "./db.js";
 
 export interface StoredRollout {
@@ -51,10 +51,8 @@ export function insertRollout(db: Db, r: Omit<StoredRollout, "finishedAt">): voi
   );
 }
 
-const FINAL = new Set(["completed", "stopped", "aborted"]);
-
 export function saveRolloutState(db: Db, id: string, state: RolloutState, now: number): void {
-  db.prepare("UPDATE rollouts SET status = ?, state_json = ?, finished_at = ? WHERE id = ?").run(state.status, JSON.stringify(state), FINAL.has(state.status) ? now : null, id);
+  db.prepare("UPDATE rollouts SET status = ?, state_json = ?, finished_at = ? WHERE id = ?").run(state.status, JSON.stringify(state), isFinished(state.status) ? now : null, id);
 }
 
 export function getRollout(db: Db, id: string): StoredRollout | undefined {
@@ -64,8 +62,9 @@ export function getRollout(db: Db, id: string): StoredRollout | undefined {
 
 /** Newest first. */
 export function listRollouts(db: Db, limit: number, opts: { unfinished?: boolean } = {}): StoredRollout[] {
-  const where = opts.unfinished ? "WHERE status NOT IN ('completed', 'stopped', 'aborted')" : "";
-  return (db.prepare(`SELECT * FROM rollouts ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as Row[]).map(rollout);
+  const where = opts.unfinished ? `WHERE status NOT IN (${FINAL_STATUSES.map(() => "?").join(", ")})` : "";
+  const params = opts.unfinished ? FINAL_STATUSES : [];
+  return (db.prepare(`SELECT * FROM rollouts ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...params, limit) as Row[]).map(rollout);
 }
 
 /** The node's known-good facts: fact → value. */
