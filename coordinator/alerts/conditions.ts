@@ -11,7 +11,7 @@ import { runWithFlakes, type LoadedRuns } from "../judgement/stored.js";
 import { judgeRun } from "../judgement/verdict.js";
 import type { Db } from "../store/db.js";
 import { loadRunRecord } from "../store/run-record.js";
-import { getRun, listRuns } from "../store/runs.js";
+import { listRuns, runOrigin } from "../store/runs.js";
 import type { AlertSink } from "./alerts.js";
 
 /** Flags the scheduler adds when a bound ends a run: said by the scheduled-run alert, not as attestation. */
@@ -19,10 +19,10 @@ const BOUND_FLAG = /^schedule \S+ hit its bound/;
 
 /** After a run finished: alerts on its verdict, its attestation flags and regressions from known-good. */
 export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string): void {
+  // A rollout's phase runs are judged by the rollout, which alerts on its own terms.
+  if (runOrigin(db, runId)) return;
   // Without output: only statuses matter here, and a large run's output is most of its size.
   const loaded: LoadedRuns = new Map();
-  // A rollout's phase runs are judged by the rollout, which alerts on its own terms.
-  if (getRun(db, runId)?.options.rollout) return;
   const run = runWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
   if (!run) return;
   const judgement = judgeRun(run);

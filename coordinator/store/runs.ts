@@ -58,6 +58,12 @@ export interface RunOrigin {
   phase: string;
 }
 
+/** The rollout phase the run carries out, if it does: one field read, not the run's row. */
+export function runOrigin(db: Db, runId: string): RunOrigin | undefined {
+  const row = db.prepare("SELECT json_extract(options_json, '$.rollout') AS origin FROM runs WHERE id = ?").get(runId) as { origin: string | null } | undefined;
+  return row?.origin ? (JSON.parse(row.origin) as RunOrigin) : undefined;
+}
+
 /** Runs started for this rollout phase (normally one), oldest first. */
 export function runsOfOrigin(db: Db, origin: RunOrigin): string[] {
   const rows = db
