@@ -212,9 +212,10 @@ export class Election {
     this.roleNow = "standby";
     this.lease = undefined;
     this.clearWatchdog();
-    // One poll period before trying again: the standbys get the first go, rather than the lead
-    // going straight back to a coordinator whose session just failed.
-    this.notBefore = performance.now() + this.timings.pollMs;
+    // A whole lease before trying again: a standby gets the lead even when its polls run late on
+    // a busy host (one poll period was not enough under CI load), rather than the lead going
+    // straight back to a coordinator whose session just failed. Alone, it is active again after it.
+    this.notBefore = performance.now() + this.timings.leaseMs;
     this.emit({ kind: "lost", reason });
     // Whatever state the session is in, it must not keep the lock: a new one is opened next round.
     if (this.client) this.broken(this.client, reason);
