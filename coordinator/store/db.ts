@@ -3,14 +3,52 @@ import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.js";
 
-export type Db = Database.Database;
+/** What a statement's run() says: rows changed (lastInsertRowid is SQLite's alone; say RETURNING id). */
+export interface RunResult {
+  changes: number;
+  lastInsertRowid: number | bigint;
+}
+
+/** better-sqlite3's way of naming a function's parameters, so its Database is a Db as is. */
+export type ArgumentTypes<F> = F extends (...args: infer A) => unknown ? A : never;
+
+/** A prepared statement, as better-sqlite3 has it; pg/sync-db.ts gives PostgreSQL the same. */
+export interface Statement {
+  run(...params: unknown[]): RunResult;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+  /** Rows as arrays of column values, in the statement's column order. */
+  raw(toggle?: boolean): this;
+  /** Each row as its first column's value. */
+  pluck(toggle?: boolean): this;
+}
+
+/**
+ * The store's connection (issue 19): better-sqlite3's own interface, which the SQLite file
+ * (openDb) has as is and a PostgreSQL database (pg/sync-db.ts PgSyncDb) has through a worker.
+ * Synchronous on both, so a decision that reads and writes the store runs without interleaving.
+ */
+export interface Db {
+  prepare(sql: string): Statement;
+  exec(sql: string): this;
+  /** `fn` wrapped to run in one transaction (a savepoint when one is open): it commits, or throws and keeps nothing. */
+  transaction<F extends (...args: any[]) => any>(fn: F): (...args: ArgumentTypes<F>) => ReturnType<F>;
+  readonly inTransaction: boolean;
+  /** False once closed. */
+  readonly open: boolean;
+  close(): void;
+}
+
+/** The SQLite store's connection: a Db, and better-sqlite3's pragmas for benches and tests. */
+export type SqliteDb = Database.Database;
 
 /**
  * Opens (creating if needed) the coordinator's SQLite file in WAL mode and migrates it. The file
  * holds token hashes and every result: 0600, like admin.token (SQLite gives -wal and -shm the
  * main file's mode).
  */
-export function openDb(path: string): Db {
+export function openDb(path: string): SqliteDb {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   closeSync(openSync(path, "a", 0o600));
   chmodSync(path, 0o600);
@@ -27,7 +65,7 @@ export function openDb(path: string): Db {
   return db;
 }
 
-export function migrate(db: Db): void {
+export function migrate(db: SqliteDb): void {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
   const applied = new Set((db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version));
   for (const m of MIGRATIONS) {
@@ -39,13 +77,13 @@ export function migrate(db: Db): void {
   }
 }
 
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+const statements = new WeakMap<Db, Map<string, Statement>>();
 
 /**
  * `db.prepare(sql)`, once per connection and text: for the statements of the commit path, where
  * preparing cost more than running them (issue 16's profile of a batch).
  */
-export function prepared(db: Db, sql: string): Database.Statement {
+export function prepared(db: Db, sql: string): Statement {
   let mine = statements.get(db);
   if (!mine) statements.set(db, (mine = new Map()));
   let stmt = mine.get(sql);

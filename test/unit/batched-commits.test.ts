@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine, type IncomingEvent } from "../../coordinator/sequencer/engine.js";
 import { CommitQueue, type BatchLimits, type QueuedEvent, type Settled } from "../../coordinator/server/commit-queue.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import { openDb, type SqliteDb } from "../../coordinator/store/db.js";
 import { insertRun, type NewTask } from "../../coordinator/store/runs.js";
 import { AgentEventSchema, type Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../../shared/model/status.js";
@@ -23,7 +23,7 @@ const NODES = ["n1", "n2", "n3"];
 const quiet = pino({ level: "silent" });
 
 let dir: string;
-let db: Db;
+let db: SqliteDb;
 let engine: RunEngine;
 let sent: Task[];
 /** A second connection to the same file: it sees only what has committed. */

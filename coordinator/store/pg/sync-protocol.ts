@@ -1,0 +1,37 @@
+// The messages between a PgSyncDb (main thread) and its worker (sync-worker.ts), one request at a
+// time: the main thread waits for each answer before it sends the next.
+
+export type PgRequest =
+  | { op: "open"; connection: PgConnectionSettings }
+  | { op: "migrate" }
+  | { op: "query"; text: string; values: unknown[]; rowMode: "object" | "array" }
+  /** Statements without parameters, several per text allowed (PostgreSQL's simple query protocol). */
+  | { op: "exec"; text: string }
+  | { op: "begin" }
+  | { op: "commit" }
+  | { op: "rollback" }
+  | { op: "close" };
+
+export type PgResponse =
+  | { ok: true; rows: unknown[]; rowCount: number }
+  | { ok: false; error: PgFailure };
+
+export interface PgFailure {
+  message: string;
+  /** PostgreSQL's SQLSTATE when the server refused the statement. */
+  sqlstate?: string;
+  /** The connection is gone or could not be made: nothing about the statement itself. */
+  unavailable: boolean;
+}
+
+export interface PgConnectionSettings {
+  /** postgres://… (no password in it when it came from the command line: see store-settings.ts). */
+  connectionString: string;
+  password?: string;
+  /** Shown in pg_stat_activity. */
+  applicationName: string;
+  /** How long a request waits for a connection to come back after it broke (a server restart). */
+  reconnectMs: number;
+  /** A statement running longer than this is cancelled by the server. */
+  statementTimeoutMs: number;
+}
