@@ -6,27 +6,18 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../coordinator/store/db.js";
 import { createEnrollToken, listEnrollTokens, revokeEnrollToken, spendEnrollToken, verifyEnrollToken } from "../../coordinator/store/tokens.js";
 import { refusal } from "../support/refusal.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
 
-let dir: string;
-let dbPath: string;
-let db: Db;
+describe.each(STORE_ENGINES)("enrollment tokens (%s)", (engine) => {
+  const store = storeOf(engine);
+  let db: Db;
+  beforeEach(async () => {
+    db = await store.open();
+  });
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "fleetgate-tokens-"));
-  dbPath = join(dir, "coord.db");
-  db = openDb(dbPath);
-});
-
-afterEach(() => {
-  if (db.open) db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-
-describe("enrollment tokens", () => {
   it("accepts a live token until it expires", () => {
     const { token, expiresAt } = createEnrollToken(db, HOUR, "rack 3", T0);
     expect(expiresAt).toBe(T0 + HOUR);
@@ -65,17 +56,38 @@ describe("enrollment tokens", () => {
     expect(err.message).toBe("enrollment token expired 2 h ago; create one with: coord token create");
   });
 
-  it("stores only the token's sha256: the raw token is nowhere in the table or the database files", () => {
+  it("stores only the token's sha256: the raw token is nowhere in the table", () => {
     const { token } = createEnrollToken(db, HOUR, "rack 3", T0);
     const rows = db.prepare("SELECT * FROM enroll_tokens").all() as Record<string, unknown>[];
     expect(rows).toEqual([{ hash: createHash("sha256").update(token).digest("hex"), description: "rack 3", created_at: T0, expires_at: T0 + HOUR, max_uses: 0, uses: 0, revoked_at: null }]);
     for (const value of Object.values(rows[0] ?? {})) expect(String(value)).not.toContain(token);
+  });
+});
 
-    // The bytes on disk, write-ahead log included, must not hold the secret either.
+// SQLite only: it reads coord.db's own files; PostgreSQL's data directory is the server's.
+describe("enrollment tokens on disk (sqlite)", () => {
+  let dir: string;
+  let dbPath: string;
+  let db: Db;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "fleetgate-tokens-"));
+    dbPath = join(dir, "coord.db");
+    db = openDb(dbPath);
+  });
+
+  afterEach(() => {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the raw token out of the database files, write-ahead log included", () => {
+    const { token } = createEnrollToken(db, HOUR, "rack 3", T0);
+    const hash = createHash("sha256").update(token).digest("hex");
     const secret = Buffer.from(token);
     const files = [dbPath, `${dbPath}-wal`].filter((f) => existsSync(f));
     const before = Buffer.concat(files.map((f) => readFileSync(f)));
-    expect(before.includes(Buffer.from(rows[0]?.hash as string)), "the hash should be on disk, or this test reads the wrong files").toBe(true);
+    expect(before.includes(Buffer.from(hash)), "the hash should be on disk, or this test reads the wrong files").toBe(true);
     expect(before.includes(secret)).toBe(false);
     db.close();
     expect(readFileSync(dbPath).includes(secret)).toBe(false);
