@@ -13,7 +13,7 @@ import { describeSource, type Setting } from "../../shared/settings.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { Credentials } from "../daemon/credentials.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile, type AgentConfig } from "./config.js";
-import { noTokenMessage, resolveAgentSettings, runLimits, type AgentSettings, type RunFlags } from "./settings.js";
+import { coordinatorAddresses, noTokenMessage, resolveAgentSettings, runLimits, type AgentSettings, type RunFlags } from "./settings.js";
 
 function errnoOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -58,8 +58,8 @@ function tokenRow(s: AgentSettings, problems: string[], notes: string[]): [strin
   return [file === undefined ? "none" : `none: ${file} is missing or empty`, file === undefined ? "default" : describeSource(s.tokenFile)];
 }
 
-/** The CA `run` would trust, and whether it may talk to the coordinator at all (plaintext only to loopback or --insecure). */
-function caRow(s: AgentSettings, problems: string[]): [string, string] {
+/** The CA `run` would trust, and whether it may talk to each coordinator at all (plaintext only to loopback or --insecure). */
+function caRow(s: AgentSettings, coordinators: string[], problems: string[]): [string, string] {
   const pinned = join(s.stateDir.value, "ca.crt");
   const given = s.ca.value;
   if (given !== undefined) {
@@ -67,10 +67,12 @@ function caRow(s: AgentSettings, problems: string[]): [string, string] {
     if (problem) problems.push(problem);
   }
   const ca = existsSync(pinned) ? pinned : given;
-  try {
-    channelCredentials(s.coordinator.value, s.insecure.value || !ca ? undefined : { caPem: readFileSync(ca, "utf8") }, { insecure: s.insecure.value, caFlag: "--ca" });
-  } catch (err) {
-    if (!given || existsSync(given)) problems.push(FleetgateError.from(err).message);
+  for (const address of coordinators) {
+    try {
+      channelCredentials(address, s.insecure.value || !ca ? undefined : { caPem: readFileSync(ca, "utf8") }, { insecure: s.insecure.value, caFlag: "--ca" });
+    } catch (err) {
+      if (!given || existsSync(given)) problems.push(FleetgateError.from(err).message);
+    }
   }
   if (existsSync(pinned)) return [`${pinned} (pinned at enrollment; trusted instead of any other)`, "state_dir"];
   return [given ?? (s.insecure.value ? "none: plaintext (insecure)" : "none: plaintext, loopback only"), describeSource(s.ca)];
@@ -94,6 +96,12 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
   } catch (err) {
     problems.push(FleetgateError.from(err).message);
   }
+  let coordinators: string[] = [];
+  try {
+    coordinators = coordinatorAddresses(s);
+  } catch (err) {
+    problems.push(FleetgateError.from(err).message);
+  }
   if (s.metricsListen.value !== undefined) {
     try {
       parseListen(s.metricsListen.value, "metrics_listen");
@@ -111,9 +119,10 @@ export function checkAgentConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Confi
   } else notes.push(`state_dir ${stateDir} does not exist yet: run creates it (the unit's StateDirectory= does)`);
   const labels = Object.entries(s.labels.value);
   const rows: [string, string, string][] = [
-    ["coordinator", ...show(s.coordinator, (v) => v)],
+    // Several: tried in this order (agent/daemon/coordinator-choice.ts).
+    ["coordinator", ...show(s.coordinator, (v) => (coordinators.length ? coordinators.join(",") : String(v)))],
     ["token", ...tokenRow(s, problems, notes)],
-    ["ca", ...caRow(s, problems)],
+    ["ca", ...caRow(s, coordinators, problems)],
     ["insecure", ...show(s.insecure, String)],
     ["name", ...show(s.name, (v) => v ?? `${hostname()} (the hostname)`)],
     ["labels", labels.length ? labels.map(([k, v]) => `${k}=${v}`).join(",") : "none", labels.length ? [...new Set(Object.values(s.labels.from))].join("+") : "default"],

@@ -6,11 +6,21 @@ import { z } from "zod";
 import { DurationSchema } from "../../shared/model/check-schema.js";
 import { SizeSchema } from "../../shared/model/sizes.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
+import { parseCoordinatorList } from "./coordinator-list.js";
 
 export const DEFAULT_AGENT_CONFIG = "/etc/fleetgate/agent.yaml";
 
+/** One coordinator, "a:7400,b:7400", or a list: tried in order (issue 19); checked here so a bad entry gets its line. */
+const CoordinatorSchema = z.union([z.string(), z.array(z.string())], { error: "expected HOST:PORT, several as a:7400,b:7400, or a list of HOST:PORT" }).superRefine((value, ctx) => {
+  try {
+    parseCoordinatorList(value);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
+
 const AgentConfigSchema = z.strictObject({
-  coordinator: z.string().optional(),
+  coordinator: CoordinatorSchema.optional(),
   token: z.string().optional(),
   token_file: z.string().optional(),
   /** The coordinator's CA certificate file (--ca). */

@@ -18,7 +18,7 @@ import { removeStaleWorkDirs, workRoot } from "../engine/work-dir.js";
 import { PRLIMIT_MISSING, prlimitPath } from "../limits/prlimit.js";
 import { killRunningChecks } from "../process.js";
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig, readTokenFile } from "./config.js";
-import { noTokenMessage, resolveAgentSettings, runLimits, type RunFlags } from "./settings.js";
+import { coordinatorAddresses, noTokenMessage, resolveAgentSettings, runLimits, type RunFlags } from "./settings.js";
 
 /** Resolves when the spool has nothing unacknowledged, or after `maxMs`; polls, bounded. */
 async function spoolDrained(spool: Spool, maxMs: number): Promise<void> {
@@ -31,7 +31,8 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const log = createLogger("agent");
   // flag > env > file > default for every setting (settings.ts; `config check` shows the same).
   const settings = resolveAgentSettings(flags, process.env, config);
-  const address = settings.coordinator.value;
+  // One or several, tried in order (agent/daemon/coordinator-choice.ts).
+  const coordinators = coordinatorAddresses(settings);
   const stateDir = settings.stateDir.value;
   const { stopGraceMs, spoolMaxBytes: spoolMax, maxMemoryBytes: maxMemory, checks: limits, concurrency } = runLimits(settings);
   // --metrics-listen: prom-client is loaded only then (issue 16 counts the idle agent's memory).
@@ -43,8 +44,8 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const tls = new NodeTls(stateDir, settings.ca.value);
   const insecure = settings.insecure.value;
   if (tls.unsaved) log.error(tls.unsaved);
-  // Refuse plaintext off loopback now, with the fix, rather than at the first connection attempt.
-  channelCredentials(address, insecure ? undefined : tls.channel(), { insecure, caFlag: "--ca" });
+  // Refuse plaintext off loopback now, with the fix, rather than at the first connection attempt to that address.
+  for (const address of coordinators) channelCredentials(address, insecure ? undefined : tls.channel(), { insecure, caFlag: "--ca" });
   const origin = { $typeName: "fleetgate.v1.Origin" as const, machineId: identity.machineId, bootId: identity.bootId, hostname: identity.hostname };
   const nodeLog = log.child({ node: identity.name });
   const spool = Spool.open(stateDir, { origin, maxBytes: spoolMax, log: nodeLog });
@@ -62,7 +63,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
   const commit = groupCommit(() => connection?.flush());
   const runner = new TaskRunner(spool, origin, () => commit.request(), nodeLog, { allowFaults, drained, journal, limits, concurrency, workRoot: workRoot(stateDir), nodeName: identity.name, onCheckResult: metrics && ((r) => metrics.checkFinished(r)) });
   connection = new AgentConnection({
-    address,
+    addresses: coordinators,
     identity,
     credentials,
     tls,
@@ -89,7 +90,7 @@ export async function runDaemon(flags: RunFlags): Promise<void> {
     },
   }).start();
   nodeLog.info(
-    { coordinator: address, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits, concurrency },
+    { coordinators, machineId: identity.machineId, labels: identity.labels, allowFaults, stopGraceMs, journal: journal.file, spool: spool.dir, spoolMax, pending: spool.pendingCount(), maxMemory, checkLimits: limits, concurrency },
     "agent starting",
   );
   if (metricsServer) nodeLog.info({ address: metricsServer.address }, "serving /metrics and /healthz");

@@ -13,7 +13,10 @@ import { DEFAULT_COORDINATOR, DEFAULT_STATE_DIR, DEFAULT_STOP_GRACE } from "./se
 export function addRunOptions(cmd: Command): Command {
   cmd
     .option("--config <file>", `agent config (default ${DEFAULT_AGENT_CONFIG} when present); env variables override it, flags override both`)
-    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
+    .option(
+      "--coordinator <host:port,...>",
+      `coordinator address, or several separated by commas (active/standby coordinators): tried in order, going at once to the active one a standby names when it is in the list, with the backoff after a whole round failed (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`,
+    )
     .option("--token <token>", "enrollment token from `coord token create` (env FLEETGATE_TOKEN)")
     .option("--ca <file>", "the coordinator's CA certificate (its STATE_DIR/tls/ca.crt; env FLEETGATE_CA); pinned at enrollment in STATE_DIR/ca.crt")
     .option("--insecure", "plaintext gRPC, for a coordinator started with coord serve --insecure (without --ca, plaintext goes to loopback only)")

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MEMORY, parseMaxMemory } from "../daemon/memory-ceiling.js"
 import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
 import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
 import type { AgentConfig } from "./config.js";
+import { parseCoordinatorList } from "./coordinator-list.js";
 import { checkLimits, type CheckLimitFlags } from "./limit-flags.js";
 
 export const DEFAULT_COORDINATOR = "127.0.0.1:7400";
@@ -55,7 +56,8 @@ export interface RunFlags extends CheckLimitFlags {
 }
 
 export interface AgentSettings {
-  coordinator: Setting<string>;
+  /** One address or several, tried in order: "a:7400,b:7400" (flag, env, file) or a list (file). */
+  coordinator: Setting<string | string[]>;
   /** An enrollment token given as such (never printed). */
   token: Setting<string | undefined>;
   /** Where to read the enrollment token when `token` has none. */
@@ -94,7 +96,7 @@ export function resolveAgentSettings(flags: RunFlags, env: NodeJS.ProcessEnv, co
   for (const k of Object.keys(config.labels ?? {})) labelSources[k] = "file";
   for (const k of Object.keys(flags.label)) labelSources[k] = "flag";
   return {
-    coordinator: pickSetting(s.coordinator, { flag: flags.coordinator, env: envValue(env, s.coordinator.env), file: config.coordinator }, DEFAULT_COORDINATOR),
+    coordinator: pickSetting<string | string[]>(s.coordinator, { flag: flags.coordinator, env: envValue(env, s.coordinator.env), file: config.coordinator }, DEFAULT_COORDINATOR),
     token: pickSetting(s.token, { flag: flags.token, env: envValue(env, s.token.env), file: config.token }, undefined),
     tokenFile: pickSetting<string | undefined>(s.tokenFile, { file: config.token_file }, undefined),
     ca: pickSetting(s.ca, { flag: flags.ca, env: envValue(env, s.ca.env), file: config.ca }, undefined),
@@ -133,6 +135,11 @@ function parsed<T, R>(setting: Setting<T>, name: SettingName, parse: (value: T) 
     const where = setting.from === "file" ? `${name.key} in the config file` : setting.from === "env" ? setting.via : (name.flag ?? name.key);
     throw new FleetgateError("bad_input", `${where}: ${(err as Error).message.replace(/^--[a-z-]+:\s*/, "")}`, undefined, { cause: err });
   }
+}
+
+/** The coordinators `run` dials, in the order it tries them; bad_input naming the setting and the bad entry. */
+export function coordinatorAddresses(settings: AgentSettings): string[] {
+  return parsed(settings.coordinator, AGENT_SETTINGS.coordinator, parseCoordinatorList);
 }
 
 export function runLimits(settings: AgentSettings): RunLimits {

@@ -1,5 +1,6 @@
 // The agent's one outbound stream to the coordinator: hello → registered, then tasks in and
-// spooled events out. Reconnects with backoff whenever the stream breaks.
+// spooled events out. Reconnects whenever the stream breaks: to the next of its coordinators, or
+// to the active one a standby names, with backoff once a whole round failed (coordinator-choice.ts).
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -9,7 +10,9 @@ import type { AgentHealth, NodeIdentity } from "../../shared/gen/fleetgate/v1/co
 import { CHANNEL_OPTIONS, callBidiStream } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { retryAfterMs } from "../../shared/grpc/status.js";
+import { activeCoordinatorHint } from "../../shared/grpc/standby.js";
 import { Backoff } from "./backoff.js";
+import { afterFailure, afterRegistration, FIRST_CHOICE, type CoordinatorChoice, type NextCoordinator } from "./coordinator-choice.js";
 import { DEFAULT_LIMITS, Delivery, type DeliveryLimits } from "./delivery.js";
 import { SizeRefusals } from "./event-size.js";
 import type { Credentials } from "./credentials.js";
@@ -19,7 +22,8 @@ import { channelCredentials } from "../../shared/tls/channel.js";
 import { PROTOCOL_VERSION } from "../../shared/protocol.js";
 
 export interface ConnectionOptions {
-  address: string;
+  /** The coordinators, tried in this order (one or more, each host:port). */
+  addresses: readonly string[];
   identity: NodeIdentity;
   credentials: Credentials;
   spool: Spool;
@@ -43,7 +47,8 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionObserver {
-  registered(): void;
+  /** `coordinator`: the address of the coordinator that took the agent. */
+  registered(coordinator: string): void;
   /** `unacked`: events written on the stream and not acknowledged; they are sent again. */
   streamEnded(unacked: number): void;
 }
@@ -74,13 +79,21 @@ export class AgentConnection {
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly backoff = new Backoff();
+  /** Which coordinator the agent dials, and how the last streams went (coordinator-choice.ts). */
+  private choice: CoordinatorChoice = FIRST_CHOICE;
   private wake: (() => void) | undefined;
   /** Every event goes out within the size limit; one refused for its size goes again as an error result. */
   private readonly sizes: SizeRefusals;
 
   constructor(private readonly opts: ConnectionOptions) {
+    if (!opts.addresses.length) throw new FleetgateError("bad_input", "no coordinator address; pass --coordinator HOST:PORT");
     this.sizes = new SizeRefusals(opts.log);
     this.delivery = new Delivery(opts.spool, opts.log, { ...DEFAULT_LIMITS, ...opts.delivery });
+  }
+
+  /** The coordinator the agent is dialling, or registered with: host:port as its operator gave it. */
+  get address(): string {
+    return this.opts.addresses[this.choice.index]!;
   }
 
   /** Runs until stop(); rejects only when the coordinator refuses our credentials for good. */
@@ -91,23 +104,31 @@ export class AgentConnection {
       this.sizes.streamEnded(error, this.unackedAtEnd);
       if (error?.code === grpc.status.UNAUTHENTICATED) {
         if (this.opts.credentials.forgetNodeToken()) {
-          this.opts.log.warn("node token refused; enrolling again with the enrollment token");
+          this.opts.log.warn({ coordinator: this.address }, "node token refused; enrolling again with the enrollment token");
           continue;
         }
-        throw FleetgateError.from(error, "unauthenticated", `coordinator at ${this.opts.address} refused this agent: ${error.details}`);
+        throw FleetgateError.from(error, "unauthenticated", `coordinator at ${this.address} refused this agent: ${error.details}`);
       }
-      // A coordinator refusing for a rate limit says when to come back; never sooner than that.
-      const delay = Math.max(this.backoff.next(), retryAfterMs(error) ?? 0);
-      if (error?.code === grpc.status.FAILED_PRECONDITION) {
-        // Refused until someone acts elsewhere: a protocol the coordinator does not serve (install
-        // the release it names, or upgrade the coordinator), or another machine holding the name
-        // (coord nodes replace). Said as an error, and asked again at the coordinator's pace: an
-        // upgraded coordinator takes this agent without touching the node.
-        this.opts.log.error({ retryInMs: delay }, `coordinator at ${this.opts.address} refuses this agent: ${error.details}`);
+      const waitAtLeast = retryAfterMs(error);
+      let delay: number;
+      if (error?.code === grpc.status.FAILED_PRECONDITION || waitAtLeast !== undefined) {
+        // About this agent, not about which coordinator is active: the same one is asked again,
+        // never sooner than a rate limit's hint. Another coordinator would be a standby anyway.
+        delay = Math.max(this.backoff.next(), waitAtLeast ?? 0);
+        if (error?.code === grpc.status.FAILED_PRECONDITION) {
+          // Refused until someone acts elsewhere: a protocol the coordinator does not serve (install
+          // the release it names, or upgrade the coordinator), or another machine holding the name
+          // (coord nodes replace). Said as an error, and asked again at the coordinator's pace: an
+          // upgraded coordinator takes this agent without touching the node.
+          this.opts.log.error({ retryInMs: delay }, `coordinator at ${this.address} refuses this agent: ${error.details}`);
+        } else this.opts.log.warn({ coordinator: this.address, retryInMs: delay, err: error?.details }, "not connected to coordinator; retrying");
       } else {
-        // In plaintext, a coordinator serving TLS just drops the connection: say what would fix it.
-        const hint = this.overTls || this.opts.insecure ? undefined : "connecting in plaintext (no --ca): a coordinator serving TLS needs its STATE_DIR/tls/ca.crt as --ca";
-        this.opts.log.warn({ retryInMs: delay, err: error?.details, hint }, "not connected to coordinator; retrying");
+        const from = this.address;
+        const hint = activeCoordinatorHint(error);
+        const next = afterFailure(this.opts.addresses, this.choice, hint);
+        this.choice = next.choice;
+        delay = next.backoff ? this.backoff.next() : 0;
+        this.logMove(from, hint, next, delay, error);
       }
       await new Promise<void>((r) => {
         // stop() wakes the loop and clears the timer, so a stopped agent exits now, not after the backoff.
@@ -117,6 +138,26 @@ export class AgentConnection {
           r();
         };
       });
+    }
+  }
+
+  /** One line per move between coordinators: why the agent left `from`, and where it goes. */
+  private logMove(from: string, hint: string | undefined, next: NextCoordinator, delay: number, error: grpc.ServiceError | undefined): void {
+    const log = this.opts.log;
+    const to = this.address;
+    const fields = { coordinator: from, next: to, retryInMs: delay, err: error?.details };
+    if (next.move === "followed" && !next.backoff) {
+      log.info({ coordinator: from, next: to }, `coordinator ${from} is a standby; moving to the active one at ${to}`);
+    } else if (next.move === "followed") {
+      log.warn(fields, `coordinator ${from} is a standby too and names ${to} as active: the coordinators do not agree yet on which one is (a failover under way?); trying ${to} after the backoff`);
+    } else if (next.move === "not-listed") {
+      log.warn(fields, `coordinator ${from} is a standby; it names ${hint} as the active one, which is not among this agent's coordinators (--coordinator, coordinator: in agent.yaml), so the agent does not go there; trying ${to}. Add ${hint} to the list if it is one of yours`);
+    } else if (next.move === "self") {
+      log.warn(fields, `coordinator ${from} is a standby and names itself as the active one; trying ${to}`);
+    } else {
+      // In plaintext, a coordinator serving TLS just drops the connection: say what would fix it.
+      const tlsHint = this.overTls || this.opts.insecure ? undefined : "connecting in plaintext (no --ca): a coordinator serving TLS needs its STATE_DIR/tls/ca.crt as --ca";
+      log.warn({ ...fields, hint: tlsHint }, "not connected to coordinator; retrying");
     }
   }
 
@@ -131,11 +172,13 @@ export class AgentConnection {
   private channel(): grpc.Client {
     const insecure = this.opts.insecure ?? false;
     const tls = insecure ? undefined : this.opts.tls?.channel();
-    const madeWith = JSON.stringify([insecure, tls?.caPem ?? "", tls?.client?.certPem ?? ""]);
+    const address = this.address;
+    // One channel, to the coordinator dialled now: moving to another closes the old one.
+    const madeWith = JSON.stringify([address, insecure, tls?.caPem ?? "", tls?.client?.certPem ?? ""]);
     if (!this.client || madeWith !== this.clientMadeWith) {
-      const credentials = channelCredentials(this.opts.address, tls, { insecure, caFlag: "--ca" });
+      const credentials = channelCredentials(address, tls, { insecure, caFlag: "--ca" });
       this.client?.close();
-      this.client = new grpc.Client(this.opts.address, credentials, CHANNEL_OPTIONS);
+      this.client = new grpc.Client(address, credentials, CHANNEL_OPTIONS);
       this.clientMadeWith = madeWith;
     }
     this.overTls = tls !== undefined;
@@ -241,6 +284,7 @@ export class AgentConnection {
   private onRegistered(stream: Stream, reg: Registered): void {
     this.registered = true;
     this.backoff.reset();
+    this.choice = afterRegistration(this.choice);
     if (this.overTls) {
       try {
         this.opts.tls?.registered();
@@ -261,8 +305,8 @@ export class AgentConnection {
     this.opts.spool.raiseFloor(reg.highestCommittedSeq > reg.lastAckedSeq ? reg.highestCommittedSeq : reg.lastAckedSeq);
     // Everything up to the prefix was committed (and acked before the link dropped); drop it here too.
     this.opts.spool.ackThrough(reg.lastAckedSeq);
-    this.opts.log.info({ node: reg.nodeName, pending: this.opts.spool.pendingCount() }, "registered with coordinator");
-    this.opts.observer?.registered();
+    this.opts.log.info({ node: reg.nodeName, coordinator: this.address, pending: this.opts.spool.pendingCount() }, "registered with coordinator");
+    this.opts.observer?.registered(this.address);
     this.healthSent = JSON.stringify(this.opts.health?.() ?? {});
     const every = reg.heartbeatIntervalMs > 0 ? reg.heartbeatIntervalMs : 5000;
     const ackTimeoutMs = this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;

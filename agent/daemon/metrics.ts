@@ -20,6 +20,12 @@ export class AgentMetrics {
   private readonly reconnects = new Counter({ name: "fleetgate_agent_reconnects_total", help: "Registrations with the coordinator after this process's first one.", registers: [this.registry] });
   private readonly connected = new Gauge({ name: "fleetgate_agent_connected", help: "1 while a stream to the coordinator is registered, else 0.", registers: [this.registry] });
   private readonly resent = new Counter({ name: "fleetgate_agent_events_unacked_at_disconnect_total", help: "Events written on a stream that ended before the coordinator acknowledged them; each is sent again from the spool.", registers: [this.registry] });
+  private readonly coordinator = new Gauge({
+    name: "fleetgate_agent_coordinator",
+    help: "1 for the coordinator address (as configured) this agent last registered with; after a failover, the active one it moved to.",
+    labelNames: ["address"],
+    registers: [this.registry],
+  });
   private readonly checkSeconds = new Histogram({ name: "fleetgate_agent_check_duration_seconds", help: "How long each check of a coordinator task took on this node, by check kind.", labelNames: ["kind"], buckets: CHECK_SECONDS, registers: [this.registry] });
   private spool: SpoolDepth | undefined;
 
@@ -49,9 +55,12 @@ export class AgentMetrics {
     this.spool = spool;
   }
 
-  registered(): void {
+  registered(coordinator: string): void {
     if (this.registrations++ > 0) this.reconnects.inc();
     this.connected.set(1);
+    // One series: the configured addresses are few, and only the current one matters.
+    this.coordinator.reset();
+    this.coordinator.set({ address: coordinator }, 1);
   }
 
   /** A stream ended with `unacked` events written on it and not acknowledged. */

@@ -66,6 +66,16 @@ describe("fleetgate-agent config check", () => {
     expect(r.stdout + r.stderr).not.toContain("fge_from_env_secret");
   });
 
+  it("shows several coordinators in the order run tries them, and names a bad entry (issue 19)", async () => {
+    const list = ws.write("list.yaml", [`coordinator:`, `  - coord-a.example.net:7400`, `  - coord-b.example.net:7400`, `token_file: ${ws.path("enroll.token")}`, `ca: ${ca}`, `state_dir: ${ws.path("state")}`, ""].join("\n"));
+    const r = await agent(["config", "check", "--config", list]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(row(r.stdout, "coordinator")).toEqual({ value: "coord-a.example.net:7400,coord-b.example.net:7400", from: "file (coordinator)" });
+    const bad = await agent(["config", "check", "--config", list, "--coordinator", "coord-a.example.net:7400,coord-b"]);
+    expect(bad.exitCode).toBe(3);
+    expect(bad.stderr).toContain('--coordinator: entry 2 of 2, "coord-b" is not HOST:PORT');
+  });
+
   it("exits 3 naming file:line for a bad field", async () => {
     const bad = ws.write("bad.yaml", `coordinator: coord.example.net:7400\nstate_dir: ${ws.path("state")}\nspool_maxx: 1GiB\n`);
     const r = await agent(["config", "check", "--config", bad]);

@@ -54,7 +54,7 @@ describe("an agent whose protocol the coordinator does not serve", () => {
     stateDir = mkdtempSync(join(tmpdir(), "fleetgate-protocol-"));
     const spool = Spool.open(stateDir, { log, origin: ORIGIN });
     connection = new AgentConnection({
-      address: `127.0.0.1:${port}`,
+      addresses: [`127.0.0.1:${port}`],
       identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
       credentials: new Credentials(undefined, "fge_test"),
       spool,

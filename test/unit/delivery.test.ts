@@ -203,7 +203,7 @@ describe("AgentConnection and a coordinator that drops the stream whenever one e
     spool.append(check("poison"));
     spool.append(done());
     connection = new AgentConnection({
-      address: `127.0.0.1:${port}`,
+      addresses: [`127.0.0.1:${port}`],
       identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
       credentials: new Credentials(undefined, "fge_test"),
       spool,

@@ -97,7 +97,7 @@ describe("AgentConnection and a coordinator that refuses a message for its size"
     spool.append({ origin: ORIGIN, body: { case: "check", value: { taskId: "t1", result: big } } });
     spool.append({ origin: ORIGIN, body: { case: "taskDone", value: { taskId: "t1", status: Status.PASSED, summary: "1/1 passed" } } });
     connection = new AgentConnection({
-      address: `127.0.0.1:${port}`,
+      addresses: [`127.0.0.1:${port}`],
       identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
       credentials: new Credentials(undefined, "fge_test"),
       spool,

@@ -33,14 +33,25 @@ function value(scrape: string, sample: string): number | undefined {
 describe("the agent's metrics", () => {
   it("counts reconnects after the first registration, events unacked at each disconnect, and whether it is connected", async () => {
     const m = new AgentMetrics();
-    m.registered();
+    m.registered("10.0.0.1:7400");
     let text = (await m.scrape()).body;
     expect([value(text, "fleetgate_agent_reconnects_total"), value(text, "fleetgate_agent_connected")]).toEqual([0, 1]);
     m.streamEnded(3);
-    m.registered();
+    m.registered("10.0.0.2:7400");
     m.streamEnded(2);
     text = (await m.scrape()).body;
     expect([value(text, "fleetgate_agent_reconnects_total"), value(text, "fleetgate_agent_connected"), value(text, "fleetgate_agent_events_unacked_at_disconnect_total")]).toEqual([1, 0, 5]);
+  });
+
+  it("names the coordinator it last registered with, and only that one", async () => {
+    const m = new AgentMetrics();
+    m.registered("10.0.0.1:7400");
+    expect(value((await m.scrape()).body, 'fleetgate_agent_coordinator{address="10.0.0.1:7400"}')).toBe(1);
+    // A failover: the agent moved to the active coordinator.
+    m.streamEnded(0);
+    m.registered("10.0.0.2:7400");
+    const text = (await m.scrape()).body;
+    expect(text.split("\n").filter((l) => l.startsWith("fleetgate_agent_coordinator{"))).toEqual(['fleetgate_agent_coordinator{address="10.0.0.2:7400"} 1']);
   });
 
   it("reads the spool's depth at each scrape and times checks by kind", async () => {
