@@ -9,7 +9,7 @@ import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
 import { formatSize } from "../../shared/model/sizes.js";
 import { parseListen } from "../../shared/metrics/http-server.js";
 import { describeSource, type Setting } from "../../shared/settings.js";
-import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { addServeOptions, DEFAULT_SERVE_CONFIG, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, storeSettings, type ServeFlags } from "./serve-config.js";
 import { dirname, resolve } from "node:path";
 import { redactUrl } from "../alerts/alerts.js";
 import { alertSettings } from "../alerts/config.js";
@@ -73,6 +73,11 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
   } catch (err) {
     problems.push(FleetgateError.from(err).message);
   }
+  try {
+    storeSettings(s, s.listen.value);
+  } catch (err) {
+    problems.push(FleetgateError.from(err).message);
+  }
   if (s.insecure.value) notes.push("insecure: plaintext gRPC; every run, report and coord nodes says INSECURE");
   // Plan paths are relative to coord.yaml, as serve reads them; a plan that cannot be read is a note: serve starts and skips its fires.
   const planProblem = (path: string) => {
@@ -101,6 +106,12 @@ export function checkServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Con
     show("metrics_listen", s.metricsListen, (v) => v ?? "none: no /metrics, /healthz or /readyz"),
     show("tailscale_tag", s.tailscaleTag, (v) => v ?? "none: no fleet machines listed as missing"),
     show("tailscale_socket", s.tailscaleSocket, (v) => v),
+    show("store", s.store, (v) => (v ? v : "sqlite: state_dir/coord.db")),
+    show("store_password_file", s.storePasswordFile, (v) => v ?? "none: PGPASSFILE or ~/.pgpass when the store is PostgreSQL"),
+    show("id", s.id, (v) => v),
+    show("advertise", s.advertise, (v) => v ?? "the listen address (the host name for a wildcard)"),
+    show("lease", s.lease, (v) => v),
+    show("evidence_dir", s.evidenceDir, (v) => v ?? "state_dir/runs"),
     ["schedules", schedules.map((d) => `${d.name} (${d.cron} ${d.timezone})`).join(", ") || "none", schedules.length ? "file (schedules)" : "default"],
     ["alerts", `files under state_dir/alerts/; ${alerts.webhooks.length ? alerts.webhooks.map((w) => `${w.format} ${redactUrl(w.url)}`).join(", ") : "no webhook"}; dedup ${config.alerts?.dedup_window ?? "1h"}`, config.alerts ? "file (alerts)" : "default"],
   ];

@@ -18,7 +18,8 @@ import { registerRunCommands } from "./run-commands.js";
 import { registerScheduleAlertCommands } from "./schedule-alert-commands.js";
 import { registerRolloutCommands } from "./rollout-commands.js";
 import { registerUserCommands } from "./user-commands.js";
-import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, type ServeFlags } from "./serve-config.js";
+import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, storeSettings, type ServeFlags } from "./serve-config.js";
+import { describeStore } from "../store/postgres-store.js";
 import { registerConfigCommand } from "./config-command.js";
 import { initCa } from "../tls/ca-files.js";
 import { caCertPath } from "../tls/paths.js";
@@ -29,12 +30,13 @@ export function buildProgram(): Command {
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
-  addServeOptions(program.command("serve").description("run the coordinator: gRPC for agents and this CLI, state in SQLite")).action(async (flags: ServeFlags) => {
+  addServeOptions(program.command("serve").description("run the coordinator: gRPC for agents and this CLI, state in SQLite (or PostgreSQL shared with standbys: --store)")).action(async (flags: ServeFlags) => {
     const config = loadServeConfig(flags.config);
     const log = createLogger("coordinator");
     // flag > env > file > default for every setting (serve-config.ts; `coord config check` shows the same).
     const s = resolveServeSettings(flags, process.env, config);
     const stateDir = s.stateDir.value;
+    const store = storeSettings(s, s.listen.value);
     const coordinator = await startCoordinator({
       listen: s.listen.value,
       stateDir,
@@ -51,9 +53,12 @@ export function buildProgram(): Command {
       scheduleClock: clockFromEnv(process.env),
       metricsListen: s.metricsListen.value,
       tailscale: rosterSettings(s),
+      ...store,
+      evidenceDir: s.evidenceDir.value,
     });
     const security = coordinator.transport === "tls" ? `TLS, agents need --ca ${caCertPath(stateDir)}` : "INSECURE: plaintext gRPC (--insecure)";
-    process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; state in ${stateDir}; admin token in ${stateDir}/admin.token\n`);
+    const where = store ? `store ${describeStore(store.postgres.url)} as ${store.ha.id} (${coordinator.role()} now)` : `state in ${stateDir}`;
+    process.stderr.write(`coord: listening on ${coordinator.address}; ${security}; ${where}; admin token in ${stateDir}/admin.token\n`);
     if (coordinator.metricsAddress) process.stderr.write(`coord: /metrics, /healthz and /readyz on http://${coordinator.metricsAddress}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => void coordinator.stop().then(resolve);

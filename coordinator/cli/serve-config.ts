@@ -16,6 +16,9 @@ import { DEFAULT_COORDINATOR } from "./client.js";
 import { durationFlag } from "./kit.js";
 import { DEFAULT_TAILSCALED_SOCKET } from "../../shared/tailscale.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { hostname } from "node:os";
+import { DEFAULT_TIMINGS, leaseTimings } from "../ha/leadership.js";
+import { postgresStoreSettings, type PostgresStoreSettings } from "../store/postgres-store.js";
 
 export const DEFAULT_SERVE_CONFIG = "/etc/fleetgate/coord.yaml";
 export const DEFAULT_STATE_DIR = "/var/lib/fleetgate";
@@ -51,6 +54,16 @@ const ServeConfigSchema = z.strictObject({
   tailscale_tag: z.string().regex(TAILSCALE_TAG, { message: "expected a Tailscale ACL tag such as tag:fleet" }).optional(),
   /** tailscaled's LocalAPI socket on the coordinator's host. */
   tailscale_socket: z.string().optional(),
+  /** postgres://user@host:port/database: the store, shared with standby coordinators (default: SQLite in state_dir). */
+  store: z.string().optional(),
+  store_password_file: z.string().optional(),
+  /** This coordinator among those sharing a PostgreSQL store. */
+  id: z.string().optional(),
+  /** host:port agents and the CLI dial this coordinator by, told to them by standbys. */
+  advertise: z.string().optional(),
+  /** How long an active coordinator's lease lasts; a standby takes over at most this long after it dies. */
+  lease: DurationSchema.optional(),
+  evidence_dir: z.string().optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -74,6 +87,12 @@ export const SERVE_SETTINGS = {
   metricsListen: { key: "metrics_listen", flag: "--metrics-listen", env: "FLEETGATE_METRICS_LISTEN" },
   tailscaleTag: { key: "tailscale_tag", flag: "--tailscale-tag", env: "FLEETGATE_TAILSCALE_TAG" },
   tailscaleSocket: { key: "tailscale_socket", flag: "--tailscale-socket", env: "FLEETGATE_TAILSCALE_SOCKET" },
+  store: { key: "store", flag: "--store", env: "FLEETGATE_STORE" },
+  storePasswordFile: { key: "store_password_file", flag: "--store-password-file" },
+  id: { key: "id", flag: "--id" },
+  advertise: { key: "advertise", flag: "--advertise" },
+  lease: { key: "lease", flag: "--lease" },
+  evidenceDir: { key: "evidence_dir", flag: "--evidence-dir" },
 } as const satisfies Record<string, SettingName>;
 
 export interface ServeFlags {
@@ -92,6 +111,12 @@ export interface ServeFlags {
   metricsListen?: string;
   tailscaleTag?: string;
   tailscaleSocket?: string;
+  store?: string;
+  storePasswordFile?: string;
+  id?: string;
+  advertise?: string;
+  lease?: string;
+  evidenceDir?: string;
 }
 
 export interface ServeSettings {
@@ -112,6 +137,15 @@ export interface ServeSettings {
   /** Undefined: no Tailscale roster (the default). */
   tailscaleTag: Setting<string | undefined>;
   tailscaleSocket: Setting<string>;
+  /** Undefined: SQLite in STATE_DIR/coord.db (the default). */
+  store: Setting<string | undefined>;
+  storePasswordFile: Setting<string | undefined>;
+  id: Setting<string>;
+  /** Undefined: the listen address, or this host's name and the port when listening on every address. */
+  advertise: Setting<string | undefined>;
+  lease: Setting<string>;
+  /** Undefined: STATE_DIR/runs. */
+  evidenceDir: Setting<string | undefined>;
 }
 
 /** Every `serve` setting with where it came from. Pure: flags, the environment and the parsed file in. */
@@ -132,6 +166,12 @@ export function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, 
     metricsListen: pickSetting(s.metricsListen, { flag: flags.metricsListen, env: envValue(env, s.metricsListen.env), file: config.metrics_listen }, undefined),
     tailscaleTag: pickSetting(s.tailscaleTag, { flag: flags.tailscaleTag, env: envValue(env, s.tailscaleTag.env), file: config.tailscale_tag }, undefined),
     tailscaleSocket: pickSetting(s.tailscaleSocket, { flag: flags.tailscaleSocket, env: envValue(env, s.tailscaleSocket.env), file: config.tailscale_socket }, DEFAULT_TAILSCALED_SOCKET),
+    store: pickSetting(s.store, { flag: flags.store, env: envValue(env, s.store.env), file: config.store }, undefined),
+    storePasswordFile: pickSetting(s.storePasswordFile, { flag: flags.storePasswordFile, file: config.store_password_file }, undefined),
+    id: pickSetting(s.id, { flag: flags.id, file: config.id }, hostname()),
+    advertise: pickSetting(s.advertise, { flag: flags.advertise, file: config.advertise }, undefined),
+    lease: pickSetting(s.lease, { flag: flags.lease, file: config.lease }, `${DEFAULT_TIMINGS.leaseMs / 1000}s`),
+    evidenceDir: pickSetting(s.evidenceDir, { flag: flags.evidenceDir, file: config.evidence_dir }, undefined),
   };
 }
 
@@ -153,6 +193,34 @@ export function rosterSettings(s: ServeSettings): { tag: string; socketPath: str
   return { tag, socketPath: s.tailscaleSocket.value };
 }
 
+/**
+ * The PostgreSQL store and this coordinator's part among those sharing it, or undefined for
+ * SQLite; throws bad_input naming the setting that cannot work. `port`: the one actually bound.
+ */
+export function storeSettings(s: ServeSettings, listen: string): { postgres: PostgresStoreSettings & { password?: string }; ha: { id: string; advertise: string; timings: { leaseMs: number } } } | undefined {
+  const url = s.store.value;
+  if (url === undefined || url === "" || url === "sqlite") {
+    if (s.storePasswordFile.value) throw new FleetgateError("bad_input", "--store-password-file is for a PostgreSQL store: give --store postgres://… too");
+    return undefined;
+  }
+  const postgres = postgresStoreSettings(url, s.storePasswordFile.value);
+  const id = s.id.value.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(id)) throw new FleetgateError("bad_input", `--id ${JSON.stringify(id)}: letters, digits, dots, dashes, underscores and colons, at most 63`);
+  const advertise = s.advertise.value ?? advertisedAddress(listen);
+  if (!/^[^\s:]+:\d+$/.test(advertise) && !/^\[[^\]]+\]:\d+$/.test(advertise)) throw new FleetgateError("bad_input", `--advertise ${JSON.stringify(advertise)}: expected host:port, the address agents and the CLI dial this coordinator by`);
+  const leaseMs = durationFlag("--lease", s.lease.value);
+  leaseTimings({ leaseMs });
+  return { postgres, ha: { id, advertise, timings: { leaseMs } } };
+}
+
+/** Where agents reach a coordinator listening on `listen`: that address, or this host's name for a wildcard. */
+export function advertisedAddress(listen: string): string {
+  const cut = listen.lastIndexOf(":");
+  const host = listen.slice(0, cut);
+  const wildcard = host === "" || host === "0.0.0.0" || host === "[::]" || host === "::";
+  return wildcard ? `${hostname()}:${listen.slice(cut + 1)}` : listen;
+}
+
 /** The options of `coord serve`, also taken by `coord config check`. */
 export function addServeOptions(cmd: Command): Command {
   return cmd
@@ -170,5 +238,11 @@ export function addServeOptions(cmd: Command): Command {
     .option("--node-cert-ttl <duration>", "lifetime of node client certificates; renewed past half of it (default 7d)")
     .option("--metrics-listen <host:port>", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9464 (env FLEETGATE_METRICS_LISTEN; default: none)")
     .option("--tailscale-tag <tag>", "the Tailscale ACL tag of fleet machines, e.g. tag:fleet: tagged peers of this host's tailnet with no registered agent are listed by coord nodes --missing, in every run report, and alerted (env FLEETGATE_TAILSCALE_TAG; default: none)")
-    .option("--tailscale-socket <path>", `tailscaled's LocalAPI socket on this host (env FLEETGATE_TAILSCALE_SOCKET, default ${DEFAULT_TAILSCALED_SOCKET})`);
+    .option("--tailscale-socket <path>", `tailscaled's LocalAPI socket on this host (env FLEETGATE_TAILSCALE_SOCKET, default ${DEFAULT_TAILSCALED_SOCKET})`)
+    .option("--store <url>", "postgres://user@host:port/database: keep the state in PostgreSQL, shared with standby coordinators (env FLEETGATE_STORE; default: SQLite in STATE_DIR/coord.db). No password in it: see --store-password-file")
+    .option("--store-password-file <file>", "the PostgreSQL password, alone in a file (default: PGPASSFILE or ~/.pgpass, as libpq)")
+    .option("--id <name>", "this coordinator among those sharing a PostgreSQL store (default: the host name)")
+    .option("--advertise <host:port>", "the address agents and the CLI dial this coordinator by; standbys send them here (default: --listen, or the host name and port when listening on every address)")
+    .option("--lease <duration>", `with --store postgres: how long the active coordinator's lease lasts; a standby takes over within it after the active one dies (default ${DEFAULT_TIMINGS.leaseMs / 1000}s)`)
+    .option("--evidence-dir <dir>", "where evidence bundles go (default STATE_DIR/runs); with standby coordinators, a directory all of them can read and write");
 }

@@ -16,6 +16,8 @@ import { writeBundle } from "./write.js";
 
 export interface EvidenceConfig {
   stateDir: string;
+  /** coord serve --evidence-dir: where bundles go; default STATE_DIR/runs. */
+  root?: string;
   /** `coord serve --signing-key FILE`: an ed25519 private key (PKCS8 PEM) from coord keygen. */
   signingKeyPath?: string;
   /** Refuse to start a run with less free space than this under the evidence root (default 256 MiB). */
@@ -35,7 +37,7 @@ export class EvidenceRecorder {
     private readonly db: Db,
     private readonly config: EvidenceConfig,
   ) {
-    this.location = { root: join(config.stateDir, RUNS_DIR), stateDir: config.stateDir };
+    this.location = { root: config.root ?? join(config.stateDir, RUNS_DIR), stateDir: config.stateDir };
     // Loaded now, so a bad key stops `coord serve` at start rather than at the first bundle.
     this.signingKey = config.signingKeyPath ? loadSigningKey(config.signingKeyPath) : undefined;
     if (this.signingKey) config.log.info({ key: keyFingerprint(this.signingKey) }, "evidence bundles will be signed");

@@ -11,17 +11,14 @@ import { FleetgateError } from "../../shared/errors.js";
 import { BOOT_ID_FILE, MACHINE_ID_FILE } from "../../shared/identity.js";
 import type { Logger } from "../../shared/logging.js";
 import { openDb, type Db } from "../store/db.js";
+import { describeStore, openPostgresStore, type PostgresStoreSettings } from "../store/postgres-store.js";
+import { buildActiveParts, type ActiveParts, type CoordinatorShell } from "./active-parts.js";
+import { standbyGate } from "./standby-gate.js";
+import { Election, type ElectionEvent } from "../ha/election.js";
+import type { LeaseTimings } from "../ha/leadership.js";
 import { newSecret } from "../store/tokens.js";
-import { RunEngine } from "../sequencer/engine.js";
 import { EvidenceRecorder } from "../evidence/recorder.js";
-import type { Plan } from "../../shared/model/plan.js";
-import { exportEvidenceHandler } from "./evidence-service.js";
-import { agentServiceHandlers } from "./agent-service.js";
-import { LastSeenWriter } from "../store/last-seen.js";
-import { CommitQueue } from "./commit-queue.js";
-import { controlServiceHandlers } from "./control-service.js";
 import { healthHandlers } from "./health.js";
-import { AgentSessions } from "../fleet/sessions.js";
 import { NodeEventWriter } from "../store/node-event-writer.js";
 import { REFUSALS_KEPT } from "../../shared/model/limits.js";
 import { refusalStore } from "../store/refusals.js";
@@ -35,15 +32,9 @@ import { hostname, networkInterfaces } from "node:os";
 import { Alerts } from "../alerts/alerts.js";
 import { startFleetRoster, type RosterSettings } from "../fleet/roster-alerts.js";
 import { alertSettings, type AlertsConfig } from "../alerts/config.js";
-import { alertOnNodes, alertOnRunEnd, watchEvidenceDisk } from "../alerts/conditions.js";
 import { RUNS_DIR } from "../evidence/paths.js";
-import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import { realClock, type SchedulerClock } from "../schedules/clock.js";
 import type { ScheduleDef } from "../schedules/config.js";
-import { RolloutController } from "../rollouts/controller.js";
-import { rolloutHandlers } from "./rollout-service.js";
-import { Scheduler } from "../schedules/scheduler.js";
-import { scheduleAlertHandlers } from "./schedule-alert-service.js";
 import { startMetricsServer, type MetricsServer } from "../../shared/metrics/http-server.js";
 import type { CoordinatorMetrics, NodeStatus } from "../metrics/coordinator-metrics.js";
 import { methodPaths, rpcErrorCounter } from "../metrics/rpc-errors.js";
@@ -79,6 +70,12 @@ export interface ServeOptions {
   metricsListen?: string;
   /** coord serve --tailscale-tag: keep the tailnet's roster of fleet machines, and list those without an agent. */
   tailscale?: RosterSettings;
+  /** coord serve --store postgres://…: the store is PostgreSQL, shared with standby coordinators; default SQLite in STATE_DIR/coord.db. */
+  postgres?: PostgresStoreSettings & { password?: string };
+  /** With postgres: this coordinator among those sharing the store (--id), and the address agents and the CLI dial it by (--advertise). */
+  ha?: { id: string; advertise: string; timings?: Partial<LeaseTimings> };
+  /** coord serve --evidence-dir: where bundles go (default STATE_DIR/runs); with standbys, a directory every coordinator reads. */
+  evidenceDir?: string;
 }
 
 /** What "tls" or "plaintext" a run and the roster say the coordinator served with. */
@@ -86,6 +83,8 @@ export type Transport = "tls" | "plaintext";
 
 export interface RunningCoordinator {
   address: string;
+  /** "active" on SQLite; with PostgreSQL, what this coordinator is now. */
+  role(): "active" | "standby";
   transport: Transport;
   /** Where /metrics, /healthz and /readyz are served (--metrics-listen), if anywhere. */
   metricsAddress?: string;
@@ -138,19 +137,27 @@ function readId(file: string): string {
 }
 
 /** The instruments, loaded only with --metrics-listen: without it prom-client is never imported. */
-async function coordinatorMetrics(db: Db, sessions: AgentSessions, engine: RunEngine): Promise<CoordinatorMetrics> {
+async function coordinatorMetrics(db: Db, parts: () => ActiveParts | undefined): Promise<CoordinatorMetrics> {
   const { CoordinatorMetrics } = await import("../metrics/coordinator-metrics.js");
-  const status = (node: string): NodeStatus => (sessions.isOnline(node) ? "online" : sessions.lostReason(node) ? "lost" : "offline");
-  const metrics = new CoordinatorMetrics(() => nodeNames(db).map(status));
-  metrics.observe(sessions, engine);
-  return metrics;
+  const status = (node: string): NodeStatus => {
+    const sessions = parts()?.sessions;
+    return sessions?.isOnline(node) ? "online" : sessions?.lostReason(node) ? "lost" : "offline";
+  };
+  return new CoordinatorMetrics(() => nodeNames(db).map(status));
+}
+
+/** An object whose every method calls the same method of whatever `current()` is at call time. */
+function delegating(methods: string[], current: () => object): grpc.UntypedServiceImplementation {
+  type Handler = (...args: unknown[]) => unknown;
+  return Object.fromEntries(methods.map((m): [string, Handler] => [m, (...args) => (current() as Record<string, Handler>)[m]!(...args)])) as grpc.UntypedServiceImplementation;
 }
 
 export async function startCoordinator(opts: ServeOptions): Promise<RunningCoordinator> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   // An existing state dir keeps the mode it was made with: whoever reads it administers the coordinator.
   chmodSync(opts.stateDir, 0o700);
-  const db = openDb(join(opts.stateDir, "coord.db"));
+  if (opts.postgres && !opts.ha) throw new FleetgateError("internal", "a PostgreSQL store needs the coordinator's id and advertised address");
+  const db: Db = opts.postgres ? openPostgresStore(opts.postgres, opts.ha!.id) : openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   let tls: TlsSetup;
   try {
@@ -162,40 +169,14 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const transport: Transport = opts.insecure ? "plaintext" : "tls";
   // Each node's liveness timeline, for the evidence, a batch per few ms; a write that fails is logged, never fatal.
   const nodeEvents = new NodeEventWriter(db, opts.log.child({ part: "fleet" }));
-  const sessions = new AgentSessions(
-    opts.lostAfterMs,
-    nodeEvents.sink,
-    Math.round(1.5 * opts.heartbeatIntervalMs),
-  );
   // Alerts (issue 17): one sink every part raises to and resolves in; webhooks are posted off the event loop's path.
   const alertLog = opts.log.child({ part: "alerts" });
   const alerts = new Alerts({ stateDir: opts.stateDir, ...alertSettings(opts.alerts), log: alertLog });
-  const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
-  // A bundle's node timelines include the liveness events still queued.
-  const recordEvidence = (runId: string) => {
-    nodeEvents.flush();
-    void evidence.record(runId);
-  };
-  // Off the step that finished the run: its watchers hear first, and judging a large run again
-  // (with its known-good run, for regressions) is a moment of CPU that should not hold up the batch.
-  const runEnded = (id: string) =>
-    setImmediate(() => {
-      try {
-        alertOnRunEnd(db, alerts, id);
-      } catch (err) {
-        alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
-      }
-    });
-  // A rollout's phases are runs: the controller hears each one end (set below, once it exists).
-  let rolloutRunEnded: (id: string) => void = () => {};
-  const engine = new RunEngine(db, sessions, opts.log.child({ part: "sequencer" }), {
-    onFinished: (id) => {
-      recordEvidence(id);
-      runEnded(id);
-      rolloutRunEnded(id);
-    },
-  });
-  const metrics = opts.metricsListen ? await coordinatorMetrics(db, sessions, engine) : undefined;
+  const evidenceRoot = opts.evidenceDir ?? join(opts.stateDir, RUNS_DIR);
+  const evidence = new EvidenceRecorder(db, { stateDir: opts.stateDir, root: evidenceRoot, signingKeyPath: opts.signingKeyPath, minFreeBytes: opts.minFreeBytes, log: opts.log.child({ part: "evidence" }) });
+  // The parts only the active coordinator runs; built below, rebuilt each time the lead is lost.
+  let parts: ActiveParts | undefined;
+  const metrics = opts.metricsListen ? await coordinatorMetrics(db, () => parts) : undefined;
   // Tagged machines of the tailnet with no agent (issue 17): polled in the background, never fatal.
   const roster = opts.tailscale && startFleetRoster(db, opts.tailscale, alerts, opts.log.child({ part: "tailscale" }));
   // Outermost, so it sees the status of every call, those the refusal interceptors end included.
@@ -203,39 +184,46 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
 
   // Every refusal, agent side, control side and below gRPC: logged, counted, kept (coord refusals).
   const refusals = new RefusalLog(opts.log.child({ part: "refusals" }), refusalStore(db, REFUSALS_KEPT));
-  // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
-  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [...rpcErrors, undecodableRequests(refusals), controlRefusals(refusals)] });
-  const agentLog = opts.log.child({ part: "agents" });
-  // Agent events from every stream, committed a batch per transaction and acked after it.
-  const commit = (events: Parameters<RunEngine["ingestBatch"]>[0]) => engine.ingestBatch(events);
-  const commits = new CommitQueue(metrics ? metrics.timedCommit(commit) : commit, agentLog);
-  const lastSeen = new LastSeenWriter(db, opts.heartbeatIntervalMs, (err, nodes) => agentLog.warn({ nodes, err }, "could not record that the nodes were seen"));
-  server.addService(serviceDefinition(AgentService, { server: true }), agentServiceHandlers({ db, sessions, engine, log: agentLog, heartbeatIntervalMs: opts.heartbeatIntervalMs, certificates: tls.certificates, refusals, commits, lastSeen }));
-  const controlDeps = {
+  const shell: CoordinatorShell = {
     db,
-    sessions,
-    engine,
-    log: opts.log.child({ part: "control" }),
+    log: opts.log,
+    stateDir: opts.stateDir,
     adminToken,
-    refusals,
     transport,
     ownHost: { machineId: readId(MACHINE_ID_FILE), bootId: readId(BOOT_ID_FILE) },
-    fleetRoster: roster ? () => roster.view() : undefined,
-    refreshFleetRoster: roster ? () => roster.refresh() : undefined,
-    beforeRun: (plan: Plan) => evidence.beforeRun(plan),
-    afterSignoff: recordEvidence,
+    lostAfterMs: opts.lostAfterMs,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    minFreeBytes: opts.minFreeBytes,
+    evidenceRoot,
+    alerts,
+    evidence,
+    nodeEvents,
+    refusals,
+    certificates: tls.certificates,
+    metrics,
+    roster: roster || undefined,
+    schedules: opts.schedules,
+    scheduleClock: opts.scheduleClock ?? realClock(),
   };
-  // A scheduled run is started through StartRun's own path, with StartRun's dependencies.
-  const scheduler = opts.schedules?.length ? new Scheduler({ schedules: opts.schedules, start: controlDeps, clock: opts.scheduleClock ?? realClock(), alerts, log: opts.log.child({ part: "schedules" }) }) : undefined;
-  const rollouts = new RolloutController({ start: controlDeps, alerts, log: opts.log.child({ part: "rollouts" }) });
-  // Off the engine's step: the next phase starts a run, which must not happen inside the engine's own.
-  rolloutRunEnded = (id) => setImmediate(() => rollouts.runFinished(id));
-  server.addService(serviceDefinition(ControlService, { server: true }), {
-    ...controlServiceHandlers(controlDeps),
-    ...rolloutHandlers({ ...controlDeps, rollouts }),
-    exportEvidence: exportEvidenceHandler({ ...controlDeps, evidence }),
-    ...scheduleAlertHandlers({ ...controlDeps, scheduler, alerts }),
+  parts = buildActiveParts(shell);
+  const current = () => parts!;
+  // On SQLite this coordinator is the only one. With PostgreSQL the election decides (below).
+  let election: Election | undefined;
+  const isActive = () => !election || election.role === "active";
+  const gate = standbyGate({
+    active: isActive,
+    notActive: () => {
+      const a = election?.active;
+      return { details: election?.notActive() ?? "not active", activeAddress: a && !a.expired && a.holder !== opts.ha?.id ? a.address : undefined };
+    },
   });
+  // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
+  const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [...rpcErrors, undecodableRequests(refusals), controlRefusals(refusals), gate] });
+  // The handlers of whichever set of parts is current: a lost lead swaps in a fresh one.
+  const agentMethods = Object.keys(current().agent);
+  const controlMethods = Object.keys(current().control);
+  server.addService(serviceDefinition(AgentService, { server: true }), delegating(agentMethods, () => current().agent));
+  server.addService(serviceDefinition(ControlService, { server: true }), delegating(controlMethods, () => current().control));
   server.addService(serviceDefinition(Health, { server: true }), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -258,34 +246,53 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     metricsLog.info({ address: metricsServer.address }, "serving /metrics, /healthz and /readyz");
   }
   watchWire(server, refusals, opts.log.child({ part: "refusals" }));
-  engine.start();
-  rollouts.start();
-  scheduler?.start();
-  // A node offline past lost_after, or lost, is alerted; so is the evidence disk running low.
-  const unwatchNodes = alertOnNodes(sessions, alerts, opts.lostAfterMs);
-  const unwatchDisk = watchEvidenceDisk(alerts, join(opts.stateDir, RUNS_DIR), opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, 60_000, alertLog);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const address = `${host}:${port}`;
   if (opts.insecure) opts.log.warn({ address }, "INSECURE: serving plaintext gRPC (--insecure); tokens and results cross the network in the clear, and every run says so");
-  opts.log.info({ address, stateDir: opts.stateDir, transport, serverCertificate: tls.identity?.source }, "coordinator listening");
+  opts.log.info({ address, stateDir: opts.stateDir, transport, serverCertificate: tls.identity?.source, store: opts.postgres ? describeStore(opts.postgres.url) : "sqlite" }, "coordinator listening");
+
+  if (opts.postgres) {
+    const haLog = opts.log.child({ part: "leadership" });
+    election = new Election({
+      connection: { connectionString: opts.postgres.url, ...(opts.postgres.password === undefined ? {} : { password: opts.postgres.password }) },
+      id: opts.ha!.id,
+      address: opts.ha!.advertise,
+      timings: opts.ha!.timings,
+      onEvent: (event) => leadershipChanged(event),
+    });
+    const leadershipChanged = (event: ElectionEvent) => {
+      if (event.kind === "active") {
+        haLog.info({ id: opts.ha!.id, address: event.lease.address }, "this coordinator is now the active one: resuming the runs in progress");
+        parts!.start();
+      } else if (event.kind === "lost") {
+        haLog.error({ reason: event.reason }, "this coordinator lost the lead: it stops following runs and serves as a standby");
+        parts!.stop(`coordinator ${opts.ha!.id} is no longer the active one`);
+        parts = buildActiveParts(shell);
+      } else if (event.kind === "standby") {
+        const a = event.active;
+        haLog.info({ active: a?.holder, address: a?.address, expired: a?.expired }, a ? `standby; the active coordinator is ${a.holder} at ${a.address}` : "standby; no coordinator is active yet");
+      } else if (event.kind === "unavailable") {
+        haLog.warn({ reason: event.reason }, "cannot take part in the election; retrying");
+      }
+    };
+    await election.start();
+  } else {
+    parts.start();
+  }
 
   return {
     address,
     transport,
     metricsAddress: metricsServer?.address,
+    role: () => (isActive() ? "active" : "standby"),
     async stop() {
       // First: a probe or scrape must not read a store being closed.
       await metricsServer?.close();
-      // What was received is committed and acked while the runs are still followed; nothing after.
-      // Nothing scheduled starts now, and closing every stream is not the fleet going offline.
-      scheduler?.stop();
-      unwatchNodes();
-      unwatchDisk();
-      commits.close();
       roster?.stop();
-      rollouts.stop();
-      engine.stop();
-      sessions.closeAll("coordinator shutting down");
+      // Out of the election before the parts stop: a standby may take over from here.
+      const wasActive = isActive();
+      await election?.stop();
+      if (wasActive) parts!.stop("coordinator shutting down");
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();
@@ -301,7 +308,6 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       // Alert files are written off the event loop: the last state of each is on disk before exit.
       await alerts.close();
       refusals.stop();
-      lastSeen.flush();
       nodeEvents.flush();
       db.close();
     },

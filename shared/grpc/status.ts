@@ -2,6 +2,7 @@
 // shared/errors.ts, so code that only throws never pulls in grpc-js (after connect-es).
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { FleetgateError, type ErrorCode } from "../errors.js";
+import { activeCoordinatorHint } from "./standby.js";
 
 const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
   bad_input: GrpcStatus.INVALID_ARGUMENT,
@@ -54,6 +55,10 @@ export function fromGrpcError(err: unknown, address: string): FleetgateError {
   // grpc-js appends an empty "Resolution note:" to connection errors; it helps nobody.
   const details = (e.details || e.message || String(err)).replace(/\.?\s*Resolution note:\s*$/, "");
   const code = (e.code === undefined ? undefined : FROM_GRPC[e.code]) ?? "internal";
+  // A standby coordinator (issue 19) answers, naming the active one: that is where to go.
+  const active = e.code === GrpcStatus.UNAVAILABLE ? activeCoordinatorHint({ metadata: e.metadata as ServiceError["metadata"] }) : undefined;
+  if (active) return FleetgateError.from(err, code, `${details}: run again with --coordinator ${active}`);
+  if (e.code === GrpcStatus.UNAVAILABLE && /is (a standby|not active)/.test(details)) return FleetgateError.from(err, code, `the coordinator at ${address} is not the active one: ${details}`);
   switch (e.code) {
     case GrpcStatus.UNAVAILABLE:
     case GrpcStatus.DEADLINE_EXCEEDED:
