@@ -17,7 +17,11 @@ export function storedWaiversOn(db: Db): WaiversOn {
   };
 }
 
-const INSERT_RESULT = `INSERT OR REPLACE INTO check_results (${CHECK_RESULT_COLUMNS.join(", ")}) VALUES (${CHECK_RESULT_COLUMNS.map(() => "?").join(", ")})`;
+// A result replaces the task's earlier one for the same check (a retried task) as a new row: the
+// old one deleted, the new one inserted, so it takes a new rowid, the tie-break of results in
+// insertion order (run-record.ts). What SQLite's INSERT OR REPLACE did, in SQL both engines run.
+const DELETE_RESULT = "DELETE FROM check_results WHERE task_id = ? AND check_id = ?";
+const INSERT_RESULT = `INSERT INTO check_results (${CHECK_RESULT_COLUMNS.join(", ")}) VALUES (${CHECK_RESULT_COLUMNS.map(() => "?").join(", ")})`;
 
 /**
  * Records one agent event exactly once: the (node, seq) row and its check result land in one
@@ -29,7 +33,7 @@ const INSERT_RESULT = `INSERT OR REPLACE INTO check_results (${CHECK_RESULT_COLU
 export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string, event: AgentEvent, now = Date.now(), waiversOn: WaiversOn = storedWaiversOn(db)): CommitOutcome {
   return inTransaction(db, (): CommitOutcome => {
     const bootId = event.origin?.bootId ?? "";
-    const fresh = prepared(db, "INSERT OR IGNORE INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?)").run(nodeName, event.seq, now, bootId);
+    const fresh = prepared(db, "INSERT INTO agent_events (node_name, seq, received_at, origin_boot_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING").run(nodeName, event.seq, now, bootId);
     if (fresh.changes === 0) {
       // A resend carries the boot it was numbered under, whenever it is sent again; another boot
       // with the same seq is a second machine numbering this node's events (a cloned state dir).
@@ -44,6 +48,7 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
     if (done) return done;
     const { result, runFlag } = resultToStore(event, task, nodeName, waiversOn);
     if (runFlag) addRunFlag(db, task.runId, runFlag);
+    prepared(db, DELETE_RESULT).run(task.id, result.checkId);
     prepared(db, INSERT_RESULT).run(...checkResultValues(task.id, result, event));
     return { kind: "check", task, result };
   });

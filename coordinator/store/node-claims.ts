@@ -44,9 +44,9 @@ export function recordClaim(db: Db, claim: { name: string; machineId: string; ho
     `INSERT INTO node_claims (name, machine_id, hostname, address, attempts, first_at, last_at)
      VALUES (@name, @machineId, @hostname, @address, 1, @now, @now)
      ON CONFLICT(name) DO UPDATE SET
-       attempts = CASE WHEN machine_id = excluded.machine_id THEN attempts + 1 ELSE 1 END,
-       first_at = CASE WHEN machine_id = excluded.machine_id THEN first_at ELSE excluded.first_at END,
-       approved_at = CASE WHEN machine_id = excluded.machine_id THEN approved_at ELSE NULL END,
+       attempts = CASE WHEN node_claims.machine_id = excluded.machine_id THEN node_claims.attempts + 1 ELSE 1 END,
+       first_at = CASE WHEN node_claims.machine_id = excluded.machine_id THEN node_claims.first_at ELSE excluded.first_at END,
+       approved_at = CASE WHEN node_claims.machine_id = excluded.machine_id THEN node_claims.approved_at ELSE NULL END,
        machine_id = excluded.machine_id, hostname = excluded.hostname, address = excluded.address, last_at = excluded.last_at`,
   ).run({ ...claim, now });
 }

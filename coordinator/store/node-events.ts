@@ -43,7 +43,7 @@ export function recordNodeEvent(db: Db, e: LivenessEvent, limits: NodeEventLimit
 export function recordNodeEvents(db: Db, events: readonly LivenessEvent[], limits: NodeEventLimits = NODE_EVENT_LIMITS): void {
   inTransaction(db, () => {
     for (const e of events) {
-      const { lastInsertRowid } = prepared(db, "INSERT INTO node_events (node_name, at, kind, why, address) VALUES (?, ?, ?, ?, ?)").run(e.node, e.at, e.kind, e.why, e.address);
+      const { id } = prepared(db, "INSERT INTO node_events (node_name, at, kind, why, address) VALUES (?, ?, ?, ?, ?) RETURNING id").get(e.node, e.at, e.kind, e.why, e.address) as { id: number };
       const refusal = e.kind === "refused";
       prepared(
         db,
@@ -52,7 +52,7 @@ export function recordNodeEvents(db: Db, events: readonly LivenessEvent[], limit
                             ORDER BY at DESC, id DESC LIMIT 1 OFFSET @keep)`,
       ).run({ node: e.node, refusal: refusal ? 1 : 0, keep: refusal ? limits.refusalsPerNode : limits.perNode });
       // ids only grow (the newest row is never deleted), so the newest `total` rows are the last ids.
-      prepared(db, "DELETE FROM node_events WHERE id <= ?").run(Number(lastInsertRowid) - limits.total);
+      prepared(db, "DELETE FROM node_events WHERE id <= ?").run(id - limits.total);
     }
   });
 }
@@ -68,7 +68,7 @@ export function nodeEventsAround(db: Db, node: string, from: number, to: number)
       `SELECT * FROM node_events WHERE node_name = @node AND at BETWEEN @from AND @to
        UNION ALL
        SELECT * FROM (SELECT * FROM node_events WHERE node_name = @node AND at < @from AND kind NOT IN (${OPERATOR_KINDS.map((k) => `'${k}'`).join(", ")})
-                      ORDER BY at DESC, id DESC LIMIT 1)`,
+                      ORDER BY at DESC, id DESC LIMIT 1) AS before_window`,
     )
     .all({ node, from, to }) as RawEvent[];
   return rows.map(fromRow);

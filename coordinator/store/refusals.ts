@@ -24,12 +24,14 @@ interface RawTotal {
 /** Adds `rows` and the counts in `totals`, and drops all but the newest `keep` rows, in one transaction. */
 export function saveRefusals(db: Db, rows: StoredRefusal[], totals: RefusalTotal[], keep: number): void {
   db.transaction(() => {
-    const insert = db.prepare("INSERT INTO refusals (at, side, kind, code, peer, claimed, message) VALUES (@at, @side, @kind, @code, @peer, @claimed, @message)");
+    const insert = db.prepare("INSERT INTO refusals (at, side, kind, code, peer, claimed, message) VALUES (@at, @side, @kind, @code, @peer, @claimed, @message) RETURNING id");
     let last = 0;
-    for (const r of rows) last = Number(insert.run(r).lastInsertRowid);
+    for (const r of rows) last = (insert.get(r) as { id: number }).id;
     const count = db.prepare(
       `INSERT INTO refusal_totals (kind, side, count, first_at, last_at) VALUES (@kind, @side, @count, @firstAt, @lastAt)
-       ON CONFLICT (kind) DO UPDATE SET count = count + excluded.count, first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at)`,
+       ON CONFLICT (kind) DO UPDATE SET count = refusal_totals.count + excluded.count,
+         first_at = CASE WHEN refusal_totals.first_at <= excluded.first_at THEN refusal_totals.first_at ELSE excluded.first_at END,
+         last_at = CASE WHEN refusal_totals.last_at >= excluded.last_at THEN refusal_totals.last_at ELSE excluded.last_at END`,
     );
     for (const t of totals) count.run(t);
     // ids only grow, so the newest `keep` rows are the last ids.

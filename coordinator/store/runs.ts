@@ -6,6 +6,7 @@ import { Status, statusFromName, statusName } from "../../shared/model/status.js
 import type { SkipRecord } from "../sequencer/run-types.js";
 import type { StoredFleetRoster } from "../fleet/run-roster.js";
 import type { Db } from "./db.js";
+import { isPostgres } from "./pg/sync-db.js";
 import { insertTasks, type NewTask } from "./tasks.js";
 
 export type { FaultSpec, NewTask } from "./tasks.js";
@@ -59,16 +60,22 @@ export interface RunOrigin {
 }
 
 /** The rollout phase the run carries out, if it does: one field read, not the run's row. */
+// JSON paths have no text both engines run: SQLite's json_extract, PostgreSQL's jsonb operators
+// (options_json is TEXT on both). Each pair below says the same thing.
 export function runOrigin(db: Db, runId: string): RunOrigin | undefined {
-  const row = db.prepare("SELECT json_extract(options_json, '$.rollout') AS origin FROM runs WHERE id = ?").get(runId) as { origin: string | null } | undefined;
+  const sql = isPostgres(db)
+    ? "SELECT options_json::jsonb ->> 'rollout' AS origin FROM runs WHERE id = ?"
+    : "SELECT json_extract(options_json, '$.rollout') AS origin FROM runs WHERE id = ?";
+  const row = db.prepare(sql).get(runId) as { origin: string | null } | undefined;
   return row?.origin ? (JSON.parse(row.origin) as RunOrigin) : undefined;
 }
 
 /** Runs started for this rollout phase (normally one), oldest first. */
 export function runsOfOrigin(db: Db, origin: RunOrigin): string[] {
-  const rows = db
-    .prepare("SELECT id FROM runs WHERE json_extract(options_json, '$.rollout.rollout') = ? AND json_extract(options_json, '$.rollout.node') = ? AND json_extract(options_json, '$.rollout.phase') = ? ORDER BY created_at, rowid")
-    .all(origin.rollout, origin.node, origin.phase) as { id: string }[];
+  const sql = isPostgres(db)
+    ? "SELECT id FROM runs WHERE options_json::jsonb #>> '{rollout,rollout}' = ? AND options_json::jsonb #>> '{rollout,node}' = ? AND options_json::jsonb #>> '{rollout,phase}' = ? ORDER BY created_at, rowid"
+    : "SELECT id FROM runs WHERE json_extract(options_json, '$.rollout.rollout') = ? AND json_extract(options_json, '$.rollout.node') = ? AND json_extract(options_json, '$.rollout.phase') = ? ORDER BY created_at, rowid";
+  const rows = db.prepare(sql).all(origin.rollout, origin.node, origin.phase) as { id: string }[];
   return rows.map((r) => r.id);
 }
 
@@ -103,7 +110,8 @@ export function finishRun(db: Db, id: string, status: Status, now = Date.now()):
  * changes, and the flag goes to its audit trail (runAudit) instead.
  */
 export function addRunFlag(db: Db, id: string, flag: string, now = Date.now()): void {
-  const row = db.prepare("SELECT flags_json, EXISTS (SELECT 1 FROM signoffs WHERE run_id = runs.id) AS signed FROM runs WHERE id = ?").get(id) as
+  // CASE: an EXISTS is 1 or 0 on SQLite, a boolean on PostgreSQL.
+  const row = db.prepare("SELECT flags_json, CASE WHEN EXISTS (SELECT 1 FROM signoffs WHERE run_id = runs.id) THEN 1 ELSE 0 END AS signed FROM runs WHERE id = ?").get(id) as
     | { flags_json: string; signed: number }
     | undefined;
   if (!row) return;
@@ -232,16 +240,20 @@ export function latestStageOutcome(
   /** Override names that disqualify a run: it did not verify the whole stage. */
   narrowing: string[],
 ): { runId: string; statuses: Status[] } | undefined {
+  // No override of the run among `narrowing` (a JSON array): the JSON walk is each engine's own.
+  const narrowed = isPostgres(db)
+    ? "SELECT 1 FROM jsonb_array_elements(r.options_json::jsonb -> 'overrides') o WHERE o.value ->> 'name' IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"
+    : "SELECT 1 FROM json_each(r.options_json, '$.overrides') o WHERE json_extract(o.value, '$.name') IN (SELECT value FROM json_each(?))";
   const runs = db
     .prepare(
       `SELECT r.id FROM runs r WHERE r.plan_name = ? AND r.plan_rev = ? AND r.mode = 'full' AND r.finished_at IS NOT NULL
          AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id AND t.stage_id = ?)
-         AND NOT EXISTS (SELECT 1 FROM json_each(r.options_json, '$.overrides') o WHERE json_extract(o.value, '$.name') IN (SELECT value FROM json_each(?)))
+         AND NOT EXISTS (${narrowed})
        ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`,
     )
     .get(planName, planRevision, stageId, JSON.stringify(narrowing)) as { id: string } | undefined;
   if (!runs) return undefined;
-  const statuses = (db.prepare("SELECT status FROM tasks WHERE run_id = ? AND stage_id = ?").all(runs.id, stageId) as { status: string }[]).map((r) => statusFromName(r.status));
+  const statuses = (db.prepare("SELECT status FROM tasks WHERE run_id = ? AND stage_id = ? ORDER BY ordinal").all(runs.id, stageId) as { status: string }[]).map((r) => statusFromName(r.status));
   return { runId: runs.id, statuses };
 }
 

@@ -1,18 +1,16 @@
 // coord nodes drain|undrain|label on the store: the node's row changes, the agent's own labels stay
 // as it sent them, the merged set is what selectors see, and every change is in the node's timeline.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { applyLabelEdits, mergedLabels, parseLabelEdits } from "../../coordinator/fleet/node-labels.js";
 import { drain, noteForgotten, relabel, undrain } from "../../coordinator/fleet/node-lifecycle.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { nodeEventsAround, recordNodeEvent } from "../../coordinator/store/node-events.js";
 import { selectTimeline } from "../../coordinator/evidence/timeline.js";
 import { forgetNode, getNode, nodeLabels, upsertNode } from "../../coordinator/store/nodes.js";
 import { NodeIdentitySchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { refusal } from "../support/refusal.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 describe("label edits (k=v, k-)", () => {
   it("parses sets and removals as kubectl label does", () => {
@@ -32,19 +30,14 @@ describe("label edits (k=v, k-)", () => {
   });
 });
 
-describe("drain, undrain and labels in the store", () => {
-  let dir: string;
+describe.each(STORE_ENGINES)("drain, undrain and labels in the store (%s)", (engine) => {
+  const store = storeOf(engine);
   let db: Db;
   const identity = create(NodeIdentitySchema, { name: "n1", machineId: "m1", bootId: "b1", hostname: "h1", labels: { role: "fleet", site: "ams" }, capabilities: [], factsJson: "{}" });
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "fleetgate-lifecycle-"));
-    db = openDb(join(dir, "coord.db"));
+  beforeEach(async () => {
+    db = await store.open();
     upsertNode(db, identity, "hash", 1000);
-  });
-  afterEach(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const timeline = () => nodeEventsAround(db, "n1", 0, 10_000).sort((a, b) => a.seq - b.seq).map((e) => `${e.kind}: ${e.why}`);

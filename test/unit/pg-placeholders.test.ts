@@ -68,6 +68,12 @@ describe("bindValues", () => {
     expect(() => bindValues(bind, [{ a: 1 }], "s")).toThrow("missing named parameter @b");
   });
 
+  it("binds U+0000, which PostgreSQL text cannot hold, as U+FFFD, and leaves bytes alone", () => {
+    const { bind } = toPgText("SELECT ?, ?");
+    const bytes = Buffer.from([0, 1]);
+    expect(bindValues(bind, ["out\u0000put", bytes], "s")).toEqual(["out\uFFFDput", bytes]);
+  });
+
   it("refuses undefined and booleans, which SQLite would not store as PostgreSQL does", () => {
     const { bind } = toPgText("SELECT ?");
     expect(() => bindValues(bind, [undefined], "s")).toThrow(/undefined bound/);

@@ -68,9 +68,15 @@ export function bindValues(bind: PgText["bind"], args: unknown[], sql: string): 
   return flat.map(pgValue);
 }
 
-/** What better-sqlite3 would store: a bigint as its digits, undefined refused, the rest as is. */
+/**
+ * What better-sqlite3 would store: a bigint as its digits, undefined refused, the rest as is, but
+ * for U+0000, which PostgreSQL text cannot hold and a check's output may carry: it becomes U+FFFD,
+ * the replacement character, as on the batch commit path (pg/agent-events.ts), rather than failing
+ * the statement.
+ */
 function pgValue(v: unknown): unknown {
   if (typeof v === "bigint") return v.toString();
+  if (typeof v === "string" && v.includes("\u0000")) return v.replaceAll("\u0000", "\uFFFD");
   if (v === undefined) throw new FleetgateError("internal", "undefined bound as a statement parameter (use null)");
   if (typeof v === "boolean") throw new FleetgateError("internal", "a boolean bound as a statement parameter: SQLite stores 0 or 1, say which");
   return v;

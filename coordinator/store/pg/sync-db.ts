@@ -170,6 +170,14 @@ export class PgSyncDb implements Db {
   }
 }
 
+/**
+ * Whether `db` is a PostgreSQL store: for the few statements with no text both engines run (JSON
+ * paths), which keep both texts side by side. Everything else is written once.
+ */
+export function isPostgres(db: Db): boolean {
+  return db instanceof PgSyncDb;
+}
+
 class PgStatement implements Statement {
   private rowMode: "object" | "array" = "object";
   private plucking = false;
