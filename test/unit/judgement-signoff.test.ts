@@ -1,14 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { signoffRefusal, withSignoff, type Acceptance } from "../../coordinator/judgement/signoff-rules.js";
 import { judgeStored } from "../../coordinator/judgement/stored.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import type { Flake } from "../../coordinator/judgement/types.js";
 import { signOff } from "../../coordinator/runs/sign-off.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { finishRun, getRun, insertRun, listRuns, type RunOptions } from "../../coordinator/store/runs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
@@ -16,6 +13,7 @@ import { AgentEventSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { Status } from "../../shared/model/status.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 import { greenTasks, run, task } from "./judgement-runs.js";
 
 const NOW = 1_714_560_000_000;
@@ -101,168 +99,158 @@ describe("signoffRefusal", () => {
   });
 });
 
-describe("signOff against the store", () => {
-  let dir: string;
-  let db: Db;
-  let created = 1_714_550_000_000;
+describe.each(STORE_ENGINES)("judgements over the store (%s)", (storeEngine) => {
+  const testStore = storeOf(storeEngine);
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "fleetgate-signoff-"));
-    db = openDb(join(dir, "coord.db"));
-  });
+  describe("signOff against the store", () => {
+    let db: Db;
+    let created = 1_714_550_000_000;
 
-  afterEach(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  interface Stored {
-    status?: Status;
-    mode?: "full" | "quick";
-    flags?: string[];
-    options?: RunOptions;
-    revision?: string;
-    /** fleet/http on n1 in each iteration; default one passed iteration. */
-    http?: Status[];
-    running?: boolean;
-  }
-
-  /** Stores a run of plan "release": fleet on n1, one task per `http` outcome, finished unless `running`. */
-  function store(id: string, s: Stored = {}): void {
-    const http = s.http ?? [Status.PASSED];
-    const tasks = http.map((_, i) => ({ id: `${id}/fleet/n1/${i + 1}`, stageId: "fleet", nodeName: "n1", iteration: i + 1, suitePath: "fleet.yaml", allowDestructive: false }));
-    insertRun(
-      db,
-      { id, planName: "release", planPath: "gate.yaml", planYaml: "name: release\n", suites: {}, stages: ["fleet"], flags: s.flags ?? [], createdAt: created++, mode: s.mode ?? "full", planRevision: s.revision ?? "rev1", options: s.options ?? {}, nodes: [] },
-      tasks,
-    );
-    if (s.running) return;
-    tasks.forEach((t, i) => {
-      const status = http[i] as Status;
-      const seq = BigInt(created++);
-      const event = create(AgentEventSchema, { seq, origin: { machineId: "m1" }, body: { case: "check", value: { taskId: t.id, result: { checkId: "http", kind: "http", status } } } });
-      setTaskStatus(db, t.id, Status.RUNNING, "", created);
-      expect(recordAgentEvent(db, "n1", "m1", event).kind).toBe("check");
-      setTaskStatus(db, t.id, status, `http ${status === Status.PASSED ? "passed" : "failed"}`, created);
+    beforeEach(async () => {
+      db = await testStore.open();
     });
-    finishRun(db, id, s.status ?? (http.every((h) => h === Status.PASSED) ? Status.PASSED : Status.FAILED), created);
-  }
 
-  function refusal(req: Parameters<typeof signOff>[1]): FleetgateError {
-    try {
-      signOff(db, req, NOW);
-    } catch (err) {
-      expect(err).toBeInstanceOf(FleetgateError);
-      return err as FleetgateError;
+    interface Stored {
+      status?: Status;
+      mode?: "full" | "quick";
+      flags?: string[];
+      options?: RunOptions;
+      revision?: string;
+      /** fleet/http on n1 in each iteration; default one passed iteration. */
+      http?: Status[];
+      running?: boolean;
     }
-    throw new Error("signOff did not refuse");
-  }
 
-  const signedRows = () => (db.prepare("SELECT COUNT(*) AS n FROM signoffs").get() as { n: number }).n;
+    /** Stores a run of plan "release": fleet on n1, one task per `http` outcome, finished unless `running`. */
+    function store(id: string, s: Stored = {}): void {
+      const http = s.http ?? [Status.PASSED];
+      const tasks = http.map((_, i) => ({ id: `${id}/fleet/n1/${i + 1}`, stageId: "fleet", nodeName: "n1", iteration: i + 1, suitePath: "fleet.yaml", allowDestructive: false }));
+      insertRun(
+        db,
+        { id, planName: "release", planPath: "gate.yaml", planYaml: "name: release\n", suites: {}, stages: ["fleet"], flags: s.flags ?? [], createdAt: created++, mode: s.mode ?? "full", planRevision: s.revision ?? "rev1", options: s.options ?? {}, nodes: [] },
+        tasks,
+      );
+      if (s.running) return;
+      tasks.forEach((t, i) => {
+        const status = http[i] as Status;
+        const seq = BigInt(created++);
+        const event = create(AgentEventSchema, { seq, origin: { machineId: "m1" }, body: { case: "check", value: { taskId: t.id, result: { checkId: "http", kind: "http", status } } } });
+        setTaskStatus(db, t.id, Status.RUNNING, "", created);
+        expect(recordAgentEvent(db, "n1", "m1", event).kind).toBe("check");
+        setTaskStatus(db, t.id, status, `http ${status === Status.PASSED ? "passed" : "failed"}`, created);
+      });
+      finishRun(db, id, s.status ?? (http.every((h) => h === Status.PASSED) ? Status.PASSED : Status.FAILED), created);
+    }
 
-  it("records who signed a GO run off and when, and returns the run with it", () => {
-    store("r1");
-    const signed = signOff(db, { runId: "r1", by: " alice ", accept: [] }, NOW);
-    expect(signed.signoff).toMatchObject({ by: "alice", atMs: BigInt(NOW), accepted: [] });
-    expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [], acceptedOverrides: [], waivers: [] });
-    expect(listRuns(db, 10, { signedOnly: true }).map((r) => r.id)).toEqual(["r1"]);
+    function refusal(req: Parameters<typeof signOff>[1]): FleetgateError {
+      try {
+        signOff(db, req, NOW);
+      } catch (err) {
+        expect(err).toBeInstanceOf(FleetgateError);
+        return err as FleetgateError;
+      }
+      throw new Error("signOff did not refuse");
+    }
+
+    const signedRows = () => (db.prepare("SELECT COUNT(*) AS n FROM signoffs").get() as { n: number }).n;
+
+    it("records who signed a GO run off and when, and returns the run with it", () => {
+      store("r1");
+      const signed = signOff(db, { runId: "r1", by: " alice ", accept: [] }, NOW);
+      expect(signed.signoff).toMatchObject({ by: "alice", atMs: BigInt(NOW), accepted: [] });
+      expect(getRun(db, "r1")?.signoff).toEqual({ by: "alice", at: NOW, accepted: [], acceptedOverrides: [], waivers: [] });
+      expect(listRuns(db, 10, { signedOnly: true }).map((r) => r.id)).toEqual(["r1"]);
+    });
+
+    it("records each accepted skip with its reason, by sign-off", () => {
+      store("r1", { options: { skips: [{ target: "matrix", reason: "no KVM host", source: "--skip" }] } });
+      signOff(db, { runId: "r1", by: "alice", accept: [{ target: "matrix", reason: "covered by r0" }] }, NOW);
+      expect(getRun(db, "r1")?.signoff?.accepted).toEqual([{ target: "matrix", reason: "covered by r0", source: "sign-off" }]);
+    });
+
+    it("refuses an unknown run as not found", () => {
+      const err = refusal({ runId: "nope", by: "alice", accept: [] });
+      expect([err.code, err.message]).toEqual(["not_found", "no run nope; list them with: coord runs"]);
+    });
+
+    it("refuses an empty signer before looking at the run", () => {
+      const err = refusal({ runId: "nope", by: "  ", accept: [] });
+      expect([err.code, err.message]).toEqual(["bad_input", "sign-off needs the name of who signs: who takes responsibility for this release is recorded"]);
+    });
+
+    it.each([
+      ["a running run", { running: true }, /still running/],
+      ["a quick run", { mode: "quick" as const }, /quick run .* can never be signed off/],
+      ["a run with a dev node", { options: { unsignable: ["role=dev node dev-1 named with --node"] } }, /can never be signed off: role=dev node dev-1/],
+      ["an attestation-flagged run", { flags: ["node n1 runs on the coordinator's own host"] }, /not valid for sign-off: node n1 runs on the coordinator's own host/],
+      ["a NO-GO run", { http: [Status.FAILED] }, /is NO-GO.*fleet on n1 #1: failed/],
+      ["a run with an unaccepted skip", { options: { skips: [{ target: "matrix", reason: "no KVM", source: "--skip" }] } }, /is INCOMPLETE.*not accepted: matrix/],
+    ])("refuses %s as a conflict and records nothing", (_what, stored: Stored, message: RegExp) => {
+      store("r1", stored);
+      const err = refusal({ runId: "r1", by: "alice", accept: [] });
+      expect(err.code).toBe("conflict");
+      expect(err.message).toMatch(message);
+      expect(signedRows()).toBe(0);
+    });
+
+    it("refuses to accept a skip the run does not have, as bad input", () => {
+      store("r1");
+      const err = refusal({ runId: "r1", by: "alice", accept: [{ target: "matrix", reason: "r" }] });
+      expect([err.code, err.message]).toEqual(["bad_input", "matrix was not skipped in run r1 (nothing was skipped in it); name a skip exactly as the report shows it"]);
+    });
+
+    it("refuses a second sign-off and keeps the first", () => {
+      store("r1");
+      signOff(db, { runId: "r1", by: "alice", accept: [] }, NOW);
+      const err = refusal({ runId: "r1", by: "bob", accept: [] });
+      expect(err.code).toBe("conflict");
+      expect(err.message).toMatch(/already signed off by alice/);
+      expect(getRun(db, "r1")?.signoff?.by).toBe("alice");
+    });
+
+    it("refuses a green run whose check failed in an earlier run of the same revision (flaky)", () => {
+      store("r0", { http: [Status.FAILED] });
+      store("r1");
+      const err = refusal({ runId: "r1", by: "alice", accept: [] });
+      expect(err.message).toBe("run r1 is NO-GO, only a GO run can be signed off: http on n1 is flaky in fleet: passed 1 of 2");
+    });
   });
 
-  it("records each accepted skip with its reason, by sign-off", () => {
-    store("r1", { options: { skips: [{ target: "matrix", reason: "no KVM host", source: "--skip" }] } });
-    signOff(db, { runId: "r1", by: "alice", accept: [{ target: "matrix", reason: "covered by r0" }] }, NOW);
-    expect(getRun(db, "r1")?.signoff?.accepted).toEqual([{ target: "matrix", reason: "covered by r0", source: "sign-off" }]);
-  });
+  describe("judgeStored", () => {
+    let db: Db;
+    let created = 1_714_550_000_000;
 
-  it("refuses an unknown run as not found", () => {
-    const err = refusal({ runId: "nope", by: "alice", accept: [] });
-    expect([err.code, err.message]).toEqual(["not_found", "no run nope; list them with: coord runs"]);
-  });
+    beforeEach(async () => {
+      db = await testStore.open();
+    });
 
-  it("refuses an empty signer before looking at the run", () => {
-    const err = refusal({ runId: "nope", by: "  ", accept: [] });
-    expect([err.code, err.message]).toEqual(["bad_input", "sign-off needs the name of who signs: who takes responsibility for this release is recorded"]);
-  });
+    function store(id: string, http: Status, opts: { revision?: string; mode?: "full" | "quick" } = {}): void {
+      const taskId = `${id}/fleet/n1/1`;
+      insertRun(
+        db,
+        { id, planName: "release", planPath: "gate.yaml", planYaml: "", suites: {}, stages: ["fleet"], flags: [], createdAt: created++, mode: opts.mode ?? "full", planRevision: opts.revision ?? "rev1", options: {}, nodes: [] },
+        [{ id: taskId, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "fleet.yaml", allowDestructive: false }],
+      );
+      setTaskStatus(db, taskId, Status.RUNNING, "", created);
+      recordAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(created++), origin: { machineId: "m1" }, body: { case: "check", value: { taskId, result: { checkId: "http", status: http } } } }));
+      setTaskStatus(db, taskId, http, "", created);
+      finishRun(db, id, http, created);
+    }
 
-  it.each([
-    ["a running run", { running: true }, /still running/],
-    ["a quick run", { mode: "quick" as const }, /quick run .* can never be signed off/],
-    ["a run with a dev node", { options: { unsignable: ["role=dev node dev-1 named with --node"] } }, /can never be signed off: role=dev node dev-1/],
-    ["an attestation-flagged run", { flags: ["node n1 runs on the coordinator's own host"] }, /not valid for sign-off: node n1 runs on the coordinator's own host/],
-    ["a NO-GO run", { http: [Status.FAILED] }, /is NO-GO.*fleet on n1 #1: failed/],
-    ["a run with an unaccepted skip", { options: { skips: [{ target: "matrix", reason: "no KVM", source: "--skip" }] } }, /is INCOMPLETE.*not accepted: matrix/],
-  ])("refuses %s as a conflict and records nothing", (_what, stored: Stored, message: RegExp) => {
-    store("r1", stored);
-    const err = refusal({ runId: "r1", by: "alice", accept: [] });
-    expect(err.code).toBe("conflict");
-    expect(err.message).toMatch(message);
-    expect(signedRows()).toBe(0);
-  });
+    it("judges a stored run against earlier full runs of its revision only", () => {
+      store("old-other-rev", Status.FAILED, { revision: "rev0" });
+      store("old-quick", Status.FAILED, { mode: "quick" });
+      store("r1", Status.PASSED);
+      store("later", Status.FAILED);
+      expect(judgeStored(db, "r1").judgement.decision).toBe("GO");
+      store("r2", Status.PASSED);
+      const { run: r2, judgement } = judgeStored(db, "r2");
+      expect(r2.runId).toBe("r2");
+      expect(judgement.flakes).toEqual([{ stageId: "fleet", node: "n1", checkId: "http", passed: 2, total: 3, runIds: ["r2", "later", "r1"] }]);
+    });
 
-  it("refuses to accept a skip the run does not have, as bad input", () => {
-    store("r1");
-    const err = refusal({ runId: "r1", by: "alice", accept: [{ target: "matrix", reason: "r" }] });
-    expect([err.code, err.message]).toEqual(["bad_input", "matrix was not skipped in run r1 (nothing was skipped in it); name a skip exactly as the report shows it"]);
-  });
-
-  it("refuses a second sign-off and keeps the first", () => {
-    store("r1");
-    signOff(db, { runId: "r1", by: "alice", accept: [] }, NOW);
-    const err = refusal({ runId: "r1", by: "bob", accept: [] });
-    expect(err.code).toBe("conflict");
-    expect(err.message).toMatch(/already signed off by alice/);
-    expect(getRun(db, "r1")?.signoff?.by).toBe("alice");
-  });
-
-  it("refuses a green run whose check failed in an earlier run of the same revision (flaky)", () => {
-    store("r0", { http: [Status.FAILED] });
-    store("r1");
-    const err = refusal({ runId: "r1", by: "alice", accept: [] });
-    expect(err.message).toBe("run r1 is NO-GO, only a GO run can be signed off: http on n1 is flaky in fleet: passed 1 of 2");
-  });
-});
-
-describe("judgeStored", () => {
-  let dir: string;
-  let db: Db;
-  let created = 1_714_550_000_000;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "fleetgate-judge-"));
-    db = openDb(join(dir, "coord.db"));
-  });
-
-  afterEach(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function store(id: string, http: Status, opts: { revision?: string; mode?: "full" | "quick" } = {}): void {
-    const taskId = `${id}/fleet/n1/1`;
-    insertRun(
-      db,
-      { id, planName: "release", planPath: "gate.yaml", planYaml: "", suites: {}, stages: ["fleet"], flags: [], createdAt: created++, mode: opts.mode ?? "full", planRevision: opts.revision ?? "rev1", options: {}, nodes: [] },
-      [{ id: taskId, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "fleet.yaml", allowDestructive: false }],
-    );
-    setTaskStatus(db, taskId, Status.RUNNING, "", created);
-    recordAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(created++), origin: { machineId: "m1" }, body: { case: "check", value: { taskId, result: { checkId: "http", status: http } } } }));
-    setTaskStatus(db, taskId, http, "", created);
-    finishRun(db, id, http, created);
-  }
-
-  it("judges a stored run against earlier full runs of its revision only", () => {
-    store("old-other-rev", Status.FAILED, { revision: "rev0" });
-    store("old-quick", Status.FAILED, { mode: "quick" });
-    store("r1", Status.PASSED);
-    store("later", Status.FAILED);
-    expect(judgeStored(db, "r1").judgement.decision).toBe("GO");
-    store("r2", Status.PASSED);
-    const { run: r2, judgement } = judgeStored(db, "r2");
-    expect(r2.runId).toBe("r2");
-    expect(judgement.flakes).toEqual([{ stageId: "fleet", node: "n1", checkId: "http", passed: 2, total: 3, runIds: ["r2", "later", "r1"] }]);
-  });
-
-  it("throws not_found for an unknown run", () => {
-    expect(() => judgeStored(db, "nope")).toThrow(expect.objectContaining({ code: "not_found" }) as Error);
+    it("throws not_found for an unknown run", () => {
+      expect(() => judgeStored(db, "nope")).toThrow(expect.objectContaining({ code: "not_found" }) as Error);
+    });
   });
 });

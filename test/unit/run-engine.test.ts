@@ -1,22 +1,19 @@
-// The run engine against a real SQLite file and an in-process session: it is the one writer of
+// The run engine against the store (SQLite and PostgreSQL) and an in-process session: it is the one writer of
 // task status, and it writes a finished task's status in the transaction that records the event.
 import { create } from "@bufbuild/protobuf";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { insertRun } from "../../coordinator/store/runs.js";
 import { AgentEventSchema, type Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../../shared/model/status.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 const MACHINE = "1f2e3d4c5b6a79880011223344556677";
 const TASK = "r1/fleet/n1/1";
 
-let dir: string;
 let db: Db;
 let engine: RunEngine;
 let sessions: AgentSessions;
@@ -28,58 +25,60 @@ function done(seq: number, status: Status) {
 const taskRow = (d: Db = db) => d.prepare("SELECT status, summary FROM tasks WHERE id = ?").get(TASK);
 const runRow = (d: Db = db) => d.prepare("SELECT status FROM runs WHERE id = 'r1'").get();
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "fleetgate-engine-"));
-  db = openDb(join(dir, "coord.db"));
-  sent = [];
-  sessions = new AgentSessions();
-  sessions.add({ node: "n1", machineId: MACHINE, bootId: "boot", address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
-  engine = new RunEngine(db, sessions, pino({ level: "silent" }), {});
-  insertRun(
-    db,
-    { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
-    [{ id: TASK, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-  );
-  engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
-});
+describe.each(STORE_ENGINES)("RunEngine over the store (%s)", (storeEngine) => {
+  const store = storeOf(storeEngine);
 
-afterEach(() => {
-  engine.stop();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-describe("RunEngine.ingest", () => {
-  it("writes the task's status and the run's end in the transaction that records the event", () => {
-    expect(sent.map((t) => t.taskId)).toEqual([TASK]);
-    expect(taskRow()).toEqual({ status: "running", summary: "" });
-    expect(engine.ingest("n1", MACHINE, done(1, Status.PASSED)).kind).toBe("task_done");
-    // Read from a second connection, as a restarted coordinator would: committed, not just in memory.
-    const other = openDb(join(dir, "coord.db"));
-    expect(taskRow(other)).toEqual({ status: "passed", summary: "1/1 passed" });
-    expect(runRow(other)).toEqual({ status: "passed" });
-    other.close();
+  beforeEach(async () => {
+    db = await store.open();
+    sent = [];
+    sessions = new AgentSessions();
+    sessions.add({ node: "n1", machineId: MACHINE, bootId: "boot", address: "127.0.0.1", send: (t) => sent.push(t), cancel: () => {}, close: () => {} });
+    engine = new RunEngine(db, sessions, pino({ level: "silent" }), {});
+    insertRun(
+      db,
+      { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
+      [{ id: TASK, stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
+    );
+    engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
   });
 
-  it("ignores a repeated or late report: a task that is over keeps its status", () => {
-    engine.cancel("r1", "cancelled by test");
-    expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
-    expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("task_done");
-    expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
-    expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("duplicate");
+  afterEach(() => {
+    engine.stop();
+    db.close();
   });
 
-  it("records nothing of an event from the wrong machine, and leaves the task running", () => {
-    const forged = create(AgentEventSchema, { seq: 3n, origin: { machineId: "ffffffffffffffffffffffffffffffff" }, body: { case: "taskDone", value: { taskId: TASK, status: Status.PASSED } } });
-    expect(engine.ingest("n1", MACHINE, forged).kind).toBe("rejected");
-    expect(taskRow()).toEqual({ status: "running", summary: "" });
-  });
+  describe("RunEngine.ingest", () => {
+    it("writes the task's status and the run's end in the transaction that records the event", () => {
+      expect(sent.map((t) => t.taskId)).toEqual([TASK]);
+      expect(taskRow()).toEqual({ status: "running", summary: "" });
+      expect(engine.ingest("n1", MACHINE, done(1, Status.PASSED)).kind).toBe("task_done");
+      // Read from a second connection, as a restarted coordinator would: committed, not just in memory.
+      const other = store.reopen();
+      expect(taskRow(other)).toEqual({ status: "passed", summary: "1/1 passed" });
+      expect(runRow(other)).toEqual({ status: "passed" });
+      other.close();
+    });
 
-  it("marks a running run not valid for sign-off when the fleet sees its node answered by two machines", () => {
-    engine.start();
-    sessions.heard("n1");
-    sessions.add({ node: "n1", machineId: MACHINE, bootId: "another-boot", address: "10.0.0.9", send: () => {}, cancel: () => {}, close: () => {} });
-    const flags = JSON.parse((db.prepare("SELECT flags_json FROM runs WHERE id = 'r1'").get() as { flags_json: string }).flags_json) as string[];
-    expect(flags).toEqual([expect.stringMatching(/^node n1 is cloned: two machines answered as node n1 at once: boot boot from 127\.0\.0\.1 and boot another- from 10\.0\.0\.9/)]);
+    it("ignores a repeated or late report: a task that is over keeps its status", () => {
+      engine.cancel("r1", "cancelled by test");
+      expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
+      expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("task_done");
+      expect(taskRow()).toEqual({ status: "cancelled", summary: "cancelled by test" });
+      expect(engine.ingest("n1", MACHINE, done(2, Status.PASSED)).kind).toBe("duplicate");
+    });
+
+    it("records nothing of an event from the wrong machine, and leaves the task running", () => {
+      const forged = create(AgentEventSchema, { seq: 3n, origin: { machineId: "ffffffffffffffffffffffffffffffff" }, body: { case: "taskDone", value: { taskId: TASK, status: Status.PASSED } } });
+      expect(engine.ingest("n1", MACHINE, forged).kind).toBe("rejected");
+      expect(taskRow()).toEqual({ status: "running", summary: "" });
+    });
+
+    it("marks a running run not valid for sign-off when the fleet sees its node answered by two machines", () => {
+      engine.start();
+      sessions.heard("n1");
+      sessions.add({ node: "n1", machineId: MACHINE, bootId: "another-boot", address: "10.0.0.9", send: () => {}, cancel: () => {}, close: () => {} });
+      const flags = JSON.parse((db.prepare("SELECT flags_json FROM runs WHERE id = 'r1'").get() as { flags_json: string }).flags_json) as string[];
+      expect(flags).toEqual([expect.stringMatching(/^node n1 is cloned: two machines answered as node n1 at once: boot boot from 127\.0\.0\.1 and boot another- from 10\.0\.0\.9/)]);
+    });
   });
 });

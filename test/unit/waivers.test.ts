@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { create, toJson } from "@bufbuild/protobuf";
 import { AgentEventSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { CheckResultSchema, NodeIdentitySchema, WaiverSchema, type CheckResult } from "../../shared/gen/fleetgate/v1/common_pb.js";
-import { openDb } from "../../coordinator/store/db.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { finishRun, insertRun } from "../../coordinator/store/runs.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
@@ -28,6 +24,7 @@ import { reportDocument } from "../../coordinator/reports/json.js";
 import { junitReport } from "../../coordinator/reports/junit.js";
 import { ctrfReport } from "../../coordinator/reports/ctrf.js";
 import { htmlReport } from "../../coordinator/reports/html.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 import { run, task } from "./judgement-runs.js";
 
 const FILE = `# known problems, agreed with ops
@@ -308,40 +305,36 @@ describe("coord run's warnings about a waivers file", () => {
   });
 });
 
-describe("the coordinator takes a waived result only when the run waived it", () => {
-  it("stores a waived result the run's waiver covers, and a forged one as an error that makes the run unsignable", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fleetgate-waivers-"));
-    const db = openDb(join(dir, "coord.db"));
-    try {
-      const waivers = markExpired(parseWaivers(FILE, "w.yaml"), NOW);
-      const node = create(NodeIdentitySchema, { name: "n1", machineId: "m1", labels: { role: "fleet" } });
-      insertRun(
-        db,
-        { id: "r1", planName: "p", planPath: "plan.yaml", planYaml: "", suites: {}, stages: ["fleet"], flags: [], createdAt: NOW, mode: "full", planRevision: "rev", options: { waivers: waivers.map((w) => toJson(WaiverSchema, w)) }, nodes: [node] },
-        [{ id: "t1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-      );
-      setTaskStatus(db, "t1", Status.RUNNING, "", NOW);
-      const send = (seq: number, result: CheckResult) => recordAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(seq), origin: { machineId: "m1" }, body: { case: "check", value: { taskId: "t1", result } } }));
-      const api = waivers.find((w) => w.checkId === "api") as Waiver;
-      send(1, result(Status.WAIVED, {}, { waiver: api, unwaivedStatus: Status.FAILED }));
-      // health has no waiver in this run; disk's waiver is for n2 and expired.
-      send(2, result(Status.WAIVED, { checkId: "health" }, { waiver: api, unwaivedStatus: Status.FAILED }));
-      // A waiver never covers an error underneath, whatever the agent says.
-      send(3, result(Status.WAIVED, { checkId: "api2" }, { waiver: api, unwaivedStatus: Status.ERROR }));
-      const rows = db.prepare("SELECT check_id, status FROM check_results ORDER BY rowid").all();
-      expect(rows).toEqual([
-        { check_id: "api", status: "waived" },
-        { check_id: "health", status: "error" },
-        { check_id: "api2", status: "error" },
-      ]);
-      setTaskStatus(db, "t1", Status.WAIVED, "agent says waived", NOW);
-      finishRun(db, "r1", Status.WAIVED, NOW);
-      const j = judgeRun(loadRunRecord(db, "r1") as RunRecord);
-      expect(j.decision).toBe("INCOMPLETE");
-      expect(j.reasons).toContain("not valid for sign-off: node n1 reported check health waived (failed), but no waiver of run r1 in force on it covers that result");
-    } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+describe.each(STORE_ENGINES)("the coordinator takes a waived result only when the run waived it (%s)", (storeEngine) => {
+  const store = storeOf(storeEngine);
+
+  it("stores a waived result the run's waiver covers, and a forged one as an error that makes the run unsignable", async () => {
+    const db = await store.open();
+    const waivers = markExpired(parseWaivers(FILE, "w.yaml"), NOW);
+    const node = create(NodeIdentitySchema, { name: "n1", machineId: "m1", labels: { role: "fleet" } });
+    insertRun(
+      db,
+      { id: "r1", planName: "p", planPath: "plan.yaml", planYaml: "", suites: {}, stages: ["fleet"], flags: [], createdAt: NOW, mode: "full", planRevision: "rev", options: { waivers: waivers.map((w) => toJson(WaiverSchema, w)) }, nodes: [node] },
+      [{ id: "t1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
+    );
+    setTaskStatus(db, "t1", Status.RUNNING, "", NOW);
+    const send = (seq: number, result: CheckResult) => recordAgentEvent(db, "n1", "m1", create(AgentEventSchema, { seq: BigInt(seq), origin: { machineId: "m1" }, body: { case: "check", value: { taskId: "t1", result } } }));
+    const api = waivers.find((w) => w.checkId === "api") as Waiver;
+    send(1, result(Status.WAIVED, {}, { waiver: api, unwaivedStatus: Status.FAILED }));
+    // health has no waiver in this run; disk's waiver is for n2 and expired.
+    send(2, result(Status.WAIVED, { checkId: "health" }, { waiver: api, unwaivedStatus: Status.FAILED }));
+    // A waiver never covers an error underneath, whatever the agent says.
+    send(3, result(Status.WAIVED, { checkId: "api2" }, { waiver: api, unwaivedStatus: Status.ERROR }));
+    const rows = db.prepare("SELECT check_id, status FROM check_results ORDER BY rowid").all();
+    expect(rows).toEqual([
+      { check_id: "api", status: "waived" },
+      { check_id: "health", status: "error" },
+      { check_id: "api2", status: "error" },
+    ]);
+    setTaskStatus(db, "t1", Status.WAIVED, "agent says waived", NOW);
+    finishRun(db, "r1", Status.WAIVED, NOW);
+    const j = judgeRun(loadRunRecord(db, "r1") as RunRecord);
+    expect(j.decision).toBe("INCOMPLETE");
+    expect(j.reasons).toContain("not valid for sign-off: node n1 reported check health waived (failed), but no waiver of run r1 in force on it covers that result");
   });
 });
