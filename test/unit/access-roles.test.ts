@@ -1,22 +1,20 @@
 // Who may call what: the role order, the one method → role table, the refusal a person reads, how a
 // token becomes a person (bootstrap, live, revoked, expired, unknown), and the log line authorize()
 // writes for every refusal.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { authenticate } from "../../coordinator/access/authenticate.js";
 import { METHOD_ROLES, ROLES, roleAllows, roleRefusal, type ControlMethod, type Identity, type Role } from "../../coordinator/access/roles.js";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import type { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { authorize, type ControlServiceDeps } from "../../coordinator/server/control-service.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { addPersonToken, revokePersonToken } from "../../coordinator/store/people.js";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 const person = (name: string, role: Role): Identity => ({ name, role, bootstrap: false });
 
@@ -50,19 +48,14 @@ describe("the role table", () => {
 const T0 = 1_700_000_000_000;
 const BOOTSTRAP = "fga_bootstrap-token";
 
-describe("authenticate and authorize", () => {
-  let dir: string;
+describe.each(STORE_ENGINES)("authenticate and authorize (%s)", (storeEngine) => {
+  const store = storeOf(storeEngine);
   let db: Db;
   let logged: Record<string, unknown>[];
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "fleetgate-access-"));
-    db = openDb(join(dir, "coord.db"));
+  beforeEach(async () => {
+    db = await store.open();
     logged = [];
-  });
-  afterEach(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("takes the bootstrap token as the person admin with role admin", () => {
