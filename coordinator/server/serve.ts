@@ -157,7 +157,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   // An existing state dir keeps the mode it was made with: whoever reads it administers the coordinator.
   chmodSync(opts.stateDir, 0o700);
   if (opts.postgres && !opts.ha) throw new FleetgateError("internal", "a PostgreSQL store needs the coordinator's id and advertised address");
-  const db: Db = opts.postgres ? openPostgresStore(opts.postgres, opts.ha!.id) : openDb(join(opts.stateDir, "coord.db"));
+  const pgStore = opts.postgres ? openPostgresStore(opts.postgres, opts.ha!.id) : undefined;
+  const db: Db = pgStore ?? openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   let tls: TlsSetup;
   try {
@@ -263,8 +264,11 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     const leadershipChanged = (event: ElectionEvent) => {
       if (event.kind === "active") {
         haLog.info({ id: opts.ha!.id, address: event.lease.address }, "this coordinator is now the active one: resuming the runs in progress");
+        // Before anything is written: from here every write checks that this lease is still the active one's.
+        pgStore!.fence({ holder: event.lease.holder, acquiredAt: event.lease.acquiredAt });
         parts!.start();
       } else if (event.kind === "lost") {
+        // The fence stays on the lost lease: anything still on its way to the store fails rather than lands.
         haLog.error({ reason: event.reason }, "this coordinator lost the lead: it stops following runs and serves as a standby");
         parts!.stop(`coordinator ${opts.ha!.id} is no longer the active one`);
         parts = buildActiveParts(shell);

@@ -15,7 +15,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "
 import { FleetgateError } from "../../../shared/errors.js";
 import type { ArgumentTypes, Db, RunResult, Statement } from "../db.js";
 import { bindValues, toPgText, type PgText } from "./placeholders.js";
-import type { PgConnectionSettings, PgRequest, PgResponse } from "./sync-protocol.js";
+import type { Fence, PgConnectionSettings, PgRequest, PgResponse } from "./sync-protocol.js";
 
 /** The compiled worker: beside this module when running from dist/, under dist/ when running the sources (vitest). */
 function workerFile(): URL {
@@ -26,15 +26,19 @@ function workerFile(): URL {
   throw new FleetgateError("internal", `the PostgreSQL store's worker is not built (${fileURLToPath(built)}): run npm run build`);
 }
 
-/** A store failure: the statement's own (bad SQL, a constraint) or the server out of reach ("unreachable"). */
+/**
+ * A store failure: the statement's own (bad SQL, a constraint: "internal"), the server out of
+ * reach ("unreachable"), or this coordinator fenced off because another took the lead ("conflict").
+ */
 export class PgStoreError extends FleetgateError {
   constructor(
     message: string,
     /** PostgreSQL's SQLSTATE, e.g. 23505 for a unique violation. */
     readonly sqlstate: string | undefined,
     unavailable: boolean,
+    fenced = false,
   ) {
-    super(unavailable ? "unreachable" : "internal", message);
+    super(fenced ? "conflict" : unavailable ? "unreachable" : "internal", message);
   }
 
   /** The server could not be reached or the session broke: the write may or may not have happened. */
@@ -56,6 +60,7 @@ export class PgSyncDb implements Db {
   private depth = 0;
   private closed = false;
   private readonly answerTimeoutMs: number;
+  private fenceLease: Fence | undefined;
 
   /** Connects (trying for up to reconnectMs) and applies the migrations not applied yet. */
   constructor(private readonly settings: PgSyncDbOptions) {
@@ -116,6 +121,16 @@ export class PgSyncDb implements Db {
     };
   }
 
+  /**
+   * Write fencing (sync-worker.ts checkFence): while `lease` is set, every transaction, and every
+   * write outside one, first checks that this lease is still the active one's, and fails with a
+   * "conflict" PgStoreError when another coordinator has taken the lead since.
+   */
+  fence(lease: Fence | undefined): void {
+    this.fenceLease = lease;
+    this.request({ op: "fence", lease });
+  }
+
   close(): void {
     if (this.closed) return;
     try {
@@ -142,7 +157,7 @@ export class PgSyncDb implements Db {
       this.depth = 0;
       throw new PgStoreError(`PostgreSQL did not answer within ${this.answerTimeoutMs} ms (${waited})`, undefined, true);
     }
-    if (!answer.ok) throw new PgStoreError(answer.error.message, answer.error.sqlstate, answer.error.unavailable);
+    if (!answer.ok) throw new PgStoreError(answer.error.message, answer.error.sqlstate, answer.error.unavailable, answer.error.fenced);
     return answer;
   }
 
@@ -167,6 +182,7 @@ export class PgSyncDb implements Db {
     this.port.close();
     ({ worker: this.worker, port: this.port } = this.spawn());
     this.request({ op: "open", connection: this.connectionSettings() });
+    if (this.fenceLease) this.request({ op: "fence", lease: this.fenceLease });
   }
 }
 
@@ -178,15 +194,21 @@ export function isPostgres(db: Db): boolean {
   return db instanceof PgSyncDb;
 }
 
+/** Statements that change rows, by their first word (a CTE is read to its main statement by PostgreSQL, never used here for writes). */
+const WRITES = /^\s*(INSERT|UPDATE|DELETE)\b/i;
+
 class PgStatement implements Statement {
   private rowMode: "object" | "array" = "object";
   private plucking = false;
+  private readonly writes: boolean;
 
   constructor(
     private readonly db: PgSyncDb,
     private readonly sql: string,
     private readonly text: PgText,
-  ) {}
+  ) {
+    this.writes = WRITES.test(text.text);
+  }
 
   raw(toggle = true): this {
     this.rowMode = toggle ? "array" : "object";
@@ -218,7 +240,7 @@ class PgStatement implements Statement {
 
   private query(args: unknown[]): { rows: unknown[]; rowCount: number } {
     const mode = this.plucking ? "array" : this.rowMode;
-    const answer = this.db.request({ op: "query", text: this.text.text, values: bindValues(this.text.bind, args, this.sql), rowMode: mode });
+    const answer = this.db.request({ op: "query", text: this.text.text, values: bindValues(this.text.bind, args, this.sql), rowMode: mode, writes: this.writes });
     if (!this.plucking) return answer;
     return { rows: (answer.rows as unknown[][]).map((r) => r[0]), rowCount: answer.rowCount };
   }

@@ -4,7 +4,10 @@
 export type PgRequest =
   | { op: "open"; connection: PgConnectionSettings }
   | { op: "migrate" }
-  | { op: "query"; text: string; values: unknown[]; rowMode: "object" | "array" }
+  /** `writes`: outside a transaction, a fenced connection runs it in one of its own (below). */
+  | { op: "query"; text: string; values: unknown[]; rowMode: "object" | "array"; writes: boolean }
+  /** From now on every transaction first checks that `lease` is still the active one's; undefined: no check. */
+  | { op: "fence"; lease: Fence | undefined }
   /** Statements without parameters, several per text allowed (PostgreSQL's simple query protocol). */
   | { op: "exec"; text: string }
   | { op: "begin" }
@@ -16,8 +19,16 @@ export type PgResponse =
   | { ok: true; rows: unknown[]; rowCount: number }
   | { ok: false; error: PgFailure };
 
+/** The lease this coordinator holds as the active one: its id and when it took the lead (coordinator_lease). */
+export interface Fence {
+  holder: string;
+  acquiredAt: number;
+}
+
 export interface PgFailure {
   message: string;
+  /** The fence's lease is no longer the active one's: this coordinator must not write. */
+  fenced?: boolean;
   /** PostgreSQL's SQLSTATE when the server refused the statement. */
   sqlstate?: string;
   /** The connection is gone or could not be made: nothing about the statement itself. */

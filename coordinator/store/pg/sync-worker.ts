@@ -8,7 +8,7 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { migratePg } from "./db.js";
-import type { PgConnectionSettings, PgFailure, PgRequest, PgResponse } from "./sync-protocol.js";
+import type { Fence, PgConnectionSettings, PgFailure, PgRequest, PgResponse } from "./sync-protocol.js";
 
 // Numbers as better-sqlite3 gives them: BIGINT (milliseconds, seqs, counts) and NUMERIC (sums,
 // averages) as JavaScript numbers. Every value the store keeps is far below 2^53.
@@ -26,12 +26,42 @@ let client: pg.Client | undefined;
 let inTransaction = false;
 /** The session ended inside a transaction: refuse statements until the caller rolls back. */
 let transactionLost: string | undefined;
+let fence: Fence | undefined;
+
+/** Refused by the fence: another coordinator took the lead, and nothing this one writes may land. */
+class Fenced extends Error {}
+
+/**
+ * Write fencing: the first statement of every transaction of an active coordinator. FOR SHARE
+ * holds the lease row until the transaction ends, so a standby taking the lead (which rewrites
+ * that row) waits for a transaction already past this check, and every later one finds the row
+ * changed and fails: an active coordinator that lost the lead without knowing it yet (stalled,
+ * cut off from its election session) cannot write after the new one took over.
+ */
+async function checkFence(c: pg.Client): Promise<void> {
+  if (!fence) return;
+  const { rowCount } = await c.query("SELECT 1 FROM coordinator_lease WHERE name = 'active' AND holder = $1 AND acquired_at = $2 FOR SHARE", [fence.holder, fence.acquiredAt]);
+  if (!rowCount) throw new Fenced(`coordinator ${fence.holder} is no longer the active one (another coordinator took the lead); nothing it writes is kept`);
+}
+
+async function begin(c: pg.Client): Promise<void> {
+  await c.query("BEGIN");
+  inTransaction = true;
+  try {
+    await checkFence(c);
+  } catch (err) {
+    inTransaction = false;
+    await c.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
 
 function unavailable(message: string): PgFailure {
   return { message, unavailable: true };
 }
 
 function failure(err: unknown): PgFailure {
+  if (err instanceof Fenced) return { message: err.message, fenced: true, unavailable: false };
   const e = err as { message?: string; code?: string };
   const sqlstate = typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
   // Class 08 (connection exception), 57P01-57P03 (the server shutting down or starting), or no
@@ -83,6 +113,11 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     await connection();
     return { ok: true, rows: [], rowCount: 0 };
   }
+  // No connection needed: it only says what later transactions check.
+  if (req.op === "fence") {
+    fence = req.lease;
+    return { ok: true, rows: [], rowCount: 0 };
+  }
   if (req.op === "close") {
     const c = client;
     client = undefined;
@@ -106,8 +141,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   }
   const c = await connection();
   if (req.op === "begin") {
-    await c.query("BEGIN");
-    inTransaction = true;
+    await begin(c);
     return { ok: true, rows: [], rowCount: 0 };
   }
   if (req.op === "migrate") {
@@ -118,8 +152,23 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     await c.query(req.text);
     return { ok: true, rows: [], rowCount: 0 };
   }
-  const result = req.rowMode === "array" ? await c.query({ text: req.text, values: req.values, rowMode: "array" }) : await c.query({ text: req.text, values: req.values });
-  return { ok: true, rows: result.rows, rowCount: result.rowCount ?? 0 };
+  const run = async () => {
+    const result = req.rowMode === "array" ? await c.query({ text: req.text, values: req.values, rowMode: "array" }) : await c.query({ text: req.text, values: req.values });
+    return { ok: true as const, rows: result.rows, rowCount: result.rowCount ?? 0 };
+  };
+  // A write on its own, on a fenced connection: in a transaction of its own, past the fence.
+  if (!req.writes || !fence || inTransaction) return run();
+  await begin(c);
+  try {
+    const out = await run();
+    inTransaction = false;
+    await c.query("COMMIT");
+    return out;
+  } catch (err) {
+    inTransaction = false;
+    await c.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
 }
 
 port.on("message", (req: PgRequest) => {
