@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { CommitOutcome } from "../store/agent-events.js";
 import type { IncomingEvent } from "../sequencer/engine.js";
+import { PgStoreError } from "../store/pg/sync-db.js";
 
 /** What became of a queued event. */
 export type Settled =
@@ -37,7 +38,9 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxEvents: 500, maxDelayMs: 5
 /** SQLite's word for a store that cannot write now, whatever the event: no use trying the next one. */
 const STORE_DOWN = /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|NOMEM|CORRUPT|NOTADB)/;
 
+/** The store cannot write now: SQLite's codes above, or PostgreSQL out of reach (PgStoreError.unavailable). */
 function storeDown(err: unknown): boolean {
+  if (err instanceof PgStoreError) return err.unavailable;
   return STORE_DOWN.test(String((err as { code?: unknown } | undefined)?.code ?? ""));
 }
 
