@@ -28,6 +28,13 @@
 //   await fleet.slowLink("beta", "256kbit");  await fleet.packetLoss("beta", 30);
 //   await fleet.sendLoss("beta", 30);       // with packetLoss: 30 % lost both ways
 //   await fleet.restartCoordinator();       // SIGKILL, then the same state dir, address and flags
+//
+// Several coordinators sharing one PostgreSQL store (issue 19): `coordinators: [[...flags of the
+// first], [...of the second]]` starts them all in one tick, each on its own port of the bridge, and
+// gives each agent every address (in `coordinatorOrder` when its spec says). `fleet.coordinator` is
+// the one that answered `coord token create` (the active one); the tests move it after a failover.
+//
+//   await fleet.stopCoordinator(0, "SIGKILL");  await fleet.relaunchCoordinator(0);
 //   await fleet.killAgent("beta");  fleet.startAgent("beta", { reboot: true });   // new boot id
 //   await fleet.waitOffline(["beta"]);  await fleet.waitOnline(["beta"]);
 //
@@ -45,12 +52,16 @@
 //   --heartbeat; a scenario that needs "lost" soon after a cut must wait that long today.
 // - A fleet of 3 agents takes 5–15 s to come up depending on load: share one per test file
 //   (beforeAll) and undo faults in afterEach with resetNetwork().
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { AGENT_BIN, coord, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
+import { ADMIN_TOKEN_FILE, ensureAdminToken } from "../../coordinator/server/serve.js";
+import { initCa } from "../../coordinator/tls/ca-files.js";
+import { CA_CERT_FILE, CA_KEY_FILE, tlsDir } from "../../coordinator/tls/paths.js";
 import { claimSubnet, releaseClaim, type Claim } from "./claims.js";
 import { host } from "./host-commands.js";
 import { bridgeAddress, fleetNames, MAX_NODES, newFleetId, NODE_LINK, nodeAddress, subnetOf, type FleetNames } from "./names.js";
@@ -78,6 +89,8 @@ export interface NodeSpec {
   agent?: boolean;
   /** More `fleetgate-agent run` flags, e.g. --allow-faults for plans with fault steps. */
   agentArgs?: string[];
+  /** With several coordinators: the order of their addresses in the agent's --coordinator list, as indexes into `coordinators` (default all, in order). */
+  coordinatorOrder?: number[];
 }
 
 export interface NetnsFleetOptions {
@@ -91,6 +104,13 @@ export interface NetnsFleetOptions {
   coordinatorArgs?: string[];
   /** Run the coordinator with its own default heartbeat and lost-after (ignores the two above). */
   defaultTiming?: boolean;
+  /**
+   * Several coordinators sharing one store instead of one (issue 19): each one's own `coord serve`
+   * flags (--store, --id …), after coordinatorArgs. Each listens on the bridge on a port chosen
+   * before it starts (so its listen address is the one it advertises); all share one CA and admin
+   * token, made before any of them starts, and all are started in the same tick.
+   */
+  coordinators?: string[][];
   /** How long to wait for every agent to be online (default 20 s). */
   onlineTimeoutMs?: number;
 }
@@ -105,6 +125,7 @@ export interface NetnsNode extends NodeContext {
   labels: Record<string, string>;
   env: Record<string, string>;
   agentArgs: string[];
+  coordinatorOrder: number[] | undefined;
   /** The agent's --state-dir (spool, node credential). */
   stateDir: string;
   /** Root-namespace end of the node's veth: what cutLink downs. */
@@ -128,6 +149,22 @@ export interface RosterEntry {
   flags?: string[];
 }
 
+/** A TCP port free on `address` now and not in `taken` (coordinators must know their port before they start, to advertise it). */
+async function freePortOn(address: string, taken: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once("error", reject);
+      srv.listen(0, address, () => {
+        const a = srv.address();
+        srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+      });
+    });
+    if (!taken.includes(port)) return port;
+  }
+  throw new Error(`netns harness: no free port on ${address}`);
+}
+
 export class NetnsFleet {
   readonly id: string;
   readonly subnet: string;
@@ -136,6 +173,8 @@ export class NetnsFleet {
   readonly bridgeAddress: string;
   readonly nodes: NetnsNode[] = [];
   coordinator!: Coordinator;
+  /** With `coordinators`: every one of them, in the order given (a stopped one stays until relaunched). */
+  readonly coordinators: Coordinator[] = [];
   /** Enrollment token every agent of this fleet uses. */
   token = "";
 
@@ -146,6 +185,8 @@ export class NetnsFleet {
   private readonly sendLossy = new Set<string>();
   /** `coord serve` flags of this fleet, for restartCoordinator(). */
   private coordinatorArgs: string[] = [];
+  /** With `coordinators`: each one's flags, state dir and address, for relaunchCoordinator(). */
+  private coordinatorSpecs: { args: string[]; stateDir: string; address: string }[] = [];
   private cleaning: Promise<void> | undefined;
   private readonly onExit = () => this.cleanupSync();
 
@@ -188,6 +229,7 @@ export class NetnsFleet {
       labels: spec.labels ?? {},
       env: spec.env ?? {},
       agentArgs: spec.agentArgs ?? [],
+      coordinatorOrder: spec.coordinatorOrder,
       stateDir: join(dir, "state"),
       agent: undefined,
     };
@@ -226,10 +268,72 @@ export class NetnsFleet {
     const timing = opts.defaultTiming ? [] : ["--heartbeat", opts.heartbeat ?? "1s", "--lost-after", opts.lostAfter ?? "5s"];
     const args = [...timing, ...(opts.coordinatorArgs ?? [])];
     this.coordinatorArgs = args;
+    if (opts.coordinators) return this.startCoordinators(args, opts.coordinators);
     this.coordinator = await startCoordinator(join(this.workDir, "coordinator"), args, `${this.bridgeAddress}:0`);
     const r = await this.coord(["token", "create", "--description", `netns fleet ${this.id}`]);
     if (r.exitCode !== 0) throw new Error(`netns harness: coord token create failed (exit ${r.exitCode}): ${r.stderr}`);
     this.token = r.stdout.trim();
+  }
+
+  /** Coordinators sharing a store: one CA and admin token for all, every one started in the same tick. */
+  private async startCoordinators(shared: string[], each: string[][]): Promise<void> {
+    if (each.length < 1) throw new Error("netns harness: coordinators needs at least one entry");
+    const dirs = each.map((_, i) => join(this.workDir, `coordinator-${i + 1}`));
+    // What the first one would make at its first start, made before any starts and copied to the others.
+    initCa(dirs[0]!);
+    ensureAdminToken(dirs[0]!);
+    for (const dir of dirs.slice(1)) {
+      mkdirSync(tlsDir(dir), { recursive: true, mode: 0o700 });
+      for (const f of [CA_CERT_FILE, CA_KEY_FILE]) copyFileSync(join(tlsDir(dirs[0]!), f), join(tlsDir(dir), f));
+      copyFileSync(join(dirs[0]!, ADMIN_TOKEN_FILE), join(dir, ADMIN_TOKEN_FILE));
+    }
+    const ports: number[] = [];
+    for (const _ of each) ports.push(await freePortOn(this.bridgeAddress, ports));
+    this.coordinatorSpecs = each.map((args, i) => ({ args: [...shared, ...args], stateDir: dirs[i]!, address: `${this.bridgeAddress}:${ports[i]}` }));
+    // No await between the spawns: both processes start in the same tick.
+    const started = await Promise.allSettled(this.coordinatorSpecs.map((c) => startCoordinator(c.stateDir, c.args, c.address)));
+    started.forEach((s) => s.status === "fulfilled" && this.coordinators.push(s.value));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) throw failed.reason;
+    this.coordinator = this.coordinators[0]!;
+    // Only the active one creates tokens; the others refuse until one has taken the lead.
+    const why: string[] = [];
+    this.token = await waitFor(
+      "a coordinator to create the enrollment token (the active one)",
+      async () => {
+        for (const c of this.coordinators) {
+          const r = await coord(c, ["token", "create", "--description", `netns fleet ${this.id}`]);
+          if (r.exitCode === 0) {
+            this.coordinator = c;
+            return r.stdout.trim();
+          }
+          why.splice(0, why.length, `${c.address}: ${r.stderr.trim()}`);
+        }
+        return undefined;
+      },
+      30_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last refusal: ${why.join("")}`);
+    });
+  }
+
+  /** With `coordinators`: stops coordinator `index` (SIGKILL by default: no goodbye, its sockets closed by the kernel). */
+  async stopCoordinator(index: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const c = this.coordinators[index];
+    if (!c) throw new Error(`netns harness: no coordinator ${index}; there are ${this.coordinators.length}`);
+    await c.stop(signal);
+  }
+
+  /** With `coordinators`: starts coordinator `index` again on its state dir, address and flags. */
+  async relaunchCoordinator(index: number): Promise<Coordinator> {
+    const spec = this.coordinatorSpecs[index];
+    const old = this.coordinators[index];
+    if (!spec || !old) throw new Error(`netns harness: no coordinator ${index}; there are ${this.coordinators.length}`);
+    if (old.process.exitCode === null && old.process.signalCode === null) throw new Error(`coordinator ${index} still runs; stopCoordinator first`);
+    const c = await startCoordinator(spec.stateDir, spec.args, spec.address);
+    this.coordinators[index] = c;
+    if (this.coordinator === old) this.coordinator = c;
+    return c;
   }
 
   /**
@@ -257,7 +361,9 @@ export class NetnsFleet {
     }
     const labels = Object.entries(n.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
     const ca = this.coordinator.caFile ? ["--ca", this.coordinator.caFile] : [];
-    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", this.coordinator.address, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...ca, ...labels, ...n.agentArgs];
+    // Several coordinators share one CA: any one's certificate file will do.
+    const listed = this.coordinatorSpecs.length ? (n.coordinatorOrder ?? this.coordinatorSpecs.map((_, i) => i)).map((i) => this.coordinatorSpecs[i]!.address).join(",") : this.coordinator.address;
+    const argv = [process.execPath, AGENT_BIN, "run", "--coordinator", listed, "--token", this.token, "--name", n.name, "--state-dir", n.stateDir, ...ca, ...labels, ...n.agentArgs];
     n.agent = this.track(spawnInNode(`agent ${n.name}`, n, argv, { FLEETGATE_LOG_LEVEL: "info", ...n.env }));
     return n.agent;
   }
@@ -394,6 +500,10 @@ export class NetnsFleet {
 
   // ── teardown ────────────────────────────────────────────────────────────────────────────────
 
+  private allCoordinators(): Coordinator[] {
+    return [...new Set([...this.coordinators, ...(this.coordinator ? [this.coordinator] : [])])];
+  }
+
   private objects() {
     return { netns: this.nodes.map((n) => n.netns), links: [...this.nodes.map((n) => n.hostVeth), this.bridge] };
   }
@@ -402,7 +512,7 @@ export class NetnsFleet {
   cleanup(): Promise<void> {
     this.cleaning ??= (async () => {
       process.removeListener("exit", this.onExit);
-      await Promise.all([...this.procs, ...(this.coordinator ? [this.coordinator] : [])].map((p) => p.stop("SIGKILL")));
+      await Promise.all([...this.procs, ...this.allCoordinators()].map((p) => p.stop("SIGKILL")));
       await removeNetworkObjects(this.objects());
       rmSync(this.workDir, { recursive: true, force: true });
       releaseClaim(this.claim);
@@ -413,7 +523,7 @@ export class NetnsFleet {
   /** The safety net when a test process exits without cleanup(): synchronous, best effort. */
   private cleanupSync(): void {
     if (this.cleaning) return;
-    for (const p of [...this.procs, ...(this.coordinator ? [this.coordinator] : [])]) p.process.kill("SIGKILL");
+    for (const p of [...this.procs, ...this.allCoordinators()]) p.process.kill("SIGKILL");
     removeNetworkObjectsSync(this.objects());
     rmSync(this.workDir, { recursive: true, force: true });
     releaseClaim(this.claim);
