@@ -32,6 +32,8 @@ export interface TestStore {
   readonly engine: StoreEngine;
   /** A fresh, migrated, empty store for the current test; every connection to it is closed after the test. */
   open(): Promise<Db>;
+  /** The same for all the describe's tests, in its beforeAll: closed after the last of them. */
+  openForAll(): Promise<Db>;
   /** Another connection to the store open() made last: what a second process, or a restarted coordinator, would open. */
   reopen(): Db;
 }
@@ -57,43 +59,57 @@ async function releaseServer(): Promise<void> {
 
 /** The store a describe's tests use on `engine`; call it in the describe's body (it adds hooks). */
 export function storeOf(engine: StoreEngine): TestStore {
-  const connections: Db[] = [];
-  let dir: string | undefined;
-  let url: string | undefined;
+  /** The store of the current test, or of the whole describe (openForAll). */
+  interface Opened {
+    dir?: string;
+    url?: string;
+    connections: Db[];
+  }
+  let current: Opened | undefined;
+  let forAll: Opened | undefined;
+
+  const closeAll = (opened: Opened | undefined) => {
+    if (!opened) return;
+    for (const db of opened.connections.splice(0)) if (db.open) db.close();
+    if (opened.dir) rmSync(opened.dir, { recursive: true, force: true });
+  };
 
   const connect = (): Db => {
+    const opened = current ?? forAll;
+    if (!opened) throw new Error("store-engines: reopen() before open()");
     let db: Db;
-    if (engine === "sqlite") {
-      if (!dir) throw new Error("store-engines: reopen() before open()");
-      db = openDb(join(dir, "coord.db"));
-    } else {
-      if (!url) throw new Error("store-engines: reopen() before open()");
-      db = new PgSyncDb({ connectionString: url, applicationName: "fleetgate-test", reconnectMs: 2_000, statementTimeoutMs: 30_000 });
-    }
-    connections.push(db);
+    if (engine === "sqlite") db = openDb(join(opened.dir as string, "coord.db"));
+    else db = new PgSyncDb({ connectionString: opened.url as string, applicationName: "fleetgate-test", reconnectMs: 2_000, statementTimeoutMs: 30_000 });
+    opened.connections.push(db);
     return db;
   };
 
-  if (engine === "postgres") {
-    beforeAll(acquireServer, 120_000);
-    afterAll(releaseServer, 60_000);
-  }
+  const create = async (): Promise<Opened> => {
+    if (engine === "sqlite") return { dir: mkdtempSync(join(tmpdir(), "fleetgate-store-")), connections: [] };
+    if (!server) throw new Error("store-engines: open() outside a test or hook of the describe that called storeOf");
+    databases += 1;
+    return { url: await (await server).createDatabase(`store_${process.pid}_${databases}`), connections: [] };
+  };
+
+  if (engine === "postgres") beforeAll(acquireServer, 120_000);
   afterEach(() => {
-    for (const db of connections.splice(0)) if (db.open) db.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-    url = undefined;
+    closeAll(current);
+    current = undefined;
   });
+  afterAll(async () => {
+    closeAll(forAll);
+    forAll = undefined;
+    if (engine === "postgres") await releaseServer();
+  }, 60_000);
 
   return {
     engine,
     async open() {
-      if (engine === "sqlite") dir = mkdtempSync(join(tmpdir(), "fleetgate-store-"));
-      else {
-        if (!server) throw new Error("store-engines: open() outside a test of the describe that called storeOf");
-        databases += 1;
-        url = await (await server).createDatabase(`store_${process.pid}_${databases}`);
-      }
+      current = await create();
+      return connect();
+    },
+    async openForAll() {
+      forAll = await create();
       return connect();
     },
     reopen: connect,

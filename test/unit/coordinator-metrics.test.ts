@@ -15,6 +15,7 @@ import { AgentEventSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { CheckResultSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { parseListen, startMetricsServer } from "../../shared/metrics/http-server.js";
 import { Status } from "../../shared/model/status.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 /** The value of one sample in a Prometheus text scrape, `labels` as written there ('status="passed"'). */
 function sample(scrape: string, name: string, labels = ""): number | undefined {
@@ -132,30 +133,21 @@ describe("--metrics-listen", () => {
   });
 });
 
-describe("readiness", () => {
+describe.each(STORE_ENGINES)("readiness (%s)", (storeEngine) => {
+  const store = storeOf(storeEngine);
   let dir: string;
   let db: Db;
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "fleetgate-ready-"));
-    db = openDb(join(dir, "coord.db"));
+    db = await store.open();
   });
   afterEach(() => {
-    if (db.open) db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("is ready with a writable state dir and a migrated store, and leaves no probe file behind", () => {
     expect(notReady(db, dir)).toBeUndefined();
     expect(existsSync(join(dir, READY_PROBE_FILE))).toBe(false);
-  });
-
-  it("commits a real write: a store opened read-only is not ready, with SQLite's reason", () => {
-    const readonly = new Database(join(dir, "coord.db"), { readonly: true, fileMustExist: true });
-    try {
-      expect(notReady(readonly, dir)).toMatch(/^the store refuses writes: SQLITE_READONLY: attempt to write a readonly database$/);
-    } finally {
-      readonly.close();
-    }
   });
 
   it("is not ready when no file can be made in the state dir", () => {
@@ -168,6 +160,29 @@ describe("readiness", () => {
   it("is not ready when the store is closed", () => {
     db.close();
     expect(notReady(db, dir)).toBe("the store is closed (coordinator stopping)");
+  });
+
+  // PostgreSQL's read-only store: a session that refuses writes, as on a hot standby (SQLite's is below).
+  if (storeEngine === "postgres") {
+    it("commits a real write: a session that refuses writes is not ready, with PostgreSQL's reason", () => {
+      db.exec("SET default_transaction_read_only = on");
+      expect(notReady(db, dir)).toMatch(/^the store refuses writes: .*cannot execute INSERT in a read-only transaction$/);
+    });
+  }
+});
+
+describe("readiness", () => {
+  // SQLite only: a coord.db opened read-only, and SQLite's own reason.
+  it("commits a real write: a store opened read-only is not ready, with SQLite's reason", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fleetgate-ready-"));
+    openDb(join(dir, "coord.db")).close();
+    const readonly = new Database(join(dir, "coord.db"), { readonly: true, fileMustExist: true });
+    try {
+      expect(notReady(readonly, dir)).toMatch(/^the store refuses writes: SQLITE_READONLY: attempt to write a readonly database$/);
+    } finally {
+      readonly.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("probes at most once a second, answering requests in between with the last answer", () => {

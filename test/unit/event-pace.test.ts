@@ -1,9 +1,6 @@
-// The agent stream in-process (real gRPC on loopback, real SQLite): a node sending events beyond its
+// The agent stream in-process (real gRPC on loopback, the store on SQLite and PostgreSQL): a node sending events beyond its
 // rate and burst is read more slowly, never refused. Every result it sent is stored and
 // acknowledged, and the slow-down is recorded once in the refusal log.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -12,69 +9,71 @@ import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { agentServiceHandlers } from "../../coordinator/server/agent-service.js";
 import { RefusalLog } from "../../coordinator/server/refusals.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { insertRun } from "../../coordinator/store/runs.js";
 import { createEnrollToken } from "../../coordinator/store/tokens.js";
 import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
 import { helloRequest, newMachineId, ScriptedAgent } from "../support/hostile-client.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 const quiet = pino({ level: "silent" });
-let dir: string;
 let db: Db;
 let server: grpc.Server;
 let client: grpc.Client;
 let engine: RunEngine;
 let refusals: RefusalLog;
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "fleetgate-event-pace-"));
-  db = openDb(join(dir, "coord.db"));
-  const sessions = new AgentSessions();
-  engine = new RunEngine(db, sessions, quiet, {});
-  refusals = new RefusalLog(quiet);
-  // 10 events a second after a burst of 5: far below what any disk commits, so the gate, not the disk, sets the pace.
-  const gate = new AgentGate({ ...AGENT_GATE_LIMITS, eventsPerMinutePerNode: 600, eventBurstPerNode: 5 });
-  server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000, refusals, gate }));
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-});
+describe.each(STORE_ENGINES)("events beyond a node's rate (%s)", (storeEngine) => {
+  const store = storeOf(storeEngine);
 
-afterEach(() => {
-  client.close();
-  server.forceShutdown();
-  engine.stop();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+  beforeEach(async () => {
+    db = await store.open();
+    const sessions = new AgentSessions();
+    engine = new RunEngine(db, sessions, quiet, {});
+    refusals = new RefusalLog(quiet);
+    // 10 events a second after a burst of 5: far below what any disk commits, so the gate, not the disk, sets the pace.
+    const gate = new AgentGate({ ...AGENT_GATE_LIMITS, eventsPerMinutePerNode: 600, eventBurstPerNode: 5 });
+    server = new grpc.Server(CHANNEL_OPTIONS);
+    server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000, refusals, gate }));
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  });
 
-describe("a node sending events beyond its rate", () => {
-  it("is slowed, not refused: every result is stored and acknowledged, and the slow-down is recorded once", async () => {
-    const machineId = newMachineId();
-    const node = new ScriptedAgent(client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId }));
-    await node.registered();
-    insertRun(
-      db,
-      { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
-      [{ id: "r1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-    );
-    engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
-    const task = await node.task();
+  afterEach(() => {
+    client.close();
+    server.forceShutdown();
+    engine.stop();
+    db.close();
+  });
 
-    const n = 30;
-    const origin = { machineId, hostname: "n1", bootId: "b" };
-    for (let i = 0; i < n; i++) node.send({ origin, body: { case: "check", value: { taskId: task.taskId, result: { checkId: `c${i}`, kind: "command", status: Status.PASSED } } } });
-    const last = node.send({ origin, body: { case: "taskDone", value: { taskId: task.taskId, status: Status.PASSED } } });
-    await node.acked(last);
+  describe("a node sending events beyond its rate", () => {
+    it("is slowed, not refused: every result is stored and acknowledged, and the slow-down is recorded once", async () => {
+      const machineId = newMachineId();
+      const node = new ScriptedAgent(client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId }));
+      await node.registered();
+      insertRun(
+        db,
+        { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
+        [{ id: "r1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
+      );
+      engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
+      const task = await node.task();
 
-    expect(node.responses.filter((r) => r.msg.case === "ack").map((r) => (r.msg.value as { seq: bigint }).seq)).toEqual(Array.from({ length: n + 1 }, (_, i) => BigInt(i + 1)));
-    expect(db.prepare("SELECT COUNT(*) AS n FROM check_results WHERE task_id = ? AND status = 'passed'").get(task.taskId)).toEqual({ n });
-    expect(db.prepare("SELECT status FROM tasks WHERE id = ?").get(task.taskId)).toEqual({ status: "passed" });
-    const { recent, totals } = refusals.read(10);
-    expect(totals).toEqual([expect.objectContaining({ kind: "event_rate", count: 1 })]);
-    expect(recent[0]).toMatchObject({ kind: "event_rate", code: "slowed", claimed: "n1", peer: "127.0.0.1" });
-    node.close();
-  }, 20_000);
+      const n = 30;
+      const origin = { machineId, hostname: "n1", bootId: "b" };
+      for (let i = 0; i < n; i++) node.send({ origin, body: { case: "check", value: { taskId: task.taskId, result: { checkId: `c${i}`, kind: "command", status: Status.PASSED } } } });
+      const last = node.send({ origin, body: { case: "taskDone", value: { taskId: task.taskId, status: Status.PASSED } } });
+      await node.acked(last);
+
+      expect(node.responses.filter((r) => r.msg.case === "ack").map((r) => (r.msg.value as { seq: bigint }).seq)).toEqual(Array.from({ length: n + 1 }, (_, i) => BigInt(i + 1)));
+      expect(db.prepare("SELECT COUNT(*) AS n FROM check_results WHERE task_id = ? AND status = 'passed'").get(task.taskId)).toEqual({ n });
+      expect(db.prepare("SELECT status FROM tasks WHERE id = ?").get(task.taskId)).toEqual({ status: "passed" });
+      const { recent, totals } = refusals.read(10);
+      expect(totals).toEqual([expect.objectContaining({ kind: "event_rate", count: 1 })]);
+      expect(recent[0]).toMatchObject({ kind: "event_rate", code: "slowed", claimed: "n1", peer: "127.0.0.1" });
+      node.close();
+    }, 20_000);
+  });
 });

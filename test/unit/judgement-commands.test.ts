@@ -4,13 +4,10 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Command } from "commander";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { formatKnownGood, pairAcceptances, registerJudgementCommands, type AcceptToken } from "../../coordinator/cli/judgement-commands.js";
 import { signOff } from "../../coordinator/runs/sign-off.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import type { Db } from "../../coordinator/store/db.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
 import { finishRun, insertRun, listRuns } from "../../coordinator/store/runs.js";
 import { setTaskStatus } from "../../coordinator/store/tasks.js";
@@ -19,6 +16,7 @@ import { FleetgateError } from "../../shared/errors.js";
 import { toGrpcError } from "../../shared/grpc/status.js";
 import { serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
+import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 import { run } from "./judgement-runs.js";
 import { runSummary } from "../../coordinator/judgement/run-summary.js";
 import { summarizeStored } from "../../coordinator/judgement/stored.js";
@@ -66,8 +64,8 @@ describe("formatKnownGood", () => {
   });
 });
 
-describe("coord signoff, known-good and diff over gRPC", () => {
-  let dir: string;
+describe.each(STORE_ENGINES)("coord signoff, known-good and diff over gRPC (%s)", (storeEngine) => {
+  const testStore = storeOf(storeEngine);
   let db: Db;
   let server: grpc.Server;
   let address: string;
@@ -105,8 +103,7 @@ describe("coord signoff, known-good and diff over gRPC", () => {
   }
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "fleetgate-judgement-cli-"));
-    db = openDb(join(dir, "coord.db"));
+    db = await testStore.openForAll();
     store("r1", "release", Status.PASSED, 1_000);
     store("r2", "release", Status.PASSED, 2_000);
     store("r3", "other", Status.PASSED, 3_000);
@@ -133,7 +130,6 @@ describe("coord signoff, known-good and diff over gRPC", () => {
   afterAll(async () => {
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     db.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Runs `coord ARGS…` and returns what it printed on stdout. */
