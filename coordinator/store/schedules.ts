@@ -63,7 +63,7 @@ export function runningScheduledRuns(db: Db): { runId: string; schedule: string;
 
 /** Running runs of the plan `planName` (a scheduled run never overlaps one). */
 export function runningRunsOfPlan(db: Db, planName: string): string[] {
-  return (db.prepare("SELECT id FROM runs WHERE status = 'running' AND plan_name = ? ORDER BY created_at").all(planName) as { id: string }[]).map((r) => r.id);
+  return (db.prepare("SELECT id FROM runs WHERE status = 'running' AND plan_name = ? ORDER BY created_at, rowid").all(planName) as { id: string }[]).map((r) => r.id);
 }
 
 /** Node → a running run that still has a task to do on it (pending or running). */
@@ -71,7 +71,7 @@ export function busyNodes(db: Db): Map<string, string> {
   const rows = db
     .prepare(
       `SELECT t.node_name AS node, t.run_id AS run FROM tasks t JOIN runs r ON r.id = t.run_id
-       WHERE r.status = 'running' AND t.status IN ('pending', 'running') ORDER BY r.created_at`,
+       WHERE r.status = 'running' AND t.status IN ('pending', 'running') ORDER BY r.created_at, r.rowid`,
     )
     .all() as { node: string; run: string }[];
   const out = new Map<string, string>();
