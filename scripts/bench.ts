@@ -21,6 +21,7 @@ import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchR
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchStorePg } from "./bench-store-pg.js";
 import { benchFailover } from "./bench-failover-pg.js";
+import { benchCoordinatorFailover } from "./bench-failover-coord.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
 import { benchSsh } from "./bench-ssh.js";
@@ -77,8 +78,9 @@ const PARTS: Record<string, Part> = {
   parse: async (example) => [benchParse(example, say)],
   // With PostgreSQL installed, also its commit path against SQLite's (issue 19).
   store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say), ...(await benchStorePg(cleanup, say))],
-  // The coordinator election on PostgreSQL (issue 19): a standby taking the lead, about 80 s.
-  failover: async () => benchFailover(cleanup, say),
+  // The coordinator election on PostgreSQL (issue 19): a standby taking the lead, about 80 s; then
+  // real coordinators and agents, the active one SIGKILLed, about a minute more.
+  failover: async () => [...(await benchFailover(cleanup, say)), ...(await benchCoordinatorFailover(cleanup, say))],
   checks: async () => [await benchEngine(say), await benchHttpChecks(cleanup, say)],
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
   lost: async () => [await benchLost(cleanup, say)],
