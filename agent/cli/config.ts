@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DurationSchema } from "../../shared/model/check-schema.js";
 import { SizeSchema } from "../../shared/model/sizes.js";
 import { YamlSource } from "../../shared/model/yaml-source.js";
-import { parseCoordinatorList } from "./coordinator-list.js";
+import { parseCoordinatorList } from "../../shared/coordinator-list.js";
 
 export const DEFAULT_AGENT_CONFIG = "/etc/fleetgate/agent.yaml";
 

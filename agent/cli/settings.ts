@@ -10,7 +10,7 @@ import { DEFAULT_MAX_MEMORY, parseMaxMemory } from "../daemon/memory-ceiling.js"
 import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
 import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
 import type { AgentConfig } from "./config.js";
-import { parseCoordinatorList } from "./coordinator-list.js";
+import { parseCoordinatorList } from "../../shared/coordinator-list.js";
 import { checkLimits, type CheckLimitFlags } from "./limit-flags.js";
 
 export const DEFAULT_COORDINATOR = "127.0.0.1:7400";

@@ -44,7 +44,7 @@ export function repeatable(value: string, prev: string[]): string[] {
 /** The options every command that talks to a running coordinator takes. */
 export function connected(cmd: Command): Command {
   return cmd
-    .option("--coordinator <host:port>", `coordinator address (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
+    .option("--coordinator <host:port>", `coordinator address, or several sharing a PostgreSQL store: a:7400,b:7400 (tried in order; a standby sends the CLI to the active one) (env FLEETGATE_COORDINATOR, default ${DEFAULT_COORDINATOR})`)
     .option("--token <token>", "your control token, from coord user add (env FLEETGATE_TOKEN)")
     .option("--state-dir <dir>", "read the admin token and CA from the coordinator's state dir (env FLEETGATE_STATE_DIR)")
     .option("--ca <file>", "the coordinator's CA certificate, STATE_DIR/tls/ca.crt (env FLEETGATE_CA; default: from --state-dir)")

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadAgentConfig, type AgentConfig } from "../../agent/cli/config.js";
-import { parseCoordinatorList } from "../../agent/cli/coordinator-list.js";
+import { parseCoordinatorList } from "../../shared/coordinator-list.js";
 import { coordinatorAddresses, resolveAgentSettings, type RunFlags } from "../../agent/cli/settings.js";
 
 const flags = (f: Partial<RunFlags> = {}): RunFlags => ({ label: {}, ...f });

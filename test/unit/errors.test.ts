@@ -124,6 +124,6 @@ describe("shared/errors.ts", () => {
   it("imports nothing from @grpc/grpc-js: the status mapping lives with the transport", () => {
     expect(importsOf("../../shared/errors.ts").filter((i) => i.includes("grpc"))).toEqual([]);
     // The same reading does see grpc-js where the mapping now lives.
-    expect(importsOf("../../shared/grpc/status.ts")).toEqual(["@grpc/grpc-js", "../errors.js"]);
+    expect(importsOf("../../shared/grpc/status.ts")).toEqual(["@grpc/grpc-js", "../errors.js", "./standby.js"]);
   });
 });

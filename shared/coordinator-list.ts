@@ -1,7 +1,7 @@
-// The coordinators an agent may dial (issue 19): `--coordinator a:7400,b:7400`, the same in
+// The coordinators an agent (or the coord CLI) may dial (issue 19): `--coordinator a:7400,b:7400`, the same in
 // FLEETGATE_COORDINATOR, or agent.yaml's `coordinator:` as one string or a list. They are tried in
 // this order (agent/daemon/coordinator-choice.ts); one address works as it always did.
-import { splitAddress } from "../../shared/model/kinds/tcp.js";
+import { splitAddress } from "./model/kinds/tcp.js";
 
 const EXAMPLE = "e.g. coord-a.example.net:7400,coord-b.example.net:7400 ([fd7a::1]:7400 for IPv6)";
 
