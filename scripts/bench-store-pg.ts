@@ -11,6 +11,7 @@ import { recordAgentEvent } from "../coordinator/store/agent-events.js";
 import { openDb, type Db } from "../coordinator/store/db.js";
 import { commitAgentEvents, type PgIncomingEvent } from "../coordinator/store/pg/agent-events.js";
 import { migratePg } from "../coordinator/store/pg/db.js";
+import { PgSyncDb } from "../coordinator/store/pg/sync-db.js";
 import { insertRun, type NewTask } from "../coordinator/store/runs.js";
 import { AgentEventSchema } from "../shared/gen/fleetgate/v1/agent_pb.js";
 import { Status } from "../shared/model/status.js";
@@ -40,7 +41,7 @@ function batchOf(firstSeq: number): PgIncomingEvent[] {
 }
 
 interface Lane {
-  engine: "SQLite" | "PostgreSQL";
+  engine: "SQLite" | "PostgreSQL" | "PostgreSQL via PgSyncDb";
   commit(batch: PgIncomingEvent[]): Promise<string[]>;
   seq: number;
   results: number[];
@@ -75,9 +76,11 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
   const dir = mkdtempSync(join(tmpdir(), "fleetgate-bench-pg-"));
   const removeDir = cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   let db: Db | undefined;
+  let synced: PgSyncDb | undefined;
   let client: pg.Client | undefined;
-  const closeDb = cleanup.add("close the SQLite store", () => {
+  const closeDb = cleanup.add("close the SQLite store and the PgSyncDb", () => {
     db?.close();
+    synced?.close();
   });
   say("store: starting PostgreSQL (test/harness/postgres.ts)");
   const server = await startPostgres();
@@ -93,11 +96,16 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
     const setting = async (name: string) => ((await (client as pg.Client).query(`SHOW ${name}`)).rows[0] as Record<string, string>)[name];
     const durability = `fsync=${await setting("fsync")}, synchronous_commit=${await setting("synchronous_commit")}, wal_sync_method=${await setting("wal_sync_method")}`;
     const version = await setting("server_version");
+    // coord serve's own path: the same recordAgentEvent as SQLite, each statement a round trip through PgSyncDb's worker.
+    synced = new PgSyncDb({ connectionString: await server.createDatabase("bench_sync"), applicationName: "fleetgate bench", reconnectMs: 2_000, statementTimeoutMs: 60_000 });
+    insertRun(synced, { id: "bench", planName: "bench", planPath: "bench.plan.yaml", planYaml: "plan: bench\n", suites: {}, stages: ["fleet"], flags: [], createdAt: Date.now(), mode: "full", planRevision: "bench", options: {}, nodes: [] }, tasks);
     const lite = db;
     const conn = client;
+    const sync = synced;
     const lanes: Lane[] = [
       { engine: "SQLite", seq: 0, results: [], batchMs: [], commit: async (b) => lite.transaction(() => b.map((e) => recordAgentEvent(lite, e.node, e.machineId, e.event, Date.now(), noWaivers).kind))() },
       { engine: "PostgreSQL", seq: 0, results: [], batchMs: [], commit: async (b) => (await commitAgentEvents(conn, b, { waiversOn: noWaivers })).map((o) => o.kind) },
+      { engine: "PostgreSQL via PgSyncDb", seq: 0, results: [], batchMs: [], commit: async (b) => sync.transaction(() => b.map((e) => recordAgentEvent(sync, e.node, e.machineId, e.event, Date.now(), noWaivers).kind))() },
     ];
     say(`store: PostgreSQL ${version} against SQLite, warming up (10 batches of ${BATCH} each)`);
     for (const lane of lanes) {
@@ -118,16 +126,19 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
     const stored = [
       (lite.prepare("SELECT COUNT(*) AS n FROM check_results").get() as { n: number }).n,
       ((await conn.query("SELECT COUNT(*)::int AS n FROM check_results")).rows[0] as { n: number }).n,
+      (sync.prepare("SELECT COUNT(*) AS n FROM check_results").get() as { n: number }).n,
     ];
-    const [sqlite, postgres] = lanes as [Lane, Lane];
+    const [sqlite, postgres, viaSync] = lanes as [Lane, Lane, Lane];
     const med = (xs: number[]) => summarize(xs).median;
     const ratio = med(postgres.results) / med(sqlite.results);
+    const syncRatio = med(viaSync.results) / med(sqlite.results);
     const fs = fileSystemOf(dir);
     return [{
       title: "Store: agent events committed on PostgreSQL against SQLite",
       method:
         `The event commit path alone (no sequencer), on both engines in the same run: SQLite is \`recordAgentEvent\` on a coord.db opened with \`openDb\` as \`coord serve\` opens it (WAL, synchronous=FULL); ` +
-        `PostgreSQL ${version} is \`commitAgentEvents\` (coordinator/store/pg/agent-events.ts) over one connection on loopback TCP to a server started by test/harness/postgres.ts (${durability}). ` +
+        "`PostgreSQL via PgSyncDb` is what `coord serve --store postgres://…` runs: the same `recordAgentEvent` in `db.transaction` on coordinator/store/pg/sync-db.ts, each statement a round trip through its worker thread; " +
+        `\`PostgreSQL\` ${version} is \`commitAgentEvents\` (coordinator/store/pg/agent-events.ts), a batch in five statements, over one connection on loopback TCP to a server started by test/harness/postgres.ts (${durability}). ` +
         `Both data directories are in temp dirs on the same file system (${fs}). Each store holds one run of ${TASKS} pending tasks. ` +
         `A batch is ${BATCH} new check events committed in one transaction (on SQLite \`db.transaction\` around one \`recordAgentEvent\` per event, as RunEngine.ingestBatch does; on PostgreSQL one call: ` +
         "the agent_events rows in one INSERT … ON CONFLICT DO NOTHING, the task rows in one SELECT, the check_results rows in one upsert). " +
@@ -141,7 +152,8 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
         `PostgreSQL commits ${ratio.toFixed(2)}× as many check results per second as SQLite here (medians, same run): ` +
         `${formatNumber(med(postgres.batchMs))} ms against ${formatNumber(med(sqlite.batchMs))} ms per batch of ${BATCH} at the median. ` +
         "PostgreSQL pays five loopback round trips per batch (BEGIN, the three statements, COMMIT) and its WAL flush at each commit, in a server process of its own; " +
-        "SQLite runs in the coordinator's process with one writer. Neither is the coordinator as it runs: `coord serve` still commits through SQLite only.",
+        "SQLite runs in the coordinator's process with one writer. " +
+        `Through PgSyncDb, coord serve's path, it is ${syncRatio.toFixed(2)}× SQLite (${formatNumber(med(viaSync.batchMs))} ms per batch): a round trip per statement, several per event, which is where the batched path would gain.`,
     }];
   } finally {
     await endClient();
