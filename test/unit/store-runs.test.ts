@@ -8,9 +8,9 @@ import { MIGRATIONS } from "../../coordinator/store/migrations.js";
 import { recordAgentEvent } from "../../coordinator/store/agent-events.js";
 import { loadRunRecord } from "../../coordinator/store/run-record.js";
 import { committedPrefix, highestCommittedSeq } from "../../coordinator/store/nodes.js";
-import { addRunFlag, getRun, insertRun, runAudit, type NewTask } from "../../coordinator/store/runs.js";
+import { addRunFlag, finishRun, getRun, insertRun, latestStageOutcome, listRuns, runAudit, runOrigin, runsOfOrigin, type NewRun, type NewTask } from "../../coordinator/store/runs.js";
 import { insertSignoff } from "../../coordinator/store/signoffs.js";
-import { setTaskStatus } from "../../coordinator/store/tasks.js";
+import { capturesOf, setTaskStatus } from "../../coordinator/store/tasks.js";
 import { AgentEventSchema, type AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { CheckResultSchema, OriginSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { Status } from "../../shared/model/status.js";
@@ -276,6 +276,83 @@ describe.each(STORE_ENGINES)("the store's runs (%s)", (engine) => {
 
     it("returns undefined for a run that does not exist", () => {
       expect(loadRunRecord(db, "nope")).toBeUndefined();
+    });
+  });
+
+  describe("run lookups", () => {
+    const base: NewRun = { id: "", planName: "release", planPath: "gate.yaml", planYaml: "", suites: {}, stages: ["fleet"], flags: [], createdAt: 0, mode: "full", planRevision: "rev1", options: {}, nodes: [] };
+    /** A run of `fleet` on n1 and n2, each task ending `statuses[i]` when given. */
+    function addRun(id: string, createdAt: number, extra: Partial<NewRun> = {}, statuses: Status[] = []): void {
+      const tasks: NewTask[] = ["n1", "n2"].map((node) => ({ id: `${id}/fleet/${node}/1`, stageId: "fleet", nodeName: node, iteration: 1, suitePath: "fleet.yaml", allowDestructive: false }));
+      insertRun(db, { ...base, ...extra, id, createdAt }, tasks);
+      statuses.forEach((status, i) => setTaskStatus(db, tasks[i]!.id, status, "", createdAt));
+    }
+    const ids = (runs: { id: string }[]) => runs.map((r) => r.id);
+
+    it("lists runs newest first, runs of one millisecond in reverse insertion order, by each filter and before a given run", () => {
+      addRun("r1", 1_000);
+      addRun("r2", 1_000);
+      addRun("r3", 2_000, { mode: "quick" });
+      addRun("r4", 3_000, { planName: "other" });
+      finishRun(db, "r1", Status.PASSED, 1_500);
+      finishRun(db, "r2", Status.FAILED, 1_600);
+      insertSignoff(db, "r1", { by: "alice", at: 1_700, accepted: [], acceptedOverrides: [] });
+
+      expect(ids(listRuns(db, 10))).toEqual(["r4", "r3", "r2", "r1"]);
+      expect(ids(listRuns(db, 2))).toEqual(["r4", "r3"]);
+      expect(ids(listRuns(db, 10, { before: "r3" }))).toEqual(["r2", "r1"]);
+      expect(ids(listRuns(db, 10, { before: "r2" }))).toEqual(["r1"]);
+      expect(ids(listRuns(db, 10, { planName: "release" }))).toEqual(["r3", "r2", "r1"]);
+      expect(ids(listRuns(db, 10, { mode: "quick" }))).toEqual(["r3"]);
+      expect(ids(listRuns(db, 10, { finished: true }))).toEqual(["r2", "r1"]);
+      expect(ids(listRuns(db, 10, { status: Status.FAILED }))).toEqual(["r2"]);
+      expect(listRuns(db, 10, { signedOnly: true }).map((r) => [r.id, r.signoff?.by])).toEqual([["r1", "alice"]]);
+      expect(ids(listRuns(db, 10, { planRevision: "rev2" }))).toEqual([]);
+    });
+
+    it("finds how a stage last ended in a finished full run of the revision, passing over runs narrowed by a named override", () => {
+      addRun("a", 1_000, {}, [Status.PASSED, Status.FAILED]);
+      addRun("b", 2_000, { options: { overrides: [{ name: "--node", detail: "n1 only" }, { name: "--iterations", detail: "1" }] } }, [Status.PASSED, Status.PASSED]);
+      addRun("unfinished", 3_000);
+      addRun("quick", 4_000, { mode: "quick" }, [Status.PASSED, Status.PASSED]);
+      addRun("other-revision", 5_000, { planRevision: "rev2" }, [Status.PASSED, Status.PASSED]);
+      for (const id of ["a", "b", "quick", "other-revision"]) finishRun(db, id, Status.PASSED, 6_000);
+
+      expect(latestStageOutcome(db, "release", "rev1", "fleet", ["--node", "--only"])).toEqual({ runId: "a", statuses: [Status.PASSED, Status.FAILED] });
+      expect(latestStageOutcome(db, "release", "rev1", "fleet", ["--only"])).toEqual({ runId: "b", statuses: [Status.PASSED, Status.PASSED] });
+      expect(latestStageOutcome(db, "release", "rev1", "fleet", [])).toEqual({ runId: "b", statuses: [Status.PASSED, Status.PASSED] });
+      expect(latestStageOutcome(db, "release", "rev1", "matrix", [])).toBeUndefined();
+      expect(latestStageOutcome(db, "release", "rev3", "fleet", [])).toBeUndefined();
+    });
+
+    it("finds the rollout phase a run carries out, and the runs of a phase oldest first", () => {
+      const gate = { rollout: "ro1", node: "n1", phase: "gate" };
+      addRun("r1", 1_000, { options: { rollout: gate } });
+      addRun("r2", 1_000, { options: { rollout: gate, vars: { a: "1" } } });
+      addRun("r3", 500, { options: { rollout: { ...gate, phase: "apply" } } });
+      addRun("r4", 2_000);
+      expect(runOrigin(db, "r2")).toEqual(gate);
+      expect(runOrigin(db, "r4")).toBeUndefined();
+      expect(runOrigin(db, "nope")).toBeUndefined();
+      expect(runsOfOrigin(db, gate)).toEqual(["r1", "r2"]);
+      expect(runsOfOrigin(db, { ...gate, node: "n2" })).toEqual([]);
+    });
+
+    it("merges the values a task's checks captured in the order they started, later over earlier", () => {
+      seedRun();
+      const captured = (seq: number, checkId: string, startedAtMs: number, values: Record<string, string>) => {
+        const event = checkEvent(seq, "run1/fleet/n1/1", checkId, { startedAtMs });
+        if (event.body.case === "check" && event.body.value.result) event.body.value.result.captured = values;
+        recordAgentEvent(db, "n1", N1_MACHINE, event);
+      };
+      captured(1, "height", 2_000, { height: "870001", hash: "b" });
+      captured(2, "tip", 1_000, { height: "870000", tip: "t" });
+      expect(capturesOf(db, ["run1/fleet/n1/1", "run1/smoke/n1/1"])).toEqual(
+        new Map([
+          ["run1/fleet/n1/1", { height: "870001", hash: "b", tip: "t" }],
+          ["run1/smoke/n1/1", {}],
+        ]),
+      );
     });
   });
 });
