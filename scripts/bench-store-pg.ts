@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { recordAgentEvent } from "../coordinator/store/agent-events.js";
+import { recordAgentEvent, recordAgentEvents } from "../coordinator/store/agent-events.js";
 import { openDb, type Db } from "../coordinator/store/db.js";
 import { commitAgentEvents, type PgIncomingEvent } from "../coordinator/store/pg/agent-events.js";
 import { migratePg } from "../coordinator/store/pg/db.js";
@@ -96,7 +96,7 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
     const setting = async (name: string) => ((await (client as pg.Client).query(`SHOW ${name}`)).rows[0] as Record<string, string>)[name];
     const durability = `fsync=${await setting("fsync")}, synchronous_commit=${await setting("synchronous_commit")}, wal_sync_method=${await setting("wal_sync_method")}`;
     const version = await setting("server_version");
-    // coord serve's own path: the same recordAgentEvent as SQLite, each statement a round trip through PgSyncDb's worker.
+    // coord serve's own path: recordAgentEvents in the engine's transaction, a stretch of events in one round trip to PgSyncDb's worker.
     synced = new PgSyncDb({ connectionString: await server.createDatabase("bench_sync"), applicationName: "fleetgate bench", reconnectMs: 2_000, statementTimeoutMs: 60_000 });
     insertRun(synced, { id: "bench", planName: "bench", planPath: "bench.plan.yaml", planYaml: "plan: bench\n", suites: {}, stages: ["fleet"], flags: [], createdAt: Date.now(), mode: "full", planRevision: "bench", options: {}, nodes: [] }, tasks);
     const lite = db;
@@ -105,7 +105,7 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
     const lanes: Lane[] = [
       { engine: "SQLite", seq: 0, results: [], batchMs: [], commit: async (b) => lite.transaction(() => b.map((e) => recordAgentEvent(lite, e.node, e.machineId, e.event, Date.now(), noWaivers).kind))() },
       { engine: "PostgreSQL", seq: 0, results: [], batchMs: [], commit: async (b) => (await commitAgentEvents(conn, b, { waiversOn: noWaivers })).map((o) => o.kind) },
-      { engine: "PostgreSQL via PgSyncDb", seq: 0, results: [], batchMs: [], commit: async (b) => sync.transaction(() => b.map((e) => recordAgentEvent(sync, e.node, e.machineId, e.event, Date.now(), noWaivers).kind))() },
+      { engine: "PostgreSQL via PgSyncDb", seq: 0, results: [], batchMs: [], commit: async (b) => sync.transaction(() => recordAgentEvents(sync, b, Date.now(), noWaivers).map((o) => o.kind))() },
     ];
     say(`store: PostgreSQL ${version} against SQLite, warming up (10 batches of ${BATCH} each)`);
     for (const lane of lanes) {
@@ -137,7 +137,7 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
       title: "Store: agent events committed on PostgreSQL against SQLite",
       method:
         `The event commit path alone (no sequencer), on both engines in the same run: SQLite is \`recordAgentEvent\` on a coord.db opened with \`openDb\` as \`coord serve\` opens it (WAL, synchronous=FULL); ` +
-        "`PostgreSQL via PgSyncDb` is what `coord serve --store postgres://…` runs: the same `recordAgentEvent` in `db.transaction` on coordinator/store/pg/sync-db.ts, each statement a round trip through its worker thread; " +
+        "`PostgreSQL via PgSyncDb` is what `coord serve --store postgres://…` runs: `recordAgentEvents` in `db.transaction` on coordinator/store/pg/sync-db.ts, as RunEngine.ingestBatch calls it: BEGIN with its fence check, the batch recorded by `recordAgentEventsPg` in the worker thread in one round trip, COMMIT; " +
         `\`PostgreSQL\` ${version} is \`commitAgentEvents\` (coordinator/store/pg/agent-events.ts), a batch in five statements, over one connection on loopback TCP to a server started by test/harness/postgres.ts (${durability}). ` +
         `Both data directories are in temp dirs on the same file system (${fs}). Each store holds one run of ${TASKS} pending tasks. ` +
         `A batch is ${BATCH} new check events committed in one transaction (on SQLite \`db.transaction\` around one \`recordAgentEvent\` per event, as RunEngine.ingestBatch does; on PostgreSQL one call: ` +
@@ -153,7 +153,7 @@ export async function benchStorePg(cleanup: Cleanup, say: Progress): Promise<Ben
         `${formatNumber(med(postgres.batchMs))} ms against ${formatNumber(med(sqlite.batchMs))} ms per batch of ${BATCH} at the median. ` +
         "PostgreSQL pays five loopback round trips per batch (BEGIN, the three statements, COMMIT) and its WAL flush at each commit, in a server process of its own; " +
         "SQLite runs in the coordinator's process with one writer. " +
-        `Through PgSyncDb, coord serve's path, it is ${syncRatio.toFixed(2)}× SQLite (${formatNumber(med(viaSync.batchMs))} ms per batch): a round trip per statement, several per event, which is where the batched path would gain.`,
+        `Through PgSyncDb, coord serve's path, it is ${syncRatio.toFixed(2)}× SQLite (${formatNumber(med(viaSync.batchMs))} ms per batch): the batched statements plus the fence check and a hop to the worker thread and back.`,
     }];
   } finally {
     await endClient();

@@ -17,7 +17,7 @@ import { taskLabel } from "../../shared/model/task-names.js";
 import type { Db } from "../store/db.js";
 import type { AgentEvent } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { waiversFor } from "../../shared/model/waivers.js";
-import { recordAgentEvent, storedWaiversOn, type CommitOutcome } from "../store/agent-events.js";
+import { recordAgentEvents, storedWaiversOn, type CommitOutcome, type NodeEvent } from "../store/agent-events.js";
 import { addRunFlag, finishRun, getRun, listRuns, runWaivers, type StoredRun } from "../store/runs.js";
 import type { Waiver } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { capturesOf, getTask, listTasks, setTaskStatus, type TaskRow } from "../store/tasks.js";
@@ -28,10 +28,19 @@ import { plannedStage } from "./stage-shape.js";
 import { summarizeStored } from "../judgement/stored.js";
 
 /** An agent's event as its stream delivered it, with the node and machine-id the stream registered. */
-export interface IncomingEvent {
-  node: string;
-  machineId: string;
-  event: AgentEvent;
+export type IncomingEvent = NodeEvent;
+
+/** `events` cut after each taskDone, in order. */
+function* untilTaskDone(events: readonly IncomingEvent[]): Generator<IncomingEvent[]> {
+  let stretch: IncomingEvent[] = [];
+  for (const e of events) {
+    stretch.push(e);
+    if (e.event.body.case === "taskDone") {
+      yield stretch;
+      stretch = [];
+    }
+  }
+  if (stretch.length) yield stretch;
 }
 
 export interface EngineOptions {
@@ -124,11 +133,16 @@ export class RunEngine {
       const stepped = new Map<string, SequencerState>();
       // The run's waivers from memory: no run read for each waived result.
       const waiversOn = (runId: string, on: string) => this.active.get(runId)?.waivers(on) ?? storedWaiversOn(this.db)(runId, on);
-      return events.map(({ node, machineId, event }, i) => {
-        const o = recordAgentEvent(this.db, node, machineId, event, Date.now(), waiversOn);
-        if (o.kind === "task_done") decided[i] = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary }, stepped);
-        return o;
-      });
+      const all: CommitOutcome[] = [];
+      // Recorded a stretch at a time, each ending at a taskDone: its run steps (and writes the
+      // task's status) before the events after it are judged, so they see that status.
+      for (const stretch of untilTaskDone(events)) {
+        for (const o of recordAgentEvents(this.db, stretch, Date.now(), waiversOn)) {
+          if (o.kind === "task_done") decided[all.length] = this.decide(o.task.runId, { type: "task_done", taskId: o.task.id, status: o.status, summary: o.summary }, stepped);
+          all.push(o);
+        }
+      }
+      return all;
     })();
     // Every run takes its last state first: a command carried out below (a task that cannot be
     // sent fails at once) steps the run again, from where the whole batch left it.

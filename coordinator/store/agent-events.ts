@@ -6,6 +6,8 @@ import { inTransaction, prepared, type Db } from "./db.js";
 import { CHECK_RESULT_COLUMNS, checkResultValues, duplicateOutcome, eventTaskId, judgeEvent, resultToStore, taskDoneOutcome, type CommitOutcome, type WaiversOn } from "./event-rules.js";
 import { getTask } from "./tasks.js";
 import { addRunFlag, getRun, runWaiversOn } from "./runs.js";
+import { PgSyncDb } from "./pg/sync-db.js";
+import { Status } from "../../shared/model/status.js";
 
 export type { CommitOutcome, WaiversOn } from "./event-rules.js";
 
@@ -52,4 +54,24 @@ export function recordAgentEvent(db: Db, nodeName: string, nodeMachineId: string
     prepared(db, INSERT_RESULT).run(...checkResultValues(task.id, result, event));
     return { kind: "check", task, result };
   });
+}
+
+/** An event off one node's stream, as RunEngine.ingestBatch takes it. */
+export interface NodeEvent {
+  node: string;
+  /** The machine-id the node is registered with. */
+  machineId: string;
+  event: AgentEvent;
+}
+
+/**
+ * recordAgentEvent for each event in turn, in the caller's transaction, one outcome each. On
+ * PostgreSQL a run of events no waiver judges goes in one round trip (PgSyncDb.recordEvents), with
+ * the same outcomes and rows; the caller steps its runs after a taskDone before recording what
+ * follows it (RunEngine.ingestBatch passes stretches ending at a taskDone).
+ */
+export function recordAgentEvents(db: Db, events: readonly NodeEvent[], now: number, waiversOn: WaiversOn): CommitOutcome[] {
+  const waived = (e: NodeEvent) => e.event.body.case === "check" && e.event.body.value.result?.status === Status.WAIVED;
+  if (db instanceof PgSyncDb && events.length > 1 && !events.some(waived)) return db.recordEvents(events, now);
+  return events.map((e) => recordAgentEvent(db, e.node, e.machineId, e.event, now, waiversOn));
 }

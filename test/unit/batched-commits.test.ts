@@ -195,6 +195,16 @@ describe.each(STORE_ENGINES)("batched commits over the store (%s)", (storeEngine
       expect(sent).toHaveLength(2 * NODES.length);
     });
 
+    it("judges an event after its task's taskDone in the same batch against the status that taskDone wrote, as if committed one by one", () => {
+      // PostgreSQL records a batch in stretches ending at each taskDone (RunEngine.ingestBatch):
+      // the check after n1's taskDone must find the task passed, as it would alone, and be stale.
+      const outcomes = engine.ingestBatch([check("n1", 1, "c1"), check("n2", 1, "c1"), done("n1", 2), check("n1", 3, "late"), check("n2", 2, "c2"), done("n2", 3)]);
+      const alone = outcomes.map((o) => o.kind);
+      expect(alone).toEqual(["check", "check", "task_done", "stale", "check", "task_done"]);
+      expect(rows<{ check_id: string }>("SELECT check_id FROM check_results WHERE task_id = ? ORDER BY check_id", taskId("n1")).map((r) => r.check_id)).toEqual(["c1"]);
+      expect([taskStatus("n1"), taskStatus("n2")]).toEqual(["passed", "passed"]);
+    });
+
     it("steps a run through several taskDones of one batch, each from the state the previous one left", async () => {
       const { seen, push } = harness({ maxEvents: 500, maxDelayMs: 20 });
       const stream = {};

@@ -15,6 +15,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "
 import { FleetgateError } from "../../../shared/errors.js";
 import type { ArgumentTypes, Db, RunResult, Statement } from "../db.js";
 import { bindValues, toPgText, type PgText } from "./placeholders.js";
+import type { CommitOutcome } from "../event-rules.js";
+import type { PgIncomingEvent } from "./agent-events.js";
 import type { Fence, PgConnectionSettings, PgRequest, PgResponse } from "./sync-protocol.js";
 
 /** The compiled worker: beside this module when running from dist/, under dist/ when running the sources (vitest). */
@@ -119,6 +121,18 @@ export class PgSyncDb implements Db {
       else this.request({ op: "commit" });
       return out;
     };
+  }
+
+  /**
+   * Agent events recorded in one round trip (agent-events.ts recordAgentEventsPg), inside the open
+   * transaction: the same outcomes and rows as recordAgentEvent one by one. Events a waiver may
+   * judge are not taken here (the worker cannot ask the engine's waivers): the caller records those.
+   */
+  recordEvents(events: readonly PgIncomingEvent[], now: number): CommitOutcome[] {
+    if (!this.inTransaction) throw new FleetgateError("internal", "agent events are recorded inside a transaction");
+    // Only what the worker needs: the stream an event came on stays here.
+    const plain = events.map(({ node, machineId, event }) => ({ node, machineId, event }));
+    return this.request({ op: "recordEvents", events: plain, now }).rows as CommitOutcome[];
   }
 
   /**

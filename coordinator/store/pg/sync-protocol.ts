@@ -1,3 +1,5 @@
+import type { PgIncomingEvent } from "./agent-events.js";
+
 // The messages between a PgSyncDb (main thread) and its worker (sync-worker.ts), one request at a
 // time: the main thread waits for each answer before it sends the next.
 
@@ -10,6 +12,8 @@ export type PgRequest =
   | { op: "fence"; lease: Fence | undefined }
   /** Statements without parameters, several per text allowed (PostgreSQL's simple query protocol). */
   | { op: "exec"; text: string }
+  /** Agent events recorded as one batch inside the open transaction (agent-events.ts recordAgentEventsPg); rows: one outcome each. */
+  | { op: "recordEvents"; events: PgIncomingEvent[]; now: number }
   | { op: "begin" }
   | { op: "commit" }
   | { op: "rollback" }

@@ -8,6 +8,7 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { migratePg } from "./db.js";
+import { recordAgentEventsPg } from "./agent-events.js";
 import type { Fence, PgConnectionSettings, PgFailure, PgRequest, PgResponse } from "./sync-protocol.js";
 
 // Numbers as better-sqlite3 gives them: BIGINT (milliseconds, seqs, counts) and NUMERIC (sums,
@@ -143,6 +144,13 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   if (req.op === "begin") {
     await begin(c);
     return { ok: true, rows: [], rowCount: 0 };
+  }
+  if (req.op === "recordEvents") {
+    // Only inside the caller's transaction (and so past its fence): the batch commits with it.
+    if (!inTransaction) throw new Error("agent events are recorded inside a transaction");
+    // No waived results here (sync-db.ts recordEvents keeps those on the statement path): no waivers to ask for.
+    const outcomes = await recordAgentEventsPg(c, req.events, { now: req.now, waiversOn: () => [] });
+    return { ok: true, rows: outcomes, rowCount: outcomes.length };
   }
   if (req.op === "migrate") {
     await migratePg(c);
