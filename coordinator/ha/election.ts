@@ -47,7 +47,7 @@ export interface ElectionOptions {
   /** The address this coordinator serves agents and the CLI on, as they should dial it (host:port). */
   address: string;
   timings?: Partial<LeaseTimings>;
-  /** Called for each event, in order; it must not throw. */
+  /** Called for each event, in order. Only an "active" handler may throw: the lead is then given up at once, as after a failed renewal. */
   onEvent?: (event: ElectionEvent) => void;
 }
 

@@ -264,9 +264,15 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     const leadershipChanged = (event: ElectionEvent) => {
       if (event.kind === "active") {
         haLog.info({ id: opts.ha!.id, address: event.lease.address }, "this coordinator is now the active one: resuming the runs in progress");
-        // Before anything is written: from here every write checks that this lease is still the active one's.
-        pgStore!.fence({ holder: event.lease.holder, acquiredAt: event.lease.acquiredAt });
-        parts!.start();
+        try {
+          // Before anything is written: from here every write checks that this lease is still the active one's.
+          pgStore!.fence({ holder: event.lease.holder, acquiredAt: event.lease.acquiredAt });
+          parts!.start();
+        } catch (err) {
+          // Said here with its cause; thrown on, so the election gives the lead up (and tries again after a lease).
+          haLog.error({ err }, "could not resume the runs in progress; giving up the lead");
+          throw err;
+        }
       } else if (event.kind === "lost") {
         // The fence stays on the lost lease: anything still on its way to the store fails rather than lands.
         haLog.error({ reason: event.reason }, "this coordinator lost the lead: it stops following runs and serves as a standby");
