@@ -2,6 +2,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import type { Db } from "../store/db.js";
+import { openPostgresStore, postgresStoreSettings } from "../store/postgres-store.js";
 import type { Command } from "commander";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
@@ -22,6 +24,12 @@ function reportVerification(dir: string, r: VerifyResult, json: boolean | undefi
     print(verdictLine(dir, r));
   }
   process.exitCode = r.ok ? 0 : 1;
+}
+
+/** The store prune reads: --store's PostgreSQL (not migrated), else STATE_DIR/coord.db read-only. */
+function openPruneStore(stateDir: string, store: string | undefined, passwordFile: string | undefined): Db {
+  if (store) return openPostgresStore(postgresStoreSettings(store, passwordFile), "fleetgate prune", false);
+  return openStateDb(stateDir);
 }
 
 function openStateDb(stateDir: string): Database.Database {
@@ -80,15 +88,18 @@ export function registerEvidenceCommands(program: Command): void {
         "Local: run it on the coordinator's host; it deletes directories under the state dir (and plans' evidence dirs) and talks to no coordinator",
     )
     .option("--state-dir <dir>", "the coordinator's state dir, holding coord.db and runs/ (env FLEETGATE_STATE_DIR)")
+    .option("--store <url>", "the coordinator's PostgreSQL store, as coord serve --store (env FLEETGATE_STORE); default: STATE_DIR/coord.db")
+    .option("--store-password-file <file>", "the PostgreSQL password, as coord serve takes it (default: PGPASSFILE or ~/.pgpass)")
+    .option("--evidence-dir <dir>", "where the coordinator writes bundles, as coord serve --evidence-dir (default STATE_DIR/runs)")
     .requiredOption("--keep <n>", "how many of the newest bundles to keep", positiveInt)
     .option("--plan <name>", "only bundles of this plan's runs")
     .option("--dry-run", "print what would be deleted; delete nothing")
-    .action(async (flags: { stateDir?: string; keep: number; plan?: string; dryRun?: boolean }) => {
+    .action(async (flags: { stateDir?: string; store?: string; storePasswordFile?: string; evidenceDir?: string; keep: number; plan?: string; dryRun?: boolean }) => {
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR;
       if (!stateDir) throw new FleetgateError("bad_input", "prune needs the coordinator's state dir: pass --state-dir DIR or set FLEETGATE_STATE_DIR");
-      const db = openStateDb(stateDir);
+      const db = openPruneStore(stateDir, flags.store ?? process.env.FLEETGATE_STORE, flags.storePasswordFile);
       try {
-        const r = await pruneBundles(db, join(stateDir, RUNS_DIR), flags.keep, { stateDir, planName: flags.plan, dryRun: flags.dryRun });
+        const r = await pruneBundles(db, flags.evidenceDir ?? join(stateDir, RUNS_DIR), flags.keep, { stateDir, planName: flags.plan, dryRun: flags.dryRun });
         for (const b of r.deleted) print(`${flags.dryRun ? "would delete" : "deleted"} ${b.runId} ${b.dir}`);
         const newest = r.kept.length - r.spared.length;
         print(`${r.deleted.length} ${flags.dryRun ? "to delete" : "deleted"}, ${r.kept.length} kept (the newest ${newest}, and ${r.spared.length} signed off or running)`);

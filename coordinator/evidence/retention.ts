@@ -55,8 +55,8 @@ export interface PruneResult {
 export async function pruneBundles(db: Db, root: string, keep: number, opts: PruneOptions = {}): Promise<PruneResult> {
   const loc: EvidenceLocation = { root, stateDir: stateDirOf({ root, stateDir: opts.stateDir }) };
   const present: BundleCandidate[] = [];
-  // LIMIT -1 is SQLite for "no limit": every run is a candidate.
-  for (const run of listRuns(db, -1, { planName: opts.planName })) {
+  // Every run is a candidate.
+  for (const run of listRuns(db, Number.POSITIVE_INFINITY, { planName: opts.planName })) {
     let dir: string;
     try {
       dir = runBundleDir(loc, run);

@@ -157,7 +157,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   // An existing state dir keeps the mode it was made with: whoever reads it administers the coordinator.
   chmodSync(opts.stateDir, 0o700);
   if (opts.postgres && !opts.ha) throw new FleetgateError("internal", "a PostgreSQL store needs the coordinator's id and advertised address");
-  const pgStore = opts.postgres ? openPostgresStore(opts.postgres, opts.ha!.id) : undefined;
+  const pgStore = opts.postgres ? openPostgresStore(opts.postgres, `fleetgate coordinator ${opts.ha!.id}`) : undefined;
   const db: Db = pgStore ?? openDb(join(opts.stateDir, "coord.db"));
   const adminToken = ensureAdminToken(opts.stateDir);
   let tls: TlsSetup;

@@ -44,10 +44,10 @@ export function describeStore(url: string): string {
   return `postgres://${u.username ? `${u.username}@` : ""}${u.host}${u.pathname}`;
 }
 
-/** Connects (retrying for a few seconds) and migrates; throws unreachable when the server does not answer. */
-export function openPostgresStore(settings: PostgresStoreSettings & { password?: string }, coordinatorId: string): PgSyncDb {
+/** Connects (retrying for a few seconds) and migrates unless told not to; throws unreachable when the server does not answer. */
+export function openPostgresStore(settings: PostgresStoreSettings & { password?: string }, applicationName: string, migrate = true): PgSyncDb {
   try {
-    return new PgSyncDb({ connectionString: settings.url, password: settings.password, applicationName: `fleetgate coordinator ${coordinatorId}`, reconnectMs: 3_000, statementTimeoutMs: 60_000 });
+    return new PgSyncDb({ connectionString: settings.url, password: settings.password, applicationName, reconnectMs: 3_000, statementTimeoutMs: 60_000, migrate });
   } catch (err) {
     throw FleetgateError.from(err, "unreachable", `cannot use the store at ${describeStore(settings.url)}: ${(err as Error).message}`);
   }

@@ -209,7 +209,7 @@ export interface RunFilter {
   before?: string;
 }
 
-/** Newest first. */
+/** Newest first; at most `limit` of them (Infinity: all). */
 export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredRun[] {
   const where: string[] = [];
   const args: (string | number)[] = [];
@@ -224,8 +224,10 @@ export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredR
   if (filter.mode) add("r.mode = ?", filter.mode);
   if (filter.finished) add("r.finished_at IS NOT NULL");
   if (filter.before) add("(r.created_at, r.rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)", filter.before);
-  const sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`;
-  return (db.prepare(sql).all(...args, limit) as RawRun[]).map(runFromRow);
+  // No LIMIT at all for every run: PostgreSQL refuses SQLite's LIMIT -1.
+  const limited = Number.isFinite(limit);
+  const sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY r.created_at DESC, r.rowid DESC${limited ? " LIMIT ?" : ""}`;
+  return (db.prepare(sql).all(...args, ...(limited ? [limit] : [])) as RawRun[]).map(runFromRow);
 }
 
 /**

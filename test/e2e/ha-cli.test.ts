@@ -7,7 +7,8 @@ import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
+import { execa } from "execa";
+import { COORD_BIN, coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
 import { postgresBinary, startPostgres, type PostgresServer } from "../harness/postgres.js";
 import { needsTool } from "../support/system-tools.js";
 import { Workspace } from "./fixtures.js";
@@ -102,5 +103,9 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     const runs = await coord({ address: `${a.address},${b.address}`, stateDir: a.stateDir }, ["runs"]);
     expect(runs.exitCode, runs.stderr).toBe(0);
     expect(runs.stdout).toMatch(/steady .* PASSED +INCOMPLETE/);
+    // coord prune reads the same store (never migrating it) and the bundle the new active wrote.
+    const prune = await execa(process.execPath, [COORD_BIN, "prune", "--store", url, "--state-dir", b.stateDir, "--keep", "1", "--dry-run"], { reject: false });
+    expect(prune.exitCode, prune.stderr).toBe(0);
+    expect(prune.stdout).toBe("0 to delete, 1 kept (the newest 1, and 0 signed off or running)");
   }, 120_000);
 });

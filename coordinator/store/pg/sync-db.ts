@@ -52,6 +52,8 @@ export class PgStoreError extends FleetgateError {
 export interface PgSyncDbOptions extends PgConnectionSettings {
   /** How long the main thread waits for one answer before it gives the connection up for lost. */
   answerTimeoutMs?: number;
+  /** False for a tool that only reads (coord prune): the database of a coordinator of another version is left as it is. Default true. */
+  migrate?: boolean;
 }
 
 export class PgSyncDb implements Db {
@@ -70,7 +72,7 @@ export class PgSyncDb implements Db {
     ({ worker: this.worker, port: this.port } = this.spawn());
     try {
       this.request({ op: "open", connection: this.connectionSettings() });
-      this.request({ op: "migrate" });
+      if (settings.migrate !== false) this.request({ op: "migrate" });
     } catch (err) {
       this.close();
       throw err;
@@ -176,7 +178,7 @@ export class PgSyncDb implements Db {
   }
 
   private connectionSettings(): PgConnectionSettings {
-    const { answerTimeoutMs: _ignored, ...settings } = this.settings;
+    const { answerTimeoutMs: _timeout, migrate: _migrate, ...settings } = this.settings;
     return settings;
   }
 
