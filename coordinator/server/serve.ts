@@ -208,14 +208,16 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   };
   parts = buildActiveParts(shell);
   const current = () => parts!;
-  // On SQLite this coordinator is the only one. With PostgreSQL the election decides (below).
+  // On SQLite this coordinator is the only one. With PostgreSQL it is a standby — refusing agents
+  // and writes from the moment it listens — until the election makes it active and its parts run.
   let election: Election | undefined;
-  const isActive = () => !election || election.role === "active";
+  let active = false;
+  const isActive = () => active;
   const gate = standbyGate({
     active: isActive,
     notActive: () => {
       const a = election?.active;
-      return { details: election?.notActive() ?? "not active", activeAddress: a && !a.expired && a.holder !== opts.ha?.id ? a.address : undefined };
+      return { details: election?.notActive() ?? `coordinator ${opts.ha?.id ?? ""} is not active yet (starting); try again in a few seconds`, activeAddress: a && !a.expired && a.holder !== opts.ha?.id ? a.address : undefined };
     },
   });
   // undecodableRequests first: nearest the wire, it ends such a call before any other layer sees it.
@@ -236,7 +238,8 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   let metricsServer: MetricsServer | undefined;
   if (metrics) {
     const metricsLog = opts.log.child({ part: "metrics" });
-    const endpoints = { metrics: () => metrics.scrape(), notReady: throttled(() => notReady(db, opts.stateDir)) };
+    // A standby takes no results: not ready, saying where the active one is (a load balancer sends agents there).
+    const endpoints = { metrics: () => metrics.scrape(), notReady: throttled(() => (isActive() ? notReady(db, opts.stateDir) : (election?.notActive() ?? "starting: not active yet"))) };
     try {
       metricsServer = await startMetricsServer(opts.metricsListen!, "--metrics-listen", endpoints, (err) => metricsLog.warn({ err }, "a metrics request failed"));
     } catch (err) {
@@ -268,6 +271,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
           // Before anything is written: from here every write checks that this lease is still the active one's.
           pgStore!.fence({ holder: event.lease.holder, acquiredAt: event.lease.acquiredAt });
           parts!.start();
+          active = true;
         } catch (err) {
           // Said here with its cause; thrown on, so the election gives the lead up (and tries again after a lease).
           haLog.error({ err }, "could not resume the runs in progress; giving up the lead");
@@ -276,6 +280,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
       } else if (event.kind === "lost") {
         // The fence stays on the lost lease: anything still on its way to the store fails rather than lands.
         haLog.error({ reason: event.reason }, "this coordinator lost the lead: it stops following runs and serves as a standby");
+        active = false;
         parts!.stop(`coordinator ${opts.ha!.id} is no longer the active one`);
         parts = buildActiveParts(shell);
       } else if (event.kind === "standby") {
@@ -288,6 +293,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     await election.start();
   } else {
     parts.start();
+    active = true;
   }
 
   return {

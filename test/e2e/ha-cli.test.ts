@@ -49,9 +49,15 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
   let a: Coordinator;
   let b: Coordinator;
 
-  const serve = async (id: string, stateDir: string) => {
+  const serve = async (id: string, stateDir: string, extra: string[] = []) => {
     const port = await freePort();
-    return ws.track(await startCoordinator(stateDir, ["--store", url, "--id", id, "--advertise", `127.0.0.1:${port}`, "--lease", "3s", "--heartbeat", "1s"], `127.0.0.1:${port}`));
+    return ws.track(await startCoordinator(stateDir, ["--store", url, "--id", id, "--advertise", `127.0.0.1:${port}`, "--lease", "3s", "--heartbeat", "1s", ...extra], `127.0.0.1:${port}`));
+  };
+  /** b's /readyz: status and body. */
+  const readyz = async () => {
+    const base = /\/readyz on (http:\/\/\S+)/.exec(b.stderr())?.[1];
+    const r = await fetch(`${base}/readyz`);
+    return { status: r.status, body: (await r.text()).trim() };
   };
 
   beforeAll(async () => {
@@ -62,7 +68,7 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     mkdirSync(ws.path("b"), { mode: 0o700 });
     cpSync(join(ws.path("a"), "tls"), join(ws.path("b"), "tls"), { recursive: true });
     cpSync(join(ws.path("a"), "admin.token"), join(ws.path("b"), "admin.token"));
-    b = await serve("b", ws.path("b"));
+    b = await serve("b", ws.path("b"), ["--metrics-listen", "127.0.0.1:0"]);
     ws.write("steady.suite.yaml", SUITE);
     ws.write("steady.plan.yaml", PLAN);
   }, 90_000);
@@ -79,6 +85,9 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     ws.track(startAgent({ name: "n1", address: `${b.address},${a.address}`, token, stateDir: ws.path("n1"), caFile: join(a.stateDir, "tls", "ca.crt"), labels: { role: "fleet" } }));
     await waitFor("n1 online at the active coordinator", async () => ((await onlineNodes(a)).includes("n1") ? true : undefined), 30_000);
 
+    // A standby takes no results: a load balancer probing /readyz sends agents to the active one.
+    expect(await readyz()).toEqual({ status: 503, body: `not ready: coordinator b is a standby; the active coordinator is a, try ${a.address}` });
+
     const run = coordInBackground(both, ["run", "fleet", "--plan", ws.path("steady.plan.yaml")]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -87,6 +96,7 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
       await waitFor("some checks done before the failover", async () => ((await passed()) >= 2 ? true : undefined), 30_000);
       a.process.kill("SIGKILL");
       await waitFor("b to take the lead", () => (/now the active one/.test(b.stderr()) ? true : undefined), 20_000);
+      await waitFor("b's /readyz to say ready", async () => ((await readyz()).status === 200 ? true : undefined), 10_000);
       const result = await run.result;
       // Passed, and incomplete only because an agent on the coordinator's own host proves nothing
       // (attestation, exit 2): no node lost, no task failed or left over across the failover.
