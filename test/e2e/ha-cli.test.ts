@@ -8,7 +8,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { COORD_BIN, coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator } from "../../scripts/local-fleet.js";
+import { COORD_BIN, coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
+import { PgSyncDb } from "../../coordinator/store/pg/sync-db.js";
 import { postgresBinary, startPostgres, type PostgresServer } from "../harness/postgres.js";
 import { needsTool } from "../support/system-tools.js";
 import { Workspace } from "./fixtures.js";
@@ -40,6 +41,23 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** `coord serve` without waiting for its "listening" line (which comes after the election's first round). */
+function startAgentlessCoordinator(stateDir: string, args: string[], listen: string): Proc {
+  const child = execa(process.execPath, [COORD_BIN, "serve", "--listen", listen, "--state-dir", stateDir, ...args], { reject: false, stdin: "ignore", detached: true });
+  let err = "";
+  child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
+  return {
+    name: "coordinator (starting)",
+    process: child,
+    stderr: () => err,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.pid) process.kill(-child.pid, signal);
+      await child;
+    },
+  };
 }
 
 describe.skipIf(!ready)("the CLI with several coordinators", () => {
@@ -77,6 +95,35 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     await ws.cleanup();
     await server?.stop();
   });
+
+  it("refuses agents and writes from the moment it listens, before its election's first round has decided", async () => {
+    // The election's first round waits on the lease table this test holds locked: the coordinator
+    // listens, but cannot know yet whether it is the active one, so it must act as a standby.
+    const starting = await server.createDatabase("ha_starting");
+    const migrated = new PgSyncDb({ connectionString: starting, applicationName: "test", reconnectMs: 2_000, statementTimeoutMs: 30_000 });
+    migrated.close();
+    const locker = new pg.Client({ connectionString: starting });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE coordinator_lease IN ACCESS EXCLUSIVE MODE");
+      const port = await freePort();
+      const dir = ws.path("starting");
+      const c = ws.track(startAgentlessCoordinator(dir, ["--insecure", "--store", starting, "--id", "starting", "--advertise", `127.0.0.1:${port}`, "--lease", "3s"], `127.0.0.1:${port}`));
+      const target = { address: `127.0.0.1:${port}`, stateDir: dir };
+      // Until it listens (and has written its admin token) the CLI cannot even ask.
+      const nodes = await waitFor("the coordinator to answer", async () => {
+        const r = await coord(target, ["nodes", "--insecure"]);
+        return /admin token|No connection established/.test(r.stderr) ? undefined : r;
+      }, 20_000);
+      expect(nodes.exitCode, nodes.stderr).toBe(4);
+      expect(nodes.stderr).toBe(`coord: the coordinator at ${target.address} is not the active one: coordinator starting is a standby and no coordinator has taken the lead yet; try again in a few seconds`);
+      expect(c.stderr()).not.toMatch(/now the active one/);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => undefined);
+      await locker.end();
+    }
+  }, 60_000);
 
   it("starts a run through the standby's list entry, follows it across a failover, and ends with the run's own verdict", async () => {
     const both = { address: `${b.address},${a.address}`, stateDir: a.stateDir };
