@@ -101,15 +101,17 @@ export class PgSyncDb implements Db {
   transaction<F extends (...args: any[]) => any>(fn: F): (...args: ArgumentTypes<F>) => ReturnType<F> {
     return (...args: ArgumentTypes<F>) => {
       // Nested: a savepoint, as better-sqlite3 does, so an inner failure undoes only the inner part.
-      const savepoint = this.depth > 0 ? `fleetgate_${this.depth}` : undefined;
+      const outer = this.depth;
+      const savepoint = outer > 0 ? `fleetgate_${outer}` : undefined;
       if (savepoint) this.request({ op: "exec", text: `SAVEPOINT ${savepoint}` });
       else this.request({ op: "begin" });
-      this.depth += 1;
+      this.depth = outer + 1;
       let out: ReturnType<F>;
       try {
         out = fn(...args) as ReturnType<F>;
       } catch (err) {
-        this.depth -= 1;
+        // Set, not decremented: a worker started over (request) has reset the depth to 0 already.
+        this.depth = Math.min(outer, this.depth);
         try {
           if (savepoint) this.request({ op: "exec", text: `ROLLBACK TO SAVEPOINT ${savepoint}` });
           else this.request({ op: "rollback" });
@@ -118,7 +120,7 @@ export class PgSyncDb implements Db {
         }
         throw err;
       }
-      this.depth -= 1;
+      this.depth = outer;
       if (savepoint) this.request({ op: "exec", text: `RELEASE SAVEPOINT ${savepoint}` });
       else this.request({ op: "commit" });
       return out;
