@@ -4,7 +4,6 @@
 // "now the active one" log line and to every agent registered with it. With the default lease and
 // with --lease 3s. test/e2e/ha-failover.test.ts asserts the same on netns nodes; this measures it.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,23 +15,12 @@ import type { Cleanup } from "./bench-cleanup.js";
 import type { Progress } from "./bench-components.js";
 import { formatNumber, type BenchResult, type Row } from "./bench-report.js";
 import { summarize } from "./bench-stats.js";
+import { freePort } from "../test/harness/free-port.js";
 import { coord, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "./local-fleet.js";
 
 const KILLS = 5;
 const AGENTS = 3;
 const ACTIVE_LINE = "this coordinator is now the active one";
-
-/** A port free on loopback now: a coordinator must know its port before it starts, to advertise it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** pino's time (ms since the epoch) of each line of `log` whose msg starts with `msg`, and its fields. */
 function logLines(log: string, msg: string): { time: number; node?: string }[] {

@@ -12,6 +12,7 @@ import { COORD_BIN, coord, coordInBackground, onlineNodes, startAgent, startCoor
 import { PgSyncDb } from "../../coordinator/store/pg/sync-db.js";
 import { postgresBinary, startPostgres, type PostgresServer } from "../harness/postgres.js";
 import { needsTool } from "../support/system-tools.js";
+import { freePort } from "../harness/free-port.js";
 import { Workspace } from "./fixtures.js";
 
 const ready = needsTool(postgresBinary("initdb"), "postgresql");
@@ -31,17 +32,6 @@ stages:
     suite: steady.suite.yaml
     iterations: 6
 `;
-
-/** A free port on 127.0.0.1 now: each coordinator advertises the address it listens on. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `coord serve` without waiting for its "listening" line (which comes after the election's first round). */
 function startAgentlessCoordinator(stateDir: string, args: string[], listen: string): Proc {

@@ -9,11 +9,11 @@
 //   const url = await server.createDatabase("commit_once"); // a fresh database per test
 import { execa, type ResultPromise } from "execa";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { freePort } from "./free-port.js";
 
 const DEBIAN_ROOT = "/usr/lib/postgresql";
 /** The superuser initdb creates; trust auth, loopback and a private socket dir only. */
@@ -47,18 +47,6 @@ function serverUser(): { uid: number; gid: number; name: string } | undefined {
     if (u) return { name, uid: Number(u[2]), gid: Number(u[3]) };
   }
   throw new Error("postgres harness: running as root and found neither a postgres nor a nobody user to run the server as");
-}
-
-/** A port free on 127.0.0.1 right now; startPostgres tries another if it is taken before postgres binds it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 export interface PostgresServer {

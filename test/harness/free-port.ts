@@ -1,0 +1,15 @@
+// A port free on 127.0.0.1 right now, for a server that must know its port before it starts (a
+// coordinator advertising its address, PostgreSQL). Another process may take it before the server
+// binds it: callers that can, try again.
+import { createServer } from "node:net";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
