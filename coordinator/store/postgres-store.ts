@@ -49,6 +49,8 @@ export function openPostgresStore(settings: PostgresStoreSettings & { password?:
   try {
     return new PgSyncDb({ connectionString: settings.url, password: settings.password, applicationName, reconnectMs: 3_000, statementTimeoutMs: 60_000, migrate });
   } catch (err) {
-    throw FleetgateError.from(err, "unreachable", `cannot use the store at ${describeStore(settings.url)}: ${(err as Error).message}`);
+    const e = FleetgateError.from(err, "unreachable");
+    // Named: the operator may run several coordinators and stores, and the driver's words name neither.
+    throw new FleetgateError(e.code, `cannot use the store at ${describeStore(settings.url)}: ${e.message}`, undefined, { cause: err });
   }
 }
