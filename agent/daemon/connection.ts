@@ -21,6 +21,9 @@ import type { NodeTls } from "./node-tls.js";
 import { channelCredentials } from "../../shared/tls/channel.js";
 import { PROTOCOL_VERSION } from "../../shared/protocol.js";
 
+/** How long a registered stream must stay up before the agent counts it a good connection. */
+const SETTLED_MS = 1_000;
+
 export interface ConnectionOptions {
   /** The coordinators, tried in this order (one or more, each host:port). */
   addresses: readonly string[];
@@ -68,6 +71,8 @@ export class AgentConnection {
   private overTls = false;
   private stream: Stream | undefined;
   private registered = false;
+  /** Starts a new round once the registered stream has stayed up SETTLED_MS (onRegistered). */
+  private settling: NodeJS.Timeout | undefined;
   /** What is in flight on the current stream, and how often the oldest of it failed to get through. */
   private readonly delivery: Delivery;
   /** Seqs written on the last stream and not acknowledged when it ended, oldest first. */
@@ -226,6 +231,7 @@ export class AgentConnection {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
+        clearTimeout(this.settling);
         clearInterval(this.heartbeat);
         // Events in flight failed to get through once more (the poison rule counts it), unless we are stopping.
         const counted = this.registered && !this.stopped;
@@ -283,8 +289,16 @@ export class AgentConnection {
 
   private onRegistered(stream: Stream, reg: Registered): void {
     this.registered = true;
-    this.backoff.reset();
-    this.choice = afterRegistration(this.choice);
+    // A stream that stays up a moment starts a new round and a new backoff. One dropped at once —
+    // a coordinator with its store down, or losing the lead, behind a standby that keeps naming
+    // it — counts as a failed dial, so the agent never loops between them without a backoff.
+    clearTimeout(this.settling);
+    this.settling = setTimeout(() => {
+      if (this.stream !== stream) return;
+      this.backoff.reset();
+      this.choice = afterRegistration(this.choice);
+    }, SETTLED_MS);
+    this.settling.unref();
     if (this.overTls) {
       try {
         this.opts.tls?.registered();

@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "../../scripts/local-fleet.js";
 import { tlsDir } from "../../coordinator/tls/paths.js";
 import { serverCredentials } from "../../coordinator/tls/server-credentials.js";
-import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { AgentService, ConnectResponseSchema } from "../../shared/gen/fleetgate/v1/agent_pb.js";
 import { serviceDefinition } from "../../shared/grpc/adapter.js";
 import { ACTIVE_COORDINATOR_KEY } from "../../shared/grpc/standby.js";
 import { queryDb, Workspace } from "./fixtures.js";
@@ -57,6 +58,31 @@ async function startStandby(stateDir: string, active: string | undefined | (() =
       const details = named ? `coordinator c2 is a standby; the active coordinator is c1, try ${named}` : "coordinator c2 is a standby; no coordinator is active yet";
       // grpc-js ends a server stream with an emitted error's code, details and metadata (as trailers).
       call.emit("error", Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details, metadata }));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", serverCredentials({ certPem: read("server.crt"), keyPem: read("server.key") }, read("ca.crt")), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return { address: `127.0.0.1:${port}`, streams: () => streams, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+}
+
+/**
+ * A coordinator that takes an agent and drops it at once, as one whose store is down or that is
+ * losing the lead would: it answers the agent's first message with `registered`, then ends the
+ * stream UNAVAILABLE.
+ */
+async function startDropper(stateDir: string, node: string): Promise<FakeStandby> {
+  const read = (f: string) => readFileSync(`${tlsDir(stateDir)}/${f}`, "utf8");
+  const server = new grpc.Server();
+  let streams = 0;
+  server.addService(serviceDefinition(AgentService), {
+    connect(call: grpc.ServerDuplexStream<unknown, unknown>) {
+      streams++;
+      call.on("error", () => undefined);
+      call.once("data", () => {
+        call.write(create(ConnectResponseSchema, { msg: { case: "registered", value: { nodeName: node, heartbeatIntervalMs: 5_000 } } }));
+        setImmediate(() => call.emit("error", Object.assign(new Error("store down"), { code: grpc.status.UNAVAILABLE, details: "store down", metadata: new grpc.Metadata() })));
+      });
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -196,5 +222,22 @@ describe("an agent given an active coordinator and a standby", () => {
     // Backoff 0.25–0.5 s, then doubling: a handful of streams in these seconds, not hundreds.
     expect(a.streams() + b.streams()).toBeLessThan(15);
     expect(await onlineNodes(c)).not.toContain("node-l");
+  }, 60_000);
+
+  it("does not loop between a coordinator that drops it right after registering and a standby naming that one", async () => {
+    let dropper: FakeStandby | undefined;
+    const standby = await startStandby(c.stateDir, () => dropper!.address);
+    dropper = await startDropper(c.stateDir, "node-d");
+    closers.push(dropper.close, standby.close);
+    agent = ws.track(startAgent({ name: "node-d", address: `${dropper.address},${standby.address}`, token, stateDir: ws.path("node-d"), caFile: c.caFile }));
+    await waitFor("the first drop", () => (dropper!.streams() >= 1 ? true : undefined), 20_000);
+    await new Promise((r) => setTimeout(r, 4_000));
+    // A registration dropped at once is not a good connection: every round (the dropper, the
+    // standby, the dropper again) costs a backoff, doubling, so a few dozen streams in these
+    // seconds at most, not the thousands of a loop with none.
+    const waits = logLines(agent).map((l) => l.retryInMs ?? 0).filter((ms) => ms > 0);
+    expect(waits.length).toBeGreaterThanOrEqual(3);
+    expect(waits[waits.length - 1]!).toBeGreaterThan(waits[0]!);
+    expect(dropper.streams() + standby.streams()).toBeLessThan(40);
   }, 60_000);
 });
