@@ -75,8 +75,8 @@ function plannedTask(t: TaskRow): PlannedTask {
 
 export class RunEngine {
   private readonly active = new Map<string, ActiveRun>();
-  /** Progress of every run, for WatchRun. */
-  readonly updates = new EventEmitter<{ update: [runId: string, update: WatchRunResponse] }>();
+  /** Progress of every run, for WatchRun; `stopped` when this engine stops following runs (its watches end). */
+  readonly updates = new EventEmitter<{ update: [runId: string, update: WatchRunResponse]; stopped: [] }>();
 
   constructor(
     private readonly db: Db,
@@ -99,6 +99,9 @@ export class RunEngine {
 
   stop(): void {
     this.active.clear();
+    // No more updates will come from here: a watch open on it would wait forever (issue 19: a
+    // coordinator that lost the lead goes on serving as a standby; its successor has new engines).
+    this.updates.emit("stopped");
   }
 
   isActive(runId: string): boolean {

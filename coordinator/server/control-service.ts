@@ -365,8 +365,15 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
           {
             subscribe(listener) {
               const onUpdate = (id: string, update: pb.WatchRunResponse) => id === runId && listener(update);
+              // The engine stopped following runs (shutdown, or the lead lost): end the watch, so the
+              // CLI opens it again where the run is followed now, instead of waiting on silence.
+              const onStopped = () => call.emit("error", Object.assign(new Error("stopped"), toGrpcError(new FleetgateError("unreachable", "this coordinator stopped following runs (shutting down, or no longer the active one); watch again"))));
               deps.engine.updates.on("update", onUpdate);
-              return () => deps.engine.updates.off("update", onUpdate);
+              deps.engine.updates.once("stopped", onStopped);
+              return () => {
+                deps.engine.updates.off("update", onUpdate);
+                deps.engine.updates.off("stopped", onStopped);
+              };
             },
             snapshot() {
               // Without output tails: a watch shows progress, and the tails are the bulk of a run's

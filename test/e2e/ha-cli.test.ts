@@ -155,4 +155,36 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     expect(prune.exitCode, prune.stderr).toBe(0);
     expect(prune.stdout).toBe("0 to delete, 1 kept (the newest 1, and 0 signed off or running)");
   }, 120_000);
+
+  it("ends a watch when its coordinator loses the lead, so coord run follows the run to its end on the coordinator that takes it up", async () => {
+    // One coordinator whose election session is ended under it: it loses the lead, stops
+    // following runs, and takes the lead again a lease later, resuming the run. A watch left open
+    // on the stopped engine would wait forever; coord run must instead end with the verdict.
+    const solo = await server.createDatabase("ha_solo");
+    const port = await freePort();
+    const c = ws.track(await startCoordinator(ws.path("solo"), ["--store", solo, "--id", "solo", "--advertise", `127.0.0.1:${port}`, "--lease", "3s", "--heartbeat", "1s"], `127.0.0.1:${port}`));
+    const token = (await coord(c, ["token", "create"])).stdout.split("\n")[0]!.trim();
+    ws.track(startAgent({ name: "n2", address: c.address, token, stateDir: ws.path("n2"), labels: { role: "fleet" } }));
+    await waitFor("n2 online", async () => ((await onlineNodes(c)).includes("n2") ? true : undefined), 30_000);
+    const run = coordInBackground(c, ["run", "fleet", "--plan", ws.path("steady.plan.yaml")]);
+    const client = new pg.Client({ connectionString: solo });
+    await client.connect();
+    try {
+      const passed = async () => Number((await client.query("SELECT count(*) AS n FROM check_results WHERE status = 'passed'")).rows[0].n);
+      await waitFor("some checks done", async () => ((await passed()) >= 2 ? true : undefined), 30_000);
+      await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fleetgate coordinator solo (election)'");
+      await waitFor("solo to lose the lead", () => (/lost the lead/.test(c.stderr()) ? true : undefined), 10_000);
+      const result = await Promise.race([
+        run.result,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`coord run still waiting 45 s after the lead was lost: its watch never ended\n${run.stderr()}`)), 45_000).unref()),
+      ]);
+      expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(2);
+      expect(result.stdout).toMatch(/\(steady\): PASSED\nverdict: INCOMPLETE\n  not valid for sign-off: node n2 runs on the coordinator's own host\n/);
+      expect((c.stderr().match(/now the active one/g) ?? []).length).toBe(2);
+      const rows = (await client.query("SELECT t.iteration, r.check_id FROM check_results r JOIN tasks t ON t.id = r.task_id")).rows;
+      expect(rows).toHaveLength(12);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
 });
