@@ -45,6 +45,7 @@ export const METHOD_ROLES: Record<ControlMethod, MethodRule> = {
   listRuns: { role: "viewer", what: "list runs" },
   exportEvidence: { role: "viewer", what: "export evidence" },
   whoAmI: { role: "viewer", what: "ask who they are" },
+  getCoordinator: { role: "viewer", what: "see which coordinator is active" },
   startRun: { role: "operator", what: "start runs" },
   cancelRun: { role: "operator", what: "cancel runs" },
   signOff: { role: "admin", what: "sign runs off" },

@@ -18,6 +18,7 @@ import { registerRunCommands } from "./run-commands.js";
 import { registerScheduleAlertCommands } from "./schedule-alert-commands.js";
 import { registerRolloutCommands } from "./rollout-commands.js";
 import { registerUserCommands } from "./user-commands.js";
+import { registerStatusCommand } from "./status-command.js";
 import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, storeSettings, type ServeFlags } from "./serve-config.js";
 import { describeStore } from "../store/postgres-store.js";
 import { registerConfigCommand } from "./config-command.js";
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
   registerEvidenceCommands(program);
   registerRefusalsCommand(program);
   registerUserCommands(program);
+  registerStatusCommand(program);
   registerConfigCommand(program);
 
   return program;

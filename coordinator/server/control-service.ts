@@ -42,12 +42,15 @@ export interface ControlServiceDeps extends StartRunDeps {
   refreshFleetRoster?: () => Promise<void>;
 }
 
+/** What authorize() and unary() need: the store (person tokens), the bootstrap admin token, a log. */
+export type AuthDeps = Pick<ControlServiceDeps, "db" | "adminToken" | "log">;
+
 /**
  * The one gate every control call passes: who the call's token is, and whether their role may call
  * `method`. Returns the caller; throws UNAUTHENTICATED (no, unknown, revoked or expired token) or
  * PERMISSION_DENIED (the role is short), each refusal logged on one line: who, what, why.
  */
-export function authorize(deps: ControlServiceDeps, call: { metadata: grpc.Metadata; getPeer(): string }, method: ControlMethod): Identity {
+export function authorize(deps: AuthDeps, call: { metadata: grpc.Metadata; getPeer(): string }, method: ControlMethod): Identity {
   const header = String(call.metadata.get("authorization")[0] ?? "");
   const auth = authenticate(deps.db, deps.adminToken, header.replace(/^Bearer\s+/i, ""));
   if ("refused" in auth) {
@@ -77,7 +80,7 @@ export function bindMethods<T extends { [K in ControlMethod]?: ForMethod<unknown
 const CANCELLED_LISTED = 100;
 
 /** Wraps a unary handler, sync or async: auth, then FleetgateError → gRPC status. */
-export function unary<Req, Res>(deps: ControlServiceDeps, fn: (req: Req, who: Identity) => Res | Promise<Res>): ForMethod<grpc.handleUnaryCall<Req, Res>> {
+export function unary<Req, Res>(deps: AuthDeps, fn: (req: Req, who: Identity) => Res | Promise<Res>): ForMethod<grpc.handleUnaryCall<Req, Res>> {
   return (method) => (call, callback) => {
     const fail = (err: unknown) => {
       if (!(err instanceof FleetgateError)) deps.log.error({ err }, "control call failed");

@@ -14,6 +14,7 @@ import { openDb, type Db } from "../store/db.js";
 import { describeStore, openPostgresStore, type PostgresStoreSettings } from "../store/postgres-store.js";
 import { buildActiveParts, type ActiveParts, type CoordinatorShell } from "./active-parts.js";
 import { standbyGate } from "./standby-gate.js";
+import { coordinatorHandlers, type CoordinatorView } from "./coordinator-service.js";
 import { Election, type ElectionEvent } from "../ha/election.js";
 import type { LeaseTimings } from "../ha/leadership.js";
 import { newSecret } from "../store/tokens.js";
@@ -226,7 +227,15 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   const agentMethods = Object.keys(current().agent);
   const controlMethods = Object.keys(current().control);
   server.addService(serviceDefinition(AgentService, { server: true }), delegating(agentMethods, () => current().agent));
-  server.addService(serviceDefinition(ControlService, { server: true }), delegating(controlMethods, () => current().control));
+  // GetCoordinator lives with the process: a standby answers it as well as the active one.
+  const coordinatorView: CoordinatorView = {
+    id: opts.ha?.id ?? "",
+    role: () => (isActive() ? "active" : "standby"),
+    store: opts.postgres ? describeStore(opts.postgres.url) : "sqlite",
+    active: () => election?.active,
+  };
+  const ownControl = coordinatorHandlers({ db, adminToken, log: opts.log.child({ part: "control" }) }, coordinatorView);
+  server.addService(serviceDefinition(ControlService, { server: true }), { ...delegating(controlMethods, () => current().control), ...ownControl });
   server.addService(serviceDefinition(Health, { server: true }), healthHandlers());
 
   const port = await new Promise<number>((resolve, reject) =>

@@ -12,7 +12,7 @@ const HEALTH = "/grpc.health.v1.Health/";
 
 /** ControlService calls that only read the store: the same answer from any coordinator. */
 export const STANDBY_READS: ReadonlySet<string> = new Set(
-  ["GetRun", "ListRuns", "ResolvePlan", "ListTokens", "ListUsers", "WhoAmI", "ExportEvidence", "ListRefusals"].map((m) => CONTROL + m),
+  ["GetRun", "ListRuns", "ResolvePlan", "ListTokens", "ListUsers", "WhoAmI", "ExportEvidence", "ListRefusals", "GetCoordinator"].map((m) => CONTROL + m),
 );
 
 /** Whether a standby serves `path` itself. */

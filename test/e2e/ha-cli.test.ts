@@ -108,6 +108,10 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
       }, 20_000);
       expect(nodes.exitCode, nodes.stderr).toBe(4);
       expect(nodes.stderr).toBe(`coord: the coordinator at ${target.address} is not the active one: coordinator starting is a standby and no coordinator has taken the lead yet; try again in a few seconds`);
+      // coord status: a standby with no active coordinator known, so exit 4.
+      const status = await coord(target, ["status", "--insecure"]);
+      expect(status.exitCode, status.stderr).toBe(4);
+      expect(status.stdout).toMatch(/ starting +standby +postgres:\S+ +none yet$/m);
       expect(c.stderr()).not.toMatch(/now the active one/);
     } finally {
       await locker.query("ROLLBACK").catch(() => undefined);
@@ -121,6 +125,16 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     expect(token).toMatch(/^fg/);
     ws.track(startAgent({ name: "n1", address: `${b.address},${a.address}`, token, stateDir: ws.path("n1"), caFile: join(a.stateDir, "tls", "ca.crt"), labels: { role: "fleet" } }));
     await waitFor("n1 online at the active coordinator", async () => ((await onlineNodes(a)).includes("n1") ? true : undefined), 30_000);
+
+    // coord status asks each coordinator given: a active, b standby, both naming a.
+    const status = await coord(both, ["status", "--json"]);
+    expect(status.exitCode, status.stderr).toBe(0);
+    const said = JSON.parse(status.stdout) as { address: string; status: { id: string; role: string; store: string; active: { id: string; address: string } } }[];
+    expect(said.map((x) => [x.address, x.status.id, x.status.role, x.status.active.id, x.status.active.address])).toEqual([
+      [b.address, "b", "standby", "a", a.address],
+      [a.address, "a", "active", "a", a.address],
+    ]);
+    expect(said[0]!.status.store).toMatch(/^postgres:\/\/fleetgate@127\.0\.0\.1:\d+\/ha_cli$/);
 
     // A standby takes no results: a load balancer probing /readyz sends agents to the active one.
     expect(await readyz()).toEqual({ status: 503, body: `not ready: coordinator b is a standby; the active coordinator is a, try ${a.address}` });
@@ -146,6 +160,12 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     } finally {
       await client.end();
     }
+    // After the failover: a is gone, b is active and names itself.
+    const after = await coord(both, ["status"]);
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(after.stdout).toMatch(new RegExp(`^${b.address.replace(/\./g, "\\.")} +b +active +postgres:\\S+ +b at ${b.address.replace(/\./g, "\\.")} since `, "m"));
+    expect(after.stdout).toMatch(new RegExp(`^${a.address.replace(/\./g, "\\.")} +- +unreachable `, "m"));
+
     // Reads go to whichever answers: the dead first entry is skipped.
     const runs = await coord({ address: `${a.address},${b.address}`, stateDir: a.stateDir }, ["runs"]);
     expect(runs.exitCode, runs.stderr).toBe(0);

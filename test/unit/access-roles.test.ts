@@ -30,7 +30,7 @@ describe("the role table", () => {
 
   it("lets a viewer read, an operator also start and cancel runs, and only an admin sign off or manage people, tokens and nodes", () => {
     const mayCall = (role: Role) => (Object.keys(METHOD_ROLES) as ControlMethod[]).filter((m) => !roleRefusal(person("x", role), m)).sort();
-    const reads = ["exportEvidence", "getRollout", "getRun", "listAlerts", "listMissingMachines", "listNodes", "listRollouts", "listRuns", "listSchedules", "resolvePlan", "watchRun", "whoAmI"];
+    const reads = ["exportEvidence", "getCoordinator", "getRollout", "getRun", "listAlerts", "listMissingMachines", "listNodes", "listRollouts", "listRuns", "listSchedules", "resolvePlan", "watchRun", "whoAmI"];
     expect(mayCall("viewer")).toEqual(reads);
     // Drain and labels decide where the next run's tasks go: running the gate, so operators may.
     expect(mayCall("operator")).toEqual([...reads, "abortRollout", "cancelRun", "drainNode", "labelNode", "startRollout", "startRun", "undrainNode"].sort());
