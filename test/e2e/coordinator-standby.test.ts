@@ -43,8 +43,11 @@ interface FakeStandby {
   close(): Promise<void>;
 }
 
-/** A standby on 127.0.0.1 with the coordinator's own certificate (coordinators share one CA); `active` undefined: no one is active. */
-async function startStandby(stateDir: string, active: string | undefined | (() => string)): Promise<FakeStandby> {
+/**
+ * A fake coordinator on 127.0.0.1 serving `connect` for AgentService, with the real coordinator's
+ * own certificate (coordinators share one CA); counts the Connect streams it got.
+ */
+async function startFake(stateDir: string, connect: (call: grpc.ServerDuplexStream<unknown, unknown>) => void): Promise<FakeStandby> {
   const read = (f: string) => readFileSync(`${tlsDir(stateDir)}/${f}`, "utf8");
   const server = new grpc.Server();
   let streams = 0;
@@ -52,12 +55,7 @@ async function startStandby(stateDir: string, active: string | undefined | (() =
     connect(call: grpc.ServerDuplexStream<unknown, unknown>) {
       streams++;
       call.on("error", () => undefined);
-      const metadata = new grpc.Metadata();
-      const named = typeof active === "function" ? active() : active;
-      if (named) metadata.set(ACTIVE_COORDINATOR_KEY, named);
-      const details = named ? `coordinator c2 is a standby; the active coordinator is c1, try ${named}` : "coordinator c2 is a standby; no coordinator is active yet";
-      // grpc-js ends a server stream with an emitted error's code, details and metadata (as trailers).
-      call.emit("error", Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details, metadata }));
+      connect(call);
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -66,29 +64,33 @@ async function startStandby(stateDir: string, active: string | undefined | (() =
   return { address: `127.0.0.1:${port}`, streams: () => streams, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }
 
+/** grpc-js ends a server stream with an emitted error's code, details and metadata (as trailers). */
+function endStream(call: grpc.ServerDuplexStream<unknown, unknown>, details: string, metadata = new grpc.Metadata()): void {
+  call.emit("error", Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details, metadata }));
+}
+
+/** A standby: every Connect ended at once as the contract says; `active` undefined: no one is active. */
+function startStandby(stateDir: string, active: string | undefined | (() => string)): Promise<FakeStandby> {
+  return startFake(stateDir, (call) => {
+    const metadata = new grpc.Metadata();
+    const named = typeof active === "function" ? active() : active;
+    if (named) metadata.set(ACTIVE_COORDINATOR_KEY, named);
+    endStream(call, named ? `coordinator c2 is a standby; the active coordinator is c1, try ${named}` : "coordinator c2 is a standby; no coordinator is active yet", metadata);
+  });
+}
+
 /**
  * A coordinator that takes an agent and drops it at once, as one whose store is down or that is
  * losing the lead would: it answers the agent's first message with `registered`, then ends the
  * stream UNAVAILABLE.
  */
-async function startDropper(stateDir: string, node: string): Promise<FakeStandby> {
-  const read = (f: string) => readFileSync(`${tlsDir(stateDir)}/${f}`, "utf8");
-  const server = new grpc.Server();
-  let streams = 0;
-  server.addService(serviceDefinition(AgentService), {
-    connect(call: grpc.ServerDuplexStream<unknown, unknown>) {
-      streams++;
-      call.on("error", () => undefined);
-      call.once("data", () => {
-        call.write(create(ConnectResponseSchema, { msg: { case: "registered", value: { nodeName: node, heartbeatIntervalMs: 5_000 } } }));
-        setImmediate(() => call.emit("error", Object.assign(new Error("store down"), { code: grpc.status.UNAVAILABLE, details: "store down", metadata: new grpc.Metadata() })));
-      });
-    },
+function startDropper(stateDir: string, node: string): Promise<FakeStandby> {
+  return startFake(stateDir, (call) => {
+    call.once("data", () => {
+      call.write(create(ConnectResponseSchema, { msg: { case: "registered", value: { nodeName: node, heartbeatIntervalMs: 5_000 } } }));
+      setImmediate(() => endStream(call, "store down"));
+    });
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverCredentials({ certPem: read("server.crt"), keyPem: read("server.key") }, read("ca.crt")), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return { address: `127.0.0.1:${port}`, streams: () => streams, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }
 
 /** A TCP listener that only counts who connects: the address a standby names and the agent must not dial. */
