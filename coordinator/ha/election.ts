@@ -1,5 +1,5 @@
 // Which of several coordinators sharing one PostgreSQL database is the active one (issue 19); the
-// others are standbys. `coord serve` does not use it yet (docs/postgresql.md).
+// others are standbys. `coord serve --store postgres://…` runs it (server/serve.ts); docs/postgresql.md.
 //
 // Leadership is a SESSION advisory lock (LEADER_LOCK) taken with pg_try_advisory_lock on a
 // connection of the election's own. PostgreSQL releases it when that session ends for any reason —

@@ -1,5 +1,5 @@
 // The PostgreSQL side of coordinator/store/db.ts (issue 19): migrating a database and running a
-// function in one transaction. `coord serve` does not use it yet; see docs/postgresql.md.
+// function in one transaction; PgSyncDb (sync-db.ts) migrates through it. See docs/postgresql.md.
 import type pg from "pg";
 import { PG_MIGRATIONS } from "./migrations.js";
 
