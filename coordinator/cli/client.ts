@@ -12,7 +12,7 @@ import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { CHANNEL_OPTIONS, callServerStream, callUnary } from "../../shared/grpc/adapter.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { fromGrpcError } from "../../shared/grpc/status.js";
-import { activeCoordinatorHint } from "../../shared/grpc/standby.js";
+import { activeCoordinatorHint, refusedByStandby } from "../../shared/grpc/standby.js";
 import { parseCoordinatorList } from "../../shared/coordinator-list.js";
 import { ADMIN_TOKEN_FILE } from "../server/serve.js";
 import { caCertPath } from "../tls/paths.js";
@@ -56,6 +56,16 @@ export function resolveAdminToken(flags: ConnectionFlags): string {
   throw new FleetgateError("bad_input", "no admin token: pass --token, set FLEETGATE_TOKEN, or pass --state-dir of the coordinator (it holds admin.token)");
 }
 
+/** The coordinators the CLI is given (--coordinator, FLEETGATE_COORDINATOR, or the default), in order; bad_input naming a bad entry. */
+export function coordinatorList(flags: Pick<ConnectionFlags, "coordinator">): string[] {
+  const given = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
+  try {
+    return parseCoordinatorList(given);
+  } catch (err) {
+    throw new FleetgateError("bad_input", `--coordinator ${JSON.stringify(given)}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Whether a failed call certainly never ran on the coordinator: a standby refused it, or no
  * connection was made. Only such a call is sent to the next coordinator; one that may have run
@@ -64,8 +74,7 @@ export function resolveAdminToken(flags: ConnectionFlags): string {
 export function neverRan(err: unknown): boolean {
   const e = err as Partial<grpc.ServiceError>;
   if (e.code !== grpc.status.UNAVAILABLE) return false;
-  if (activeCoordinatorHint({ metadata: e.metadata as grpc.Metadata }) || /is (a standby|not active)/.test(e.details ?? "")) return true;
-  return /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/.test(e.details ?? e.message ?? "");
+  return refusedByStandby(e) || /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/.test(e.details ?? e.message ?? "");
 }
 
 export class ControlClient {
@@ -79,12 +88,7 @@ export class ControlClient {
   private readonly plaintextHint: string;
 
   constructor(flags: ConnectionFlags) {
-    const given = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
-    try {
-      this.addresses = parseCoordinatorList(given);
-    } catch (err) {
-      throw FleetgateError.from(err, "bad_input", `--coordinator ${JSON.stringify(given)}: ${(err as Error).message}`);
-    }
+    this.addresses = coordinatorList(flags);
     this.metadata.set("authorization", `Bearer ${resolveAdminToken(flags)}`);
     this.insecure = flags.insecure ?? process.env.FLEETGATE_INSECURE === "1";
     this.tls = this.insecure ? undefined : resolveCa(flags);
@@ -131,8 +135,8 @@ export class ControlClient {
             return;
           } catch (err) {
             const failed = self.explained(fromGrpcError(err, address));
-            const gone = neverRan(err) || (err as grpc.ServiceError).code === grpc.status.UNAVAILABLE;
-            if (self.addresses.length > 1 && gone && address === self.address) self.moveOn(err);
+            // Its coordinator went away or refused it: whatever opens it next goes to the next one.
+            if (self.addresses.length > 1 && (err as grpc.ServiceError).code === grpc.status.UNAVAILABLE && address === self.address) self.moveOn(err);
             if (received || tried >= self.addresses.length || !neverRan(err)) throw failed;
           }
         }

@@ -4,9 +4,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { ControlService, GetCoordinatorResponseSchema, type GetCoordinatorResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
-import { parseCoordinatorList } from "../../shared/coordinator-list.js";
 import { EXIT_CODE, FleetgateError } from "../../shared/errors.js";
-import { DEFAULT_COORDINATOR } from "./client.js";
+import { coordinatorList } from "./client.js";
 import { table } from "./format.js";
 import { connected, print, withClient, type ConnectionFlags } from "./kit.js";
 
@@ -43,16 +42,9 @@ export function registerStatusCommand(program: Command): void {
       )
       .option("--json", "print the answers as JSON: one object per coordinator, its status or its error"),
   ).action(async (flags: ConnectionFlags & { json?: boolean }) => {
-    const given = flags.coordinator ?? process.env.FLEETGATE_COORDINATOR ?? DEFAULT_COORDINATOR;
-    let addresses: string[];
-    try {
-      addresses = parseCoordinatorList(given);
-    } catch (err) {
-      throw new FleetgateError("bad_input", `--coordinator ${JSON.stringify(given)}: ${(err as Error).message}`);
-    }
     // Each coordinator alone: a standby answers for itself rather than sending the CLI on.
     const answers = await Promise.all(
-      addresses.map(async (address): Promise<StatusAnswer> => {
+      coordinatorList(flags).map(async (address): Promise<StatusAnswer> => {
         try {
           return { address, status: await withClient({ ...flags, coordinator: address }, (c) => c.call(ControlService.method.getCoordinator, {})) };
         } catch (err) {

@@ -2,7 +2,7 @@
 // shared/errors.ts, so code that only throws never pulls in grpc-js (after connect-es).
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { FleetgateError, type ErrorCode } from "../errors.js";
-import { activeCoordinatorHint } from "./standby.js";
+import { activeCoordinatorHint, refusedByStandby } from "./standby.js";
 
 const TO_GRPC: Record<ErrorCode, GrpcStatus> = {
   bad_input: GrpcStatus.INVALID_ARGUMENT,
@@ -58,7 +58,7 @@ export function fromGrpcError(err: unknown, address: string): FleetgateError {
   // A standby coordinator (issue 19) answers, naming the active one: that is where to go.
   const active = e.code === GrpcStatus.UNAVAILABLE ? activeCoordinatorHint({ metadata: e.metadata as ServiceError["metadata"] }) : undefined;
   if (active) return FleetgateError.from(err, code, `${details}: run again with --coordinator ${active}`);
-  if (e.code === GrpcStatus.UNAVAILABLE && /is (a standby|not active)/.test(details)) return FleetgateError.from(err, code, `the coordinator at ${address} is not the active one: ${details}`);
+  if (refusedByStandby(e)) return FleetgateError.from(err, code, `the coordinator at ${address} is not the active one: ${details}`);
   switch (e.code) {
     case GrpcStatus.UNAVAILABLE:
     case GrpcStatus.DEADLINE_EXCEEDED:
