@@ -195,9 +195,9 @@ export function rosterSettings(s: ServeSettings): { tag: string; socketPath: str
 
 /**
  * The PostgreSQL store and this coordinator's part among those sharing it, or undefined for
- * SQLite; throws bad_input naming the setting that cannot work. `port`: the one actually bound.
+ * SQLite; throws bad_input naming the setting that cannot work.
  */
-export function storeSettings(s: ServeSettings, listen: string): { postgres: PostgresStoreSettings & { password?: string }; ha: { id: string; advertise: string; timings: { leaseMs: number } } } | undefined {
+export function storeSettings(s: ServeSettings, listen: string): { postgres: PostgresStoreSettings; ha: { id: string; advertise: string; timings: { leaseMs: number } } } | undefined {
   const url = s.store.value;
   if (url === undefined || url === "" || url === "sqlite") {
     if (s.storePasswordFile.value) throw new FleetgateError("bad_input", "--store-password-file is for a PostgreSQL store: give --store postgres://… too");

@@ -72,7 +72,7 @@ export interface ServeOptions {
   /** coord serve --tailscale-tag: keep the tailnet's roster of fleet machines, and list those without an agent. */
   tailscale?: RosterSettings;
   /** coord serve --store postgres://…: the store is PostgreSQL, shared with standby coordinators; default SQLite in STATE_DIR/coord.db. */
-  postgres?: PostgresStoreSettings & { password?: string };
+  postgres?: PostgresStoreSettings;
   /** With postgres: this coordinator among those sharing the store (--id), and the address agents and the CLI dial it by (--advertise). */
   ha?: { id: string; advertise: string; timings?: Partial<LeaseTimings> };
   /** coord serve --evidence-dir: where bundles go (default STATE_DIR/runs); with standbys, a directory every coordinator reads. */
@@ -214,6 +214,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   let election: Election | undefined;
   let active = false;
   const isActive = () => active;
+  const role = (): "active" | "standby" => (active ? "active" : "standby");
   const gate = standbyGate({
     active: isActive,
     notActive: () => {
@@ -230,7 +231,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
   // GetCoordinator lives with the process: a standby answers it as well as the active one.
   const coordinatorView: CoordinatorView = {
     id: opts.ha?.id ?? "",
-    role: () => (isActive() ? "active" : "standby"),
+    role,
     store: opts.postgres ? describeStore(opts.postgres.url) : "sqlite",
     active: () => election?.active,
   };
@@ -309,7 +310,7 @@ export async function startCoordinator(opts: ServeOptions): Promise<RunningCoord
     address,
     transport,
     metricsAddress: metricsServer?.address,
-    role: () => (isActive() ? "active" : "standby"),
+    role,
     async stop() {
       // First: a probe or scrape must not read a store being closed.
       await metricsServer?.close();

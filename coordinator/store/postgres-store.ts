@@ -8,8 +8,8 @@ import { PgSyncDb } from "./pg/sync-db.js";
 export interface PostgresStoreSettings {
   /** postgres://user@host:port/database, without a password. */
   url: string;
-  /** A file holding the password alone (a trailing newline is ignored). */
-  passwordFile?: string;
+  /** Read from --store-password-file; without it pg asks PGPASSFILE or ~/.pgpass. */
+  password?: string;
 }
 
 /** Whether `--store` names PostgreSQL (else it is not a store fleetgate knows). */
@@ -18,7 +18,7 @@ export function isPostgresUrl(value: string): boolean {
 }
 
 /** The settings, or bad_input saying what is wrong with them. Pure but for reading the password file. */
-export function postgresStoreSettings(url: string, passwordFile: string | undefined): PostgresStoreSettings & { password?: string } {
+export function postgresStoreSettings(url: string, passwordFile: string | undefined): PostgresStoreSettings {
   if (!isPostgresUrl(url)) throw new FleetgateError("bad_input", `--store ${JSON.stringify(url)}: expected postgres://user@host:port/database (leave --store out for SQLite in STATE_DIR/coord.db)`);
   let parsed: URL;
   try {
@@ -35,7 +35,7 @@ export function postgresStoreSettings(url: string, passwordFile: string | undefi
     throw FleetgateError.from(err, "bad_input", `--store-password-file ${passwordFile}: ${(err as Error).message}`);
   }
   if (!password) throw new FleetgateError("bad_input", `--store-password-file ${passwordFile} is empty`);
-  return { url, passwordFile, password };
+  return { url, password };
 }
 
 /** Where a URL points, for logs: never the password (there is none) nor the query. */
@@ -45,7 +45,7 @@ export function describeStore(url: string): string {
 }
 
 /** Connects (retrying for a few seconds) and migrates unless told not to; throws unreachable when the server does not answer. */
-export function openPostgresStore(settings: PostgresStoreSettings & { password?: string }, applicationName: string, migrate = true): PgSyncDb {
+export function openPostgresStore(settings: PostgresStoreSettings, applicationName: string, migrate = true): PgSyncDb {
   try {
     return new PgSyncDb({ connectionString: settings.url, password: settings.password, applicationName, reconnectMs: 3_000, statementTimeoutMs: 60_000, migrate });
   } catch (err) {

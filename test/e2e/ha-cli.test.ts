@@ -33,6 +33,11 @@ stages:
     iterations: 6
 `;
 
+/** Check results stored as passed so far, read straight from PostgreSQL. */
+async function passedResults(client: pg.Client): Promise<number> {
+  return Number((await client.query("SELECT count(*) AS n FROM check_results WHERE status = 'passed'")).rows[0].n);
+}
+
 /** `coord serve` without waiting for its "listening" line (which comes after the election's first round). */
 function startAgentlessCoordinator(stateDir: string, args: string[], listen: string): Proc {
   const child = execa(process.execPath, [COORD_BIN, "serve", "--listen", listen, "--state-dir", stateDir, ...args], { reject: false, stdin: "ignore", detached: true });
@@ -143,8 +148,7 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const passed = async () => Number((await client.query("SELECT count(*) AS n FROM check_results WHERE status = 'passed'")).rows[0].n);
-      await waitFor("some checks done before the failover", async () => ((await passed()) >= 2 ? true : undefined), 30_000);
+      await waitFor("some checks done before the failover", async () => ((await passedResults(client)) >= 2 ? true : undefined), 30_000);
       a.process.kill("SIGKILL");
       await waitFor("b to take the lead", () => (/now the active one/.test(b.stderr()) ? true : undefined), 20_000);
       await waitFor("b's /readyz to say ready", async () => ((await readyz()).status === 200 ? true : undefined), 10_000);
@@ -190,8 +194,7 @@ describe.skipIf(!ready)("the CLI with several coordinators", () => {
     const client = new pg.Client({ connectionString: solo });
     await client.connect();
     try {
-      const passed = async () => Number((await client.query("SELECT count(*) AS n FROM check_results WHERE status = 'passed'")).rows[0].n);
-      await waitFor("some checks done", async () => ((await passed()) >= 2 ? true : undefined), 30_000);
+      await waitFor("some checks done", async () => ((await passedResults(client)) >= 2 ? true : undefined), 30_000);
       await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fleetgate coordinator solo (election)'");
       await waitFor("solo to lose the lead", () => (/lost the lead/.test(c.stderr()) ? true : undefined), 10_000);
       const result = await Promise.race([
