@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_TIMINGS, leaseTimings } from "../coordinator/ha/leadership.js";
-import { ADMIN_TOKEN_FILE, ensureAdminToken } from "../coordinator/server/serve.js";
+import { ADMIN_TOKEN_FILE, ensureAdminToken } from "../coordinator/server/admin-token.js";
 import { initCa } from "../coordinator/tls/ca-files.js";
 import { CA_CERT_FILE, CA_KEY_FILE, caCertPath, tlsDir } from "../coordinator/tls/paths.js";
 import type { Cleanup } from "./bench-cleanup.js";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runWithFlakes } from "../coordinator/judgement/stored.js";
 import { judgeRun } from "../coordinator/judgement/verdict.js";
-import { REPORT_FORMATS, type ReportFormat } from "../coordinator/reports/formats.js";
+import { loadReport, type Report, type ReportFormat } from "../coordinator/reports/formats.js";
 import { openDb } from "../coordinator/store/db.js";
 import type { RunRecord } from "../shared/gen/fleetgate/v1/control_pb.js";
 import { joinRunPieces, runPieces } from "../shared/grpc/run-pieces.js";
@@ -110,6 +110,8 @@ export async function benchReports(cleanup: Cleanup, say: Progress, size: Synthe
   const whole = new Map<ReportFormat, number[]>(FORMATS.map((f) => [f, []]));
   const bytes = new Map<ReportFormat, number>();
   const digests = new Map<ReportFormat, string>();
+  const renderers = new Map<ReportFormat, Report>();
+  for (const f of FORMATS) renderers.set(f, await loadReport(f));
   // Warm-up one round (not recorded), then REPS rounds; each format starts from its own read, as each `coord report` does.
   for (let rep = 0; rep <= REPS; rep++) {
     for (const format of FORMATS) {
@@ -122,7 +124,7 @@ export async function benchReports(cleanup: Cleanup, say: Progress, size: Synthe
       const judgement = judgeRun(run);
       const judgeMs = since(t);
       t = performance.now();
-      const text = REPORT_FORMATS[format](run, judgement);
+      const text = renderers.get(format)!(run, judgement);
       const renderMs = since(t);
       const wholeMs = since(start);
       const used = process.cpuUsage(cpuStart);

@@ -14,7 +14,7 @@ import { FleetgateError } from "../../shared/errors.js";
 import { fromGrpcError } from "../../shared/grpc/status.js";
 import { activeCoordinatorHint, refusedByStandby } from "../../shared/grpc/standby.js";
 import { parseCoordinatorList } from "../../shared/coordinator-list.js";
-import { ADMIN_TOKEN_FILE } from "../server/serve.js";
+import { ADMIN_TOKEN_FILE } from "../server/admin-token.js";
 import { caCertPath } from "../tls/paths.js";
 import { channelCredentials, type ChannelTls } from "../../shared/tls/channel.js";
 

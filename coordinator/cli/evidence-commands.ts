@@ -1,21 +1,17 @@
 // coord keygen | verify | export | prune: the evidence bundle from the operator's side.
-import { existsSync } from "node:fs";
+// What each command does is imported when it runs: `coord` starts without loading the bundle code,
+// SQLite or PostgreSQL (see main.ts).
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import type { Db } from "../store/db.js";
-import { openPostgresStore, postgresStoreSettings } from "../store/postgres-store.js";
 import type { Command } from "commander";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { RUNS_DIR, safeSegment } from "../evidence/paths.js";
-import { prepareTarget, receiveBundle } from "../evidence/receive.js";
-import { pruneBundles } from "../evidence/retention.js";
-import { generateSigningKey, loadVerifyKey } from "../evidence/signing.js";
-import { verdictLine, verifyBundle, type VerifyResult } from "../evidence/verify.js";
+import type { VerifyResult } from "../evidence/verify.js";
 import { connected, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 
 /** Problems one per line, then the verdict; exit 0 intact, 1 otherwise. */
-function reportVerification(dir: string, r: VerifyResult, json: boolean | undefined): void {
+async function reportVerification(dir: string, r: VerifyResult, json: boolean | undefined): Promise<void> {
+  const { verdictLine } = await import("../evidence/verify.js");
   if (json) {
     const { manifest, ...rest } = r;
     print(JSON.stringify({ dir, ...rest, run_id: manifest?.run_id, verdict: manifest?.verdict }, null, 2));
@@ -26,26 +22,13 @@ function reportVerification(dir: string, r: VerifyResult, json: boolean | undefi
   process.exitCode = r.ok ? 0 : 1;
 }
 
-/** The store prune reads: --store's PostgreSQL (not migrated), else STATE_DIR/coord.db read-only. */
-function openPruneStore(stateDir: string, store: string | undefined, passwordFile: string | undefined): Db {
-  if (store) return openPostgresStore(postgresStoreSettings(store, passwordFile), "fleetgate prune", false);
-  return openStateDb(stateDir);
-}
-
-function openStateDb(stateDir: string): Database.Database {
-  const file = join(stateDir, "coord.db");
-  if (!existsSync(file)) throw new FleetgateError("bad_input", `no coord.db in ${stateDir}; pass the coordinator's --state-dir`);
-  // Read-only: prune deletes bundle directories, never a row, and must not migrate the
-  // database of a coordinator that may be running a different version.
-  return new Database(file, { readonly: true, fileMustExist: true });
-}
-
 export function registerEvidenceCommands(program: Command): void {
   program
     .command("keygen")
     .description("make an ed25519 key pair for signing evidence bundles (then: coord serve --signing-key DIR/fleetgate-ed25519.key)")
     .requiredOption("--out <dir>", "where to write fleetgate-ed25519.key (mode 0600) and fleetgate-ed25519.pub; never overwrites")
-    .action((flags: { out: string }) => {
+    .action(async (flags: { out: string }) => {
+      const { generateSigningKey } = await import("../evidence/signing.js");
       const k = generateSigningKey(flags.out);
       print(`${k.keyFile}\n${k.publicKeyFile}`);
       process.stderr.write(`key ${k.fingerprint}: start the coordinator with --signing-key ${k.keyFile}; verify bundles with --key ${k.publicKeyFile}\n`);
@@ -58,8 +41,9 @@ export function registerEvidenceCommands(program: Command): void {
     .option("--key <file>", "the coordinator's public key (fleetgate-ed25519.pub); without it the signature is not checked")
     .option("--json", "print the result as JSON")
     .action(async (dir: string, flags: { key?: string; json?: boolean }) => {
+      const [{ loadVerifyKey }, { verifyBundle }] = await Promise.all([import("../evidence/signing.js"), import("../evidence/verify.js")]);
       const key = flags.key ? loadVerifyKey(flags.key) : undefined;
-      reportVerification(dir, await verifyBundle(dir, key), flags.json);
+      await reportVerification(dir, await verifyBundle(dir, key), flags.json);
     });
 
   connected(
@@ -72,13 +56,18 @@ export function registerEvidenceCommands(program: Command): void {
       .option("--json", "print the verification as JSON"),
   ).action(async (runId: string, flags: ConnectionFlags & { to: string; key?: string; json?: boolean }) => {
     if (safeSegment(runId) !== runId) throw new FleetgateError("bad_input", `"${runId}" is not a run id; list them with: coord runs`);
+    const [{ loadVerifyKey }, { verifyBundle }, { prepareTarget, receiveBundle }] = await Promise.all([
+      import("../evidence/signing.js"),
+      import("../evidence/verify.js"),
+      import("../evidence/receive.js"),
+    ]);
     // Load the key before downloading: a wrong --key path should not cost a transfer.
     const key = flags.key ? loadVerifyKey(flags.key) : undefined;
     const target = join(flags.to, runId);
     await prepareTarget(target);
     const { files, bytes } = await withClient(flags, (c) => receiveBundle(c.stream(ControlService.method.exportEvidence, { runId }), target));
     process.stderr.write(`exported ${files} files (${Math.ceil(bytes / 1024)} KiB) to ${target}\n`);
-    reportVerification(target, await verifyBundle(target, key), flags.json);
+    await reportVerification(target, await verifyBundle(target, key), flags.json);
   });
 
   program
@@ -97,6 +86,7 @@ export function registerEvidenceCommands(program: Command): void {
     .action(async (flags: { stateDir?: string; store?: string; storePasswordFile?: string; evidenceDir?: string; keep: number; plan?: string; dryRun?: boolean }) => {
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR;
       if (!stateDir) throw new FleetgateError("bad_input", "prune needs the coordinator's state dir: pass --state-dir DIR or set FLEETGATE_STATE_DIR");
+      const [{ openPruneStore }, { pruneBundles }] = await Promise.all([import("./prune-store.js"), import("../evidence/retention.js")]);
       const db = openPruneStore(stateDir, flags.store ?? process.env.FLEETGATE_STORE, flags.storePasswordFile);
       try {
         const r = await pruneBundles(db, flags.evidenceDir ?? join(stateDir, RUNS_DIR), flags.keep, { stateDir, planName: flags.plan, dryRun: flags.dryRun });

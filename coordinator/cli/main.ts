@@ -2,11 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { ControlService, NodeInfoSchema, TokenInfoSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { exitOnUsageErrors, runCli } from "../../shared/cli-exit.js";
-import { createLogger } from "../../shared/logging.js";
 import { dirname, resolve } from "node:path";
-import { startCoordinator } from "../server/serve.js";
-import { clockFromEnv } from "../schedules/clock.js";
-import { scheduleDefs } from "../schedules/config.js";
 import { connected, durationFlag, nonNegativeInt, print, withClient, type ConnectionFlags } from "./kit.js";
 import { formatNodes, formatTokens } from "./format.js";
 import { registerNodeLifecycleCommands, showMissing } from "./node-commands.js";
@@ -20,18 +16,25 @@ import { registerRolloutCommands } from "./rollout-commands.js";
 import { registerUserCommands } from "./user-commands.js";
 import { registerStatusCommand } from "./status-command.js";
 import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, storeSettings, type ServeFlags } from "./serve-config.js";
-import { describeStore } from "../store/postgres-store.js";
 import { registerConfigCommand } from "./config-command.js";
-import { initCa } from "../tls/ca-files.js";
 import { caCertPath } from "../tls/paths.js";
 import { FLEETGATE_VERSION } from "../../shared/version.js";
 
+// Every command is defined here, but what it does is imported when it runs (the server, the
+// stores, the certificate code): `coord --help` or `coord run` should not pay for `coord serve`.
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version(FLEETGATE_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
   addServeOptions(program.command("serve").description("run the coordinator: gRPC for agents and this CLI, state in SQLite (or PostgreSQL shared with standbys: --store)")).action(async (flags: ServeFlags) => {
+    const [{ createLogger }, { startCoordinator }, { clockFromEnv }, { scheduleDefs }, { describeStore }] = await Promise.all([
+      import("../../shared/logging.js"),
+      import("../server/serve.js"),
+      import("../schedules/clock.js"),
+      import("../schedules/config.js"),
+      import("../store/postgres-settings.js"),
+    ]);
     const config = loadServeConfig(flags.config);
     const log = createLogger("coordinator");
     // flag > env > file > default for every setting (serve-config.ts; `coord config check` shows the same).
@@ -76,7 +79,8 @@ export function buildProgram(): Command {
     .option("--state-dir <dir>", `the coordinator's state dir (env FLEETGATE_STATE_DIR, default ${DEFAULT_STATE_DIR})`)
     .option("--cert <file>", "bring your own CA: its certificate (PEM), with --key")
     .option("--key <file>", "the private key of --cert (PEM)")
-    .action((flags: { stateDir?: string; cert?: string; key?: string }) => {
+    .action(async (flags: { stateDir?: string; cert?: string; key?: string }) => {
+      const { initCa } = await import("../tls/ca-files.js");
       const stateDir = flags.stateDir ?? process.env.FLEETGATE_STATE_DIR ?? DEFAULT_STATE_DIR;
       const { certPath, created } = initCa(stateDir, { certFile: flags.cert, keyFile: flags.key });
       print(created ? `created CA ${certPath}; copy it to each node: fleetgate-agent run --ca ${certPath} ...` : `a CA exists already: ${certPath} (kept: every node certificate hangs on it)`);

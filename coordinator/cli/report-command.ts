@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { FleetgateError } from "../../shared/errors.js";
 import { judgeRun } from "../judgement/verdict.js";
-import { FORMAT_NAMES, REPORT_FORMATS, type ReportFormat } from "../reports/formats.js";
+import { FORMAT_NAMES, loadReport, type ReportFormat } from "../reports/formats.js";
 import { connected, print, withClient, type ConnectionFlags } from "./kit.js";
 import { readRun } from "./run-reads.js";
 
@@ -27,8 +27,8 @@ export function registerReportCommand(program: Command): void {
     .addOption(new Option("--format <format>", "md (release notes), html (one self-contained page), junit or ctrf (CI), json (fleetgate.report/v1)").choices(FORMAT_NAMES).default("md"))
     .option("-o, --output <file>", "write to this file instead of stdout")
     .action(async (runId: string, flags: ReportFlags) => {
-      const run = await withClient(flags, (c) => readRun(c, runId));
-      const text = REPORT_FORMATS[flags.format](run, judgeRun(run));
+      const [run, render] = await Promise.all([withClient(flags, (c) => readRun(c, runId)), loadReport(flags.format)]);
+      const text = render(run, judgeRun(run));
       if (!flags.output) return print(text);
       writeReport(flags.output, text);
       process.stderr.write(`${flags.format} report of run ${runId} written to ${flags.output}\n`);

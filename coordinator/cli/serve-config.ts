@@ -11,14 +11,14 @@ import { AlertsConfigSchema } from "../alerts/config.js";
 import { SchedulesSchema } from "../schedules/config.js";
 import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import { DEFAULT_LOST_AFTER_MS } from "../fleet/sessions.js";
-import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-issuer.js";
+import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-cert-ttl.js";
 import { DEFAULT_COORDINATOR } from "./client.js";
 import { durationFlag } from "./kit.js";
 import { DEFAULT_TAILSCALED_SOCKET } from "../../shared/tailscale.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { hostname } from "node:os";
 import { DEFAULT_TIMINGS, leaseTimings } from "../ha/leadership.js";
-import { postgresStoreSettings, type PostgresStoreSettings } from "../store/postgres-store.js";
+import { postgresStoreSettings, type PostgresStoreSettings } from "../store/postgres-settings.js";
 
 export const DEFAULT_SERVE_CONFIG = "/etc/fleetgate/coord.yaml";
 export const DEFAULT_STATE_DIR = "/var/lib/fleetgate";

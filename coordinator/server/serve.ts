@@ -11,13 +11,14 @@ import { FleetgateError } from "../../shared/errors.js";
 import { BOOT_ID_FILE, MACHINE_ID_FILE } from "../../shared/identity.js";
 import type { Logger } from "../../shared/logging.js";
 import { openDb, type Db } from "../store/db.js";
-import { describeStore, openPostgresStore, type PostgresStoreSettings } from "../store/postgres-store.js";
+import { openPostgresStore } from "../store/postgres-store.js";
+import { describeStore, type PostgresStoreSettings } from "../store/postgres-settings.js";
 import { buildActiveParts, type ActiveParts, type CoordinatorShell } from "./active-parts.js";
 import { standbyGate } from "./standby-gate.js";
 import { coordinatorHandlers, type CoordinatorView } from "./coordinator-service.js";
 import { Election, type ElectionEvent } from "../ha/election.js";
 import type { LeaseTimings } from "../ha/leadership.js";
-import { newSecret } from "../store/tokens.js";
+import { ensureAdminToken } from "./admin-token.js";
 import { EvidenceRecorder } from "../evidence/recorder.js";
 import { healthHandlers } from "./health.js";
 import { NodeEventWriter } from "../store/node-event-writer.js";
@@ -26,7 +27,8 @@ import { refusalStore } from "../store/refusals.js";
 import { RefusalLog } from "./refusals.js";
 import { controlRefusals, watchWire } from "./wire-refusals.js";
 import { initCa, issuedServerIdentity, loadCa, ownServerIdentity, type ServerIdentity } from "../tls/ca-files.js";
-import { DEFAULT_NODE_CERT_TTL_MS, NodeCertificateIssuer } from "../tls/node-issuer.js";
+import { NodeCertificateIssuer } from "../tls/node-issuer.js";
+import { DEFAULT_NODE_CERT_TTL_MS } from "../tls/node-cert-ttl.js";
 import { serverCredentials } from "../tls/server-credentials.js";
 import { hostOf } from "../../shared/tls/channel.js";
 import { hostname, networkInterfaces } from "node:os";
@@ -90,17 +92,6 @@ export interface RunningCoordinator {
   /** Where /metrics, /healthz and /readyz are served (--metrics-listen), if anywhere. */
   metricsAddress?: string;
   stop(): Promise<void>;
-}
-
-export const ADMIN_TOKEN_FILE = "admin.token";
-
-/** Created on first start, mode 0600: whoever can read the state dir administers the coordinator. */
-export function ensureAdminToken(stateDir: string): string {
-  const file = join(stateDir, ADMIN_TOKEN_FILE);
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const token = newSecret("fga");
-  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
-  return token;
 }
 
 /** Every name and address an agent or the CLI may dial this host by, for the issued server certificate. */

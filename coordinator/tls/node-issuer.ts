@@ -3,7 +3,6 @@
 import type { Logger } from "pino";
 import { issueNodeCertificate, type Ca, type IssuedCertificate } from "./issue.js";
 
-export const DEFAULT_NODE_CERT_TTL_MS = 7 * 86_400_000;
 
 export class NodeCertificateIssuer {
   constructor(

@@ -59,7 +59,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { AGENT_BIN, coord, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
-import { ADMIN_TOKEN_FILE, ensureAdminToken } from "../../coordinator/server/serve.js";
+import { ADMIN_TOKEN_FILE, ensureAdminToken } from "../../coordinator/server/admin-token.js";
 import { initCa } from "../../coordinator/tls/ca-files.js";
 import { CA_CERT_FILE, CA_KEY_FILE, tlsDir } from "../../coordinator/tls/paths.js";
 import { claimSubnet, releaseClaim, type Claim } from "./claims.js";

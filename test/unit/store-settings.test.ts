@@ -5,7 +5,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { advertisedAddress, resolveServeSettings, storeSettings } from "../../coordinator/cli/serve-config.js";
-import { describeStore, postgresStoreSettings } from "../../coordinator/store/postgres-store.js";
+import { describeStore, postgresStoreSettings } from "../../coordinator/store/postgres-settings.js";
 import { refusal } from "../support/refusal.js";
 
 const URL = "postgres://fleetgate@db.example.net:5432/fleetgate";
