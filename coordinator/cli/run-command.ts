@@ -70,11 +70,15 @@ export async function runCommand(client: ControlClient, stages: string[], flags:
 }
 
 export async function watchCommand(client: ControlClient, runId: string, flags: { json?: boolean }): Promise<number> {
-  const run = await readRun(client, runId);
+  const run = await readRun(client, runId, SUMMARY_ONLY);
   // A finished run has nothing left to follow: its summary, at once.
   if (isTerminal(run.status)) return printEnd(run, flags);
   return follow(client, runId, flags, "coord watch");
 }
+
+// printEnd's status table and verdict never read a check's output: the coordinator need not load,
+// encode and send it (most of a large run's bytes).
+const SUMMARY_ONLY = { withoutOutput: true };
 
 function printEnd(run: RunRecord, flags: { json?: boolean }): number {
   const judgement = judgeRun(run);
@@ -127,7 +131,7 @@ async function follow(client: ControlClient, runId: string, flags: { json?: bool
     }
     // The watch ends with the run's summary; the status table and the verdict are read from the
     // whole run, which can be far larger than one message.
-    const run = await readRun(client, runId);
+    const run = await readRun(client, runId, SUMMARY_ONLY);
     if (!flags.json) process.stdout.write("\n");
     return printEnd(run, flags);
   } catch (err) {

@@ -243,7 +243,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
 
     // The whole run, in pieces when it is larger than one message may be (shared/grpc/run-pieces.ts).
     getRun: streamed(deps, (req: pb.GetRunRequest): pb.GetRunResponse[] => {
-      const run = runWithFlakes(db, req.runId);
+      const run = runWithFlakes(db, req.runId, undefined, undefined, { output: !req.withoutOutput });
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
       return runPieces(run);
     }),

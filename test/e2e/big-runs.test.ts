@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
 import { MAX_MESSAGE_BYTES } from "../../shared/grpc/adapter.js";
+import { withClient } from "../../coordinator/cli/kit.js";
+import { readRun } from "../../coordinator/cli/run-reads.js";
+import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const CHECKS = 5;
@@ -108,6 +111,16 @@ describe("a run with more than 4 MiB of stored output", () => {
     const printed = await cli("report", runId, "--format", format);
     expect(printed.exitCode, printed.stderr).toBe(0);
     expect(printed.stdout.length).toBeGreaterThan(0);
+  });
+
+  // What coord run and coord watch read to print the status table and the verdict.
+  it("GetRun without_output reads every check result without its tails, judged the same as the whole run", async () => {
+    const flags = { coordinator: c.address, stateDir: c.stateDir };
+    const [whole, light] = await withClient(flags, (client) => Promise.all([readRun(client, runId), readRun(client, runId, { withoutOutput: true })]));
+    const results = (r: typeof whole) => r.tasks.flatMap((t) => t.checks.map((k) => ({ task: t.taskId, check: k.checkId, status: k.status, tails: k.stdoutTail.length + k.stderrTail.length })));
+    expect(results(light)).toEqual(results(whole).map((r) => ({ ...r, tails: 0 })));
+    expect(results(whole).every((r) => r.tails > 0)).toBe(true);
+    expect(judgeRun(light)).toEqual(judgeRun(whole));
   });
 
   it("coord watch of the finished run prints its summary at once", async () => {
