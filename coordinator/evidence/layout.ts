@@ -36,8 +36,8 @@ export interface BundleSource {
   timelines: Map<string, NodeTimeline>;
 }
 
-/** Bundle-relative path (always `/`) → file text. */
-export type BundleFiles = Map<string, string>;
+/** One file of the bundle: its bundle-relative path (always `/`) and its text. */
+export type BundleFile = readonly [path: string, text: string];
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 // Defaults written out: a reader of evidence should see `"passed": false`, not infer it.
@@ -91,21 +91,11 @@ function casesXml(check: CheckResult, hostname: string): string {
   ]);
 }
 
-class FileSet {
-  readonly files: BundleFiles = new Map();
-
-  add(path: string, text: string): void {
-    // Two sources mapping to one path would silently drop evidence; refuse instead.
-    if (this.files.has(path)) throw new FleetgateError("internal", `evidence bundle: two files map to ${path}`);
-    this.files.set(path, text);
-  }
-}
-
-function addTask(out: FileSet, task: TaskRecord, hostname: string, spec?: { specYaml: string; probesYaml: string }): void {
+function* taskFiles(task: TaskRecord, hostname: string, spec?: { specYaml: string; probesYaml: string }): Generator<BundleFile> {
   const dir = taskDir(task);
-  out.add(`${dir}/result.json`, json(toJson(TaskRecordSchema, task, EXPLICIT)));
-  if (spec?.specYaml) out.add(`${dir}/spec.yaml`, spec.specYaml);
-  if (spec?.probesYaml) out.add(`${dir}/probes.yaml`, spec.probesYaml);
+  yield [`${dir}/result.json`, json(toJson(TaskRecordSchema, task, EXPLICIT))];
+  if (spec?.specYaml) yield [`${dir}/spec.yaml`, spec.specYaml];
+  if (spec?.probesYaml) yield [`${dir}/probes.yaml`, spec.probesYaml];
   const used = new Map<string, number>();
   for (const check of task.checks) {
     // A probe and a check of a leg may share an id; the second gets `~2` (never in an id), in report order.
@@ -113,31 +103,43 @@ function addTask(out: FileSet, task: TaskRecord, hostname: string, spec?: { spec
     const n = (used.get(base) ?? 0) + 1;
     used.set(base, n);
     const name = n === 1 ? base : `${base}~${n}`;
-    if (check.stdoutTail) out.add(`${dir}/${name}.stdout.txt`, check.stdoutTail);
-    if (check.stderrTail) out.add(`${dir}/${name}.stderr.txt`, check.stderrTail);
-    if (check.cases.length) out.add(`${dir}/${name}.junit.xml`, casesXml(check, hostname));
+    if (check.stdoutTail) yield [`${dir}/${name}.stdout.txt`, check.stdoutTail];
+    if (check.stderrTail) yield [`${dir}/${name}.stderr.txt`, check.stderrTail];
+    if (check.cases.length) yield [`${dir}/${name}.junit.xml`, casesXml(check, hostname)];
   }
 }
 
-/** Every file of the bundle except manifest.json and manifest.sig. */
-export function bundleFiles(src: BundleSource): BundleFiles {
+/**
+ * Every file of the bundle except manifest.json and manifest.sig, one at a time: the writer writes
+ * and hashes each before the next is laid out, so a fleet run's bundle (thousands of files, every
+ * output tail) is never held in memory whole.
+ */
+export function* bundleFiles(src: BundleSource): Generator<BundleFile> {
+  const seen = new Set<string>();
+  for (const file of allFiles(src)) {
+    // Two sources mapping to one path would silently drop evidence; refuse instead.
+    if (seen.has(file[0])) throw new FleetgateError("internal", `evidence bundle: two files map to ${file[0]}`);
+    seen.add(file[0]);
+    yield file;
+  }
+}
+
+function* allFiles(src: BundleSource): Generator<BundleFile> {
   const { record } = src;
-  const out = new FileSet();
-  out.add("plan.yaml", src.planYaml);
-  for (const [path, text] of Object.entries(src.suites).sort(([a], [b]) => a.localeCompare(b))) out.add(suiteFilePath(path), text);
+  yield ["plan.yaml", src.planYaml];
+  for (const [path, text] of Object.entries(src.suites).sort(([a], [b]) => a.localeCompare(b))) yield [suiteFilePath(path), text];
   // Hashes, not contents: what each task unpacked on its node, provable against the suite's repo.
   const shipped = Object.entries(src.suiteFiles ?? {}).filter(([, list]) => list.length);
-  if (shipped.length) out.add("suite-files.json", json(Object.fromEntries(shipped.sort(([a], [b]) => a.localeCompare(b)))));
-  out.add("run.json", runJson(record));
-  if (record.signoff) out.add("signoff.json", json(toJson(SignOffSchema, record.signoff, EXPLICIT)));
-  for (const node of record.nodes) out.add(`nodes/${safeSegment(node.name)}.json`, nodeJson(node));
+  if (shipped.length) yield ["suite-files.json", json(Object.fromEntries(shipped.sort(([a], [b]) => a.localeCompare(b))))];
+  yield ["run.json", runJson(record)];
+  if (record.signoff) yield ["signoff.json", json(toJson(SignOffSchema, record.signoff, EXPLICIT))];
+  for (const node of record.nodes) yield [`nodes/${safeSegment(node.name)}.json`, nodeJson(node)];
   for (const name of bundleNodeNames(record)) {
     const timeline = src.timelines.get(name);
     // Every node of the run has one, empty or not: a missing file would read as "not recorded".
     if (!timeline) throw new FleetgateError("internal", `evidence bundle: no liveness timeline for node ${name}`);
-    out.add(`nodes/${safeSegment(name)}/timeline.json`, timelineJson(timeline));
+    yield [`nodes/${safeSegment(name)}/timeline.json`, timelineJson(timeline)];
   }
   const hostnames = new Map(record.nodes.map((n) => [n.name, n.hostname]));
-  for (const task of record.tasks) addTask(out, task, hostnames.get(task.nodeName) ?? task.nodeName, src.taskSpecs?.get(task.taskId));
-  return out.files;
+  for (const task of record.tasks) yield* taskFiles(task, hostnames.get(task.nodeName) ?? task.nodeName, src.taskSpecs?.get(task.taskId));
 }

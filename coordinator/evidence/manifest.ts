@@ -27,10 +27,8 @@ export function sha256(content: string | Uint8Array): string {
 }
 
 /** The manifest's bytes: what is written to manifest.json and what the signature covers. */
-export function manifestText(m: Omit<Manifest, "schema" | "files"> & { files: Map<string, string | Uint8Array> }): string {
-  const files: Record<string, string> = {};
-  for (const [path, content] of m.files) files[path] = sha256(content);
-  return sortedJson({ ...m, schema: MANIFEST_SCHEMA, files });
+export function manifestText(m: Omit<Manifest, "schema">): string {
+  return sortedJson({ ...m, schema: MANIFEST_SCHEMA });
 }
 
 /** Reads manifest.json text; refuses anything that is not a v1 manifest with safe paths. */

@@ -9,9 +9,9 @@ import { getRun } from "../store/runs.js";
 import { listTasks } from "../store/tasks.js";
 import { runFileHashes } from "../store/run-files.js";
 import { nodeEventsAround } from "../store/node-events.js";
-import { bundleFiles, bundleNodeNames } from "./layout.js";
+import { bundleFiles, bundleNodeNames, type BundleFile } from "./layout.js";
 import { runBundleDir, stateDirOf } from "./location.js";
-import { MANIFEST_FILE, manifestText, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
+import { MANIFEST_FILE, manifestText, parseManifest, sha256, SIGNATURE_FILE, type Manifest } from "./manifest.js";
 import { signManifest } from "./signing.js";
 import { runWindow, selectTimeline, type NodeTimeline } from "./timeline.js";
 
@@ -31,10 +31,20 @@ export interface WrittenBundle {
   manifest: Manifest;
 }
 
-async function writeTree(dir: string, files: Map<string, string>): Promise<void> {
-  const dirs = new Set([...files.keys()].map((p) => dirname(p)).filter((d) => d !== "."));
-  for (const d of dirs) await mkdir(join(dir, d), { recursive: true });
-  for (const [path, text] of files) await writeFile(join(dir, path), text, { flag: "wx" });
+/** Writes each file as it is laid out, and answers with every file's sha256 for the manifest. */
+async function writeTree(dir: string, files: Iterable<BundleFile>): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  const made = new Set<string>();
+  for (const [path, text] of files) {
+    const parent = dirname(path);
+    if (parent !== "." && !made.has(parent)) {
+      await mkdir(join(dir, parent), { recursive: true });
+      made.add(parent);
+    }
+    await writeFile(join(dir, path), text, { flag: "wx" });
+    hashes[path] = sha256(text);
+  }
+  return hashes;
 }
 
 /**
@@ -54,22 +64,22 @@ export async function writeBundle(db: Db, runId: string, opts: WriteBundleOption
   const window = runWindow(run.createdAt, run.finishedAt ?? opts.now ?? Date.now());
   const timelines = new Map<string, NodeTimeline>(bundleNodeNames(record).map((node) => [node, selectTimeline(node, nodeEventsAround(db, node, window.from, window.to), window)]));
   const files = bundleFiles({ record, planYaml: run.planYaml, suites: run.suites, suiteFiles: runFileHashes(db, runId), taskSpecs, timelines });
-  const { decision, reasons } = judgement;
-  const manifest = manifestText({
-    run_id: run.id,
-    plan: run.planName,
-    plan_revision: run.planRevision,
-    verdict: { decision, reasons },
-    created_at: new Date(opts.now ?? Date.now()).toISOString(),
-    files,
-  });
+  const createdAt = new Date(opts.now ?? Date.now()).toISOString();
 
   const dir = runBundleDir({ root: opts.root, stateDir: stateDirOf(opts) }, run);
   const partial = join(dirname(dir), `.partial-${basename(dir)}`);
   const previous = join(dirname(dir), `.previous-${basename(dir)}`);
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true, mode: 0o750 });
-  await writeTree(partial, files);
+  const { decision, reasons } = judgement;
+  const manifest = manifestText({
+    run_id: run.id,
+    plan: run.planName,
+    plan_revision: run.planRevision,
+    verdict: { decision, reasons },
+    created_at: createdAt,
+    files: await writeTree(partial, files),
+  });
   if (opts.signingKey) await writeFile(join(partial, SIGNATURE_FILE), signManifest(manifest, opts.signingKey), { flag: "wx" });
   await writeFile(join(partial, MANIFEST_FILE), manifest, { flag: "wx" });
 
