@@ -18,23 +18,21 @@ import { registerStatusCommand } from "./status-command.js";
 import { addServeOptions, DEFAULT_STATE_DIR, loadServeConfig, resolveServeSettings, rosterSettings, serveNumbers, storeSettings, type ServeFlags } from "./serve-config.js";
 import { registerConfigCommand } from "./config-command.js";
 import { caCertPath } from "../tls/paths.js";
+import { clockFromEnv } from "../schedules/clock.js";
+import { scheduleDefs } from "../schedules/config.js";
+import { describeStore } from "../store/postgres-settings.js";
 import { FLEETGATE_VERSION } from "../../shared/version.js";
 
-// Every command is defined here, but what it does is imported when it runs (the server, the
-// stores, the certificate code): `coord --help` or `coord run` should not pay for `coord serve`.
+// Every command is defined here, but the heavy parts of what it does are imported when it runs (the
+// server, the stores' drivers, the certificate code): `coord --help` or `coord run` should not pay
+// for `coord serve`. test/unit/cli-start.test.ts holds that a client command loads none of them.
 export function buildProgram(): Command {
   const program = new Command("coord").description("The fleetgate coordinator and its command line: register nodes, run the gate, report.").version(FLEETGATE_VERSION);
   // Usage errors become exceptions, so they exit 3 (bad input) like every other input error.
   exitOnUsageErrors(program);
 
   addServeOptions(program.command("serve").description("run the coordinator: gRPC for agents and this CLI, state in SQLite (or PostgreSQL shared with standbys: --store)")).action(async (flags: ServeFlags) => {
-    const [{ createLogger }, { startCoordinator }, { clockFromEnv }, { scheduleDefs }, { describeStore }] = await Promise.all([
-      import("../../shared/logging.js"),
-      import("../server/serve.js"),
-      import("../schedules/clock.js"),
-      import("../schedules/config.js"),
-      import("../store/postgres-settings.js"),
-    ]);
+    const [{ createLogger }, { startCoordinator }] = await Promise.all([import("../../shared/logging.js"), import("../server/serve.js")]);
     const config = loadServeConfig(flags.config);
     const log = createLogger("coordinator");
     // flag > env > file > default for every setting (serve-config.ts; `coord config check` shows the same).
