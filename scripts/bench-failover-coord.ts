@@ -18,7 +18,8 @@ import { summarize } from "./bench-stats.js";
 import { freePort } from "../test/harness/free-port.js";
 import { coord, startAgent, startCoordinator, waitFor, type Coordinator, type Proc } from "./local-fleet.js";
 
-const KILLS = 5;
+/** SIGKILLs of the active coordinator per setting: alone, and in the whole bench (its 10 minutes). */
+export const COORDINATOR_KILLS = { alone: 5, whole: 3 } as const;
 const AGENTS = 3;
 const ACTIVE_LINE = "this coordinator is now the active one";
 
@@ -42,8 +43,8 @@ interface Figures {
   agents: number[];
 }
 
-/** One setting: a fresh database, two coordinators, three agents, KILLS SIGKILLs of whichever is active. */
-async function measure(url: string, leaseFlag: string[], cleanup: Cleanup, say: Progress, label: string): Promise<Figures> {
+/** One setting: a fresh database, two coordinators, three agents, `kills` SIGKILLs of whichever is active. */
+async function measure(url: string, leaseFlag: string[], kills: number, cleanup: Cleanup, say: Progress, label: string): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), "fleetgate-bench-failover-"));
   const removeDir = cleanup.add("remove the failover bench's dir", () => rmSync(dir, { recursive: true, force: true }));
   const procs = new Set<Proc>();
@@ -84,7 +85,7 @@ async function measure(url: string, leaseFlag: string[], cleanup: Cleanup, say: 
 
     const figures: Figures = { takeover: [], agents: [] };
     let active = 0;
-    for (let k = 0; k < KILLS; k++) {
+    for (let k = 0; k < kills; k++) {
       const standby = 1 - active;
       const next = coordinators[standby]!;
       const activeLines = logLines(next.stderr(), ACTIVE_LINE).length;
@@ -115,7 +116,7 @@ async function measure(url: string, leaseFlag: string[], cleanup: Cleanup, say: 
   }
 }
 
-export async function benchCoordinatorFailover(cleanup: Cleanup, say: Progress): Promise<BenchResult[]> {
+export async function benchCoordinatorFailover(cleanup: Cleanup, say: Progress, kills: number = COORDINATOR_KILLS.alone): Promise<BenchResult[]> {
   const { postgresBinary, startPostgres } = await import("../test/harness/postgres.js");
   if (!postgresBinary("initdb").includes("/")) {
     say("failover: no PostgreSQL here (apt-get install postgresql), so no coordinator failover figures");
@@ -141,7 +142,7 @@ export async function benchCoordinatorFailover(cleanup: Cleanup, say: Progress):
     ];
     const rows: Row[] = [];
     for (const s of settings) {
-      const f = await measure(await server.createDatabase(s.db), s.flag, cleanup, say, s.label);
+      const f = await measure(await server.createDatabase(s.db), s.flag, kills, cleanup, say, s.label);
       rows.push({ measure: `${s.label}: SIGKILL of the active → standby active`, unit: "ms", better: "lower", summary: summarize(f.takeover) });
       rows.push({ measure: `${s.label}: SIGKILL of the active → ${AGENTS} agents registered with the new active`, unit: "ms", better: "lower", summary: summarize(f.agents) });
     }
@@ -151,7 +152,7 @@ export async function benchCoordinatorFailover(cleanup: Cleanup, say: Progress):
       method:
         `Two \`coord serve --store postgres://… --id … --heartbeat 1s\` (TLS, one shared CA and admin token) against one database of PostgreSQL ${version} on loopback, started by test/harness/postgres.ts, ` +
         `and ${AGENTS} real agents given both addresses (two with the active one first, one with the standby first), all on loopback. ` +
-        `The active coordinator SIGKILLed ${KILLS} times per setting, each after a random wait under one standby poll period; timed from the kill to the time of the standby's log line "${ACTIVE_LINE}", and to the last of the ${AGENTS} "agent registered" lines in its log. ` +
+        `The active coordinator SIGKILLed ${kills} times per setting, each after a random wait under one standby poll period; timed from the kill to the time of the standby's log line "${ACTIVE_LINE}", and to the last of the ${AGENTS} "agent registered" lines in its log. ` +
         `After each kill the killed coordinator is started again, as the new active one's standby, and the next kill takes the new active. ` +
         `With the default lease (${d.leaseMs} ms: renewal every ${d.renewMs} ms, polling every ${d.pollMs} ms) and with --lease 3s (renewal every ${short.renewMs} ms, polling every ${short.pollMs} ms).`,
       rows,

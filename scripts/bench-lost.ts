@@ -15,7 +15,8 @@ import type { BenchResult, Row } from "./bench-report.js";
 import { since, summarize } from "./bench-stats.js";
 import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor } from "./local-fleet.js";
 
-const REPS = 3;
+/** Repetitions of each fault: 3 when the part runs alone, 2 in the whole bench (its 10 minutes). */
+export const LOST_REPS = { alone: 3, whole: 2 } as const;
 const GOAL_MS = 30_000;
 /** `coord serve`'s default --heartbeat (coordinator/cli/main.ts); the bench passes neither flag. */
 const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -40,7 +41,7 @@ function writePlan(dir: string): string {
  * Before the fault, once the task runs: 2 s, plus a further third of a heartbeat per repetition,
  * so the faults fall at different points between two heartbeats (which decides 20 s or 25 s).
  */
-const settleMs = (rep: number) => 2_000 + (rep * DEFAULT_HEARTBEAT_MS) / REPS;
+const settleMs = (rep: number, reps: number) => 2_000 + (rep * DEFAULT_HEARTBEAT_MS) / reps;
 
 /**
  * Starts a run of the one-task plan, waits until its task runs and `settle` ms more, applies
@@ -79,8 +80,8 @@ async function msUntilLost(c: Target, plan: string, settle: number, cleanup: Cle
   }
 }
 
-/** (a) Loopback: a coordinator with its defaults and one agent, SIGKILLed mid-task, REPS times. */
-async function afterSigkill(work: string, cleanup: Cleanup, say: Progress): Promise<{ ms: number[]; summary: string }> {
+/** (a) Loopback: a coordinator with its defaults and one agent, SIGKILLed mid-task, `reps` times. */
+async function afterSigkill(work: string, reps: number, cleanup: Cleanup, say: Progress): Promise<{ ms: number[]; summary: string }> {
   const c = await startCoordinator(join(work, "coord")); // no --heartbeat, no --lost-after: the defaults
   const stopCoord = cleanup.add("stop the coordinator (lost detection)", () => c.stop("SIGKILL"));
   try {
@@ -89,16 +90,16 @@ async function afterSigkill(work: string, cleanup: Cleanup, say: Progress): Prom
     const plan = writePlan(join(work, "plans"));
     const ms: number[] = [];
     let summary = "";
-    for (let rep = 0; rep < REPS; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       // A new agent process each time, on the same state dir: the node as it would restart.
       const agent = startAgent({ name: "lost-probe", address: c.address, token: token.stdout.trim(), stateDir: join(work, "agent"), labels: { role: "fleet" } });
       const stopAgent = cleanup.add("stop agent lost-probe", () => agent.stop("SIGKILL"));
       await waitFor("agent lost-probe online", async () => ((await onlineNodes(c)).includes("lost-probe") ? true : undefined), 60_000);
-      const r = await msUntilLost(c, plan, settleMs(rep), cleanup, () => agent.stop("SIGKILL"));
+      const r = await msUntilLost(c, plan, settleMs(rep, reps), cleanup, () => agent.stop("SIGKILL"));
       await stopAgent();
       ms.push(r.ms);
       summary = r.summary;
-      say(`lost: SIGKILL ${rep + 1}/${REPS}: lost after ${(r.ms / 1000).toFixed(1)} s (${r.summary})`);
+      say(`lost: SIGKILL ${rep + 1}/${reps}: lost after ${(r.ms / 1000).toFixed(1)} s (${r.summary})`);
     }
     return { ms, summary };
   } finally {
@@ -106,8 +107,8 @@ async function afterSigkill(work: string, cleanup: Cleanup, say: Progress): Prom
   }
 }
 
-/** (b) A namespace host whose cable is pulled mid-task (veth down: nothing closes the stream), REPS times. */
-async function afterCutLink(cleanup: Cleanup, say: Progress): Promise<{ ms: number[]; summary: string } | { skipped: string }> {
+/** (b) A namespace host whose cable is pulled mid-task (veth down: nothing closes the stream), `reps` times. */
+async function afterCutLink(reps: number, cleanup: Cleanup, say: Progress): Promise<{ ms: number[]; summary: string } | { skipped: string }> {
   const preflight = await import("../test/harness/host-check.js");
   const problems = preflight.preflightProblems(preflight.observeHost());
   if (problems.length) return { skipped: problems.join("; ") };
@@ -119,7 +120,7 @@ async function afterCutLink(cleanup: Cleanup, say: Progress): Promise<{ ms: numb
     const plan = writePlan(join(fleet.coordinator.stateDir, "..", "plans"));
     const ms: number[] = [];
     let summary = "";
-    for (let rep = 0; rep < REPS; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       if (rep > 0) {
         // A fresh agent on a healed link, rather than waiting out the old one's reconnect backoff.
         await fleet.killAgent("beta");
@@ -127,10 +128,10 @@ async function afterCutLink(cleanup: Cleanup, say: Progress): Promise<{ ms: numb
         fleet.startAgent("beta");
       }
       await fleet.waitOnline(["beta"], 60_000);
-      const r = await msUntilLost(fleet.coordinator, plan, settleMs(rep), cleanup, () => fleet.cutLink("beta"));
+      const r = await msUntilLost(fleet.coordinator, plan, settleMs(rep, reps), cleanup, () => fleet.cutLink("beta"));
       ms.push(r.ms);
       summary = r.summary;
-      say(`lost: cut link ${rep + 1}/${REPS}: lost after ${(r.ms / 1000).toFixed(1)} s (${r.summary})`);
+      say(`lost: cut link ${rep + 1}/${reps}: lost after ${(r.ms / 1000).toFixed(1)} s (${r.summary})`);
     }
     return { ms, summary };
   } finally {
@@ -138,14 +139,14 @@ async function afterCutLink(cleanup: Cleanup, say: Progress): Promise<{ ms: numb
   }
 }
 
-export async function benchLost(cleanup: Cleanup, say: Progress): Promise<BenchResult> {
+export async function benchLost(cleanup: Cleanup, say: Progress, reps: number = LOST_REPS.alone): Promise<BenchResult> {
   const work = mkdtempSync(join(tmpdir(), "fleetgate-bench-lost-"));
   const removeWork = cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
   try {
-    say(`lost: agent SIGKILLed mid-task, ${REPS} times (about ${REPS * 35} s)`);
-    const kill = await afterSigkill(work, cleanup, say);
-    say(`lost: link cut mid-task, ${REPS} times (about ${REPS * 40} s)`);
-    const cut = await afterCutLink(cleanup, say);
+    // Side by side: each waits on the coordinator's timers (20–25 s a fault), not on CPU, and each
+    // has its own coordinator, agent and addresses.
+    say(`lost: agent SIGKILLed mid-task and link cut mid-task, ${reps} times each, side by side (about ${reps * 40} s)`);
+    const [kill, cut] = await Promise.all([afterSigkill(work, reps, cleanup, say), afterCutLink(reps, cleanup, say)]);
     const seconds = (ms: number[]) => summarize(ms.map((x) => x / 1000));
     const rows: Row[] = [{ measure: "agent SIGKILLed mid-task → task lost (loopback, `scripts/local-fleet.ts`)", unit: "s", better: "lower", summary: seconds(kill.ms) }];
     if ("ms" in cut) rows.push({ measure: "link cut mid-task → task lost (network-namespace host, `test/harness/netns.ts`)", unit: "s", better: "lower", summary: seconds(cut.ms) });
@@ -158,12 +159,13 @@ export async function benchLost(cleanup: Cleanup, say: Progress): Promise<BenchR
       method:
         `\`coord serve\` with neither --heartbeat nor --lost-after (heartbeat ${s(DEFAULT_HEARTBEAT_MS)}, lost after ${s(DEFAULT_LOST_AFTER_MS)}), one agent, ` +
         `a plan of one task whose one check is \`sleep 45\`. Each repetition starts \`coord run\`, waits until the task runs, then ` +
-        `${Array.from({ length: REPS }, (_, rep) => (settleMs(rep) / 1000).toFixed(1)).join(", ")} s more (one per repetition, so the faults fall at different points between two heartbeats), ` +
+        `${Array.from({ length: reps }, (_, rep) => (settleMs(rep, reps) / 1000).toFixed(1)).join(", ")} s more (one per repetition, so the faults fall at different points between two heartbeats), ` +
         `applies the fault and polls coord.db's tasks table every ${POLL_MS} ms until the task is lost; the time runs from just before the fault. ` +
-        `(a) On loopback (\`scripts/local-fleet.ts\`): the agent is SIGKILLed; a new agent process on the same state dir for each of the ${REPS} repetitions. ` +
+        `(a) On loopback (\`scripts/local-fleet.ts\`): the agent is SIGKILLed; a new agent process on the same state dir for each of the ${reps} repetitions. ` +
         ("ms" in cut
-          ? `(b) On a network-namespace host built by \`test/harness/netns.ts\` (\`createNetnsFleet\` with \`defaultTiming: true\`): the host-side veth goes down (\`cutLink\`), nothing closes the stream; the agent is restarted on a healed link between the ${REPS} repetitions. `
+          ? `(b) On a network-namespace host built by \`test/harness/netns.ts\` (\`createNetnsFleet\` with \`defaultTiming: true\`): the host-side veth goes down (\`cutLink\`), nothing closes the stream; the agent is restarted on a healed link between the ${reps} repetitions. `
           : `(b) Link cut on a network-namespace host: skipped: ${cut.skipped}. `) +
+        `(a) and (b) run side by side, each with its own coordinator. ` +
         `The lost task's summary reads: "${kill.summary}"${"ms" in cut ? ` (SIGKILL), "${cut.summary}" (cut link)` : ""}.`,
       rows,
       bound:

@@ -69,6 +69,8 @@ export interface Report {
   date: string;
   machine: Machine;
   totalSeconds: number;
+  /** Each part's wall time, in the order run. */
+  partSeconds: [string, number][];
   results: BenchResult[];
 }
 
@@ -85,7 +87,7 @@ export function renderReport(r: Report): string {
     `- command: \`${r.command}\``,
     `- date: ${r.date}`,
     `- machine: ${m.cpu}, ${m.cores} cores, ${formatNumber(m.memoryGiB)} GiB memory, Node.js ${m.node}, kernel ${m.kernel}`,
-    `- whole bench: ${formatNumber(r.totalSeconds)} s (build not included)`,
+    `- whole bench: ${formatNumber(r.totalSeconds)} s (build not included): ${r.partSeconds.map(([part, seconds]) => `${part} ${formatNumber(seconds)} s`).join(", ")}`,
     `- load average (1 min): ${formatNumber(r.load.start)} at the start, ${formatNumber(r.load.end)} at the end`,
     `- host CPU busy in the second before the bench: ${r.busyBefore === undefined ? "not measurable here" : `${formatNumber(r.busyBefore * 100)} %`}`,
     ...(r.busyBefore !== undefined && r.busyBefore > BUSY_WARNING

@@ -14,14 +14,14 @@ import { benchEngine, benchParse } from "./bench-components.js";
 import { benchHttpChecks } from "./bench-http-checks.js";
 import { busyFraction, hostCpu } from "./bench-cpu.js";
 import { benchFleet } from "./bench-fleet.js";
-import { benchLost } from "./bench-lost.js";
+import { benchLost, LOST_REPS } from "./bench-lost.js";
 import { benchPackage } from "./bench-package.js";
 import { benchAgent } from "./bench-agent.js";
 import { BUSY_WARNING, describeMachine, mergeSections, renderReport, type BenchResult } from "./bench-report.js";
 import { benchIngest, benchStore } from "./bench-store.js";
 import { benchStorePg } from "./bench-store-pg.js";
-import { benchFailover } from "./bench-failover-pg.js";
-import { benchCoordinatorFailover } from "./bench-failover-coord.js";
+import { benchFailover, ELECTION_COUNTS } from "./bench-failover-pg.js";
+import { benchCoordinatorFailover, COORDINATOR_KILLS } from "./bench-failover-coord.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
 import { benchSsh } from "./bench-ssh.js";
@@ -74,20 +74,27 @@ function commandLine(): string {
 
 /** Each part alone: `npm run bench -- reports`. Every part, in this order, when none is named. */
 type Part = (example: string, cores: number) => Promise<BenchResult[]>;
+/** Whether parts were named (`npm run bench -- scale`): one alone may repeat more than the whole bench, which keeps to 10 minutes. */
+const alone = () => process.argv.length > 2;
 const PARTS: Record<string, Part> = {
   parse: async (example) => [benchParse(example, say)],
   // With PostgreSQL installed, also its commit path against SQLite's (issue 19).
   store: async () => [await benchStore(cleanup, say), await benchIngest(cleanup, say), ...(await benchStorePg(cleanup, say))],
   // The coordinator election on PostgreSQL (issue 19): a standby taking the lead, about 80 s; then
-  // real coordinators and agents, the active one SIGKILLed, about a minute more.
-  failover: async () => [...(await benchFailover(cleanup, say)), ...(await benchCoordinatorFailover(cleanup, say))],
+  // real coordinators and agents, the active one SIGKILLed, about a minute more; fewer of each in the
+  // whole bench.
+  failover: async () => [
+    ...(await benchFailover(cleanup, say, alone() ? ELECTION_COUNTS.alone : ELECTION_COUNTS.whole)),
+    ...(await benchCoordinatorFailover(cleanup, say, alone() ? COORDINATOR_KILLS.alone : COORDINATOR_KILLS.whole)),
+  ],
   checks: async () => [await benchEngine(say), await benchHttpChecks(cleanup, say)],
   fleet: async (_example, cores) => [await benchFleet([3, 6], cores, cleanup, say)],
-  lost: async () => [await benchLost(cleanup, say)],
+  // Each fault 3 times alone, twice in the whole bench (its 10 minutes).
+  lost: async () => [await benchLost(cleanup, say, alone() ? LOST_REPS.alone : LOST_REPS.whole)],
   reports: async () => [await benchReports(cleanup, say)],
   package: async () => [await benchPackage(cleanup, say)],
   // Alone it adds N=5,000; the whole bench keeps to 100 and 1,000 to stay within its 10 minutes.
-  scale: async (_example, cores) => [await benchScale(process.argv.length > 2 ? [100, 1000, 5000] : [100, 1000], cores, cleanup, say)],
+  scale: async (_example, cores) => [await benchScale(alone() ? [100, 1000, 5000] : [100, 1000], cores, cleanup, say)],
   agent: async () => [await benchAgent(cleanup, say)],
   // Root, network namespaces and sshd; without them it says which is missing and gives no figures.
   ssh: async () => benchSsh(cleanup, say),
@@ -108,7 +115,7 @@ async function main(): Promise<number> {
   // The example suites are the repository's own, in test/examples.
   const example = join(ROOT, "test", "examples", "archy-node.suite.yaml");
   if (!existsSync(example)) throw new Error(`cannot find the example suite ${example} (expected in test/examples)`);
-  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 8 minutes" : `parts: ${chosen.join(", ")}`}`);
+  say(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}; ${chosen.length === Object.keys(PARTS).length ? "this takes about 10 minutes" : `parts: ${chosen.join(", ")}`}`);
   // The load average lags by minutes; a 1 s sample says whether the host is busy right now.
   const before = hostCpu();
   await sleep(1000);
@@ -118,11 +125,17 @@ async function main(): Promise<number> {
   }
 
   const results: BenchResult[] = [];
-  for (const part of chosen) results.push(...(await (PARTS[part] as Part)(example, machine.cores)));
+  const partSeconds: [string, number][] = [];
+  for (const part of chosen) {
+    const partStarted = performance.now();
+    results.push(...(await (PARTS[part] as Part)(example, machine.cores)));
+    partSeconds.push([part, (performance.now() - partStarted) / 1000]);
+    say(`${part}: done in ${(partSeconds.at(-1)?.[1] ?? 0).toFixed(1)} s`);
+  }
 
   const totalSeconds = (performance.now() - started) / 1000;
   const out = join(ROOT, "docs", "benchmarks.md");
-  const report = { command: commandLine(), date, machine, load: { start: loadStart, end: loadavg()[0] ?? 0 }, busyBefore, totalSeconds, results };
+  const report = { command: commandLine(), date, machine, load: { start: loadStart, end: loadavg()[0] ?? 0 }, busyBefore, totalSeconds, partSeconds, results };
   // A part run alone replaces its own sections and keeps every other part's figures.
   const whole = chosen.length === Object.keys(PARTS).length || !existsSync(out);
   writeFileSync(out, whole ? renderReport(report) : mergeSections(readFileSync(out, "utf8"), report));
