@@ -1,17 +1,18 @@
 // coord keygen | verify | export | prune: the evidence bundle from the operator's side.
-// What each command does is imported when it runs: `coord` starts without loading the bundle code,
-// SQLite or PostgreSQL (see main.ts).
+// prune imports its store and retention when it runs: `coord` starts without SQLite's or
+// PostgreSQL's driver (see main.ts). The bundle code the others use is small and loaded with them.
 import { join } from "node:path";
 import type { Command } from "commander";
 import { ControlService } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { FleetgateError } from "../../shared/errors.js";
 import { RUNS_DIR, safeSegment } from "../evidence/paths.js";
-import type { VerifyResult } from "../evidence/verify.js";
+import { prepareTarget, receiveBundle } from "../evidence/receive.js";
+import { generateSigningKey, loadVerifyKey } from "../evidence/signing.js";
+import { verdictLine, verifyBundle, type VerifyResult } from "../evidence/verify.js";
 import { connected, positiveInt, print, withClient, type ConnectionFlags } from "./kit.js";
 
 /** Problems one per line, then the verdict; exit 0 intact, 1 otherwise. */
-async function reportVerification(dir: string, r: VerifyResult, json: boolean | undefined): Promise<void> {
-  const { verdictLine } = await import("../evidence/verify.js");
+function reportVerification(dir: string, r: VerifyResult, json: boolean | undefined): void {
   if (json) {
     const { manifest, ...rest } = r;
     print(JSON.stringify({ dir, ...rest, run_id: manifest?.run_id, verdict: manifest?.verdict }, null, 2));
@@ -27,8 +28,7 @@ export function registerEvidenceCommands(program: Command): void {
     .command("keygen")
     .description("make an ed25519 key pair for signing evidence bundles (then: coord serve --signing-key DIR/fleetgate-ed25519.key)")
     .requiredOption("--out <dir>", "where to write fleetgate-ed25519.key (mode 0600) and fleetgate-ed25519.pub; never overwrites")
-    .action(async (flags: { out: string }) => {
-      const { generateSigningKey } = await import("../evidence/signing.js");
+    .action((flags: { out: string }) => {
       const k = generateSigningKey(flags.out);
       print(`${k.keyFile}\n${k.publicKeyFile}`);
       process.stderr.write(`key ${k.fingerprint}: start the coordinator with --signing-key ${k.keyFile}; verify bundles with --key ${k.publicKeyFile}\n`);
@@ -41,9 +41,8 @@ export function registerEvidenceCommands(program: Command): void {
     .option("--key <file>", "the coordinator's public key (fleetgate-ed25519.pub); without it the signature is not checked")
     .option("--json", "print the result as JSON")
     .action(async (dir: string, flags: { key?: string; json?: boolean }) => {
-      const [{ loadVerifyKey }, { verifyBundle }] = await Promise.all([import("../evidence/signing.js"), import("../evidence/verify.js")]);
       const key = flags.key ? loadVerifyKey(flags.key) : undefined;
-      await reportVerification(dir, await verifyBundle(dir, key), flags.json);
+      reportVerification(dir, await verifyBundle(dir, key), flags.json);
     });
 
   connected(
@@ -56,18 +55,13 @@ export function registerEvidenceCommands(program: Command): void {
       .option("--json", "print the verification as JSON"),
   ).action(async (runId: string, flags: ConnectionFlags & { to: string; key?: string; json?: boolean }) => {
     if (safeSegment(runId) !== runId) throw new FleetgateError("bad_input", `"${runId}" is not a run id; list them with: coord runs`);
-    const [{ loadVerifyKey }, { verifyBundle }, { prepareTarget, receiveBundle }] = await Promise.all([
-      import("../evidence/signing.js"),
-      import("../evidence/verify.js"),
-      import("../evidence/receive.js"),
-    ]);
     // Load the key before downloading: a wrong --key path should not cost a transfer.
     const key = flags.key ? loadVerifyKey(flags.key) : undefined;
     const target = join(flags.to, runId);
     await prepareTarget(target);
     const { files, bytes } = await withClient(flags, (c) => receiveBundle(c.stream(ControlService.method.exportEvidence, { runId }), target));
     process.stderr.write(`exported ${files} files (${Math.ceil(bytes / 1024)} KiB) to ${target}\n`);
-    await reportVerification(target, await verifyBundle(target, key), flags.json);
+    reportVerification(target, await verifyBundle(target, key), flags.json);
   });
 
   program
