@@ -30,7 +30,6 @@ async function waitFor(what: string, probe: () => boolean, timeoutMs: number): P
 }
 
 export async function benchFailover(cleanup: Cleanup, say: Progress, counts: { kills: number; stops: number; cuts: number } = ELECTION_COUNTS.alone): Promise<BenchResult[]> {
-  const { kills: KILLS, stops: STOPS, cuts: CUTS } = counts;
   const { postgresBinary, startPostgres } = await import("../test/harness/postgres.js");
   const { freezableRelay } = await import("../test/harness/tcp-relay.js");
   if (!postgresBinary("initdb").includes("/")) {
@@ -76,7 +75,7 @@ export async function benchFailover(cleanup: Cleanup, say: Progress, counts: { k
     const noticed: number[] = [];
     await join(url);
     await join(url);
-    for (let i = 0; i < KILLS; i++) {
+    for (let i = 0; i < counts.kills; i++) {
       await waitFor("one active and one standby", () => activeOf().length === 1 && [...elections].every((e) => e.role !== "idle" && e.backendPid !== undefined), bound);
       const [old] = activeOf() as [Election];
       const standby = [...elections].find((e) => e !== old) as Election;
@@ -101,11 +100,11 @@ export async function benchFailover(cleanup: Cleanup, say: Progress, counts: { k
       await left;
       await join(url);
     }
-    say(`failover: session ended → standby active, median ${formatNumber(summarize(takeover).median)} ms over ${KILLS}`);
+    say(`failover: session ended → standby active, median ${formatNumber(summarize(takeover).median)} ms over ${counts.kills}`);
 
     // A clean stop: the lock released at once, the standby takes it on its next poll.
     const handover: number[] = [];
-    for (let i = 0; i < STOPS; i++) {
+    for (let i = 0; i < counts.stops; i++) {
       await waitFor("one active and one standby", () => activeOf().length === 1 && [...elections].every((e) => e.role === "standby" || e.role === "active"), bound);
       const [old] = activeOf() as [Election];
       const standby = [...elections].find((e) => e !== old) as Election;
@@ -116,13 +115,13 @@ export async function benchFailover(cleanup: Cleanup, say: Progress, counts: { k
       handover.push(since(start));
       await join(url);
     }
-    say(`failover: stop() → standby active, median ${formatNumber(summarize(handover).median)} ms over ${STOPS}`);
+    say(`failover: stop() → standby active, median ${formatNumber(summarize(handover).median)} ms over ${counts.stops}`);
 
     // Cut off: the active's traffic frozen with its session open; it steps down on its own clock,
     // the server ends the idle session after the lease, and the standby takes the lock.
     const cutStepDown: number[] = [];
     const cutTakeover: number[] = [];
-    for (let i = 0; i < CUTS; i++) {
+    for (let i = 0; i < counts.cuts; i++) {
       await Promise.all([...elections].map((e) => leave(e)));
       const relay = await freezableRelay(server.port);
       const closeRelay = cleanup.add("close the relay", () => relay.close());
@@ -145,16 +144,16 @@ export async function benchFailover(cleanup: Cleanup, say: Progress, counts: { k
       cutTakeover.push(tookOver as number);
       await closeRelay();
     }
-    say(`failover: cut off → standby active, median ${formatNumber(summarize(cutTakeover).median)} ms over ${CUTS}`);
+    say(`failover: cut off → standby active, median ${formatNumber(summarize(cutTakeover).median)} ms over ${counts.cuts}`);
     await stopElections();
     return [{
       title: "Failover: a standby coordinator taking the lead on PostgreSQL",
       method:
         `Two elections (coordinator/ha/election.ts) in one process against one database of PostgreSQL ${version} on loopback, started by test/harness/postgres.ts, with the default timings ` +
         `(lease ${t.leaseMs} ms, renewal every ${t.renewMs} ms, standby polling every ${t.pollMs} ms): no coordinator around them, so this is the election's part of a failover only. ` +
-        `Session ended: the active's backend ended with pg_terminate_backend, as a SIGKILLed coordinator's closed connection ends it; timed from the call to the old active reporting the lead lost, and to the standby reporting itself active (lock taken and lease written), ${KILLS} times, each after a random wait under one poll period; the old one leaves once it has reported the loss and a new one joins as the standby. ` +
-        `Stop: the active's stop() (lease marked expired, lock released), ${STOPS} times. ` +
-        `Cut off: the active reaches PostgreSQL through a loopback relay that stops forwarding both ways with the session left open (a network partition), ${CUTS} times, each after a random wait under one renewal period; ` +
+        `Session ended: the active's backend ended with pg_terminate_backend, as a SIGKILLed coordinator's closed connection ends it; timed from the call to the old active reporting the lead lost, and to the standby reporting itself active (lock taken and lease written), ${counts.kills} times, each after a random wait under one poll period; the old one leaves once it has reported the loss and a new one joins as the standby. ` +
+        `Stop: the active's stop() (lease marked expired, lock released), ${counts.stops} times. ` +
+        `Cut off: the active reaches PostgreSQL through a loopback relay that stops forwarding both ways with the session left open (a network partition), ${counts.cuts} times, each after a random wait under one renewal period; ` +
         `timed from the freeze to the cut-off one stepping down on its own clock, and to the standby active (the run fails if that comes first).`,
       rows: [
         { measure: "active's session ended → standby active", unit: "ms", better: "lower", summary: summarize(takeover) },

@@ -24,6 +24,7 @@ import { benchFailover, ELECTION_COUNTS } from "./bench-failover-pg.js";
 import { benchCoordinatorFailover, COORDINATOR_KILLS } from "./bench-failover-coord.js";
 import { benchReports } from "./bench-report-scale.js";
 import { benchScale } from "./bench-scale.js";
+import { since } from "./bench-stats.js";
 import { benchSsh } from "./bench-ssh.js";
 import { ROOT } from "./local-fleet.js";
 
@@ -129,8 +130,9 @@ async function main(): Promise<number> {
   for (const part of chosen) {
     const partStarted = performance.now();
     results.push(...(await (PARTS[part] as Part)(example, machine.cores)));
-    partSeconds.push([part, (performance.now() - partStarted) / 1000]);
-    say(`${part}: done in ${(partSeconds.at(-1)?.[1] ?? 0).toFixed(1)} s`);
+    const seconds = since(partStarted) / 1000;
+    partSeconds.push([part, seconds]);
+    say(`${part}: done in ${seconds.toFixed(1)} s`);
   }
 
   const totalSeconds = (performance.now() - started) / 1000;

@@ -25,10 +25,6 @@ export async function resolve(s, c, next) { const r = await next(s, c); if (r.ur
 function modulesLoadedBy(args: string[]): string[] {
   // Commands that cannot reach a coordinator exit non-zero; what they loaded is what counts.
   const { stderr } = spawnSync(process.execPath, ["--import", hook, COORD, ...args], { encoding: "utf8", timeout: 30_000 });
-  return lines(stderr);
-}
-
-function lines(stderr: string): string[] {
   return stderr
     .split("\n")
     .filter((l) => l.startsWith("LOADED "))
