@@ -28,6 +28,11 @@ function updateKey(u: WatchRunResponse): string | undefined {
   return undefined;
 }
 
+/** The updates one message carries: itself, or a batch's, in order (a batch nests no batch). */
+export function unbatched(u: WatchRunResponse): readonly WatchRunResponse[] {
+  return u.event.case === "batch" ? u.event.value.updates.filter((inner) => inner.event.case !== "batch") : [u];
+}
+
 export async function* rewatch(open: () => AsyncIterable<WatchRunResponse>, o: RewatchOptions): AsyncGenerator<WatchRunResponse> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = o.now ?? Date.now;
@@ -37,19 +42,21 @@ export async function* rewatch(open: () => AsyncIterable<WatchRunResponse>, o: R
   for (;;) {
     let lost: FleetgateError;
     try {
-      for await (const u of open()) {
+      for await (const message of open()) {
         lastHeard = now();
         if (attempt > 0) {
           o.note(`coord: following run ${o.runId} again`);
           attempt = 0;
         }
-        const key = updateKey(u);
-        if (key !== undefined) {
-          if (seen.has(key)) continue;
-          seen.add(key);
+        for (const u of unbatched(message)) {
+          const key = updateKey(u);
+          if (key !== undefined) {
+            if (seen.has(key)) continue;
+            seen.add(key);
+          }
+          yield u;
+          if (u.event.case === "finished") return;
         }
-        yield u;
-        if (u.event.case === "finished") return;
       }
       lost = new FleetgateError("unreachable", `the coordinator ended the watch of run ${o.runId} before the run finished`);
     } catch (err) {

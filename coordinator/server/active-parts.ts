@@ -89,7 +89,9 @@ export function buildActiveParts(shell: CoordinatorShell): ActiveParts {
   let rolloutRunEnded: (id: string) => void = () => {};
   const engine = new RunEngine(db, sessions, log.child({ part: "sequencer" }), {
     onFinished: (id) => {
-      recordEvidence(id);
+      // Off the finishing step too: loading the run for the bundle is as long as judging it, and
+      // until this turn ends no watcher has been sent the run's end.
+      setImmediate(() => recordEvidence(id));
       runEnded(id);
       rolloutRunEnded(id);
     },

@@ -1,13 +1,17 @@
 // A WatchRun stream whose watcher reads slowly holds bounded memory (issue 16): each task's latest
 // status, check updates up to a byte budget, and the run's end, which always arrives last; the
-// replay from the store waits for the watcher without loss.
-import { create } from "@bufbuild/protobuf";
+// replay from the store waits for the watcher without loss; what waits goes out in batches, which
+// the CLI takes apart again in order.
+import { create, toBinary } from "@bufbuild/protobuf";
 import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
-import { WatchRunResponseSchema, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { WaiverSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { WatchRunResponseSchema, type CheckUpdate, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { FleetgateError } from "../../shared/errors.js";
 import { Status } from "../../shared/model/status.js";
 import { checkUpdateBytes, WatchBacklog } from "../../coordinator/server/watch-backlog.js";
-import { streamWatch, type WatchCall, type WatchEnd } from "../../coordinator/server/watch-stream.js";
+import { MAX_BATCH_BYTES, MAX_BATCH_UPDATES, streamWatch, type WatchCall, type WatchEnd } from "../../coordinator/server/watch-stream.js";
+import { rewatch, unbatched } from "../../coordinator/cli/rewatch.js";
 
 const check = (taskId: string, checkId: string, output = ""): WatchRunResponse =>
   create(WatchRunResponseSchema, { event: { case: "check", value: { taskId, nodeName: taskId, stageId: "fleet", iteration: 1, result: { checkId, status: Status.PASSED, stdoutTail: output } } } });
@@ -16,6 +20,10 @@ const finished = (): WatchRunResponse => create(WatchRunResponseSchema, { event:
 
 const label = (u: WatchRunResponse): string =>
   u.event.case === "check" ? `check ${u.event.value.taskId}/${u.event.value.result?.checkId}` : u.event.case === "task" ? `task ${u.event.value.taskId} ${Status[u.event.value.status]}` : String(u.event.case);
+/** What a watcher gets out of the messages written, batches taken apart. */
+const received = (written: WatchRunResponse[]): string[] => written.flatMap(unbatched).map(label);
+/** How many updates each message written carries. */
+const sizes = (written: WatchRunResponse[]): number[] => written.map((u) => unbatched(u).length);
 
 function drainAll(b: WatchBacklog): string[] {
   const out: string[] = [];
@@ -82,21 +90,17 @@ describe("the backlog of a slow watcher", () => {
   });
 });
 
-/** A stand-in for grpc-js's ServerWritableStream: takes `room` writes, then waits for read(). */
+/** A stand-in for grpc-js's ServerWritableStream: a message is on its way only once the watcher reads. */
 class SlowCall extends EventEmitter implements WatchCall {
   written: WatchRunResponse[] = [];
   ended = false;
-  private unread = 0;
+  private unread: (() => void)[] = [];
 
-  constructor(private readonly room: number) {
-    super();
-  }
-
-  write(u: WatchRunResponse): boolean {
+  write(u: WatchRunResponse, written: () => void): boolean {
     if (this.ended) throw new Error("write after end");
     this.written.push(u);
-    this.unread++;
-    return this.unread < this.room;
+    this.unread.push(written);
+    return false;
   }
 
   end(): void {
@@ -105,9 +109,7 @@ class SlowCall extends EventEmitter implements WatchCall {
 
   /** The watcher reads everything written so far. */
   read(): void {
-    const was = this.unread;
-    this.unread = 0;
-    if (was >= this.room) this.emit("drain");
+    for (const written of this.unread.splice(0)) written();
   }
 }
 
@@ -127,29 +129,94 @@ function feed(stored: WatchRunResponse[], end?: WatchRunResponse) {
 }
 
 describe("a watch stream", () => {
-  it("writes no more than the watcher has room for, replays the store without loss, then the live updates, the end last", () => {
+  it("has one message in flight at a time, replays the store without loss, then the live updates, the end last", () => {
     const stored = [check("t1", "a"), check("t1", "b"), task("t1", Status.PASSED), check("t2", "a")];
     const f = feed(stored);
-    const call = new SlowCall(2);
+    const call = new SlowCall();
     let end: WatchEnd | undefined;
     streamWatch(call, f.feed, { onEnd: (e) => (end = e) });
-    expect(call.written.map(label)).toEqual(["check t1/a", "check t1/b"]);
+    // The whole replay was waiting: one message.
+    expect(sizes(call.written)).toEqual([4]);
     f.live(check("t2", "b"));
     f.live(task("t2", Status.RUNNING));
     f.live(task("t2", Status.FAILED));
     f.live(finished());
-    expect(call.written).toHaveLength(2);
+    // One message in flight at a time: the rest waits for the watcher.
+    expect(call.written).toHaveLength(1);
     for (let i = 0; i < 10 && !call.ended; i++) call.read();
-    expect(call.written.map(label)).toEqual(["check t1/a", "check t1/b", "task t1 PASSED", "check t2/a", "check t2/b", "task t2 FAILED", "finished"]);
+    expect(received(call.written)).toEqual(["check t1/a", "check t1/b", "task t1 PASSED", "check t2/a", "check t2/b", "task t2 FAILED", "finished"]);
+    expect(call.written.at(-1)?.event.case).toBe("finished");
     expect(call.ended).toBe(true);
     expect(end).toEqual({ finished: true, dropped: 0, superseded: 1 });
     expect(f.listeners()).toBe(0);
   });
 
+  it("sends what piled up while the watcher was behind as batches, in order, each update once, the end alone", () => {
+    const f = feed([]);
+    const call = new SlowCall();
+    streamWatch(call, f.feed);
+    const sent: string[] = [];
+    for (let t = 0; t < 6_000; t++) {
+      f.live(check(`t${t}`, "a"));
+      f.live(task(`t${t}`, Status.PASSED));
+      sent.push(`check t${t}/a`, `task t${t} PASSED`);
+    }
+    f.live(finished());
+    // The first update went out alone; everything after it waited for one read.
+    expect(sizes(call.written)).toEqual([1]);
+    for (let i = 0; i < 20 && !call.ended; i++) call.read();
+    expect(received(call.written)).toEqual([...sent, "finished"]);
+    expect(sizes(call.written)).toEqual([1, MAX_BATCH_UPDATES, 12_000 - 1 - MAX_BATCH_UPDATES, 1]);
+    expect(call.written.at(-1)?.event.case).toBe("finished");
+  });
+
+  it("keeps a batch within its byte budget and sends an update bigger than the budget on its own", () => {
+    const f = feed([]);
+    const call = new SlowCall();
+    streamWatch(call, f.feed);
+    const bulky = "x".repeat(MAX_BATCH_BYTES / 12);
+    f.live(task("t0", Status.RUNNING));
+    for (let i = 0; i < 6; i++) f.live(check("t1", `c${i}`, bulky));
+    f.live(check("t2", "huge", "y".repeat(MAX_BATCH_BYTES * 2)));
+    f.live(check("t3", "a"));
+    f.live(finished());
+    for (let i = 0; i < 20 && !call.ended; i++) call.read();
+    // At 3 bytes a character each output is a quarter of the budget: with tags and names, three fit.
+    expect(sizes(call.written)).toEqual([1, 3, 3, 1, 1, 1]);
+    expect(received(call.written)).toEqual(["task t0 RUNNING", ...[0, 1, 2, 3, 4, 5].map((i) => `check t1/c${i}`), "check t2/huge", "check t3/a", "finished"]);
+  });
+
+  it("keeps every batch under its byte budget on the wire, however wide the characters", () => {
+    const f = feed([]);
+    const call = new SlowCall();
+    streamWatch(call, f.feed, { maxBacklogBytes: 64 * 1024 * 1024 });
+    const wide = (n: number) => "€😀".repeat(n); // 3 and 4 bytes of UTF-8 in 1 and 2 UTF-16 units
+    for (let i = 0; i < 400; i++) {
+      const u = check(`node-${i}`, `c${i}`, wide(1000 + i * 7));
+      const r = (u.event.value as CheckUpdate).result!;
+      r.stderrTail = wide(300);
+      r.startedAtMs = -1n; // a 10-byte varint
+      r.cases = [{ $typeName: "fleetgate.v1.TestCase", name: wide(20), status: Status.FAILED, message: wide(50), durationMs: 1n }];
+      r.captured = { [wide(3)]: wide(40) };
+      r.waiver = create(WaiverSchema, { checkId: `c${i}`, node: wide(5), reason: wide(80), owner: "ops", expires: "2027-01-01", expiresAtMs: 1n, source: "waivers.yaml:4:3" });
+      f.live(u);
+      f.live(task(`node-${i}`, Status.PASSED));
+    }
+    f.live(finished());
+    for (let i = 0; i < 50 && !call.ended; i++) call.read();
+    const batches = call.written.filter((u) => u.event.case === "batch");
+    expect(batches.length).toBeGreaterThan(1);
+    for (const b of batches) expect(toBinary(WatchRunResponseSchema, b).length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    // Not so cautious that a batch is far below it.
+    expect(Math.max(...batches.map((b) => toBinary(WatchRunResponseSchema, b).length))).toBeGreaterThan(MAX_BATCH_BYTES / 2);
+    expect(received(call.written)).toHaveLength(801);
+  });
+
   it("ends a finished run's watch after its replay", () => {
     const f = feed([task("t1", Status.PASSED)], finished());
-    const call = new SlowCall(100);
+    const call = new SlowCall();
     streamWatch(call, f.feed);
+    call.read();
     expect(call.written.map(label)).toEqual(["task t1 PASSED", "finished"]);
     expect(call.ended).toBe(true);
     expect(f.listeners()).toBe(0);
@@ -157,7 +224,7 @@ describe("a watch stream", () => {
 
   it("stops listening when the watcher goes away", () => {
     const f = feed([]);
-    const call = new SlowCall(1);
+    const call = new SlowCall();
     let end: WatchEnd | undefined;
     streamWatch(call, f.feed, { onEnd: (e) => (end = e) });
     f.live(task("t1", Status.RUNNING));
@@ -167,5 +234,25 @@ describe("a watch stream", () => {
     expect(end?.finished).toBe(false);
     call.read();
     expect(call.written.map(label)).toEqual(["task t1 RUNNING"]);
+  });
+});
+
+describe("following a watch (rewatch)", () => {
+  it("passes on a batch's updates one by one, in order, and each update once when a new watch replays them", async () => {
+    const batch = (...updates: WatchRunResponse[]) => create(WatchRunResponseSchema, { event: { case: "batch", value: { updates } } });
+    const watches = [
+      [batch(check("t1", "a"), check("t1", "b")), task("t1", Status.RUNNING)],
+      // The first watch dropped; the second replays the run, then goes on.
+      [batch(check("t1", "a"), check("t1", "b"), task("t1", Status.RUNNING), check("t1", "c")), batch(task("t1", Status.PASSED)), finished()],
+    ];
+    let opened = 0;
+    async function* open(): AsyncGenerator<WatchRunResponse> {
+      const messages = watches[opened++] ?? [];
+      yield* messages;
+      if (opened === 1) throw new FleetgateError("unreachable", "the watch dropped");
+    }
+    const got: string[] = [];
+    for await (const u of rewatch(open, { runId: "r1", patienceMs: 60_000, note: () => undefined, sleep: async () => undefined })) got.push(label(u));
+    expect(got).toEqual(["check t1/a", "check t1/b", "task t1 RUNNING", "check t1/c", "task t1 PASSED", "finished"]);
   });
 });
