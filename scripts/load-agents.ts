@@ -47,6 +47,12 @@ export interface LoadFigures {
   runWallSeconds: number;
   /** The run in the store, created → finished. */
   runStoreSeconds: number;
+  /** Progress lines `coord run` printed (one a result, a task's start and its end). */
+  progressLines: number;
+  /** Of those, printed before the run finished in the store: how live the progress is. */
+  progressLinesBeforeEnd: number;
+  /** From the run finishing in the store to `coord run` printing its last progress line (it has heard the end). */
+  lastProgressAfterEndSeconds: number;
   /** The longest a simulated node took over its task (receipt to TaskDone). */
   slowestNodeSeconds: number;
   tasks: number;
@@ -126,7 +132,7 @@ async function startWorkers(o: LoadOptions, c: Coordinator, token: string): Prom
   return fleet;
 }
 
-function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" | "tasksPassed" | "checkResults" | "distinctResults" | "runStoreSeconds"> {
+function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" | "tasksPassed" | "checkResults" | "distinctResults" | "runStoreSeconds"> & { finishedAt: number } {
   const db = new Database(join(stateDir, "coord.db"), { readonly: true, fileMustExist: true });
   try {
     const t = db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'passed'), 0) AS passed FROM tasks WHERE run_id = ?").get(runId) as { n: number; passed: number };
@@ -134,7 +140,8 @@ function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" 
       .prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT c.task_id || '/' || c.check_id) AS distinct_n FROM check_results c JOIN tasks t ON t.id = c.task_id WHERE t.run_id = ?")
       .get(runId) as { n: number; distinct_n: number };
     const r = db.prepare("SELECT created_at, finished_at FROM runs WHERE id = ?").get(runId) as { created_at: number; finished_at: number | null };
-    return { tasks: t.n, tasksPassed: t.passed, checkResults: c.n, distinctResults: c.distinct_n, runStoreSeconds: ((r.finished_at ?? Number.NaN) - r.created_at) / 1000 };
+    const finishedAt = r.finished_at ?? Number.NaN;
+    return { tasks: t.n, tasksPassed: t.passed, checkResults: c.n, distinctResults: c.distinct_n, runStoreSeconds: (finishedAt - r.created_at) / 1000, finishedAt };
   } finally {
     db.close();
   }
@@ -177,10 +184,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     writeFileSync(join(work, "load.plan.yaml"), PLAN);
     const cpu2 = processCpuSeconds(pid);
     const t0 = performance.now();
+    // When each progress line came out: off a terminal `coord run` prints a line per update, then
+    // an empty line and the summary. Date.now(), the clock the coordinator stamps the run with.
+    const progressAt: number[] = [];
+    let summaryStarted = false;
+    function* stampProgress(line: unknown) {
+      if (line === "") summaryStarted = true;
+      if (!summaryStarted) progressAt.push(Date.now());
+      yield line;
+    }
     const run = await execa(process.execPath, [...nodeArgs, COORD_BIN, "run", "fleet", "--plan", join(work, "load.plan.yaml")], {
       env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
       reject: false,
       stdin: "ignore",
+      stdout: stampProgress,
       timeout: Math.max(120_000, o.nodes * 100),
     });
     const runWallSeconds = (performance.now() - t0) / 1000;
@@ -193,7 +210,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
     // The workers report every 100 ms: wait for the last task durations.
     await waitFor("every task duration", () => f.taskMs.length >= o.nodes || undefined, 5_000).catch(() => undefined);
-    const stored = readStored(c.stateDir, runId);
+    const { finishedAt, ...stored } = readStored(c.stateDir, runId);
     const workersCpu = f.workers.reduce<number | undefined>((sum, w) => {
       const s = processCpuSeconds(w.pid);
       return sum === undefined || s === undefined ? undefined : sum + s;
@@ -211,6 +228,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       runWallSeconds,
       slowestNodeSeconds: Math.max(0, ...f.taskMs) / 1000,
       ...stored,
+      progressLines: progressAt.length,
+      progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
+      lastProgressAfterEndSeconds: ((progressAt.at(-1) ?? Number.NaN) - finishedAt) / 1000,
       coordRssIdleMiB: idle?.rss,
       coordRssAfterRunMiB: after?.rss,
       coordPeakMiB: after?.peak,
