@@ -42,7 +42,7 @@ export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string): void {
 
   // The plan's last signed-off run is its known-good: a check that passed there and fails now regressed.
   const [known] = listRuns(db, 2, { planName: plan, signedOnly: true }).filter((r) => r.id !== runId);
-  const good = known && (loaded.get(known.id) ?? loadRunRecord(db, known.id, { output: false }));
+  const good = known && loadRunRecord(db, known.id, { output: false });
   if (!good) return;
   const d = diffRuns(good, run);
   if (d.newlyFailing.length) {

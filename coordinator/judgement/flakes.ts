@@ -1,12 +1,29 @@
 // Flaky checks: one check, on one node, for one plan revision, that both passed and failed. Pure.
 // A flake blocks GO even when the latest iteration passed: a gate that is green by luck is not
 // green (the seeds' "N of N green", and a fleet on flaky links where retries hide real faults).
-import type { RunRecord } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
 import { taskTarget } from "../../shared/model/task-names.js";
 import type { Flake } from "./types.js";
 
 export const DEFAULT_FLAKE_HISTORY = 10;
+
+/**
+ * What flakes are found from: each check's outcome by stage, step and node. A RunRecord is one;
+ * a run's history is read as only this (store/check-outcomes.ts), not as whole records.
+ */
+export interface FlakeRun {
+  runId: string;
+  planRevision: string;
+  mode: string;
+  tasks: readonly FlakeTask[];
+}
+
+export interface FlakeTask {
+  stageId: string;
+  stepId: string;
+  nodeName: string;
+  checks: readonly { checkId: string; status: Status; precondition: boolean }[];
+}
 
 interface Tally {
   stageId: string;
@@ -23,7 +40,7 @@ function compare(a: string, b: string): number {
 }
 
 /** The earlier runs whose results are comparable with this one: same plan revision, not quick. */
-export function comparableHistory(run: RunRecord, history: RunRecord[], k = DEFAULT_FLAKE_HISTORY): RunRecord[] {
+export function comparableHistory(run: FlakeRun, history: readonly FlakeRun[], k = DEFAULT_FLAKE_HISTORY): FlakeRun[] {
   // Without a revision nothing says two runs tested the same plan and suites.
   if (!run.planRevision) return [];
   return history
@@ -37,7 +54,7 @@ export function comparableHistory(run: RunRecord, history: RunRecord[], k = DEFA
  * failed) are reported: a flake elsewhere in the plan says nothing about this run. Skipped and
  * not-ready outcomes are no observation. Sorted by stage, node, check.
  */
-export function findFlakes(run: RunRecord, history: RunRecord[], k = DEFAULT_FLAKE_HISTORY): Flake[] {
+export function findFlakes(run: FlakeRun, history: readonly FlakeRun[], k = DEFAULT_FLAKE_HISTORY): Flake[] {
   // By stage and node (worked out once per task), then by check: a run of 1,000 nodes has 100,000
   // results, and a key string built for each of them was most of this function's time.
   const tallies = new Map<string, Map<string, Tally>>();

@@ -6,45 +6,74 @@ import type { Db } from "../store/db.js";
 import { listRuns } from "../store/runs.js";
 import { scheduleOfRun } from "../store/schedules.js";
 import { loadRunRecord, type LoadOptions } from "../store/run-record.js";
-import { DEFAULT_FLAKE_HISTORY, findFlakes } from "./flakes.js";
+import { loadCheckOutcomes } from "../store/check-outcomes.js";
+import { DEFAULT_FLAKE_HISTORY, findFlakes, type FlakeRun } from "./flakes.js";
 import { runSummary } from "./run-summary.js";
 import type { Flake, Judgement } from "./types.js";
 import { judgeRun } from "./verdict.js";
 
 /**
- * Runs already loaded as history while answering one request, by id, without their output: a run
- * is loaded once however often it is history.
+ * Runs already read as history while answering one request, by id: a run is read once however
+ * often it is history (a list's runs are each other's).
  */
-export type LoadedRuns = Map<string, RunRecord>;
-
-function loadOnce(db: Db, id: string, loaded: LoadedRuns): RunRecord | undefined {
-  let run = loaded.get(id);
-  if (!run) {
-    // Flakes are judged from check statuses: the history's output is never read.
-    run = loadRunRecord(db, id, { output: false });
-    if (run) loaded.set(id, run);
-  }
-  return run;
-}
+export type LoadedRuns = Map<string, FlakeRun>;
 
 /**
  * The last `k` finished full runs of the same plan revision that started before `run`, newest
- * first. Runs after it are left out so that a stored run's verdict does not change later.
+ * first, as their check outcomes (what flakes are found from). Runs after it are left out so that
+ * a stored run's verdict does not change later.
  */
-export function loadHistory(db: Db, run: RunRecord, k = DEFAULT_FLAKE_HISTORY, loaded: LoadedRuns = new Map()): RunRecord[] {
+export function loadHistory(db: Db, run: RunRecord, k = DEFAULT_FLAKE_HISTORY, loaded: LoadedRuns = new Map()): FlakeRun[] {
   if (!run.planRevision || k <= 0) return [];
-  return listRuns(db, k, { planName: run.planName, planRevision: run.planRevision, mode: "full", finished: true, before: run.runId })
-    .map((r) => loadOnce(db, r.id, loaded))
-    .filter((r): r is RunRecord => r !== undefined);
+  return listRuns(db, k, { planName: run.planName, planRevision: run.planRevision, mode: "full", finished: true, before: run.runId }).map((r) => {
+    let outcomes = loaded.get(r.id);
+    if (!outcomes) loaded.set(r.id, (outcomes = loadCheckOutcomes(db, r)));
+    return outcomes;
+  });
 }
 
 /** The run and its flakes against its history, as judgeRun takes them. */
 function loadWithFlakes(db: Db, runId: string, k: number, loaded: LoadedRuns, opts: LoadOptions = {}): { run: RunRecord; flakes: Flake[] } | undefined {
   const run = loadRunRecord(db, runId, opts);
   if (!run) return undefined;
-  const flakes = findFlakes(run, loadHistory(db, run, k, loaded), k);
+  const flakes = flakesOf(db, run, k, loaded);
   run.flakes = flakes.map((f) => create(FlakyCheckSchema, f));
   return { run, flakes };
+}
+
+/**
+ * Flakes of runs whose flakes can no longer change, per store. A run's end judges it four times
+ * within a second (its summary, `coord run`'s read, the alert check, the evidence bundle), and
+ * each read up to 10 runs of history: 20,000 results each at 1,000 nodes × 20 checks.
+ */
+const finalFlakes = new WeakMap<Db, Map<string, Flake[]>>();
+const FINAL_FLAKES_KEPT = 1_024;
+
+function flakesOf(db: Db, run: RunRecord, k: number, loaded: LoadedRuns): Flake[] {
+  if (!flakesAreFinal(db, run)) return findFlakes(run, loadHistory(db, run, k, loaded), k);
+  let kept = finalFlakes.get(db);
+  if (!kept) finalFlakes.set(db, (kept = new Map()));
+  const key = `${run.runId}\0${k}`;
+  let flakes = kept.get(key);
+  if (!flakes) {
+    flakes = findFlakes(run, loadHistory(db, run, k, loaded), k);
+    if (kept.size >= FINAL_FLAKES_KEPT) kept.delete(kept.keys().next().value as string);
+    kept.set(key, flakes);
+  }
+  // A copy: what one caller does with its list is not the next one's.
+  return flakes.slice();
+}
+
+/**
+ * A run's flakes are final once it has finished (a finished run's tasks take no more results) and
+ * no run that would be its history is still going: later runs are never its history, and rows are
+ * never deleted (prune removes bundles only). Until then a run that started before it and
+ * finishes later can still make one of its checks flaky, so its flakes are worked out afresh.
+ */
+function flakesAreFinal(db: Db, run: RunRecord): boolean {
+  if (run.finishedAtMs === 0n) return false;
+  if (!run.planRevision) return true;
+  return listRuns(db, 1, { planName: run.planName, planRevision: run.planRevision, mode: "full", finished: false, before: run.runId }).length === 0;
 }
 
 /**

@@ -203,7 +203,7 @@ export interface RunFilter {
   planRevision?: string;
   signedOnly?: boolean;
   mode?: RunMode;
-  /** Only runs that have finished. */
+  /** true: only runs that have finished; false: only runs still going. */
   finished?: boolean;
   /** Only runs created before this one (in the list's own order: created_at, then insertion). */
   before?: string;
@@ -222,7 +222,7 @@ export function listRuns(db: Db, limit: number, filter: RunFilter = {}): StoredR
   if (filter.planRevision) add("r.plan_rev = ?", filter.planRevision);
   if (filter.signedOnly) add("s.signed_by IS NOT NULL");
   if (filter.mode) add("r.mode = ?", filter.mode);
-  if (filter.finished) add("r.finished_at IS NOT NULL");
+  if (filter.finished !== undefined) add(filter.finished ? "r.finished_at IS NOT NULL" : "r.finished_at IS NULL");
   if (filter.before) add("(r.created_at, r.rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)", filter.before);
   // No LIMIT at all for every run: PostgreSQL refuses SQLite's LIMIT -1.
   const limited = Number.isFinite(limit);
