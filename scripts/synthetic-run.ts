@@ -124,7 +124,7 @@ export function writeSyntheticRun(db: Db, runId: string, size: SyntheticSize): v
     id: runId,
     planName: "release",
     planPath: "plans/gate.yaml",
-    planYaml: "plan: release\n",
+    planYaml: `plan: release\nstages:\n  - { id: ${SYNTHETIC_STAGE}, kind: fleet, suite: ${SYNTHETIC_SUITE} }\n`,
     suites: { [SYNTHETIC_SUITE]: "suite: app-node\n" },
     stages: [SYNTHETIC_STAGE],
     flags: [],
