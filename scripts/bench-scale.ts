@@ -102,7 +102,7 @@ export async function benchScale(sizes: number[], cores: number, _cleanup: Clean
   const beyond: string[] = [];
   for (const nodes of sizes) {
     say(`scale ${nodes}: a coordinator and ${nodes} simulated agents (plaintext)`);
-    const f = await runLoad({ nodes, workers: WORKERS, tls: false, checks: CHECKS, checkMs: 0, failRate: 0, say: (t) => say(`scale ${nodes}: ${t}`) });
+    const f = await runLoad({ nodes, workers: WORKERS, tls: false, checks: CHECKS, runs: 1, checkMs: 0, failRate: 0, say: (t) => say(`scale ${nodes}: ${t}`) });
     try {
       all.push(verified(f));
     } catch (err) {
@@ -112,7 +112,7 @@ export async function benchScale(sizes: number[], cores: number, _cleanup: Clean
     }
   }
   say(`scale ${TLS_AT}: again over TLS`);
-  all.push(verified(await runLoad({ nodes: TLS_AT, workers: WORKERS, tls: true, checks: CHECKS, checkMs: 0, failRate: 0, say: (t) => say(`scale ${TLS_AT} TLS: ${t}`) })));
+  all.push(verified(await runLoad({ nodes: TLS_AT, workers: WORKERS, tls: true, checks: CHECKS, runs: 1, checkMs: 0, failRate: 0, say: (t) => say(`scale ${TLS_AT} TLS: ${t}`) })));
   const biggest = all.filter((f) => f.transport === "plaintext").at(-1)!;
   const perNode = (f: LoadFigures) => (f.coordPeakMiB ?? Number.NaN) / f.nodes;
   return {

@@ -2,7 +2,7 @@
 // check results) held by a few worker processes; measures registration, one fleet run of a
 // 20-check suite on every node, and the coordinator's memory and CPU. Used by `npm run bench --
 // scale` and alone:
-//   node dist/scripts/load-agents.js --nodes 1000 [--workers 3] [--tls] [--check-ms 0] [--fail-rate 0] [--json]
+//   node dist/scripts/load-agents.js --nodes 1000 [--workers 3] [--runs 1] [--tls] [--check-ms 0] [--fail-rate 0] [--json]
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { fork, type ChildProcess } from "node:child_process";
@@ -22,6 +22,8 @@ export interface LoadOptions {
   /** Serve TLS (node certificates issued at enrollment, as by default); false: `coord serve --insecure`. */
   tls: boolean;
   checks: number;
+  /** How many times the fleet run is made, one after the other on the same coordinator and agents. */
+  runs: number;
   checkMs: number;
   failRate: number;
   /** Where the coordinator keeps its state; kept afterwards when given, else a temp dir removed at the end. */
@@ -66,6 +68,16 @@ export interface LoadFigures {
   coordCpuRegisterSeconds?: number;
   coordCpuRunSeconds?: number;
   workersCpuSeconds?: number;
+  /** Each fleet run of --runs, in order (the figures above are the last one's). */
+  runs: RepeatFigures[];
+}
+
+export interface RepeatFigures {
+  runWallSeconds: number;
+  runStoreSeconds: number;
+  coordCpuRunSeconds?: number;
+  coordRssAfterRunMiB?: number;
+  coordPeakMiB?: number;
 }
 
 /** VmRSS and VmHWM of a process, in MiB, from /proc (undefined where there is none). */
@@ -179,43 +191,61 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     // A few heartbeats' worth of idle fleet before the run: the memory of N open streams.
     await new Promise((r) => setTimeout(r, 2_000));
     const idle = memoryMiB(pid);
+    const d = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a - b);
 
     writeFileSync(join(work, "load.suite.yaml"), suiteYaml(o.checks));
     writeFileSync(join(work, "load.plan.yaml"), PLAN);
-    const cpu2 = processCpuSeconds(pid);
-    const t0 = performance.now();
-    // When each progress line came out: off a terminal `coord run` prints a line per update, then
-    // an empty line and the summary. Date.now(), the clock the coordinator stamps the run with.
-    const progressAt: number[] = [];
-    let summaryStarted = false;
-    function* stampProgress(line: unknown) {
-      if (line === "") summaryStarted = true;
-      if (!summaryStarted) progressAt.push(Date.now());
-      yield line;
+    // The same fleet run again and again: each run's history (the plan's earlier runs, read for
+    // flakes) grows, which a single run on a fresh coordinator never shows.
+    const each: RepeatFigures[] = [];
+    let last: Awaited<ReturnType<typeof fleetRun>> | undefined;
+    const fleetRun = async () => {
+      const cpu2 = processCpuSeconds(pid);
+      const t0 = performance.now();
+      // When each progress line came out: off a terminal `coord run` prints a line per update, then
+      // an empty line and the summary. Date.now(), the clock the coordinator stamps the run with.
+      const progressAt: number[] = [];
+      let summaryStarted = false;
+      function* stampProgress(line: unknown) {
+        if (line === "") summaryStarted = true;
+        if (!summaryStarted) progressAt.push(Date.now());
+        yield line;
+      }
+      const run = await execa(process.execPath, [...nodeArgs, COORD_BIN, "run", "fleet", "--plan", join(work, "load.plan.yaml")], {
+        env: { FLEETGATE_COORDINATOR: c!.address, FLEETGATE_STATE_DIR: c!.stateDir },
+        reject: false,
+        stdin: "ignore",
+        stdout: stampProgress,
+        timeout: Math.max(120_000, o.nodes * 100),
+      });
+      const runWallSeconds = (performance.now() - t0) / 1000;
+      const cpu3 = processCpuSeconds(pid);
+      const after = memoryMiB(pid);
+      // A run that did not end well: was it the coordinator? Its exit and last words, for the report.
+      const coordExit = c!.process.exitCode ?? c!.process.signalCode;
+      if (run.exitCode !== 0 && coordExit !== null) o.say(`the coordinator exited (${coordExit}) during the run; its last log lines:\n${c!.stderr().trim().split("\n").slice(-8).join("\n")}`);
+      const runId = /run (\S+) started/.exec(String(run.stderr))?.[1];
+      if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
+      // The workers report every 100 ms: wait for the last task durations.
+      await waitFor("every task duration", () => f.taskMs.length >= o.nodes * (each.length + 1) || undefined, 5_000).catch(() => undefined);
+      const { finishedAt, ...stored } = readStored(c!.stateDir, runId);
+      const progress = {
+        progressLines: progressAt.length,
+        progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
+        lastProgressAfterEndSeconds: ((progressAt.at(-1) ?? Number.NaN) - finishedAt) / 1000,
+      };
+      each.push({ runWallSeconds, runStoreSeconds: stored.runStoreSeconds, coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak });
+      return { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress };
+    };
+    for (let i = 1; i <= o.runs; i++) {
+      if (o.runs > 1) o.say(`fleet run ${i} of ${o.runs}`);
+      last = await fleetRun();
     }
-    const run = await execa(process.execPath, [...nodeArgs, COORD_BIN, "run", "fleet", "--plan", join(work, "load.plan.yaml")], {
-      env: { FLEETGATE_COORDINATOR: c.address, FLEETGATE_STATE_DIR: c.stateDir },
-      reject: false,
-      stdin: "ignore",
-      stdout: stampProgress,
-      timeout: Math.max(120_000, o.nodes * 100),
-    });
-    const runWallSeconds = (performance.now() - t0) / 1000;
-    const cpu3 = processCpuSeconds(pid);
-    const after = memoryMiB(pid);
-    // A run that did not end well: was it the coordinator? Its exit and last words, for the report.
-    const coordExit = c.process.exitCode ?? c.process.signalCode;
-    if (run.exitCode !== 0 && coordExit !== null) o.say(`the coordinator exited (${coordExit}) during the run; its last log lines:\n${c.stderr().trim().split("\n").slice(-8).join("\n")}`);
-    const runId = /run (\S+) started/.exec(String(run.stderr))?.[1];
-    if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
-    // The workers report every 100 ms: wait for the last task durations.
-    await waitFor("every task duration", () => f.taskMs.length >= o.nodes || undefined, 5_000).catch(() => undefined);
-    const { finishedAt, ...stored } = readStored(c.stateDir, runId);
+    const { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress } = last!;
     const workersCpu = f.workers.reduce<number | undefined>((sum, w) => {
       const s = processCpuSeconds(w.pid);
       return sum === undefined || s === undefined ? undefined : sum + s;
     }, 0);
-    const d = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a - b);
     return {
       nodes: o.nodes,
       transport: o.tls ? "tls" : "plaintext",
@@ -228,15 +258,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       runWallSeconds,
       slowestNodeSeconds: Math.max(0, ...f.taskMs) / 1000,
       ...stored,
-      progressLines: progressAt.length,
-      progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
-      lastProgressAfterEndSeconds: ((progressAt.at(-1) ?? Number.NaN) - finishedAt) / 1000,
+      ...progress,
       coordRssIdleMiB: idle?.rss,
       coordRssAfterRunMiB: after?.rss,
       coordPeakMiB: after?.peak,
       coordCpuRegisterSeconds: d(cpu1, cpu0),
       coordCpuRunSeconds: d(cpu3, cpu2),
       workersCpuSeconds: workersCpu,
+      runs: each,
     };
   } finally {
     for (const w of fleet?.workers ?? []) {
@@ -261,15 +290,16 @@ async function main(args: string[]): Promise<number> {
     workers: Number(flag(args, "--workers", "3")),
     tls: args.includes("--tls"),
     checks: Number(flag(args, "--checks", "20")),
+    runs: Number(flag(args, "--runs", "1")),
     checkMs: Number(flag(args, "--check-ms", "0")),
     failRate: Number(flag(args, "--fail-rate", "0")),
     stateDir: args.includes("--state-dir") ? flag(args, "--state-dir", "") : undefined,
     cpuProfDir: args.includes("--cpu-prof") ? flag(args, "--cpu-prof", "") : undefined,
     say: (t) => process.stderr.write(`load: ${t}\n`),
   };
-  for (const [k, v] of Object.entries({ nodes: o.nodes, workers: o.workers, checks: o.checks })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a whole number ≥ 1, not ${v}`);
+  for (const [k, v] of Object.entries({ nodes: o.nodes, workers: o.workers, checks: o.checks, runs: o.runs })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a whole number ≥ 1, not ${v}`);
   const figures = await runLoad(o);
-  process.stdout.write(args.includes("--json") ? `${JSON.stringify(figures)}\n` : `${Object.entries(figures).map(([k, v]) => `${k}: ${typeof v === "number" ? Number(v.toFixed(3)) : v}`).join("\n")}\n`);
+  process.stdout.write(args.includes("--json") ? `${JSON.stringify(figures)}\n` : `${Object.entries(figures).map(([k, v]) => `${k}: ${typeof v === "number" ? Number(v.toFixed(3)) : typeof v === "object" ? JSON.stringify(v) : v}`).join("\n")}\n`);
   return 0;
 }
 
