@@ -11,6 +11,9 @@ const CHECKS = 20;
 const WORKERS = 3;
 /** TLS costs a handshake per stream and a certificate per enrollment: measured at this N beside plaintext. */
 const TLS_AT = 100;
+/** At N=1,000 the fleet run is made this many times on one coordinator: the later runs have a history. */
+const RUNS_IN_A_ROW_AT = 1000;
+const RUNS_IN_A_ROW = 3;
 
 const one = (x: number) => summarize([x]);
 
@@ -47,7 +50,11 @@ export const BEFORE_AFTER = [
   "",
   "Then (2026-11-29, 13:40 UTC; a build of 4067ba1 against this tree, alternating, 3 runs each at N=1,000, host otherwise quiet): `coord run` printed 17–47 of its progress lines before the run was over in the store and its last one 1.87–2.03 s after; its watch stream was stalled. grpc-js completes a stream's writes one at a time, about one per turn of the event loop, and while 1,000 agents report at once one turn reads every socket and commits their events, 1–2 s (measured with a setImmediate ticker: one turn of 1,741 ms held 30 batch commits); with one update a message and grpc-js's room for 16, the watcher got 16 updates a turn. Now a watch keeps one message in flight and sends everything waiting as one WatchRunBatch (up to 10,000 updates, at most 3 MiB at 3 bytes a character, the run's end always alone); the CLI's channel has an 8 MiB HTTP/2 window, since a 1 MB batch through 64 KiB windows took 2.3 s (one window update a turn); the evidence bundle starts after the finishing turn, so the watchers hear the end first. After: 5,894–6,656 progress lines before the end, the last 0.22–0.29 s after it; run wall time 6.21–6.64 → 5.52–5.80 s, coordinator CPU for the run 5.25–5.64 → 4.56–4.90 s (a batch is one message to frame and encode instead of thousands). Lines are still fewer than results: a watcher more than 8 MiB of check updates behind (about 8,000) is sent every task's status and the end, not every check (watch-backlog.ts); the stored run has them all.",
   "",
-  "Not reached: run overhead ≤ 2 s at N=1,000 — the coordinator's own CPU for the run (4.6–4.9 s at 13:40 UTC) is above it before any other process runs, and here the 3 load processes (which use about as much CPU as the coordinator) and `coord run` share its 2 cores; meeting it needs the coordinator's CPU per result cut by about 2.5×, spread over gRPC, protobuf and SQLite as above. RSS ≤ 300 MiB at N=1,000: met in 4 of 5 runs at 10:45–11:05 UTC (273–302 MiB; the table above has this run's), with the peak set by V8's collection schedule rather than by what the coordinator keeps (above).",
+  "Then (2026-11-29, 13:50–14:05 UTC): the same fleet run several times on one coordinator (`load-agents.js --runs R`), what a single run on a fresh coordinator never shows. At N=1,000 and 5 runs in a row (tree of 018a405) the coordinator's CPU per run climbed 4.48, 4.84, 5.09, 5.81, 5.80 s and its RSS after each run kept rising; with its heap capped at 160 MB (`--max-old-space-size=160`, to tell garbage from what is kept) it ran out of memory in the 10th run. Two causes, from heap snapshots compared between runs 2 and 6 (80,000 more check results held, every one reached from an evidence bundle being written) and from timing the judgement:",
+  "- Each end of a run judges it four times within a second (its summary, `coord run`'s read, the alert check, the evidence bundle) and each judgement read the plan's last 10 comparable runs whole for flakes, about 150 ms per earlier run at 1,000 × 20 results. Now the history is read as check outcomes only (store/check-outcomes.ts, about 45 ms a run), and a finished run's flakes are kept once no run that would be its history is still going, when they can no longer change. After: CPU per run 4.49, 4.41, 4.27, 4.61, 4.24 s over 5 runs, and 4.1–4.7 s over 10.",
+  "- The evidence bundle was written one awaited fs call after another (open, write, close through libuv's threadpool), each waiting for a turn of the event loop; while the next run's 1,000 agents reported, turns of 1–2 s left a 20,000-file bundle behind the run after it, and the bundles in progress, each holding its run's record, piled up. Now bundle files are written synchronously in 50 ms slices. After: 10 runs in a row complete with the heap capped at 160 MB, RSS after each run 213–270 MiB.",
+  "",
+  "Not reached: run overhead ≤ 2 s at N=1,000 — the coordinator's own CPU for the run (4.6–4.9 s at 13:40 UTC) is above it before any other process runs, and here the 3 load processes (which use about as much CPU as the coordinator) and `coord run` share its 2 cores; meeting it needs the coordinator's CPU per result cut by about 2.5×, spread over gRPC, protobuf and SQLite as above. RSS ≤ 300 MiB at N=1,000: met by a single run on a fresh coordinator (273–302 MiB in 5 runs at 10:45–11:05 UTC, 261–305 MiB at 13:50–14:05), not by runs in a row (the rows above: RSS after each of 3 runs), where V8 lets the garbage of each run's end grow its heap while what the coordinator keeps stays bounded: 10 runs in a row complete within a 160 MB heap (above).",
 ].join("\n");
 
 function rows(f: LoadFigures): Row[] {
@@ -71,6 +78,14 @@ function rows(f: LoadFigures): Row[] {
   for (const [what, v] of mem) if (v !== undefined) r.push({ measure: `${at}: ${what}`, unit: "MiB", better: "lower", summary: one(v) });
   if (f.coordCpuRegisterSeconds !== undefined) r.push({ measure: `${at}: coordinator CPU for the N registrations`, unit: "CPU s", better: "lower", summary: one(f.coordCpuRegisterSeconds) });
   if (f.coordCpuRunSeconds !== undefined) r.push({ measure: `${at}: coordinator CPU for the run`, unit: "CPU s", better: "lower", summary: one(f.coordCpuRunSeconds) });
+  // Runs in a row: a cost that grows with the plan's history, or work a run leaves behind, shows as a climb.
+  f.runs.forEach((run, i) => {
+    if (f.runs.length < 2) return;
+    const which = `${at}: run ${i + 1} of ${f.runs.length} in a row on one coordinator`;
+    r.push({ measure: `${which}, \`coord run fleet\` wall time`, unit: "s", better: "lower", summary: one(run.runWallSeconds) });
+    if (run.coordCpuRunSeconds !== undefined) r.push({ measure: `${which}, coordinator CPU`, unit: "CPU s", better: "lower", summary: one(run.coordCpuRunSeconds) });
+    if (run.coordRssAfterRunMiB !== undefined) r.push({ measure: `${which}, coordinator RSS after it`, unit: "MiB", better: "lower", summary: one(run.coordRssAfterRunMiB) });
+  });
   return r;
 }
 
@@ -102,7 +117,8 @@ export async function benchScale(sizes: number[], cores: number, _cleanup: Clean
   const beyond: string[] = [];
   for (const nodes of sizes) {
     say(`scale ${nodes}: a coordinator and ${nodes} simulated agents (plaintext)`);
-    const f = await runLoad({ nodes, workers: WORKERS, tls: false, checks: CHECKS, runs: 1, checkMs: 0, failRate: 0, say: (t) => say(`scale ${nodes}: ${t}`) });
+    const runs = nodes === RUNS_IN_A_ROW_AT ? RUNS_IN_A_ROW : 1;
+    const f = await runLoad({ nodes, workers: WORKERS, tls: false, checks: CHECKS, runs, checkMs: 0, failRate: 0, say: (t) => say(`scale ${nodes}: ${t}`) });
     try {
       all.push(verified(f));
     } catch (err) {
@@ -123,7 +139,9 @@ export async function benchScale(sizes: number[], cores: number, _cleanup: Clean
       `each a real gRPC stream saying what an agent says (hello with its own machine-id, boot-id, name and a loopback source address of its own, heartbeats at the coordinator's interval, ` +
       `numbered CheckEvents and a TaskDone per task); the results are synthetic (every check passes at once), so the agents' side costs no process spawns. ` +
       `One fleet run (\`coord run fleet --plan\`, one iteration) of a ${CHECKS}-check suite on all N; GO, N tasks passed and N × ${CHECKS} results stored exactly once are checked ` +
-      `in SQLite after it. Memory from /proc/PID/status (VmRSS, VmHWM), CPU from /proc/PID/stat. One sample per N (the figures are a growth table, not a distribution). ` +
+      `in SQLite after it. At N=${RUNS_IN_A_ROW_AT} the run is made ${RUNS_IN_A_ROW} times in a row on the same coordinator and agents (\`--runs ${RUNS_IN_A_ROW}\`): the N=${RUNS_IN_A_ROW_AT} rows are the last run's, ` +
+      `which has the first ones as its plan's history, and each run's wall time, CPU and RSS after it have rows of their own. ` +
+      `Memory from /proc/PID/status (VmRSS, VmHWM), CPU from /proc/PID/stat. One sample per N (the figures are a growth table, not a distribution). ` +
       `The sequencer alone: its pure step (coordinator/sequencer/core.ts) timed in this process over a fleet stage of N nodes (scripts/bench-sequencer.ts), median of 5 after a warm-up.`,
     rows: [...all.flatMap(rows), ...sequencerRows(sizes)],
     notes: [...beyond, BEFORE_AFTER].join("\n\n"),

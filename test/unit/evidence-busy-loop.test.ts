@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeBundle } from "../../coordinator/evidence/write.js";
-import { openDb, type Db } from "../../coordinator/store/db.js";
+import { openDb } from "../../coordinator/store/db.js";
 import { writeSyntheticRun } from "../../scripts/synthetic-run.js";
 
 let dir: string;
-let db: Db;
+let db: ReturnType<typeof openDb>;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "fleetgate-busy-bundle-"));
