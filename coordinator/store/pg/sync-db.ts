@@ -11,9 +11,10 @@
 // SQLite (docs/benchmarks.md, `npm run bench -- store`), and nothing interleaves.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { FleetgateError } from "../../../shared/errors.js";
 import type { ArgumentTypes, Db, RunResult, Statement } from "../db.js";
+import { waitForAnswer } from "./answer-wait.js";
 import { bindValues, toPgText, type PgText } from "./placeholders.js";
 import type { CommitOutcome } from "../event-rules.js";
 import type { PgIncomingEvent } from "./agent-events.js";
@@ -166,8 +167,8 @@ export class PgSyncDb implements Db {
     if (this.closed) throw new FleetgateError("internal", "the PostgreSQL store is closed");
     Atomics.store(this.signal, 0, 0);
     this.port.postMessage(req);
-    const waited = Atomics.wait(this.signal, 0, 0, this.answerTimeoutMs);
-    const answer = receiveMessageOnPort(this.port)?.message as PgResponse | undefined;
+    const { answer: message, waited } = waitForAnswer(this.signal, this.port, this.answerTimeoutMs);
+    const answer = message as PgResponse | undefined;
     if (!answer) {
       // The worker is stuck (a server that stopped answering): start over with a new one, whose
       // connection knows nothing of this one's transaction, which the server rolls back.
