@@ -22,7 +22,13 @@ export interface FlakeTask {
   stageId: string;
   stepId: string;
   nodeName: string;
-  checks: readonly { checkId: string; status: Status; precondition: boolean }[];
+  checks: readonly FlakeCheck[];
+}
+
+export interface FlakeCheck {
+  checkId: string;
+  status: Status;
+  precondition: boolean;
 }
 
 interface Tally {

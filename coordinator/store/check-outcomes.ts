@@ -2,7 +2,7 @@
 // run (its summary at the end, GetRun, alerts, the evidence bundle, each run of a list) reads the
 // plan's last 10 comparable runs; read as whole records that was 200,000 results built into
 // messages at 1,000 nodes × 20 checks, and every run of a plan made the next one's end slower.
-import type { FlakeRun, FlakeTask } from "../judgement/flakes.js";
+import type { FlakeCheck, FlakeRun, FlakeTask } from "../judgement/flakes.js";
 import { statusFromName } from "../../shared/model/status.js";
 import type { Db } from "./db.js";
 
@@ -18,14 +18,17 @@ export function loadCheckOutcomes(db: Db, run: { id: string; planRevision: strin
     )
     .raw()
     .iterate(run.id) as IterableIterator<RawOutcome>;
+  // Rows come task by task: a new task id starts the next task's list.
   const tasks: FlakeTask[] = [];
-  let current: { id: string; task: FlakeTask & { checks: FlakeTask["checks"][number][] } } | undefined;
+  let currentTask: string | undefined;
+  let checks: FlakeCheck[] = [];
   for (const [taskId, stageId, stepId, nodeName, checkId, status, precondition] of rows) {
-    if (current?.id !== taskId) {
-      current = { id: taskId, task: { stageId, stepId, nodeName, checks: [] } };
-      tasks.push(current.task);
+    if (taskId !== currentTask) {
+      currentTask = taskId;
+      checks = [];
+      tasks.push({ stageId, stepId, nodeName, checks });
     }
-    current.task.checks.push({ checkId, status: statusFromName(status), precondition: precondition === 1 });
+    checks.push({ checkId, status: statusFromName(status), precondition: precondition === 1 });
   }
   return { runId: run.id, planRevision: run.planRevision, mode: run.mode, tasks };
 }
