@@ -116,6 +116,7 @@ export function dryRun(deps: StartRunDeps, req: StartRunRequest): ResolvedPlan {
  * phase says so (`origin`): it is a step of the rollout, never a gate run that can be signed off.
  */
 export function startRun(deps: StartRunDeps, req: StartRunRequest, origin?: RunOrigin): DecidedRun {
+  deps.engine.requireFollowing();
   const decided = resolveNow(deps, req, newRunId());
   admit(deps, decided);
   if (origin) decided.resolved.unsignable.push(`${origin.phase} on ${origin.node} for rollout ${origin.rollout}: a rollout phase, not a gate run of the plan`);

@@ -26,6 +26,7 @@ import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, taskById, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
 import { summarizeStored } from "../judgement/stored.js";
+import { FleetgateError } from "../../shared/errors.js";
 
 /** An agent's event as its stream delivered it, with the node and machine-id the stream registered. */
 export type IncomingEvent = NodeEvent;
@@ -87,6 +88,28 @@ export class RunEngine {
     this.updates.setMaxListeners(0);
   }
 
+  private followingRuns = false;
+
+  /**
+   * Whether this engine follows runs: started, not stopped. A run it does not track is finished
+   * only when this is true; before start() (a standby) or after stop() (the lead lost) it knows
+   * nothing of runs in progress.
+   */
+  get following(): boolean {
+    return this.followingRuns;
+  }
+
+  /**
+   * This engine, when it follows runs; else unreachable, which the CLI retries. A call that passed
+   * the standby gate just before this coordinator became a standby reaches the fresh, unstarted
+   * parts: their engine tracks no run, so every run would look finished to it (a watch would end
+   * at once with a running run's summary) and a run begun there would be resumed again at start().
+   */
+  requireFollowing(): this {
+    if (!this.followingRuns) throw new FleetgateError("unreachable", "this coordinator is not following runs now (starting, or no longer the active one); try again");
+    return this;
+  }
+
   /** Resumes runs left running by a previous coordinator process, then follows the roster. */
   start(): void {
     this.sessions.on("online", (node) => this.broadcast({ type: "node_online", node }));
@@ -95,9 +118,11 @@ export class RunEngine {
     // Results from two machines under one name prove nothing: every run touching the node is unsignable.
     this.sessions.on("cloned", (node, why) => this.flagRunsOn(node, `node ${node} is cloned: ${why}`));
     for (const run of listRuns(this.db, 1000, { status: Status.RUNNING })) this.resume(run);
+    this.followingRuns = true;
   }
 
   stop(): void {
+    this.followingRuns = false;
     this.active.clear();
     // No more updates will come from here: a watch open on it would wait forever (issue 19: a
     // coordinator that lost the lead goes on serving as a standby; its successor has new engines).

@@ -262,7 +262,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
     cancelRun: unary(deps, (req: pb.CancelRunRequest, who): pb.CancelRunResponse => {
       const run = getRun(db, req.runId);
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
-      if (!deps.engine.isActive(req.runId)) {
+      if (!deps.engine.requireFollowing().isActive(req.runId)) {
         throw new FleetgateError("conflict", `run ${req.runId} already finished (${statusName(run.status)}); nothing to cancel`);
       }
       deps.engine.cancel(req.runId, req.reason ? `cancelled: ${req.reason}` : "cancelled by coord cancel");
@@ -363,6 +363,7 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         authorize(deps, call, method);
         const runId = call.request.runId;
         if (!getRun(db, runId)) throw new FleetgateError("not_found", `no run ${runId}; list them with: coord runs`);
+        const engine = deps.engine.requireFollowing();
         streamWatch(
           call,
           {
@@ -371,18 +372,18 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
               // The engine stopped following runs (shutdown, or the lead lost): end the watch, so the
               // CLI opens it again where the run is followed now, instead of waiting on silence.
               const onStopped = () => call.emit("error", Object.assign(new Error("stopped"), toGrpcError(new FleetgateError("unreachable", "this coordinator stopped following runs (shutting down, or no longer the active one); watch again"))));
-              deps.engine.updates.on("update", onUpdate);
-              deps.engine.updates.once("stopped", onStopped);
+              engine.updates.on("update", onUpdate);
+              engine.updates.once("stopped", onStopped);
               return () => {
-                deps.engine.updates.off("update", onUpdate);
-                deps.engine.updates.off("stopped", onStopped);
+                engine.updates.off("update", onUpdate);
+                engine.updates.off("stopped", onStopped);
               };
             },
             snapshot() {
               // Without output tails: a watch shows progress, and the tails are the bulk of a run's
               // results (GetRun and the reports read them); each watch joining a large run held them all.
               const record = loadRunRecord(db, runId, { output: false });
-              const summary = record && !deps.engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
+              const summary = record && !engine.isActive(runId) ? summarizeStored(db, runId) : undefined;
               return { replay: replayTasks(record?.tasks ?? []), finished: summary && create(pb.WatchRunResponseSchema, { event: { case: "finished", value: summary } }) };
             },
           },
