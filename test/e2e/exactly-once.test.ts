@@ -71,7 +71,9 @@ class Fleet {
   /** Starts the agent and waits until the coordinator sees it online. */
   async agent(args: string[] = []): Promise<Proc> {
     const agent = this.ws.track(startAgent({ name: NODE, address: this.c.address, token: this.token, stateDir: this.ws.path(NODE), labels: { role: "fleet" }, args }));
-    await waitFor(`${NODE} online`, async () => ((await onlineNodes(this.c)).includes(NODE) ? true : undefined));
+    // Each probe is a `coord nodes` process: on a CI machine running three test files at once a
+    // restarted agent has been seen online only after 15 s.
+    await waitFor(`${NODE} online`, async () => ((await onlineNodes(this.c)).includes(NODE) ? true : undefined), 30_000);
     return agent;
   }
 

@@ -57,6 +57,27 @@ ${steps.map((step) => `      - ${step}`).join("\n")}
       `{ id: fetch, on: peer, http: { url: "${web}", status: 200 }, timeout: 2s, retry: { for: ${t.retryFor}, every: 1s } }`,
       `{ id: after, on: origin, command: { argv: ["true"] } }`,
     ]);
+  /**
+   * `coord run` bounded well inside the test's timeout: one still going then fails saying where
+   * each step stood and what the coordinator last said about `node`, not with a bare timeout.
+   */
+  const runWithin = async (ms: number, node: string, args: string[]) => {
+    const cli = coordInBackground(fleet.coordinator, args);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const steps = tasks(lastRun()).map((t) => `${t.step_id}: ${t.status} ${t.summary}`);
+        const said = fleet.coordinator.stderr().split("\n").filter((l) => l.includes(`"${node}"`)).slice(-12);
+        void cli.stop("SIGKILL");
+        reject(new Error(`coord run still going after ${ms} ms\nsteps:\n${steps.join("\n")}\ncoord run said:\n${cli.stderr()}\ncoordinator on ${node}:\n${said.join("\n")}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([cli.result, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const run = (plan: string, args: string[] = []) => fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=beta", ...args]);
 
   beforeAll(async () => {
@@ -173,7 +194,7 @@ stages:
       '{ id: peer-still-there, on: peer, command: { argv: ["true"] } }',
       '{ id: after, on: origin, command: { argv: ["true"] } }',
     ]);
-    const r = await fleet.coord(["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=gamma"]);
+    const r = await runWithin(45_000, "gamma", ["run", "all", "--plan", plan, "--bind", "origin=alpha", "--bind", "peer=gamma"]);
     const steps = byStep(lastRun());
     expect(steps.get("crash")?.status).toBe("passed");
     expect(steps.get("crash")?.summary).toBe("agent killed on purpose (kill_agent fault)");
