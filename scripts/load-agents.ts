@@ -167,8 +167,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
   let fleet: Fleet | undefined;
   try {
     const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : [];
-    c = await startCoordinator(join(stateDir, "coord"), o.tls ? [] : ["--insecure"], "127.0.0.1:0", nodeArgs);
-    const pid = c.process.pid;
+    const coordinator = (c = await startCoordinator(join(stateDir, "coord"), o.tls ? [] : ["--insecure"], "127.0.0.1:0", nodeArgs));
+    const pid = coordinator.process.pid;
     const token = await coord(c, ["token", "create", "--uses", String(o.nodes), "--ttl", "1h", "--description", "load tool"]);
     if (token.exitCode !== 0) throw new Error(`coord token create failed:\n${token.stderr}`);
     fleet = await startWorkers(o, c, token.stdout.trim());
@@ -198,7 +198,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     // The same fleet run again and again: each run's history (the plan's earlier runs, read for
     // flakes) grows, which a single run on a fresh coordinator never shows.
     const each: RepeatFigures[] = [];
-    let last: Awaited<ReturnType<typeof fleetRun>> | undefined;
     const fleetRun = async () => {
       const cpu2 = processCpuSeconds(pid);
       const t0 = performance.now();
@@ -212,7 +211,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
         yield line;
       }
       const run = await execa(process.execPath, [...nodeArgs, COORD_BIN, "run", "fleet", "--plan", join(work, "load.plan.yaml")], {
-        env: { FLEETGATE_COORDINATOR: c!.address, FLEETGATE_STATE_DIR: c!.stateDir },
+        env: { FLEETGATE_COORDINATOR: coordinator.address, FLEETGATE_STATE_DIR: coordinator.stateDir },
         reject: false,
         stdin: "ignore",
         stdout: stampProgress,
@@ -222,13 +221,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       const cpu3 = processCpuSeconds(pid);
       const after = memoryMiB(pid);
       // A run that did not end well: was it the coordinator? Its exit and last words, for the report.
-      const coordExit = c!.process.exitCode ?? c!.process.signalCode;
-      if (run.exitCode !== 0 && coordExit !== null) o.say(`the coordinator exited (${coordExit}) during the run; its last log lines:\n${c!.stderr().trim().split("\n").slice(-8).join("\n")}`);
+      const coordExit = coordinator.process.exitCode ?? coordinator.process.signalCode;
+      if (run.exitCode !== 0 && coordExit !== null) o.say(`the coordinator exited (${coordExit}) during the run; its last log lines:\n${coordinator.stderr().trim().split("\n").slice(-8).join("\n")}`);
       const runId = /run (\S+) started/.exec(String(run.stderr))?.[1];
       if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
       // The workers report every 100 ms: wait for the last task durations.
       await waitFor("every task duration", () => f.taskMs.length >= o.nodes * (each.length + 1) || undefined, 5_000).catch(() => undefined);
-      const { finishedAt, ...stored } = readStored(c!.stateDir, runId);
+      const { finishedAt, ...stored } = readStored(coordinator.stateDir, runId);
       const progress = {
         progressLines: progressAt.length,
         progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
@@ -237,11 +236,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       each.push({ runWallSeconds, runStoreSeconds: stored.runStoreSeconds, coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak });
       return { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress };
     };
-    for (let i = 1; i <= o.runs; i++) {
+    const runNumbered = (i: number) => {
       if (o.runs > 1) o.say(`fleet run ${i} of ${o.runs}`);
-      last = await fleetRun();
-    }
-    const { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress } = last!;
+      return fleetRun();
+    };
+    let last = await runNumbered(1);
+    for (let i = 2; i <= o.runs; i++) last = await runNumbered(i);
+    const { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress } = last;
     const workersCpu = f.workers.reduce<number | undefined>((sum, w) => {
       const s = processCpuSeconds(w.pid);
       return sum === undefined || s === undefined ? undefined : sum + s;
