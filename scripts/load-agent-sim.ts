@@ -92,7 +92,7 @@ export class SimAgent {
     const identity = { name: this.o.name, machineId: this.machineId, bootId: this.origin.bootId, hostname: this.o.name, labels: this.o.labels, agentVersion: FLEETGATE_VERSION };
     stream.write(
       create(ConnectRequestSchema, {
-        msg: { case: "hello", value: { credential: { case: "enrollToken", value: this.o.enrollToken }, enrollmentSecret: this.enrollmentSecret, identity, publicKeyPem: this.o.publicKeyPem ?? "", agentInstance: randomUUID(), protocolVersion: PROTOCOL_VERSION } },
+        msg: { case: "hello", value: { credential: { case: "enrollToken", value: this.o.enrollToken }, enrollmentSecret: this.enrollmentSecret, identity, publicKeyPem: this.o.publicKeyPem ?? "", agentInstance: randomUUID(), protocolVersion: PROTOCOL_VERSION, takesAckBatches: true } },
       }),
     );
   }

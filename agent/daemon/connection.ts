@@ -248,8 +248,10 @@ export class AgentConnection {
           this.onRegistered(stream, res.msg.value);
         } else if (res.msg.case === "task") this.opts.onTask(res.msg.value);
         else if (res.msg.case === "ack") {
-          this.opts.spool.ack(res.msg.value.seq);
-          this.delivery.acked(res.msg.value.seq);
+          for (const seq of [res.msg.value.seq, ...res.msg.value.moreSeqs]) {
+            this.opts.spool.ack(seq);
+            this.delivery.acked(seq);
+          }
           this.flush();
         }
         else if (res.msg.case === "cancel") this.opts.onCancel?.(res.msg.value.taskId);
@@ -268,6 +270,7 @@ export class AgentConnection {
               publicKeyPem: this.opts.tls?.publicKeyPem ?? "",
               agentInstance: AGENT_INSTANCE,
               protocolVersion: PROTOCOL_VERSION,
+              takesAckBatches: true,
               // Enrolling: the secret that lets this agent enroll again if the reply is lost.
               enrollmentSecret: credential.case === "enrollToken" ? this.opts.credentials.enrollmentSecret() : "",
             },

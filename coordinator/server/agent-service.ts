@@ -127,6 +127,22 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
         fail(new FleetgateError("unreachable", `agent silent for ${ms} ms (3 heartbeats); dropping its stream`));
       });
 
+      // Acks of events committed in the same batch, written as one Ack after the commit's settling
+      // (a microtask later) to an agent that takes batches; one Ack per event to one that does not.
+      let acksInBatches = false;
+      let unsentAcks: bigint[] = [];
+      const sendAcks = () => {
+        const [seq, ...moreSeqs] = unsentAcks;
+        unsentAcks = [];
+        // A stream gone since is not written to: the agent sends those events again, repeats.
+        if (seq !== undefined && !closed) call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq, moreSeqs } } }));
+      };
+      const ack = (seq: bigint) => {
+        unsentAcks.push(seq);
+        if (!acksInBatches) sendAcks();
+        else if (unsentAcks.length === 1) queueMicrotask(sendAcks);
+      };
+
       // Set once an event failed to commit: nothing more is taken from this stream, so no later
       // event commits past the gap (the queue drops those already taken); the agent reconnects and
       // sends again from the one that failed.
@@ -150,9 +166,8 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             const why = `event ${event.seq} was numbered by boot ${outcome.forkedFrom.slice(0, 8)} and again by boot ${(event.origin?.bootId ?? "").slice(0, 8)} (two machines numbering one node's events)`;
             deps.sessions.markCloned(s.node, why, s.address);
           }
-          // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent
-          // forever. A stream gone since is not written to: the agent sends the event again, a repeat.
-          if (!closed) call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: event.seq } } }));
+          // Ack after commit, whatever the outcome: a rejected or repeated event must not be resent forever.
+          ack(event.seq);
           if (outcome.kind === "rejected") {
             refusals.record({ kind: outcome.flagsRun ? "wrong_host" : "foreign_event", code: "ignored", peer: s.address, claimed: s.node, message: `event ${event.seq}: ${outcome.reason}` });
             // A node vouches for its own tasks only: a result from another host for one of them
@@ -174,6 +189,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps) {
             release();
             const hello = req.msg.value;
             claimed = hello.identity?.name ?? "";
+            acksInBatches = hello.takesAckBatches;
             gate.hello(address, claimed);
             // Before admission, so a refused agent spends no enrollment token and changes no row.
             const skew = protocolRefusal({ node: claimed || "?", agentProtocol: hello.protocolVersion, agentVersion: hello.identity?.agentVersion ?? "", coordinatorProtocol: PROTOCOL_VERSION, coordinatorVersion: FLEETGATE_VERSION });

@@ -85,6 +85,8 @@ export interface HelloOptions {
   agentVersion?: string;
   /** Hello.enrollment_secret; default: none sent. */
   enrollmentSecret?: string;
+  /** Hello.takes_ack_batches; default: false, as agents from before it. */
+  takesAckBatches?: boolean;
 }
 
 let keyPem: string | undefined;
@@ -99,7 +101,7 @@ export function helloRequest(o: HelloOptions): ConnectRequest {
   const key = o.tls ? { publicKeyPem: publicKeyPem() } : {};
   const identity = { name: o.name, machineId: o.machineId ?? newMachineId(), bootId: randomUUID(), hostname: `hostile-${o.name}`, labels: o.labels ?? {}, agentVersion: o.agentVersion ?? "" };
   const protocolVersion = o.protocolVersion ?? PROTOCOL_VERSION;
-  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, protocolVersion, enrollmentSecret: o.enrollmentSecret ?? "", ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
+  return create(ConnectRequestSchema, { msg: { case: "hello", value: { credential, identity, protocolVersion, enrollmentSecret: o.enrollmentSecret ?? "", takesAckBatches: o.takesAckBatches ?? false, ...key } } } as MessageInitShape<typeof ConnectRequestSchema>);
 }
 
 /** An agent stream the test drives by hand: what came back, and how the stream ended. */
@@ -151,7 +153,12 @@ export class ScriptedAgent {
   }
 
   async acked(seq: bigint): Promise<void> {
-    await this.until((r) => r.msg.case === "ack" && r.msg.value.seq === seq);
+    await this.until((r) => r.msg.case === "ack" && [r.msg.value.seq, ...r.msg.value.moreSeqs].includes(seq));
+  }
+
+  /** Every Ack received: the seqs each acknowledged, in order. */
+  acks(): bigint[][] {
+    return this.responses.flatMap((r) => (r.msg.case === "ack" ? [[r.msg.value.seq, ...r.msg.value.moreSeqs]] : []));
   }
 
   close(): void {

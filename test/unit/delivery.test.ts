@@ -220,3 +220,51 @@ describe("AgentConnection and a coordinator that drops the stream whenever one e
     expect(byCheck).toEqual(["1:before:3", `2:poison:${Status.ERROR}`, "3:taskDone"]);
   }, 60_000);
 });
+
+describe("AgentConnection and a coordinator that acknowledges a commit's events in one Ack", () => {
+  let server: grpc.Server | undefined;
+  let connection: AgentConnection | undefined;
+  afterEach(() => {
+    connection?.stop();
+    server?.forceShutdown();
+  });
+
+  it("says it takes Acks in batches, and settles every event an Ack names", async () => {
+    let hello: ConnectRequest | undefined;
+    server = new grpc.Server();
+    server.addService(serviceDefinition(AgentService), {
+      connect(call: grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>) {
+        const received: bigint[] = [];
+        call.on("data", (req: ConnectRequest) => {
+          if (req.msg.case === "hello") {
+            hello = req;
+            call.write(create(ConnectResponseSchema, { msg: { case: "registered", value: { nodeName: "node-a", heartbeatIntervalMs: 60_000 } } }));
+          } else if (req.msg.case === "event") {
+            received.push(req.msg.value.seq);
+            // All three in one Ack, as a coordinator acknowledges one commit's events.
+            if (received.length === 3) call.write(create(ConnectResponseSchema, { msg: { case: "ack", value: { seq: received[0]!, moreSeqs: received.slice(1) } } }));
+          }
+        });
+        call.on("end", () => call.end());
+        call.on("error", () => undefined);
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server!.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const spool = openSpool();
+    spool.append(check("one", Status.PASSED));
+    spool.append(check("two", Status.PASSED));
+    spool.append(done());
+    connection = new AgentConnection({
+      addresses: [`127.0.0.1:${port}`],
+      identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
+      credentials: new Credentials(undefined, "fge_test"),
+      spool,
+      log: quiet,
+      onTask: () => undefined,
+    });
+    void connection.run().catch(() => undefined);
+
+    await waitFor("every event acknowledged", () => (spool.pendingCount() === 0 ? true : undefined), 20_000);
+    expect(hello?.msg.case === "hello" && hello.msg.value.takesAckBatches).toBe(true);
+  }, 30_000);
+});
