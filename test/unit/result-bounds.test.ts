@@ -1,10 +1,10 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AttemptSchema, CheckResultSchema, TestCaseSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
+import { AttemptSchema, CheckResultSchema, TestCaseSchema, WaiverSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { CHANNEL_OPTIONS } from "../../shared/grpc/adapter.js";
 import { MAX_AGENT_EVENT_BYTES, MAX_CHECK_RESULT_BYTES, MAX_GRPC_MESSAGE_BYTES, RESULT_BUDGET as B, RESULT_WORST_CASE_BYTES } from "../../shared/model/limits.js";
-import { boundCheckResult, oversizeResult } from "../../shared/model/result-bounds.js";
+import { boundCheckResult, FIELDS_JUDGED_WITHOUT_ENCODING, oversizeResult, withinBudget } from "../../shared/model/result-bounds.js";
 import { Status } from "../../shared/model/status.js";
 import { utf8Bytes } from "../../shared/model/text-cut.js";
 
@@ -45,6 +45,53 @@ const checkResult = fc
     captured: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), smallOrHugeText, { maxKeys: 40 }),
   })
   .map((r) => create(CheckResultSchema, r));
+
+describe("a result judged within budget without encoding it", () => {
+  const TEXT_BUDGETS = { checkId: B.idBytes, kind: B.idBytes, runAs: B.idBytes, summary: B.summaryBytes, reason: B.reasonBytes, hint: B.hintBytes, stdoutTail: B.outputTailBytes, stderrTail: B.outputTailBytes };
+  /** Every text at its budget in 3-byte characters (and one byte to make it up), the attempt log full. */
+  const fullest = () =>
+    create(CheckResultSchema, {
+      ...Object.fromEntries(Object.entries(TEXT_BUDGETS).map(([field, bytes]) => [field, "€".repeat(Math.floor(bytes / 3)) + "a".repeat(bytes % 3)])),
+      status: Status.FAILED,
+      startedAtMs: -1n,
+      durationMs: -1n,
+      attempts: -1,
+      unwaivedStatus: Status.FAILED,
+      precondition: true,
+      attemptLog: Array.from({ length: B.attemptsKept }, () => create(AttemptSchema, { startedAtMs: -1n, durationMs: -1n, passed: true, summary: "é".repeat(B.attemptSummaryBytes / 2) })),
+    });
+
+  it("judges every field CheckResult has: a field added to the schema must be judged too", () => {
+    expect([...FIELDS_JUDGED_WITHOUT_ENCODING].sort()).toEqual(CheckResultSchema.fields.map((f) => f.localName).sort());
+  });
+
+  it("is returned as it is, and encodes within MAX_CHECK_RESULT_BYTES even with every field at its budget", () => {
+    const r = fullest();
+    expect(withinBudget(r)).toBe(true);
+    expect(boundCheckResult(r)).toEqual({ result: r, cut: [] });
+    expect(encoded(r)).toBeLessThanOrEqual(MAX_CHECK_RESULT_BYTES);
+  });
+
+  it("is not one with any text a byte over its budget, a test case, a capture, a waiver or one attempt too many: those are cut field by field", () => {
+    for (const field of Object.keys(TEXT_BUDGETS)) {
+      const r = fullest();
+      (r as unknown as Record<string, string>)[field] += "a";
+      expect(withinBudget(r), field).toBe(false);
+    }
+    const more = [
+      (r: ReturnType<typeof fullest>) => r.cases.push(create(TestCaseSchema, { name: "t" })),
+      (r: ReturnType<typeof fullest>) => (r.captured.k = "v"),
+      (r: ReturnType<typeof fullest>) => (r.waiver = create(WaiverSchema, { checkId: "c" })),
+      (r: ReturnType<typeof fullest>) => r.attemptLog.push(create(AttemptSchema)),
+      (r: ReturnType<typeof fullest>) => (r.attemptLog[0]!.summary += "a"),
+    ];
+    for (const change of more) {
+      const r = fullest();
+      change(r);
+      expect(withinBudget(r), String(change)).toBe(false);
+    }
+  });
+});
 
 describe("a CheckResult is bounded in encoded bytes by construction", () => {
   it("the budgets add up to less than the result limit, and an event stays under the gRPC limit both ends use", () => {
