@@ -367,11 +367,14 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
         streamWatch(
           call,
           {
-            subscribe(listener) {
+            subscribe(listener, ended) {
               const onUpdate = (id: string, update: pb.WatchRunResponse) => id === runId && listener(update);
               // The engine stopped following runs (shutdown, or the lead lost): end the watch, so the
               // CLI opens it again where the run is followed now, instead of waiting on silence.
-              const onStopped = () => call.emit("error", Object.assign(new Error("stopped"), toGrpcError(new FleetgateError("unreachable", "this coordinator stopped following runs (shutting down, or no longer the active one); watch again"))));
+              const onStopped = () => {
+                deps.log.info({ run: runId }, `a watch of run ${runId} ended: this coordinator stopped following runs`);
+                ended(Object.assign(new Error("stopped"), toGrpcError(new FleetgateError("unreachable", "this coordinator stopped following runs (shutting down, or no longer the active one); watch again"))));
+              };
               engine.updates.on("update", onUpdate);
               engine.updates.once("stopped", onStopped);
               return () => {

@@ -53,13 +53,18 @@ export interface WatchCall {
    */
   write(update: WatchRunResponse, written: (err?: Error | null) => void): unknown;
   end(): void;
+  /** Ends the call with this error as its status (grpc-js: the stream's 'error' listener ends it). */
+  emit(event: "error", err: Error): unknown;
   once(event: "cancelled" | "close", listener: () => void): unknown;
   off(event: "cancelled" | "close", listener: () => void): unknown;
 }
 
 export interface WatchFeed {
-  /** Live updates of the watched run; returns the unsubscribe. */
-  subscribe(listener: (update: WatchRunResponse) => void): () => void;
+  /**
+   * Live updates of the watched run, until `ended` says the source stopped (its error ends the
+   * watch, which the watcher opens again elsewhere); returns the unsubscribe.
+   */
+  subscribe(listener: (update: WatchRunResponse) => void, ended: (err: Error) => void): () => void;
   /**
    * The run as stored, read after subscribing so nothing between the two is missed: its updates
    * in order, and its end when it has ended (the watch then ends after the replay).
@@ -140,10 +145,18 @@ export function streamWatch(call: WatchCall, feed: WatchFeed, o: { maxBacklogByt
     }
   };
 
+  // No write once the call is ending: grpc-js ends it on 'error' after the write in flight, and a
+  // write after that end destroys the stream before its status is sent, so the watcher would wait
+  // on an open stream forever (seen when the lead was lost with a write in flight).
+  const fail = (err: Error) => {
+    if (done) return;
+    stop(false);
+    call.emit("error", err);
+  };
   const unsubscribe = feed.subscribe((u) => {
     backlog.push(u);
     pump();
-  });
+  }, fail);
   call.once("cancelled", gone);
   call.once("close", gone);
   try {

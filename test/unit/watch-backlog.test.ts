@@ -4,6 +4,7 @@
 // the CLI takes apart again in order.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EventEmitter } from "node:events";
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { WaiverSchema } from "../../shared/gen/fleetgate/v1/common_pb.js";
 import { WatchRunResponseSchema, type CheckUpdate, type WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
@@ -115,12 +116,16 @@ class SlowCall extends EventEmitter implements WatchCall {
 
 function feed(stored: WatchRunResponse[], end?: WatchRunResponse) {
   const live = new EventEmitter();
+  let ended: (err: Error) => void = () => {};
   return {
     live: (u: WatchRunResponse) => live.emit("u", u),
     listeners: () => live.listenerCount("u"),
+    /** The source stops (the engine stopped following runs). */
+    stop: (err: Error) => ended(err),
     feed: {
-      subscribe(l: (u: WatchRunResponse) => void) {
+      subscribe(l: (u: WatchRunResponse) => void, onEnded: (err: Error) => void) {
         live.on("u", l);
+        ended = onEnded;
         return () => live.off("u", l);
       },
       snapshot: () => ({ replay: stored, finished: end }),
@@ -128,7 +133,51 @@ function feed(stored: WatchRunResponse[], end?: WatchRunResponse) {
   };
 }
 
+/**
+ * grpc-js's ServerWritableStreamImpl as it behaves: an object-mode Writable whose 'error' ends it,
+ * the status going out in _final once the writes in flight are done; a write takes a turn.
+ */
+class GrpcLikeCall extends Writable implements WatchCall {
+  written: WatchRunResponse[] = [];
+  status: string | undefined;
+  private pending = "OK";
+  constructor() {
+    super({ objectMode: true });
+    this.on("error", (err: Error) => {
+      this.pending = err.message;
+      this.end();
+    });
+  }
+  override _write(u: WatchRunResponse, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.written.push(u);
+    setImmediate(done);
+  }
+  override _final(done: (err?: Error | null) => void): void {
+    done(null);
+    this.status = this.pending;
+  }
+}
+
 describe("a watch stream", () => {
+  it("ends with the source's error as its status when the source stops with a write in flight and more waiting", async () => {
+    const f = feed([check("t1", "a"), check("t1", "b")]);
+    const call = new GrpcLikeCall();
+    let end: WatchEnd | undefined;
+    streamWatch(call, f.feed, { onEnd: (e) => (end = e) });
+    // The replay is in flight; live updates wait behind it.
+    f.live(check("t1", "c"));
+    f.live(task("t1", Status.RUNNING));
+    f.stop(new Error("this coordinator stopped following runs"));
+    for (let i = 0; i < 20 && call.status === undefined; i++) await new Promise((r) => setImmediate(r));
+    // Nothing written after the end began: a write after end would destroy the stream unsent.
+    expect(received(call.written)).toEqual(["check t1/a", "check t1/b"]);
+    expect(call.status).toBe("this coordinator stopped following runs");
+    expect(call.destroyed && call.errored).toBeFalsy();
+    expect(end).toEqual({ finished: false, dropped: 0, superseded: 0 });
+    expect(f.listeners()).toBe(0);
+  });
+
+
   it("has one message in flight at a time, replays the store without loss, then the live updates, the end last", () => {
     const stored = [check("t1", "a"), check("t1", "b"), task("t1", Status.PASSED), check("t2", "a")];
     const f = feed(stored);
