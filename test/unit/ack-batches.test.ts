@@ -2,18 +2,14 @@
 // commit's events from its stream; one from before the field gets one Ack per event, as it always
 // did. Either way every event is acknowledged exactly once, in order, and only once it is stored.
 // Real gRPC on loopback, the store on SQLite and PostgreSQL.
-import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
-import { agentServiceHandlers } from "../../coordinator/server/agent-service.js";
 import type { Db } from "../../coordinator/store/db.js";
-import { insertRun } from "../../coordinator/store/runs.js";
 import { createEnrollToken } from "../../coordinator/store/tokens.js";
-import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
+import { beginOneTaskRun, serveAgents, type ServedAgents } from "../support/agent-server.js";
 import { helloRequest, newMachineId, ScriptedAgent } from "../support/hostile-client.js";
 import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
@@ -23,23 +19,18 @@ const CHECKS = 200;
 describe.each(STORE_ENGINES)("acknowledging a stream's events (%s)", (storeEngine) => {
   const store = storeOf(storeEngine);
   let db: Db;
-  let server: grpc.Server;
-  let client: grpc.Client;
+  let served: ServedAgents;
   let engine: RunEngine;
 
   beforeEach(async () => {
     db = await store.open();
     const sessions = new AgentSessions();
     engine = new RunEngine(db, sessions, quiet, {});
-    server = new grpc.Server(CHANNEL_OPTIONS);
-    server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000 }));
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    served = await serveAgents({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000 });
   });
 
   afterEach(() => {
-    client.close();
-    server.forceShutdown();
+    served.close();
     engine.stop();
     db.close();
   });
@@ -47,14 +38,9 @@ describe.each(STORE_ENGINES)("acknowledging a stream's events (%s)", (storeEngin
   /** A registered node given a task, which reports CHECKS results and the task's end at once; its acks once the last is acked. */
   async function reportAll(takesAckBatches: boolean): Promise<bigint[][]> {
     const machineId = newMachineId();
-    const node = new ScriptedAgent(client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId, takesAckBatches }));
+    const node = new ScriptedAgent(served.client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId, takesAckBatches }));
     await node.registered();
-    insertRun(
-      db,
-      { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
-      [{ id: "r1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-    );
-    engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
+    beginOneTaskRun(db, engine, "n1");
     const task = await node.task();
     const origin = { machineId, hostname: "n1", bootId: "b" };
     for (let i = 0; i < CHECKS; i++) node.send({ origin, body: { case: "check", value: { taskId: task.taskId, result: { checkId: `c${i}`, kind: "command", status: Status.PASSED } } } });

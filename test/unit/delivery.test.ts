@@ -160,7 +160,22 @@ describe("the poison rule", () => {
   });
 });
 
-describe("AgentConnection and a coordinator that drops the stream whenever one event arrives", () => {
+/** node-a's connection to a scripted coordinator on `port`, running. */
+function connectTo(port: number, spool: Spool, delivery?: ConstructorParameters<typeof AgentConnection>[0]["delivery"]): AgentConnection {
+  const connection = new AgentConnection({
+    addresses: [`127.0.0.1:${port}`],
+    identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
+    credentials: new Credentials(undefined, "fge_test"),
+    spool,
+    log: quiet,
+    onTask: () => undefined,
+    ...(delivery ? { delivery } : {}),
+  });
+  void connection.run().catch(() => undefined);
+  return connection;
+}
+
+describe("AgentConnection and a scripted coordinator", () => {
   let server: grpc.Server | undefined;
   let connection: AgentConnection | undefined;
   afterEach(() => {
@@ -168,7 +183,7 @@ describe("AgentConnection and a coordinator that drops the stream whenever one e
     server?.forceShutdown();
   });
 
-  it(`gets the rest through, and that event as an ERROR after ${POISON_AFTER} tries`, async () => {
+  it(`gets the rest through when the coordinator drops the stream whenever one event arrives, and that event as an ERROR after ${POISON_AFTER} tries`, async () => {
     const committed: AgentEvent[] = [];
     let sessions = 0;
     server = new grpc.Server();
@@ -202,34 +217,16 @@ describe("AgentConnection and a coordinator that drops the stream whenever one e
     spool.append(check("before", Status.PASSED));
     spool.append(check("poison"));
     spool.append(done());
-    connection = new AgentConnection({
-      addresses: [`127.0.0.1:${port}`],
-      identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
-      credentials: new Credentials(undefined, "fge_test"),
-      spool,
-      log: quiet,
-      onTask: () => undefined,
-      // The minute a poison event must keep failing is not worth waiting for here.
-      delivery: { poisonSpanMs: 0 },
-    });
-    void connection.run().catch(() => undefined);
+    // The minute a poison event must keep failing is not worth waiting for here.
+    connection = connectTo(port, spool, { poisonSpanMs: 0 });
 
     await waitFor("every event committed", () => (spool.pendingCount() === 0 ? true : undefined), 45_000);
     expect(sessions).toBe(POISON_AFTER + 1);
     const byCheck = committed.map((e) => (e.body.case === "check" ? `${e.seq}:${e.body.value.result?.checkId}:${e.body.value.result?.status}` : `${e.seq}:${e.body.case}`));
     expect(byCheck).toEqual(["1:before:3", `2:poison:${Status.ERROR}`, "3:taskDone"]);
   }, 60_000);
-});
 
-describe("AgentConnection and a coordinator that acknowledges a commit's events in one Ack", () => {
-  let server: grpc.Server | undefined;
-  let connection: AgentConnection | undefined;
-  afterEach(() => {
-    connection?.stop();
-    server?.forceShutdown();
-  });
-
-  it("says it takes Acks in batches, and settles every event an Ack names", async () => {
+  it("says it takes Acks in batches, and settles every event an Ack names (a coordinator acknowledging a commit's events in one)", async () => {
     let hello: ConnectRequest | undefined;
     server = new grpc.Server();
     server.addService(serviceDefinition(AgentService), {
@@ -254,15 +251,7 @@ describe("AgentConnection and a coordinator that acknowledges a commit's events 
     spool.append(check("one", Status.PASSED));
     spool.append(check("two", Status.PASSED));
     spool.append(done());
-    connection = new AgentConnection({
-      addresses: [`127.0.0.1:${port}`],
-      identity: create(NodeIdentitySchema, { name: "node-a", machineId: ORIGIN.machineId }),
-      credentials: new Credentials(undefined, "fge_test"),
-      spool,
-      log: quiet,
-      onTask: () => undefined,
-    });
-    void connection.run().catch(() => undefined);
+    connection = connectTo(port, spool);
 
     await waitFor("every event acknowledged", () => (spool.pendingCount() === 0 ? true : undefined), 20_000);
     expect(hello?.msg.case === "hello" && hello.msg.value.takesAckBatches).toBe(true);

@@ -1,27 +1,22 @@
 // The agent stream in-process (real gRPC on loopback, the store on SQLite and PostgreSQL): a node sending events beyond its
 // rate and burst is read more slowly, never refused. Every result it sent is stored and
 // acknowledged, and the slow-down is recorded once in the refusal log.
-import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AGENT_GATE_LIMITS, AgentGate } from "../../coordinator/fleet/agent-gate.js";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
-import { agentServiceHandlers } from "../../coordinator/server/agent-service.js";
 import { RefusalLog } from "../../coordinator/server/refusals.js";
 import type { Db } from "../../coordinator/store/db.js";
-import { insertRun } from "../../coordinator/store/runs.js";
 import { createEnrollToken } from "../../coordinator/store/tokens.js";
-import { AgentService } from "../../shared/gen/fleetgate/v1/agent_pb.js";
-import { CHANNEL_OPTIONS, serviceDefinition } from "../../shared/grpc/adapter.js";
 import { Status } from "../../shared/model/status.js";
 import { helloRequest, newMachineId, ScriptedAgent } from "../support/hostile-client.js";
 import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
+import { beginOneTaskRun, serveAgents, type ServedAgents } from "../support/agent-server.js";
 
 const quiet = pino({ level: "silent" });
 let db: Db;
-let server: grpc.Server;
-let client: grpc.Client;
+let served: ServedAgents;
 let engine: RunEngine;
 let refusals: RefusalLog;
 
@@ -35,15 +30,11 @@ describe.each(STORE_ENGINES)("events beyond a node's rate (%s)", (storeEngine) =
     refusals = new RefusalLog(quiet);
     // 10 events a second after a burst of 5: far below what any disk commits, so the gate, not the disk, sets the pace.
     const gate = new AgentGate({ ...AGENT_GATE_LIMITS, eventsPerMinutePerNode: 600, eventBurstPerNode: 5 });
-    server = new grpc.Server(CHANNEL_OPTIONS);
-    server.addService(serviceDefinition(AgentService), agentServiceHandlers({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000, refusals, gate }));
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    served = await serveAgents({ db, sessions, engine, log: quiet, heartbeatIntervalMs: 5_000, refusals, gate });
   });
 
   afterEach(() => {
-    client.close();
-    server.forceShutdown();
+    served.close();
     engine.stop();
     db.close();
   });
@@ -51,14 +42,9 @@ describe.each(STORE_ENGINES)("events beyond a node's rate (%s)", (storeEngine) =
   describe("a node sending events beyond its rate", () => {
     it("is slowed, not refused: every result is stored and acknowledged, and the slow-down is recorded once", async () => {
       const machineId = newMachineId();
-      const node = new ScriptedAgent(client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId }));
+      const node = new ScriptedAgent(served.client, helloRequest({ name: "n1", enrollToken: createEnrollToken(db, 60_000, "").token, machineId }));
       await node.registered();
-      insertRun(
-        db,
-        { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
-        [{ id: "r1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-      );
-      engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
+      beginOneTaskRun(db, engine, "n1");
       const task = await node.task();
 
       const n = 30;
