@@ -198,7 +198,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     // The same fleet run again and again: each run's history (the plan's earlier runs, read for
     // flakes) grows, which a single run on a fresh coordinator never shows.
     const each: RepeatFigures[] = [];
-    const fleetRun = async () => {
+    const fleetRun = async (i: number) => {
+      if (o.runs > 1) o.say(`fleet run ${i} of ${o.runs}`);
       const cpu2 = processCpuSeconds(pid);
       const t0 = performance.now();
       // When each progress line came out: off a terminal `coord run` prints a line per update, then
@@ -233,16 +234,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
         progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
         lastProgressAfterEndSeconds: ((progressAt.at(-1) ?? Number.NaN) - finishedAt) / 1000,
       };
-      each.push({ runWallSeconds, runStoreSeconds: stored.runStoreSeconds, coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak });
-      return { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress };
+      const figures: RepeatFigures = { runWallSeconds, runStoreSeconds: stored.runStoreSeconds, coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak };
+      each.push(figures);
+      return { run, runId, stored, progress, figures };
     };
-    const runNumbered = (i: number) => {
-      if (o.runs > 1) o.say(`fleet run ${i} of ${o.runs}`);
-      return fleetRun();
-    };
-    let last = await runNumbered(1);
-    for (let i = 2; i <= o.runs; i++) last = await runNumbered(i);
-    const { run, runId, runWallSeconds, after, cpu2, cpu3, stored, progress } = last;
+    let last = await fleetRun(1);
+    for (let i = 2; i <= o.runs; i++) last = await fleetRun(i);
+    const { run, runId, stored, progress, figures } = last;
     const workersCpu = f.workers.reduce<number | undefined>((sum, w) => {
       const s = processCpuSeconds(w.pid);
       return sum === undefined || s === undefined ? undefined : sum + s;
@@ -256,15 +254,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       runId,
       runExitCode: run.exitCode ?? -1,
       runSaid: String(run.stderr).trim().split("\n").slice(-3).join("\n"),
-      runWallSeconds,
+      runWallSeconds: figures.runWallSeconds,
       slowestNodeSeconds: Math.max(0, ...f.taskMs) / 1000,
       ...stored,
       ...progress,
       coordRssIdleMiB: idle?.rss,
-      coordRssAfterRunMiB: after?.rss,
-      coordPeakMiB: after?.peak,
+      coordRssAfterRunMiB: figures.coordRssAfterRunMiB,
+      coordPeakMiB: figures.coordPeakMiB,
       coordCpuRegisterSeconds: d(cpu1, cpu0),
-      coordCpuRunSeconds: d(cpu3, cpu2),
+      coordCpuRunSeconds: figures.coordCpuRunSeconds,
       workersCpuSeconds: workersCpu,
       runs: each,
     };

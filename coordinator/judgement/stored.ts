@@ -50,14 +50,14 @@ const finalFlakes = new WeakMap<Db, Map<string, Flake[]>>();
 const FINAL_FLAKES_KEPT = 1_024;
 
 function flakesOf(db: Db, run: RunRecord, k: number, loaded: LoadedRuns): Flake[] {
-  const final = flakesAreFinal(db, run);
-  let kept = final ? finalFlakes.get(db) : undefined;
-  if (final && !kept) finalFlakes.set(db, (kept = new Map()));
+  const find = () => findFlakes(run, loadHistory(db, run, k, loaded), k);
+  if (!flakesAreFinal(db, run)) return find();
+  let kept = finalFlakes.get(db);
+  if (!kept) finalFlakes.set(db, (kept = new Map()));
   const key = `${run.runId}\0${k}`;
-  let flakes = kept?.get(key);
+  let flakes = kept.get(key);
   if (!flakes) {
-    flakes = findFlakes(run, loadHistory(db, run, k, loaded), k);
-    if (!kept) return flakes;
+    flakes = find();
     if (kept.size >= FINAL_FLAKES_KEPT) kept.delete(kept.keys().next().value as string);
     kept.set(key, flakes);
   }

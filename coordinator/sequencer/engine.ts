@@ -88,16 +88,11 @@ export class RunEngine {
     this.updates.setMaxListeners(0);
   }
 
-  private followingRuns = false;
-
   /**
-   * Whether this engine follows runs: started, not stopped. A run it does not track is finished
-   * only when this is true; before start() (a standby) or after stop() (the lead lost) it knows
-   * nothing of runs in progress.
+   * Started and not stopped. A run this engine does not track is finished only while this holds;
+   * before start() (a standby) or after stop() (the lead lost) it knows nothing of runs in progress.
    */
-  get following(): boolean {
-    return this.followingRuns;
-  }
+  private followingRuns = false;
 
   /**
    * This engine, when it follows runs; else unreachable, which the CLI retries. A call that passed

@@ -28,12 +28,17 @@ export async function serveAgents(deps: AgentServiceDeps): Promise<ServedAgents>
   };
 }
 
-/** Run r1: one fleet stage, one task (r1/fleet/NODE/1), begun, so the engine sends it to `node`. */
-export function beginOneTaskRun(db: Db, engine: RunEngine, node: string): void {
+/** Run r1 stored as started: one fleet stage, one task (r1/fleet/NODE/1). */
+export function insertOneTaskRun(db: Db, node: string): void {
   insertRun(
     db,
     { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
     [{ id: `r1/fleet/${node}/1`, stageId: "fleet", nodeName: node, iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
   );
+}
+
+/** Run r1 (insertOneTaskRun), begun, so the engine sends its task to `node`. */
+export function beginOneTaskRun(db: Db, engine: RunEngine, node: string): void {
+  insertOneTaskRun(db, node);
   engine.begin("r1", [{ id: "fleet", parallel: 1, stopOnFailure: false }]);
 }

@@ -9,8 +9,8 @@ import { AgentSessions } from "../../coordinator/fleet/sessions.js";
 import { RunEngine } from "../../coordinator/sequencer/engine.js";
 import { controlServiceHandlers } from "../../coordinator/server/control-service.js";
 import type { Db } from "../../coordinator/store/db.js";
-import { insertRun } from "../../coordinator/store/runs.js";
 import type { WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
+import { insertOneTaskRun } from "../support/agent-server.js";
 import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
 const ADMIN = "fga_admin-token-for-this-test";
@@ -26,9 +26,9 @@ function watchCall(runId: string) {
     request: { runId },
     metadata,
     getPeer: () => "ipv4:127.0.0.1:40000",
-    write(u: WatchRunResponse, written_: (err?: Error | null) => void) {
+    write(u: WatchRunResponse, done: (err?: Error | null) => void) {
       written.push(u);
-      setImmediate(() => written_());
+      setImmediate(() => done());
       return true;
     },
     end: () => (seen.ended = true),
@@ -50,11 +50,7 @@ describe.each(STORE_ENGINES)("a coordinator whose engine does not follow runs (%
   beforeEach(async () => {
     db = await store.open();
     // A run in progress, as a coordinator that lost the lead left it in the store.
-    insertRun(
-      db,
-      { id: "r1", planName: "p", planPath: "p.yaml", planYaml: "plan: p\nstages:\n  - { id: fleet, kind: fleet, suite: s.yaml }\n", suites: { "s.yaml": "suite: s" }, stages: ["fleet"], flags: [], createdAt: 1, mode: "full", planRevision: "x", options: {}, nodes: [] },
-      [{ id: "r1/fleet/n1/1", stageId: "fleet", nodeName: "n1", iteration: 1, suitePath: "s.yaml", allowDestructive: false }],
-    );
+    insertOneTaskRun(db, "n1");
     engine = new RunEngine(db, new AgentSessions(), silent, {});
   });
 
