@@ -3,7 +3,9 @@
 // 20-check suite on every node, and the coordinator's memory and CPU. Used by `npm run bench --
 // scale` and alone:
 //   node dist/scripts/load-agents.js --nodes 1000 [--workers 3] [--runs 1] [--tls] [--check-ms 0] [--fail-rate 0] [--json]
+// (`--help` lists every flag).
 import Database from "better-sqlite3";
+import { Command, InvalidArgumentError } from "commander";
 import { execa } from "execa";
 import { fork, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -278,27 +280,54 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
   }
 }
 
-function flag(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(name);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1]! : fallback;
+/** A whole number ≥ 1 from a flag (commander hands over the text). */
+function count(text: string, flagName: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flagName} must be a whole number ≥ 1, not ${text}`);
+  return n;
 }
 
-async function main(args: string[]): Promise<number> {
+function ratio(text: string): number {
+  const n = Number(text);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`must be between 0 and 1, not ${text}`);
+  return n;
+}
+
+function milliseconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`must be whole milliseconds ≥ 0, not ${text}`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = new Command("load-agents")
+    .description("Start a coordinator and N simulated agents (real gRPC streams, synthetic results), run a fleet of a suite on all of them, print the figures.")
+    .option("--nodes <n>", "simulated agents", (t) => count(t, "--nodes"), 100)
+    .option("--workers <n>", "worker processes holding the agents' streams", (t) => count(t, "--workers"), 3)
+    .option("--checks <n>", "checks in the suite every node runs", (t) => count(t, "--checks"), 20)
+    .option("--runs <n>", "fleet runs one after the other on the same coordinator and agents", (t) => count(t, "--runs"), 1)
+    .option("--check-ms <ms>", "how long each simulated check takes", milliseconds, 0)
+    .option("--fail-rate <r>", "share of simulated checks that fail, 0 to 1", ratio, 0)
+    .option("--tls", "serve TLS as coord serve does by default (plaintext otherwise)", false)
+    .option("--state-dir <dir>", "keep the coordinator's state here (a temp dir, removed, otherwise)")
+    .option("--cpu-prof <dir>", "write CPU profiles of the coordinator and of coord run into this dir")
+    .option("--json", "print the figures as one JSON line", false)
+    .parse(argv, { from: "user" })
+    .opts<{ nodes: number; workers: number; checks: number; runs: number; checkMs: number; failRate: number; tls: boolean; stateDir?: string; cpuProf?: string; json: boolean }>();
   const o: LoadOptions = {
-    nodes: Number(flag(args, "--nodes", "100")),
-    workers: Number(flag(args, "--workers", "3")),
-    tls: args.includes("--tls"),
-    checks: Number(flag(args, "--checks", "20")),
-    runs: Number(flag(args, "--runs", "1")),
-    checkMs: Number(flag(args, "--check-ms", "0")),
-    failRate: Number(flag(args, "--fail-rate", "0")),
-    stateDir: args.includes("--state-dir") ? flag(args, "--state-dir", "") : undefined,
-    cpuProfDir: args.includes("--cpu-prof") ? flag(args, "--cpu-prof", "") : undefined,
+    nodes: flags.nodes,
+    workers: flags.workers,
+    tls: flags.tls,
+    checks: flags.checks,
+    runs: flags.runs,
+    checkMs: flags.checkMs,
+    failRate: flags.failRate,
+    stateDir: flags.stateDir,
+    cpuProfDir: flags.cpuProf,
     say: (t) => process.stderr.write(`load: ${t}\n`),
   };
-  for (const [k, v] of Object.entries({ nodes: o.nodes, workers: o.workers, checks: o.checks, runs: o.runs })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a whole number ≥ 1, not ${v}`);
   const figures = await runLoad(o);
-  process.stdout.write(args.includes("--json") ? `${JSON.stringify(figures)}\n` : `${Object.entries(figures).map(([k, v]) => `${k}: ${typeof v === "number" ? Number(v.toFixed(3)) : typeof v === "object" ? JSON.stringify(v) : v}`).join("\n")}\n`);
+  process.stdout.write(flags.json ? `${JSON.stringify(figures)}\n` : `${Object.entries(figures).map(([k, v]) => `${k}: ${typeof v === "number" ? Number(v.toFixed(3)) : typeof v === "object" ? JSON.stringify(v) : v}`).join("\n")}\n`);
   return 0;
 }
 

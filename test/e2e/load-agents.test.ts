@@ -54,4 +54,14 @@ describe("load tool", () => {
     expect(perNode).toHaveLength(20);
     for (const row of perNode) expect(row, row.node).toMatchObject({ n: 20, passed: 20, wrongHost: 0 });
   }, 30_000);
+
+  it("refuses a count that is not a whole number ≥ 1 and an unknown flag, before starting anything", async () => {
+    ws = new Workspace();
+    const zero = await load(["--nodes", "0", "--state-dir", ws.path("load")]);
+    expect(zero.code).not.toBe(0);
+    expect(zero.stderr).toContain("--nodes must be a whole number ≥ 1, not 0");
+    const unknown = await load(["--node", "5", "--state-dir", ws.path("load")]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("unknown option '--node'");
+  });
 });
