@@ -57,6 +57,8 @@ export interface LoadFigures {
   progressLinesBeforeEnd: number;
   /** From the run finishing in the store to `coord run` printing its last progress line (it has heard the end). */
   lastProgressAfterEndSeconds: number;
+  cliToCreatedSeconds: number;
+  finishedToExitSeconds: number;
   /** The longest a simulated node took over its task (receipt to TaskDone). */
   slowestNodeSeconds: number;
   tasks: number;
@@ -77,6 +79,10 @@ export interface LoadFigures {
 export interface RepeatFigures {
   runWallSeconds: number;
   runStoreSeconds: number;
+  /** From spawning `coord run` to the run's row (its start: the CLI's own start, reading and sending the plan). */
+  cliToCreatedSeconds: number;
+  /** From the run finished in the store to `coord run`'s exit (the last updates, the summary). */
+  finishedToExitSeconds: number;
   coordCpuRunSeconds?: number;
   coordRssAfterRunMiB?: number;
   coordPeakMiB?: number;
@@ -146,7 +152,7 @@ async function startWorkers(o: LoadOptions, c: Coordinator, token: string): Prom
   return fleet;
 }
 
-function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" | "tasksPassed" | "checkResults" | "distinctResults" | "runStoreSeconds"> & { finishedAt: number } {
+function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" | "tasksPassed" | "checkResults" | "distinctResults" | "runStoreSeconds"> & { createdAt: number; finishedAt: number } {
   const db = new Database(join(stateDir, "coord.db"), { readonly: true, fileMustExist: true });
   try {
     const t = db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'passed'), 0) AS passed FROM tasks WHERE run_id = ?").get(runId) as { n: number; passed: number };
@@ -155,7 +161,7 @@ function readStored(stateDir: string, runId: string): Pick<LoadFigures, "tasks" 
       .get(runId) as { n: number; distinct_n: number };
     const r = db.prepare("SELECT created_at, finished_at FROM runs WHERE id = ?").get(runId) as { created_at: number; finished_at: number | null };
     const finishedAt = r.finished_at ?? Number.NaN;
-    return { tasks: t.n, tasksPassed: t.passed, checkResults: c.n, distinctResults: c.distinct_n, runStoreSeconds: (finishedAt - r.created_at) / 1000, finishedAt };
+    return { tasks: t.n, tasksPassed: t.passed, checkResults: c.n, distinctResults: c.distinct_n, runStoreSeconds: (finishedAt - r.created_at) / 1000, createdAt: r.created_at, finishedAt };
   } finally {
     db.close();
   }
@@ -204,6 +210,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       if (o.runs > 1) o.say(`fleet run ${i} of ${o.runs}`);
       const cpu2 = processCpuSeconds(pid);
       const t0 = performance.now();
+      const spawnedAt = Date.now();
       // When each progress line came out: off a terminal `coord run` prints a line per update, then
       // an empty line and the summary. Date.now(), the clock the coordinator stamps the run with.
       const progressAt: number[] = [];
@@ -221,6 +228,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
         timeout: Math.max(120_000, o.nodes * 100),
       });
       const runWallSeconds = (performance.now() - t0) / 1000;
+      const exitedAt = Date.now();
       const cpu3 = processCpuSeconds(pid);
       const after = memoryMiB(pid);
       // A run that did not end well: was it the coordinator? Its exit and last words, for the report.
@@ -230,13 +238,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       if (!runId) throw new Error(`coord run exited ${run.exitCode} without starting a run:\n${run.stderr}`);
       // The workers report every 100 ms: wait for the last task durations.
       await waitFor("every task duration", () => f.taskMs.length >= o.nodes * (each.length + 1) || undefined, 5_000).catch(() => undefined);
-      const { finishedAt, ...stored } = readStored(coordinator.stateDir, runId);
+      const { finishedAt, createdAt, ...stored } = readStored(coordinator.stateDir, runId);
       const progress = {
         progressLines: progressAt.length,
         progressLinesBeforeEnd: progressAt.filter((t) => t <= finishedAt).length,
         lastProgressAfterEndSeconds: ((progressAt.at(-1) ?? Number.NaN) - finishedAt) / 1000,
       };
-      const figures: RepeatFigures = { runWallSeconds, runStoreSeconds: stored.runStoreSeconds, coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak };
+      const figures: RepeatFigures = {
+        runWallSeconds,
+        runStoreSeconds: stored.runStoreSeconds,
+        cliToCreatedSeconds: (createdAt - spawnedAt) / 1000,
+        finishedToExitSeconds: (exitedAt - finishedAt) / 1000,
+        coordCpuRunSeconds: d(cpu3, cpu2), coordRssAfterRunMiB: after?.rss, coordPeakMiB: after?.peak };
       each.push(figures);
       return { run, runId, stored, progress, figures };
     };
@@ -257,6 +270,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       runExitCode: run.exitCode ?? -1,
       runSaid: String(run.stderr).trim().split("\n").slice(-3).join("\n"),
       runWallSeconds: figures.runWallSeconds,
+      cliToCreatedSeconds: figures.cliToCreatedSeconds,
+      finishedToExitSeconds: figures.finishedToExitSeconds,
       slowestNodeSeconds: Math.max(0, ...f.taskMs) / 1000,
       ...stored,
       ...progress,

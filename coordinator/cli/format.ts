@@ -137,6 +137,20 @@ export function verdictExitCode(decision: Decision): number {
   return decision === "GO" ? 0 : decision === "NO-GO" ? 1 : 2;
 }
 
+/** What a run's end shows of its judgement: judgeRun's, or the coordinator's in a RunSummary (summaryJudgement). */
+export type ShownJudgement = Pick<Judgement, "decision" | "reasons" | "waived" | "expiredWaivers">;
+
+const DECISIONS: readonly string[] = ["GO", "NO-GO", "INCOMPLETE"] satisfies Decision[];
+
+/**
+ * The verdict the coordinator reached on the whole run, as its summary carries it; undefined from
+ * a summary without one (a coordinator older than the field), whose run must be judged whole.
+ */
+export function summaryJudgement(summary: RunSummary): ShownJudgement | undefined {
+  if (!DECISIONS.includes(summary.verdict)) return undefined;
+  return { decision: summary.verdict as Decision, reasons: summary.reasons, waived: summary.waived, expiredWaivers: summary.expiredWaivers };
+}
+
 function statusTable(run: RunRecord): string {
   const rows = [["STAGE", "NODE", "ITERATIONS", "STATUS", "DETAIL"]];
   for (const g of groupTasks(run.tasks)) {
@@ -162,7 +176,7 @@ function skipLines(run: RunRecord): string[] {
 }
 
 /** Every waived check (GO or not, a waiver is never silent) and every waiver ignored as expired. */
-function waiverLines(judgement: Judgement): string[] {
+function waiverLines(judgement: ShownJudgement): string[] {
   const lines: string[] = [];
   if (judgement.waived.length) lines.push(`waived (${judgement.waived.length}; each ran, its outcome excused by a waiver until it expires):`, ...judgement.waived.map((w) => `  ${w}`));
   if (judgement.expiredWaivers.length) lines.push("expired waivers (ignored; those checks count as they are):", ...judgement.expiredWaivers.map((w) => `  ${w}`));
@@ -174,7 +188,7 @@ function waiverLines(judgement: Judgement): string[] {
  * run's outcome, then the verdict and each reason it is not GO, the run's scope (full, or how it
  * was narrowed and which narrowing sign-off accepted), and how to get the report.
  */
-export function formatRunSummary(run: RunRecord, judgement: Judgement = judgeRun(run)): string {
+export function formatRunSummary(run: RunRecord, judgement: ShownJudgement = judgeRun(run)): string {
   const mode = run.mode === "quick" ? ", quick mode" : "";
   const lines = [statusTable(run), "", ...skipLines(run), `run ${run.runId} (${run.planName}${mode}): ${runOutcome(run.status)}`, `verdict: ${judgement.decision}`];
   for (const r of judgement.reasons) lines.push(`  ${r}`);

@@ -13,7 +13,7 @@ import { isTerminal, statusName } from "../../shared/model/status.js";
 import { judgeRun } from "../judgement/verdict.js";
 import type { ControlClient } from "./client.js";
 import { followRun } from "./follow.js";
-import { formatCancelled, formatRunSummary, verdictExitCode } from "./format.js";
+import { formatCancelled, formatRunSummary, summaryJudgement, verdictExitCode, type ShownJudgement } from "./format.js";
 import { askCancelOrDetach, detachHint, processInterrupts, type Choice } from "./interrupt.js";
 import { LiveView, PlainView, silentView, type ProgressView } from "./progress-writer.js";
 import { checkRequestSize, startRunRequest, type PlanFiles, type RunFlags } from "./run-flags.js";
@@ -80,8 +80,12 @@ export async function watchCommand(client: ControlClient, runId: string, flags: 
 // encode and send it (most of a large run's bytes).
 const SUMMARY_ONLY = { withoutOutput: true };
 
-function printEnd(run: RunRecord, flags: { json?: boolean }): number {
-  const judgement = judgeRun(run);
+// A run's end when the watch's summary carries the coordinator's verdict: the status table reads
+// tasks only, not every check result (20,000 of them at 1,000 nodes × 20 checks, read, encoded,
+// sent and decoded while the coordinator writes the run's evidence).
+const TASKS_ONLY = { withoutChecks: true };
+
+function printEnd(run: RunRecord, flags: { json?: boolean }, judgement: ShownJudgement = judgeRun(run)): number {
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ runId: run.runId, status: statusName(run.status), verdict: judgement.decision, reasons: judgement.reasons, waived: judgement.waived, expiredWaivers: judgement.expiredWaivers })}\n`);
   } else {
@@ -129,11 +133,13 @@ async function follow(client: ControlClient, runId: string, flags: { json?: bool
       process.stderr.write(detachHint(runId));
       return EXIT_DETACHED;
     }
-    // The watch ends with the run's summary; the status table and the verdict are read from the
-    // whole run, which can be far larger than one message.
-    const run = await readRun(client, runId, SUMMARY_ONLY);
+    // The watch ends with the run's summary and the verdict the coordinator reached on all of the
+    // run; the status table reads the tasks. From a coordinator whose summary has no verdict, the
+    // whole run is read and judged here.
+    const judged = summaryJudgement(end.run);
+    const run = await readRun(client, runId, judged ? TASKS_ONLY : SUMMARY_ONLY);
     if (!flags.json) process.stdout.write("\n");
-    return printEnd(run, flags);
+    return printEnd(run, flags, judged);
   } catch (err) {
     view.close();
     // The run lives in the coordinator, not in this process: say how to find it again.

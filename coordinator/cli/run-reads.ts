@@ -6,10 +6,14 @@ import { FleetgateError } from "../../shared/errors.js";
 import { joinRunPieces } from "../../shared/grpc/run-pieces.js";
 import type { ControlClient } from "./client.js";
 
-/** The stored run with every task, check result and output tail, as reports take it; without the tails when asked (withoutOutput). */
-export async function readRun(client: ControlClient, runId: string, opts: { withoutOutput?: boolean } = {}): Promise<RunRecord> {
+/**
+ * The stored run with every task, check result and output tail, as reports take it; without the
+ * tails when asked (withoutOutput), or without any check result (withoutChecks: a record that
+ * shows task statuses but cannot be judged; its verdict is the run's summary's).
+ */
+export async function readRun(client: ControlClient, runId: string, opts: { withoutOutput?: boolean; withoutChecks?: boolean } = {}): Promise<RunRecord> {
   const messages: GetRunResponse[] = [];
-  for await (const m of client.stream(ControlService.method.getRun, { runId, withoutOutput: opts.withoutOutput ?? false })) messages.push(m);
+  for await (const m of client.stream(ControlService.method.getRun, { runId, withoutOutput: opts.withoutOutput ?? false, withoutChecks: opts.withoutChecks ?? false })) messages.push(m);
   return joinRunPieces(messages, runId);
 }
 

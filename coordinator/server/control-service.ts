@@ -243,7 +243,8 @@ export function controlServiceHandlers(deps: ControlServiceDeps) {
 
     // The whole run, in pieces when it is larger than one message may be (shared/grpc/run-pieces.ts).
     getRun: streamed(deps, (req: pb.GetRunRequest): pb.GetRunResponse[] => {
-      const run = runWithFlakes(db, req.runId, undefined, undefined, { output: !req.withoutOutput });
+      // Without checks there is nothing to find flakes in: the caller has the verdict from the summary.
+      const run = req.withoutChecks ? loadRunRecord(db, req.runId, { checks: false }) : runWithFlakes(db, req.runId, undefined, undefined, { output: !req.withoutOutput });
       if (!run) throw new FleetgateError("not_found", `no run ${req.runId}; list them with: coord runs`);
       return runPieces(run);
     }),

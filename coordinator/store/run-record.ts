@@ -65,13 +65,15 @@ export interface LoadOptions {
    * its flakes or its summary never reads them; a report and the evidence bundle do.
    */
   output?: boolean;
+  /**
+   * false: tasks come without their check results at all (GetRun's without_checks). Such a record
+   * cannot be judged; its reader takes the verdict from the run's summary.
+   */
+  checks?: boolean;
 }
 
-/** The whole run as the wire describes it: tasks in plan order, each with its check results. */
-export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): RunRecord | undefined {
-  const run = getRun(db, runId);
-  if (!run) return undefined;
-  const raws = db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[];
+/** A run's check results by task id, each task's in the order they ran (preconditions first). */
+function checksByTask(db: Db, runId: string, opts: LoadOptions): Map<string, CheckResult[]> {
   // Named columns, never c.*: the origin columns are not part of a result, and at 100,000 rows
   // reading them doubled the query's time.
   const columns = `${CHECK_COLUMNS}, ${opts.output === false ? "'' AS stdout_tail, '' AS stderr_tail" : "c.stdout_tail, c.stderr_tail"}`;
@@ -88,6 +90,15 @@ export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): Ru
     if (list) list.push(checkFromRow(c));
     else byTask.set(c[0], [checkFromRow(c)]);
   }
+  return byTask;
+}
+
+/** The whole run as the wire describes it: tasks in plan order, each with its check results. */
+export function loadRunRecord(db: Db, runId: string, opts: LoadOptions = {}): RunRecord | undefined {
+  const run = getRun(db, runId);
+  if (!run) return undefined;
+  const raws = db.prepare("SELECT * FROM tasks WHERE run_id = ? ORDER BY ordinal").all(runId) as RawTask[];
+  const byTask = opts.checks === false ? new Map<string, CheckResult[]>() : checksByTask(db, runId, opts);
   const tasks: TaskRecord[] = raws.map((t) =>
     create(TaskRecordSchema, {
       taskId: t.id,

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
 import { MAX_MESSAGE_BYTES } from "../../shared/grpc/adapter.js";
 import { withClient } from "../../coordinator/cli/kit.js";
-import { readRun } from "../../coordinator/cli/run-reads.js";
+import { listRunSummaries, readRun } from "../../coordinator/cli/run-reads.js";
+import { formatRunSummary, summaryJudgement } from "../../coordinator/cli/format.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
@@ -121,6 +122,19 @@ describe("a run with more than 4 MiB of stored output", () => {
     expect(results(light)).toEqual(results(whole).map((r) => ({ ...r, tails: 0 })));
     expect(results(whole).every((r) => r.tails > 0)).toBe(true);
     expect(judgeRun(light)).toEqual(judgeRun(whole));
+  });
+
+  // What coord run reads at a run's end: the tasks, with the verdict of the watch's summary.
+  it("GetRun without_checks gives every task and its status without a check result, and with the run's summary it prints the end the whole run does", async () => {
+    const flags = { coordinator: c.address, stateDir: c.stateDir };
+    const [whole, tasksOnly, summaries] = await withClient(flags, (client) => Promise.all([readRun(client, runId), readRun(client, runId, { withoutChecks: true }), listRunSummaries(client, { limit: 1 })]));
+    const tasks = (r: typeof whole) => r.tasks.map((t) => [t.taskId, t.status, t.summary]);
+    expect(tasks(tasksOnly)).toEqual(tasks(whole));
+    expect(whole.tasks.map((t) => t.checks.length)).toEqual([CHECKS, CHECKS]);
+    expect(tasksOnly.tasks.map((t) => t.checks.length)).toEqual([0, 0]);
+    const judged = summaryJudgement(summaries[0]!);
+    expect(judged?.decision).toBe("INCOMPLETE");
+    expect(formatRunSummary(tasksOnly, judged)).toBe(formatRunSummary(whole));
   });
 
   it("coord watch of the finished run prints its summary at once", async () => {

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { formatCancelled, formatNodes, formatRunList, formatRunSummary, runOutcome, verdictExitCode } from "../../coordinator/cli/format.js";
+import { formatCancelled, formatNodes, formatRunList, formatRunSummary, runOutcome, summaryJudgement, verdictExitCode } from "../../coordinator/cli/format.js";
 import { NodeInfoSchema, SignOffSchema } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { judgeRun } from "../../coordinator/judgement/verdict.js";
 import { runSummary } from "../../coordinator/judgement/run-summary.js";
@@ -117,6 +117,26 @@ describe("formatRunSummary", () => {
     run.tasks = run.tasks.slice(0, 2);
     run.tasks[1]!.status = Status.RUNNING;
     expect(formatRunSummary(run)).toContain("run r1 (release): RUNNING\nverdict: INCOMPLETE\n  run has not finished");
+  });
+});
+
+describe("summaryJudgement", () => {
+  it("prints from the tasks alone and the run's summary the same end as from the whole run judged here", () => {
+    const run = sampleRun({ attestationFlags: ["agent prim runs on the coordinator host"] });
+    const summary = runSummary(run, judgeRun(run));
+    const tasksOnly = { ...run, tasks: run.tasks.map((t) => ({ ...t, checks: [] })) };
+    const judged = summaryJudgement(summary);
+    expect(judged?.decision).toBe("NO-GO");
+    expect(formatRunSummary(tasksOnly, judged)).toBe(formatRunSummary(run));
+  });
+
+  it("gives nothing from a summary without a verdict (a coordinator from before the field): the run is then judged whole", () => {
+    const run = sampleRun();
+    const summary = runSummary(run, judgeRun(run));
+    summary.verdict = "";
+    expect(summaryJudgement(summary)).toBeUndefined();
+    summary.verdict = "MAYBE";
+    expect(summaryJudgement(summary)).toBeUndefined();
   });
 });
 

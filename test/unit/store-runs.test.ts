@@ -274,6 +274,15 @@ describe.each(STORE_ENGINES)("the store's runs (%s)", (engine) => {
       expect(loadRunRecord(db, "run1", { output: false })?.tasks[2]?.checks[0]).toStrictEqual({ ...reported, stdoutTail: "", stderrTail: "" });
     });
 
+    it("leaves every check result out when asked (checks: false), tasks and their statuses as they are", () => {
+      recordAgentEvent(db, "n1", N1_MACHINE, checkEvent(1, "run1/fleet/n1/1", "synced"));
+      const whole = loadRunRecord(db, "run1");
+      const tasksOnly = loadRunRecord(db, "run1", { checks: false });
+      expect(whole?.tasks[2]?.checks.map((c) => c.checkId)).toEqual(["synced"]);
+      expect(tasksOnly?.tasks.map((t) => t.checks.length)).toEqual([0, 0, 0]);
+      expect(tasksOnly?.tasks.map((t) => ({ ...t, checks: [] }))).toEqual(whole?.tasks.map((t) => ({ ...t, checks: [] })));
+    });
+
     it("returns undefined for a run that does not exist", () => {
       expect(loadRunRecord(db, "nope")).toBeUndefined();
     });
