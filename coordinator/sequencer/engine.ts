@@ -175,7 +175,11 @@ export class RunEngine {
       if (d) this.carryOutCommitted(d);
       if (outcome.kind === "check") {
         const { task, result } = outcome;
-        this.publish(task.runId, { event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result } } });
+        // Watchers follow progress: a check's output tails (hundreds of kB each at most) are the
+        // stored run's (GetRun), as a watch's replay leaves them out, not copied into every
+        // watcher's backlog with each result.
+        const shown = { ...result, stdoutTail: "", stderrTail: "" };
+        this.publish(task.runId, { event: { case: "check", value: { taskId: task.id, nodeName: task.nodeName, stageId: task.stageId, iteration: task.iteration, result: shown } } });
       }
     });
     return outcomes;

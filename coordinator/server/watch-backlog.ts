@@ -113,7 +113,8 @@ export class WatchBacklog {
 }
 
 /**
- * Roughly what a check update weighs in memory: its text fields, whose tails can be hundreds of kB,
+ * Roughly what a check update weighs in memory: its text fields (the engine sends none of a
+ * result's output tails, each up to hundreds of kB, but an update that had them would count them)
  * and a fixed allowance for the objects around them (a small update measured 1.3 kB of heap).
  * Cheap: no serialization on the path every result takes.
  */

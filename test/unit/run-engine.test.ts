@@ -8,6 +8,7 @@ import { RunEngine } from "../../coordinator/sequencer/engine.js";
 import type { Db } from "../../coordinator/store/db.js";
 import { insertRun } from "../../coordinator/store/runs.js";
 import { AgentEventSchema, type Task } from "../../shared/gen/fleetgate/v1/agent_pb.js";
+import type { WatchRunResponse } from "../../shared/gen/fleetgate/v1/control_pb.js";
 import { Status } from "../../shared/model/status.js";
 import { STORE_ENGINES, storeOf } from "../support/store-engines.js";
 
@@ -57,6 +58,17 @@ describe.each(STORE_ENGINES)("RunEngine over the store (%s)", (storeEngine) => {
       expect(taskRow(other)).toEqual({ status: "passed", summary: "1/1 passed" });
       expect(runRow(other)).toEqual({ status: "passed" });
       other.close();
+    });
+
+    it("tells watchers of a check result without its output tails, which the stored result keeps", () => {
+      const published: WatchRunResponse[] = [];
+      engine.updates.on("update", (_runId: string, u: WatchRunResponse) => published.push(u));
+      const result = { checkId: "loud", kind: "command", status: Status.FAILED, summary: "expected exit 0, saw 1", hint: "read the log", stdoutTail: "x".repeat(200_000), stderrTail: "boom\n" };
+      const event = create(AgentEventSchema, { seq: 1n, origin: { machineId: MACHINE }, body: { case: "check", value: { taskId: TASK, result } } });
+      expect(engine.ingest("n1", MACHINE, event).kind).toBe("check");
+      const checks = published.flatMap((u) => (u.event.case === "check" ? [u.event.value.result] : []));
+      expect(checks.map((r) => [r?.checkId, r?.status, r?.summary, r?.hint, r?.stdoutTail, r?.stderrTail])).toEqual([["loud", Status.FAILED, "expected exit 0, saw 1", "read the log", "", ""]]);
+      expect(db.prepare("SELECT length(stdout_tail) AS out, stderr_tail AS err FROM check_results WHERE task_id = ?").get(TASK)).toEqual({ out: 200_000, err: "boom\n" });
     });
 
     it("ignores a repeated or late report: a task that is over keeps its status", () => {

@@ -1078,6 +1078,9 @@ export type CheckUpdate = Message<"fleetgate.v1.CheckUpdate"> & {
   iteration: number;
 
   /**
+   * Without its output tails (stdout_tail, stderr_tail), live or replayed: a watch shows progress,
+   * and the tails are the stored run's (GetRun).
+   *
    * @generated from field: fleetgate.v1.CheckResult result = 5;
    */
   result?: CheckResult | undefined;
