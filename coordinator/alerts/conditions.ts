@@ -6,9 +6,7 @@ import type { Logger } from "../../shared/logging.js";
 import { checkFreeSpace, statfsFreeBytes, type FreeBytesProbe } from "../evidence/disk.js";
 import type { AgentSessions } from "../fleet/sessions.js";
 import { diffRuns } from "../judgement/diff.js";
-import { DEFAULT_FLAKE_HISTORY } from "../judgement/flakes.js";
-import { runWithFlakes, type LoadedRuns } from "../judgement/stored.js";
-import { judgeRun } from "../judgement/verdict.js";
+import { judgeStoredWithoutOutput, type JudgedRun } from "../judgement/stored.js";
 import type { Db } from "../store/db.js";
 import { loadRunRecord } from "../store/run-record.js";
 import { listRuns, runOrigin } from "../store/runs.js";
@@ -17,15 +15,17 @@ import type { AlertSink } from "./alerts.js";
 /** Flags the scheduler adds when a bound ends a run: said by the scheduled-run alert, not as attestation. */
 const BOUND_FLAG = /^schedule \S+ hit its bound/;
 
-/** After a run finished: alerts on its verdict, its attestation flags and regressions from known-good. */
-export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string): void {
+/**
+ * After a run finished: alerts on its verdict, its attestation flags and regressions from
+ * known-good. `judged`: the run as the engine judged it for its summary, else read here.
+ */
+export function alertOnRunEnd(db: Db, alerts: AlertSink, runId: string, judged?: JudgedRun): void {
   // A rollout's phase runs are judged by the rollout, which alerts on its own terms.
   if (runOrigin(db, runId)) return;
   // Without output: only statuses matter here, and a large run's output is most of its size.
-  const loaded: LoadedRuns = new Map();
-  const run = runWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
-  if (!run) return;
-  const judgement = judgeRun(run);
+  const found = judged ?? judgeStoredWithoutOutput(db, runId);
+  if (!found) return;
+  const { run, judgement } = found;
   const plan = run.planName;
   if (judgement.decision === "NO-GO") {
     alerts.raise({ kind: "run_no_go", subject: plan, summary: `run ${runId} of plan ${plan} is NO-GO: ${judgement.reasons[0] ?? ""}; see: coord show ${runId}`, details: { run: runId, reasons: judgement.reasons.slice(0, 10) } });

@@ -85,14 +85,29 @@ export function runWithFlakes(db: Db, runId: string, k = DEFAULT_FLAKE_HISTORY, 
   return loadWithFlakes(db, runId, k, loaded, opts)?.run;
 }
 
+/** A stored run without its output tails, with its flakes, and the verdict reached on it. */
+export interface JudgedRun {
+  run: RunRecord;
+  judgement: Judgement;
+}
+
+/**
+ * The run loaded without output and judged as judgeStored judges it (flakes included): what its
+ * summary says, and what the alert check at a run's end starts from (the engine hands it over, so a
+ * finished run of 20,000 results is read and judged once for both).
+ */
+export function judgeStoredWithoutOutput(db: Db, runId: string, loaded: LoadedRuns = new Map()): JudgedRun | undefined {
+  const found = loadWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
+  return found && { run: found.run, judgement: judgeRun(found.run, found.flakes) };
+}
+
 /**
  * The run's summary and verdict, judged as judgeStored judges it (flakes included) but loaded
  * without output: what lists, watches, cancel and sign-off answer with, whatever the run's size.
  */
-export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map()): RunSummary | undefined {
-  const found = loadWithFlakes(db, runId, DEFAULT_FLAKE_HISTORY, loaded, { output: false });
-  if (!found) return undefined;
-  const summary = runSummary(found.run, judgeRun(found.run, found.flakes));
+export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map(), judged = judgeStoredWithoutOutput(db, runId, loaded)): RunSummary | undefined {
+  if (!judged) return undefined;
+  const summary = runSummary(judged.run, judged.judgement);
   // Which coord.yaml schedule started it (coord runs shows it); not part of the record's verdict.
   summary.schedule = scheduleOfRun(db, runId);
   return summary;

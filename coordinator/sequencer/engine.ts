@@ -25,7 +25,7 @@ import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, taskById, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
-import { summarizeStored } from "../judgement/stored.js";
+import { judgeStoredWithoutOutput, summarizeStored, type JudgedRun } from "../judgement/stored.js";
 import { FleetgateError } from "../../shared/errors.js";
 
 /** An agent's event as its stream delivered it, with the node and machine-id the stream registered. */
@@ -46,7 +46,7 @@ function* untilTaskDone(events: readonly IncomingEvent[]): Generator<IncomingEve
 
 export interface EngineOptions {
   /** Called once a run has finished and its status is stored (the evidence bundle). */
-  onFinished?: (runId: string) => void;
+  onFinished?: (runId: string, judged?: JudgedRun) => void;
 }
 
 /** A sequencer step whose statuses are written but whose sends and updates are still to do. */
@@ -395,10 +395,11 @@ export class RunEngine {
         this.active.delete(runId);
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
         // The summary, not the record: a run's record can exceed any message size limit.
-        const summary = summarizeStored(this.db, runId);
+        const judged = judgeStoredWithoutOutput(this.db, runId);
+        const summary = summarizeStored(this.db, runId, undefined, judged);
         if (summary) this.publish(runId, { event: { case: "finished", value: summary } });
         // After the watchers heard: writing the evidence bundle must not delay the verdict.
-        this.opts.onFinished?.(runId);
+        this.opts.onFinished?.(runId, judged);
         return;
       }
     }

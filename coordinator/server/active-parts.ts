@@ -7,6 +7,7 @@ import type { Logger } from "../../shared/logging.js";
 import type { Plan } from "../../shared/model/plan.js";
 import type { Alerts } from "../alerts/alerts.js";
 import { alertOnNodes, alertOnRunEnd, watchEvidenceDisk } from "../alerts/conditions.js";
+import type { JudgedRun } from "../judgement/stored.js";
 import { DEFAULT_MIN_FREE_BYTES } from "../evidence/disk.js";
 import type { EvidenceRecorder } from "../evidence/recorder.js";
 import { AgentSessions } from "../fleet/sessions.js";
@@ -77,10 +78,10 @@ export function buildActiveParts(shell: CoordinatorShell): ActiveParts {
   };
   // Off the step that finished the run: its watchers hear first, and judging a large run again
   // (with its known-good run, for regressions) is a moment of CPU that should not hold up the batch.
-  const runEnded = (id: string) =>
+  const runEnded = (id: string, judged?: JudgedRun) =>
     setImmediate(() => {
       try {
-        alertOnRunEnd(db, alerts, id);
+        alertOnRunEnd(db, alerts, id, judged);
       } catch (err) {
         alertLog.error({ run: id, err }, "could not judge the finished run for alerts");
       }
@@ -88,11 +89,11 @@ export function buildActiveParts(shell: CoordinatorShell): ActiveParts {
   // A rollout's phases are runs: the controller hears each one end (set below, once it exists).
   let rolloutRunEnded: (id: string) => void = () => {};
   const engine = new RunEngine(db, sessions, log.child({ part: "sequencer" }), {
-    onFinished: (id) => {
+    onFinished: (id, judged) => {
       // Off the finishing step too: loading the run for the bundle is as long as judging it, and
       // until this turn ends no watcher has been sent the run's end.
       setImmediate(() => recordEvidence(id));
-      runEnded(id);
+      runEnded(id, judged);
       rolloutRunEnded(id);
     },
   });

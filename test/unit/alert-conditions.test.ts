@@ -10,6 +10,7 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Alerts } from "../../coordinator/alerts/alerts.js";
 import { alertOnNodes, alertOnRunEnd, checkEvidenceDisk } from "../../coordinator/alerts/conditions.js";
+import type { JudgedRun } from "../../coordinator/judgement/stored.js";
 import { loadPlanFiles } from "../../coordinator/cli/run-command.js";
 import { startRunRequest } from "../../coordinator/cli/run-flags.js";
 import { AgentSessions } from "../../coordinator/fleet/sessions.js";
@@ -48,7 +49,8 @@ describe.each(STORE_ENGINES)("alert conditions (%s)", (storeEngine) => {
     upsertNode(db, create(NodeIdentitySchema, { name: "n1", machineId: MACHINE, bootId: "boot", hostname: "n1", labels: { role: "fleet" } }), "x");
     sessions.add({ node: "n1", machineId: MACHINE, bootId: "boot", address: "127.0.0.1", send: () => {}, cancel: () => {}, close: () => {} });
     alerts = new Alerts({ stateDir: dir, log: quiet });
-    engine = new RunEngine(db, sessions, quiet, { onFinished: (id) => alertOnRunEnd(db, alerts, id) });
+    // As the coordinator wires it: the engine hands over the run it judged for its summary.
+    engine = new RunEngine(db, sessions, quiet, { onFinished: (id, judged) => alertOnRunEnd(db, alerts, id, judged) });
     engine.start();
   });
 
@@ -92,6 +94,23 @@ describe.each(STORE_ENGINES)("alert conditions (%s)", (storeEngine) => {
       const fixed = runWith(Status.PASSED);
       expect(state().sort()).toEqual(["resolved known_good_regression gate", "resolved run_no_go gate"]);
       expect(alerts.list().find((a) => a.kind === "run_no_go")!.resolvedSummary).toBe(`run ${fixed} of plan gate is GO`);
+    });
+  });
+
+  describe("judging a run's end", () => {
+    it("is handed the run the engine judged for its summary, and reaches the same alerts reading the run itself", () => {
+      const handed: (JudgedRun | undefined)[] = [];
+      engine.stop();
+      engine = new RunEngine(db, sessions, quiet, { onFinished: (_id, judged) => handed.push(judged) });
+      engine.start();
+      const bad = runWith(Status.FAILED);
+      expect(handed.map((j) => [j?.run.runId, j?.judgement.decision])).toEqual([[bad, "NO-GO"]]);
+      alertOnRunEnd(db, alerts, bad, handed[0]);
+      const fromHanded = alerts.list().map((a) => [a.state, a.kind, a.subject, a.summary]);
+      alerts = new Alerts({ stateDir: mkdtempSync(join(dir, "again-")), log: quiet });
+      alertOnRunEnd(db, alerts, bad);
+      expect(alerts.list().map((a) => [a.state, a.kind, a.subject, a.summary])).toEqual(fromHanded);
+      expect(fromHanded).toEqual([["open", "run_no_go", "gate", expect.stringContaining(`run ${bad} of plan gate is NO-GO: `)]]);
     });
   });
 
