@@ -105,11 +105,16 @@ export function judgeStoredWithoutOutput(db: Db, runId: string, loaded: LoadedRu
  * The run's summary and verdict, judged as judgeStored judges it (flakes included) but loaded
  * without output: what lists, watches, cancel and sign-off answer with, whatever the run's size.
  */
-export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map(), judged = judgeStoredWithoutOutput(db, runId, loaded)): RunSummary | undefined {
-  if (!judged) return undefined;
+export function summarizeStored(db: Db, runId: string, loaded: LoadedRuns = new Map()): RunSummary | undefined {
+  const judged = judgeStoredWithoutOutput(db, runId, loaded);
+  return judged && summaryOfJudged(db, judged);
+}
+
+/** The summary of a run judged already (judgeStoredWithoutOutput), as summarizeStored gives it. */
+export function summaryOfJudged(db: Db, judged: JudgedRun): RunSummary {
   const summary = runSummary(judged.run, judged.judgement);
   // Which coord.yaml schedule started it (coord runs shows it); not part of the record's verdict.
-  summary.schedule = scheduleOfRun(db, runId);
+  summary.schedule = scheduleOfRun(db, judged.run.runId);
   return summary;
 }
 

@@ -25,7 +25,7 @@ import type { AgentSessions } from "../fleet/sessions.js";
 import { missingCaptureMessage, stepCaptures } from "./captures.js";
 import { initialState, resumedState, step, taskById, type Liveness, type PlannedStage, type PlannedTask, type SequencerCommand, type SequencerEvent, type SequencerState } from "./core.js";
 import { plannedStage } from "./stage-shape.js";
-import { judgeStoredWithoutOutput, summarizeStored, type JudgedRun } from "../judgement/stored.js";
+import { judgeStoredWithoutOutput, summaryOfJudged, type JudgedRun } from "../judgement/stored.js";
 import { FleetgateError } from "../../shared/errors.js";
 
 /** An agent's event as its stream delivered it, with the node and machine-id the stream registered. */
@@ -396,8 +396,7 @@ export class RunEngine {
         run.log.info({ status: statusName(cmd.status) }, `run finished: ${cmd.summary}`);
         // The summary, not the record: a run's record can exceed any message size limit.
         const judged = judgeStoredWithoutOutput(this.db, runId);
-        const summary = summarizeStored(this.db, runId, undefined, judged);
-        if (summary) this.publish(runId, { event: { case: "finished", value: summary } });
+        if (judged) this.publish(runId, { event: { case: "finished", value: summaryOfJudged(this.db, judged) } });
         // After the watchers heard: writing the evidence bundle must not delay the verdict.
         this.opts.onFinished?.(runId, judged);
         return;
