@@ -1,8 +1,9 @@
 // Issue 16: a `coord run` that stops reading its watch (here: stopped with SIGSTOP while the run
 // goes on) costs the coordinator a bounded backlog, not the whole run buffered in memory. The
 // coordinator drops the check updates past its budget and says how many; once the follower reads
-// again it still gets every task's last status and the run's end, and prints the verdict from
-// the stored run. The checks print 200 kB each, so the run's check updates (~24 MB) are three
+// again it still gets every task's last status and the run's end, and prints the verdict reached
+// on the stored run. A watch's check updates carry no output tails but do carry captured values:
+// each check captures two 60 kB values from its output, so the run's check updates (~24 MB) are three
 // times the backlog's budget.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord, coordInBackground, onlineNodes, startAgent, startCoordinator, waitFor, type CliResult, type Coordinator } from "../../scripts/local-fleet.js";
@@ -10,11 +11,14 @@ import { DEFAULT_WATCH_BACKLOG_BYTES } from "../../coordinator/server/watch-back
 import { fleetPlan, queryDb, Workspace } from "./fixtures.js";
 
 const CHECKS = 40;
-const ITERATIONS = 3;
-const PRINTED = 200_000;
+const ITERATIONS = 5;
+/** Bytes of each of a check's two captured values: within the 64 KiB a value may have, 128 KiB together. */
+const CAPTURED = 60_000;
 
+// `a` × CAPTURED, a newline, `b` × CAPTURED: one value captured from each line.
+const loud = `head -c ${CAPTURED} /dev/zero | tr '\\\\0' a; echo; head -c ${CAPTURED} /dev/zero | tr '\\\\0' b`;
 // The first check gives the test time to stop the follower before any result is sent.
-const SUITE = `suite: loud\nchecks:\n  - id: settle\n    command: { argv: [sleep, "1"] }\n${Array.from({ length: CHECKS - 1 }, (_, i) => `  - id: loud-${i + 1}\n    command: { argv: [sh, -c, "head -c ${PRINTED} /dev/zero | tr '\\\\0' a"] }\n`).join("")}`;
+const SUITE = `suite: loud\nchecks:\n  - id: settle\n    command: { argv: [sleep, "1"] }\n${Array.from({ length: CHECKS - 1 }, (_, i) => `  - id: loud-${i + 1}\n    command: { argv: [sh, -c, "${loud}"] }\n    capture: { a: { regex: "^(a+)$" }, b: { regex: "^(b+)$" } }\n`).join("")}`;
 
 describe("a follower that stops reading while the run goes on", () => {
   const ws = new Workspace();
@@ -23,7 +27,7 @@ describe("a follower that stops reading while the run goes on", () => {
   let runId = "";
 
   beforeAll(async () => {
-    expect(CHECKS * ITERATIONS * PRINTED).toBeGreaterThan(2 * DEFAULT_WATCH_BACKLOG_BYTES);
+    expect(CHECKS * ITERATIONS * 2 * CAPTURED).toBeGreaterThan(2 * DEFAULT_WATCH_BACKLOG_BYTES);
     ws.write("loud.suite.yaml", SUITE);
     ws.write("plan.yaml", fleetPlan("slow-watcher", "loud.suite.yaml", ITERATIONS));
     c = ws.track(await startCoordinator(ws.path("state")));
@@ -73,8 +77,8 @@ describe("a follower that stops reading while the run goes on", () => {
     // Fewer check lines than results: those dropped were never sent; the stored run has them all.
     const checkLines = out.filter((l) => /^\[fleet\] node-a #\d {2}ok {4}/.test(l));
     expect(checkLines.length).toBeLessThan(CHECKS * ITERATIONS);
-    // The summary and verdict are read from the stored run; the loopback agent shares the
-    // coordinator's host, so the verdict cannot be GO.
+    // The verdict is the coordinator's, reached on the stored run; the loopback agent shares the
+    // coordinator's host, so it cannot be GO.
     expect(run.stdout).toContain(`run ${runId} (slow-watcher): PASSED\nverdict: INCOMPLETE`);
     expect(run.exitCode).not.toBe(0);
     expect(run.stderr).not.toContain("lost the watch");
