@@ -42,9 +42,17 @@ const BEFORE = {
 } as const;
 
 interface Variant {
-  key: keyof typeof BEFORE.checkOneMs;
+  key: keyof typeof BEFORE.checkOneMs | "one-file as a service";
   label: string;
   command: string[];
+}
+
+/** NODE_OPTIONS as deploy/systemd/fleetgate-agent.service sets it: how the agent runs as a service. */
+function unitNodeOptions(): string {
+  const unit = readFileSync(join(ROOT, "deploy", "systemd", "fleetgate-agent.service"), "utf8");
+  const set = /^Environment=NODE_OPTIONS=(.+)$/m.exec(unit)?.[1]?.trim();
+  if (!set) throw new Error("deploy/systemd/fleetgate-agent.service sets no NODE_OPTIONS; the bench measures the agent as its unit starts it");
+  return set;
 }
 
 const trueSuite = (n: number) => `suite: bench-true-${n}\nchecks:\n${Array.from({ length: n }, (_, i) => `  - id: true-${i + 1}\n    command: { argv: ["true"] }\n`).join("")}`;
@@ -102,7 +110,7 @@ async function daemons(variants: Variant[], work: string, cleanup: Cleanup, say:
   const stopCoordinator = cleanup.add("stop the coordinator", () => c.stop("SIGKILL"));
   const token = (await coord(c, ["token", "create"])).stdout.trim();
   const agents = variants.map((v) => {
-    const name = `agent-${v.key}`;
+    const name = `agent-${v.key.replaceAll(" ", "-")}`;
     const agent = startAgent({ name, address: c.address, token, stateDir: join(work, name), command: v.command, labels: { role: "bench" } });
     return { name, agent, stop: cleanup.add(`stop agent ${name}`, () => agent.stop("SIGKILL")) };
   });
@@ -147,11 +155,15 @@ export async function benchAgent(cleanup: Cleanup, say: Progress): Promise<Bench
   say("agent: building the one-file agent (dist/scripts/package.js)");
   await execa(process.execPath, [join(ROOT, "dist", "scripts", "package.js"), "--out-dir", out], { stdin: "ignore", timeout: 180_000 });
   const exe = join(out, EXECUTABLE_NAME);
+  const oneFile: Variant = existsSync(exe)
+    ? { key: "one-file", label: `one-file (\`${EXECUTABLE_NAME}\`)`, command: [exe] }
+    : { key: "one-file", label: `one-file (\`node ${BUNDLE_NAME}\`)`, command: [process.execPath, join(out, BUNDLE_NAME)] };
+  const nodeOptions = unitNodeOptions();
   const variants: Variant[] = [
     { key: "unbundled", label: "unbundled (`node bin/fleetgate-agent.js`)", command: [process.execPath, AGENT_BIN] },
-    existsSync(exe)
-      ? { key: "one-file", label: `one-file (\`${EXECUTABLE_NAME}\`)`, command: [exe] }
-      : { key: "one-file", label: `one-file (\`node ${BUNDLE_NAME}\`)`, command: [process.execPath, join(out, BUNDLE_NAME)] },
+    oneFile,
+    // `env` execs the agent: the pid measured is the agent's.
+    { key: "one-file as a service", label: `one-file as its unit starts it (NODE_OPTIONS=${nodeOptions})`, command: ["env", `NODE_OPTIONS=${nodeOptions}`, ...oneFile.command] },
   ];
 
   const small = join(work, "small.suite.yaml");
@@ -162,7 +174,8 @@ export async function benchAgent(cleanup: Cleanup, say: Progress): Promise<Bench
   // The floor for any Node program: spawn /bin/true and wait for it, one after another, with the
   // output piped and a process group of its own as a check has, nothing else.
   const nodeLoop = (n: number) => [process.execPath, "-e", `const { spawn } = require("node:child_process"); let left = ${n}; const one = () => { if (left-- === 0) return; const c = spawn("/bin/true", [], { stdio: ["ignore", "pipe", "pipe"], detached: true }); c.stdout.resume(); c.stderr.resume(); c.on("close", one); }; one();`];
-  const exeAt = variants.length - 1;
+  const exeAt = variants.indexOf(oneFile);
+  const serviceAt = variants.findIndex((v) => v.key === "one-file as a service");
   const noLimits = ["--check-cpu-limit", "0", "--check-memory-limit", "0"];
   say(`agent: \`check\` of a ${SMALL}-check and a ${LARGE}-check suite, bash and node spawn loops, bare node`);
   const timings = await interleaved([
@@ -241,14 +254,14 @@ export async function benchAgent(cleanup: Cleanup, say: Progress): Promise<Bench
     "|---|--:|--:|--:|",
     line("bare `node -e 0` (ms, the host's state)", BEFORE.bareNodeMs, median(bare!)),
     line("one more bash iteration (ms, the host's state)", BEFORE.bashMs, bashPerCheck),
-    ...variants.flatMap((v, i) => [
+    ...variants.flatMap((v, i) => (v.key === "one-file as a service" ? [] : [
       line(`${v.key}: \`check\` of a 1-check suite (ms)`, BEFORE.checkOneMs[v.key], median(checks[2 * i]!)),
       line(`${v.key}: one more check (ms)`, BEFORE.perCheckMs[v.key], perCheck[i]!),
       line(`${v.key}: one more check ÷ one more bash iteration (×)`, BEFORE.perCheckMs[v.key] / BEFORE.bashMs, perCheck[i]! / bashPerCheck),
       line(`${v.key}: daemon VmRSS after registering (MiB)`, BEFORE.registeredMiB[v.key], d[i]!.registered.rss / MiB),
       line(`${v.key}: daemon VmRSS after ${IDLE_MS / 1000} s idle (MiB)`, BEFORE.idleMiB[v.key], d[i]!.idle.rss / MiB),
       line(`${v.key}: daemon VmRSS after a ${SUITE_CHECKS}-check suite (MiB)`, BEFORE.afterSuiteMiB[v.key], d[i]!.afterSuite.rss / MiB),
-    ]),
+    ])),
   ].join("\n");
   return {
     notes,
@@ -258,14 +271,15 @@ export async function benchAgent(cleanup: Cleanup, say: Progress): Promise<Bench
       `against \`bash -c 'for ((i = 0; i < N; i++)); do /bin/true; done'\` and a bare node loop spawning /bin/true for the same N, and bare \`node -e 0\`; ${CLI_WARMUP} warm-up runs each, then ${CLI_REPS} repetitions interleaved. ` +
       `CPU: user + system time of the command and its children from GNU time (\`/usr/bin/time -f "%U %S"\`, 10 ms resolution), which a busy host disturbs less than wall time. ` +
       `One more check is the difference of the two suites' median walls divided by ${LARGE - SMALL}, the same for bash. ` +
-      `Daemon: both variants side by side, enrolled with one local coordinator (TLS over loopback); VmRSS and VmHWM from /proc/PID/status 1 s after they are online, ` +
-      `after ${IDLE_MS / 1000} s idle (CPU: utime + stime over that window), and 1 s after \`coord run fleet\` of one ${SUITE_CHECKS}-check suite on both (one sample each).`,
+      `The one-file agent also as deploy/systemd/fleetgate-agent.service starts it, with the unit's NODE_OPTIONS (${nodeOptions}: V8's young generation at 1 MiB instead of 16). ` +
+      `Daemon: the variants side by side, enrolled with one local coordinator (TLS over loopback); VmRSS and VmHWM from /proc/PID/status 1 s after they are online, ` +
+      `after ${IDLE_MS / 1000} s idle (CPU: utime + stime over that window), and 1 s after \`coord run fleet\` of one ${SUITE_CHECKS}-check suite on all of them (one sample each).`,
     rows,
     bound:
       `V8's start: bare \`node -e 0\` takes ${median(bare!).toFixed(0)} ms here, the one-file agent's \`check\` of one check ${median(checks[2 * exeAt]!).toFixed(0)} ms; ` +
       `fork/exec: one more bash iteration is ${bashPerCheck.toFixed(2)} ms, one more spawn from bare node ${nodePerSpawn.toFixed(2)} ms (${(nodePerSpawn / bashPerCheck).toFixed(1)}×: libuv forks the whole node process), ` +
       `one more check ${perCheck[exeAt]!.toFixed(2)} ms (${(perCheck[exeAt]! / bashPerCheck).toFixed(1)}×), ${plainPerCheck.toFixed(2)} ms without limits: ` +
       `the difference is prlimit's exec (it sets the limits on itself, then execs the check; Node has no setrlimit for a child), the price of the limits. ` +
-      `Memory: bare node with only the gRPC transport and protobuf runtime loaded holds ${summarize(transportRss).median.toFixed(1)} MiB, the one-file daemon ${(d[exeAt]!.idle.rss / MiB).toFixed(1)} MiB idle.`,
+      `Memory: bare node with only the gRPC transport and protobuf runtime loaded holds ${summarize(transportRss).median.toFixed(1)} MiB, the one-file daemon ${(d[exeAt]!.idle.rss / MiB).toFixed(1)} MiB idle, ${(d[serviceAt]!.idle.rss / MiB).toFixed(1)} MiB as its unit starts it (a smaller young generation).`,
   };
 }

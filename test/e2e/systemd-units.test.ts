@@ -105,11 +105,13 @@ describe("recorded scores", () => {
 describe("units leave the settings to /etc/fleetgate (flag > env > file)", () => {
   const units = Object.fromEntries(SERVICES.map((s) => [s, readUnitFile(join(UNITS, s))]));
 
-  it("no unit sets Environment= or EnvironmentFile=, which would override the config file", () => {
+  it("no unit sets a FLEETGATE_* variable or an EnvironmentFile=, which would override the config file; the agent's sets only Node's NODE_OPTIONS", () => {
     for (const unit of Object.values(units)) {
-      expect(unitValues(unit, "Service", "Environment")).toEqual([]);
+      expect(unitValues(unit, "Service", "Environment").join(" ")).not.toMatch(/FLEETGATE_/);
       expect(unitValues(unit, "Service", "EnvironmentFile")).toEqual([]);
     }
+    expect(unitValues(units["fleetgate-coord.service"]!, "Service", "Environment")).toEqual([]);
+    expect(unitValues(units["fleetgate-agent.service"]!, "Service", "Environment")).toEqual(["NODE_OPTIONS=--max-semi-space-size=1"]);
   });
 
   it("each service starts the packaged program with the example config's path", () => {
