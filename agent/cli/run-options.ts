@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { parseLabel } from "../../shared/labels.js";
 import { formatSize } from "../../shared/model/sizes.js";
 import { DEFAULT_MAX_MEMORY, MEMORY_RESTART_EXIT_CODE } from "../daemon/memory-ceiling.js";
-import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
+import { DEFAULT_SPOOL_MAX } from "../daemon/spool-limit.js";
 import { defaultConcurrency } from "../engine/concurrency.js";
 import { DEFAULT_AGENT_CONFIG } from "./config.js";
 import { addCheckLimitOptions } from "./limit-flags.js";

@@ -7,7 +7,7 @@ import { formatSize, parseSize, type Size } from "../../shared/model/sizes.js";
 import { envValue, pickSetting, type Setting, type SettingName, type SettingSource } from "../../shared/settings.js";
 import { DEFAULT_TAILSCALED_SOCKET } from "../../shared/tailscale.js";
 import { DEFAULT_MAX_MEMORY, parseMaxMemory } from "../daemon/memory-ceiling.js";
-import { DEFAULT_SPOOL_MAX } from "../daemon/spool.js";
+import { DEFAULT_SPOOL_MAX } from "../daemon/spool-limit.js";
 import { defaultConcurrency, parseConcurrency } from "../engine/concurrency.js";
 import type { AgentConfig } from "./config.js";
 import { parseCoordinatorList } from "../../shared/coordinator-list.js";

@@ -21,9 +21,9 @@ import { repairSpool } from "./spool/repair.js";
 import { metaOf, scanSpool, segmentFile, type EventMeta, type SpoolScan } from "./spool/scan.js";
 import { makeDir, SegmentLog, type RecordAt } from "./spool/segments.js";
 import { writeState } from "./spool/state-file.js";
+import { DEFAULT_SPOOL_MAX } from "./spool-limit.js";
 
 export const SPOOL_DIR = "spool";
-export const DEFAULT_SPOOL_MAX = 1024 ** 3;
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 ** 2;
 /** While the disk refuses writes, events are held in memory up to this much (then results shrink to ERROR stand-ins). */
 export const DEFAULT_HELD_MAX = 64 * 1024 ** 2;
